@@ -1,0 +1,23 @@
+"""Regenerate a service's initial migration from its models (while nothing is released).
+
+    python scripts/regen_migration.py signals
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+
+from shared.migrate import alembic_config
+from shared.settings import ROOT
+
+service = sys.argv[1]
+versions = ROOT / "services" / service / "migrations" / "versions"
+for old in versions.glob("*.py"):
+    old.unlink()
+with tempfile.TemporaryDirectory() as tmp:
+    cfg = alembic_config(service, f"sqlite+aiosqlite:///{Path(tmp) / 'gen.db'}")
+    command.revision(cfg, message="initial schema", autogenerate=True, rev_id=f"{service[:3]}0001")

@@ -1,0 +1,14 @@
+"""Settings of the funding service (env DDK_FUNDING_*, falling back to DDK_*)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DDK_FUNDING_", extra="ignore")
+
+    service_name: str = "funding"
+    port: int = 8003

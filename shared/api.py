@@ -1,0 +1,277 @@
+"""API conventions for every service (NL API Design Rules, RFC 9457).
+
+`/v1` prefix, problem+json for every error (400 lists every invalid field), `API-Version`
+on every response, public OpenAPI at /v1/openapi.json with contact, security headers, CORS by
+allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.logs import configure_logging, request_id
+from shared.openapi import conform_openapi
+from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
+from shared.runtime import Runtime
+from shared.settings import ServiceSettings
+
+log = logging.getLogger("http")
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route",
+                                                                  "status"])
+HTTP_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
+                         ["service", "method", "route"])
+
+CONTACT = {
+    "name": "Dicht de kloof platform team",
+    "url": "https://dichtdekloof.example.org/developers",
+    "email": "platform@dichtdekloof.example.org",
+}
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def problem_response(
+    status: int, title: str, detail: str, request: Request | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _invalid_params(exc: RequestValidationError) -> list[InvalidParam]:
+    params = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        kind = error.get("type", "invalid")
+        reason = str(error.get("msg", "invalid"))
+        if kind == "json_invalid":
+            reason = "the body is not valid JSON: " + str(error.get("ctx", {}).get("error", ""))
+        name = ".".join(loc) if loc else "body"
+        params.append(InvalidParam(name=name, code=kind, reason=reason))
+    return params
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    params = _invalid_params(exc)
+    names = ", ".join(sorted({p.name for p in params}))
+    return problem_response(
+        400, "Invalid input", f"{len(params)} invalid field(s): {names}", request,
+        invalidParams=[p.model_dump() for p in params],
+    )
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    response = JSONResponse(exc.body(request.url.path), status_code=exc.status,
+                            media_type=PROBLEM_JSON)
+    response.headers.update(exc.headers)
+    return response
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large",
+              415: "Unsupported media type"}
+    response = problem_response(
+        exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), request
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(500, "Internal error",
+                            "something went wrong on our side; the request id is in the logs",
+                            request)
+
+
+class ConventionsMiddleware:
+    """Pure ASGI (cheaper than BaseHTTPMiddleware): headers, request id, size limit, metrics."""
+
+    def __init__(self, app: ASGIApp, service: str, api_version: str) -> None:
+        self.app = app
+        self.service = service
+        self.headers = [
+            (b"api-version", api_version.encode()),
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", b"frame-ancestors 'none'"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _header(scope, b"x-request-id")
+        if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
+            rid = str(uuid.uuid4())
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status_holder = [500]
+        docs = scope["path"].startswith("/v1/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = [h for h in message.get("headers", [])
+                           if not (docs and h[0] == b"content-security-policy")]
+                headers.extend(h for h in self.headers
+                               if not (docs and h[0] == b"content-security-policy"))
+                headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            length = _header(scope, b"content-length")
+            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+                response = problem_response(
+                    413, "Payload too large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+                await response(scope, receive, send_with_headers)
+                return
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(self.service, scope["method"], path, status_holder[0]).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(elapsed)
+            if path not in ("/livez", "/readyz", "/metrics"):
+                # The route template, never the raw path or query: no identifiers in logs.
+                log.info("request", extra={"method": scope["method"], "route": path,
+                                           "status": status_holder[0],
+                                           "durationMs": round(elapsed * 1000, 2)})
+            request_id.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "up"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> Response:
+        rt: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {"database": "up" if await rt.database_ok() else "down"}
+        checks["broker"] = "up" if await rt.producer.ping() else "down"
+        status = "up"
+        if checks["database"] == "down":
+            status = "down"
+        elif checks["broker"] == "down":
+            status = "degraded"
+        if rt.relay is not None:
+            backlog, age = await rt.relay.backlog()
+            checks["outbox"] = {"backlog": backlog, "oldestAgeSeconds": round(age, 1)}
+            if age > rt.settings.outbox_max_age_s and status == "up":
+                status = "degraded"
+        checks["consumers"] = {c.name: "running" if c.running else "starting"
+                               for c in rt.consumers}
+        code = 200 if status == "up" else 503
+        return JSONResponse({"status": status, "checks": checks}, status_code=code)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        rt: Runtime = request.app.state.runtime
+        if rt.relay is not None:
+            await rt.relay.backlog()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    runtime: Callable[[], Runtime],
+    on_startup: Callable[[Runtime], Any] | None = None,
+) -> FastAPI:
+    """A service app following every convention; `runtime` builds its parts at start-up."""
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime()
+        await rt.start()
+        app.state.runtime = rt
+        app.state.token_verifier = rt.token_verifier
+        if on_startup is not None:
+            await on_startup(rt)
+        log.info("service started", extra={"url": settings.base_url()})
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=settings.api_version,
+        contact=CONTACT,
+        license_info={"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"},
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    for router in routers:
+        app.include_router(router, prefix="/v1")
+    app.include_router(health_router())
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
+                           "X-Request-ID"],
+            expose_headers=["API-Version", "ETag", "Location", "X-Request-ID"],
+        )
+    app.add_middleware(ConventionsMiddleware, service=settings.service_name,
+                       api_version=settings.api_version)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes, contact=CONTACT, license_info=app.license_info,
+            )
+            app.openapi_schema = conform_openapi(spec, settings.api_version)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,131 @@
+"""Bearer-token authentication (OAuth2 JWTs) and role-based authorisation.
+
+Tokens are verified against a JWKS URL (production: the organisation's OIDC provider) or a
+PEM public key (embedded default: the local dev issuer). `iss`, `aud` and `exp` are required
+and checked, and only the configured algorithms are accepted (never `none`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.problems import ProblemError
+from shared.settings import ServiceSettings
+
+
+class Role(StrEnum):
+    FIELD_WORKER = "field-worker"
+    COORDINATOR = "coordinator"
+    PARTNER = "partner"
+    ANALYST = "analyst"
+    PROGRAMME_OFFICER = "programme-officer"
+    PROGRAMME_APPROVER = "programme-approver"
+    PRIVACY_OFFICER = "privacy-officer"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls: the token's subject, organisation and roles."""
+
+    subject: str
+    organisation: str
+    roles: frozenset[Role]
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class Unauthorized(ProblemError):
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(ProblemError):
+    status = 403
+    title = "Not allowed"
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+
+    @cached_property
+    def _jwks(self) -> jwt.PyJWKClient | None:
+        url = self._settings.auth_jwks_url
+        return jwt.PyJWKClient(url, cache_keys=True, lifespan=300) if url else None
+
+    @cached_property
+    def _public_key(self) -> str:
+        path = Path(self._settings.auth_public_key_file)
+        if not path.is_file():
+            raise Unauthorized("no token issuer key is configured on this service")
+        return path.read_text()
+
+    def verify(self, token: str) -> Principal:
+        s = self._settings
+        try:
+            key: Any = (
+                self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._public_key
+            )
+            claims = jwt.decode(
+                token, key, algorithms=s.auth_algorithms, audience=s.auth_audience,
+                issuer=s.auth_issuer, leeway=s.auth_leeway_s,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("the token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("the token is not meant for this API (aud)") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized("the token comes from an unknown issuer (iss)") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"the token is not valid: {type(exc).__name__}") from exc
+        org, roles = claims.get("org"), claims.get("roles")
+        if not isinstance(org, str) or not org or not isinstance(roles, list):
+            raise Unauthorized("the token lacks the 'org' or 'roles' claim")
+        known = {r.value for r in Role}
+        return Principal(
+            subject=str(claims["sub"]),
+            organisation=org,
+            roles=frozenset(Role(r) for r in roles if isinstance(r, str) and r in known),
+        )
+
+
+_bearer = HTTPBearer(auto_error=False, description="OAuth2 access token (JWT)")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an 'Authorization: Bearer <token>' header")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = verifier.verify(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """A dependency that admits a principal holding any of `roles`."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(*roles):
+            raise Forbidden(
+                "this action needs one of the roles: " + ", ".join(r.value for r in roles)
+            )
+        return principal
+
+    return Depends(check)

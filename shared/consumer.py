@@ -1,0 +1,267 @@
+"""Idempotent consumer: inbox row and effect in one transaction, offsets committed after.
+
+Per message: decode the CloudEvent (undecodable -> dead-letter topic at once), then in one
+database transaction insert (consumer, ce_source, ce_id) into the inbox and apply the effect
+only if that row is new. Failures are retried a few times with backoff, then dead-lettered
+with the original key and headers plus error headers. Offsets are committed after each
+batch and when partitions are revoked; auto-commit is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy import String
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import UTCDateTime, utcnow
+from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decode
+from shared.events import describe_validation_error as describe
+from shared.kafka import Producer, dlq_topic
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PROCESSED = Counter(
+    "events_processed_total", "Consumed events by outcome",
+    ["consumer", "type", "outcome"],  # applied | duplicate | ignored | dead-lettered
+)
+EVENTS_FAILED = Counter("event_failures_total", "Failed attempts to apply an event",
+                        ["consumer", "type"])
+
+
+class InboxMixin:
+    """Columns of a service's `inbox` table: which events each consumer applied."""
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PermanentError(Exception):
+    """The event can never be applied (e.g. it breaks a contract): dead-letter, don't retry."""
+
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    event_type: EventType[Any]
+    handler: Handler
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: EventConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner.commit_processed()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
+class EventConsumer:
+    """Consumes topics in a consumer group and applies routed events exactly once each."""
+
+    def __init__(
+        self,
+        name: str,
+        topics: list[str],
+        routes: list[Route],
+        settings: ServiceSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        inbox: type[InboxMixin],
+        producer: Producer,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.routes: Mapping[str, Route] = {r.event_type.type: r for r in routes}
+        self._settings = settings
+        self._sessions = sessions
+        self._inbox = inbox
+        self._producer = producer
+        self._after_commit = after_commit
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processed: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.running = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name=f"consumer-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                log.warning("consumer lost the broker, reconnecting",
+                            extra={"consumer": self.name, "error": repr(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run(self) -> None:
+        s = self._settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            max_poll_records=500,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        try:
+            self.running = True
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        await self.handle(message)
+                        self._processed[tp] = message.offset + 1
+                await self.commit_processed()
+        finally:
+            self.running = False
+            with contextlib.suppress(KafkaError):
+                await self.commit_processed()
+            self._consumer = None
+            await consumer.stop()
+
+    async def commit_processed(self) -> None:
+        if self._consumer is None or not self._processed:
+            return
+        offsets = {tp: off for tp, off in self._processed.items()
+                   if tp in self._consumer.assignment()}
+        self._processed.clear()
+        if offsets:
+            await self._consumer.commit(offsets)
+
+    # -- one message -----------------------------------------------------------------------
+    async def handle(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = decode(message.headers, message.value)
+        except EnvelopeError as exc:
+            await self.dead_letter(message, exc)
+            return
+        route = self.routes.get(event.type)
+        if route is None:
+            # Not ours to apply (another type on the topic, or a newer major): skip quietly.
+            EVENTS_PROCESSED.labels(self.name, event.type, "ignored").inc()
+            return
+        try:
+            data = route.event_type.parse(event.data)
+        except ValidationError as exc:
+            await self.dead_letter(message, PermanentError(describe(exc)))
+            return
+        attempts = self._settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                applied = await self.apply(route, event, data)
+            except PermanentError as exc:
+                await self.dead_letter(message, exc)
+                return
+            except Exception as exc:
+                EVENTS_FAILED.labels(self.name, event.type).inc()
+                if attempt == attempts:
+                    await self.dead_letter(message, exc)
+                    return
+                log.warning("applying event failed, retrying", extra={
+                    "consumer": self.name, "eventType": event.type, "eventId": event.id,
+                    "attempt": attempt, "error": type(exc).__name__})
+                await asyncio.sleep(self._settings.consumer_backoff_s * 2 ** (attempt - 1))
+            else:
+                EVENTS_PROCESSED.labels(
+                    self.name, event.type, "applied" if applied else "duplicate"
+                ).inc()
+                return
+
+    async def apply(self, route: Route, event: CloudEvent, data: EventData) -> bool:
+        """Inbox row + effect in one transaction. False when the event was seen before."""
+        async with self._sessions() as session, session.begin():
+            if not await self._claim(session, event):
+                return False
+            await route.handler(session, event, data)
+        if self._after_commit and session.info.get("outbox_written"):
+            self._after_commit()
+        return True
+
+    async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
+        table = self._inbox.__table__  # type: ignore[attr-defined]
+        dialect = session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = await session.execute(
+            insert(table)
+            .values(consumer=self.name, source=event.source, event_id=event.id,
+                    processed_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def dead_letter(self, message: ConsumerRecord[bytes, bytes], exc: BaseException) -> None:
+        """Park the message on `<topic>.dlq` with its key and headers and why it failed.
+
+        Awaited until the broker acknowledges: the offset is committed only after, so a
+        poison message is never lost.
+        """
+        EVENTS_PROCESSED.labels(self.name, _header(message, "ce_type") or "unknown",
+                                "dead-lettered").inc()
+        headers = list(message.headers or ()) + [
+            ("dlq_original_topic", message.topic.encode()),
+            ("dlq_original_partition", str(message.partition).encode()),
+            ("dlq_original_offset", str(message.offset).encode()),
+            ("dlq_consumer_group", self.name.encode()),
+            ("dlq_exception_type", type(exc).__name__.encode()),
+            ("dlq_exception_message", str(exc)[:2000].encode()),
+            ("dlq_failed_at", utcnow().isoformat().encode()),
+        ]
+        log.error("event dead-lettered", extra={
+            "consumer": self.name, "topic": message.topic, "partition": message.partition,
+            "offset": message.offset, "error": type(exc).__name__})
+        while True:
+            try:
+                fut = await self._producer.send(
+                    dlq_topic(message.topic), message.value or b"", message.key, headers
+                )
+                await fut
+                return
+            except (KafkaError, OSError) as send_exc:
+                log.warning("dead-letter send failed, retrying", extra={"error": repr(send_exc)})
+                await self._producer.reset()
+                await asyncio.sleep(1.0)
+
+
+def _header(message: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in message.headers or ():
+        if key == name:
+            return value.decode(errors="replace")
+    return None

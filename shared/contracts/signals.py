@@ -1,0 +1,84 @@
+"""Topic `signals.v1`, owned by the signals service. Key: the buurt code.
+
+Thin events: never an address, name, note, amount or operational pseudonym. Households are
+represented only by `householdStatsPseudonym`, a keyed HMAC made with the statistics-only key,
+so indicators can count distinct households but cannot link back to one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.events import EventData, EventType, event_type_name
+
+TOPIC = "signals.v1"
+
+
+class SignalRecorded(EventData):
+    signal_id: UUID
+    category: str
+    subcategory: str | None = None
+    severity: str
+    area_code: str = Field(description="CBS buurt code")
+    observed_at: datetime
+    recorded_at: datetime
+    organisation: str = Field(description="The reporting organisation (a corporation)")
+    household_stats_pseudonym: str = Field(description="Statistics-only household pseudonym")
+    synthetic: bool = False
+
+
+class SignalStatusChanged(EventData):
+    signal_id: UUID
+    area_code: str
+    category: str
+    from_status: str
+    to_status: str
+    changed_at: datetime
+    version: int = Field(description="The signal's version after the change (orders changes)")
+
+
+class SignalReferred(EventData):
+    signal_id: UUID
+    referral_id: UUID
+    area_code: str
+    category: str
+    partner_organisation: str
+    purpose: str
+    referred_at: datetime
+
+
+class SignalEscalated(EventData):
+    signal_id: UUID
+    area_code: str
+    category: str
+    severity: str
+    escalated_at: datetime
+
+
+class SignalErased(EventData):
+    signal_id: UUID
+    area_code: str
+    household_stats_pseudonym: str
+    erased_at: datetime
+
+
+def _t(name: str) -> str:
+    return event_type_name("signals", name)
+
+
+SIGNAL_RECORDED = EventType(_t("signal-recorded"), TOPIC, SignalRecorded,
+                            "A doorstep signal was recorded")
+SIGNAL_STATUS_CHANGED = EventType(_t("signal-status-changed"), TOPIC, SignalStatusChanged,
+                                  "A signal moved to another workflow state")
+SIGNAL_REFERRED = EventType(_t("signal-referred"), TOPIC, SignalReferred,
+                            "A signal was referred to a partner on a recorded legal basis")
+SIGNAL_ESCALATED = EventType(_t("signal-escalated"), TOPIC, SignalEscalated,
+                             "An acute unsafe situation or care need needs action now")
+SIGNAL_ERASED = EventType(_t("signal-erased"), TOPIC, SignalErased,
+                          "A signal was erased; forget its household's statistics pseudonym")
+
+EVENT_TYPES = [SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED,
+               SIGNAL_ERASED]

@@ -1,0 +1,126 @@
+"""Kafka clients: one lazily started producer per process, and explicit topic creation.
+
+Written for Apache Kafka; the embedded broker (Tansu) lacks idempotent producers and
+transactions, so neither is used: the outbox and the inbox give effectively-once instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+#: The platform's topics (one per owning service) and their dead-letter topics.
+TOPICS = ("signals.v1", "areas.v1", "indicators.v1", "funding.v1")
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def all_topics() -> list[str]:
+    return [t for topic in TOPICS for t in (topic, dlq_topic(topic))]
+
+
+class MessageTooLarge(ValueError):
+    pass
+
+
+class Producer:
+    """A shared AIOKafkaProducer that starts on first use and survives a broker outage.
+
+    The service starts without a broker; sends fail until it is reachable, and the outbox
+    relay retries them.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                    acks="all",
+                    enable_idempotence=False,
+                    max_request_size=self._settings.kafka_max_message_bytes + 64 * 1024,
+                    request_timeout_ms=10_000,
+                    linger_ms=1,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> asyncio.Future[object]:
+        """Enqueue a message; the returned future resolves when the broker acknowledged it."""
+        if len(value) > self._settings.kafka_max_message_bytes:
+            raise MessageTooLarge(f"{len(value)} bytes > {self._settings.kafka_max_message_bytes}")
+        producer = await self.get()
+        fut: asyncio.Future[object] = await producer.send(
+            topic, value=value, key=key, headers=headers
+        )
+        return fut
+
+    async def reset(self) -> None:
+        """Drop the client after a failure; the next use connects afresh."""
+        async with self._lock:
+            if self._producer is not None:
+                try:
+                    await self._producer.stop()
+                except KafkaError:
+                    log.debug("producer stop failed", exc_info=True)
+                self._producer = None
+
+    async def close(self) -> None:
+        await self.reset()
+
+    async def ping(self, timeout_s: float = 2.0) -> bool:
+        """Is the broker reachable right now (metadata round trip)?"""
+        try:
+            producer = await asyncio.wait_for(self.get(), timeout_s)
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s)
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> None:
+    """Create topics explicitly with the configured partition count (never auto-create)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor)
+            for t in topics
+            if t not in existing
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another service created it first
+    finally:
+        await admin.close()

@@ -1,0 +1,129 @@
+"""A service's moving parts, created in the app lifespan (never at import)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import TokenVerifier
+from shared.consumer import EventConsumer
+from shared.db import create_engine, sessionmaker
+from shared.kafka import Producer, ensure_topics
+from shared.outbox import OutboxMixin, OutboxRelay
+from shared.problems import ServiceUnavailable
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ConsumerFactory = Callable[["Runtime"], list[EventConsumer]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    outbox: type[OutboxMixin] | None = None
+    topics: list[str] = field(default_factory=list)
+    consumer_factory: ConsumerFactory | None = None
+
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    producer: Producer = field(init=False)
+    relay: OutboxRelay | None = field(init=False, default=None)
+    consumers: list[EventConsumer] = field(init=False, default_factory=list)
+    token_verifier: TokenVerifier = field(init=False)
+    _topic_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    async def start(self) -> None:
+        s = self.settings
+        self.engine = create_engine(s.sqlalchemy_url())
+        self.sessions = sessionmaker(self.engine)
+        self.producer = Producer(s)
+        self.token_verifier = TokenVerifier(s)
+        if self.topics:
+            # Topics are created in the background: a service starts while the broker is down.
+            self._topic_task = asyncio.create_task(self._ensure_topics())
+        if self.outbox is not None and s.relay_enabled:
+            self.relay = OutboxRelay(
+                s.service_name, self.sessions, self.outbox, self.producer,
+                batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
+            )
+            self.relay.start()
+        if self.consumer_factory is not None and s.consumer_enabled:
+            self.consumers = self.consumer_factory(self)
+            for consumer in self.consumers:
+                consumer.start()
+
+    async def _ensure_topics(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await ensure_topics(self.settings, self.topics)
+                return
+            except Exception as exc:  # broker away: keep trying, the service still serves
+                log.warning("cannot create topics yet", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def stop(self) -> None:
+        if self._topic_task:
+            self._topic_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._topic_task
+        for consumer in self.consumers:
+            await consumer.stop()
+        if self.relay:
+            await self.relay.stop()
+        await self.producer.close()
+        await self.engine.dispose()
+
+    def notify_relay(self) -> None:
+        if self.relay:
+            self.relay.notify()
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the endpoint returns, else rolled back.
+
+    The commit happens before the response is sent, so a 2xx answer is durable; events
+    written to the outbox in it are published right after.
+    """
+    rt = runtime(request)
+    try:
+        async with rt.sessions() as session:
+            async with session.begin():
+                yield session
+            if session.info.get("outbox_written"):
+                rt.notify_relay()
+    except OperationalError as exc:
+        # Database locked or unreachable: nothing was committed; the client may retry.
+        raise ServiceUnavailable("the database is unavailable; retry later") from exc
+
+
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work)]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def settings_of(request: Request) -> Any:
+    return runtime(request).settings

@@ -1,0 +1,87 @@
+"""Settings shared by every service, read from the environment (prefix per service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+#: The repository root: `var/` (databases, dev keys) lives beside the code by default.
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; each service subclasses it with its own env prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="DDK_", extra="ignore")
+
+    service_name: str = "service"
+    api_version: str = "1.0.0"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # how clients reach this service; defaults to http://host:port
+
+    database_url: str = ""  # empty: sqlite file var/<service>.db
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    kafka_topic_partitions: int = 4
+    kafka_replication_factor: int = 1
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 1_000
+    kafka_max_message_bytes: int = 1_048_576
+
+    # CloudEvents `source` (NL GOV profile: a URN that names the producing system).
+    event_source: str = ""
+
+    # Outbox relay and consumer behaviour.
+    relay_poll_interval_s: float = 0.2
+    relay_batch_size: int = 500
+    consumer_max_attempts: int = 4
+    consumer_backoff_s: float = 0.05
+    consumer_enabled: bool = True
+    outbox_max_age_s: float = 60.0
+    relay_enabled: bool = True
+
+    # Authentication: a JWKS URL (production) or a PEM public key (embedded default).
+    auth_jwks_url: str = ""
+    auth_public_key_file: str = str(VAR / "keys" / "issuer-public.pem")
+    auth_issuer: str = "urn:dichtdekloof:dev-issuer"
+    auth_audience: str = "dichtdekloof-api"
+    auth_algorithms: list[str] = ["ES256"]
+    auth_leeway_s: int = 30
+
+    cors_allow_origins: list[str] = []
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A service reads DDK_<SERVICE>_X first, then the platform-wide DDK_X.
+        platform = EnvSettingsSource(settings_cls, env_prefix="DDK_")
+        return (init_settings, env_settings, platform, file_secret_settings)
+
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        VAR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{VAR / (self.service_name + '.db')}"
+
+    def cloudevents_source(self) -> str:
+        return self.event_source or f"urn:nl:dichtdekloof:{self.service_name}"
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,39 @@
+"""The thin slice over the real broker: signals -> indicators -> funding."""
+
+import uuid
+
+from tests.helpers import eventually
+
+
+async def test_signal_flows_to_indicators_and_funding(start_service, auth):
+    area = "BU05990101"
+    async with (
+        start_service("signals") as signals,
+        start_service("indicators") as indicators,
+        start_service("funding") as funding,
+    ):
+        analyst = auth("analyst", "demo-municipality")
+        before = await indicators.get(f"/v1/areas/{area}/signal-counts", headers=analyst)
+        assert before.status_code == 200 and before.json()["signals"] == 0
+
+        body = {"id": str(uuid.uuid4()), "category": "loneliness", "severity": "low",
+                "observedAt": "2026-11-01T09:30:00Z", "areaCode": area, "unitRef": "u-1"}
+        r = await signals.post("/v1/signals", json=body, headers=auth("field-worker"))
+        assert r.status_code == 201, r.text
+
+        async def counted():
+            r = await indicators.get(f"/v1/areas/{area}/signal-counts", headers=analyst)
+            return r.json() if r.json()["signals"] == 1 else None
+
+        counts = await eventually(counted)
+        assert counts["byCategory"] == {"loneliness": 1}
+
+        officer = auth("programme-officer", "demo-programme")
+
+        async def received():
+            r = await funding.get(f"/v1/indicator-inputs/{area}", headers=officer)
+            return r.json() if r.status_code == 200 else None
+
+        inputs = await eventually(received)
+        assert inputs["values"][0]["indicatorId"] == "signals"
+        assert inputs["values"][0]["value"] == 1.0
