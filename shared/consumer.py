@@ -137,6 +137,8 @@ class EventConsumer:
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_records=500,
+            # Notice re-created topics soon (a broker that lost its data, a new cluster).
+            metadata_max_age_ms=5000,
         )
         await consumer.start()
         self._consumer = consumer
@@ -217,7 +219,7 @@ class EventConsumer:
 
     async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
         table = self._inbox.__table__  # type: ignore[attr-defined]
-        dialect = session.bind.dialect.name
+        dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         result = await session.execute(
             insert(table)
@@ -263,5 +265,5 @@ class EventConsumer:
 def _header(message: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     for key, value in message.headers or ():
         if key == name:
-            return value.decode(errors="replace")
+            return bytes(value).decode(errors="replace")
     return None

@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -59,11 +64,16 @@ class UUIDString(TypeDecorator[uuid.UUID]):
         return None if value is None else uuid.UUID(value)
 
 
+def service_metadata() -> MetaData:
+    """A service's own schema: `class Base(DeclarativeBase): metadata = service_metadata()`."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
 def new_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata: each service owns its schema."""
+    """A declarative base with its own metadata (for code that needs no static typing)."""
 
     class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+        metadata = service_metadata()
 
     return Base
 

@@ -33,18 +33,23 @@ class EventData(BaseModel):
 D = TypeVar("D", bound=EventData)
 
 
-@dataclass(frozen=True)
 class EventType(Generic[D]):
     """One event type of a topic: its CloudEvents `type`, data model and meaning."""
 
-    type: str
-    topic: str
-    data_model: type[D]
-    summary: str
-    key: str = "areaCode"  # what the Kafka key is, for the AsyncAPI document
+    def __init__(
+        self, type_: str, topic: str, data_model: type[D], summary: str, key: str = "areaCode"
+    ) -> None:
+        self.type = type_
+        self.topic = topic
+        self.data_model = data_model
+        self.summary = summary
+        self.key = key  # what the Kafka key is, for the AsyncAPI document
 
     def parse(self, data: Any) -> D:
         return self.data_model.model_validate(data)
+
+    def __repr__(self) -> str:
+        return f"EventType({self.type!r})"
 
 
 def event_type_name(service: str, name: str, major: int = 1) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,9 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox events not yet published", ["se
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox event", ["service"]
 )
+OUTBOX_REPUBLISHED = Counter(
+    "outbox_republished_total", "Events re-published after the broker lost them", ["service"]
+)
 OUTBOX_FAILURES = Counter(
     "outbox_publish_failures_total", "Failed publish attempts of the outbox relay", ["service"]
 )
@@ -53,6 +57,9 @@ class OutboxMixin:
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Where the broker acknowledged it: lets the relay see that a broker lost data.
+    partition: Mapped[int | None] = mapped_column(Integer)
+    offset: Mapped[int | None] = mapped_column(BigInteger)
 
     def to_cloudevent(self) -> CloudEvent:
         return CloudEvent(
@@ -103,6 +110,8 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.2,
         max_backoff_s: float = 5.0,
+        after_failure: Callable[[], Awaitable[None]] | None = None,
+        verify_interval_s: float = 5.0,
     ) -> None:
         self.service = service
         self._sessions = sessions
@@ -111,8 +120,11 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll = poll_interval_s
         self._max_backoff = max_backoff_s
+        self._after_failure = after_failure
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._high: dict[tuple[str, int], int] = {}
+        self._verify_every = verify_interval_s
         self.last_error: str | None = None
 
     def notify(self) -> None:
@@ -131,8 +143,13 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self._poll
+        verified_at = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
+                if loop.time() - verified_at >= self._verify_every:
+                    await self.verify_broker()
+                    verified_at = loop.time()
                 sent = await self.publish_pending()
                 self.last_error = None
                 backoff = self._poll
@@ -144,6 +161,7 @@ class OutboxRelay:
                 log.warning("outbox relay cannot publish, retrying",
                             extra={"error": self.last_error, "retryInS": backoff})
                 await self._producer.reset()
+                verified_at = 0.0  # after an outage, check what the broker still has
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
@@ -181,22 +199,73 @@ class OutboxRelay:
             )
         results = await asyncio.gather(*futures, return_exceptions=True)
         # Only the prefix that succeeded counts as sent: per-key order is kept on retry.
-        sent_ids: list[int] = []
+        acks: list[tuple[int, int, int]] = []
         failure: BaseException | None = None
+        regressed: dict[tuple[str, int], int] = {}
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, BaseException):
                 failure = result
                 break
-            sent_ids.append(row.id)
+            tp = (row.topic, int(result.partition))  # type: ignore[attr-defined]
+            offset = int(result.offset)  # type: ignore[attr-defined]
+            if offset <= self._high.get(tp, -1):
+                # The log end went back: the broker lost what we had published there.
+                regressed[tp] = min(offset, regressed.get(tp, offset))
+            self._high[tp] = offset
+            acks.append((row.id, tp[1], offset))
             OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
-        if sent_ids:
+        if acks:
             async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(ob).where(ob.id.in_(sent_ids)).values(published_at=utcnow())
-                )
+                now = utcnow()
+                for row_id, partition, offset in acks:
+                    await session.execute(
+                        update(ob).where(ob.id == row_id)
+                        .values(published_at=now, partition=partition, offset=offset)
+                    )
+        if regressed:
+            await self.republish_lost(regressed, exclude_ids=[a[0] for a in acks])
         if failure is not None:
             raise failure
-        return len(sent_ids)
+        return len(acks)
+
+    async def verify_broker(self) -> None:
+        """Re-publish from the outbox what a broker that lost data no longer has.
+
+        A topic we published to that no longer exists (the embedded broker restarted, or a
+        cluster was rebuilt) lost everything; consumers' inboxes absorb what they had seen.
+        """
+        producer = await self._producer.get()
+        metadata = await producer.client.fetch_all_metadata()
+        existing = set(metadata.topics())
+        missing = {topic for topic, _ in self._high} - existing
+        if missing:
+            if self._after_failure is not None:
+                await self._after_failure()  # re-create the topics before sending again
+            await self.republish_lost({(t, -1): 0 for t in missing}, exclude_ids=[])
+
+    async def republish_lost(
+        self, lost_from: dict[tuple[str, int], int], exclude_ids: list[int]
+    ) -> None:
+        """Mark rows at or past a partition's new end unsent (partition -1: the whole topic)."""
+        ob = self._outbox
+        total = 0
+        async with self._sessions() as session, session.begin():
+            for (topic, partition), end in lost_from.items():
+                where = [ob.topic == topic, ob.published_at.is_not(None)]
+                if partition >= 0:
+                    where += [ob.partition == partition, ob.offset >= end]
+                if exclude_ids:
+                    where.append(ob.id.not_in(exclude_ids))
+                result = await session.execute(
+                    update(ob).where(*where).values(published_at=None, partition=None,
+                                                    offset=None))
+                total += int(result.rowcount)  # type: ignore[attr-defined]
+                self._high = {tp: o for tp, o in self._high.items()
+                              if tp[0] != topic or (partition >= 0 and tp[1] != partition)}
+        OUTBOX_REPUBLISHED.labels(self.service).inc(total)
+        log.warning("broker lost published events; re-publishing them from the outbox",
+                    extra={"rows": total, "partitions": sorted(f"{t}:{p}" for t, p in lost_from)})
+        self.notify()
 
     async def backlog(self) -> tuple[int, float]:
         """(unsent rows, age in seconds of the oldest unsent row)."""

@@ -55,6 +55,7 @@ class Runtime:
             self.relay = OutboxRelay(
                 s.service_name, self.sessions, self.outbox, self.producer,
                 batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
+                after_failure=self._recreate_topics,
             )
             self.relay.start()
         if self.consumer_factory is not None and s.consumer_enabled:
@@ -72,6 +73,10 @@ class Runtime:
                 log.warning("cannot create topics yet", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _recreate_topics(self) -> None:
+        if self.topics:
+            await asyncio.wait_for(ensure_topics(self.settings, self.topics), 10)
 
     async def stop(self) -> None:
         if self._topic_task:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -45,4 +46,4 @@ PROGRAMME_AREA_UPSERTED = EventType(
     event_type_name("areas", "programme-area-upserted"), TOPIC, ProgrammeAreaUpserted,
     "A programme area (a named group of buurten) was registered or changed", key="id")
 
-EVENT_TYPES = [AREA_UPSERTED, PROGRAMME_AREA_UPSERTED]
+EVENT_TYPES: list[EventType[Any]] = [AREA_UPSERTED, PROGRAMME_AREA_UPSERTED]

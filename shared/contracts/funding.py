@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from shared.events import EventData, EventType, event_type_name
@@ -35,4 +36,4 @@ ALLOCATION_PUBLISHED = EventType(
     event_type_name("funding", "allocation-published"), TOPIC, AllocationPublished,
     "An approved allocation was published", key="programmeId")
 
-EVENT_TYPES = [ALLOCATION_COMPUTED, ALLOCATION_PUBLISHED]
+EVENT_TYPES: list[EventType[Any]] = [ALLOCATION_COMPUTED, ALLOCATION_PUBLISHED]

@@ -6,6 +6,7 @@ Only disclosure-controlled values travel here, with the method version that made
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field
@@ -52,4 +53,4 @@ INDICATOR_SNAPSHOT_PUBLISHED = EventType(
     IndicatorSnapshotPublished, "One part of a full snapshot of all areas' indicators",
     key="snapshotId")
 
-EVENT_TYPES = [AREA_INDICATORS_UPDATED, INDICATOR_SNAPSHOT_PUBLISHED]
+EVENT_TYPES: list[EventType[Any]] = [AREA_INDICATORS_UPDATED, INDICATOR_SNAPSHOT_PUBLISHED]

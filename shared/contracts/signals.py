@@ -8,6 +8,7 @@ so indicators can count distinct households but cannot link back to one.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field
@@ -80,5 +81,6 @@ SIGNAL_ESCALATED = EventType(_t("signal-escalated"), TOPIC, SignalEscalated,
 SIGNAL_ERASED = EventType(_t("signal-erased"), TOPIC, SignalErased,
                           "A signal was erased; forget its household's statistics pseudonym")
 
-EVENT_TYPES = [SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED,
-               SIGNAL_ERASED]
+EVENT_TYPES: list[EventType[Any]] = [
+    SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED, SIGNAL_ERASED,
+]

@@ -1,0 +1,49 @@
+# Dicht de kloof: the two commands a new machine needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SPECTRAL := .tools/node_modules/.bin/spectral
+RULESET := ../shared/conformance/nl-api-design-rules.spectral.yaml
+
+.PHONY: install run test test-fast lint conformance bench migrate token clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2 || python3 -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --upgrade pip >&2
+	@$(PY) -m pip install --quiet -e '.[dev]' >&2
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreground
+	@$(PY) -m shared.devstack
+
+test: $(STAMP)  ## the whole suite (starts its own broker)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy shared services
+
+$(SPECTRAL):
+	@npm install --silent --no-audit --no-fund --prefix .tools @stoplight/spectral-cli@6 >&2
+
+conformance: $(STAMP) $(SPECTRAL)  ## NL API Design Rules on every service's OpenAPI document
+	@$(PY) -m shared.export_openapi var/openapi
+	@for s in signals indicators funding; do \
+	  echo "spectral: $$s"; \
+	  $(SPECTRAL) lint --fail-severity error -r $(RULESET) var/openapi/$$s.json || exit 1; \
+	done
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+migrate: $(STAMP)
+	$(PY) -m shared.migrate
+
+token: $(STAMP)  ## make token ROLE=field-worker ORG=demo-corp-a [SUB=user]
+	@$(PY) -m shared.devtoken --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)")
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

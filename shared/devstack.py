@@ -1,0 +1,129 @@
+"""`make run`: the whole platform on one machine (embedded broker, SQLite, demo data).
+
+Starts Tansu, creates the topics, migrates each service's database under var/, loads the
+demo data, starts the three services with uvicorn, and stays in the foreground. Ctrl-C stops
+the services first, then the broker: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from types import FrameType
+
+from shared.broker import EmbeddedBroker, wait_for_port
+from shared.devtoken import ensure_key_pair
+from shared.kafka import all_topics, ensure_topics
+from shared.migrate import SERVICES, service_settings, upgrade
+from shared.settings import VAR, ServiceSettings
+
+
+def say(message: str) -> None:
+    print(f"[make run] {message}", flush=True)
+
+
+async def load_demo(service: str, settings: ServiceSettings) -> None:
+    """Each service may offer `services.<s>.demo.load_demo(sessions, settings)`."""
+    try:
+        module = importlib.import_module(f"services.{service}.demo")
+    except ModuleNotFoundError:
+        return
+    from shared.db import create_engine, sessionmaker
+
+    engine = create_engine(settings.sqlalchemy_url())
+    try:
+        await module.load_demo(sessionmaker(engine), settings)
+    finally:
+        await engine.dispose()
+
+
+def wait_ready(url: str, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:  # noqa: S310
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    started = time.monotonic()
+    VAR.mkdir(exist_ok=True)
+    ensure_key_pair()
+    platform = ServiceSettings()
+    host, _, port = platform.kafka_bootstrap_servers.partition(":")
+    broker = EmbeddedBroker(int(port or 9092), log_file=VAR / "broker.log")
+    with contextlib.suppress(TimeoutError):
+        wait_for_port(host, broker.port, timeout_s=0.2)
+        say(f"something already listens on {host}:{broker.port}; stop it or set "
+            "DDK_KAFKA_BOOTSTRAP_SERVERS to another port")
+        return 1
+    broker.start()
+    say(f"embedded broker (Tansu) on {broker.bootstrap_servers}, log in var/broker.log")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def stop(_signum: int = 0, _frame: FrameType | None = None) -> None:
+        say("stopping the services, then the broker")
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        broker.stop()
+        say("stopped")
+
+    try:
+        asyncio.run(ensure_topics(platform, all_topics()))
+        for service in SERVICES:
+            settings = service_settings(service)
+            upgrade(service)
+            asyncio.run(load_demo(service, settings))
+            say(f"{service}: database migrated and demo data loaded "
+                f"({settings.sqlalchemy_url()})")
+        for service in SERVICES:
+            settings = service_settings(service)
+            processes.append(subprocess.Popen([
+                sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:app",
+                "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+                "--log-level", "warning",
+            ], env={**os.environ}))
+        for service in SERVICES:
+            settings = service_settings(service)
+            ok = wait_ready(settings.base_url())
+            say(f"{service:<10} {'ready' if ok else 'NOT READY'}  {settings.base_url()}/v1/docs")
+        say(f"all started in {time.monotonic() - started:.1f}s. Get a token with "
+            "`make token ROLE=field-worker ORG=demo-corp-a`. Ctrl-C stops everything.")
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            for p in processes:
+                if p.poll() is not None:
+                    say(f"a service exited with code {p.returncode}; stopping")
+                    return 1
+            if broker.process and broker.process.poll() is not None:
+                say("the broker died; restarting it (it starts empty: the services "
+                    "re-create topics and re-publish from their outboxes)")
+                broker.start()
+                asyncio.run(ensure_topics(platform, all_topics()))
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from conftest import serve
+from shared.broker import EmbeddedBroker
+from shared.db import create_engine
+from shared.tests import testapp
+
+
+@pytest.fixture
+def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
+                     ) -> Callable[..., testapp.TestSettings]:
+    def make(**overrides: Any) -> testapp.TestSettings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'testsvc.db'}",
+            "kafka_bootstrap_servers": broker.bootstrap_servers,
+            "kafka_session_timeout_ms": 6000, "kafka_heartbeat_interval_ms": 500,
+            "auth_public_key_file": str(key_dir / "issuer-public.pem"),
+            "relay_poll_interval_s": 0.05, "log_json": False, "log_level": "WARNING",
+            "topic": f"test-{uuid.uuid4().hex[:8]}.v1", "consumer_backoff_s": 0.01,
+        }
+        values.update(overrides)
+        return testapp.TestSettings(**values)
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def running(settings: testapp.TestSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The test service on a database with its tables, talking over ASGI."""
+    engine = create_engine(settings.sqlalchemy_url())
+    async with engine.begin() as conn:
+        await conn.run_sync(testapp.Base.metadata.create_all)
+    await engine.dispose()
+    async with serve(testapp.build(settings)) as client:
+        yield client
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 20.0
+                     ) -> list[Any]:
+    """Messages of a topic from the beginning, once `expected` have arrived (or time is up)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                group_id=f"reader-{uuid.uuid4().hex}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                session_timeout_ms=6000, heartbeat_interval_ms=500)
+    await consumer.start()
+    messages: list[Any] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(messages) < expected and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                messages.extend(msgs)
+    finally:
+        await consumer.stop()
+    return messages

@@ -1,0 +1,103 @@
+"""API conventions: problem+json for bad input naming every field, headers, health, OpenAPI."""
+
+import uuid
+
+import pytest
+
+from shared.tests.conftest import running
+
+
+@pytest.fixture
+async def client(testsvc_settings):
+    async with running(testsvc_settings(relay_enabled=False, consumer_enabled=False)) as c:
+        yield c
+
+
+def good_body():
+    return {"id": str(uuid.uuid4()), "area": "BU03630001", "count": 1, "label": "x"}
+
+
+async def count_notes(client, auth):
+    r = await client.get("/v1/applied-count", headers=auth("admin"))
+    return r
+
+
+async def outbox_rows(client):
+    async with client._transport.app.state.runtime.sessions() as s:  # noqa: SLF001
+        from sqlalchemy import func, select
+
+        from shared.tests.testapp import Note, Outbox
+        return (await s.scalar(select(func.count()).select_from(Outbox)),
+                await s.scalar(select(func.count()).select_from(Note)))
+
+
+async def test_every_invalid_field_is_named_in_one_400(client, auth):
+    body = {"id": "not-a-uuid", "area": "XX", "count": -1, "label": "y" * 50, "extra": 1}
+    r = await client.post("/v1/notes", json=body, headers=auth("field-worker"))
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert {"type", "title", "status", "detail"} <= problem.keys()
+    names = {p["name"] for p in problem["invalidParams"]}
+    assert names == {"body.id", "body.area", "body.count", "body.label", "body.extra"}
+    assert await outbox_rows(client) == (0, 0)
+
+
+async def test_missing_fields_and_wrong_types(client, auth):
+    r = await client.post("/v1/notes", json={"count": "many"}, headers=auth("field-worker"))
+    assert r.status_code == 400
+    names = {p["name"] for p in r.json()["invalidParams"]}
+    assert names == {"body.id", "body.area", "body.count", "body.label"}
+
+
+async def test_malformed_json_is_a_400_problem(client, auth):
+    r = await client.post("/v1/notes", content=b'{"id": ', headers={
+        **auth("field-worker"), "content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["invalidParams"][0]["code"] == "json_invalid"
+    assert await outbox_rows(client) == (0, 0)
+
+
+async def test_good_input_stores_the_row_and_its_event_together(client, auth):
+    r = await client.post("/v1/notes", json=good_body(), headers=auth("field-worker"))
+    assert r.status_code == 201
+    assert await outbox_rows(client) == (1, 1)
+
+
+async def test_headers_on_every_response(client):
+    for path in ("/livez", "/v1/openapi.json", "/v1/nothing-here"):
+        r = await client.get(path)
+        assert r.headers["API-Version"] == "1.0.0"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Request-ID"]
+    r = await client.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_oversized_body_is_refused(client, auth):
+    r = await client.post("/v1/notes", content=b"x" * (5 * 1024 * 1024), headers={
+        **auth("field-worker"), "content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["status"] == 413
+
+
+async def test_openapi_is_public_and_conforms(client):
+    spec = (await client.get("/v1/openapi.json")).json()
+    assert spec["info"]["contact"]["email"]
+    assert spec["servers"] == [{"url": "/v1", "description": "This service, major version 1"}]
+    post = spec["paths"]["/notes"]["post"]
+    assert "400" in post["responses"] and "422" not in post["responses"]
+    assert "API-Version" in post["responses"]["201"]["headers"]
+    assert "application/problem+json" in post["responses"]["401"]["content"]
+
+
+async def test_health_and_metrics_are_anonymous(client):
+    assert (await client.get("/livez")).json() == {"status": "up"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["database"] == "up"
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200 and "http_requests_total" in metrics.text

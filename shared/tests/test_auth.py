@@ -1,0 +1,72 @@
+"""Tokens: missing, expired, wrongly signed, wrong audience/issuer, alg none -> 401; role -> 403."""
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from shared.tests.conftest import running
+
+
+@pytest.fixture
+async def client(testsvc_settings):
+    async with running(testsvc_settings(relay_enabled=False, consumer_enabled=False)) as c:
+        yield c
+
+
+def claims(**over):
+    now = int(time.time())
+    base = {"iss": "urn:dichtdekloof:dev-issuer", "aud": "dichtdekloof-api", "sub": "u1",
+            "org": "demo-corp-a", "roles": ["admin"], "iat": now, "exp": now + 300}
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def own_key(key_dir):
+    return (key_dir / "issuer-private.pem").read_text()
+
+
+def other_key():
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@pytest.mark.parametrize("make_token", [
+    pytest.param(lambda kd: None, id="missing"),
+    pytest.param(lambda kd: jwt.encode(claims(exp=int(time.time()) - 3600), own_key(kd),
+                                       algorithm="ES256"), id="expired"),
+    pytest.param(lambda kd: jwt.encode(claims(), other_key(), algorithm="ES256"),
+                 id="wrong-key"),
+    pytest.param(lambda kd: jwt.encode(claims(aud="someone-else"), own_key(kd),
+                                       algorithm="ES256"), id="wrong-audience"),
+    pytest.param(lambda kd: jwt.encode(claims(iss="urn:evil"), own_key(kd), algorithm="ES256"),
+                 id="wrong-issuer"),
+    pytest.param(lambda kd: jwt.encode(claims(), "", algorithm="none"), id="alg-none"),
+    pytest.param(lambda kd: jwt.encode(claims(), "secret", algorithm="HS256"), id="alg-hs256"),
+    pytest.param(lambda kd: jwt.encode(claims(org=None), own_key(kd), algorithm="ES256"),
+                 id="no-org-claim"),
+    pytest.param(lambda kd: jwt.encode(claims(exp=None), own_key(kd), algorithm="ES256"),
+                 id="no-exp"),
+    pytest.param(lambda kd: "not.a.jwt", id="garbage"),
+])
+async def test_bad_tokens_get_401(client, key_dir, make_token):
+    token = make_token(key_dir)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = await client.get("/v1/applied-count", headers=headers)
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 401
+
+
+async def test_wrong_role_gets_403(client, auth):
+    r = await client.get("/v1/applied-count", headers=auth("field-worker"))
+    assert r.status_code == 403
+    assert r.json()["title"] == "Not allowed"
+
+
+async def test_right_role_passes(client, auth):
+    r = await client.get("/v1/applied-count", headers=auth("admin"))
+    assert r.status_code == 200
