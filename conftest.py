@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -53,16 +57,57 @@ def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     return headers
 
 
+PG_ADMIN_DSN = os.environ.get("DDK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _blocking(coro: Any) -> Any:
+    """Run a coroutine to completion from sync or async code (on its own thread and loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _pg(statement: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=[os.environ.get("DDK_TEST_DATABASE", "sqlite")])
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """sqlite (default) or postgresql; parametrise indirectly to run a test on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, database_kind: str) -> Iterator[Callable[[str], str]]:
+    """database_url("signals") -> a fresh, empty database of the chosen kind."""
+    created: list[str] = []
+
+    def make(name: str) -> str:
+        if database_kind == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"
+        db = f"ddk_test_{name}_{uuid.uuid4().hex[:10]}"
+        _blocking(_pg(f'CREATE DATABASE "{db}"'))
+        created.append(db)
+        host = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+        return f"postgresql+asyncpg://{host}/{db}"
+
+    yield make
+    for db in created:
+        _blocking(_pg(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def service_settings(
-    tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
+    database_url: Callable[[str], str], broker: EmbeddedBroker, key_dir: Path
 ) -> Callable[..., ServiceSettings]:
-    """Settings for a service on a fresh, migrated SQLite file and the test broker."""
+    """Settings for a service on a fresh, migrated database and the test broker."""
 
     def make(service: str, **overrides: Any) -> ServiceSettings:
         module = importlib.import_module(f"services.{service}.settings")
-        url = overrides.pop("database_url", None) or (
-            f"sqlite+aiosqlite:///{tmp_path / (service + '.db')}")
+        url = overrides.pop("database_url", None) or database_url(service)
         upgrade(service, url)
         values: dict[str, Any] = {
             "database_url": url,

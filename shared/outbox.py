@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import BigInteger, Integer, String, Text, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import BigInteger, Integer, String, Text, func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import UTCDateTime, utcnow
@@ -124,6 +125,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._high: dict[tuple[str, int], int] = {}
+        self._leader: AsyncConnection | None = None
         self._verify_every = verify_interval_s
         self.last_error: str | None = None
 
@@ -140,12 +142,53 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._resign()
+
+    async def lead(self) -> bool:
+        """Only one relay per database publishes, so per-key order holds with N replicas.
+
+        On PostgreSQL a session advisory lock, held on a dedicated connection, elects the
+        leader; when its process dies the lock goes with the connection and a standby takes
+        over. SQLite has one writer process anyway.
+        """
+        engine: AsyncEngine = self._sessions.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            return True
+        try:
+            if self._leader is not None:
+                await self._leader.execute(text("SELECT 1"))
+                return True
+            conn = await engine.connect()
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = await conn.scalar(text("SELECT pg_try_advisory_lock(hashtext(:name))"),
+                                    {"name": f"outbox-relay:{self.service}"})
+            if not got:
+                await conn.close()  # holds no lock: back to the pool
+                return False
+            self._leader = conn
+            log.info("this relay leads the outbox", extra={"service": self.service})
+            return True
+        except (DBAPIError, OSError):
+            await self._resign()
+            return False
+
+    async def _resign(self) -> None:
+        if self._leader is not None:
+            # Invalidate, not close: a pooled connection would keep the session lock alive.
+            with contextlib.suppress(Exception):
+                await self._leader.invalidate()
+            with contextlib.suppress(Exception):
+                await self._leader.close()
+            self._leader = None
 
     async def _run(self) -> None:
         backoff = self._poll
         verified_at = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            if not await self.lead():
+                await asyncio.sleep(max(self._poll, 1.0))  # a standby: wait for our turn
+                continue
             try:
                 if loop.time() - verified_at >= self._verify_every:
                     await self.verify_broker()

@@ -2,9 +2,12 @@
 
 import uuid
 
+import pytest
+
 from tests.helpers import eventually
 
 
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
 async def test_signal_flows_to_indicators_and_funding(start_service, auth):
     area = "BU05990101"
     async with (
