@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SPECTRAL := .tools/node_modules/.bin/spectral
 RULESET := ../shared/conformance/nl-api-design-rules.spectral.yaml
 
-.PHONY: install run test test-fast lint conformance bench migrate token clean
+.PHONY: install run test lint conformance bench migrate token clean asyncapi validate-deploy replay-dlq
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2 || python3 -m venv $(VENV) >&2
@@ -47,3 +47,12 @@ token: $(STAMP)  ## make token ROLE=field-worker ORG=demo-corp-a [SUB=user]
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+asyncapi: $(STAMP)  ## regenerate docs/asyncapi.json from the event contracts
+	$(PY) -m shared.asyncapi docs/asyncapi.json
+
+replay-dlq: $(STAMP)  ## make replay-dlq TOPIC=signals.v1: put dead letters back after a fix
+	$(PY) -m shared.replay "$(TOPIC)"
+
+validate-deploy: $(STAMP)  ## Kubernetes and compose files against their schemas
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_deploy.py

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asyncapi import build_document
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
 from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
@@ -198,6 +199,10 @@ def health_router() -> APIRouter:
                                for c in rt.consumers}
         code = 200 if status == "up" else 503
         return JSONResponse({"status": status, "checks": checks}, status_code=code)
+
+    @router.get("/v1/asyncapi.json")
+    async def asyncapi() -> dict[str, Any]:
+        return build_document()
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:

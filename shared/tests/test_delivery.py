@@ -9,6 +9,8 @@ from aiokafka import AIOKafkaProducer
 
 from shared.broker import EmbeddedBroker, free_port
 from shared.events import CloudEvent
+from shared.replay import replay
+from shared.tests import testapp
 from shared.tests.conftest import read_topic, running
 from shared.tests.testapp import NoteRecorded, note_type
 from tests.helpers import eventually
@@ -114,3 +116,33 @@ async def test_poison_goes_to_the_dlq_and_the_rest_is_processed(
             assert await applied(client, auth) == 3
         finally:
             await producer.stop()
+
+
+async def test_a_fixed_dead_letter_is_replayed_and_applied_once(testsvc_settings, broker, auth):
+    """Poison first (the handler fails), then the cause is 'fixed' and the DLQ replayed."""
+    settings = testsvc_settings()
+    etype = note_type(settings.topic).type
+    async with running(settings) as client:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+        await producer.start()
+        try:
+            data = {"noteId": str(uuid.uuid4()), "area": "BU03630001", "count": 13}
+            event = CloudEvent("replay-1", "urn:test", etype,
+                               CloudEvent.new("urn:test", etype, NoteRecorded(
+                                   note_id=uuid.uuid4(), area="x", count=0)).time, data)
+            await producer.send_and_wait(settings.topic, event.value(), key=b"k",
+                                         headers=event.headers())
+            assert len(await read_topic(broker.bootstrap_servers,
+                                        settings.topic + ".dlq", 1)) == 1
+            assert await applied(client, auth) == 0
+        finally:
+            await producer.stop()
+        testapp.UNLUCKY.discard(13)  # the fix
+        try:
+            assert await replay(settings.topic, settings, idle_timeout_s=2) == 1
+            await eventually(lambda: _at_least(client, auth, 1))
+            assert await replay(settings.topic, settings, idle_timeout_s=2) == 0
+            await asyncio.sleep(1.0)
+            assert await applied(client, auth) == 1
+        finally:
+            testapp.UNLUCKY.add(13)
