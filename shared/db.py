@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from shared import sqlite_inline
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -85,29 +87,21 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, FULL sync, a busy timeout and immediate transactions.
 
-    SQLite allows one writer: a single pooled connection serialises this process's access,
-    and BEGIN IMMEDIATE makes other processes (CLI commands, a second worker) wait for the
-    lock up front instead of failing on a read-to-write upgrade.
+    SQLite allows one writer: a single pooled connection, used inline on the event loop
+    (see shared.sqlite_inline), serialises this process's access, and BEGIN IMMEDIATE makes
+    other processes (CLI commands, a second worker) wait for the lock up front instead of
+    failing on a read-to-write upgrade.
     """
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         return create_async_engine(url, **kwargs)
 
+    path = make_url(url).database or ":memory:"
     engine = create_async_engine(
         url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-        pool_timeout=30, **kwargs,
+        pool_timeout=30, async_creator=sqlite_inline.creator(path), **kwargs,
     )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

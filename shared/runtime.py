@@ -122,8 +122,17 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
             if session.info.get("outbox_written"):
                 rt.notify_relay()
     except OperationalError as exc:
+        if not _is_unavailable(exc):
+            raise
         # Database locked or unreachable: nothing was committed; the client may retry.
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
         raise ServiceUnavailable("the database is unavailable; retry later") from exc
+
+
+def _is_unavailable(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    transient = ("locked", "busy", "unable to open", "disk i/o", "connection", "timeout")
+    return exc.connection_invalidated or any(word in message for word in transient)
 
 
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work)]

@@ -70,3 +70,17 @@ async def test_wrong_role_gets_403(client, auth):
 async def test_right_role_passes(client, auth):
     r = await client.get("/v1/applied-count", headers=auth("admin"))
     assert r.status_code == 200
+
+
+def test_a_cached_token_still_expires(key_dir):
+    from shared.auth import TokenVerifier, Unauthorized
+    from shared.settings import ServiceSettings
+
+    verifier = TokenVerifier(ServiceSettings(
+        auth_public_key_file=str(key_dir / "issuer-public.pem"), auth_leeway_s=0))
+    token = jwt.encode(claims(exp=int(time.time()) + 1), own_key(key_dir), algorithm="ES256")
+    assert verifier.verify(token).organisation == "demo-corp-a"
+    assert verifier.verify(token).subject == "u1"  # from the cache
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)

@@ -1,0 +1,55 @@
+"""`make bench`: every benchmark of the platform, printed as one table and saved.
+
+Each HTTP scenario runs one uvicorn worker and the same load client (32 connections), so the
+ratio to the bare FastAPI hello-world measured in the same run is the framework-relative
+figure the issues ask for. Results go to docs/benchmarks.md with the machine they ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import scenarios
+from benchmarks.report import Row, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+            f"{mem:.0f} GiB, Python {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP scenario")
+    parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument("--soak", action="store_true", help="include the 5-minute soak")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args(argv)
+    rows: list[Row] = asyncio.run(scenarios.run_all(args.seconds, args.only, args.soak))
+    table = render(rows)
+    print(table)
+    if not args.only:
+        Path(args.out).write_text(
+            "# Benchmarks\n\n"
+            f"Last run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, by `make bench`"
+            f"{' --soak' if args.soak else ''}.\n\n{table}\n")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The benchmark scenarios. Each returns a Row; HTTP ones are compared to hello-world."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from benchmarks.load import run_load
+from benchmarks.procs import peak_rss_mb, uvicorn
+from benchmarks.report import Row
+from shared.broker import embedded_broker
+from shared.devtoken import ensure_key_pair, mint
+from shared.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def platform_env() -> Iterator[dict[str, str]]:
+    """A broker, fresh SQLite databases and dev keys in a temp folder."""
+    with tempfile.TemporaryDirectory() as tmp, embedded_broker() as broker:
+        keys = Path(tmp) / "keys"
+        ensure_key_pair(keys)
+        env = {"DDK_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+               "DDK_AUTH_PUBLIC_KEY_FILE": str(keys / "issuer-public.pem"),
+               "DDK_LOG_LEVEL": "WARNING", "DDK_KEY_DIR": str(keys)}
+        for service in ("signals", "indicators", "funding"):
+            url = f"sqlite+aiosqlite:///{Path(tmp) / service}.db"
+            upgrade(service, url)
+            env[f"DDK_{service.upper()}_DATABASE_URL"] = url
+        yield env
+
+
+def token(env: dict[str, str], role: str, org: str) -> str:
+    return mint([role], org, key_dir=Path(env["DDK_KEY_DIR"]))
+
+
+def signal_body(i: int, area: str = "BU05990101") -> dict[str, object]:
+    observed = datetime.now(UTC) - timedelta(hours=1)
+    return {"id": str(uuid.uuid4()), "category": "nuisance", "subcategory": "noise",
+            "severity": "medium", "observedAt": observed.isoformat(), "areaCode": area,
+            "postcode": "3071AB", "houseNumber": 10 + i % 90,
+            "note": "Geluidsoverlast 's nachts, buren klagen al weken." * 3}
+
+
+async def hello(seconds: float) -> Row:
+    with uvicorn("benchmarks.hello:app") as (port, proc):
+        body = orjson.dumps({"name": "x" * 40})
+        r = await run_load("127.0.0.1", port, lambda i: ("POST", "/hello", body),
+                           headers={}, seconds=seconds)
+        return Row("hello-world (bare FastAPI, validated body)", f"{r.throughput:.0f} req/s",
+                   r.percentile(50) * 1000, r.percentile(99) * 1000, peak_rss_mb(proc.pid),
+                   1.0, note=f"{r.errors} errors")
+
+
+async def signal_single(seconds: float, baseline: float) -> Row:
+    with platform_env() as env, uvicorn("services.signals.app:app", env, factory=True) as (
+            port, proc):
+        auth = {"Authorization": f"Bearer {token(env, 'field-worker', 'demo-corp-a')}"}
+        r = await run_load(
+            "127.0.0.1", port, lambda i: ("POST", "/v1/signals", orjson.dumps(signal_body(i))),
+            headers=auth, seconds=seconds)
+        ratio = r.throughput / baseline if baseline else None
+        return Row("signal intake, single (validated, encrypted, stored, outboxed)",
+                   f"{r.throughput:.0f} req/s", r.percentile(50) * 1000,
+                   r.percentile(99) * 1000, peak_rss_mb(proc.pid), ratio, ">= 0.30x",
+                   bool(ratio and ratio >= 0.30 and r.errors == 0),
+                   f"{r.errors} errors {dict(sorted(r.statuses.items()))}")
+
+
+async def signal_batch(seconds: float) -> Row:
+    with platform_env() as env, uvicorn("services.signals.app:app", env, factory=True) as (
+            port, proc):
+        auth = {"Authorization": f"Bearer {token(env, 'field-worker', 'demo-corp-a')}"}
+
+        def batch(i: int) -> tuple[str, str, bytes]:
+            return "POST", "/v1/signals/batch", orjson.dumps(
+                {"signals": [signal_body(j) for j in range(500)]})
+
+        r = await run_load("127.0.0.1", port, batch, headers=auth, connections=1,
+                           seconds=max(5.0, seconds / 2))
+        p99 = r.percentile(99)
+        return Row("signal intake, batch of 500", f"{r.throughput * 500:.0f} signals/s",
+                   r.percentile(50) * 1000, p99 * 1000, peak_rss_mb(proc.pid), None,
+                   "< 1 s per batch", p99 < 1.0 and r.errors == 0,
+                   f"{r.requests} batches, {r.errors} errors")
+
+
+def module_bench(name: str, module: str, target: str, limit_s: float) -> Callable[[], Row]:
+    """A pure-Python benchmark module that prints `seconds=<float>` as its last line."""
+
+    def run() -> Row:
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True,
+                             cwd=ROOT, check=False)
+        figure = None
+        for line in out.stdout.splitlines():
+            if line.startswith("seconds="):
+                figure = float(line.split("=", 1)[1])
+        if figure is None:
+            return Row(name, "failed", None, None, None, None, target, False,
+                       (out.stderr or out.stdout)[-200:].replace("\n", " "))
+        return Row(name, f"{figure * 1000:.0f} ms", None, None, None, None, target,
+                   figure < limit_s, f"whole run {time.perf_counter() - started:.1f} s")
+
+    return run
+
+
+async def run_all(seconds: float, only: list[str] | None, soak: bool) -> list[Row]:
+    wanted = set(only or [])
+    rows: list[Row] = []
+
+    def want(name: str) -> bool:
+        return not wanted or name in wanted
+
+    base = await hello(seconds)
+    rows.append(base)
+    baseline = float(base.throughput.split()[0])
+    steps: list[tuple[str, Callable[[], Awaitable[Row]]]] = [
+        ("signal-single", lambda: signal_single(seconds, baseline)),
+        ("signal-batch", lambda: signal_batch(seconds)),
+    ]
+    for name, step in steps:
+        if want(name):
+            try:
+                rows.append(await step())
+            except Exception as exc:  # a broken scenario is reported, not fatal to the rest
+                rows.append(Row(name, "failed", None, None, None, None, "", False, repr(exc)))
+    for name, module, target, limit in [
+        ("allocation-national", "services.funding.bench_allocation",
+         "< 200 ms for ~14,000 buurten", 0.2),
+        ("recompute-national", "services.indicators.bench_recompute",
+         "< 10 s for 14,000 buurten, 1M signals", 10.0),
+    ]:
+        if want(name):
+            rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
+    return rows
