@@ -116,6 +116,7 @@ def service_settings(
             "kafka_heartbeat_interval_ms": 500,
             "auth_public_key_file": str(key_dir / "issuer-public.pem"),
             "relay_poll_interval_s": 0.05,
+            "rate_limit_per_second": 0,
             "log_json": False,
             "log_level": os.environ.get("TEST_LOG_LEVEL", "WARNING"),
         }

@@ -33,7 +33,8 @@ def platform_env() -> Iterator[dict[str, str]]:
         ensure_key_pair(keys)
         env = {"DDK_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
                "DDK_AUTH_PUBLIC_KEY_FILE": str(keys / "issuer-public.pem"),
-               "DDK_LOG_LEVEL": "WARNING", "DDK_KEY_DIR": str(keys)}
+               "DDK_LOG_LEVEL": "WARNING", "DDK_KEY_DIR": str(keys),
+               "DDK_RATE_LIMIT_PER_SECOND": "0"}
         for service in ("signals", "indicators", "funding"):
             url = f"sqlite+aiosqlite:///{Path(tmp) / service}.db"
             upgrade(service, url)

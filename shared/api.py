@@ -27,6 +27,7 @@ from shared.asyncapi import build_document
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
 from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
+from shared.ratelimit import RateLimitMiddleware
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 
@@ -266,6 +267,8 @@ def create_app(
                            "X-Request-ID"],
             expose_headers=["API-Version", "ETag", "Location", "X-Request-ID"],
         )
+    app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second,
+                       burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
                        api_version=settings.api_version)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import String
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,6 +39,8 @@ EVENTS_PROCESSED = Counter(
     "events_processed_total", "Consumed events by outcome",
     ["consumer", "type", "outcome"],  # applied | duplicate | ignored | dead-lettered
 )
+CONSUMER_LAG = Gauge("consumer_lag", "Messages behind the partition's high-water mark",
+                     ["consumer", "topic", "partition"])
 EVENTS_FAILED = Counter("event_failures_total", "Failed attempts to apply an event",
                         ["consumer", "type"])
 
@@ -100,6 +102,7 @@ class EventConsumer:
         self._after_commit = after_commit
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.running = False
 
@@ -150,8 +153,9 @@ class EventConsumer:
                 for tp, messages in batch.items():
                     for message in messages:
                         await self.handle(message)
-                        self._processed[tp] = message.offset + 1
+                        self._processed[tp] = self._positions[tp] = message.offset + 1
                 await self.commit_processed()
+                self._report_lag(consumer)
         finally:
             self.running = False
             with contextlib.suppress(KafkaError):
@@ -167,6 +171,14 @@ class EventConsumer:
         self._processed.clear()
         if offsets:
             await self._consumer.commit(offsets)
+
+    def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        # highwater() comes with each fetch; end_offsets() is wrong on the embedded broker.
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is not None and tp in self._positions:
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                    max(0, high - self._positions[tp]))
 
     # -- one message -----------------------------------------------------------------------
     async def handle(self, message: ConsumerRecord[bytes, bytes]) -> None:

@@ -69,6 +69,7 @@ def _conform_operation(method: str, operation: dict[str, Any]) -> None:
     if operation.get("security"):
         responses.setdefault("401", {})
         responses.setdefault("403", {})
+        responses.setdefault("429", {})
     for status, response in responses.items():
         if status.startswith(("2", "3")):
             response.setdefault("headers", {})["API-Version"] = API_VERSION_HEADER

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     auth_leeway_s: int = 30
 
     cors_allow_origins: list[str] = []
+    # Per client (bearer token, else address); 0 switches limiting off.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 500
     log_level: str = "INFO"
     log_json: bool = True
 

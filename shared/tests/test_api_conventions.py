@@ -101,3 +101,21 @@ async def test_health_and_metrics_are_anonymous(client):
     assert ready.json()["checks"]["database"] == "up"
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200 and "http_requests_total" in metrics.text
+
+
+async def test_rate_limit_per_client(testsvc_settings, auth):
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                rate_limit_per_second=1, rate_limit_burst=3)
+    async with running(settings) as client:
+        mine, other = auth("admin"), auth("admin", sub="someone-else")
+        codes = [(await client.get("/v1/applied-count", headers=mine)).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = await client.get("/v1/applied-count", headers=mine)
+        assert r.status_code == 429
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["status"] == 429
+        ok = await client.get("/v1/applied-count", headers=other)  # another client's budget
+        assert ok.status_code == 200 and ok.headers["RateLimit-Limit"] == "3"
+        assert (await client.get("/livez")).status_code == 200  # probes are never limited
