@@ -23,8 +23,9 @@ def _f(value: float | None, fmt: str) -> str:
 
 
 def render(rows: list[Row]) -> str:
-    lines = ["| scenario | throughput | p50 ms | p99 ms | peak RSS MB | vs hello-world | target | met | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    header = ("scenario", "throughput", "p50 ms", "p99 ms", "peak RSS MB", "vs hello-world",
+              "target", "met", "note")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         lines.append(
             f"| {r.scenario} | {r.throughput} | {_f(r.p50_ms, '.1f')} | {_f(r.p99_ms, '.1f')} | "

@@ -26,7 +26,8 @@ def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "kafka_session_timeout_ms": 6000, "kafka_heartbeat_interval_ms": 500,
             "auth_public_key_file": str(key_dir / "issuer-public.pem"),
-            "relay_poll_interval_s": 0.05, "log_json": False, "rate_limit_per_second": 0, "log_level": "WARNING",
+            "relay_poll_interval_s": 0.05, "log_json": False, "log_level": "WARNING",
+            "rate_limit_per_second": 0,
             "topic": f"test-{uuid.uuid4().hex[:8]}.v1", "consumer_backoff_s": 0.01,
         }
         values.update(overrides)
