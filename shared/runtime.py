@@ -44,7 +44,7 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
-        self.engine = create_engine(s.sqlalchemy_url())
+        self.engine = create_engine(s.sqlalchemy_url(), s.sqlite_busy_timeout_ms)
         self.sessions = sessionmaker(self.engine)
         self.producer = Producer(s)
         self.token_verifier = TokenVerifier(s)
@@ -135,7 +135,9 @@ def _is_unavailable(exc: OperationalError) -> bool:
     return exc.connection_invalidated or any(word in message for word in transient)
 
 
-SessionDep = Annotated[AsyncSession, Depends(unit_of_work)]
+# scope="function": the exit code (the commit) runs before the response is sent, so a
+# 2xx is only ever sent for a committed transaction, and a failed commit is an error answer.
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     public_url: str = ""  # how clients reach this service; defaults to http://host:port
 
     database_url: str = ""  # empty: sqlite file var/<service>.db
+    # How long a request waits for another process's SQLite write lock before a 503.
+    sqlite_busy_timeout_ms: int = 5000
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
     kafka_topic_partitions: int = 4

@@ -126,7 +126,7 @@ class InlineConnection:
             self._connection = None
 
 
-def creator(path: str) -> Any:
+def creator(path: str, busy_timeout_ms: int = 5000) -> Any:
     """An `async_creator` for create_async_engine: autocommit mode, we issue BEGIN ourselves."""
 
     async def connect() -> InlineConnection:
@@ -134,7 +134,7 @@ def creator(path: str) -> Any:
                                detect_types=0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
         return InlineConnection(conn)
 

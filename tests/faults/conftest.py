@@ -1,0 +1,3 @@
+from shared.tests.conftest import testsvc_settings
+
+__all__ = ["testsvc_settings"]
