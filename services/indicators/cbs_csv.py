@@ -1,0 +1,410 @@
+"""Read the CBS table "Kerncijfers wijken en buurten" (open data, CC BY 4.0) from CSV.
+
+We read the column keys of the CBS open-data tables (84799NED, 85039NED, 85318NED, 85618NED,
+85984NED, ...), as in the "onbewerkte dataset" CSV or an OData TypedDataSet saved as CSV:
+
+    ID;WijkenEnBuurten;Gemeentenaam_1;SoortRegio_2;Codering_3;...;AantalInwoners_5;...
+
+Keys carry a numeric suffix that shifts from year to year (`HuishoudensTotaal_28` in one
+table, `HuishoudensTotaal_29` in the next), so a column is known by its name without the
+`_<n>` suffix, compared case-insensitively. The area code comes from `Codering` (or, when
+absent, `WijkenEnBuurten` / `RegioS`), padded with spaces by CBS. `WijkenEnBuurten` holds the
+code in a raw export and the region name in an export with labels; we take the name from it
+when it is not a code, and otherwise fall back to `Gemeentenaam` for gemeente rows only.
+
+Values: empty, `.`, `x` and the CBS special values -99997 (secret), -99995 (not yet
+available) and -99991 (discontinued) mean "unknown" and become None, never zero. A decimal
+comma (`47,3`) is read as well as a decimal point; CBS files have no thousands separators, so a
+lone `.` or `,` is always the decimal mark (with both, the last one is).
+
+Units in our domain (see `StatName`): counts are whole numbers, `*Pct` are percentages 0-100,
+`meanWozValue` is in euros (CBS publishes thousands of euros). The Kerncijfers give the share
+of dwellings owned by housing corporations, not a count, so `corporationDwellings` is derived
+as round-half-up(`corporationDwellingsPct` x `dwellings` / 100).
+
+A file that is not this layout raises `MalformedFile` and yields nothing; rows that are wrong
+one by one (bad code, negative count, percentage over 100, duplicate) are listed in
+`ParseResult.rejected` with their reasons, and the rest is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum, StrEnum
+from typing import Final, TypeAlias
+
+from services.indicators.areacodes import AreaCode, AreaLevel, InvalidAreaCode, parse_area_code
+
+MAX_KERNCIJFERS_BYTES: Final = 50 * 1024 * 1024
+FIRST_KERNCIJFERS_YEAR: Final = 1995  # the first StatLine edition of the Kerncijfers
+LAST_PLAUSIBLE_YEAR: Final = 2100
+
+CBS_SPECIAL_VALUES: Final[dict[Decimal, str]] = {
+    Decimal(-99997): "secret",
+    Decimal(-99995): "not yet available",
+    Decimal(-99991): "discontinued",
+}
+_UNKNOWN_SYMBOLS: Final = frozenset({"", ".", "x"})
+_DELIMITERS: Final = (";", ",", "\t")
+_KEY_SUFFIX = re.compile(r"_[0-9]+$")
+
+
+class StatName(StrEnum):
+    """The statistics we keep per area and year, by their camelCase domain names."""
+
+    INHABITANTS = "inhabitants"
+    HOUSEHOLDS = "households"
+    DWELLINGS = "dwellings"
+    CORPORATION_DWELLINGS = "corporationDwellings"
+    CORPORATION_DWELLINGS_PCT = "corporationDwellingsPct"
+    MEAN_WOZ_VALUE = "meanWozValue"
+    LOW_INCOME_HOUSEHOLDS_PCT = "lowIncomeHouseholdsPct"
+    BIJSTAND_RECIPIENTS = "bijstandRecipients"
+    WW_RECIPIENTS = "wwRecipients"
+    AO_RECIPIENTS = "aoRecipients"
+    LABOUR_PARTICIPATION_PCT = "labourParticipationPct"
+    YOUTH_CARE_PCT = "youthCarePct"
+
+
+StatValue: TypeAlias = int | float
+AreaStats: TypeAlias = dict[StatName, StatValue | None]
+
+
+def empty_stats() -> AreaStats:
+    """Every statistic present and unknown."""
+    return dict.fromkeys(StatName)
+
+
+class CbsUnit(Enum):
+    COUNT = "count"
+    PERCENT = "percent"
+    THOUSANDS_OF_EUROS = "thousands of euros"
+
+
+@dataclass(frozen=True, slots=True)
+class CbsColumn:
+    """Where a statistic comes from: the CBS key without its `_<n>` suffix, and its unit."""
+
+    stat: StatName
+    key: str
+    unit: CbsUnit
+
+
+CBS_COLUMNS: Final[tuple[CbsColumn, ...]] = (
+    CbsColumn(StatName.INHABITANTS, "AantalInwoners", CbsUnit.COUNT),
+    CbsColumn(StatName.HOUSEHOLDS, "HuishoudensTotaal", CbsUnit.COUNT),
+    CbsColumn(StatName.DWELLINGS, "Woningvoorraad", CbsUnit.COUNT),
+    CbsColumn(StatName.CORPORATION_DWELLINGS_PCT, "InBezitWoningcorporatie", CbsUnit.PERCENT),
+    CbsColumn(
+        StatName.MEAN_WOZ_VALUE, "GemiddeldeWOZWaardeVanWoningen", CbsUnit.THOUSANDS_OF_EUROS
+    ),
+    CbsColumn(
+        StatName.LOW_INCOME_HOUSEHOLDS_PCT, "HuishoudensMetEenLaagInkomen", CbsUnit.PERCENT
+    ),
+    CbsColumn(StatName.BIJSTAND_RECIPIENTS, "PersonenPerSoortUitkeringBijstand", CbsUnit.COUNT),
+    CbsColumn(StatName.WW_RECIPIENTS, "PersonenPerSoortUitkeringWW", CbsUnit.COUNT),
+    CbsColumn(StatName.AO_RECIPIENTS, "PersonenPerSoortUitkeringAO", CbsUnit.COUNT),
+    CbsColumn(StatName.LABOUR_PARTICIPATION_PCT, "Nettoarbeidsparticipatie", CbsUnit.PERCENT),
+    # The rate, not the count `JongerenMetJeugdzorgInNatura`: comparable across buurten.
+    CbsColumn(StatName.YOUTH_CARE_PCT, "PercentageJongerenMetJeugdzorg", CbsUnit.PERCENT),
+)
+
+_CODE_KEYS: Final = ("codering", "wijkenenbuurten", "regios")
+_REGION_TYPES: Final[dict[str, AreaLevel]] = {
+    "land": AreaLevel.NATIONAL,
+    "nederland": AreaLevel.NATIONAL,
+    "gemeente": AreaLevel.GEMEENTE,
+    "wijk": AreaLevel.WIJK,
+    "buurt": AreaLevel.BUURT,
+}
+
+
+class KerncijfersImportError(ValueError):
+    """A Kerncijfers file that cannot be imported at all; nothing of it is used."""
+
+
+class MalformedFile(KerncijfersImportError):
+    """The content is not a CBS Kerncijfers CSV (not text, not CSV, no code or stat column)."""
+
+
+class FileTooLarge(KerncijfersImportError):
+    """The file is over `MAX_KERNCIJFERS_BYTES`."""
+
+
+@dataclass(frozen=True, slots=True)
+class AreaStatisticsRow:
+    """One accepted row: an area's statistics for one year."""
+
+    code: str
+    level: AreaLevel
+    name: str | None
+    municipality_name: str | None
+    parent_code: str | None
+    year: int
+    stats: AreaStats
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row left out, with every reason found (1-based physical line; the header is 1)."""
+
+    line: int
+    code: str | None
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    year: int
+    delimiter: str
+    columns: dict[StatName, str]  # our statistic -> the CBS column header it was read from
+    rows: list[AreaStatisticsRow] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def missing_stats(self) -> tuple[StatName, ...]:
+        """Statistics this file has no column for (always None in its rows)."""
+        derived = {StatName.CORPORATION_DWELLINGS}
+        return tuple(s for s in StatName if s not in self.columns and s not in derived)
+
+
+def decode_kerncijfers(data: bytes) -> str:
+    """Bytes of an upload to text: size limit, no binary, UTF-8 (with BOM) or Windows-1252."""
+    if len(data) > MAX_KERNCIJFERS_BYTES:
+        raise FileTooLarge(f"the file is over {MAX_KERNCIJFERS_BYTES} bytes")
+    if b"\x00" in data:
+        raise MalformedFile("the file has binary content, not CSV text")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise MalformedFile("the file is not text in UTF-8 or Windows-1252")
+
+
+def parse_kerncijfers(text: str, year: int) -> ParseResult:
+    """Parse a Kerncijfers CSV whose figures are about `year` (the file does not always say)."""
+    if not FIRST_KERNCIJFERS_YEAR <= year <= LAST_PLAUSIBLE_YEAR:
+        raise ValueError(
+            f"year {year} is outside {FIRST_KERNCIJFERS_YEAR}-{LAST_PLAUSIBLE_YEAR}"
+        )
+    if len(text) > MAX_KERNCIJFERS_BYTES or (
+        4 * len(text) > MAX_KERNCIJFERS_BYTES
+        and len(text.encode("utf-8")) > MAX_KERNCIJFERS_BYTES
+    ):
+        raise FileTooLarge(f"the file is over {MAX_KERNCIJFERS_BYTES} bytes")
+    if _looks_binary(text):
+        raise MalformedFile("the file has binary content, not CSV text")
+    text = text.removeprefix("\ufeff")
+    skipped = 0
+    if text[:4].lower() == "sep=":  # a spreadsheet hint line before the header
+        text = text.partition("\n")[2]
+        skipped = 1
+    header_line = text.partition("\n")[0].rstrip("\r")
+    if not header_line.strip():
+        raise MalformedFile("the file is empty or starts with a blank line")
+    delimiter, layout = _read_header(header_line)
+    result = ParseResult(year=year, delimiter=delimiter, columns=layout.source_headers)
+    seen: dict[str, int] = {}
+    try:
+        for line, values in _records(text, delimiter, skipped):
+            _take_row(result, layout, line, values, seen)
+    except csv.Error as exc:
+        raise MalformedFile(f"the file is not valid CSV: {exc}") from exc
+    if not result.rows and not result.rejected:
+        raise MalformedFile("the file has a header but no data rows")
+    return result
+
+
+def parse_cbs_number(raw: str) -> Decimal | None:
+    """One CBS cell as a number; None when unknown; raises ValueError when not a number."""
+    value = raw.strip()
+    if value in _UNKNOWN_SYMBOLS:
+        return None
+    if "," in value and "." in value:
+        decimal_mark = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal_mark == "," else ","
+        value = value.replace(thousands, "").replace(decimal_mark, ".")
+    else:
+        value = value.replace(",", ".")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{raw.strip()!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{raw.strip()!r} is not a number")
+    if number in CBS_SPECIAL_VALUES:
+        return None
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    width: int
+    code_index: int
+    label_index: int | None  # WijkenEnBuurten, when it is not the code column
+    municipality_index: int | None
+    region_type_index: int | None
+    stat_indexes: dict[StatName, tuple[int, CbsUnit]]
+    source_headers: dict[StatName, str]
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:8192]
+    if "\x00" in sample:
+        return True
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return controls > len(sample) // 100
+
+
+def _column_key(header: str) -> str:
+    return _KEY_SUFFIX.sub("", header.strip().strip('"').strip()).casefold()
+
+
+def _read_header(header_line: str) -> tuple[str, _Layout]:
+    by_count = sorted(_DELIMITERS, key=header_line.count, reverse=True)
+    for delimiter in by_count:
+        headers = next(csv.reader([header_line], delimiter=delimiter), [])
+        keys = [_column_key(h) for h in headers]
+        if any(k in keys for k in _CODE_KEYS):
+            return delimiter, _layout(headers, keys)
+    raise MalformedFile(
+        "no area code column: expected Codering_<n> or WijkenEnBuurten in the header"
+    )
+
+
+def _layout(headers: list[str], keys: list[str]) -> _Layout:
+    def index_of(key: str) -> int | None:
+        return keys.index(key) if key in keys else None
+
+    code_index = next(i for k in _CODE_KEYS if (i := index_of(k)) is not None)
+    label_index = index_of("wijkenenbuurten")
+    stat_indexes: dict[StatName, tuple[int, CbsUnit]] = {}
+    source_headers: dict[StatName, str] = {}
+    for column in CBS_COLUMNS:
+        positions = [i for i, k in enumerate(keys) if k == column.key.casefold()]
+        if len(positions) > 1:
+            raise MalformedFile(f"column {column.key} appears {len(positions)} times")
+        if positions:
+            stat_indexes[column.stat] = (positions[0], column.unit)
+            source_headers[column.stat] = headers[positions[0]].strip()
+    if not stat_indexes:
+        expected = ", ".join(c.key for c in CBS_COLUMNS[:3])
+        raise MalformedFile(f"no Kerncijfers statistic columns (such as {expected})")
+    return _Layout(
+        width=len(headers),
+        code_index=code_index,
+        label_index=None if label_index == code_index else label_index,
+        municipality_index=index_of("gemeentenaam"),
+        region_type_index=index_of("soortregio"),
+        stat_indexes=stat_indexes,
+        source_headers=source_headers,
+    )
+
+
+def _records(text: str, delimiter: str, skipped: int) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)  # the header, already read
+    for values in reader:
+        if any(v.strip() for v in values):
+            yield reader.line_num + skipped, values
+
+
+def _take_row(
+    result: ParseResult, layout: _Layout, line: int, values: list[str], seen: dict[str, int]
+) -> None:
+    while len(values) > layout.width and not values[-1].strip():
+        values = values[:-1]  # trailing delimiters
+    raw_code = values[layout.code_index].strip() if layout.code_index < len(values) else ""
+    code = raw_code or None
+    if len(values) != layout.width:
+        reason = f"expected {layout.width} fields, found {len(values)}"
+        result.rejected.append(RejectedRow(line, code, [reason]))
+        return
+    reasons: list[str] = []
+    area: AreaCode | None = None
+    try:
+        area = parse_area_code(raw_code)
+    except InvalidAreaCode as exc:
+        reasons.append("missing area code" if not raw_code else f"area code: {exc.reason}")
+    if area is not None and not area.is_cbs:
+        reasons.append(f"{raw_code!r} is a programme area id, not a CBS area code")
+    if area is not None and layout.region_type_index is not None:
+        region_type = values[layout.region_type_index].strip()
+        stated = _REGION_TYPES.get(region_type.casefold())
+        if stated is None:
+            reasons.append(f"SoortRegio {region_type!r} is not Land, Gemeente, Wijk or Buurt")
+        elif stated is not area.level:
+            reasons.append(f"SoortRegio says {region_type} but {raw_code} is a {area.level} code")
+    stats = _read_stats(layout, values, reasons)
+    if code is not None and code in seen:
+        reasons.append(f"duplicate area code (first on line {seen[code]})")
+    if reasons or area is None or code is None:
+        result.rejected.append(RejectedRow(line, code, reasons))
+        return
+    seen[code] = line
+    level = area.level
+    municipality = _text(values, layout.municipality_index)
+    label = _text(values, layout.label_index)
+    name = label if label is not None and label != code else None
+    if name is None and level is AreaLevel.GEMEENTE:
+        name = municipality
+    result.rows.append(
+        AreaStatisticsRow(
+            code=code,
+            level=level,
+            name=name,
+            municipality_name=municipality,
+            parent_code=area.parent.code if area.parent is not None else None,
+            year=result.year,
+            stats=stats,
+            line=line,
+        )
+    )
+
+
+def _text(values: list[str], index: int | None) -> str | None:
+    if index is None:
+        return None
+    return values[index].strip() or None
+
+
+def _read_stats(layout: _Layout, values: list[str], reasons: list[str]) -> AreaStats:
+    stats = empty_stats()
+    corporation_pct: Decimal | None = None
+    for stat, (index, unit) in layout.stat_indexes.items():
+        header = layout.source_headers[stat]
+        try:
+            number = parse_cbs_number(values[index])
+        except ValueError as exc:
+            reasons.append(f"{header}: {exc}")
+            continue
+        if number is None:
+            continue
+        if number < 0:
+            reasons.append(f"{header}: negative value {number}")
+        elif unit is CbsUnit.COUNT:
+            if number != number.to_integral_value():
+                reasons.append(f"{header}: {number} is not a whole number")
+            else:
+                stats[stat] = int(number)
+        elif unit is CbsUnit.PERCENT:
+            if number > 100:
+                reasons.append(f"{header}: {number} is over 100 percent")
+            else:
+                stats[stat] = float(number)
+                if stat is StatName.CORPORATION_DWELLINGS_PCT:
+                    corporation_pct = number
+        else:
+            stats[stat] = int((number * 1000).to_integral_value(ROUND_HALF_UP))
+    dwellings = stats[StatName.DWELLINGS]
+    if corporation_pct is not None and dwellings is not None:
+        share = corporation_pct * int(dwellings) / 100
+        stats[StatName.CORPORATION_DWELLINGS] = int(share.to_integral_value(ROUND_HALF_UP))
+    return stats

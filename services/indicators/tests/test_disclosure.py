@@ -1,0 +1,268 @@
+"""Disclosure control: the published rules, and property tests that an attacker learns no small
+group from what is published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.indicators.disclosure import (
+    MIN_DENOMINATOR,
+    DisclosedValue,
+    SuppressionReason,
+    disclose_count,
+    disclose_hierarchy,
+    disclose_rate,
+    disclose_rate_of,
+)
+
+SMALL = SuppressionReason.SMALL_COUNT
+SECONDARY = SuppressionReason.SECONDARY
+
+counts = st.integers(min_value=0, max_value=100_000)
+# Mostly small groups: that is where disclosure happens.
+child_counts = st.one_of(st.integers(0, 12), st.integers(0, 60))
+hierarchies = st.dictionaries(
+    st.text(alphabet="ABCDEFGH", min_size=1, max_size=3), child_counts, max_size=8
+)
+
+
+def assert_publishable(cell: DisclosedValue) -> None:
+    if cell.value is not None:
+        assert isinstance(cell.value, int)
+        assert cell.value % 5 == 0
+        assert not 1 <= cell.value <= 4
+
+
+# --- counts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "published"),
+    [(0, 0), (5, 5), (6, 5), (7, 5), (8, 10), (12, 10), (13, 15), (1_002, 1_000), (1_003, 1_005)],
+)
+def test_counts_of_five_and_more_round_to_the_nearest_multiple_of_five(n, published):
+    assert disclose_count(n) == DisclosedValue.published(published)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_counts_one_to_four_are_suppressed_with_the_reason(n):
+    cell = disclose_count(n)
+    assert cell.suppressed
+    assert cell.value is None
+    assert cell.reason is SMALL
+    assert cell.reason == "small-count"
+
+
+def test_negative_or_non_integer_counts_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        disclose_count(-1)
+    with pytest.raises(TypeError):
+        not_an_int: Any = 2.0
+        disclose_count(not_an_int)
+    with pytest.raises(TypeError):
+        disclose_count(True)
+
+
+def test_a_disclosed_value_has_a_value_or_a_reason_never_both():
+    with pytest.raises(ValueError):
+        DisclosedValue(value=5, reason=SMALL)
+    with pytest.raises(ValueError):
+        DisclosedValue(value=None)
+
+
+@given(counts)
+def test_no_published_count_is_small_and_every_one_is_a_multiple_of_five(n):
+    cell = disclose_count(n)
+    assert_publishable(cell)
+    assert cell.suppressed == (1 <= n <= 4)
+    if cell.value is not None:
+        assert abs(cell.value - n) <= 2
+
+
+# --- rates --------------------------------------------------------------------------------
+
+
+def test_rates_are_refused_under_twenty_dwellings_or_a_hundred_households():
+    assert disclose_rate(10, 19, "dwellings").reason is SuppressionReason.SMALL_DENOMINATOR
+    assert disclose_rate(10, 20, "dwellings") == DisclosedValue.published(50.0)
+    assert disclose_rate(10, 99, "households").reason is SuppressionReason.SMALL_DENOMINATOR
+    assert disclose_rate(10, 100, "households") == DisclosedValue.published(10.0)
+    assert disclose_rate(0, 0, "dwellings").reason is SuppressionReason.SMALL_DENOMINATOR
+
+
+def test_a_small_denominator_is_the_reason_even_when_the_numerator_is_small_too():
+    assert disclose_rate(3, 10, "dwellings").reason is SuppressionReason.SMALL_DENOMINATOR
+
+
+def test_a_rate_of_a_small_count_is_refused_because_the_denominator_is_public():
+    assert disclose_rate(3, 40, "dwellings").reason is SMALL
+    assert disclose_rate(0, 40, "dwellings") == DisclosedValue.published(0.0)
+
+
+def test_a_rate_is_computed_from_the_published_rounded_count():
+    assert disclose_rate(7, 100, "households") == DisclosedValue.published(5.0)
+    assert disclose_rate(8, 300, "households", per=1_000) == DisclosedValue.published(33.3)
+    assert disclose_rate(8, 300, "households", decimals=2) == DisclosedValue.published(3.33)
+
+
+def test_a_rate_of_a_secondarily_suppressed_count_is_refused():
+    withheld = DisclosedValue.withheld(SECONDARY)
+    assert disclose_rate_of(withheld, 500, "households") == withheld
+
+
+def test_a_rate_per_nothing_is_rejected():
+    with pytest.raises(ValueError):
+        disclose_rate(10, 100, "households", per=0)
+
+
+@given(
+    numerator=counts,
+    denominator=st.integers(0, 1_000),
+    kind=st.sampled_from(["dwellings", "households"]),
+    per=st.sampled_from([100, 1_000]),
+)
+def test_no_rate_reveals_a_small_denominator_or_more_than_the_published_count(
+    numerator, denominator, kind, per
+):
+    rate = disclose_rate(numerator, denominator, kind, per)
+    if denominator < MIN_DENOMINATOR[kind]:
+        assert rate.reason is SuppressionReason.SMALL_DENOMINATOR
+    elif 1 <= numerator <= 4:
+        assert rate.reason is SMALL
+    else:
+        published_count = disclose_count(numerator).value
+        assert published_count is not None
+        assert rate.value == round(published_count / denominator * per, 1)
+
+
+# --- secondary suppression ----------------------------------------------------------------
+
+
+def test_a_single_small_child_takes_the_smallest_child_that_protects_it():
+    parent, children = disclose_hierarchy(40, {"BU01": 3, "BU02": 12, "BU03": 25, "BU04": 0})
+    assert parent == DisclosedValue.published(40)
+    assert children == {
+        "BU01": DisclosedValue.withheld(SMALL),
+        "BU02": DisclosedValue.withheld(SECONDARY),
+        "BU03": DisclosedValue.published(25),
+        "BU04": DisclosedValue.published(0),
+    }
+
+
+def test_the_smallest_child_is_skipped_when_it_leaves_the_small_child_exact():
+    # Hiding 5 beside 1 leaves 1 + 5 = 6: the attacker knows 1 <= a <= 4 and b >= 5, so a = 1.
+    _, children = disclose_hierarchy(25, {"a": 1, "b": 5, "c": 19})
+    assert children["b"] == DisclosedValue.published(5)
+    assert children["c"].reason is SECONDARY
+
+
+def test_ties_between_candidates_are_broken_by_code():
+    _, children = disclose_hierarchy(83, {"z": 3, "b": 20, "a": 20, "c": 40})
+    assert children["a"].reason is SECONDARY
+    assert not children["b"].suppressed
+
+
+def test_two_small_children_whose_total_is_not_small_protect_each_other():
+    # 3 + 2 = 5: each of them could be anything from 1 to 4.
+    parent, children = disclose_hierarchy(30, {"a": 3, "b": 2, "c": 25})
+    assert parent.value == 30
+    assert [c.reason for c in children.values()] == [SMALL, SMALL, None]
+
+
+def test_two_small_children_with_a_small_total_need_a_third_cell():
+    # 1 + 2 = 3 would reveal a group of three across the two buurten.
+    _, children = disclose_hierarchy(33, {"a": 1, "b": 2, "c": 30})
+    assert children["c"].reason is SECONDARY
+
+
+def test_the_parent_is_suppressed_when_no_choice_of_children_protects_the_group():
+    # 4 + 4 = 8 and each is at most 4: both are exactly 4.
+    parent, children = disclose_hierarchy(8, {"a": 4, "b": 4})
+    assert parent == DisclosedValue.withheld(SECONDARY)
+    assert all(c.reason is SMALL for c in children.values())
+
+
+def test_a_small_parent_is_suppressed_and_its_children_keep_primary_suppression_only():
+    parent, children = disclose_hierarchy(3, {"a": 3, "b": 0})
+    assert parent.reason is SMALL
+    assert children == {"a": DisclosedValue.withheld(SMALL), "b": DisclosedValue.published(0)}
+
+
+def test_no_secondary_suppression_without_a_small_cell():
+    parent, children = disclose_hierarchy(100, {"a": 50, "b": 45, "c": 5, "d": 0})
+    assert parent.value == 100
+    assert not any(c.suppressed for c in children.values())
+
+
+def test_a_small_unallocated_rest_is_protected_like_a_small_child():
+    # 20 - 18 = 2 households in no buurt: publishing both would reveal that group.
+    parent, children = disclose_hierarchy(20, {"a": 18})
+    assert parent.value == 20
+    assert children["a"].reason is SECONDARY
+
+
+def test_children_may_not_exceed_the_parent():
+    with pytest.raises(ValueError):
+        disclose_hierarchy(10, {"a": 6, "b": 5})
+
+
+def test_an_empty_group_is_just_the_parent():
+    assert disclose_hierarchy(7, {}) == (DisclosedValue.published(5), {})
+
+
+def _bounds(cell: DisclosedValue) -> tuple[int, float]:
+    """What the published reason of a hidden cell tells the attacker about its value."""
+    return (1, 4) if cell.reason is SMALL else (5, float("inf"))
+
+
+@given(children=hierarchies, unallocated=st.one_of(st.just(0), st.integers(0, 12)))
+def test_no_hidden_cell_can_be_recovered_from_the_published_totals(children, unallocated):
+    parent_count = sum(children.values()) + unallocated
+    parent, published = disclose_hierarchy(parent_count, children)
+
+    assert_publishable(parent)
+    for cell in published.values():
+        assert_publishable(cell)
+    for code, cell in published.items():
+        assert cell.suppressed == (1 <= children[code] <= 4 or cell.reason is SECONDARY)
+    if parent.suppressed:
+        return
+    hidden = {code: children[code] for code, cell in published.items() if cell.suppressed}
+    bounds = {code: _bounds(published[code]) for code in hidden}
+    if 1 <= unallocated <= 4:
+        hidden["(unallocated)"] = unallocated
+        bounds["(unallocated)"] = (1, 4)
+    elif hidden:
+        # The complete-partition statement of the contract: never exactly one hidden child.
+        assert len(hidden) >= 2
+
+    # Parent minus the published children gives the hidden total exactly (rounding ignored).
+    total = sum(hidden.values())
+    assert not 1 <= total <= 4
+    # Every hidden cell has a twin table, equal in all that is published and consistent with
+    # every published reason, in which that cell holds another value.
+    for code, value in hidden.items():
+        low, high = bounds[code]
+        assert any(
+            (low <= value + step <= high)
+            and (bounds[other][0] <= hidden[other] - step <= bounds[other][1])
+            for other in hidden
+            if other != code
+            for step in (1, -1)
+        ), f"{code}={value} is revealed by {hidden}"
+
+
+@given(children=hierarchies, unallocated=st.integers(0, 6), data=st.data())
+def test_disclosure_is_deterministic_and_independent_of_the_order_of_children(
+    children, unallocated, data
+):
+    parent_count = sum(children.values()) + unallocated
+    shuffled = dict(data.draw(st.permutations(list(children.items()))))
+    first = disclose_hierarchy(parent_count, children)
+    assert disclose_hierarchy(parent_count, children) == first
+    assert disclose_hierarchy(parent_count, shuffled) == first
+    assert list(first[1]) == list(children)
