@@ -21,7 +21,7 @@ class AreaStatistics(EventData):
 
 
 class AreaUpserted(EventData):
-    code: str = Field(description="CBS code (GM/WK/BU) or NL")
+    code: str = Field(description="CBS code (GM/WK/BU) or NL00 (national)")
     level: str = Field(description="national | gemeente | wijk | buurt")
     name: str
     parent_code: str | None = None
