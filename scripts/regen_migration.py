@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,3 +22,4 @@ for old in versions.glob("*.py"):
 with tempfile.TemporaryDirectory() as tmp:
     cfg = alembic_config(service, f"sqlite+aiosqlite:///{Path(tmp) / 'gen.db'}")
     command.revision(cfg, message="initial schema", autogenerate=True, rev_id=f"{service[:3]}0001")
+subprocess.run([sys.executable, "-m", "ruff", "format", str(versions)], check=False)

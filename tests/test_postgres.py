@@ -12,7 +12,7 @@ from shared.kafka import Producer, ensure_topics
 from shared.migrate import SERVICES, downgrade, upgrade
 from shared.outbox import OutboxRelay, record_event
 from shared.tests.conftest import read_topic
-from shared.tests.testapp import Base, NoteRecorded, Outbox, TestSettings, note_type
+from shared.tests.testapp import Base, NoteRecorded, NoteServiceSettings, Outbox, note_type
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
@@ -32,7 +32,7 @@ async def test_two_relays_publish_each_event_once_in_order(database_url, broker)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     topic = f"relays-{uuid.uuid4().hex[:8]}.v1"
-    settings = TestSettings(kafka_bootstrap_servers=broker.bootstrap_servers, topic=topic)
+    settings = NoteServiceSettings(kafka_bootstrap_servers=broker.bootstrap_servers, topic=topic)
     await ensure_topics(settings, [topic])
     etype = note_type(topic)
     sessions = sessionmaker(engine)

@@ -12,3 +12,5 @@ class Settings(ServiceSettings):
 
     service_name: str = "funding"
     port: int = 8003
+    # Stale drafts are recomputed at most once per this many seconds (debounces bursts).
+    recompute_interval_s: float = 5.0

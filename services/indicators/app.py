@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from fastapi import FastAPI
 
+from services.indicators.computation.service import ComputationCache
 from services.indicators.models import Inbox, Outbox
+from services.indicators.publication.endpoints import router as publication_router
+from services.indicators.publication.publisher import IndicatorPublisher
 from services.indicators.register.endpoints import router as register_router
+from services.indicators.reporting.endpoints import router as reporting_router
 from services.indicators.settings import Settings
 from services.indicators.stream.handlers import ROUTES
 from shared.api import create_app
@@ -15,28 +21,54 @@ from shared.kafka import dlq_topic
 from shared.runtime import Runtime
 
 
+@dataclass
+class IndicatorsRuntime(Runtime):
+    """The shared runtime plus the debounced publisher of indicator events."""
+
+    publisher: IndicatorPublisher | None = field(init=False, default=None)
+
+    async def start(self) -> None:
+        await super().start()
+        s = self.settings
+        assert isinstance(s, Settings)
+        if s.indicator_publisher_enabled:
+            self.publisher = IndicatorPublisher(
+                self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay)
+            self.publisher.start()
+
+    async def stop(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.stop()
+        await super().stop()
+
+
 def build(settings: Settings | None = None) -> FastAPI:
     s = settings or Settings()
 
     def consumers(rt: Runtime) -> list[EventConsumer]:
         rt.sessions.configure(info={"event_source": s.cloudevents_source()})
         return [EventConsumer(
-            "indicators.signals", [signals.TOPIC], ROUTES, s, rt.sessions, Inbox,
+            s.signals_consumer_group, [signals.TOPIC], ROUTES, s, rt.sessions, Inbox,
             rt.producer, after_commit=rt.notify_relay,
         )]
 
     topics = [areas.TOPIC, indicators.TOPIC, signals.TOPIC]
-    return create_app(
+    app = create_app(
         s,
         title="Dicht de kloof: indicators",
         description="The register of areas with open statistics, neighbourhood indicators "
-        "computed from the signal stream, and a composite vulnerability index, all under "
-        "disclosure control.",
-        routers=[register_router],
-        runtime=lambda: Runtime(s, outbox=Outbox,
-                                topics=topics + [dlq_topic(t) for t in topics],
-                                consumer_factory=consumers),
+        "computed from the signal stream, and a composite vulnerability index. Every output "
+        "for a non-admin is under disclosure control: counts of 1-4 are withheld "
+        "(`small-count`), other counts are rounded to a multiple of 5, rates on fewer than "
+        "20 dwellings or 100 households are refused (`small-denominator`), and further cells "
+        "are withheld (`secondary`) so that no withheld count can be worked out from totals.",
+        routers=[register_router, reporting_router, publication_router],
+        runtime=lambda: IndicatorsRuntime(s, outbox=Outbox,
+                                          topics=topics + [dlq_topic(t) for t in topics],
+                                          consumer_factory=consumers),
     )
+    app.state.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s)
+    return app
 
 
 def app() -> FastAPI:

@@ -1,18 +1,20 @@
-"""The indicators service's tables."""
+"""The indicators service's tables: the area register, signal facts, publication state."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Float, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
-from shared.db import UTCDateTime, UUIDString, new_base, utcnow
+from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
 
 
 class Outbox(OutboxMixin, Base):
@@ -23,20 +25,116 @@ class Inbox(InboxMixin, Base):
     __tablename__ = "inbox"
 
 
+class Area(Base):
+    """An area of the CBS hierarchy (NL00, GM, WK, BU); the parent is derived from the code."""
+
+    __tablename__ = "areas"
+    __table_args__ = (Index("ix_areas_level_code", "level", "code"),)
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AreaStatistics(Base):
+    """Open statistics of an area for one year (CBS Kerncijfers); None is unknown, never 0."""
+
+    __tablename__ = "area_statistics"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inhabitants: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int | None] = mapped_column(Integer)
+    dwellings: Mapped[int | None] = mapped_column(Integer)
+    corporation_dwellings: Mapped[int | None] = mapped_column(Integer)
+    corporation_dwellings_pct: Mapped[float | None] = mapped_column(Float)
+    mean_woz_value: Mapped[float | None] = mapped_column(Float)
+    low_income_households_pct: Mapped[float | None] = mapped_column(Float)
+    bijstand_recipients: Mapped[int | None] = mapped_column(Integer)
+    ww_recipients: Mapped[int | None] = mapped_column(Integer)
+    ao_recipients: Mapped[int | None] = mapped_column(Integer)
+    labour_participation_pct: Mapped[float | None] = mapped_column(Float)
+    youth_care_pct: Mapped[float | None] = mapped_column(Float)
+
+
+class ProgrammeArea(Base):
+    """A named group of buurten chosen by a programme (e.g. an NPLV focus area)."""
+
+    __tablename__ = "programme_areas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gemeente_code: Mapped[str | None] = mapped_column(String(6))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProgrammeAreaMember(Base):
+    __tablename__ = "programme_area_members"
+
+    programme_area_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    buurt_code: Mapped[str] = mapped_column(String(10), primary_key=True, index=True)
+
+
 class SignalFact(Base):
     """One signal as indicators know it: no person, only area, category, month, pseudonym.
 
-    Kept per signal (not only as counters) so erasure, replays and recomputes are exact.
+    Kept per signal (not only as counters) so erasure, replays and recomputes are exact, and
+    a late event lands in the month it was observed in.
     """
 
     __tablename__ = "signal_facts"
-    __table_args__ = (Index("ix_signal_facts_area_month", "area_code", "month"),)
+    # Covering, in GROUP BY order: a full recompute reads this index only, without sorting.
+    __table_args__ = (Index("ix_signal_facts_area_household", "area_code",
+                            "household_stats_pseudonym", "month", "category", "acute"),)
 
     signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
     area_code: Mapped[str] = mapped_column(String(10))
     category: Mapped[str] = mapped_column(String(50))
     severity: Mapped[str] = mapped_column(String(10))
+    acute: Mapped[bool] = mapped_column(Boolean, default=False)
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM of observation
-    household_stats_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    household_stats_pseudonym: Mapped[str] = mapped_column(String(64))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SignalTombstone(Base):
+    """An erased signal: a recorded or escalated event arriving after its erasure is dropped."""
+
+    __tablename__ = "signal_tombstones"
+
+    signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AcuteEscalation(Base):
+    """A signal escalated as acute; kept apart so an escalation may arrive before its signal."""
+
+    __tablename__ = "acute_escalations"
+
+    signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    escalated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DirtyArea(Base):
+    """A buurt whose facts changed since its indicators were last published (debounce queue)."""
+
+    __tablename__ = "dirty_areas"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PublishedIndicators(Base):
+    """What was last published for an area, so an unchanged area is not published again."""
+
+    __tablename__ = "published_indicators"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(30))
+    digest: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,3 +12,13 @@ class Settings(ServiceSettings):
 
     service_name: str = "indicators"
     port: int = 8002
+
+    # The consumer group reading signals.v1 (a new group rebuilds the facts from the start).
+    signals_consumer_group: str = "indicators.signals"
+    # At most one area-indicators-updated event per area per interval (the publisher's tick).
+    indicator_debounce_s: float = 1.0
+    indicator_publisher_enabled: bool = True
+    # How long API readers share one full computation of a period.
+    indicator_cache_s: float = 1.0
+    # Areas per indicator-snapshot-published part (each part stays well under 1 MiB).
+    snapshot_areas_per_part: int = 100

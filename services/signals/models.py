@@ -1,18 +1,27 @@
-"""The signals service's tables."""
+"""The signals service's tables.
+
+Personal data lives only in `*_ciphertext` columns (AES-GCM, keys outside the database) and
+in the operational household pseudonym; everything else is a non-personal fact that survives
+retention and erasure (counts, statuses, referral metadata).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
-from shared.db import UTCDateTime, UUIDString, new_base, utcnow
+from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
 
-Base = new_base()
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
 
 
 class Outbox(OutboxMixin, Base):
@@ -27,20 +36,121 @@ class Signal(Base):
     """A doorstep signal. Personal fields are encrypted; the household is a pseudonym."""
 
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_org_recorded", "organisation", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_signals_org_recorded", "organisation", "recorded_at", "id"),
+        Index("ix_signals_org_status_due", "organisation", "status", "sla_due_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
     organisation: Mapped[str] = mapped_column(String(100))
     reported_by: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(50))
-    subcategory: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(64))
+    subcategory: Mapped[str | None] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(10))
     area_code: Mapped[str] = mapped_column(String(10), index=True)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="new")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    household_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
-    household_stats_pseudonym: Mapped[str] = mapped_column(String(64))
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Rent-arrears preconditions (Besluit gemeentelijke schuldhulpverlening art. 2): process
+    # facts, not personal content.
+    personal_contact_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    debt_help_pointed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    written_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tenant_objected: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Personal data: pseudonyms and ciphertexts, removed by retention and erasure.
+    household_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+    household_stats_pseudonym: Mapped[str | None] = mapped_column(String(64))
+    address_ciphertext: Mapped[str | None] = mapped_column(Text)
     note_ciphertext: Mapped[str | None] = mapped_column(Text)
+    arrears_ciphertext: Mapped[str | None] = mapped_column(Text)
+    # Keyed hash of the normalised request body: replay detection without keeping the body.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """`Idempotency-Key` header -> the signal it created and the body's keyed hash."""
+
+    __tablename__ = "idempotency_keys"
+
+    organisation: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString())
     request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StatusChange(Base):
+    """Append-only history of a signal's workflow states."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDString(), ForeignKey("signals.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_by_organisation: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Referral(Base):
+    """A signal shared with a partner on a recorded purpose and legal basis."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_partner_referred", "partner_organisation",
+                            "referred_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDString(), ForeignKey("signals.id"), index=True)
+    organisation: Mapped[str] = mapped_column(String(100))
+    partner_organisation: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(64))
+    legal_basis: Mapped[str] = mapped_column(String(30))
+    legal_reference: Mapped[str] = mapped_column(Text)
+    exposed_fields: Mapped[str] = mapped_column(Text)  # JSON list of ReferralField values
+    referred_by: Mapped[str] = mapped_column(String(200))
+    referred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccessLogRow(Base):
+    """One read of personal data; `prev_hash`/`entry_hash` chain the log (append-only)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    purpose: Mapped[str] = mapped_column(String(200))
+    record_type: Mapped[str] = mapped_column(String(50))
+    record_id: Mapped[str] = mapped_column(String(200), index=True)
+    fields: Mapped[str] = mapped_column(Text)  # JSON list
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The controller of the record (the reporting corporation): whose privacy officer sees it.
+    controller: Mapped[str] = mapped_column(String(100), index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLogHead(Base):
+    """The chain's head, one row: locked while appending so concurrent writers serialise."""
+
+    __tablename__ = "access_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    head: Mapped[str] = mapped_column(String(64))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import VAR, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -12,3 +12,15 @@ class Settings(ServiceSettings):
 
     service_name: str = "signals"
     port: int = 8001
+
+    # Key material (base64url, 256 bits). Empty: the embedded default generates dev keys once
+    # into `dev_keys_file` (never committed; `var/` is ignored). Production sets all four.
+    operational_pseudonym_key: str = ""
+    statistics_pseudonym_key: str = ""
+    field_keyring: str = ""  # "keyid:key,keyid2:key2" (old keys stay for decryption)
+    field_active_key_id: str = ""
+    dev_keys_file: str = str(VAR / "keys" / "signals-keys.json")
+
+    # Retention: how often the app purges expired personal data (0 disables the task).
+    purge_interval_s: float = 3600.0
+    batch_max_items: int = 500

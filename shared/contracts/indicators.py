@@ -18,7 +18,7 @@ TOPIC = "indicators.v1"
 
 class IndicatorValue(EventData):
     indicator_id: str
-    value: float | None = Field(description="null when suppressed or unknown")
+    value: float | None = Field(default=None, description="null when suppressed or unknown")
     suppressed: bool = False
     reason: str | None = None
 

@@ -8,7 +8,7 @@ from shared.tests import testapp
 
 
 def app() -> FastAPI:
-    settings = testapp.TestSettings()
+    settings = testapp.NoteServiceSettings()
 
     # uvicorn calls the factory inside its loop: create the tables synchronously.
     from sqlalchemy import create_engine as create_sync_engine

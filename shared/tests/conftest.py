@@ -19,8 +19,8 @@ from shared.tests import testapp
 
 @pytest.fixture
 def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
-                     ) -> Callable[..., testapp.TestSettings]:
-    def make(**overrides: Any) -> testapp.TestSettings:
+                     ) -> Callable[..., testapp.NoteServiceSettings]:
+    def make(**overrides: Any) -> testapp.NoteServiceSettings:
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'testsvc.db'}",
             "kafka_bootstrap_servers": broker.bootstrap_servers,
@@ -31,13 +31,13 @@ def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
             "topic": f"test-{uuid.uuid4().hex[:8]}.v1", "consumer_backoff_s": 0.01,
         }
         values.update(overrides)
-        return testapp.TestSettings(**values)
+        return testapp.NoteServiceSettings(**values)
 
     return make
 
 
 @contextlib.asynccontextmanager
-async def running(settings: testapp.TestSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def running(settings: testapp.NoteServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The test service on a database with its tables, talking over ASGI."""
     engine = create_engine(settings.sqlalchemy_url())
     async with engine.begin() as conn:

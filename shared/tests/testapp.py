@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, status
+from fastapi import APIRouter, FastAPI, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Integer, String, func, select
@@ -57,7 +57,7 @@ class NoteRecorded(EventData):
     count: int
 
 
-class TestSettings(ServiceSettings):
+class NoteServiceSettings(ServiceSettings):
     service_name: str = "testsvc"
     topic: str = "test.v1"
 
@@ -87,16 +87,19 @@ async def apply_note(session: AsyncSession, event: CloudEvent, data: Any) -> Non
     session.add(Applied(note_id=str(data.note_id), area=data.area))
 
 
-def build(settings: TestSettings) -> FastAPI:
+def build(settings: NoteServiceSettings) -> FastAPI:
     router = APIRouter()
     event_type = note_type(settings.topic)
 
     @router.post("/notes", status_code=status.HTTP_201_CREATED)
     async def create_note(
-        body: NoteCreate, session: SessionDep,
+        body: NoteCreate, session: SessionDep, response: Response,
         principal: Principal = require_roles(Role.FIELD_WORKER),
     ) -> dict[str, str]:
-        """Create a note."""
+        """Create a note (a retry with the same id is answered 200 and changes nothing)."""
+        if await session.get(Note, body.id) is not None:
+            response.status_code = status.HTTP_200_OK
+            return {"id": str(body.id)}
         session.add(Note(id=body.id, area=body.area, count=body.count))
         record_event(session, Outbox, event_type,
                      NoteRecorded(note_id=body.id, area=body.area, count=body.count),

@@ -35,7 +35,7 @@ class IndicatorInputRead(BaseModel):
 @router.get("/indicator-inputs/{areaCode}", response_model=IndicatorInputRead,
             responses=problem_responses(404))
 async def get_indicator_input(
-    area_code: Annotated[str, Path(alias="areaCode", max_length=20)], session: SessionDep,
+    area_code: Annotated[str, Path(alias="areaCode", max_length=64)], session: SessionDep,
     principal: Principal = require_roles(Role.PROGRAMME_OFFICER, Role.PROGRAMME_APPROVER,
                                          Role.ANALYST, Role.ADMIN),
 ) -> IndicatorInputRead:

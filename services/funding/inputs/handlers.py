@@ -8,14 +8,32 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding.models import AreaIndicatorInput
+from services.funding.stale import mark_drafts_stale
 from shared.consumer import Route
-from shared.contracts.indicators import AREA_INDICATORS_UPDATED, AreaIndicatorsUpdated
+from shared.contracts.indicators import (
+    AREA_INDICATORS_UPDATED,
+    INDICATOR_SNAPSHOT_PUBLISHED,
+    AreaIndicatorsUpdated,
+    IndicatorSnapshotPublished,
+)
 from shared.db import utcnow
 from shared.events import CloudEvent
 
 
 async def on_area_indicators_updated(session: AsyncSession, event: CloudEvent, data: Any) -> None:
     assert isinstance(data, AreaIndicatorsUpdated)
+    await apply_area_indicators(session, data)
+
+
+async def on_indicator_snapshot_published(session: AsyncSession, event: CloudEvent, data: Any
+                                          ) -> None:
+    """One part of a full snapshot: each area in it is applied like a single update."""
+    assert isinstance(data, IndicatorSnapshotPublished)
+    for area in data.areas:
+        await apply_area_indicators(session, area)
+
+
+async def apply_area_indicators(session: AsyncSession, data: AreaIndicatorsUpdated) -> None:
     current = await session.get(AreaIndicatorInput, data.area_code)
     if current is not None and current.computed_at > data.computed_at:
         return  # an older computation arriving late never overwrites a newer one
@@ -27,8 +45,17 @@ async def on_area_indicators_updated(session: AsyncSession, event: CloudEvent, d
     current.period = data.period
     current.method_version = data.method_version
     current.values_json = values
+    # repr of a float is its shortest round-trip text: Decimal(it) is what was sent.
+    current.composite_score = (
+        None if data.composite_score is None else repr(data.composite_score))
+    current.composite_rank = data.composite_rank
+    current.composite_decile = data.composite_decile
     current.computed_at = data.computed_at
     current.received_at = utcnow()
+    await mark_drafts_stale(session, [data.area_code])
 
 
-ROUTES = [Route(AREA_INDICATORS_UPDATED, on_area_indicators_updated)]
+ROUTES = [
+    Route(AREA_INDICATORS_UPDATED, on_area_indicators_updated),
+    Route(INDICATOR_SNAPSHOT_PUBLISHED, on_indicator_snapshot_published),
+]

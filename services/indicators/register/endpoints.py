@@ -1,41 +1,125 @@
-"""Indicators of an area (thin slice: signal counts)."""
+"""The area register: areas at every level with open statistics, and programme areas."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-from sqlalchemy import func, select
+from fastapi import APIRouter, Path, Query, Request
 
-from services.indicators.models import SignalFact
-from shared.auth import Principal, Role, require_roles
+from services.indicators.dependencies import (
+    CacheDep,
+    EventSourceDep,
+    require_admin,
+    require_reader,
+)
+from services.indicators.register import repository as repo
+from services.indicators.register import service
+from services.indicators.register.schemas import (
+    AreaIn,
+    AreaOut,
+    AreaPage,
+    ImportReport,
+    ProgrammeAreaIn,
+    ProgrammeAreaList,
+    ProgrammeAreaOut,
+)
+from shared.auth import Principal
+from shared.openapi import problem_responses
+from shared.problems import BadRequest
 from shared.runtime import SessionDep
 
-router = APIRouter(tags=["indicators"])
+router = APIRouter(tags=["area register"])
 AREA_CODE = r"^(NL00|GM[0-9]{4}|WK[0-9]{4}[0-9A-Z]{2}|BU[0-9]{4}[0-9A-Z]{4})$"
+PROGRAMME_AREA_ID = r"^PA-[a-z0-9]+(-[a-z0-9]+)*$"
+CBS_LEVEL = r"^(national|gemeente|wijk|buurt)$"
+CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
+    "schema": {"type": "string", "description": "CBS Kerncijfers wijken en buurten (CSV)"}}}}}
 
 
-class AreaSignalCounts(BaseModel):
-    """How many signals an area has, by category."""
+@router.post("/areas/import", response_model=ImportReport, openapi_extra=CSV_BODY,
+             responses=problem_responses(400, 413))
+async def import_areas(
+    request: Request, session: SessionDep, cache: CacheDep, source: EventSourceDep,
+    year: Annotated[int, Query(ge=1995, le=2100, description="Year the figures are about")],
+    principal: Principal = require_admin,
+) -> ImportReport:
+    """Import a CBS Kerncijfers CSV for one year (idempotent; bad rows are reported)."""
+    report = await service.import_kerncijfers(session, await request.body(), year, source)
+    cache.clear()
+    return report
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-    area_code: str
-    signals: int
-    by_category: dict[str, int]
+
+@router.put("/areas/{code}", response_model=AreaOut, responses=problem_responses(422))
+async def put_area(
+    code: Annotated[str, Path(pattern=AREA_CODE)], body: AreaIn, session: SessionDep,
+    cache: CacheDep, source: EventSourceDep, principal: Principal = require_admin,
+) -> AreaOut:
+    """Register or update an area and its statistics per year."""
+    out = await service.put_area(session, code, body, source)
+    cache.clear()
+    return out
 
 
-@router.get("/areas/{code}/signal-counts", response_model=AreaSignalCounts)
-async def area_signal_counts(
+@router.get("/areas", response_model=AreaPage)
+async def list_areas(
+    session: SessionDep,
+    level: Annotated[str | None, Query(pattern=CBS_LEVEL)] = None,
+    parent_code: Annotated[str | None, Query(alias="parentCode", pattern=AREA_CODE)] = None,
+    programme_area_id: Annotated[str | None, Query(alias="programmeAreaId",
+                                                   pattern=PROGRAMME_AREA_ID)] = None,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    principal: Principal = require_reader,
+) -> AreaPage:
+    """List registered areas in code order, filtered by level, parent or programme area."""
+    after = _decode_cursor(cursor) if cursor else None
+    rows = await repo.page_of_areas(session, level=level, parent_code=parent_code,
+                                    programme_area_id=programme_area_id, after=after,
+                                    limit=limit + 1)
+    items = await service.areas_out(session, rows[:limit])
+    more = len(rows) > limit
+    return AreaPage(items=items, next_cursor=_encode_cursor(items[-1].code) if more else None)
+
+
+@router.get("/areas/{code}", response_model=AreaOut, responses=problem_responses(404))
+async def get_area(
     code: Annotated[str, Path(pattern=AREA_CODE)], session: SessionDep,
-    principal: Principal = require_roles(Role.ANALYST, Role.ADMIN, Role.PROGRAMME_OFFICER),
-) -> AreaSignalCounts:
-    """Raw signal counts of a buurt (admin and analyst tooling)."""
-    rows = (await session.execute(
-        select(SignalFact.category, func.count()).where(SignalFact.area_code == code)
-        .group_by(SignalFact.category)
-    )).all()
-    by_category = {str(c): int(n) for c, n in rows}
-    return AreaSignalCounts(area_code=code, signals=sum(by_category.values()),
-                            by_category=by_category)
+    principal: Principal = require_reader,
+) -> AreaOut:
+    """One area with its statistics per year and the programme areas it is in."""
+    return await service.get_area(session, code)
+
+
+@router.put("/programme-areas/{id}", response_model=ProgrammeAreaOut,
+            responses=problem_responses(422))
+async def put_programme_area(
+    id: Annotated[str, Path(pattern=PROGRAMME_AREA_ID, max_length=64)], body: ProgrammeAreaIn,
+    session: SessionDep, cache: CacheDep, source: EventSourceDep,
+    principal: Principal = require_admin,
+) -> ProgrammeAreaOut:
+    """Register or update a programme area (a named group of registered buurten)."""
+    out = await service.put_programme_area(session, id, body, source)
+    cache.clear()
+    return out
+
+
+@router.get("/programme-areas", response_model=ProgrammeAreaList)
+async def list_programme_areas(
+    session: SessionDep, principal: Principal = require_reader,
+) -> ProgrammeAreaList:
+    """Every programme area with its buurten."""
+    rows = await repo.programme_areas(session)
+    return ProgrammeAreaList(items=await service.programme_areas_out(session, rows))
+
+
+def _encode_cursor(code: str) -> str:
+    return base64.urlsafe_b64encode(code.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("the cursor is not one this API gave out") from exc

@@ -1,45 +1,224 @@
-"""Request and response bodies of signal intake."""
+"""What the field app sends: one signal, validated field by field so every error shows at once.
+
+Field validators run in declaration order and see the fields validated before them
+(`info.data`), so cross-field rules (subcategory of the category, rent-arrears fields only on
+rent arrears) are field errors too and pydantic reports them together with the rest.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
-Severity = Literal["low", "medium", "high", "acute"]
-BUURT_CODE = r"^BU[0-9]{4}[0-9A-Z]{4}$"
+from services.signals import privacy
+from services.signals.taxonomy import load_taxonomy
+from shared.problems import InvalidParam
+
+BUURT_CODE = r"^BU[0-9]{4}[0-9]{4}$"
+MAX_SKEW = timedelta(minutes=5)
+MAX_AGE = timedelta(days=730)
+RENT_ARREARS = "rent-arrears"
+RENT_ARREARS_FIELDS = ("arrearsAmountCents", "arrearsSince", "personalContactAttemptedAt",
+                       "debtHelpPointedAt", "writtenReminderAt")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+def _address_error(exc: privacy.InvalidAddress) -> PydanticCustomError:
+    return PydanticCustomError("invalid_address", str(exc))
 
 
-class SignalCreate(Body):
-    """A doorstep signal as the field app sends it; `id` is also the idempotency key."""
+def _not_in_future(value: datetime | date | None, what: str) -> None:
+    now = datetime.now(UTC)
+    if isinstance(value, datetime) and value > now + MAX_SKEW:
+        raise PydanticCustomError("in_future", f"{what} lies in the future")
+    if isinstance(value, date) and not isinstance(value, datetime) and value > now.date():
+        raise PydanticCustomError("in_future", f"{what} lies in the future")
+
+
+class SignalCreate(BaseModel):
+    """A doorstep signal; `id` (a client UUID) is also its idempotency key.
+
+    The household is given by its address (`postcode` + `houseNumber`, optional letter and
+    addition) or by the corporation's `unitRef`; one of the two is required.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid")
 
     id: uuid.UUID = Field(description="Client-generated UUID; replaying it is safe")
-    category: str = Field(min_length=1, max_length=50)
-    subcategory: str | None = Field(default=None, max_length=50)
-    observed_at: datetime
-    severity: Severity
-    area_code: str = Field(pattern=BUURT_CODE, description="CBS buurt code")
-    unit_ref: str | None = Field(default=None, min_length=1, max_length=64)
-    note: str | None = Field(default=None, max_length=2000)
+    category: str = Field(max_length=64, description="A code from GET /v1/categories")
+    subcategory: str | None = Field(default=None, max_length=64)
+    observed_at: AwareDatetime = Field(description="When the situation was seen (RFC 3339)")
+    severity: Literal["low", "medium", "high", "acute"]
+    area_code: str = Field(pattern=BUURT_CODE, description="CBS buurt code, e.g. BU05990101")
+    postcode: str | None = Field(default=None, max_length=7, examples=["3011 AB"])
+    house_number: int | None = Field(default=None, ge=1, le=privacy.MAX_HOUSE_NUMBER)
+    house_letter: str | None = Field(default=None, max_length=1)
+    house_number_addition: str | None = Field(default=None, max_length=4)
+    unit_ref: str | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
+                                 description="The corporation's own reference of the unit")
+    note: str | None = Field(default=None, max_length=2000, description="Free text (encrypted)")
+    tenant_objected: bool = Field(default=False,
+                                  description="The tenant objected to passing details on")
+    consent_recorded_at: AwareDatetime | None = Field(
+        default=None, description="When the resident consented to a referral (if they did)")
+    arrears_amount_cents: int | None = Field(default=None, ge=0, le=100_000_000)
+    arrears_since: date | None = None
+    personal_contact_attempted_at: AwareDatetime | None = None
+    debt_help_pointed_at: AwareDatetime | None = None
+    written_reminder_at: AwareDatetime | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if load_taxonomy().find(value) is None:
+            raise PydanticCustomError("unknown_category", "not a category of GET /v1/categories")
+        return value
+
+    @field_validator("subcategory")
+    @classmethod
+    def _fits_category(cls, value: str | None, info: ValidationInfo) -> str | None:
+        category = info.data.get("category")
+        if value is not None and category is not None and not load_taxonomy().is_valid(
+                category, value):
+            raise PydanticCustomError("unknown_subcategory",
+                                      "not a subcategory of the signal's category")
+        return value
+
+    @field_validator("observed_at")
+    @classmethod
+    def _plausible_moment(cls, value: datetime) -> datetime:
+        now = datetime.now(UTC)
+        if value > now + MAX_SKEW:
+            raise PydanticCustomError("in_future", "observedAt lies in the future")
+        if value < now - MAX_AGE:
+            raise PydanticCustomError("too_old", "observedAt lies more than two years back")
+        return value.astimezone(UTC)
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else privacy.normalise_postcode(value)
+        except privacy.InvalidAddress as exc:
+            raise _address_error(exc) from None
+
+    @field_validator("house_letter")
+    @classmethod
+    def _letter(cls, value: str | None) -> str | None:
+        try:
+            return privacy.normalise_house_letter(value)
+        except privacy.InvalidAddress as exc:
+            raise _address_error(exc) from None
+
+    @field_validator("house_number_addition")
+    @classmethod
+    def _addition(cls, value: str | None) -> str | None:
+        try:
+            return privacy.normalise_house_number_addition(value)
+        except privacy.InvalidAddress as exc:
+            raise _address_error(exc) from None
+
+    @field_validator("unit_ref")
+    @classmethod
+    def _unit_ref(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else privacy.normalise_unit_ref(value)
+        except privacy.InvalidAddress as exc:
+            raise _address_error(exc) from None
+
+    @field_validator("consent_recorded_at")
+    @classmethod
+    def _consent_moment(cls, value: datetime | None) -> datetime | None:
+        _not_in_future(value, "consentRecordedAt")
+        return value
+
+    @field_validator("arrears_amount_cents", "arrears_since", "personal_contact_attempted_at",
+                     "debt_help_pointed_at", "written_reminder_at")
+    @classmethod
+    def _rent_arrears_only(cls, value: Any, info: ValidationInfo) -> Any:
+        category = info.data.get("category")
+        if value is not None and category is not None and category != RENT_ARREARS:
+            raise PydanticCustomError("rent_arrears_only",
+                                      "only for signals of category rent-arrears")
+        _not_in_future(value, to_camel(info.field_name or "value"))
+        return value
 
 
-class SignalRead(Body):
-    """A signal as its own organisation sees it (no personal data in this slice)."""
+def _where(prefix: str, loc: tuple[int | str, ...]) -> str:
+    return ".".join([prefix, *(str(p) for p in loc)])
 
-    id: uuid.UUID
-    organisation: str
-    category: str
-    subcategory: str | None
-    severity: Severity
-    area_code: str
-    observed_at: datetime
-    recorded_at: datetime
-    status: str
-    version: int
+
+def _household_problems(raw: dict[str, Any], prefix: str) -> list[InvalidParam]:
+    """Address or unitRef: checked on the raw body, so it holds even when fields are invalid."""
+
+    def given(name: str) -> bool:
+        return raw.get(name) not in (None, "")
+
+    problems = []
+    if not (given("postcode") or given("houseNumber") or given("unitRef")):
+        problems.append(InvalidParam(
+            name=f"{prefix}.unitRef", code="household_missing",
+            reason="give the address (postcode and houseNumber) or the unitRef"))
+    if given("postcode") and not given("houseNumber"):
+        problems.append(InvalidParam(name=f"{prefix}.houseNumber", code="missing",
+                                     reason="an address needs a house number"))
+    if not given("postcode") and (given("houseNumber") or given("houseLetter")
+                                  or given("houseNumberAddition")):
+        problems.append(InvalidParam(name=f"{prefix}.postcode", code="missing",
+                                     reason="an address needs a postcode"))
+    return problems
+
+
+def parse_signal(raw: Any, prefix: str = "body") -> tuple[SignalCreate | None, list[InvalidParam]]:
+    """Validate one raw signal; every invalid field is reported, none of their values."""
+    if not isinstance(raw, dict):
+        return None, [InvalidParam(name=prefix, code="object_type",
+                                   reason="a signal is a JSON object")]
+    problems: list[InvalidParam] = []
+    signal: SignalCreate | None = None
+    try:
+        signal = SignalCreate.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            InvalidParam(name=_where(prefix, e["loc"]), code=e["type"], reason=e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+    seen = {(p.name, p.code) for p in problems}
+    problems += [p for p in _household_problems(raw, prefix) if (p.name, p.code) not in seen]
+    return (None if problems else signal), problems
+
+
+SIGNAL_CREATE_SCHEMA = SignalCreate.model_json_schema(by_alias=True)
+
+
+class BatchItemResult(BaseModel):
+    """The outcome of one item of a batch, in the order sent."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    index: int
+    id: uuid.UUID | None = None
+    result: Literal["created", "replayed", "rejected"]
+    problem: dict[str, Any] | None = Field(
+        default=None, description="RFC 9457 problem of a rejected item, with invalidParams")
+
+
+class BatchResult(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    created: int
+    replayed: int
+    rejected: int
+    items: list[BatchItemResult]

@@ -1,53 +1,105 @@
-"""Signal intake: store the signal and its event in one transaction, idempotently."""
+"""Signal intake: store signals with their events in one transaction, idempotently.
+
+A signal's `id` is its idempotency key: the same id with the same (normalised) body replays
+the stored signal, with another body it conflicts. Personal fields are encrypted before they
+reach the session; the household becomes two pseudonyms (operational, statistics).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.signals.crypto import Crypto
+from services.signals.intake import repository
 from services.signals.intake.schemas import SignalCreate
-from services.signals.models import Outbox, Signal
-from services.signals.settings import Settings
+from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
+from services.signals.privacy import CorporationUnit, DutchAddress, household_key
+from services.signals.taxonomy import load_taxonomy
+from services.signals.workflow import Severity, SignalStatus
 from shared.auth import Principal
-from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
+from shared.contracts.signals import (
+    SIGNAL_ESCALATED,
+    SIGNAL_RECORDED,
+    SignalEscalated,
+    SignalRecorded,
+)
 from shared.db import utcnow
 from shared.outbox import record_event
 from shared.problems import Conflict
 
-
-def request_hash(body: SignalCreate) -> str:
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+Result = Literal["created", "replayed"]
 
 
-def _pseudonym(key: str, value: str) -> str:
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+@dataclass(frozen=True)
+class Recorded:
+    signal: Signal
+    result: Result
 
 
-async def record_signal(
-    session: AsyncSession, body: SignalCreate, principal: Principal, settings: Settings
-) -> tuple[Signal, bool]:
-    """Returns (signal, created). A replay with the same body returns the stored signal."""
-    digest = request_hash(body)
-    existing = await session.get(Signal, body.id)
-    if existing is not None:
-        if existing.request_hash != digest or existing.organisation != principal.organisation:
-            raise Conflict(f"signal {body.id} exists with a different body")
-        return existing, False
-    household = f"{principal.organisation}:{body.unit_ref or body.id}"
-    signal = Signal(
+def body_hash(crypto: Crypto, body: SignalCreate) -> str:
+    canonical = orjson.dumps(body.model_dump(mode="json", by_alias=True),
+                             option=orjson.OPT_SORT_KEYS)
+    return crypto.request_hash(canonical)
+
+
+def _household(body: SignalCreate, organisation: str) -> str:
+    if body.postcode is not None and body.house_number is not None:
+        return household_key(DutchAddress(
+            postcode=body.postcode, house_number=body.house_number,
+            house_letter=body.house_letter, house_number_addition=body.house_number_addition))
+    return household_key(CorporationUnit(organisation=organisation, unit_ref=body.unit_ref or ""))
+
+
+def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, digest: str,
+               now: datetime, *, synthetic: bool = False) -> Signal:
+    """The row for a validated body, personal fields encrypted under the active key."""
+    category = load_taxonomy().get(body.category)
+    rid, cipher = str(body.id), crypto.cipher
+    household = _household(body, principal.organisation)
+    place = {k: v for k, v in {
+        "postcode": body.postcode, "houseNumber": body.house_number,
+        "houseLetter": body.house_letter, "houseNumberAddition": body.house_number_addition,
+        "unitRef": body.unit_ref}.items() if v is not None}
+    arrears = {k: v for k, v in {
+        "amountCents": body.arrears_amount_cents,
+        "since": body.arrears_since.isoformat() if body.arrears_since else None}.items()
+        if v is not None}
+    return Signal(
         id=body.id, organisation=principal.organisation, reported_by=principal.subject,
         category=body.category, subcategory=body.subcategory, severity=body.severity,
-        area_code=body.area_code, observed_at=body.observed_at, recorded_at=utcnow(),
-        status="new", version=1,
-        household_pseudonym=_pseudonym("operational-dev-key", household),
-        household_stats_pseudonym=_pseudonym("statistics-dev-key", household),
+        area_code=body.area_code, observed_at=body.observed_at, recorded_at=now,
+        status=SignalStatus.NEW.value, version=1,
+        sla_due_at=now + timedelta(days=category.sla_days), synthetic=synthetic,
+        personal_contact_attempted_at=body.personal_contact_attempted_at,
+        debt_help_pointed_at=body.debt_help_pointed_at,
+        written_reminder_at=body.written_reminder_at, tenant_objected=body.tenant_objected,
+        consent_recorded_at=body.consent_recorded_at,
+        household_pseudonym=crypto.pseudonymiser.operational(household),
+        household_stats_pseudonym=crypto.pseudonymiser.statistics(household),
+        address_ciphertext=cipher.encrypt(orjson.dumps(place).decode(), record_id=rid,
+                                          field="address"),
+        note_ciphertext=cipher.encrypt(body.note, record_id=rid, field="note")
+        if body.note else None,
+        arrears_ciphertext=cipher.encrypt(orjson.dumps(arrears).decode(), record_id=rid,
+                                          field="arrears") if arrears else None,
         request_hash=digest,
     )
+
+
+def add_signal(session: AsyncSession, signal: Signal, source: str) -> None:
+    """Add a new signal, its first history entry and its events to the transaction."""
     session.add(signal)
+    session.add(StatusChange(
+        signal_id=signal.id, version=1, from_status=None, to_status=signal.status,
+        changed_by=signal.reported_by, changed_by_organisation=signal.organisation,
+        changed_at=signal.recorded_at))
+    assert signal.household_stats_pseudonym is not None
     record_event(
         session, Outbox, SIGNAL_RECORDED,
         SignalRecorded(
@@ -56,8 +108,98 @@ async def record_signal(
             observed_at=signal.observed_at, recorded_at=signal.recorded_at,
             organisation=signal.organisation,
             household_stats_pseudonym=signal.household_stats_pseudonym,
+            synthetic=signal.synthetic,
         ),
-        key=signal.area_code, source=settings.cloudevents_source(),
-        subject=str(signal.id),
+        key=signal.area_code, source=source, subject=str(signal.id),
     )
-    return signal, True
+    if load_taxonomy().escalates(signal.category, Severity(signal.severity)):
+        record_event(
+            session, Outbox, SIGNAL_ESCALATED,
+            SignalEscalated(signal_id=signal.id, area_code=signal.area_code,
+                            category=signal.category, severity=signal.severity,
+                            escalated_at=signal.recorded_at),
+            key=signal.area_code, source=source, subject=str(signal.id),
+        )
+
+
+def _replay(existing: Signal, principal: Principal, digest: str) -> Recorded:
+    if existing.organisation != principal.organisation or existing.request_hash != digest:
+        raise Conflict(f"signal {existing.id} was already recorded with a different body")
+    return Recorded(existing, "replayed")
+
+
+async def _by_key(session: AsyncSession, organisation: str, key: str, digest: str,
+                  ) -> Recorded | None:
+    known = await repository.idempotency_key(session, organisation, key)
+    if known is None:
+        return None
+    if known.request_hash != digest:
+        raise Conflict("this Idempotency-Key was used with a different body")
+    stored = await session.get(Signal, known.signal_id)
+    if stored is None:  # erased since: nothing to replay, the key is spent
+        raise Conflict("the signal of this Idempotency-Key no longer exists")
+    return Recorded(stored, "replayed")
+
+
+async def record_signal(
+    session: AsyncSession, body: SignalCreate, principal: Principal, crypto: Crypto,
+    source: str, idempotency_key: str | None = None,
+) -> Recorded:
+    """Record one signal, or replay it; raises Conflict for a reused id or key.
+
+    The insert runs in a savepoint: when a concurrent request with the same id or key
+    commits first, the unique constraint fires, and the second look finds its result.
+    """
+    digest = body_hash(crypto, body)
+    for _ in range(2):
+        if idempotency_key is not None:
+            known = await _by_key(session, principal.organisation, idempotency_key, digest)
+            if known is not None:
+                return known
+        existing = await session.get(Signal, body.id)
+        try:
+            async with session.begin_nested():
+                if existing is not None:
+                    recorded = _replay(existing, principal, digest)
+                else:
+                    signal = new_signal(body, principal, crypto, digest, utcnow())
+                    add_signal(session, signal, source)
+                    recorded = Recorded(signal, "created")
+                if idempotency_key is not None:
+                    session.add(IdempotencyKey(
+                        organisation=principal.organisation, key=idempotency_key,
+                        signal_id=body.id, request_hash=digest))
+            return recorded
+        except IntegrityError:
+            continue
+    raise Conflict("concurrent requests recorded this signal; retry to get its stored result")
+
+
+async def record_batch(
+    session: AsyncSession, bodies: list[SignalCreate], principal: Principal, crypto: Crypto,
+    source: str,
+) -> list[Recorded | Conflict]:
+    """Record many valid signals in the caller's transaction; a conflict stays per item."""
+    digests = [body_hash(crypto, body) for body in bodies]
+    for _ in range(2):
+        existing = await repository.signals_by_id(session, {b.id for b in bodies})
+        now = utcnow()
+        results: list[Recorded | Conflict] = []
+        try:
+            async with session.begin_nested():
+                for body, digest in zip(bodies, digests, strict=True):
+                    stored = existing.get(body.id)
+                    if stored is not None:
+                        try:
+                            results.append(_replay(stored, principal, digest))
+                        except Conflict as exc:
+                            results.append(exc)
+                        continue
+                    signal = new_signal(body, principal, crypto, digest, now)
+                    add_signal(session, signal, source)
+                    existing[body.id] = signal
+                    results.append(Recorded(signal, "created"))
+            return results
+        except IntegrityError:
+            continue  # a concurrent batch stored some of these: look again
+    raise Conflict("concurrent requests recorded these signals; retry the batch (it is safe)")

@@ -1,0 +1,58 @@
+"""areas.v1 -> the funding service's read model of areas and programme areas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.funding.models import Area, ProgrammeArea
+from services.funding.stale import mark_drafts_stale
+from shared.consumer import Route
+from shared.contracts.areas import (
+    AREA_UPSERTED,
+    PROGRAMME_AREA_UPSERTED,
+    AreaUpserted,
+    ProgrammeAreaUpserted,
+)
+from shared.events import CloudEvent
+
+
+async def on_area_upserted(session: AsyncSession, event: CloudEvent, data: Any) -> None:
+    assert isinstance(data, AreaUpserted)
+    area = await session.get(Area, data.code)
+    if area is not None and area.updated_at > data.updated_at:
+        return  # an older description arriving late never overwrites a newer one
+    if area is None:
+        area = Area(code=data.code)
+        session.add(area)
+    area.level = data.level
+    area.name = data.name
+    area.parent_code = data.parent_code
+    area.programme_area_ids_json = orjson.dumps(sorted(data.programme_area_ids)).decode()
+    area.statistics_json = orjson.dumps(
+        [s.model_dump(mode="json", by_alias=True) for s in data.statistics]).decode()
+    area.updated_at = data.updated_at
+    await mark_drafts_stale(session, [data.code])
+
+
+async def on_programme_area_upserted(session: AsyncSession, event: CloudEvent, data: Any) -> None:
+    assert isinstance(data, ProgrammeAreaUpserted)
+    programme_area = await session.get(ProgrammeArea, data.id)
+    if programme_area is not None and programme_area.updated_at > data.updated_at:
+        return
+    if programme_area is None:
+        programme_area = ProgrammeArea(id=data.id)
+        session.add(programme_area)
+    programme_area.name = data.name
+    programme_area.gemeente_code = data.gemeente_code
+    programme_area.buurt_codes_json = orjson.dumps(sorted(data.buurt_codes)).decode()
+    programme_area.updated_at = data.updated_at
+    await mark_drafts_stale(session, [data.id])
+
+
+ROUTES = [
+    Route(AREA_UPSERTED, on_area_upserted),
+    Route(PROGRAMME_AREA_UPSERTED, on_programme_area_upserted),
+]

@@ -1,0 +1,179 @@
+"""The wire shapes of programmes: pools, eligibility, themes and the allocation formula."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from services.funding.catalogue import COMPOSITE_INDEX, KNOWN_INDICATORS
+
+Cents = Annotated[int, Field(strict=True, gt=0, le=10**15, description="An amount in cents")]
+OptionalCents = Annotated[int, Field(strict=True, ge=0, le=10**15)]
+DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$",
+                                   description="A decimal number as a string (never a float)")]
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
+                              extra="forbid")
+
+
+class AllocationLevel(StrEnum):
+    PROGRAMME_AREA = "programme-area"
+    GEMEENTE = "gemeente"
+    WIJK = "wijk"
+    BUURT = "buurt"
+
+
+class BaseKind(StrEnum):
+    INHABITANTS = "inhabitants"
+    HOUSEHOLDS = "households"
+    CORPORATION_DWELLINGS = "corporation-dwellings"
+
+
+class Eligibility(Camel):
+    """Which areas a pool is for."""
+
+    kind: Literal["programme-areas", "other-vulnerable"]
+    programme_area_ids: list[str] | None = Field(
+        default=None, description="programme-areas: these only (default: every one known)")
+    min_composite_decile: int | None = Field(default=None, ge=1, le=10)
+    min_composite_score: DecimalText | None = None
+    gemeente_codes: list[str] | None = Field(
+        default=None, description="Only areas in these gemeenten (default: everywhere)")
+
+    @model_validator(mode="after")
+    def _vulnerable_needs_a_rule(self) -> Eligibility:
+        if self.kind == "other-vulnerable" and (
+                self.min_composite_decile is None and self.min_composite_score is None):
+            raise ValueError("other-vulnerable needs minCompositeDecile or minCompositeScore")
+        return self
+
+
+class Theme(Camel):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+    share: Annotated[str, Field(pattern=r"^(0(\.[0-9]{1,12})?|1(\.0{1,12})?)$",
+                                description="A decimal string; the shares sum to exactly 1")]
+
+
+class Need(Camel):
+    """need_eff = max(0, need - threshold) ** exponent."""
+
+    indicator: str = Field(description=f"`{COMPOSITE_INDEX}` or an indicator id")
+    threshold: DecimalText = "0"
+    exponent: DecimalText = "1"
+
+    @field_validator("indicator")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value != COMPOSITE_INDEX and value not in KNOWN_INDICATORS:
+            raise ValueError(f"unknown indicator {value!r}")
+        return value
+
+    @field_validator("exponent")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if Decimal(value) <= 0:
+            raise ValueError("the exponent must be positive")
+        return value
+
+
+class Formula(Camel):
+    base: BaseKind
+    need: Need
+    fixed_cents: OptionalCents = 0
+    floor_cents: OptionalCents = 0
+    cap_cents: OptionalCents | None = None
+
+    @model_validator(mode="after")
+    def _floor_below_cap(self) -> Formula:
+        if self.cap_cents is not None and self.floor_cents > self.cap_cents:
+            raise ValueError("floorCents is above capCents")
+        return self
+
+
+class FormulaOverride(Camel):
+    """Replaces parts of a pool's formula in one scenario."""
+
+    pool: str
+    base: BaseKind | None = None
+    need: Need | None = None
+    fixed_cents: OptionalCents | None = None
+    floor_cents: OptionalCents | None = None
+    cap_cents: OptionalCents | None = None
+
+
+class Pool(Camel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    annual_amount_cents: Cents
+    eligibility: Eligibility
+    themes: Annotated[list[Theme], Field(min_length=1, max_length=20)]
+    allocation_level: AllocationLevel
+    formula: Formula
+
+    @field_validator("themes")
+    @classmethod
+    def _shares_sum_to_one(cls, themes: list[Theme]) -> list[Theme]:
+        try:
+            total = sum((Decimal(t.share) for t in themes), Decimal(0))
+        except InvalidOperation as exc:
+            raise ValueError("a share is not a decimal") from exc
+        if total != 1:
+            raise ValueError(f"the theme shares sum to {total}, not exactly 1")
+        if len({t.code for t in themes}) != len(themes):
+            raise ValueError("theme codes must be unique")
+        return themes
+
+    @model_validator(mode="after")
+    def _level_fits_eligibility(self) -> Pool:
+        if (self.eligibility.kind == "other-vulnerable"
+                and self.allocation_level is AllocationLevel.PROGRAMME_AREA):
+            raise ValueError("other-vulnerable areas are not in programme areas: choose "
+                             "allocationLevel buurt, wijk or gemeente")
+        return self
+
+
+class ProgrammeCreate(Camel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    currency: Literal["EUR"]
+    first_year: Annotated[int, Field(strict=True, ge=2000, le=2200)]
+    last_year: Annotated[int, Field(strict=True, ge=2000, le=2200)]
+    pools: Annotated[list[Pool], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgrammeCreate:
+        if self.last_year < self.first_year:
+            raise ValueError("lastYear is before firstYear")
+        if len({p.name for p in self.pools}) != len(self.pools):
+            raise ValueError("pool names must be unique")
+        return self
+
+
+class ProgrammeRead(ProgrammeCreate):
+    model_config = ConfigDict(extra="ignore")
+    id: UUID
+    annual_total_cents: int
+    created_by: str
+    created_at: datetime
+
+
+class ProgrammeList(Camel):
+    programmes: list[ProgrammeRead]
+
+
+class HistoryEntry(Camel):
+    action: str
+    actor: str
+    at: datetime
+    scenario_id: UUID | None = None
+    detail: dict[str, object]
+
+
+class History(Camel):
+    entries: list[HistoryEntry]

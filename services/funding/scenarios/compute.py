@@ -1,0 +1,222 @@
+"""A programme's pools over its areas: eligibility, units, bases and needs, then the formula.
+
+Pure: a `World` in, lines out. Decisions where the issue was silent:
+
+- Bases are the latest year the register has for each buurt; a unit's base is the sum over
+  its eligible buurten (so a wijk in `other-vulnerable` counts only its vulnerable buurten).
+- A unit's need is its own indicator record when there is one (a programme area, wijk or
+  gemeente the indicators service scores), else the base-weighted mean of its buurten's
+  needs. An area without a value has need 0: it receives only its fixed amount or floor.
+- Floors, caps and fixed amounts are per area per year for the whole pool. Within a theme
+  they apply pro rata to the theme's share (floor and fixed rounded down, cap rounded up),
+  which keeps every theme x year cell feasible when the pool-year is.
+- `other-vulnerable` takes buurten with decile >= N or score >= threshold that lie in no
+  programme area.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
+from typing import Any
+
+from services.funding.allocation import AreaInput, NeedRule, allocate
+from services.funding.apportionment import split_by_theme_and_year
+from services.funding.catalogue import COMPOSITE_INDEX
+from services.funding.programmes.schemas import AllocationLevel, Formula, Pool
+from services.funding.scenarios.world import IndicatorFacts, World
+
+MEAN = Context(prec=34)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One area the pool allocates to, with what the formula needs to know about it."""
+
+    code: str
+    name: str
+    base: int
+    need: Decimal
+    inhabitants: int
+    method_version: str | None
+    period: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolResult:
+    lines: list[dict[str, Any]]
+    used_area_codes: set[str]
+
+
+def euros(cents: int) -> str:
+    """Cents as euros with two decimals, as text."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(MEAN), "f")
+
+
+def eligible_buurten(pool: Pool, world: World) -> tuple[list[str], set[str]]:
+    """(eligible buurt codes, every code considered): the latter decides recomputation."""
+    rule = pool.eligibility
+    scope = set(rule.gemeente_codes) if rule.gemeente_codes else None
+    considered: set[str] = set()
+
+    def in_scope(code: str) -> bool:
+        return scope is None or world.gemeente_of(code) in scope
+
+    if rule.kind == "programme-areas":
+        ids = rule.programme_area_ids or sorted(world.programme_areas)
+        chosen: set[str] = set()
+        for pa_id in ids:
+            considered.add(pa_id)
+            programme_area = world.programme_areas.get(pa_id)
+            if programme_area is not None:
+                chosen.update(c for c in programme_area.buurt_codes if in_scope(c))
+        considered |= chosen
+        return sorted(chosen), considered
+    in_programmes = {c for pa in world.programme_areas.values() for c in pa.buurt_codes}
+    min_score = None if rule.min_composite_score is None else Decimal(rule.min_composite_score)
+    chosen = set()
+    for code, area in world.areas.items():
+        if area.level != "buurt" or code in in_programmes or area.programme_area_ids:
+            continue
+        if not in_scope(code):
+            continue
+        considered.add(code)
+        facts = world.indicators.get(code)
+        if facts is None:
+            continue
+        by_decile = (rule.min_composite_decile is not None and facts.composite_decile is not None
+                     and facts.composite_decile >= rule.min_composite_decile)
+        by_score = (min_score is not None and facts.composite_score is not None
+                    and facts.composite_score >= min_score)
+        if by_decile or by_score:
+            chosen.add(code)
+    return sorted(chosen), considered
+
+
+def need_of(facts: IndicatorFacts | None, indicator: str) -> Decimal | None:
+    if facts is None:
+        return None
+    if indicator == COMPOSITE_INDEX:
+        return facts.composite_score
+    return facts.values.get(indicator)
+
+
+def units_of(pool: Pool, formula: Formula, world: World) -> tuple[list[Unit], set[str]]:
+    """The pool's units at its allocation level, and every area code the result depends on."""
+    buurten, used = eligible_buurten(pool, world)
+    members: dict[str, list[str]] = defaultdict(list)
+    level = pool.allocation_level
+    for code in buurten:
+        if level is AllocationLevel.BUURT:
+            members[code].append(code)
+        elif level is AllocationLevel.WIJK:
+            members[world.wijk_of(code) or code].append(code)
+        elif level is AllocationLevel.GEMEENTE:
+            members[world.gemeente_of(code) or code].append(code)
+    if level is AllocationLevel.PROGRAMME_AREA:
+        wanted = set(buurten)
+        for pa_id in pool.eligibility.programme_area_ids or sorted(world.programme_areas):
+            programme_area = world.programme_areas.get(pa_id)
+            codes = [] if programme_area is None else [
+                c for c in programme_area.buurt_codes if c in wanted]
+            if codes:  # a programme area wholly outside the gemeente scope is not a unit
+                members[pa_id] = codes
+    units = [_unit(code, codes, formula, world) for code, codes in sorted(members.items())]
+    used |= set(members)
+    return units, used
+
+
+def _unit(code: str, buurten: list[str], formula: Formula, world: World) -> Unit:
+    base_kind = formula.base.value
+    bases = {b: world.areas[b].bases.get(base_kind, 0) if b in world.areas else 0
+             for b in buurten}
+    inhabitants = sum(world.areas[b].bases.get("inhabitants", 0)
+                      for b in buurten if b in world.areas)
+    own = world.indicators.get(code)
+    need = need_of(own, formula.need.indicator)
+    sources = [own] if need is not None else []
+    if need is None:
+        weighted, weight = Decimal(0), 0
+        for b in buurten:
+            facts = world.indicators.get(b)
+            value = need_of(facts, formula.need.indicator)
+            if value is not None and facts is not None:
+                weighted += value * bases[b]
+                weight += bases[b]
+                sources.append(facts)
+        need = MEAN.divide(weighted, Decimal(weight)) if weight else None
+    name = (world.areas[code].name if code in world.areas
+            else world.programme_areas[code].name if code in world.programme_areas else code)
+    return Unit(
+        code=code, name=name, base=sum(bases.values()),
+        need=need if need is not None else Decimal(0), inhabitants=inhabitants,
+        method_version=_joined(s.method_version for s in sources if s is not None),
+        period=_joined(s.period for s in sources if s is not None),
+    )
+
+
+def _joined(values: Iterable[str]) -> str | None:
+    distinct = sorted(set(values))
+    return ",".join(distinct) if distinct else None
+
+
+def _scaled(cents: int, share: Decimal, rounding: str) -> int:
+    return int((share * cents).to_integral_value(rounding=rounding))
+
+
+def area_inputs(units: list[Unit], formula: Formula, share: Decimal = Decimal(1)
+                ) -> list[AreaInput]:
+    return [
+        AreaInput(
+            code=u.code, base=u.base, need=u.need, inhabitants=u.inhabitants or None,
+            fixed_cents=_scaled(formula.fixed_cents, share, ROUND_FLOOR),
+            floor_cents=_scaled(formula.floor_cents, share, ROUND_FLOOR),
+            cap_cents=(None if formula.cap_cents is None
+                       else _scaled(formula.cap_cents, share, ROUND_CEILING)),
+        )
+        for u in units
+    ]
+
+
+def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> PoolResult:
+    """Every line of one pool; raises InfeasibleAllocation for the pool-year as a whole."""
+    units, used = units_of(pool, formula, world)
+    rule = NeedRule(threshold=Decimal(formula.need.threshold),
+                    exponent=Decimal(formula.need.exponent))
+    # Judge feasibility on the whole annual pool first: the error then names its real size.
+    allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
+    shares = {t.code: Decimal(t.share) for t in pool.themes}
+    split = split_by_theme_and_year(
+        pool.annual_amount_cents * len(years), shares,
+        dict.fromkeys(years, pool.annual_amount_cents))
+    by_code = {u.code: u for u in units}
+    lines: list[dict[str, Any]] = []
+    for theme in sorted(shares):
+        inputs = area_inputs(units, formula, shares[theme])
+        for year in years:
+            allocation = allocate(split.cents(theme, year), inputs, rule)
+            for line in allocation.lines:
+                unit = by_code[line.code]
+                lines.append({
+                    "pool": pool.name, "theme": theme, "year": year,
+                    "areaCode": line.code, "areaName": unit.name,
+                    "level": pool.allocation_level.value,
+                    "base": text(line.base), "need": text(unit.need),
+                    "needEffective": text(line.need_effective),
+                    "lambda": text(line.factor), "unroundedCents": text(line.exact_cents),
+                    "cents": line.cents, "euros": euros(line.cents),
+                    "bindingConstraint": line.binding.value,
+                    "remainderCent": line.remainder_cent, "share": text(line.share),
+                    "eurosPerInhabitant": text(line.euros_per_inhabitant),
+                    "indicatorMethodVersion": unit.method_version,
+                    "indicatorPeriod": unit.period,
+                })
+    return PoolResult(lines=lines, used_area_codes=used)

@@ -1,0 +1,278 @@
+"""Scenarios: compute, recompute, approve (four eyes), publish, compare."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.funding import audit
+from services.funding.allocation import InfeasibleAllocation
+from services.funding.models import Outbox, Programme, Scenario, ScenarioVersion
+from services.funding.programmes import service as programmes
+from services.funding.programmes.schemas import Formula, FormulaOverride, Pool
+from services.funding.scenarios import repository
+from services.funding.scenarios.compute import compute_pool, euros
+from services.funding.scenarios.schemas import (
+    AreaDifference,
+    Comparison,
+    ScenarioCreate,
+    ScenarioEdit,
+)
+from shared.auth import Forbidden, Principal
+from shared.contracts.funding import (
+    ALLOCATION_COMPUTED,
+    ALLOCATION_PUBLISHED,
+    AllocationComputed,
+    AllocationPublished,
+)
+from shared.db import utcnow
+from shared.outbox import record_event
+from shared.problems import (
+    BadRequest,
+    Conflict,
+    InvalidParam,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from shared.settings import ServiceSettings
+
+OVERRIDES = TypeAdapter(list[FormulaOverride])
+DRAFT, APPROVED, PUBLISHED = "draft", "approved", "published"
+DRAFTING_ACTIONS = {"scenario-created", "scenario-edited"}
+
+
+def etag(scenario: Scenario) -> str:
+    return f'"{scenario.id}.{scenario.revision}"'
+
+
+def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
+    return OVERRIDES.validate_json(scenario.overrides_json)
+
+
+def _formula(pool: Pool, overrides: list[FormulaOverride]) -> Formula:
+    formula = pool.formula
+    for o in overrides:
+        if o.pool == pool.name:
+            changes = o.model_dump(exclude={"pool"}, exclude_none=True)
+            formula = formula.model_copy(update={
+                k: (o.need if k == "need" else v) for k, v in changes.items()})
+    return formula
+
+
+def _check_overrides(pools: list[Pool], overrides: list[FormulaOverride]) -> None:
+    names = {p.name for p in pools}
+    invalid = [
+        InvalidParam(name=f"body.overrides.{i}.pool", code="unknown_pool",
+                     reason=f"the programme has no pool {o.pool!r}")
+        for i, o in enumerate(overrides) if o.pool not in names
+    ]
+    for i, o in enumerate(overrides):
+        pool = next((p for p in pools if p.name == o.pool), None)
+        if pool is None:
+            continue
+        formula = _formula(pool, [o])
+        if formula.cap_cents is not None and formula.floor_cents > formula.cap_cents:
+            invalid.append(InvalidParam(name=f"body.overrides.{i}.floorCents",
+                                        code="floor_above_cap", reason="floor above cap"))
+    if invalid:
+        raise BadRequest(f"{len(invalid)} invalid field(s)", invalid)
+
+
+async def compute(session: AsyncSession, settings: ServiceSettings, scenario: Scenario,
+                  programme: Programme, reason: str, actor: str) -> ScenarioVersion:
+    """A new version of `scenario` from the current inputs (or its snapshot), with its event."""
+    snapshot = orjson.loads(scenario.snapshot_json) if scenario.snapshot_json else None
+    world = await repository.load_world(session, snapshot)
+    overrides = overrides_of(scenario)
+    years = range(programme.first_year, programme.last_year + 1)
+    lines: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for pool in programmes.pools_of(programme):
+        try:
+            result = compute_pool(pool, _formula(pool, overrides), years, world)
+        except InfeasibleAllocation as exc:
+            raise programmes.infeasible(exc, pool.name) from exc
+        lines.extend(result.lines)
+        used |= result.used_area_codes
+    methods = sorted({m for line in lines for m in
+                      (line["indicatorMethodVersion"] or "").split(",") if m})
+    scenario.version += 1
+    scenario.revision += 1
+    scenario.stale = False
+    row = ScenarioVersion(
+        scenario_id=scenario.id, version=scenario.version, reason=reason,
+        total_cents=sum(line["cents"] for line in lines),
+        area_count=len({line["areaCode"] for line in lines}),
+        method_versions=",".join(methods)[:200], lines_json=orjson.dumps(lines).decode(),
+        computed_at=utcnow())
+    session.add(row)
+    await repository.replace_inputs(session, scenario.id, used)
+    record_event(
+        session, Outbox, ALLOCATION_COMPUTED,
+        AllocationComputed(programme_id=programme.id, scenario_id=scenario.id,
+                           version=row.version, total_cents=row.total_cents,
+                           area_count=row.area_count, method_version=row.method_versions or None,
+                           computed_at=row.computed_at),
+        key=str(programme.id), source=settings.cloudevents_source(),
+        subject=f"scenarios/{scenario.id}")
+    audit.record(session, programme.id, "scenario-computed", actor, scenario.id,
+                 version=row.version, reason=reason, totalCents=row.total_cents)
+    return row
+
+
+async def create(session: AsyncSession, settings: ServiceSettings, programme_id: uuid.UUID,
+                 body: ScenarioCreate, principal: Principal) -> tuple[Scenario, bool]:
+    """The new scenario (True), or the same one on a replay of its client id (False)."""
+    programme = await programmes.get(session, programme_id)
+    if body.id is not None:
+        existing = await repository.get(session, body.id)
+        if existing is not None:
+            if existing.programme_id != programme_id or existing.name != body.name:
+                raise Conflict(f"scenario {body.id} exists with other content")
+            return existing, False
+    _check_overrides(programmes.pools_of(programme), body.overrides)
+    snapshot = None if body.snapshot is None else orjson.dumps(
+        [a.model_dump(mode="json", by_alias=True) for a in body.snapshot]).decode()
+    scenario = Scenario(
+        id=body.id or uuid.uuid4(), programme_id=programme.id, name=body.name, status=DRAFT,
+        version=0, revision=0, stale=False, drafted_by=principal.subject,
+        overrides_json=orjson.dumps([o.model_dump(mode="json", by_alias=True)
+                                     for o in body.overrides]).decode(),
+        snapshot_json=snapshot, created_at=utcnow())
+    session.add(scenario)
+    await session.flush()
+    audit.record(session, programme.id, "scenario-created", principal.subject, scenario.id,
+                 name=body.name, pinned=snapshot is not None)
+    await compute(session, settings, scenario, programme, "created", principal.subject)
+    return scenario, True
+
+
+async def get(session: AsyncSession, scenario_id: uuid.UUID) -> Scenario:
+    scenario = await repository.get(session, scenario_id)
+    if scenario is None:
+        raise NotFound(f"no scenario {scenario_id}")
+    return scenario
+
+
+async def version_of(session: AsyncSession, scenario: Scenario,
+                     number: int | None = None) -> ScenarioVersion:
+    row = await repository.version(session, scenario.id, number or scenario.version)
+    if row is None:
+        raise NotFound(f"scenario {scenario.id} has no version {number}")
+    return row
+
+
+def _require_draft(scenario: Scenario) -> None:
+    if scenario.status != DRAFT:
+        raise Conflict(f"scenario {scenario.id} is {scenario.status}: it can no longer change")
+
+
+def _check_if_match(scenario: Scenario, if_match: str | None) -> None:
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the scenario's ETag")
+    if if_match.strip() not in {etag(scenario), "*"}:
+        raise PreconditionFailed("the scenario changed since you read it; read it again")
+
+
+async def edit(session: AsyncSession, settings: ServiceSettings, scenario_id: uuid.UUID,
+               body: ScenarioEdit, principal: Principal) -> Scenario:
+    """Recompute a draft now, optionally with new overrides."""
+    scenario = await get(session, scenario_id)
+    _require_draft(scenario)
+    programme = await programmes.get(session, scenario.programme_id)
+    if body.overrides is not None:
+        _check_overrides(programmes.pools_of(programme), body.overrides)
+        scenario.overrides_json = orjson.dumps(
+            [o.model_dump(mode="json", by_alias=True) for o in body.overrides]).decode()
+    audit.record(session, programme.id, "scenario-edited", principal.subject, scenario.id,
+                 overridesChanged=body.overrides is not None)
+    await compute(session, settings, scenario, programme, "edited", principal.subject)
+    return scenario
+
+
+async def recompute_stale(session: AsyncSession, settings: ServiceSettings,
+                          scenario: Scenario) -> None:
+    """The recompute worker's step for one stale draft."""
+    programme = await programmes.get(session, scenario.programme_id)
+    await compute(session, settings, scenario, programme, "indicators-changed", audit.SYSTEM)
+
+
+async def approve(session: AsyncSession, scenario_id: uuid.UUID, principal: Principal,
+                  if_match: str | None) -> Scenario:
+    """Four eyes: someone who neither drafted nor edited the scenario approves it."""
+    scenario = await get(session, scenario_id)
+    _require_draft(scenario)
+    _check_if_match(scenario, if_match)
+    drafters = await audit.actors(session, scenario.id, DRAFTING_ACTIONS)
+    if principal.subject in drafters | {scenario.drafted_by}:
+        raise Forbidden("four eyes: you drafted or edited this scenario, so someone else "
+                        "must approve it")
+    if scenario.stale:
+        raise Conflict("indicators changed: wait for the recomputation, then approve that")
+    scenario.status = APPROVED
+    await repository.replace_inputs(session, scenario.id, set())  # frozen: nothing to watch
+    scenario.approved_by = principal.subject
+    scenario.approved_at = utcnow()
+    scenario.revision += 1
+    audit.record(session, scenario.programme_id, "scenario-approved", principal.subject,
+                 scenario.id, version=scenario.version)
+    return scenario
+
+
+async def publish(session: AsyncSession, settings: ServiceSettings, scenario_id: uuid.UUID,
+                  principal: Principal, if_match: str | None) -> Scenario:
+    """Publish an approved scenario: `allocation-published` goes out with the commit."""
+    scenario = await get(session, scenario_id)
+    if scenario.status != APPROVED:
+        raise Conflict(f"only an approved scenario can be published; this one is "
+                       f"{scenario.status}")
+    _check_if_match(scenario, if_match)
+    row = await version_of(session, scenario)
+    scenario.status = PUBLISHED
+    scenario.published_by = principal.subject
+    scenario.published_at = utcnow()
+    scenario.revision += 1
+    record_event(
+        session, Outbox, ALLOCATION_PUBLISHED,
+        AllocationPublished(programme_id=scenario.programme_id, scenario_id=scenario.id,
+                            version=scenario.version, total_cents=row.total_cents,
+                            published_at=scenario.published_at),
+        key=str(scenario.programme_id), source=settings.cloudevents_source(),
+        subject=f"scenarios/{scenario.id}")
+    audit.record(session, scenario.programme_id, "scenario-published", principal.subject,
+                 scenario.id, version=scenario.version)
+    return scenario
+
+
+def _per_area(lines: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
+    cents: dict[str, int] = defaultdict(int)
+    names: dict[str, str] = {}
+    for line in lines:
+        cents[line["areaCode"]] += line["cents"]
+        names[line["areaCode"]] = line["areaName"]
+    return cents, names
+
+
+async def compare(session: AsyncSession, scenario_id: uuid.UUID, other_id: uuid.UUID
+                  ) -> Comparison:
+    """Per area, what the other scenario gives more (or less) over all pools and years."""
+    first, other = await get(session, scenario_id), await get(session, other_id)
+    a_cents, a_names = _per_area(orjson.loads((await version_of(session, first)).lines_json))
+    b_cents, b_names = _per_area(orjson.loads((await version_of(session, other)).lines_json))
+    names = {**a_names, **b_names}
+    areas = [
+        AreaDifference(area_code=code, area_name=names[code], cents=a_cents.get(code, 0),
+                       other_cents=b_cents.get(code, 0),
+                       difference_cents=b_cents.get(code, 0) - a_cents.get(code, 0),
+                       difference_euros=euros(b_cents.get(code, 0) - a_cents.get(code, 0)))
+        for code in sorted(names)
+    ]
+    return Comparison(scenario_id=first.id, version=first.version, other_scenario_id=other.id,
+                      other_version=other.version,
+                      total_difference_cents=sum(a.difference_cents for a in areas), areas=areas)

@@ -1,0 +1,248 @@
+"""Scenarios over the real broker: exact lines, CSV, compare, four eyes, recomputation."""
+
+import asyncio
+import csv
+import io
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.funding.apportionment import split_by_theme_and_year
+from services.funding.tests.kafka_helpers import SyntheticWorld, funding_events, publish
+from shared.contracts.funding import ALLOCATION_COMPUTED, ALLOCATION_PUBLISHED
+from shared.contracts.indicators import INDICATOR_SNAPSHOT_PUBLISHED, IndicatorSnapshotPublished
+from tests.helpers import eventually
+
+
+async def loaded(client, auth, broker, world: SyntheticWorld) -> None:
+    """Publish the world's areas and indicators and wait until funding has them all."""
+    await publish(broker.bootstrap_servers, world.area_events() + world.indicator_events())
+    analyst = auth("analyst")
+    last_buurt = world.others[-1]
+
+    async def ready():
+        area = await client.get(f"/v1/areas/{last_buurt}", headers=analyst)
+        pa = await client.get(f"/v1/programme-areas/{sorted(world.programme_areas)[-1]}",
+                              headers=analyst)
+        inputs = [await client.get(f"/v1/indicator-inputs/{c}", headers=analyst)
+                  for w in (1, 2, 3) for c in world.buurten(w)]
+        return area.status_code == pa.status_code == 200 and all(
+            r.status_code == 200 for r in inputs)
+
+    await eventually(ready)
+
+
+async def new_programme(client, auth, world, **formula) -> str:
+    r = await client.post("/v1/programmes", json=world.programme(**formula),
+                          headers=auth("programme-officer", sub="olga"))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def new_scenario(
+    client, auth, programme_id, name="base", sub="olga", **extra
+) -> dict[str, Any]:
+    r = await client.post(f"/v1/programmes/{programme_id}/scenarios",
+                          json={"name": name, **extra},
+                          headers=auth("programme-officer", sub=sub))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_lines_are_exact_and_csv_and_compare_agree(start_service, auth, broker):
+    world = SyntheticWorld()
+    async with start_service("funding") as client:
+        await loaded(client, auth, broker, world)
+        programme_id = await new_programme(client, auth, world)
+        scenario = await new_scenario(client, auth, programme_id)
+        lines = scenario["lines"]
+        assert {line["areaCode"] for line in lines if line["pool"] == "focus"} == set(
+            world.programme_areas)
+        assert {line["areaCode"] for line in lines if line["pool"] == "vulnerable"} == set(
+            world.others[:2])  # decile 10 and 8; the decile-3 buurt is not eligible
+        shares = {"education": Decimal("0.333333"), "labour-market": Decimal("0.333333"),
+                  "safety": Decimal("0.333334")}
+        cells: dict[tuple, int] = defaultdict(int)
+        for line in lines:
+            cells[(line["pool"], line["theme"], line["year"])] += line["cents"]
+            assert line["euros"] == f"{line['cents'] // 100}.{line['cents'] % 100:02d}"
+            assert line["indicatorMethodVersion"] == "vi-1.0.0"
+        for pool, annual in (("focus", 1_000_000_01), ("vulnerable", 333_333_33)):
+            split = split_by_theme_and_year(annual * 3, shares, dict.fromkeys(range(2027, 2030),
+                                                                             annual))
+            for year in range(2027, 2030):
+                assert sum(cells[(pool, t, year)] for t in shares) == annual
+                for theme in shares:
+                    assert cells[(pool, theme, year)] == split.cents(theme, year)
+        assert scenario["current"]["totalCents"] == 3 * (1_000_000_01 + 333_333_33)
+
+        r = await client.get(f"/v1/scenarios/{scenario['id']}/allocations.csv",
+                             headers=auth("analyst"))
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        assert len(rows) == len(lines)
+        per_pool_year: dict[tuple, int] = defaultdict(int)
+        for row in rows:
+            cents = int(row["cents"])
+            per_pool_year[(row["pool"], row["year"])] += cents
+            assert Decimal(row["euros"]) * 100 == cents and "." in row["euros"]
+        assert per_pool_year[("focus", "2028")] == 1_000_000_01
+        assert per_pool_year[("vulnerable", "2029")] == 333_333_33
+
+        other = await new_scenario(client, auth, programme_id, name="squared need",
+                                   overrides=[{"pool": "focus", "need": {
+                                       "indicator": "composite-index", "exponent": "2"}}])
+        r = await client.get(f"/v1/scenarios/{scenario['id']}/compare/{other['id']}",
+                             headers=auth("analyst"))
+        assert r.status_code == 200, r.text
+        comparison = r.json()
+        assert comparison["totalDifferenceCents"] == 0
+        by_area = {a["areaCode"]: a for a in comparison["areas"]}
+        pa_a, pa_b = sorted(world.programme_areas)
+        assert by_area[pa_a]["differenceCents"] == -by_area[pa_b]["differenceCents"] != 0
+
+        events = await funding_events(broker.bootstrap_servers, scenario["id"], 1)
+        assert events[0][0] == ALLOCATION_COMPUTED.type
+        assert events[0][1]["totalCents"] == scenario["current"]["totalCents"]
+
+
+async def test_infeasible_floors_and_caps_are_422_with_the_shortfall(start_service, auth,
+                                                                     broker):
+    world = SyntheticWorld()
+    async with start_service("funding") as client:
+        await loaded(client, auth, broker, world)
+        officer = auth("programme-officer")
+        # Two focus areas with a floor of 600,000.00 each: 199,999,99 cents above the pool.
+        body = world.programme(floorCents=600_000_00)
+        r = await client.post("/v1/programmes", json=body, headers=officer)
+        assert r.status_code == 422, r.text
+        problem = r.json()
+        assert problem["constraint"] == "floors" and problem["pool"] == "focus"
+        assert problem["shortfallCents"] == 2 * 600_000_00 - 1_000_000_01
+        assert str(problem["shortfallCents"]) in problem["detail"]
+        r = await client.post("/v1/programmes", json=world.programme(capCents=400_000_00),
+                              headers=officer)
+        assert r.status_code == 422 and r.json()["constraint"] == "caps"
+        assert r.json()["shortfallCents"] == 1_000_000_01 - 2 * 400_000_00
+
+
+async def test_four_eyes_approval_immutability_and_publication(start_service, auth, broker):
+    world = SyntheticWorld()
+    async with start_service("funding") as client:
+        await loaded(client, auth, broker, world)
+        programme_id = await new_programme(client, auth, world)
+        scenario = await new_scenario(client, auth, programme_id, sub="olga")
+        url = f"/v1/scenarios/{scenario['id']}"
+        got = await client.get(url, headers=auth("analyst"))
+        tag = got.headers["ETag"]
+        both_roles = auth(["programme-officer", "programme-approver"], sub="olga")
+        r = await client.post(f"{url}/approval", headers={**both_roles, "If-Match": tag})
+        assert r.status_code == 403 and "four eyes" in r.json()["detail"]
+        r = await client.post(f"{url}/approval", headers={**auth("programme-officer",
+                                                                  sub="pete"),
+                                                           "If-Match": tag})
+        assert r.status_code == 403
+        approver = auth("programme-approver", sub="anna")
+        assert (await client.post(f"{url}/approval", headers=approver)).status_code == 428
+        # An edit by an officer makes the approver's copy stale.
+        r = await client.post(f"{url}/versions", json={}, headers=auth("programme-officer",
+                                                                         sub="pete"))
+        assert r.status_code == 201 and r.json()["version"] == 2
+        r = await client.post(f"{url}/approval", headers={**approver, "If-Match": tag})
+        assert r.status_code == 412
+        tag = (await client.get(url, headers=approver)).headers["ETag"]
+        r = await client.post(f"{url}/approval", headers={
+            **auth("programme-approver", sub="pete"), "If-Match": tag})
+        assert r.status_code == 403  # pete edited it
+        r = await client.post(f"{url}/approval", headers={**approver, "If-Match": tag})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "approved" and r.json()["approvedBy"] == "anna"
+        tag = r.headers["ETag"]
+        r = await client.post(f"{url}/versions", json={}, headers=auth("programme-officer"))
+        assert r.status_code == 409
+        r = await client.post(f"{url}/approval", headers={**approver, "If-Match": tag})
+        assert r.status_code == 409
+        r = await client.post(f"{url}/publication", headers={**approver, "If-Match": tag})
+        assert r.status_code == 200 and r.json()["status"] == "published"
+        assert (await client.post(f"{url}/publication", headers={
+            **approver, "If-Match": r.headers["ETag"]})).status_code == 409
+        history = (await client.get(f"{url}/history", headers=auth("analyst"))).json()
+        assert [(e["action"], e["actor"]) for e in history["entries"]] == [
+            ("scenario-created", "olga"), ("scenario-computed", "olga"),
+            ("scenario-edited", "pete"), ("scenario-computed", "pete"),
+            ("scenario-approved", "anna"), ("scenario-published", "anna")]
+        events = await funding_events(broker.bootstrap_servers, scenario["id"], 3)
+        assert [t for t, _ in events] == [ALLOCATION_COMPUTED.type] * 2 + [
+            ALLOCATION_PUBLISHED.type]
+        assert events[-1][1]["version"] == 2
+
+
+async def test_indicator_change_recomputes_drafts_once(start_service, auth, broker):
+    world = SyntheticWorld()
+    async with start_service("funding", recompute_interval_s=0.2) as client:
+        await loaded(client, auth, broker, world)
+        programme_id = await new_programme(client, auth, world)
+        draft = await new_scenario(client, auth, programme_id, name="draft")
+        pinned = await new_scenario(client, auth, programme_id, name="pinned", snapshot=[
+            {"areaCode": c, "compositeScore": "1.0", "compositeDecile": 9}
+            for w in (1, 2, 3) for c in world.buurten(w)])
+        assert pinned["version"] == 1
+        analyst = auth("analyst")
+        focus_buurt = world.buurten(1)[0]
+        change = world.indicator_event(focus_buurt, 4.0, world.at + timedelta(minutes=5))
+        [event] = await publish(broker.bootstrap_servers, [change])
+
+        async def recomputed():
+            r = await client.get(f"/v1/scenarios/{draft['id']}", headers=analyst)
+            return r.json() if r.json()["version"] == 2 else None
+
+        current = await eventually(recomputed)
+        assert current["current"]["reason"] == "indicators-changed"
+        # Redelivery of the same event and a late, older computation change nothing.
+        await publish(broker.bootstrap_servers, [change], reuse=event)
+        await publish(broker.bootstrap_servers, [world.indicator_event(
+            focus_buurt, 0.1, world.at - timedelta(days=1))])
+        # A marker for another buurt the draft considered, keyed like the focus buurt so it
+        # lands on the same partition after the two ignored events: once it is applied, they
+        # were too.
+        marker_code = world.buurten(3)[2]
+        marker_type, marker_data, _ = world.indicator_event(marker_code, 0.2, world.at)
+        await publish(broker.bootstrap_servers, [(marker_type, marker_data, focus_buurt)])
+
+        async def marker_seen():
+            r = await client.get(f"/v1/indicator-inputs/{marker_code}", headers=analyst)
+            return r.json()["computedAt"].startswith(world.at.strftime("%Y-%m-%dT%H:%M"))
+
+        await eventually(marker_seen)
+        current = await eventually(lambda: _settled(client, draft["id"], analyst))
+        assert current["version"] == 3  # one version for the marker, none for the others
+        await asyncio.sleep(0.6)  # three recompute intervals: nothing else is pending
+        r = await client.get(f"/v1/scenarios/{draft['id']}", headers=analyst)
+        assert r.json()["version"] == 3
+        r = await client.get(f"/v1/indicator-inputs/{focus_buurt}", headers=analyst)
+        assert r.json()["computedAt"].startswith(
+            (world.at + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+        old = await client.get(f"/v1/scenarios/{draft['id']}?version=1", headers=analyst)
+        assert old.json()["version"] == 1 and old.json()["lines"] != current["lines"]
+        versions = await client.get(f"/v1/scenarios/{draft['id']}/versions", headers=analyst)
+        assert [(v["version"], v["reason"]) for v in versions.json()["versions"]] == [
+            (1, "created"), (2, "indicators-changed"), (3, "indicators-changed")]
+        r = await client.get(f"/v1/scenarios/{pinned['id']}", headers=analyst)
+        assert r.json()["version"] == 1 and r.json()["pinned"]
+        # A full snapshot (one part) changes the draft's inputs too.
+        _, newer, _ = world.indicator_event(focus_buurt, 5.0, world.at + timedelta(minutes=9))
+        snapshot = IndicatorSnapshotPublished(
+            snapshot_id=uuid.uuid4(), period="rolling-12m:2026-11", method_version="vi-1.0.0",
+            part=1, parts=1, areas=[newer], computed_at=world.at + timedelta(minutes=9))
+        await publish(broker.bootstrap_servers,
+                      [(INDICATOR_SNAPSHOT_PUBLISHED, snapshot, str(snapshot.snapshot_id))])
+        await eventually(lambda: _settled(client, draft["id"], analyst, 4))
+        events = await funding_events(broker.bootstrap_servers, draft["id"], 4)
+        assert [d["version"] for _, d in events] == [1, 2, 3, 4]
+
+
+async def _settled(client, scenario_id, headers, version=3):
+    r = await client.get(f"/v1/scenarios/{scenario_id}", headers=headers)
+    return r.json() if r.json()["version"] >= version and not r.json()["stale"] else None

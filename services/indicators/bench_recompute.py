@@ -1,0 +1,95 @@
+"""Benchmark: a full recompute for ~14,000 buurten and 1,000,000 signal facts.
+
+    .venv/bin/python -m services.indicators.bench_recompute [n_buurten] [n_facts]
+
+Builds a synthetic country (demo_data.generate_national) and random signal facts in a fresh
+SQLite file, then times `compute_period` (GROUP BY queries + numpy/python roll-up, disclosure
+control and the composite index) for a rolling 12-month period. Prints the figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from services.indicators.areacodes import AreaLevel
+from services.indicators.computation.definitions import SIGNAL_CATEGORIES
+from services.indicators.computation.periods import parse_period
+from services.indicators.computation.service import compute_period
+from services.indicators.demo_data import generate_national
+from services.indicators.register.service import STAT_COLUMN
+from shared.db import create_engine, sessionmaker
+from shared.migrate import upgrade
+
+SEVERITIES = ("low", "medium", "high", "acute")
+
+
+def fill(path: Path, n_buurten: int, n_facts: int) -> None:
+    data = generate_national(n_buurten=n_buurten)
+    year = data.years[-1]
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.executemany(
+        "INSERT INTO areas (code, level, name, parent_code, synthetic, updated_at) "
+        "VALUES (?, ?, ?, ?, 1, '2026-11-01 00:00:00.000000')",
+        [(a.code, a.level.value, a.name, a.parent_code) for a in data.areas])
+    columns = list(STAT_COLUMN.values())
+    conn.executemany(
+        f"INSERT INTO area_statistics (code, year, {', '.join(columns)}) "  # noqa: S608
+        f"VALUES (?, ?, {', '.join('?' * len(columns))})",
+        [(a.code, year, *(a.stats[year][s] for s in STAT_COLUMN)) for a in data.areas])
+    buurten = [a.code for a in data.by_level(AreaLevel.BUURT)]
+    rng = random.Random(7)  # noqa: S311 (synthetic data)
+    households = [f"hh{i}" for i in range(n_facts // 3)]
+    home = {h: rng.choice(buurten) for h in households}
+    rows = []
+    for _ in range(n_facts):
+        h = rng.choice(households)
+        month = f"{rng.choice((2025, 2026))}-{rng.randint(1, 12):02d}"
+        rows.append((str(uuid.uuid4()), home[h], rng.choice(SIGNAL_CATEGORIES),
+                     rng.choice(SEVERITIES), rng.random() < 0.02, month, h,
+                     f"{month}-15 10:00:00.000000", f"{month}-15 10:00:00.000000"))
+    conn.executemany(
+        "INSERT INTO signal_facts (signal_id, area_code, category, severity, acute, month, "
+        "household_stats_pseudonym, observed_at, recorded_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    conn.commit()
+    conn.close()
+
+
+async def measure(url: str) -> tuple[float, int]:
+    engine = create_engine(url)
+    sessions = sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            started = time.perf_counter()
+            result = await compute_period(session, parse_period("rolling-12m:2026-11"))
+            elapsed = time.perf_counter() - started
+        return elapsed, len(result.areas)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    n_buurten = int(sys.argv[1]) if len(sys.argv) > 1 else 14_000
+    n_facts = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade("indicators", url)
+        started = time.perf_counter()
+        fill(path, n_buurten, n_facts)
+        print(f"setup: {n_buurten} buurten, {n_facts} facts in "
+              f"{time.perf_counter() - started:.1f} s")
+        for attempt in (1, 2):
+            elapsed, areas = asyncio.run(measure(url))
+            print(f"full recompute #{attempt}: {elapsed:.2f} s for {areas} areas")
+
+
+if __name__ == "__main__":
+    main()

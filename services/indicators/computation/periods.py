@@ -1,0 +1,62 @@
+"""Reporting periods: `month:2026-11` (a calendar month) and `rolling-12m:2026-11`.
+
+A rolling period names its last month: `rolling-12m:2026-11` is 2025-12 up to and including
+2026-11. The previous period (for trends) is the same window one window-length earlier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+_PERIOD = re.compile(r"(month|rolling-12m):([0-9]{4})-(0[1-9]|1[0-2])")
+
+
+def month_index(month: str) -> int:
+    """'2026-11' -> a month counter (year * 12 + month - 1)."""
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    kind: str  # "month" | "rolling-12m"
+    last_month: str  # YYYY-MM
+
+    @property
+    def months(self) -> int:
+        return 1 if self.kind == "month" else 12
+
+    @property
+    def first_month(self) -> str:
+        return month_label(month_index(self.last_month) - self.months + 1)
+
+    @property
+    def year(self) -> int:
+        """The year whose open statistics (denominators) go with this period."""
+        return int(self.last_month[:4])
+
+    def previous(self) -> Period:
+        return Period(self.kind, month_label(month_index(self.last_month) - self.months))
+
+    def shifted(self, months: int) -> Period:
+        return Period(self.kind, month_label(month_index(self.last_month) + months))
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.last_month}"
+
+
+def parse_period(text: str) -> Period:
+    """Parse `month:YYYY-MM` or `rolling-12m:YYYY-MM`; raises ValueError."""
+    match = _PERIOD.fullmatch(text)
+    if match is None:
+        raise ValueError("a period is month:YYYY-MM or rolling-12m:YYYY-MM")
+    return Period(match.group(1), f"{match.group(2)}-{match.group(3)}")
+
+
+def current_period(now: datetime, kind: str = "rolling-12m") -> Period:
+    return Period(kind, now.strftime("%Y-%m"))

@@ -1,0 +1,32 @@
+"""Full snapshots of every area's published indicators, on demand."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.indicators.dependencies import (
+    AreasPerPartDep,
+    EventSourceDep,
+    PeriodQuery,
+    period_of,
+    require_admin,
+)
+from services.indicators.publication import service
+from services.indicators.publication.schemas import SnapshotAccepted
+from shared.auth import Principal
+from shared.runtime import SessionDep
+
+router = APIRouter(tags=["indicators"])
+
+
+@router.post("/indicator-snapshots", response_model=SnapshotAccepted, status_code=202)
+async def publish_snapshot(
+    session: SessionDep, source: EventSourceDep, areas_per_part: AreasPerPartDep,
+    period: PeriodQuery = None, principal: Principal = require_admin,
+) -> SnapshotAccepted:
+    """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
+    chosen = period_of(period)
+    snapshot_id, parts, areas = await service.publish_snapshot(
+        session, chosen, source, areas_per_part)
+    return SnapshotAccepted(snapshot_id=snapshot_id, period=str(chosen), parts=parts,
+                            areas=areas)

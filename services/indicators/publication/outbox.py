@@ -1,0 +1,40 @@
+"""Writing indicator events to the outbox with explicit nulls.
+
+`IndicatorValue.value` is a required field that may be null, but `shared.events.CloudEvent.new`
+drops null fields, so a suppressed value would reach consumers without `value` and fail their
+validation. Until the contract gives `value` a default (reported to the lead), this helper
+writes the row itself from a JSON body that keeps nulls, with the same checks as
+`shared.outbox.record_event`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.indicators.models import Outbox
+from shared.events import CloudEvent, EventData, EventType
+from shared.kafka import MessageTooLarge
+
+MAX_EVENT_BYTES = 1_048_576
+
+
+def record_with_nulls(
+    session: AsyncSession, event_type: EventType[Any], data: EventData, *, key: str,
+    source: str,
+) -> CloudEvent:
+    if not isinstance(data, event_type.data_model):
+        raise TypeError(f"{event_type.type} takes {event_type.data_model.__name__}")
+    event = CloudEvent.new(source, event_type.type, data)
+    body = data.model_dump(mode="json", by_alias=True)
+    value = orjson.dumps(body)
+    if len(value) > MAX_EVENT_BYTES:
+        raise MessageTooLarge(f"event {event_type.type} is {len(value)} bytes")
+    session.add(Outbox(
+        event_id=event.id, topic=event_type.topic, key=key, type=event.type,
+        source=event.source, subject=None, time=event.time, data=value.decode(),
+    ))
+    session.info["outbox_written"] = True
+    return event

@@ -1,0 +1,74 @@
+"""The background task that publishes dirty areas once per debounce interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.indicators.models import DirtyArea
+from services.indicators.publication.service import publish_dirty
+
+log = logging.getLogger(__name__)
+
+
+class IndicatorPublisher:
+    """Turns dirty buurten into outbox events, at most once per `interval_s`.
+
+    It looks for dirty rows every `poll_s` (a cheap query) and publishes as soon as some are
+    there, unless it published less than `interval_s` ago: the first change after a quiet
+    spell goes out at once (low lag), a burst is folded into one event per area per interval.
+    With several replicas each would publish; the digest check in the same transaction keeps
+    repeats rare (consumers keep the newest `computedAt` anyway).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str,
+                 interval_s: float, after_commit: Callable[[], None],
+                 poll_s: float = 0.05) -> None:
+        self._sessions = sessions
+        self._source = source
+        self._interval = interval_s
+        self._poll = min(poll_s, interval_s)
+        self._after_commit = after_commit
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="indicator-publisher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def tick(self) -> bool:
+        """Publish what is dirty; False when nothing was."""
+        async with self._sessions() as session:
+            if await session.scalar(select(DirtyArea.code).limit(1)) is None:
+                return False
+        async with self._sessions() as session, session.begin():
+            written = await publish_dirty(session, self._source)
+        if written:
+            self._after_commit()
+        return True
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -self._interval
+        while True:
+            await asyncio.sleep(self._poll)
+            if loop.time() - last < self._interval:
+                continue
+            try:
+                if await self.tick():
+                    last = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed tick leaves the dirty rows for the next one
+                log.exception("publishing indicators failed; retrying")
+                last = loop.time()

@@ -1,0 +1,130 @@
+"""Publishing indicators on `indicators.v1`: debounced per area, and full snapshots in parts.
+
+The consumer marks a buurt dirty in the transaction that changes its facts. A publisher tick
+(every `indicator_debounce_s`) takes the dirty buurten, computes the current rolling period,
+and writes one `area-indicators-updated` per affected area whose public values changed since
+it was last published: the buurt, its wijk siblings (secondary suppression works per wijk),
+its wijk, gemeente, the nation and the programme areas holding it. Only disclosure-controlled
+values travel, with the method version. Dirty rows, outbox rows and the digests of what was
+published are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.indicators.areacodes import AreaLevel
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import AreaResult, Computation, parents_of
+from services.indicators.computation.periods import Period, current_period
+from services.indicators.computation.repository import programme_area_members
+from services.indicators.computation.service import compute_period
+from services.indicators.models import DirtyArea, PublishedIndicators
+from services.indicators.publication.outbox import record_with_nulls
+from shared.contracts.indicators import (
+    AREA_INDICATORS_UPDATED,
+    INDICATOR_SNAPSHOT_PUBLISHED,
+    AreaIndicatorsUpdated,
+    IndicatorSnapshotPublished,
+    IndicatorValue,
+)
+from shared.db import utcnow
+
+
+def area_message(result: AreaResult, computation: Computation, computed_at: datetime
+                 ) -> AreaIndicatorsUpdated:
+    """The public (disclosure-controlled) indicators of one area, as the contract carries them."""
+    values = [
+        IndicatorValue(indicator_id=d.id, value=cell.value, suppressed=cell.reason is not None,
+                       reason=cell.reason)
+        for d in definitions.DEFINITIONS
+        for cell in (result.public_cell(d.id),)
+    ]
+    score = result.composite
+    return AreaIndicatorsUpdated(
+        area_code=result.code, level=result.level.value, period=str(computation.period),
+        method_version=computation.method_version, values=values,
+        composite_score=None if score is None or score.score is None else round(score.score, 4),
+        composite_rank=None if score is None else score.rank,
+        composite_decile=None if score is None else score.decile,
+        computed_at=computed_at,
+    )
+
+
+def _digest(message: AreaIndicatorsUpdated) -> str:
+    body = message.model_dump(mode="json", exclude={"computed_at"})
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def affected_areas(dirty: Iterable[str], computation: Computation,
+                   programme_areas: Mapping[str, Iterable[str]]) -> list[str]:
+    dirty = set(dirty)
+    wijken = {"WK" + code[2:8] for code in dirty}
+    out = set(dirty)
+    for code, result in computation.areas.items():
+        if result.level is AreaLevel.BUURT and "WK" + code[2:8] in wijken:
+            out.add(code)
+    for code in dirty:
+        out.update(parents_of(code))
+    for programme_id, buurten in programme_areas.items():
+        if dirty.intersection(buurten):
+            out.add(programme_id)
+    return sorted(c for c in out if c in computation.areas)
+
+
+async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None) -> int:
+    """One publisher tick; returns how many events it wrote to the outbox."""
+    marks = (await session.execute(select(DirtyArea.code, DirtyArea.marked_at))).all()
+    if not marks:
+        return 0
+    computed_at = now or utcnow()
+    period = current_period(computed_at)
+    computation = await compute_period(session, period, include=[m[0] for m in marks])
+    members = await programme_area_members(session)
+    written = 0
+    for code in affected_areas([m[0] for m in marks], computation, members):
+        message = area_message(computation.areas[code], computation, computed_at)
+        digest = _digest(message)
+        last = await session.get(PublishedIndicators, code)
+        if last is not None and last.digest == digest:
+            continue
+        record_with_nulls(session, AREA_INDICATORS_UPDATED, message, key=code, source=source)
+        if last is None:
+            session.add(PublishedIndicators(code=code, period=str(period), digest=digest,
+                                            published_at=computed_at))
+        else:
+            last.period, last.digest, last.published_at = str(period), digest, computed_at
+        written += 1
+    for code, marked_at in marks:
+        # A mark made after we read it stays for the next tick.
+        await session.execute(delete(DirtyArea).where(
+            DirtyArea.code == code, DirtyArea.marked_at <= marked_at))
+    return written
+
+
+async def publish_snapshot(
+    session: AsyncSession, period: Period, source: str, areas_per_part: int
+) -> tuple[uuid.UUID, int, int]:
+    """Every area's public indicators in parts; returns (snapshot id, parts, areas)."""
+    computation = await compute_period(session, period)
+    computed_at = utcnow()
+    snapshot_id = uuid.uuid4()
+    codes = sorted(computation.areas)
+    chunks = [codes[i:i + areas_per_part] for i in range(0, len(codes), areas_per_part)] or [[]]
+    for part, chunk in enumerate(chunks, start=1):
+        message = IndicatorSnapshotPublished(
+            snapshot_id=snapshot_id, period=str(period),
+            method_version=computation.method_version, part=part, parts=len(chunks),
+            areas=[area_message(computation.areas[c], computation, computed_at) for c in chunk],
+            computed_at=computed_at,
+        )
+        record_with_nulls(session, INDICATOR_SNAPSHOT_PUBLISHED, message,
+                     key=str(snapshot_id), source=source)
+    return snapshot_id, len(chunks), len(codes)

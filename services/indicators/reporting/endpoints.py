@@ -1,0 +1,116 @@
+"""Reading indicators: definitions, an area's values, rankings, series, the index."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.indicators.areacodes import AreaLevel
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import Cell
+from services.indicators.dependencies import CacheDep, PeriodQuery, period_of, require_reader
+from services.indicators.reporting import repository, service
+from services.indicators.reporting.schemas import (
+    AreaIndicatorsOut,
+    AreaSignalCounts,
+    IndicatorDefinitionList,
+    IndicatorRanking,
+    IndicatorSeries,
+    SeriesPoint,
+    VulnerabilityIndexList,
+)
+from shared.auth import Principal, Role
+from shared.openapi import problem_responses
+from shared.problems import BadRequest, NotFound
+from shared.runtime import SessionDep
+
+router = APIRouter(tags=["indicators"])
+AREA_OR_PROGRAMME = (r"^(NL00|GM[0-9]{4}|WK[0-9]{4}[0-9A-Z]{2}|BU[0-9]{4}[0-9A-Z]{4}"
+                     r"|PA-[a-z0-9]+(-[a-z0-9]+)*)$")
+BUURT = r"^BU[0-9]{4}[0-9A-Z]{4}$"
+LEVEL = r"^(national|gemeente|wijk|buurt|programme-area)$"
+
+
+def _raw(principal: Principal) -> bool:
+    return principal.has(Role.ADMIN)
+
+
+@router.get("/indicator-definitions", response_model=IndicatorDefinitionList)
+async def indicator_definitions(principal: Principal = require_reader) -> IndicatorDefinitionList:
+    """Every indicator: name, unit, source, direction of worse and method version."""
+    return service.definition_list()
+
+
+@router.get("/areas/{code}/indicators", response_model=AreaIndicatorsOut,
+            responses=problem_responses(404))
+async def area_indicators(
+    code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)], session: SessionDep,
+    cache: CacheDep, period: PeriodQuery = None, principal: Principal = require_reader,
+) -> AreaIndicatorsOut:
+    """An area's indicators and vulnerability index for a period (raw for admins)."""
+    computation = await cache.get(session, period_of(period))
+    return service.area_indicators(computation, code, _raw(principal))
+
+
+@router.get("/indicators", response_model=IndicatorRanking)
+async def indicator_ranking(
+    session: SessionDep, cache: CacheDep,
+    level: Annotated[str, Query(pattern=LEVEL)],
+    indicator: Annotated[str, Query(max_length=100)],
+    period: PeriodQuery = None, principal: Principal = require_reader,
+) -> IndicatorRanking:
+    """Areas of one level ranked on one indicator for a period, worst first."""
+    computation = await cache.get(session, period_of(period))
+    return service.ranking(computation, AreaLevel(level), indicator, _raw(principal))
+
+
+@router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,
+            responses=problem_responses(404))
+async def indicator_series(
+    code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)],
+    indicator_id: Annotated[str, Path(alias="indicatorId", max_length=100)],
+    session: SessionDep, cache: CacheDep,
+    until: PeriodQuery = None,
+    count: Annotated[int, Query(ge=1, le=36, description="How many periods")] = 12,
+    principal: Principal = require_reader,
+) -> IndicatorSeries:
+    """One indicator of an area over `count` consecutive periods ending with `until`."""
+    last = period_of(until)
+    if indicator_id not in definitions.BY_ID:
+        raise BadRequest(f"unknown indicator {indicator_id!r}; see /indicator-definitions")
+    raw = _raw(principal)
+    if code not in (await cache.get(session, last)).areas:
+        raise NotFound(f"area {code} is not registered and has no signals")
+    points: list[SeriesPoint] = []
+    method_version = ""
+    for step in range(count - 1, -1, -1):
+        computation = await cache.get(session, last.shifted(-step))
+        method_version = computation.method_version
+        result = computation.areas.get(code)
+        cell = service.cell_of(result, indicator_id, raw) if result else Cell(None)
+        points.append(SeriesPoint(period=str(computation.period), value=cell.value,
+                                  suppressed=cell.reason is not None, reason=cell.reason))
+    return IndicatorSeries(area_code=code, indicator_id=indicator_id,
+                           method_version=method_version, raw=raw, points=points)
+
+
+@router.get("/vulnerability-index", response_model=VulnerabilityIndexList)
+async def vulnerability_index(
+    session: SessionDep, cache: CacheDep,
+    level: Annotated[str, Query(pattern=r"^buurt$")] = "buurt",
+    period: PeriodQuery = None, principal: Principal = require_reader,
+) -> VulnerabilityIndexList:
+    """The composite vulnerability index of every buurt, most vulnerable first."""
+    computation = await cache.get(session, period_of(period))
+    return service.vulnerability_index(computation)
+
+
+@router.get("/areas/{code}/signal-counts", response_model=AreaSignalCounts)
+async def area_signal_counts(
+    code: Annotated[str, Path(pattern=BUURT)], session: SessionDep,
+    principal: Principal = require_reader,
+) -> AreaSignalCounts:
+    """All signals of a buurt by category (disclosure-controlled unless admin)."""
+    by_category = await repository.signals_by_category(session, code)
+    return service.signal_counts(code, by_category, _raw(principal))

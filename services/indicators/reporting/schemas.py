@@ -1,0 +1,105 @@
+"""Indicators on the wire (camelCase JSON)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.indicators.register.schemas import Schema
+
+
+class IndicatorDefinitionOut(Schema):
+    """What an indicator measures and how it is made."""
+
+    id: str
+    name: str
+    unit: str
+    source: str = Field(description="signal-stream | cbs-kerncijfers")
+    direction: str = Field(description="higher-is-worse | lower-is-worse")
+    domain: str | None = Field(description="Domain in the vulnerability index; null: not used")
+    method_version: str
+
+
+class IndicatorDefinitionList(Schema):
+    items: list[IndicatorDefinitionOut]
+
+
+class IndicatorValueOut(Schema):
+    """A value, or null with why it is withheld (null without a reason: unknown)."""
+
+    indicator_id: str
+    value: float | None
+    suppressed: bool
+    reason: str | None = Field(description="small-count | small-denominator | secondary")
+
+
+class VulnerabilityIndexOut(Schema):
+    """A buurt's composite vulnerability index (rank 1 and decile 10 = most vulnerable)."""
+
+    area_code: str
+    score: float | None
+    rank: int | None
+    decile: int | None
+    alternative_ranks: dict[str, int | None] = Field(
+        description="Rank under each alternative normalisation (min-max, percentile-rank)")
+    method_version: str
+
+
+class AreaIndicatorsOut(Schema):
+    """An area's indicators for one period; disclosure-controlled unless `raw` is true."""
+
+    area_code: str
+    level: str
+    period: str
+    method_version: str
+    raw: bool = Field(description="True for admins: values without disclosure control")
+    values: list[IndicatorValueOut]
+    vulnerability_index: VulnerabilityIndexOut | None
+
+
+class RankedValue(IndicatorValueOut):
+    area_code: str
+    rank: int | None = Field(description="1 = worst; null when the value is withheld")
+
+
+class IndicatorRanking(Schema):
+    """Areas of one level ranked on one indicator, worst first; withheld values last."""
+
+    indicator_id: str
+    level: str
+    period: str
+    method_version: str
+    raw: bool
+    items: list[RankedValue]
+
+
+class SeriesPoint(Schema):
+    period: str
+    value: float | None
+    suppressed: bool
+    reason: str | None
+
+
+class IndicatorSeries(Schema):
+    """One indicator of one area over consecutive periods, oldest first."""
+
+    area_code: str
+    indicator_id: str
+    method_version: str
+    raw: bool
+    points: list[SeriesPoint]
+
+
+class VulnerabilityIndexList(Schema):
+    level: str
+    period: str
+    method_version: str
+    items: list[VulnerabilityIndexOut]
+
+
+class AreaSignalCounts(Schema):
+    """Signals of an area by category; counts are disclosure-controlled unless admin."""
+
+    area_code: str
+    signals: int | None
+    by_category: dict[str, int | None]
+    raw: bool

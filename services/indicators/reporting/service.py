@@ -1,0 +1,107 @@
+"""Shaping computed indicators for readers: public values for everyone, raw for admins."""
+
+from __future__ import annotations
+
+from services.indicators.areacodes import AreaLevel
+from services.indicators.composite import METHOD_VERSION, Direction
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import AreaResult, Cell, Computation
+from services.indicators.disclosure import disclose_hierarchy
+from services.indicators.reporting.schemas import (
+    AreaIndicatorsOut,
+    AreaSignalCounts,
+    IndicatorDefinitionList,
+    IndicatorDefinitionOut,
+    IndicatorRanking,
+    IndicatorValueOut,
+    RankedValue,
+    VulnerabilityIndexList,
+    VulnerabilityIndexOut,
+)
+from shared.problems import BadRequest, NotFound
+
+
+def definition_list() -> IndicatorDefinitionList:
+    return IndicatorDefinitionList(items=[IndicatorDefinitionOut(
+        id=d.id, name=d.name, unit=d.unit, source=d.source, direction=d.direction.value,
+        domain=None if d.domain is None else d.domain.value, method_version=METHOD_VERSION,
+    ) for d in definitions.DEFINITIONS])
+
+
+def cell_of(result: AreaResult, indicator: str, raw: bool) -> Cell:
+    raw_value, cell = result.value(indicator)
+    return Cell(raw_value) if raw else cell
+
+
+def value_out(indicator: str, cell: Cell) -> IndicatorValueOut:
+    return IndicatorValueOut(indicator_id=indicator, value=cell.value,
+                             suppressed=cell.reason is not None, reason=cell.reason)
+
+
+def index_out(result: AreaResult, method_version: str) -> VulnerabilityIndexOut | None:
+    score = result.composite
+    if score is None:
+        return None
+    return VulnerabilityIndexOut(
+        area_code=result.code, score=None if score.score is None else round(score.score, 4),
+        rank=score.rank, decile=score.decile,
+        alternative_ranks={m.value: r for m, r in score.alternative_ranks.items()},
+        method_version=method_version)
+
+
+def area_indicators(computation: Computation, code: str, raw: bool) -> AreaIndicatorsOut:
+    result = computation.areas.get(code)
+    if result is None:
+        raise NotFound(f"area {code} is not registered and has no signals")
+    return AreaIndicatorsOut(
+        area_code=code, level=result.level.value, period=str(computation.period),
+        method_version=computation.method_version, raw=raw,
+        values=[value_out(d.id, cell_of(result, d.id, raw)) for d in definitions.DEFINITIONS],
+        vulnerability_index=index_out(result, computation.method_version))
+
+
+def ranking(computation: Computation, level: AreaLevel, indicator: str, raw: bool
+            ) -> IndicatorRanking:
+    definition = definitions.BY_ID.get(indicator)
+    if definition is None:
+        raise BadRequest(f"unknown indicator {indicator!r}; see /indicator-definitions")
+    cells = [(code, cell_of(r, indicator, raw)) for code, r in computation.areas.items()
+             if r.level is level]
+    known = [(code, c) for code, c in cells if c.value is not None]
+    sign = -1.0 if definition.direction is Direction.HIGHER_IS_WORSE else 1.0
+    known.sort(key=lambda item: (sign * (item[1].value or 0.0), item[0]))
+    withheld = sorted((item for item in cells if item[1].value is None), key=lambda i: i[0])
+    items = [RankedValue(area_code=code, indicator_id=indicator, value=c.value,
+                         suppressed=c.reason is not None, reason=c.reason, rank=i + 1)
+             for i, (code, c) in enumerate(known)]
+    items += [RankedValue(area_code=code, indicator_id=indicator, value=None,
+                          suppressed=c.reason is not None, reason=c.reason, rank=None)
+              for code, c in withheld]
+    return IndicatorRanking(indicator_id=indicator, level=level.value,
+                            period=str(computation.period),
+                            method_version=computation.method_version, raw=raw, items=items)
+
+
+def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
+    items = [out for r in computation.areas.values()
+             if r.level is AreaLevel.BUURT
+             and (out := index_out(r, computation.method_version)) is not None]
+    items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
+    return VulnerabilityIndexList(level=AreaLevel.BUURT.value, period=str(computation.period),
+                                  method_version=computation.method_version, items=items)
+
+
+def signal_counts(code: str, by_category: dict[str, int], raw: bool) -> AreaSignalCounts:
+    total = sum(by_category.values())
+    if raw:
+        return AreaSignalCounts(area_code=code, signals=total,
+                                by_category=dict(by_category), raw=True)
+
+    parent, children = disclose_hierarchy(total, by_category)
+    return AreaSignalCounts(area_code=code, signals=_int(parent.value),
+                            by_category={c: _int(v.value) for c, v in children.items()},
+                            raw=False)
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,76 @@
+"""Applying signal events to the facts: each change marks its buurt dirty for publication.
+
+Facts are kept per signal with the month it was observed in, so a late or out-of-order event
+lands in the right month, and a replay from the start of the topic gives the same facts.
+An erasure leaves a tombstone (the signal id only), so a recorded or escalated event that
+arrives after the erasure cannot bring the signal back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.indicators.models import AcuteEscalation, DirtyArea, SignalFact, SignalTombstone
+from shared.contracts.signals import SignalErased, SignalEscalated, SignalRecorded
+from shared.db import utcnow
+
+ACUTE = "acute"
+
+
+async def record_signal(session: AsyncSession, signal: SignalRecorded) -> None:
+    if await _erased(session, signal.signal_id):
+        return
+    if await session.get(SignalFact, signal.signal_id) is not None:
+        return  # the same signal under another event id: count it once
+    escalated = await session.get(AcuteEscalation, signal.signal_id) is not None
+    session.add(SignalFact(
+        signal_id=signal.signal_id, area_code=signal.area_code, category=signal.category,
+        severity=signal.severity, acute=escalated or signal.severity == ACUTE,
+        month=signal.observed_at.strftime("%Y-%m"),
+        household_stats_pseudonym=signal.household_stats_pseudonym,
+        observed_at=signal.observed_at, recorded_at=signal.recorded_at,
+    ))
+    await mark_dirty(session, signal.area_code)
+
+
+async def escalate_signal(session: AsyncSession, escalation: SignalEscalated) -> None:
+    if escalation.severity != ACUTE or await _erased(session, escalation.signal_id):
+        return
+    await _insert_ignore(session, AcuteEscalation, signal_id=str(escalation.signal_id),
+                         escalated_at=escalation.escalated_at)
+    fact = await session.get(SignalFact, escalation.signal_id)
+    if fact is not None and not fact.acute:
+        fact.acute = True
+        await mark_dirty(session, fact.area_code)
+
+
+async def erase_signal(session: AsyncSession, erasure: SignalErased) -> None:
+    await _insert_ignore(session, SignalTombstone, signal_id=str(erasure.signal_id),
+                         erased_at=erasure.erased_at)
+    fact = await session.get(SignalFact, erasure.signal_id)
+    await session.execute(delete(AcuteEscalation).where(
+        AcuteEscalation.signal_id == erasure.signal_id))
+    if fact is not None:
+        await session.delete(fact)
+        await mark_dirty(session, fact.area_code)
+
+
+async def mark_dirty(session: AsyncSession, area_code: str) -> None:
+    await _insert_ignore(session, DirtyArea, code=area_code, marked_at=utcnow())
+
+
+async def _erased(session: AsyncSession, signal_id: uuid.UUID) -> bool:
+    return await session.get(SignalTombstone, signal_id) is not None
+
+
+async def _insert_ignore(session: AsyncSession, model: type[object], **values: str | datetime
+                         ) -> None:
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(table).values(**values).on_conflict_do_nothing())

@@ -1,0 +1,53 @@
+"""Building blocks of the indicators tests: signal events and a small register."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from services.indicators.stream import service as stream
+from shared.contracts.signals import SignalRecorded
+
+
+def recorded(area: str, household: str, category: str = "rent-arrears",
+             observed: str = "2026-10-15", severity: str = "low",
+             signal_id: uuid.UUID | None = None) -> SignalRecorded:
+    observed_at = datetime.fromisoformat(observed).replace(hour=10, tzinfo=UTC)
+    return SignalRecorded(
+        signal_id=signal_id or uuid.uuid4(), category=category, severity=severity,
+        area_code=area, observed_at=observed_at, recorded_at=observed_at,
+        organisation="demo-corp-a", household_stats_pseudonym=household,
+    )
+
+
+async def record_all(runtime: Any, signals: list[SignalRecorded]) -> None:
+    """Apply signals as the consumer does (one transaction each)."""
+    for signal in signals:
+        async with runtime.sessions() as session, session.begin():
+            await stream.record_signal(session, signal)
+
+
+async def small_register(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    """GM0344 > WK034401 (BU03440101-03) and WK034402 (BU03440201); 100 corp. dwellings each."""
+    stats = [{"year": 2026, "inhabitants": 1000, "households": 500, "dwellings": 400,
+              "corporationDwellings": 100, "lowIncomeHouseholdsPct": 10.0}]
+    puts = [("GM0344", "Utrecht"), ("WK034401", "Wijk 1"), ("WK034402", "Wijk 2")]
+    puts += [(code, code) for code in ("BU03440101", "BU03440102", "BU03440103", "BU03440201")]
+    for code, name in puts:
+        body = {"name": name, "statistics": stats if code.startswith("BU") else []}
+        r = await client.put(f"/v1/areas/{code}", json=body, headers=admin)
+        assert r.status_code == 200, r.text
+    r = await client.put("/v1/programme-areas/PA-test", headers=admin, json={
+        "name": "Test", "gemeenteCode": "GM0344", "buurtCodes": ["BU03440101", "BU03440201"]})
+    assert r.status_code == 200, r.text
+
+
+def households(area: str, n: int, **kw: Any) -> list[SignalRecorded]:
+    return [recorded(area, f"hh-{area}-{i}", **kw) for i in range(n)]
+
+
+def value(body: dict[str, Any], indicator: str) -> dict[str, Any]:
+    return next(v for v in body["values"] if v["indicatorId"] == indicator)

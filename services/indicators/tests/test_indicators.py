@@ -1,0 +1,125 @@
+"""Indicators over HTTP: aggregation up the hierarchy, periods, rankings, disclosure control."""
+
+from __future__ import annotations
+
+from services.indicators.tests.helpers import (
+    households,
+    record_all,
+    recorded,
+    small_register,
+    value,
+)
+
+RATE = "signalled-households-per-100-corporation-dwellings"
+PERIOD = {"period": "rolling-12m:2026-11"}
+
+
+async def _seed(svc, admin) -> None:
+    await small_register(svc.client, admin)
+    signals = households("BU03440101", 12)
+    signals += [recorded("BU03440101", f"hh-BU03440101-{i}", category="nuisance")
+                for i in range(3)]  # three households stack two categories
+    signals += households("BU03440102", 2) + households("BU03440103", 9)
+    signals += households("BU03440201", 20, severity="acute")
+    await record_all(svc.runtime, signals)
+
+
+async def _get(svc, code, headers, **params):
+    r = await svc.client.get(f"/v1/areas/{code}/indicators", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_counts_and_denominators_are_summed_up_the_hierarchy(indicators, auth):
+    admin = auth("admin")
+    async with indicators() as svc:
+        await _seed(svc, admin)
+        expected = {"BU03440101": 12, "WK034401": 23, "GM0344": 43, "NL00": 43, "PA-test": 32}
+        for code, n in expected.items():
+            body = await _get(svc, code, admin, **PERIOD)
+            assert body["raw"] is True
+            assert value(body, "signalled-households")["value"] == n, code
+        buurt = await _get(svc, "BU03440101", admin, **PERIOD)
+        assert value(buurt, "signals")["value"] == 15
+        assert value(buurt, RATE)["value"] == 12.0
+        assert value(buurt, "stacked-households-pct")["value"] == 25.0
+        assert value(buurt, f"{RATE}.nuisance")["value"] == 3.0
+        # A rate of a wijk comes from summed counts and dwellings, not from averaged rates.
+        wijk = await _get(svc, "WK034401", admin, **PERIOD)
+        assert value(wijk, RATE)["value"] == round(23 / 300 * 100, 2)
+        programme = await _get(svc, "PA-test", admin, **PERIOD)
+        assert value(programme, RATE)["value"] == 16.0
+        assert value(programme, "low-income-households-pct")["value"] == 10.0
+        acute = await _get(svc, "GM0344", admin, **PERIOD)
+        assert value(acute, "acute-escalations")["value"] == 20
+
+
+async def test_non_admins_get_disclosure_controlled_values(indicators, auth):
+    admin, analyst = auth("admin"), auth("analyst", "demo-municipality")
+    async with indicators() as svc:
+        await _seed(svc, admin)
+        small = await _get(svc, "BU03440102", analyst, **PERIOD)
+        assert small["raw"] is False
+        cell = value(small, "signalled-households")
+        assert cell == {"indicatorId": "signalled-households", "value": None,
+                        "suppressed": True, "reason": "small-count"}
+        assert value(small, RATE)["reason"] == "small-count"
+        # Wijk 23 = 12 + 2 + 9: hiding only the 2 would give it away, so 9 goes too.
+        sibling = await _get(svc, "BU03440103", analyst, **PERIOD)
+        assert value(sibling, "signalled-households")["reason"] == "secondary"
+        assert value(sibling, RATE)["reason"] == "secondary"
+        big = await _get(svc, "BU03440101", analyst, **PERIOD)
+        assert value(big, "signalled-households")["value"] == 10  # 12 rounded to 5
+        assert value(big, "signals")["value"] == 15
+        assert value(big, RATE)["value"] == 10.0  # from the published count
+        assert value(big, "stacked-households-pct")["reason"] == "small-denominator"
+        assert value(big, "signalled-households-trend")["value"] == 10.0
+        assert value(big, "low-income-households-pct")["value"] == 10.0  # open data as is
+        counts = (await svc.client.get("/v1/areas/BU03440102/signal-counts",
+                                       headers=analyst)).json()
+        assert counts["signals"] is None and counts["raw"] is False
+
+
+async def test_calendar_months_and_series(indicators, auth):
+    admin, officer = auth("admin"), auth("programme-officer", "demo-programme")
+    async with indicators() as svc:
+        await _seed(svc, admin)
+        await record_all(svc.runtime, households("BU03440201", 6, observed="2026-08-02"))
+        october = await _get(svc, "BU03440201", officer, period="month:2026-10")
+        assert value(october, "signalled-households")["value"] == 20
+        r = await svc.client.get(
+            "/v1/areas/BU03440201/indicators/signalled-households/series",
+            params={"until": "month:2026-11", "count": 4}, headers=officer)
+        assert r.status_code == 200, r.text
+        points = [(p["period"], p["value"]) for p in r.json()["points"]]
+        assert points == [("month:2026-08", 5), ("month:2026-09", 0), ("month:2026-10", 20),
+                          ("month:2026-11", 0)]
+        r = await svc.client.get("/v1/areas/BU03440201/indicators",
+                                 params={"period": "week:2026-11"}, headers=officer)
+        assert r.status_code == 400
+
+
+async def test_ranking_and_vulnerability_index(indicators, auth):
+    admin, partner = auth("admin"), auth("partner", "demo-partner")
+    async with indicators() as svc:
+        await _seed(svc, admin)
+        r = await svc.client.get("/v1/indicators", headers=partner, params={
+            "level": "buurt", "indicator": RATE, **PERIOD})
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert [(i["areaCode"], i["rank"]) for i in items[:2]] == [
+            ("BU03440201", 1), ("BU03440101", 2)]
+        assert all(i["rank"] is None for i in items[2:])
+        r = await svc.client.get("/v1/vulnerability-index", params=PERIOD, headers=partner)
+        assert r.status_code == 200, r.text
+        index = r.json()
+        assert index["methodVersion"]
+        ranked = [i for i in index["items"] if i["rank"] is not None]
+        assert [i["rank"] for i in ranked] == list(range(1, len(ranked) + 1))
+        assert set(ranked[0]["alternativeRanks"]) == {"min-max", "percentile-rank"}
+        body = await _get(svc, "BU03440201", partner, **PERIOD)
+        assert body["vulnerabilityIndex"]["areaCode"] == "BU03440201"
+        definitions = (await svc.client.get("/v1/indicator-definitions",
+                                            headers=partner)).json()["items"]
+        assert {d["id"] for d in definitions} >= {RATE, "stacked-households-pct"}
+        assert all(d["direction"] in ("higher-is-worse", "lower-is-worse") for d in definitions)

@@ -1,0 +1,129 @@
+"""Events on indicators.v1: debounced per area, disclosure-controlled, snapshots in parts."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from services.indicators.models import DirtyArea, Outbox
+from services.indicators.publication.service import publish_dirty
+from services.indicators.stream import service as stream
+from services.indicators.tests.helpers import households, record_all, small_register
+from shared.contracts.indicators import (
+    AREA_INDICATORS_UPDATED,
+    INDICATOR_SNAPSHOT_PUBLISHED,
+    AreaIndicatorsUpdated,
+)
+from shared.contracts.signals import SignalErased
+from tests.helpers import eventually
+
+
+async def _events(svc, event_type) -> list[tuple[str, dict[str, Any]]]:
+    async with svc.runtime.sessions() as session:
+        rows = (await session.scalars(
+            select(Outbox).where(Outbox.type == event_type.type).order_by(Outbox.id))).all()
+    return [(row.key, orjson.loads(row.data)) for row in rows]
+
+
+async def _tick(svc) -> int:
+    async with svc.runtime.sessions() as session, session.begin():
+        return await publish_dirty(session, "urn:test")
+
+
+async def test_one_event_per_changed_area_with_public_values_only(indicators, auth):
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        await _tick(svc)  # what the register itself changed
+        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        await record_all(svc.runtime, households("BU03440101", 12, observed="2026-11-02")
+                         + households("BU03440102", 3, observed="2026-11-02"))
+        assert await _tick(svc) > 0
+        events = (await _events(svc, AREA_INDICATORS_UPDATED))[before:]
+        keys = [key for key, _ in events]
+        assert len(keys) == len(set(keys))  # 15 signals, one event per area
+        assert {"BU03440101", "BU03440102", "WK034401", "GM0344", "NL00", "PA-test"} <= set(keys)
+        by_key = {key: AreaIndicatorsUpdated.model_validate(data) for key, data in events}
+        small = {v.indicator_id: v for v in by_key["BU03440102"].values}
+        assert small["signals"].value is None and small["signals"].reason == "small-count"
+        assert small["signals"].suppressed
+        assert by_key["BU03440101"].values[0].indicator_id == "signals"
+        assert by_key["BU03440101"].method_version
+        raw_null = next(d for k, d in events if k == "BU03440102")["values"][0]
+        assert "value" in raw_null and raw_null["value"] is None  # explicit null on the wire
+
+        assert await _tick(svc) == 0  # nothing dirty
+        await record_all(svc.runtime, households("BU03440103", 1, observed="2026-11-03"))
+        # The new signal is withheld and changes no published total: no event is needed
+        # for areas whose public values stayed the same.
+        await _tick(svc)
+        async with svc.runtime.sessions() as session:
+            assert (await session.scalars(select(DirtyArea))).all() == []
+
+
+async def test_the_background_publisher_debounces_per_area(indicators, auth):
+    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0.3) as svc:
+        await small_register(svc.client, auth("admin"))
+        await asyncio.sleep(0.5)
+        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        started = asyncio.get_running_loop().time()
+        for signal in households("BU03440201", 10, observed="2026-11-02"):
+            await record_all(svc.runtime, [signal])  # one transaction each, 30 ms apart
+            await asyncio.sleep(0.03)
+
+        async def published():
+            events = (await _events(svc, AREA_INDICATORS_UPDATED))[before:]
+            mine = [AreaIndicatorsUpdated.model_validate(d) for k, d in events
+                    if k == "BU03440201"]
+            last = mine[-1] if mine else None
+            if last is None:
+                return None
+            signals = next(v for v in last.values if v.indicator_id == "signals")
+            return mine if signals.value == 10 else None
+
+        mine = await eventually(published, timeout_s=10)
+        ticks = (asyncio.get_running_loop().time() - started) / 0.3 + 1
+        assert len(mine) <= ticks
+        assert len(mine) < 10
+
+
+async def test_a_snapshot_is_published_in_parts_under_a_mebibyte(indicators, auth):
+    async with indicators(snapshot_areas_per_part=3) as svc:
+        await small_register(svc.client, auth("admin"))
+        r = await svc.client.post("/v1/indicator-snapshots", headers=auth("analyst"))
+        assert r.status_code == 403
+        r = await svc.client.post("/v1/indicator-snapshots",
+                                  params={"period": "rolling-12m:2026-11"},
+                                  headers=auth("admin"))
+        assert r.status_code == 202, r.text
+        accepted = r.json()
+        assert accepted["parts"] == math.ceil(accepted["areas"] / 3)
+        parts = await _events(svc, INDICATOR_SNAPSHOT_PUBLISHED)
+        assert len(parts) == accepted["parts"]
+        assert {d["part"] for _, d in parts} == set(range(1, accepted["parts"] + 1))
+        assert all(len(orjson.dumps(d)) < 1_048_576 for _, d in parts)
+        codes = [a["areaCode"] for _, d in parts for a in d["areas"]]
+        assert len(codes) == accepted["areas"] == len(set(codes))
+        assert all(k == accepted["snapshotId"] for k, _ in parts)
+
+
+async def test_erasing_the_last_signal_of_a_buurt_publishes_zeros(indicators):
+    async with indicators() as svc:
+        signal = households("BU05990101", 1, observed="2026-11-02")[0]
+        await record_all(svc.runtime, [signal])
+        await _tick(svc)
+        async with svc.runtime.sessions() as session, session.begin():
+            await stream.erase_signal(session, SignalErased(
+                signal_id=signal.signal_id, area_code="BU05990101",
+                household_stats_pseudonym=signal.household_stats_pseudonym,
+                erased_at=signal.recorded_at))
+        await _tick(svc)
+        mine = [AreaIndicatorsUpdated.model_validate(d)
+                for k, d in await _events(svc, AREA_INDICATORS_UPDATED) if k == "BU05990101"]
+        assert len(mine) == 2
+        first, last = ({v.indicator_id: v for v in m.values} for m in mine)
+        assert first["signals"].reason == "small-count"
+        assert last["signals"].value == 0 and not last["signals"].suppressed

@@ -1,0 +1,96 @@
+"""The signals.v1 consumer over the real broker: duplicates, reordering, erasure, replay."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from services.indicators.tests.helpers import recorded, value
+from shared.contracts.signals import (
+    SIGNAL_ERASED,
+    SIGNAL_ESCALATED,
+    SIGNAL_RECORDED,
+    SignalErased,
+    SignalEscalated,
+)
+from shared.events import CloudEvent
+from shared.kafka import ensure_topics
+from tests.helpers import eventually
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def _event(event_type, data) -> CloudEvent:
+    return CloudEvent.new("urn:test:signals", event_type.type, data)
+
+
+async def _indicators(svc, area, period):
+    r = await svc.client.get(f"/v1/areas/{area}/indicators", params={"period": period},
+                             headers=svc.admin)
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_the_consumer_counts_each_signal_once_in_its_month_and_replays_identically(
+        indicators, auth, broker):
+    area = f"BU{random.randint(8000, 8999)}0101"  # noqa: S311 (a code unique to this run)
+    s1, s2, s3, s4, s5, s6 = (uuid.uuid4() for _ in range(6))
+    first = _event(SIGNAL_RECORDED, recorded(area, "hh-1", signal_id=s1))
+    events = [
+        first, first,  # redelivered: the inbox applies it once
+        _event(SIGNAL_RECORDED, recorded(area, "hh-2", signal_id=s2)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-2", signal_id=s2)),  # same signal, new id
+        _event(SIGNAL_ERASED, SignalErased(signal_id=s3, area_code=area,
+                                           household_stats_pseudonym="hh-3", erased_at=NOW)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-3", signal_id=s3)),  # after its erasure
+        _event(SIGNAL_RECORDED, recorded(area, "hh-4", signal_id=s4, category="nuisance")),
+        _event(SIGNAL_ERASED, SignalErased(signal_id=s4, area_code=area,
+                                           household_stats_pseudonym="hh-4", erased_at=NOW)),
+        _event(SIGNAL_ESCALATED, SignalEscalated(signal_id=s5, area_code=area,
+                                                 category="unsafe-situation",
+                                                 severity="acute", escalated_at=NOW)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-5", signal_id=s5,
+                                         category="unsafe-situation")),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-6", signal_id=s6, observed="2025-12-03")),
+    ]
+    group = f"indicators.test.{uuid.uuid4().hex[:8]}"
+    async with indicators(consumer_enabled=True, signals_consumer_group=group) as svc:
+        svc.admin = auth("admin")
+        await ensure_topics(svc.runtime.settings, ["signals.v1"])
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+        await producer.start()
+        try:
+            for e in events:
+                await producer.send_and_wait("signals.v1", e.value(), key=area.encode(),
+                                             headers=e.headers())
+        finally:
+            await producer.stop()
+
+        async def settled():
+            body = await _indicators(svc, area, "month:2025-12")
+            return body if body and value(body, "signals")["value"] == 1 else None
+
+        await eventually(settled)
+        october = await _indicators(svc, area, "month:2026-10")
+        assert value(october, "signals")["value"] == 3  # s1, s2, s5
+        assert value(october, "signalled-households")["value"] == 3
+        assert value(october, "acute-escalations")["value"] == 1  # escalated before recorded
+        year = await _indicators(svc, area, "rolling-12m:2026-11")
+        assert value(year, "signals")["value"] == 4  # with the late one of 2025-12
+        expected = [await _indicators(svc, area, p)
+                    for p in ("month:2025-12", "month:2026-10", "rolling-12m:2026-11")]
+
+    # A new consumer group on a fresh database replays the topic from its beginning.
+    replay_group = f"indicators.replay.{uuid.uuid4().hex[:8]}"
+    async with indicators(consumer_enabled=True, signals_consumer_group=replay_group) as svc:
+        svc.admin = auth("admin")
+        await eventually(settled)
+
+        async def same():
+            got = [await _indicators(svc, area, p)
+                   for p in ("month:2025-12", "month:2026-10", "rolling-12m:2026-11")]
+            return got == expected
+
+        await eventually(same)

@@ -1,0 +1,116 @@
+"""HTTP edge of case work: an organisation's signals, their history and status changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.casework import repository, service, views
+from services.signals.casework.schemas import (
+    History,
+    SeverityCode,
+    SignalPage,
+    SignalRead,
+    StatusChangeCreate,
+    StatusChangeRead,
+)
+from services.signals.models import Signal
+from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
+from services.signals.runtime import CryptoDep, SettingsDep
+from services.signals.workflow import SignalStatus
+from shared.auth import Principal, Role, require_roles
+from shared.db import utcnow
+from shared.openapi import problem_responses
+from shared.problems import NotFound
+from shared.runtime import SessionDep
+
+SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
+router = APIRouter(tags=["signals"])
+Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
+PURPOSE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+Purpose = Annotated[str | None, Query(
+    pattern=PURPOSE, max_length=64,
+    description="Why you read personal data (e.g. `case-handling`); without it the answer "
+    "holds no personal data. Every read with a purpose is in the access log.")]
+
+
+async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal,
+                  ) -> Signal:
+    signal = await repository.signal_of(session, signal_id, principal.organisation)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id} in your organisation")
+    return signal
+
+
+@router.get("/signals", response_model=SignalPage, responses=problem_responses(400))
+async def list_signals(
+    session: SessionDep, principal: Staff,
+    area_code: Annotated[str | None, Query(alias="areaCode", max_length=10)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    status: SignalStatus | None = None,
+    severity: SeverityCode | None = None,
+    observed_from: Annotated[AwareDatetime | None, Query(alias="observedFrom")] = None,
+    observed_until: Annotated[AwareDatetime | None, Query(alias="observedUntil")] = None,
+    overdue: Annotated[bool, Query(description="Only signals past their SLA")] = False,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> SignalPage:
+    """Your organisation's signals, newest first (no personal data)."""
+    after = decode_keyset(cursor) if cursor else None
+    now = utcnow()
+    filters = repository.SignalFilter(
+        area_code=area_code, category=category, status=status, severity=severity,
+        observed_from=observed_from, observed_until=observed_until,
+        overdue_at=now if overdue else None)
+    rows = await repository.list_signals(session, principal.organisation, filters, after,
+                                         limit + 1)
+    page = rows[:limit]
+    next_cursor = (encode_keyset(page[-1].recorded_at, page[-1].id)
+                   if len(rows) > limit else None)
+    return SignalPage(items=[views.summary(s, now) for s in page], next_cursor=next_cursor)
+
+
+@router.get("/signals/{signalId}", response_model=SignalRead,
+            responses=problem_responses(400, 404))
+async def get_signal(
+    signal_id: SignalId, response: Response, session: SessionDep, crypto: CryptoDep,
+    principal: Staff, purpose: Purpose = None,
+) -> SignalRead:
+    """One signal of your organisation; personal data only with a `purpose` (logged)."""
+    signal = await _signal(session, signal_id, principal)
+    response.headers["ETag"] = f'"{signal.version}"'
+    return await service.read_signal(session, signal, principal, crypto, purpose)
+
+
+@router.get("/signals/{signalId}/history", response_model=History,
+            responses=problem_responses(404))
+async def get_history(signal_id: SignalId, session: SessionDep, principal: Staff) -> History:
+    """The signal's status changes, oldest first (append-only)."""
+    signal = await _signal(session, signal_id, principal)
+    rows = await repository.history(session, signal.id)
+    return History(items=[StatusChangeRead.model_validate(r, from_attributes=True)
+                          for r in rows])
+
+
+@router.post("/signals/{signalId}/status-changes", status_code=201,
+             response_model=StatusChangeRead,
+             responses=problem_responses(400, 403, 404, 409, 412, 428))
+async def change_status(
+    signal_id: SignalId, body: StatusChangeCreate, response: Response, session: SessionDep,
+    settings: SettingsDep, principal: Staff,
+    if_match: Annotated[str | None, Header(alias="If-Match",
+                                           description="The signal's ETag")] = None,
+) -> StatusChangeRead:
+    """Move a signal to another workflow state (needs `If-Match`)."""
+    signal = await _signal(session, signal_id, principal)
+    service.change_status(session, signal, principal, body.status,
+                          settings.cloudevents_source(), if_match=if_match,
+                          reason=body.reason, outcome=body.outcome)
+    await session.flush()
+    rows = await repository.history(session, signal.id)
+    response.headers["ETag"] = f'"{signal.version}"'
+    return StatusChangeRead.model_validate(rows[-1], from_attributes=True)

@@ -1,0 +1,68 @@
+"""Queries of case work: one organisation's signals, their history and referrals."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.models import Referral, Signal, StatusChange
+from services.signals.workflow import SignalStatus
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    area_code: str | None = None
+    category: str | None = None
+    status: SignalStatus | None = None
+    severity: str | None = None
+    observed_from: datetime | None = None
+    observed_until: datetime | None = None
+    overdue_at: datetime | None = None  # only signals overdue at this moment
+
+
+async def signal_of(session: AsyncSession, signal_id: uuid.UUID, organisation: str,
+                    ) -> Signal | None:
+    signal = await session.get(Signal, signal_id)
+    return signal if signal is not None and signal.organisation == organisation else None
+
+
+async def list_signals(
+    session: AsyncSession, organisation: str, f: SignalFilter,
+    after: tuple[datetime, uuid.UUID] | None, limit: int,
+) -> list[Signal]:
+    """Newest first; `after` is the (recordedAt, id) of the last item already seen."""
+    q = select(Signal).where(Signal.organisation == organisation)
+    if f.area_code:
+        q = q.where(Signal.area_code == f.area_code)
+    if f.category:
+        q = q.where(Signal.category == f.category)
+    if f.status:
+        q = q.where(Signal.status == f.status.value)
+    if f.severity:
+        q = q.where(Signal.severity == f.severity)
+    if f.observed_from:
+        q = q.where(Signal.observed_at >= f.observed_from)
+    if f.observed_until:
+        q = q.where(Signal.observed_at < f.observed_until)
+    if f.overdue_at:
+        q = q.where(Signal.status == SignalStatus.NEW.value, Signal.sla_due_at < f.overdue_at)
+    if after is not None:
+        at, last_id = after
+        q = q.where(or_(Signal.recorded_at < at,
+                        and_(Signal.recorded_at == at, Signal.id < last_id)))
+    q = q.order_by(Signal.recorded_at.desc(), Signal.id.desc()).limit(limit)
+    return list((await session.scalars(q)).all())
+
+
+async def history(session: AsyncSession, signal_id: uuid.UUID) -> list[StatusChange]:
+    q = select(StatusChange).where(StatusChange.signal_id == signal_id).order_by(StatusChange.id)
+    return list((await session.scalars(q)).all())
+
+
+async def referrals_of(session: AsyncSession, signal_id: uuid.UUID) -> list[Referral]:
+    q = select(Referral).where(Referral.signal_id == signal_id).order_by(Referral.referred_at)
+    return list((await session.scalars(q)).all())

@@ -1,0 +1,103 @@
+"""How a signal reads: facts for its organisation, personal data only with a purpose."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from services.signals.schemas_common import Body
+from services.signals.workflow import Outcome, SignalStatus
+
+SeverityCode = Literal["low", "medium", "high", "acute"]
+
+
+class AddressRead(Body):
+    postcode: str
+    house_number: int
+    house_letter: str | None = None
+    house_number_addition: str | None = None
+
+
+class PersonalData(Body):
+    """Decrypted personal fields; each read of them is in the access log."""
+
+    address: AddressRead | None = None
+    unit_ref: str | None = None
+    note: str | None = None
+    arrears_amount_cents: int | None = None
+    arrears_since: date | None = None
+
+
+class ReferralSummary(Body):
+    id: uuid.UUID
+    partner_organisation: str
+    purpose: str
+    legal_basis: str
+    referred_at: datetime
+    outcome: Outcome | None = None
+    outcome_at: datetime | None = None
+
+
+class SignalSummary(Body):
+    """A signal's non-personal facts, as its own organisation sees them."""
+
+    id: uuid.UUID
+    organisation: str
+    reported_by: str
+    category: str
+    subcategory: str | None
+    severity: SeverityCode
+    area_code: str
+    observed_at: datetime
+    recorded_at: datetime
+    status: SignalStatus
+    version: int
+    sla_due_at: datetime = Field(description="First action (triage) is due by then")
+    overdue: bool = Field(description="Still new after its category's SLA")
+    closed_at: datetime | None
+    synthetic: bool
+    tenant_objected: bool
+    consent_recorded_at: datetime | None
+    personal_contact_attempted_at: datetime | None
+    debt_help_pointed_at: datetime | None
+    written_reminder_at: datetime | None
+    personal_data_removed: bool = Field(description="Removed by retention or erasure")
+
+
+class SignalRead(SignalSummary):
+    """One signal with its referrals; `personalData` only when read with a `purpose`."""
+
+    referrals: list[ReferralSummary] = []
+    personal_data: PersonalData | None = None
+
+
+class SignalPage(Body):
+    items: list[SignalSummary]
+    next_cursor: str | None
+
+
+class StatusChangeCreate(Body):
+    """Move a signal to another workflow state (send the signal's ETag in `If-Match`)."""
+
+    status: SignalStatus
+    reason: str | None = Field(default=None, max_length=500)
+    outcome: Outcome | None = Field(
+        default=None, description="Required when closing (resolved or closed-no-action)")
+
+
+class StatusChangeRead(Body):
+    version: int
+    from_status: SignalStatus | None
+    to_status: SignalStatus
+    reason: str | None
+    outcome: Outcome | None
+    changed_by: str
+    changed_by_organisation: str
+    changed_at: datetime
+
+
+class History(Body):
+    items: list[StatusChangeRead]

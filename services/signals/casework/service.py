@@ -1,0 +1,112 @@
+"""Case work: reading signals (personal data only for a stated purpose, always logged) and
+moving them through the workflow with optimistic concurrency."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.accesslog import repository as access_log
+from services.signals.casework import repository, views
+from services.signals.casework.schemas import SignalRead
+from services.signals.crypto import Crypto
+from services.signals.models import Outbox, Signal, StatusChange
+from services.signals.workflow import (
+    InvalidOutcome,
+    InvalidTransition,
+    Outcome,
+    SignalStatus,
+    TransitionNotPermitted,
+    WorkflowRole,
+    check_outcome,
+    check_transition_by,
+)
+from shared.auth import Forbidden, Principal, Role
+from shared.contracts.signals import SIGNAL_STATUS_CHANGED, SignalStatusChanged
+from shared.db import utcnow
+from shared.outbox import record_event
+from shared.problems import (
+    BadRequest,
+    Conflict,
+    InvalidParam,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+
+
+def acting_role(principal: Principal) -> WorkflowRole:
+    if principal.has(Role.COORDINATOR):
+        return WorkflowRole.COORDINATOR
+    return WorkflowRole.FIELD_WORKER
+
+
+async def read_signal(
+    session: AsyncSession, signal: Signal, principal: Principal, crypto: Crypto,
+    purpose: str | None,
+) -> SignalRead:
+    """The signal with referrals; with a purpose also its personal data, logged."""
+    referrals = await repository.referrals_of(session, signal.id)
+    if purpose is None:
+        return views.full(signal, referrals)
+    personal = views.decrypt_personal(signal, crypto.cipher)
+    fields = views.present_personal_fields(personal)
+    if fields:
+        await access_log.append(
+            session, principal, role=acting_role(principal).value, purpose=purpose,
+            record_type="signal", record_id=signal.id, fields=fields,
+            controller=signal.organisation)
+    return views.full(signal, referrals, personal)
+
+
+def check_if_match(signal: Signal, if_match: str | None) -> None:
+    if if_match is None:
+        raise PreconditionRequired("send the signal's ETag in If-Match to change it")
+    tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
+    if "*" not in tags and str(signal.version) not in tags:
+        raise PreconditionFailed(
+            f"the signal changed since you read it (now version {signal.version}); "
+            "read it again")
+
+
+def transition(
+    session: AsyncSession, signal: Signal, target: SignalStatus, principal: Principal,
+    source: str, *, reason: str | None = None, outcome: Outcome | None = None,
+) -> None:
+    """Apply an allowed change: new version, history entry and event, one transaction."""
+    current = SignalStatus(signal.status)
+    now = utcnow()
+    signal.status = target.value
+    signal.version += 1
+    signal.closed_at = now if target.is_closed else None
+    session.add(StatusChange(
+        signal_id=signal.id, version=signal.version, from_status=current.value,
+        to_status=target.value, reason=reason, outcome=outcome.value if outcome else None,
+        changed_by=principal.subject, changed_by_organisation=principal.organisation,
+        changed_at=now))
+    record_event(
+        session, Outbox, SIGNAL_STATUS_CHANGED,
+        SignalStatusChanged(signal_id=signal.id, area_code=signal.area_code,
+                            category=signal.category, from_status=current.value,
+                            to_status=target.value, changed_at=now, version=signal.version),
+        key=signal.area_code, source=source, subject=str(signal.id))
+
+
+def change_status(
+    session: AsyncSession, signal: Signal, principal: Principal, target: SignalStatus,
+    source: str, *, if_match: str | None, reason: str | None, outcome: Outcome | None,
+) -> None:
+    """A person's status change: If-Match, then the workflow rules, then the change."""
+    check_if_match(signal, if_match)
+    current = SignalStatus(signal.status)
+    role = acting_role(principal)
+    try:
+        check_transition_by(role, current, target,
+                            is_own=signal.reported_by == principal.subject)
+        check_outcome(target, outcome)
+    except InvalidTransition as exc:
+        raise Conflict(str(exc)) from None
+    except TransitionNotPermitted as exc:
+        raise Forbidden(str(exc)) from None
+    except InvalidOutcome as exc:
+        raise BadRequest(str(exc), invalid=[InvalidParam(
+            name="body.outcome", code=exc.code, reason=str(exc))]) from None
+    transition(session, signal, target, principal, source, reason=reason, outcome=outcome)

@@ -1,0 +1,102 @@
+"""Signal rows -> response bodies (decrypting personal fields only when asked)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from services.signals.casework.schemas import (
+    AddressRead,
+    PersonalData,
+    ReferralSummary,
+    SignalRead,
+    SignalSummary,
+)
+from services.signals.models import Referral, Signal
+from services.signals.privacy import FieldCipher, FieldCipherError
+from services.signals.workflow import Outcome, SignalStatus
+from shared.db import utcnow
+from shared.problems import ProblemError
+
+
+def is_overdue(signal: Signal, now: datetime | None = None) -> bool:
+    return signal.status == SignalStatus.NEW and signal.sla_due_at < (now or utcnow())
+
+
+def summary(signal: Signal, now: datetime | None = None) -> SignalSummary:
+    return SignalSummary.model_validate(_facts(signal, now))
+
+
+def _facts(signal: Signal, now: datetime | None) -> dict[str, Any]:
+    return {
+        "id": signal.id, "organisation": signal.organisation, "reported_by": signal.reported_by,
+        "category": signal.category, "subcategory": signal.subcategory,
+        "severity": signal.severity, "area_code": signal.area_code,
+        "observed_at": signal.observed_at, "recorded_at": signal.recorded_at,
+        "status": signal.status, "version": signal.version, "sla_due_at": signal.sla_due_at,
+        "overdue": is_overdue(signal, now), "closed_at": signal.closed_at,
+        "synthetic": signal.synthetic, "tenant_objected": signal.tenant_objected,
+        "consent_recorded_at": signal.consent_recorded_at,
+        "personal_contact_attempted_at": signal.personal_contact_attempted_at,
+        "debt_help_pointed_at": signal.debt_help_pointed_at,
+        "written_reminder_at": signal.written_reminder_at,
+        "personal_data_removed": signal.personal_data_removed_at is not None,
+    }
+
+
+def referral_summary(r: Referral) -> ReferralSummary:
+    return ReferralSummary(
+        id=r.id, partner_organisation=r.partner_organisation, purpose=r.purpose,
+        legal_basis=r.legal_basis, referred_at=r.referred_at,
+        outcome=Outcome(r.outcome) if r.outcome else None, outcome_at=r.outcome_at)
+
+
+def full(signal: Signal, referrals: list[Referral], personal: PersonalData | None = None,
+         ) -> SignalRead:
+    return SignalRead.model_validate({
+        **_facts(signal, None), "referrals": [referral_summary(r) for r in referrals],
+        "personal_data": personal,
+    })
+
+
+class UnreadablePersonalData(ProblemError):
+    """A ciphertext fails authentication (tampered or moved) or its key is gone."""
+
+    status = 500
+    title = "Personal data unreadable"
+
+
+def decrypt_personal(signal: Signal, cipher: FieldCipher) -> PersonalData:
+    """All personal fields of a signal in plaintext (caller logs the read)."""
+    try:
+        return _decrypt(signal, cipher)
+    except FieldCipherError as exc:
+        raise UnreadablePersonalData(
+            f"the personal data of signal {signal.id} cannot be decrypted: {exc}") from None
+
+
+def _decrypt(signal: Signal, cipher: FieldCipher) -> PersonalData:
+    rid = str(signal.id)
+    data = PersonalData()
+    if signal.address_ciphertext:
+        place = orjson.loads(cipher.decrypt(signal.address_ciphertext, record_id=rid,
+                                            field="address"))
+        unit_ref = place.pop("unitRef", None)
+        data.address = AddressRead.model_validate(place) if place else None
+        data.unit_ref = unit_ref
+    if signal.note_ciphertext:
+        data.note = cipher.decrypt(signal.note_ciphertext, record_id=rid, field="note")
+    if signal.arrears_ciphertext:
+        arrears = orjson.loads(cipher.decrypt(signal.arrears_ciphertext, record_id=rid,
+                                              field="arrears"))
+        data.arrears_amount_cents = arrears.get("amountCents")
+        since = arrears.get("since")
+        data.arrears_since = date.fromisoformat(since) if since else None
+    return data
+
+
+def present_personal_fields(data: PersonalData) -> list[str]:
+    """API names of the personal fields that hold a value (what an access-log entry lists)."""
+    return sorted(k for k, v in data.model_dump(by_alias=True).items() if v is not None)

@@ -1,0 +1,63 @@
+"""The service's key material, from settings or (embedded default only) a generated dev file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from services.signals.privacy import FieldCipher, Pseudonymiser, generate_key
+from services.signals.settings import Settings
+
+
+@dataclass(frozen=True)
+class Crypto:
+    pseudonymiser: Pseudonymiser
+    cipher: FieldCipher
+
+    def request_hash(self, canonical_body: bytes) -> str:
+        """Keyed digest of a request body: an unkeyed hash of an address could be guessed."""
+        digest = hashlib.sha256(canonical_body).hexdigest()
+        return self.pseudonymiser.operational(f"request-body:{digest}")
+
+
+def _dev_keys(path: Path) -> dict[str, str]:
+    if path.is_file():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    keys = {
+        "operational_pseudonym_key": generate_key(),
+        "statistics_pseudonym_key": generate_key(),
+        "field_keyring": f"dev1:{generate_key()}",
+        "field_active_key_id": "dev1",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(orjson.dumps(keys))
+    return keys
+
+
+def build_crypto(settings: Settings) -> Crypto:
+    """Keys from settings; when none are configured, the dev file (created once)."""
+    values = {
+        "operational_pseudonym_key": settings.operational_pseudonym_key,
+        "statistics_pseudonym_key": settings.statistics_pseudonym_key,
+        "field_keyring": settings.field_keyring,
+        "field_active_key_id": settings.field_active_key_id,
+    }
+    if not any(values.values()):
+        values = _dev_keys(Path(settings.dev_keys_file))
+    return Crypto(
+        pseudonymiser=Pseudonymiser.from_settings(
+            operational_key=values["operational_pseudonym_key"],
+            statistics_key=values["statistics_pseudonym_key"],
+        ),
+        cipher=FieldCipher.from_settings(
+            keyring=values["field_keyring"], active_key_id=values["field_active_key_id"]
+        ),
+    )

@@ -1,0 +1,78 @@
+"""Data-subject rights (GDPR art. 15 and 17) for one household of the controller."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.accesslog import repository as access_log
+from services.signals.accesslog.schemas import AccessLogEntryRead
+from services.signals.casework import repository as casework
+from services.signals.casework import views
+from services.signals.crypto import Crypto
+from services.signals.datasubjects import repository
+from services.signals.datasubjects.schemas import (
+    DataSubjectErasure,
+    DataSubjectExport,
+    DataSubjectQuery,
+)
+from services.signals.models import IdempotencyKey, Outbox
+from services.signals.purge import strip_personal_data
+from shared.auth import Principal, Role
+from shared.contracts.signals import SIGNAL_ERASED, SignalErased
+from shared.db import utcnow
+from shared.outbox import record_event
+
+EXPORT_PURPOSE = "data-subject-access"
+
+
+async def export(session: AsyncSession, query: DataSubjectQuery, principal: Principal,
+                 crypto: Crypto) -> DataSubjectExport:
+    pseudonym = crypto.pseudonymiser.operational(query.household(principal.organisation))
+    signals = await repository.household_signals(session, principal.organisation, pseudonym)
+    reads = []
+    for signal in signals:
+        personal = views.decrypt_personal(signal, crypto.cipher)
+        referrals = await casework.referrals_of(session, signal.id)
+        reads.append(views.full(signal, referrals, personal))
+    ids = [str(s.id) for s in signals]
+    disclosures = await access_log.search(session, principal.organisation, record_ids=ids,
+                                          limit=10_000) if ids else []
+    for read in reads:  # the export is itself a read of personal data
+        fields = views.present_personal_fields(read.personal_data) if read.personal_data else []
+        if fields:
+            await access_log.append(
+                session, principal, role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
+                record_type="signal", record_id=read.id, fields=fields,
+                controller=principal.organisation)
+    return DataSubjectExport(signals=reads, disclosures=[
+        AccessLogEntryRead(
+            id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
+            purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,
+            fields=orjson.loads(r.fields), at=r.at, prev_hash=r.prev_hash,
+            entry_hash=r.entry_hash)
+        for r in disclosures])
+
+
+async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Principal,
+                crypto: Crypto, source: str) -> DataSubjectErasure:
+    """Strip personal data and pseudonyms; `signal-erased` tells consumers to forget."""
+    pseudonym = crypto.pseudonymiser.operational(query.household(principal.organisation))
+    signals = await repository.household_signals(session, principal.organisation, pseudonym)
+    now = utcnow()
+    for signal in signals:
+        stats = signal.household_stats_pseudonym
+        strip_personal_data(signal, now)
+        signal.household_stats_pseudonym = None
+        signal.erased_at = now
+        if stats is not None:
+            record_event(
+                session, Outbox, SIGNAL_ERASED,
+                SignalErased(signal_id=signal.id, area_code=signal.area_code,
+                             household_stats_pseudonym=stats, erased_at=now),
+                key=signal.area_code, source=source, subject=str(signal.id))
+    if signals:
+        await session.execute(delete(IdempotencyKey).where(
+            IdempotencyKey.signal_id.in_([s.id for s in signals])))
+    return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])

@@ -1,0 +1,97 @@
+"""HTTP edge of referrals: coordinators refer, partners read their inbox and report back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from services.signals.casework import repository as casework
+from services.signals.models import Referral
+from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
+from services.signals.referrals import repository, service
+from services.signals.referrals.schemas import (
+    OutcomeCreate,
+    PartnerReferral,
+    PartnerReferralPage,
+    ReferralCreate,
+    ReferralRead,
+)
+from services.signals.runtime import CryptoDep, SettingsDep
+from shared.auth import Principal, Role, require_roles
+from shared.openapi import problem_responses
+from shared.problems import NotFound
+from shared.runtime import SessionDep
+
+SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
+ReferralId = Annotated[uuid.UUID, Path(alias="referralId")]
+router = APIRouter(tags=["referrals"])
+Coordinator = Annotated[Principal, require_roles(Role.COORDINATOR)]
+Partner = Annotated[Principal, require_roles(Role.PARTNER)]
+
+
+def _read(referral: Referral) -> ReferralRead:
+    return ReferralRead(
+        id=referral.id, signal_id=referral.signal_id,
+        partner_organisation=referral.partner_organisation, purpose=referral.purpose,
+        legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
+        exposed_fields=service.exposed(referral), referred_by=referral.referred_by,
+        referred_at=referral.referred_at)
+
+
+@router.post("/signals/{signalId}/referrals", status_code=status.HTTP_201_CREATED,
+             response_model=ReferralRead, responses=problem_responses(400, 404, 409, 422))
+async def create_referral(
+    signal_id: SignalId, body: ReferralCreate, response: Response, session: SessionDep,
+    settings: SettingsDep, principal: Coordinator,
+) -> ReferralRead:
+    """Refer a signal to a partner for a covenant purpose (checked; 422 lists refusals)."""
+    signal = await casework.signal_of(session, signal_id, principal.organisation)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id} in your organisation")
+    referral = service.refer(session, signal, body.partner_organisation, body.purpose,
+                             principal, settings.cloudevents_source())
+    response.headers["Location"] = f"/v1/referrals/{referral.id}"
+    return _read(referral)
+
+
+@router.get("/referrals", response_model=PartnerReferralPage, response_model_exclude_none=True,
+            responses=problem_responses(400))
+async def list_referrals(
+    session: SessionDep, principal: Partner,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> PartnerReferralPage:
+    """Referrals addressed to your organisation, newest first (no personal data)."""
+    after = decode_keyset(cursor) if cursor else None
+    rows = await repository.inbox(session, principal.organisation, after, limit + 1)
+    items = [await service.partner_view(session, r, s, principal, None) for r, s in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    next_cursor = encode_keyset(last.referred_at, last.id) if last is not None else None
+    return PartnerReferralPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/referrals/{referralId}", response_model=PartnerReferral,
+            response_model_exclude_none=True, responses=problem_responses(404))
+async def get_referral(
+    referral_id: ReferralId, session: SessionDep, crypto: CryptoDep, principal: Partner,
+) -> PartnerReferral:
+    """One referral to your organisation with the fields its purpose allows (reads logged)."""
+    found = await repository.for_partner(session, referral_id, principal.organisation)
+    if found is None:
+        raise NotFound(f"no referral {referral_id} to your organisation")
+    return await service.partner_view(session, *found, principal, crypto)
+
+
+@router.post("/referrals/{referralId}/outcome", response_model=PartnerReferral,
+             response_model_exclude_none=True, responses=problem_responses(400, 404, 409))
+async def record_outcome(
+    referral_id: ReferralId, body: OutcomeCreate, session: SessionDep, principal: Partner,
+) -> PartnerReferral:
+    """Report how the referral ended (a fixed code; the same code again is a replay)."""
+    found = await repository.for_partner(session, referral_id, principal.organisation)
+    if found is None:
+        raise NotFound(f"no referral {referral_id} to your organisation")
+    service.record_outcome(found[0], body.outcome, principal)
+    return await service.partner_view(session, *found, principal, None)

@@ -1,0 +1,121 @@
+"""Referrals: checked against the covenant, shared only as far as the purpose allows."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.accesslog import repository as access_log
+from services.signals.casework import views
+from services.signals.casework.service import transition
+from services.signals.covenants import (
+    ReferralField,
+    ReferralSubject,
+    RentArrearsPreconditions,
+    check_referral,
+)
+from services.signals.crypto import Crypto
+from services.signals.models import Outbox, Referral, Signal
+from services.signals.referrals.schemas import PartnerReferral, SharedSignal
+from services.signals.workflow import Outcome, Severity, SignalStatus
+from shared.auth import Principal, Role
+from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
+from shared.db import utcnow
+from shared.outbox import record_event
+from shared.problems import Conflict, Unprocessable
+
+REFERABLE = {SignalStatus.TRIAGED, SignalStatus.REFERRED, SignalStatus.IN_PROGRESS}
+PERSONAL_FIELDS = {ReferralField.ADDRESS, ReferralField.CONTACT, ReferralField.NOTE,
+                   ReferralField.ARREARS_AMOUNT_CENTS, ReferralField.ARREARS_SINCE}
+
+
+def subject_of(signal: Signal) -> ReferralSubject:
+    return ReferralSubject(
+        category=signal.category, severity=Severity(signal.severity),
+        subcategory=signal.subcategory, has_address=signal.address_ciphertext is not None,
+        has_contact=False, consent_recorded_at=signal.consent_recorded_at,
+        rent_arrears=RentArrearsPreconditions(
+            personal_contact_attempted_at=signal.personal_contact_attempted_at,
+            debt_help_pointed_at=signal.debt_help_pointed_at,
+            written_reminder_at=signal.written_reminder_at,
+            tenant_objected=signal.tenant_objected))
+
+
+def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
+          principal: Principal, source: str) -> Referral:
+    """Check the covenant, record the referral and its event; a triaged signal is referred."""
+    if SignalStatus(signal.status) not in REFERABLE:
+        raise Conflict(f"a signal that is {signal.status} cannot be referred; triage it first"
+                       if signal.status == SignalStatus.NEW else
+                       f"a signal that is {signal.status} cannot be referred; reopen it first")
+    decision = check_referral(subject_of(signal), partner, purpose)
+    if not decision.allowed or decision.purpose is None:
+        raise Unprocessable(
+            "the covenant does not allow this referral: " + " ".join(decision.messages),
+            refusals=[{"code": r.code.value, "message": r.message} for r in decision.reasons])
+    now = utcnow()
+    referral = Referral(
+        id=uuid.uuid4(), signal_id=signal.id, organisation=signal.organisation,
+        partner_organisation=partner, purpose=purpose,
+        legal_basis=decision.purpose.legal_basis.value,
+        legal_reference=decision.purpose.reference,
+        exposed_fields=orjson.dumps(sorted(decision.exposed_fields)).decode(),
+        referred_by=principal.subject, referred_at=now)
+    session.add(referral)
+    if signal.status == SignalStatus.TRIAGED:
+        transition(session, signal, SignalStatus.REFERRED, principal, source,
+                   reason=f"referred to {partner} ({purpose})")
+    record_event(
+        session, Outbox, SIGNAL_REFERRED,
+        SignalReferred(signal_id=signal.id, referral_id=referral.id, area_code=signal.area_code,
+                       category=signal.category, partner_organisation=partner,
+                       purpose=purpose, referred_at=now),
+        key=signal.area_code, source=source, subject=str(signal.id))
+    return referral
+
+
+def exposed(referral: Referral) -> list[ReferralField]:
+    return [ReferralField(f) for f in orjson.loads(referral.exposed_fields)]
+
+
+async def partner_view(
+    session: AsyncSession, referral: Referral, signal: Signal, principal: Principal,
+    crypto: Crypto | None,
+) -> PartnerReferral:
+    """What the partner may see; with `crypto`, the personal fields too (logged)."""
+    fields = set(exposed(referral))
+    values: dict[str, object] = {
+        "category": signal.category, "subcategory": signal.subcategory,
+        "severity": signal.severity, "areaCode": signal.area_code,
+        "observedAt": signal.observed_at}
+    if crypto is not None and fields & PERSONAL_FIELDS:
+        personal = views.decrypt_personal(signal, crypto.cipher).model_dump(by_alias=True)
+        values.update({k: personal.get(k) for k in ("address", "note", "arrearsAmountCents",
+                                                     "arrearsSince")})
+        read = sorted(f.value for f in fields & PERSONAL_FIELDS if values.get(f.value))
+        if read:
+            await access_log.append(
+                session, principal, role=Role.PARTNER.value, purpose=referral.purpose,
+                record_type="signal", record_id=signal.id, fields=read,
+                controller=signal.organisation)
+    shared = SharedSignal.model_validate(
+        {f.value: values.get(f.value) for f in fields if values.get(f.value) is not None})
+    return PartnerReferral(
+        id=referral.id, referring_organisation=referral.organisation, purpose=referral.purpose,
+        legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
+        referred_at=referral.referred_at, exposed_fields=sorted(fields),
+        outcome=Outcome(referral.outcome) if referral.outcome else None,
+        outcome_at=referral.outcome_at, signal=shared)
+
+
+def record_outcome(referral: Referral, outcome: Outcome, principal: Principal) -> bool:
+    """Set the outcome once; the same outcome again is a replay (False), another a conflict."""
+    if referral.outcome is not None:
+        if referral.outcome != outcome.value:
+            raise Conflict(f"the outcome is already {referral.outcome}")
+        return False
+    referral.outcome, referral.outcome_at = outcome.value, utcnow()
+    referral.outcome_by = principal.subject
+    return True

@@ -1,0 +1,71 @@
+"""The signals runtime: the shared one plus key material and the retention task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.signals.crypto import Crypto, build_crypto
+from services.signals.settings import Settings
+from shared.runtime import Runtime, runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SignalsRuntime(Runtime):
+    crypto: Crypto = field(init=False)
+    _purge_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    async def start(self) -> None:
+        assert isinstance(self.settings, Settings)
+        self.crypto = build_crypto(self.settings)
+        await super().start()
+        if self.settings.purge_interval_s > 0:
+            self._purge_task = asyncio.create_task(self._purge_periodically())
+
+    async def _purge_periodically(self) -> None:
+        from services.signals.purge import purge_expired
+
+        assert isinstance(self.settings, Settings)
+        while True:
+            await asyncio.sleep(self.settings.purge_interval_s)
+            try:
+                async with self.sessions() as session, session.begin():
+                    count = await purge_expired(session)
+                if count:
+                    log.info("retention purge", extra={"signals": count})
+            except Exception as exc:  # a failed purge is retried at the next interval
+                log.warning("retention purge failed", extra={"error": repr(exc)})
+
+    async def stop(self) -> None:
+        if self._purge_task:
+            self._purge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge_task
+        await super().stop()
+
+
+def signals_runtime(request: Request) -> SignalsRuntime:
+    rt = runtime(request)
+    assert isinstance(rt, SignalsRuntime)
+    return rt
+
+
+def crypto(request: Request) -> Crypto:
+    return signals_runtime(request).crypto
+
+
+def settings(request: Request) -> Settings:
+    s = signals_runtime(request).settings
+    assert isinstance(s, Settings)
+    return s
+
+
+CryptoDep = Annotated[Crypto, Depends(crypto)]
+SettingsDep = Annotated[Settings, Depends(settings)]

@@ -1,0 +1,26 @@
+"""The demo loader: ~200 synthetic signals, idempotent, with their events in the outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from services.signals.demo import load_demo
+from services.signals.models import Outbox, Signal
+from services.signals.tests.conftest import db, runtime_of
+
+
+async def test_demo_data_loads_once(signals_service, auth):
+    async with signals_service() as client:
+        rt = runtime_of(client)
+        assert await load_demo(rt.sessions, rt.settings) == 200
+        assert await load_demo(rt.sessions, rt.settings) == 0
+        async with db(client) as session:
+            orgs = dict((await session.execute(
+                select(Signal.organisation, func.count()).group_by(Signal.organisation))).all())
+            assert orgs == {"demo-corp-a": 100, "demo-corp-b": 100}
+            assert await session.scalar(select(func.count()).where(~Signal.synthetic)) == 0
+            assert await session.scalar(select(func.count()).select_from(Outbox)) >= 200
+        page = (await client.get("/v1/signals", params={"limit": 200},
+                                 headers=auth("coordinator", "demo-corp-b"))).json()
+        assert len(page["items"]) == 100
+        assert {i["areaCode"][:6] for i in page["items"]} == {"BU0363"}

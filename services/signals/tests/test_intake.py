@@ -1,0 +1,162 @@
+"""Signal intake: idempotent replay, Idempotency-Key, every invalid field at once, batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from sqlalchemy import func, select
+
+from services.signals.models import Outbox, Signal
+from services.signals.tests.conftest import db, rent_arrears_body, signal_body
+
+
+async def _count(client, model) -> int:
+    async with db(client) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def test_create_replay_and_conflict(signals_service, auth):
+    async with signals_service() as client:
+        h = auth("field-worker")
+        body = signal_body()
+        r = await client.post("/v1/signals", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.headers["Location"] == f"/v1/signals/{body['id']}"
+        created = r.json()
+        assert created["status"] == "new" and created["version"] == 1
+        assert created["personalData"] is None and created["overdue"] is False
+        # Same body, also with the postcode spelled differently: normalised, so a replay.
+        again = await client.post("/v1/signals", json={**body, "postcode": "3011ab"}, headers=h)
+        assert again.status_code == 200 and again.json()["id"] == body["id"]
+        r3 = await client.post("/v1/signals", json={**body, "severity": "high"}, headers=h)
+        assert r3.status_code == 409
+        assert r3.headers["content-type"] == "application/problem+json"
+        # Another corporation reusing the id gets a conflict, not the signal.
+        other = await client.post("/v1/signals", json=body, headers=auth("field-worker",
+                                                                         "demo-corp-b"))
+        assert other.status_code == 409 and "note" not in other.text
+        assert await _count(client, Signal) == 1
+        assert await _count(client, Outbox) == 1
+
+
+async def test_idempotency_key_header(signals_service, auth):
+    async with signals_service() as client:
+        h = {**auth("field-worker"), "Idempotency-Key": "retry-42"}
+        body = signal_body()
+        assert (await client.post("/v1/signals", json=body, headers=h)).status_code == 201
+        replay = await client.post("/v1/signals", json=body, headers=h)
+        assert replay.status_code == 200 and replay.json()["id"] == body["id"]
+        # Same key, other body (even a new id): conflict.
+        r = await client.post("/v1/signals", json=signal_body(), headers=h)
+        assert r.status_code == 409
+        assert await _count(client, Signal) == 1
+
+
+async def test_every_invalid_field_at_once_and_nothing_stored(signals_service, auth):
+    async with signals_service() as client:
+        body = {
+            "id": "not-a-uuid", "category": "nuisance", "subcategory": "hoarding",
+            "observedAt": "2099-01-01T00:00:00Z", "severity": "extreme",
+            "areaCode": "GM0599", "postcode": "12345", "houseNumber": 0,
+            "note": "x" * 2001, "arrearsAmountCents": 10, "unknownField": 1,
+        }
+        r = await client.post("/v1/signals", json=body, headers=auth("field-worker"))
+        assert r.status_code == 400
+        assert r.headers["content-type"] == "application/problem+json"
+        names = {p["name"] for p in r.json()["invalidParams"]}
+        assert names >= {
+            "body.id", "body.subcategory", "body.observedAt", "body.severity", "body.areaCode",
+            "body.postcode", "body.houseNumber", "body.note", "body.arrearsAmountCents",
+            "body.unknownField",
+        }
+        assert "12345" not in r.text  # no input values echoed
+        r2 = await client.post("/v1/signals", json={
+            **rent_arrears_body(), "category": "unknown", "arrearsAmountCents": -5,
+            "observedAt": "2020-01-01T00:00:00Z", "postcode": None}, headers=auth("field-worker"))
+        names2 = {p["name"] for p in r2.json()["invalidParams"]}
+        assert names2 >= {"body.category", "body.arrearsAmountCents", "body.observedAt",
+                          "body.postcode"}
+        none = signal_body(postcode=None, houseNumber=None, houseLetter=None)
+        r3 = await client.post("/v1/signals", json=none, headers=auth("field-worker"))
+        assert [p["name"] for p in r3.json()["invalidParams"]] == ["body.unitRef"]
+        assert await _count(client, Signal) == 0
+        assert await _count(client, Outbox) == 0
+
+
+async def test_acute_unsafe_situation_escalates_in_the_same_transaction(signals_service, auth):
+    async with signals_service() as client:
+        await client.post("/v1/signals", json=signal_body(
+            category="unsafe-situation", subcategory="danger", severity="acute"),
+            headers=auth("field-worker"))
+        await client.post("/v1/signals", json=signal_body(severity="acute"),
+                          headers=auth("field-worker"))
+        async with db(client) as session:
+            types = list(await session.scalars(select(Outbox.type).order_by(Outbox.id)))
+        assert [t.split(".")[-2] for t in types] == [
+            "signal-recorded", "signal-escalated", "signal-recorded"]
+
+
+async def test_batch_isolates_bad_items_and_survives_retries(signals_service, auth):
+    async with signals_service() as client:
+        h = auth("field-worker")
+        good = [signal_body() for _ in range(3)]
+        bad = signal_body(category="nope", severity="extreme")
+        batch = [good[0], bad, good[1], "not an object", good[2]]
+        r = await client.post("/v1/signals/batch", json=batch, headers=h)
+        assert r.status_code == 200, r.text
+        result = r.json()
+        assert (result["created"], result["replayed"], result["rejected"]) == (3, 0, 2)
+        rejected = result["items"][1]
+        assert rejected["result"] == "rejected" and rejected["id"] == bad["id"]
+        assert {p["name"] for p in rejected["problem"]["invalidParams"]} == {
+            "body.1.category", "body.1.severity"}
+        # The client retries the whole batch after a timeout: all replayed, nothing doubled.
+        conflicting = {**good[2], "severity": "low"}
+        retry = await client.post("/v1/signals/batch",
+                                  json=[good[0], good[1], conflicting], headers=h)
+        items = retry.json()["items"]
+        assert [i["result"] for i in items] == ["replayed", "replayed", "rejected"]
+        assert items[2]["problem"]["status"] == 409
+        assert await _count(client, Signal) == 3
+
+
+async def test_batch_of_500_is_fast_and_too_large_batches_are_refused(signals_service, auth):
+    async with signals_service() as client:
+        h = auth("field-worker")
+        batch = [signal_body(areaCode=f"BU0599{i % 100:04d}") for i in range(500)]
+        started = time.perf_counter()
+        r = await client.post("/v1/signals/batch", json=batch, headers=h)
+        elapsed = time.perf_counter() - started
+        assert r.status_code == 200 and r.json()["created"] == 500
+        assert elapsed < 1.0, f"500 signals took {elapsed:.2f}s"
+        too_many = await client.post("/v1/signals/batch", json=batch + [signal_body()], headers=h)
+        assert too_many.status_code == 413
+        assert await _count(client, Outbox) == 500
+
+
+async def test_categories(signals_service, auth):
+    async with signals_service() as client:
+        r = await client.get("/v1/categories", headers=auth("analyst", "demo-municipality"))
+        assert r.status_code == 200
+        rent = next(c for c in r.json()["categories"] if c["code"] == "rent-arrears")
+        assert {"labelNl", "labelEn", "description", "sensitivity", "retentionDays", "slaDays",
+                "partnerTypes", "subcategories"} <= rent.keys()
+        assert (await client.get("/v1/categories")).status_code == 401
+
+
+async def test_unknown_signal_is_404(signals_service, auth):
+    async with signals_service() as client:
+        r = await client.get(f"/v1/signals/{uuid.uuid4()}", headers=auth("field-worker"))
+        assert r.status_code == 404
+
+
+async def test_concurrent_retries_store_one_signal(signals_service, auth):
+    async with signals_service() as client:
+        body, h = signal_body(), auth("field-worker")
+        answers = await asyncio.gather(*(client.post("/v1/signals", json=body, headers=h)
+                                         for _ in range(5)))
+        assert sorted(r.status_code for r in answers) == [200, 200, 200, 200, 201]
+        assert await _count(client, Signal) == 1
+        assert await _count(client, Outbox) == 1

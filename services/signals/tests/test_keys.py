@@ -1,0 +1,61 @@
+"""Key material: rotation keeps old ciphertexts readable; the periodic purge runs in the app."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from services.signals.models import Signal
+from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move, runtime_of
+from shared.db import utcnow
+
+
+async def test_rotation_keeps_old_ciphertexts_readable(signals_service, auth, database_url):
+    url = database_url("signals-rotation")
+    fw = auth("field-worker")
+    async with signals_service(database_url=url, field_active_key_id="old") as client:
+        s = await create(client, fw)
+        async with db(client) as session:
+            row = await session.get(Signal, uuid.UUID(s["id"]))
+            assert row.note_ciphertext.startswith("v1.old.")
+            assert NOTE not in row.note_ciphertext
+    async with signals_service(database_url=url, field_active_key_id="new") as client:
+        read = (await client.get(f"/v1/signals/{s['id']}", params={"purpose": "audit"},
+                                 headers=fw)).json()
+        assert read["personalData"]["note"] == NOTE
+        s2 = await create(client, fw)
+        async with db(client) as session:
+            row = await session.get(Signal, uuid.UUID(s2["id"]))
+            assert row.note_ciphertext.startswith("v1.new.")
+
+
+async def test_ciphertexts_are_bound_to_their_record(signals_service, auth):
+    async with signals_service() as client:
+        fw = auth("field-worker")
+        a, b = await create(client, fw), await create(client, fw, note="een andere notitie")
+        async with db(client) as session:
+            row_a = await session.get(Signal, uuid.UUID(a["id"]))
+            row_b = await session.get(Signal, uuid.UUID(b["id"]))
+            row_b.note_ciphertext = row_a.note_ciphertext  # copied across records
+        r = await client.get(f"/v1/signals/{b['id']}", params={"purpose": "audit"}, headers=fw)
+        assert r.status_code == 500 and NOTE not in r.text
+
+
+async def test_the_app_purges_periodically(signals_service, auth):
+    async with signals_service(purge_interval_s=0.05) as client:
+        s = await create(client, auth("field-worker"))
+        assert (await move(client, s["id"], auth("coordinator"), "closed-no-action",
+                           outcome="no-contact")).status_code == 201
+        async with db(client) as session:
+            (await session.get(Signal, uuid.UUID(s["id"]))).closed_at = (
+                utcnow() - timedelta(days=1000))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            async with db(client) as session:
+                if (await session.get(Signal, uuid.UUID(s["id"]))).personal_data_removed_at:
+                    break
+        else:
+            raise AssertionError("the periodic purge did not run")
+        assert runtime_of(client).settings.purge_interval_s == 0.05
+    assert TEST_KEYS["purge_interval_s"] == 0
