@@ -27,11 +27,12 @@ from shared.settings import ServiceSettings
 
 NAMESPACE = uuid.UUID("5d1f0c8e-6a53-4c4e-9a57-0d3c2b1a0001")
 COUNT = 200
-#: Demo buurten: Rotterdam (GM0599), Amsterdam (GM0363), Den Haag (GM0518).
+#: Demo buurten: Rotterdam (GM0599), Amsterdam (GM0363), Den Haag (GM0518), in the synthetic
+#: wijken (X0, X1, ...) that the indicators demo registers, so demo signals land in known areas.
 AREAS = {
-    "demo-corp-a": [f"BU0599{w:02d}{b:02d}" for w in (1, 2, 3) for b in (1, 2, 3)]
-    + [f"BU0518{w:02d}{b:02d}" for w in (1, 2) for b in (1, 2)],
-    "demo-corp-b": [f"BU0363{w:02d}{b:02d}" for w in (0, 1, 2) for b in (1, 2, 3)],
+    "demo-corp-a": [f"BU0599X{w}{b:02d}" for w in (0, 1, 2) for b in (1, 2, 3)]
+    + [f"BU0518X{w}{b:02d}" for w in (0, 1) for b in (1, 2)],
+    "demo-corp-b": [f"BU0363X{w}{b:02d}" for w in (0, 1, 2) for b in (1, 2, 3)],
 }
 POSTCODE_RANGES = {"0599": (3011, 3089), "0518": (2511, 2599), "0363": (1011, 1109)}
 CATEGORIES: list[tuple[str, str | None, int]] = [

@@ -27,7 +27,7 @@ from services.signals import privacy
 from services.signals.taxonomy import load_taxonomy
 from shared.problems import InvalidParam
 
-BUURT_CODE = r"^BU[0-9]{4}[0-9]{4}$"
+BUURT_CODE = r"^BU[0-9]{4}[0-9A-Z]{4}$"  # CBS: wijk/buurt parts may hold capitals
 MAX_SKEW = timedelta(minutes=5)
 MAX_AGE = timedelta(days=730)
 RENT_ARREARS = "rent-arrears"

@@ -160,3 +160,12 @@ async def test_concurrent_retries_store_one_signal(signals_service, auth):
         assert sorted(r.status_code for r in answers) == [200, 200, 200, 200, 201]
         assert await _count(client, Signal) == 1
         assert await _count(client, Outbox) == 1
+
+
+async def test_buurt_codes_may_hold_capitals_but_nothing_else(signals_service, auth):
+    async with signals_service() as client:
+        h = auth("field-worker")
+        for code, status in [("BU0363AB01", 201), ("BU0599X001", 201), ("BU0363ab01", 400),
+                             ("WK036301", 400), ("BU036300011", 400)]:
+            r = await client.post("/v1/signals", json=signal_body(areaCode=code), headers=h)
+            assert r.status_code == status, (code, r.text)
