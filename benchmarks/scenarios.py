@@ -86,7 +86,7 @@ async def signal_batch(seconds: float) -> Row:
 
         def batch(i: int) -> tuple[str, str, bytes]:
             return "POST", "/v1/signals/batch", orjson.dumps(
-                {"signals": [signal_body(j) for j in range(500)]})
+                [signal_body(j) for j in range(500)])
 
         r = await run_load("127.0.0.1", port, batch, headers=auth, connections=1,
                            seconds=max(5.0, seconds / 2))
@@ -130,6 +130,7 @@ async def run_all(seconds: float, only: list[str] | None, soak: bool) -> list[Ro
     steps: list[tuple[str, Callable[[], Awaitable[Row]]]] = [
         ("signal-single", lambda: signal_single(seconds, baseline)),
         ("signal-batch", lambda: signal_batch(seconds)),
+        ("end-to-end-latency", lambda: end_to_end_latency(max(seconds, 20.0))),
     ]
     for name, step in steps:
         if want(name):
@@ -146,3 +147,67 @@ async def run_all(seconds: float, only: list[str] | None, soak: bool) -> list[Ro
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
     return rows
+
+
+async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
+    """Signal posted -> counted in the indicators API, while `rate` signals/s flow.
+
+    Background load goes to 50 buurten; every 100 ms a probe signal goes to a buurt of its
+    own, and the indicators API (an admin's raw counts, the consumer's read model) is
+    polled until it shows that one signal.
+    """
+    with platform_env() as env, \
+            uvicorn("services.signals.app:app", env, factory=True) as (sport, sproc), \
+            uvicorn("services.indicators.app:app", env, factory=True) as (iport, iproc):
+        import httpx
+
+        field = {"Authorization": f"Bearer {token(env, 'field-worker', 'demo-corp-a')}"}
+        admin = {"Authorization": f"Bearer {token(env, 'admin', 'demo-municipality')}"}
+        lags: list[float] = []
+        sent = 0
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sport}", headers=field,
+                                     timeout=10) as signals, \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{iport}", headers=admin,
+                                  timeout=10) as indicators:
+            stop = time.perf_counter() + seconds
+
+            async def load() -> None:
+                nonlocal sent
+                started = time.perf_counter()
+                while time.perf_counter() < stop:
+                    sent += 1
+                    body = signal_body(sent, area=f"BU0599X0{sent % 50:02d}")
+                    asyncio.create_task(signals.post("/v1/signals", json=body))
+                    await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+
+            async def probe(i: int) -> None:
+                area = f"BU9999P{i // 100:01d}{i % 100:02d}"
+                t0 = time.perf_counter()
+                r = await signals.post("/v1/signals", json=signal_body(i, area=area))
+                if r.status_code != 201:
+                    return
+                while time.perf_counter() - t0 < 10:
+                    c = await indicators.get(f"/v1/areas/{area}/signal-counts")
+                    if c.status_code == 200 and c.json().get("signals") == 1:
+                        lags.append(time.perf_counter() - t0)
+                        return
+                    await asyncio.sleep(0.01)
+
+            await asyncio.sleep(8)  # the consumer joins its group
+            load_task = asyncio.create_task(load())
+            probes = []
+            i = 0
+            while time.perf_counter() < stop:
+                probes.append(asyncio.create_task(probe(i)))
+                i += 1
+                await asyncio.sleep(0.1)
+            await load_task
+            await asyncio.gather(*probes)
+        lags.sort()
+        p50 = lags[len(lags) // 2] if lags else float("nan")
+        p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("nan")
+        return Row(f"signal -> indicator visible, under {rate:.0f} signals/s",
+                   f"{sent / seconds:.0f} signals/s", p50 * 1000, p99 * 1000,
+                   peak_rss_mb(iproc.pid), None, "p99 < 1 s",
+                   bool(lags) and p99 < 1.0 and len(lags) == i,
+                   f"{len(lags)}/{i} probes seen")

@@ -129,7 +129,7 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False, description="OAuth2 access token (JWT)")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -147,7 +147,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: Role) -> Any:
     """A dependency that admits a principal holding any of `roles`."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(
                 "this action needs one of the roles: " + ", ".join(r.value for r in roles)

@@ -103,9 +103,14 @@ class Runtime:
         return True
 
 
-def runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+async def runtime(request: Request) -> Runtime:
+    """Dependency. Async on purpose: FastAPI runs sync dependencies on a thread pool."""
+    return runtime_of(request)
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -114,7 +119,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     The commit happens before the response is sent, so a 2xx answer is durable; events
     written to the outbox in it are published right after.
     """
-    rt = runtime(request)
+    rt = runtime_of(request)
     try:
         async with rt.sessions() as session:
             async with session.begin():
@@ -142,4 +147,4 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 def settings_of(request: Request) -> Any:
-    return runtime(request).settings
+    return runtime_of(request).settings

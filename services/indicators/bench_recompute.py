@@ -86,9 +86,12 @@ def main() -> None:
         fill(path, n_buurten, n_facts)
         print(f"setup: {n_buurten} buurten, {n_facts} facts in "
               f"{time.perf_counter() - started:.1f} s")
+        best = float("inf")
         for attempt in (1, 2):
             elapsed, areas = asyncio.run(measure(url))
+            best = min(best, elapsed)
             print(f"full recompute #{attempt}: {elapsed:.2f} s for {areas} areas")
+        print(f"seconds={best}")  # read by `make bench`
 
 
 if __name__ == "__main__":

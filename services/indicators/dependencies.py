@@ -29,16 +29,16 @@ def period_of(text: str | None) -> Period:
         raise BadRequest(str(exc)) from exc
 
 
-def computation_cache(request: Request) -> ComputationCache:
+async def computation_cache(request: Request) -> ComputationCache:
     cache: ComputationCache = request.app.state.computation_cache
     return cache
 
 
-def snapshot_areas_per_part(request: Request) -> int:
+async def snapshot_areas_per_part(request: Request) -> int:
     return int(settings_of(request).snapshot_areas_per_part)
 
 
-def event_source(request: Request) -> str:
+async def event_source(request: Request) -> str:
     source: str = settings_of(request).cloudevents_source()
     return source
 

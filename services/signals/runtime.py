@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from services.signals.crypto import Crypto, build_crypto
 from services.signals.settings import Settings
-from shared.runtime import Runtime, runtime
+from shared.runtime import Runtime, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,16 @@ class SignalsRuntime(Runtime):
 
 
 def signals_runtime(request: Request) -> SignalsRuntime:
-    rt = runtime(request)
+    rt = runtime_of(request)
     assert isinstance(rt, SignalsRuntime)
     return rt
 
 
-def crypto(request: Request) -> Crypto:
+async def crypto(request: Request) -> Crypto:
     return signals_runtime(request).crypto
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     s = signals_runtime(request).settings
     assert isinstance(s, Settings)
     return s
