@@ -258,13 +258,13 @@ class OutboxRelay:
             acks.append((row.id, tp[1], offset))
             OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
         if acks:
+            now = utcnow()
             async with self._sessions() as session, session.begin():
-                now = utcnow()
-                for row_id, partition, offset in acks:
-                    await session.execute(
-                        update(ob).where(ob.id == row_id)
-                        .values(published_at=now, partition=partition, offset=offset)
-                    )
+                # One executemany by primary key, not a statement per row.
+                await session.execute(update(ob), [
+                    {"id": row_id, "published_at": now, "partition": partition, "offset": offset}
+                    for row_id, partition, offset in acks
+                ])
         if regressed:
             await self.republish_lost(regressed, exclude_ids=[a[0] for a in acks])
         if failure is not None:
