@@ -19,8 +19,9 @@ install: $(STAMP)
 run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreground
 	@$(PY) -m shared.devstack
 
-test: $(STAMP)  ## the whole suite (starts its own broker)
+test: $(STAMP)  ## the whole suite on SQLite, then every database test again on PostgreSQL
 	$(PY) -m pytest -q -p no:cacheprovider
+	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider -k postgresql services tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
