@@ -1,38 +1,16 @@
-"""Opaque cursors for keyset pagination (candidate for `shared/`)."""
+"""The keyset cursors of the signals lists, on top of the shared opaque cursor."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
-from typing import Any
 
-import orjson
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 
-from shared.problems import BadRequest, InvalidParam
+__all__ = ["MAX_LIMIT", "decode_cursor", "decode_id_cursor", "decode_keyset", "encode_cursor",
+           "encode_keyset"]
 
 MAX_LIMIT = 200
-
-
-def encode_cursor(*values: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(values))).rstrip(b"=").decode()
-
-
-def _invalid_cursor() -> BadRequest:
-    return BadRequest("the cursor is not valid", invalid=[InvalidParam(
-        name="query.cursor", code="invalid_cursor", reason="use a nextCursor as given")])
-
-
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = orjson.loads(raw)
-    except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != arity:
-        raise _invalid_cursor()
-    return values
 
 
 def encode_keyset(at: datetime, last_id: uuid.UUID) -> str:
@@ -45,14 +23,14 @@ def decode_keyset(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         moment, last_id = datetime.fromisoformat(str(at)), uuid.UUID(str(last))
     except ValueError:
-        raise _invalid_cursor() from None
+        raise invalid_cursor() from None
     if moment.tzinfo is None:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return moment, last_id
 
 
 def decode_id_cursor(cursor: str) -> int:
     value = decode_cursor(cursor, 1)[0]
     if not isinstance(value, int):
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return value

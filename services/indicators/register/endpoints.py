@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -27,7 +25,7 @@ from services.indicators.register.schemas import (
 )
 from shared.auth import Principal
 from shared.openapi import problem_responses
-from shared.problems import BadRequest
+from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import SessionDep
 
 router = APIRouter(tags=["area register"])
@@ -74,13 +72,13 @@ async def list_areas(
     principal: Principal = require_reader,
 ) -> AreaPage:
     """List registered areas in code order, filtered by level, parent or programme area."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = str(decode_cursor(cursor, 1)[0]) if cursor else None
     rows = await repo.page_of_areas(session, level=level, parent_code=parent_code,
                                     programme_area_id=programme_area_id, after=after,
                                     limit=limit + 1)
     items = await service.areas_out(session, rows[:limit])
     more = len(rows) > limit
-    return AreaPage(items=items, next_cursor=_encode_cursor(items[-1].code) if more else None)
+    return AreaPage(items=items, next_cursor=encode_cursor(items[-1].code) if more else None)
 
 
 @router.get("/areas/{code}", response_model=AreaOut, responses=problem_responses(404))
@@ -112,14 +110,3 @@ async def list_programme_areas(
     """Every programme area with its buurten."""
     rows = await repo.programme_areas(session)
     return ProgrammeAreaList(items=await service.programme_areas_out(session, rows))
-
-
-def _encode_cursor(code: str) -> str:
-    return base64.urlsafe_b64encode(code.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("the cursor is not one this API gave out") from exc

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
+
+from shared.wire import Number, WholeNumber
 
 
 class Schema(BaseModel):
@@ -19,26 +21,26 @@ class InputSchema(Schema):
 class AreaStatisticsYear(Schema):
     """Open statistics of an area for one year; null is unknown (never 0 for unknown)."""
 
-    year: int = Field(ge=1995, le=2100)
-    inhabitants: int | None = Field(default=None, ge=0)
-    households: int | None = Field(default=None, ge=0)
-    dwellings: int | None = Field(default=None, ge=0)
-    corporation_dwellings: int | None = Field(default=None, ge=0)
-    corporation_dwellings_pct: float | None = Field(default=None, ge=0, le=100)
-    mean_woz_value: float | None = Field(default=None, ge=0, description="euros")
-    low_income_households_pct: float | None = Field(default=None, ge=0, le=100)
-    bijstand_recipients: int | None = Field(default=None, ge=0)
-    ww_recipients: int | None = Field(default=None, ge=0)
-    ao_recipients: int | None = Field(default=None, ge=0)
-    labour_participation_pct: float | None = Field(default=None, ge=0, le=100)
-    youth_care_pct: float | None = Field(default=None, ge=0, le=100)
+    year: WholeNumber = Field(ge=1995, le=2100)
+    inhabitants: WholeNumber | None = Field(default=None, ge=0)
+    households: WholeNumber | None = Field(default=None, ge=0)
+    dwellings: WholeNumber | None = Field(default=None, ge=0)
+    corporation_dwellings: WholeNumber | None = Field(default=None, ge=0)
+    corporation_dwellings_pct: Number | None = Field(default=None, ge=0, le=100)
+    mean_woz_value: Number | None = Field(default=None, ge=0, description="euros")
+    low_income_households_pct: Number | None = Field(default=None, ge=0, le=100)
+    bijstand_recipients: WholeNumber | None = Field(default=None, ge=0)
+    ww_recipients: WholeNumber | None = Field(default=None, ge=0)
+    ao_recipients: WholeNumber | None = Field(default=None, ge=0)
+    labour_participation_pct: Number | None = Field(default=None, ge=0, le=100)
+    youth_care_pct: Number | None = Field(default=None, ge=0, le=100)
 
 
 class AreaIn(InputSchema):
     """An area to register or update; its level and parent follow from its code."""
 
     name: str = Field(min_length=1, max_length=200)
-    synthetic: bool = False
+    synthetic: StrictBool = False
     statistics: list[AreaStatisticsYear] = Field(
         default_factory=list, description="Years given replace those years; others are kept")
 
@@ -69,7 +71,7 @@ class ProgrammeAreaIn(InputSchema):
     name: str = Field(min_length=1, max_length=200)
     gemeente_code: str | None = Field(default=None, pattern=r"^GM[0-9]{4}$")
     buurt_codes: list[str] = Field(min_length=1, max_length=5000)
-    synthetic: bool = False
+    synthetic: StrictBool = False
 
 
 class ProgrammeAreaOut(Schema):

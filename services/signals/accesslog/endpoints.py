@@ -6,7 +6,6 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from services.signals.accesslog import repository
 from services.signals.accesslog.schemas import AccessLogEntryRead, AccessLogPage, ChainVerification
@@ -15,6 +14,7 @@ from services.signals.privacy import verify_chain
 from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
 from shared.runtime import SessionDep
+from shared.wire import Moment
 
 router = APIRouter(tags=["access log"])
 PrivacyOfficer = Annotated[Principal, require_roles(Role.PRIVACY_OFFICER)]
@@ -26,8 +26,8 @@ async def list_access_log(
     record_id: Annotated[str | None, Query(alias="recordId", max_length=200)] = None,
     subject: Annotated[str | None, Query(max_length=200)] = None,
     organisation: Annotated[str | None, Query(max_length=100)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From this moment on")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this moment")] = None,
+    since: Annotated[Moment | None, Query(description="From this moment on")] = None,
+    until: Annotated[Moment | None, Query(description="Before this moment")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> AccessLogPage:

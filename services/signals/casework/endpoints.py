@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework import repository, service, views
@@ -27,6 +26,7 @@ from shared.db import utcnow
 from shared.openapi import problem_responses
 from shared.problems import NotFound
 from shared.runtime import SessionDep
+from shared.wire import Moment
 
 SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 router = APIRouter(tags=["signals"])
@@ -53,8 +53,8 @@ async def list_signals(
     category: Annotated[str | None, Query(max_length=64)] = None,
     status: SignalStatus | None = None,
     severity: SeverityCode | None = None,
-    observed_from: Annotated[AwareDatetime | None, Query(alias="observedFrom")] = None,
-    observed_until: Annotated[AwareDatetime | None, Query(alias="observedUntil")] = None,
+    observed_from: Annotated[Moment | None, Query(alias="observedFrom")] = None,
+    observed_until: Annotated[Moment | None, Query(alias="observedUntil")] = None,
     overdue: Annotated[bool, Query(description="Only signals past their SLA")] = False,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,

@@ -19,7 +19,7 @@ from services.signals.intake.schemas import (
 from services.signals.runtime import CryptoDep, SettingsDep
 from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
-from shared.problems import BadRequest, Conflict, InvalidParam, PayloadTooLarge
+from shared.problems import BadRequest, Conflict, InvalidParam
 from shared.runtime import SessionDep
 
 router = APIRouter(tags=["signals"])
@@ -27,6 +27,13 @@ Reporter = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATO
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200,
                        description="Optional; a replay with the same body returns the result")]
+
+
+# Items are validated one by one: a bad one, even one that is not an object, is rejected in the
+# results and never blocks the others. So the document leaves an item's type open and points to
+# the single-signal schema for its shape.
+BATCH_ITEM_SCHEMA = {"description": "A signal in the shape of the body of POST /v1/signals; "
+                     "each item is validated on its own."}
 
 
 def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +71,7 @@ async def create_signal(
 
 @router.post(
     "/signals/batch", response_model=BatchResult, responses=problem_responses(400, 413),
-    openapi_extra=_body_schema({"type": "array", "maxItems": 500, "items": SIGNAL_CREATE_SCHEMA}),
+    openapi_extra=_body_schema({"type": "array", "maxItems": 500, "items": BATCH_ITEM_SCHEMA}),
 )
 async def create_signal_batch(
     body: Annotated[list[Any], Body()], session: SessionDep, crypto: CryptoDep,
@@ -72,7 +79,9 @@ async def create_signal_batch(
 ) -> BatchResult:
     """Record up to 500 signals; one result per item, a bad item never blocks the others."""
     if len(body) > settings.batch_max_items:
-        raise PayloadTooLarge(f"a batch holds at most {settings.batch_max_items} signals")
+        raise BadRequest(f"a batch holds at most {settings.batch_max_items} signals", invalid=[
+            InvalidParam(name="body", code="too_many_items",
+                         reason=f"split it into batches of {settings.batch_max_items}")])
     items: list[BatchItemResult | None] = [None] * len(body)
     valid = []
     for index, raw in enumerate(body):

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from services.signals import privacy
 from services.signals.taxonomy import load_taxonomy
 from shared.problems import InvalidParam
+from shared.wire import Moment, WholeNumber
 
 BUURT_CODE = r"^BU[0-9]{4}[0-9A-Z]{4}$"  # CBS: wijk/buurt parts may hold capitals
 MAX_SKEW = timedelta(minutes=5)
@@ -59,7 +60,7 @@ class SignalCreate(BaseModel):
     id: uuid.UUID = Field(description="Client-generated UUID; replaying it is safe")
     category: str = Field(max_length=64, description="A code from GET /v1/categories")
     subcategory: str | None = Field(default=None, max_length=64)
-    observed_at: AwareDatetime = Field(description="When the situation was seen (RFC 3339)")
+    observed_at: Moment = Field(description="When the situation was seen (RFC 3339)")
     severity: Literal["low", "medium", "high", "acute"]
     area_code: str = Field(pattern=BUURT_CODE, description="CBS buurt code, e.g. BU05990101")
     postcode: str | None = Field(default=None, max_length=7, examples=["3011 AB"])
@@ -69,15 +70,15 @@ class SignalCreate(BaseModel):
     unit_ref: str | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
                                  description="The corporation's own reference of the unit")
     note: str | None = Field(default=None, max_length=2000, description="Free text (encrypted)")
-    tenant_objected: bool = Field(default=False,
+    tenant_objected: StrictBool = Field(default=False,
                                   description="The tenant objected to passing details on")
-    consent_recorded_at: AwareDatetime | None = Field(
+    consent_recorded_at: Moment | None = Field(
         default=None, description="When the resident consented to a referral (if they did)")
-    arrears_amount_cents: int | None = Field(default=None, ge=0, le=100_000_000)
+    arrears_amount_cents: WholeNumber | None = Field(default=None, ge=0, le=100_000_000)
     arrears_since: date | None = None
-    personal_contact_attempted_at: AwareDatetime | None = None
-    debt_help_pointed_at: AwareDatetime | None = None
-    written_reminder_at: AwareDatetime | None = None
+    personal_contact_attempted_at: Moment | None = None
+    debt_help_pointed_at: Moment | None = None
+    written_reminder_at: Moment | None = None
 
     @field_validator("category")
     @classmethod
