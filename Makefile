@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SPECTRAL := .tools/node_modules/.bin/spectral
 RULESET := ../shared/conformance/nl-api-design-rules.spectral.yaml
 
-.PHONY: install run test lint conformance bench migrate token clean asyncapi validate-deploy replay-dlq
+.PHONY: install run test lint conformance bench soak migrate token clean asyncapi validate-deploy replay-dlq
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2 || python3 -m venv $(VENV) >&2
@@ -39,6 +39,10 @@ conformance: $(STAMP) $(SPECTRAL)  ## NL API Design Rules on every service's Ope
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+SOAK_SECONDS ?= 300
+soak: $(STAMP)  ## only the soak: 200 signals/s for SOAK_SECONDS, nothing lost, memory flat
+	$(PY) -m benchmarks --only soak --soak-seconds $(SOAK_SECONDS)
 
 migrate: $(STAMP)
 	$(PY) -m shared.migrate

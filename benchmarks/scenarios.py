@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def module_bench(name: str, module: str, target: str, limit_s: float) -> Callabl
     return run
 
 
-async def run_all(seconds: float, only: list[str] | None, soak: bool) -> list[Row]:
+async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -> list[Row]:
     wanted = set(only or [])
     rows: list[Row] = []
 
@@ -147,7 +148,43 @@ async def run_all(seconds: float, only: list[str] | None, soak: bool) -> list[Ro
     ]:
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
+    if soak_seconds and want("soak"):
+        from benchmarks.soak import soak  # it builds on this module's load helpers
+        rows.append(await soak(soak_seconds))
     return rows
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    created: int = 0
+    failed_batches: int = 0
+
+
+async def steady_load(signals: httpx.AsyncClient, rate: float, stop: float, tally: Tally,
+                      areas: int = 50) -> None:
+    """Apps coming back online send batches: rate/10 signals every 100 ms, to `areas` buurten."""
+    in_flight: set[asyncio.Task[None]] = set()
+    started = time.perf_counter()
+    ticks = 0
+
+    async def send(batch: list[dict[str, object]]) -> None:
+        r = await signals.post("/v1/signals/batch", json=batch)
+        if r.status_code == 200:
+            tally.created += r.json()["created"]
+        else:
+            tally.failed_batches += 1
+
+    while time.perf_counter() < stop:
+        batch = [signal_body(tally.sent + j, area=f"BU0599X0{(tally.sent + j) % areas:02d}")
+                 for j in range(int(rate / 10))]
+        tally.sent += len(batch)
+        ticks += 1
+        task = asyncio.create_task(send(batch))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        await asyncio.sleep(max(0.0, started + ticks / 10 - time.perf_counter()))
+    await asyncio.gather(*in_flight)
 
 
 async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
@@ -163,28 +200,11 @@ async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
         field = {"Authorization": f"Bearer {token(env, 'field-worker', 'demo-corp-a')}"}
         admin = {"Authorization": f"Bearer {token(env, 'admin', 'demo-municipality')}"}
         lags: list[float] = []
-        sent = 0
+        tally = Tally()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sport}", headers=field,
                                      timeout=10) as signals, \
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{iport}", headers=admin,
                                   timeout=10) as indicators:
-            async def load() -> None:
-                # Apps coming back online send batches: 20 signals every 100 ms = 200/s.
-                nonlocal sent
-                in_flight: set[asyncio.Task[httpx.Response]] = set()
-                started = time.perf_counter()
-                ticks = 0
-                while time.perf_counter() < stop:
-                    batch = [signal_body(sent + j, area=f"BU0599X0{(sent + j) % 50:02d}")
-                             for j in range(int(rate / 10))]
-                    sent += len(batch)
-                    ticks += 1
-                    task = asyncio.create_task(signals.post("/v1/signals/batch", json=batch))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                    await asyncio.sleep(max(0.0, started + ticks / 10 - time.perf_counter()))
-                await asyncio.gather(*in_flight)
-
             async def probe(i: int) -> None:
                 area = f"BU9999P{i // 100:01d}{i % 100:02d}"
                 t0 = time.perf_counter()
@@ -200,7 +220,7 @@ async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
 
             await asyncio.sleep(8)  # the consumer joins its group
             stop = time.perf_counter() + seconds
-            load_task = asyncio.create_task(load())
+            load_task = asyncio.create_task(steady_load(signals, rate, stop, tally))
             probes = []
             i = 0
             while time.perf_counter() < stop:
@@ -213,7 +233,7 @@ async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
         p50 = lags[len(lags) // 2] if lags else float("nan")
         p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("nan")
         return Row(f"signal -> indicator visible, under {rate:.0f} signals/s",
-                   f"{sent / seconds:.0f} signals/s", p50 * 1000, p99 * 1000,
+                   f"{tally.sent / seconds:.0f} signals/s", p50 * 1000, p99 * 1000,
                    peak_rss_mb(iproc.pid), None, "p99 < 1 s",
                    bool(lags) and p99 < 1.0 and len(lags) == i,
                    f"{len(lags)}/{i} probes seen")

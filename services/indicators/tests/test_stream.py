@@ -34,7 +34,7 @@ async def _indicators(svc, area, period):
 
 
 async def test_the_consumer_counts_each_signal_once_in_its_month_and_replays_identically(
-        indicators, auth, broker):
+        indicators, auth, broker, database_url):
     area = f"BU{random.randint(8000, 8999)}0101"  # noqa: S311 (a code unique to this run)
     s1, s2, s3, s4, s5, s6 = (uuid.uuid4() for _ in range(6))
     first = _event(SIGNAL_RECORDED, recorded(area, "hh-1", signal_id=s1))
@@ -84,7 +84,8 @@ async def test_the_consumer_counts_each_signal_once_in_its_month_and_replays_ide
 
     # A new consumer group on a fresh database replays the topic from its beginning.
     replay_group = f"indicators.replay.{uuid.uuid4().hex[:8]}"
-    async with indicators(consumer_enabled=True, signals_consumer_group=replay_group) as svc:
+    async with indicators(consumer_enabled=True, signals_consumer_group=replay_group,
+                          database_url=database_url("indicators-replay")) as svc:
         svc.admin = auth("admin")
         await eventually(settled)
 
