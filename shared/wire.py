@@ -7,10 +7,11 @@ RFC 3339 moment or a number should refuse those, so a client's mistake cannot sl
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Strict
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
@@ -31,3 +32,16 @@ WholeNumber = Annotated[int, Strict()]
 
 Number = Annotated[float, Strict()]
 """A JSON number: integers welcome, booleans and strings not."""
+
+
+def _no_control_characters(value: str) -> str:
+    # NUL and other C0/C1 controls have no place in a note; PostgreSQL text cannot even hold
+    # NUL. Tab and line breaks are ordinary in free text; format characters (e.g. the marks
+    # that right-to-left scripts need) are kept.
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):
+        raise ValueError("control characters (other than tab and line breaks) are not allowed")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_no_control_characters)]
+"""Free text as people type it: no NUL or other control characters."""

@@ -26,6 +26,7 @@ router = APIRouter(tags=["signals"])
 Reporter = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                       pattern=r"^[\x21-\x7E]+$",  # visible ASCII: it is stored and compared
                        description="Optional; a replay with the same body returns the result")]
 
 

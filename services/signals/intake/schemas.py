@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from services.signals import privacy
 from services.signals.taxonomy import load_taxonomy
 from shared.problems import InvalidParam
-from shared.wire import Moment, WholeNumber
+from shared.wire import Moment, PlainText, WholeNumber
 
 BUURT_CODE = r"^BU[0-9]{4}[0-9A-Z]{4}$"  # CBS: wijk/buurt parts may hold capitals
 MAX_SKEW = timedelta(minutes=5)
@@ -67,9 +67,9 @@ class SignalCreate(BaseModel):
     house_number: int | None = Field(default=None, ge=1, le=privacy.MAX_HOUSE_NUMBER)
     house_letter: str | None = Field(default=None, max_length=1)
     house_number_addition: str | None = Field(default=None, max_length=4)
-    unit_ref: str | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
+    unit_ref: PlainText | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
                                  description="The corporation's own reference of the unit")
-    note: str | None = Field(default=None, max_length=2000, description="Free text (encrypted)")
+    note: PlainText | None = Field(default=None, max_length=2000, description="Free text (encrypted)")
     tenant_objected: StrictBool = Field(default=False,
                                   description="The tenant objected to passing details on")
     consent_recorded_at: Moment | None = Field(
