@@ -40,7 +40,8 @@ def platform() -> Iterator[dict[str, str]]:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("service", ["signals", "indicators", "funding"])
-def test_api_keeps_its_promises(service: str, platform: dict[str, str]) -> None:
+def test_api_keeps_its_promises(service: str, platform: dict[str, str],
+                                tmp_path: Path) -> None:
     token = mint(ROLES, "demo-corp-a", "fuzzer", key_dir=Path(platform["DDK_KEY_DIR"]))
     with uvicorn(f"services.{service}.app:app", platform, factory=True) as (port, _):
         run = subprocess.run(
@@ -53,7 +54,8 @@ def test_api_keeps_its_promises(service: str, platform: dict[str, str]) -> None:
              # thread-safe on CPython 3.11 ("AST constructor recursion depth mismatch").
              "--workers", "1", "--continue-on-failure", "--warnings", "off",
              "--no-color"],
-            capture_output=True, text=True, timeout=280, check=False)
+            capture_output=True, text=True, timeout=280, check=False,
+            cwd=tmp_path)  # its cache of crashes stays out of the repository
     # Long lines are the reproducing curl commands; the failure titles say what broke.
     report = "\n".join(line for line in (run.stdout + run.stderr).splitlines() if len(line) < 400)
     assert run.returncode == 0, report[report.find("FAILURES"):] or report[-6000:]
