@@ -25,12 +25,14 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
+from shared.jsonbody import Refusal, is_json_request, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
 from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
 from shared.ratelimit import RateLimitMiddleware
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
+from shared.tracing import TracingMiddleware, route_template
 
 log = logging.getLogger("http")
 
@@ -140,7 +142,8 @@ class ConventionsMiddleware:
             await self.app(scope, receive, send)
             return
         rid = _header(scope, b"x-request-id")
-        if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
+        # Echoed back and logged: only short plain ASCII ids pass, anything else is replaced.
+        if not rid or len(rid) > 100 or not (rid.isascii() and rid.replace("-", "").isalnum()):
             rid = str(uuid.uuid4())
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -165,10 +168,19 @@ class ConventionsMiddleware:
                     413, "Payload too large", f"the body exceeds {MAX_BODY_BYTES} bytes")
                 await response(scope, receive, send_with_headers)
                 return
+            if is_json_request(scope):
+                body = await read_body(receive, MAX_BODY_BYTES)
+                if isinstance(body, Refusal):
+                    titles = {400: "Invalid input", 413: "Payload too large"}
+                    extra: dict[str, Any] = {} if body.status != 400 else {"invalidParams": [
+                        {"name": "body", "code": "json_invalid", "reason": body.detail}]}
+                    await problem_response(body.status, titles[body.status], body.detail,
+                                           **extra)(scope, receive, send_with_headers)
+                    return
+                receive = replay(body, receive)
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = route_template(scope) or "unmatched"
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.service, scope["method"], path, status_holder[0]).inc()
             HTTP_LATENCY.labels(self.service, scope["method"], path).observe(elapsed)
@@ -246,6 +258,7 @@ def create_app(
         await rt.start()
         app.state.runtime = rt
         app.state.token_verifier = rt.token_verifier
+        app.state.tracer = rt.tracer
         if on_startup is not None:
             await on_startup(rt)
         log.info("service started", extra={"url": settings.base_url()})
@@ -264,6 +277,10 @@ def create_app(
         docs_url="/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's own telemetry is off: its spans carry the raw path and query string, and
+        # its log records exception messages (personal data). TracingMiddleware traces instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                   "auto_configure": False},
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
@@ -284,6 +301,7 @@ def create_app(
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
                        api_version=settings.api_version)
+    app.add_middleware(TracingMiddleware)  # outermost: its span covers all the rest
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

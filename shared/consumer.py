@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import String
@@ -32,6 +33,7 @@ from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decod
 from shared.events import describe_validation_error as describe
 from shared.kafka import Producer, dlq_topic
 from shared.settings import ServiceSettings
+from shared.tracing import consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,7 @@ class EventConsumer:
         self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.running = False
+        self.tracer: Tracer | None = None  # set by the runtime when tracing is on
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -208,12 +211,13 @@ class EventConsumer:
         try:
             async with self._sessions() as session, session.begin():
                 for event, route, data in work:
-                    async with session.begin_nested():
-                        if await self._claim(session, event):
-                            await route.handler(session, event, data)
-                            outcomes.append((event.type, "applied"))
-                        else:
-                            outcomes.append((event.type, "duplicate"))
+                    with self._span(route, event):
+                        async with session.begin_nested():
+                            if await self._claim(session, event):
+                                await route.handler(session, event, data)
+                                outcomes.append((event.type, "applied"))
+                            else:
+                                outcomes.append((event.type, "duplicate"))
         except Exception:
             log.info("batch apply failed; applying one by one", extra={"consumer": self.name})
             return False
@@ -264,13 +268,21 @@ class EventConsumer:
 
     async def apply(self, route: Route, event: CloudEvent, data: EventData) -> bool:
         """Inbox row + effect in one transaction. False when the event was seen before."""
-        async with self._sessions() as session, session.begin():
-            if not await self._claim(session, event):
-                return False
-            await route.handler(session, event, data)
+        with self._span(route, event):
+            async with self._sessions() as session, session.begin():
+                if not await self._claim(session, event):
+                    return False
+                await route.handler(session, event, data)
         if self._after_commit and session.info.get("outbox_written"):
             self._after_commit()
         return True
+
+    def _span(self, route: Route, event: CloudEvent) -> contextlib.AbstractContextManager[Any]:
+        # A child of the span that wrote the event: events the effect records carry the
+        # same trace onward through the outbox.
+        return consumer_span(
+            self.tracer, topic=route.event_type.topic, group=self.name, event_id=event.id,
+            event_type=event.type, traceparent=event.extensions.get("traceparent"))
 
     async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
         table = self._inbox.__table__  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ def is_json_request(scope: Scope) -> bool:
         return False
     for key, value in scope.get("headers", ()):
         if key == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return False
 

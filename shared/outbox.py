@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import MessageTooLarge, Producer
+from shared.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,15 @@ class OutboxMixin:
     # Where the broker acknowledged it: lets the relay see that a broker lost data.
     partition: Mapped[int | None] = mapped_column(Integer)
     offset: Mapped[int | None] = mapped_column(BigInteger)
+    # The W3C trace context of the span that wrote the event (CloudEvents distributed
+    # tracing extension): captured at write time, since the relay publishes it later.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
     def to_cloudevent(self) -> CloudEvent:
         return CloudEvent(
             id=self.event_id, source=self.source, type=self.type, time=self.time,
             data=orjson.loads(self.data), subject=self.subject,
+            extensions={"traceparent": self.traceparent} if self.traceparent else {},
         )
 
 
@@ -92,6 +97,7 @@ def record_event(
         outbox(  # type: ignore[call-arg]
             event_id=event.id, topic=event_type.topic, key=key, type=event.type,
             source=event.source, subject=subject, time=event.time, data=value.decode(),
+            traceparent=current_traceparent(),
         )
     )
     session.info["outbox_written"] = True

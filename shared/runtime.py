@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +23,7 @@ from shared.kafka import Producer, ensure_topics
 from shared.outbox import OutboxMixin, OutboxRelay
 from shared.problems import ServiceUnavailable
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, tracer_of
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,14 @@ class Runtime:
     relay: OutboxRelay | None = field(init=False, default=None)
     consumers: list[EventConsumer] = field(init=False, default_factory=list)
     token_verifier: TokenVerifier = field(init=False)
+    tracer_provider: TracerProvider | None = field(init=False, default=None)
+    tracer: Tracer | None = field(init=False, default=None)  # None: tracing is off
     _topic_task: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
         s = self.settings
+        self.tracer_provider = configure_tracing(s)
+        self.tracer = tracer_of(self.tracer_provider)
         self.engine = create_engine(s.sqlalchemy_url(), s.sqlite_busy_timeout_ms)
         self.sessions = sessionmaker(self.engine)
         self.producer = Producer(s)
@@ -61,6 +68,7 @@ class Runtime:
         if self.consumer_factory is not None and s.consumer_enabled:
             self.consumers = self.consumer_factory(self)
             for consumer in self.consumers:
+                consumer.tracer = self.tracer
                 consumer.start()
 
     async def _ensure_topics(self) -> None:
@@ -89,6 +97,10 @@ class Runtime:
             await self.relay.stop()
         await self.producer.close()
         await self.engine.dispose()
+        if self.tracer_provider is not None:
+            # Last, so the spans of the stopping consumers are exported too. On a thread:
+            # the final export may wait for a slow collector.
+            await asyncio.to_thread(self.tracer_provider.shutdown)
 
     def notify_relay(self) -> None:
         if self.relay:

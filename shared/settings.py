@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
     rate_limit_burst: int = 500
     log_level: str = "INFO"
     log_json: bool = True
+    # OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318);
+    # empty: tracing is off and costs nothing.
+    otlp_endpoint: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from shared.db import UUIDString, service_metadata
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import dlq_topic
 from shared.outbox import OutboxMixin, record_event
+from shared.problems import NotFound
 from shared.runtime import Runtime, SessionDep
 from shared.settings import ServiceSettings
 
@@ -105,6 +106,17 @@ def build(settings: NoteServiceSettings) -> FastAPI:
                      NoteRecorded(note_id=body.id, area=body.area, count=body.count),
                      key=body.area, source=settings.cloudevents_source())
         return {"id": str(body.id)}
+
+    @router.get("/notes/{note_id}")
+    async def read_note(
+        note_id: uuid.UUID, session: SessionDep,
+        principal: Principal = require_roles(Role.FIELD_WORKER),
+    ) -> dict[str, str | int]:
+        """One note (a route with a path parameter, for tests of route templates)."""
+        note = await session.get(Note, note_id)
+        if note is None:
+            raise NotFound("no such note")
+        return {"id": str(note.id), "area": note.area, "count": note.count}
 
     @router.get("/applied-count")
     async def applied_count(

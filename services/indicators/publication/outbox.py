@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.indicators.models import Outbox
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import MessageTooLarge
+from shared.tracing import current_traceparent
 
 MAX_EVENT_BYTES = 1_048_576
 
@@ -35,6 +36,7 @@ def record_with_nulls(
     session.add(Outbox(
         event_id=event.id, topic=event_type.topic, key=key, type=event.type,
         source=event.source, subject=None, time=event.time, data=value.decode(),
+        traceparent=current_traceparent(),
     ))
     session.info["outbox_written"] = True
     return event

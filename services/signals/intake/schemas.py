@@ -69,7 +69,8 @@ class SignalCreate(BaseModel):
     house_number_addition: str | None = Field(default=None, max_length=4)
     unit_ref: PlainText | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
                                  description="The corporation's own reference of the unit")
-    note: PlainText | None = Field(default=None, max_length=2000, description="Free text (encrypted)")
+    note: PlainText | None = Field(default=None, max_length=2000,
+                                   description="Free text (encrypted)")
     tenant_objected: StrictBool = Field(default=False,
                                   description="The tenant objected to passing details on")
     consent_recorded_at: Moment | None = Field(

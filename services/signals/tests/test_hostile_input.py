@@ -19,7 +19,7 @@ async def _stored(client) -> tuple[int, int]:
         return int(signals or 0), int(events or 0)
 
 
-def _raw(body: dict) -> bytes:
+def _raw(body: dict[str, object]) -> bytes:
     return orjson.dumps(body)
 
 
@@ -34,7 +34,8 @@ HOSTILE: dict[str, tuple[bytes, dict[str, str]]] = {
     "lone surrogate in a note": (
         _raw(signal_body(note="x")).replace(b'"note":"x"', b'"note":"\\ud800"'), {}),
     "NUL byte in a note": (_raw(signal_body(note="before\x00after")), {}),
-    "full-width digits in a postcode": (_raw(signal_body(postcode="３０１１ AB")), {}),
+    "full-width digits in a postcode": (
+        _raw(signal_body(postcode="\uff13\uff10\uff11\uff11 AB")), {}),
     "right-to-left override in an area code": (
         _raw(signal_body(areaCode="BU0599\u202e0101")), {}),
     "oversized note": (_raw(signal_body(note="ä" * 2001)), {}),
