@@ -15,6 +15,10 @@ from shared.events import EventData, EventType, event_type_name
 
 TOPIC = "indicators.v1"
 
+# Indicators where a LOWER value is worse (the rest: higher is worse). A consumer that turns an
+# indicator into need (funding) must count the shortfall below its threshold, not the excess.
+LOWER_IS_WORSE: frozenset[str] = frozenset({"labour-participation-pct", "mean-woz-value"})
+
 
 class IndicatorValue(EventData):
     indicator_id: str

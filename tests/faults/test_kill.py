@@ -8,12 +8,15 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 from sqlalchemy import func, select
 
-from shared.broker import free_port
+from services.indicators.models import SignalFact
+from shared.broker import embedded_broker, free_port
+from shared.migrate import upgrade
 from shared.tests.conftest import read_topic, running
 from shared.tests.testapp import Applied
 from tests.helpers import eventually
@@ -25,15 +28,16 @@ PER_KEY = 300  # 3,000 notes
 class Server:
     """The test service (relay on, consumer off) as a real process we can SIGKILL."""
 
-    def __init__(self, env):
+    def __init__(self, env, app="shared.tests.benchapp:app"):
         self.env = env
+        self.app = app
         self.port = free_port()
         self.proc = None
         self.kills = 0
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "shared.tests.benchapp:app",
+            [sys.executable, "-m", "uvicorn", "--factory", self.app,
              "--port", str(self.port), "--log-level", "error"],
             env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
@@ -42,6 +46,23 @@ class Server:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.kills += 1
+
+
+async def kill_now_and_then(client, server, done, pause=(0.1, 0.6)):
+    """SIGKILL the server a random `pause` after each time it is up again, until `done`."""
+    rng = random.Random(7)
+    while not done.is_set():
+        while not done.is_set():  # let it come up (and its relay run) first
+            try:
+                await client.get(f"http://127.0.0.1:{server.port}/livez")
+                break
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(rng.uniform(*pause))
+        if done.is_set():
+            break
+        server.kill()
+        server.start()
 
 
 async def test_relay_killed_at_random_points(testsvc_settings, broker, auth, tmp_path):
@@ -72,25 +93,10 @@ async def test_relay_killed_at_random_points(testsvc_settings, broker, auth, tmp
                     pass
                 await asyncio.sleep(0.05)
 
-    async def killer(client):
-        rng = random.Random(7)
-        while not done.is_set():
-            while not done.is_set():  # let it come up (and its relay run) first
-                try:
-                    await client.get(f"http://127.0.0.1:{server.port}/livez")
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
-            await asyncio.sleep(rng.uniform(0.1, 0.6))
-            if done.is_set():
-                break
-            server.kill()
-            server.start()
-
     async with running(consumer_settings) as consumer:
         rt = consumer._transport.app.state.runtime  # noqa: SLF001
         async with httpx.AsyncClient(timeout=5) as client:
-            kill_task = asyncio.create_task(killer(client))
+            kill_task = asyncio.create_task(kill_now_and_then(client, server, done))
             await asyncio.gather(*(post_key(client, k) for k in range(KEYS)))
             done.set()
             await kill_task
@@ -123,3 +129,84 @@ async def test_relay_killed_at_random_points(testsvc_settings, broker, auth, tmp
                 assert sequence == list(range(PER_KEY))  # order per key kept
         finally:
             server.kill()
+
+
+SIGNAL_AREAS = [f"BU0599K0{k:02d}" for k in range(KEYS)]
+
+
+async def test_signals_relay_killed_while_3000_signals_are_posted(indicators, auth, tmp_path,
+                                                                  key_dir):
+    """The same, with the real services: signals (killed) publishes, indicators counts.
+
+    Each area's signals are posted one after another with observedAt one second apart, so the
+    order the topic must keep per key (the area) can be read back from the events.
+    """
+    base = datetime.now(UTC) - timedelta(days=1)
+    with embedded_broker() as own_broker:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'signals.db'}"
+        upgrade("signals", url)
+        server = Server({
+            "DDK_SIGNALS_DATABASE_URL": url,
+            "DDK_KAFKA_BOOTSTRAP_SERVERS": own_broker.bootstrap_servers,
+            "DDK_AUTH_PUBLIC_KEY_FILE": str(key_dir / "issuer-public.pem"),
+            "DDK_RATE_LIMIT_PER_SECOND": "0", "DDK_RELAY_POLL_INTERVAL_S": "0.02",
+            "DDK_LOG_LEVEL": "ERROR"}, app="services.signals.app:app")
+        group = f"indicators.kill.{uuid.uuid4().hex[:8]}"
+        async with indicators(consumer_enabled=True, signals_consumer_group=group,
+                              kafka_bootstrap_servers=own_broker.bootstrap_servers) as svc:
+            server.start()
+            headers = auth("field-worker")
+            done = asyncio.Event()
+
+            async def post_area(client, area):
+                for seq in range(PER_KEY):
+                    body = {"id": str(uuid.uuid4()), "category": "nuisance",
+                            "severity": "low", "areaCode": area, "unitRef": f"u{seq}",
+                            "observedAt": (base + timedelta(seconds=seq)).isoformat()}
+                    while True:  # the field app retries the same id until it gets an answer
+                        try:
+                            r = await client.post(
+                                f"http://127.0.0.1:{server.port}/v1/signals", json=body,
+                                headers=headers)
+                            if r.status_code in (200, 201):
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        await asyncio.sleep(0.05)
+
+            async with httpx.AsyncClient(timeout=5) as client:
+                # Longer pauses than above: the real service takes a while to start again.
+                kill_task = asyncio.create_task(
+                    kill_now_and_then(client, server, done, pause=(0.5, 2.0)))
+                await asyncio.gather(*(post_area(client, a) for a in SIGNAL_AREAS))
+                done.set()
+                await kill_task
+
+            async def all_counted():
+                async with svc.runtime.sessions() as s:
+                    n = await s.scalar(select(func.count()).select_from(SignalFact).where(
+                        SignalFact.area_code.in_(SIGNAL_AREAS)))
+                return n >= KEYS * PER_KEY or None
+
+            try:
+                await eventually(all_counted, timeout_s=120)
+                await asyncio.sleep(2)
+                for area in SIGNAL_AREAS:  # the API agrees: each signal counted once
+                    r = await svc.client.get(f"/v1/areas/{area}/signal-counts",
+                                             headers=auth("admin"))
+                    assert r.json()["signals"] == PER_KEY, area
+                assert server.kills >= 3
+                messages = await read_topic(own_broker.bootstrap_servers, "signals.v1",
+                                            KEYS * PER_KEY)
+                firsts: dict[bytes, list[str]] = defaultdict(list)
+                seen = set()
+                for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+                    data = orjson.loads(m.value)
+                    if "observedAt" in data and data["signalId"] not in seen:
+                        seen.add(data["signalId"])
+                        firsts[m.key].append(data["observedAt"])
+                assert len(seen) == KEYS * PER_KEY  # none lost on the topic
+                for observed in firsts.values():
+                    assert observed == sorted(observed)  # order per key kept
+            finally:
+                server.kill()

@@ -63,7 +63,8 @@ class Theme(Camel):
 
 
 class Need(Camel):
-    """need_eff = max(0, need - threshold) ** exponent."""
+    """need_eff = max(0, need - threshold) ** exponent; max(0, threshold - need) ** exponent for
+    an indicator where lower is worse (labour participation, WOZ value)."""
 
     indicator: str = Field(description=f"`{COMPOSITE_INDEX}` or an indicator id")
     threshold: DecimalText = "0"

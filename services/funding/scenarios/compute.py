@@ -6,7 +6,9 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
   its eligible buurten (so a wijk in `other-vulnerable` counts only its vulnerable buurten).
 - A unit's need is its own indicator record when there is one (a programme area, wijk or
   gemeente the indicators service scores), else the base-weighted mean of its buurten's
-  needs. An area without a value has need 0: it receives only its fixed amount or floor.
+  needs. An area without a value gets no need-based money: only its fixed amount or floor.
+- For an indicator where lower is worse (`shared.contracts.indicators.LOWER_IS_WORSE`), need
+  is the shortfall below the threshold, so more money still goes where things are worse.
 - Floors, caps and fixed amounts are per area per year for the whole pool. Within a theme
   they apply pro rata to the theme's share (floor and fixed rounded down, cap rounded up),
   which keeps every theme x year cell feasible when the pool-year is.
@@ -17,7 +19,7 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
@@ -27,6 +29,7 @@ from services.funding.apportionment import split_by_theme_and_year
 from services.funding.catalogue import COMPOSITE_INDEX
 from services.funding.programmes.schemas import AllocationLevel, Formula, Pool
 from services.funding.scenarios.world import IndicatorFacts, World
+from shared.contracts.indicators import LOWER_IS_WORSE
 
 MEAN = Context(prec=34)
 
@@ -38,7 +41,7 @@ class Unit:
     code: str
     name: str
     base: int
-    need: Decimal
+    need: Decimal | None  # None: the indicator is unknown or suppressed here
     inhabitants: int
     method_version: str | None
     period: str | None
@@ -157,7 +160,7 @@ def _unit(code: str, buurten: list[str], formula: Formula, world: World) -> Unit
             else world.programme_areas[code].name if code in world.programme_areas else code)
     return Unit(
         code=code, name=name, base=sum(bases.values()),
-        need=need if need is not None else Decimal(0), inhabitants=inhabitants,
+        need=need, inhabitants=inhabitants,
         method_version=_joined(s.method_version for s in sources if s is not None),
         period=_joined(s.period for s in sources if s is not None),
     )
@@ -174,9 +177,10 @@ def _scaled(cents: int, share: Decimal, rounding: str) -> int:
 
 def area_inputs(units: list[Unit], formula: Formula, share: Decimal = Decimal(1)
                 ) -> list[AreaInput]:
+    need = need_in_allocation_terms(formula)
     return [
         AreaInput(
-            code=u.code, base=u.base, need=u.need, inhabitants=u.inhabitants or None,
+            code=u.code, base=u.base, need=need(u.need), inhabitants=u.inhabitants or None,
             fixed_cents=_scaled(formula.fixed_cents, share, ROUND_FLOOR),
             floor_cents=_scaled(formula.floor_cents, share, ROUND_FLOOR),
             cap_cents=(None if formula.cap_cents is None
@@ -186,11 +190,31 @@ def area_inputs(units: list[Unit], formula: Formula, share: Decimal = Decimal(1)
     ]
 
 
+def need_rule(formula: Formula) -> NeedRule:
+    """The allocation counts need above the threshold. For an indicator where lower is worse
+    (labour participation, WOZ value) the need is the shortfall below it, so both the value
+    and the threshold enter negated: max(0, -value - -threshold) = max(0, threshold - value)."""
+    sign = -1 if formula.need.indicator in LOWER_IS_WORSE else 1
+    return NeedRule(threshold=sign * Decimal(formula.need.threshold),
+                    exponent=Decimal(formula.need.exponent))
+
+
+def need_in_allocation_terms(formula: Formula) -> Callable[[Decimal | None], Decimal]:
+    lower_is_worse = formula.need.indicator in LOWER_IS_WORSE
+    threshold = Decimal(formula.need.threshold)
+
+    def need(value: Decimal | None) -> Decimal:
+        if value is None:  # unknown: no need-based money, whichever way the indicator runs
+            return -threshold if lower_is_worse else min(Decimal(0), threshold)
+        return -value if lower_is_worse else value
+
+    return need
+
+
 def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> PoolResult:
     """Every line of one pool; raises InfeasibleAllocation for the pool-year as a whole."""
     units, used = units_of(pool, formula, world)
-    rule = NeedRule(threshold=Decimal(formula.need.threshold),
-                    exponent=Decimal(formula.need.exponent))
+    rule = need_rule(formula)
     # Judge feasibility on the whole annual pool first: the error then names its real size.
     allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
     shares = {t.code: Decimal(t.share) for t in pool.themes}

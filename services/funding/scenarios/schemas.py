@@ -47,8 +47,10 @@ class AllocationLine(Camel):
     area_name: str
     level: str
     base: str = Field(description="Inhabitants, households or corporation dwellings")
-    need: str = Field(description="The area's need indicator value")
-    need_effective: str = Field(description="max(0, need - threshold) ** exponent")
+    need: str | None = Field(description="The area's need indicator value; null when unknown "
+                             "or suppressed (then it gets no need-based money)")
+    need_effective: str = Field(description="max(0, need - threshold) ** exponent; for an "
+                                "indicator where lower is worse, max(0, threshold - need)")
     lambda_: str = Field(alias="lambda", description="The factor spending the pool exactly")
     unrounded_cents: str
     cents: int

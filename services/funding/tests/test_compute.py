@@ -64,3 +64,42 @@ def test_cells_are_exact_and_floors_apply_pro_rata_per_theme() -> None:
     # 500 * 3 = 1,500 weight against 3,000: the floor of 500.00 (350.00 + 150.00) binds.
     assert {(line["theme"], line["cents"], line["bindingConstraint"]) for line in small
             if line["year"] == 2027} == {("a", 350_00, "floor"), ("b", 150_00, "floor")}
+
+
+def test_for_an_indicator_where_lower_is_worse_the_shortfall_is_the_need() -> None:
+    w = world()
+    participation = {"BU90010102": Decimal("50"), "BU90010201": Decimal("70"),
+                     "BU90020101": Decimal("90")}  # BU90020101 is above the threshold
+    for code, value in participation.items():
+        facts = w.indicators[code]
+        w.indicators[code] = IndicatorFacts(facts.composite_score, facts.composite_decile,
+                                            {"labour-participation-pct": value},
+                                            facts.method_version, facts.period)
+    p = pool(allocationLevel="buurt",
+             eligibility={"kind": "other-vulnerable", "minCompositeScore": "0.5"},
+             themes=[{"code": "a", "share": "1"}],
+             formula={"base": "inhabitants",
+                      "need": {"indicator": "labour-participation-pct", "threshold": "80"}})
+    lines = {line["areaCode"]: line for line in compute_pool(p, p.formula, range(2027, 2028),
+                                                              w).lines}
+    # Shortfalls 30 and 10 below 80, times 3,000 and 2,000 inhabitants: 90,000 : 20,000.
+    assert lines["BU90010102"]["needEffective"] == "30"
+    assert lines["BU90010201"]["needEffective"] == "10"
+    assert lines["BU90020101"]["needEffective"] == "0"  # 90 % participation: no need
+    assert lines["BU90010102"]["cents"] > lines["BU90010201"]["cents"] > 0
+    assert lines["BU90020101"]["cents"] == 0
+    assert lines["BU90010102"]["need"] == "50"  # the line shows the indicator as it is
+
+
+def test_an_area_without_a_value_gets_no_need_based_money_even_below_a_negative_threshold(
+) -> None:
+    w = world()
+    w.indicators["BU90020101"] = IndicatorFacts(None, 9, {}, "vi-1.0.0", "p")
+    p = pool(allocationLevel="buurt", eligibility={"kind": "other-vulnerable",
+                                                   "minCompositeDecile": 8},
+             themes=[{"code": "a", "share": "1"}],
+             formula={"base": "inhabitants",
+                      "need": {"indicator": "composite-index", "threshold": "-1"}})
+    lines = {line["areaCode"]: line for line in compute_pool(p, p.formula, range(2027, 2028),
+                                                              w).lines}
+    assert lines["BU90020101"]["need"] is None and lines["BU90020101"]["cents"] == 0

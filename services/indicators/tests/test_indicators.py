@@ -123,3 +123,12 @@ async def test_ranking_and_vulnerability_index(indicators, auth):
                                             headers=partner)).json()["items"]
         assert {d["id"] for d in definitions} >= {RATE, "stacked-households-pct"}
         assert all(d["direction"] in ("higher-is-worse", "lower-is-worse") for d in definitions)
+
+
+def test_the_contract_names_exactly_the_indicators_where_lower_is_worse():
+    """Funding turns indicators into need by this list; it must follow our definitions."""
+    from services.indicators.composite import Direction
+    from services.indicators.computation.definitions import DEFINITIONS
+    from shared.contracts.indicators import LOWER_IS_WORSE
+
+    assert {d.id for d in DEFINITIONS if d.direction is Direction.LOWER_IS_WORSE} == LOWER_IS_WORSE
