@@ -20,8 +20,8 @@ run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreg
 	@$(PY) -m shared.devstack
 
 test: $(STAMP)  ## the whole suite on SQLite, then every database test again on PostgreSQL
-	$(PY) -m pytest -q -p no:cacheprovider
-	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider -k postgresql services tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -k "not postgresql"
+	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql services tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -14,21 +14,13 @@ import time
 
 import httpx
 
-from benchmarks.procs import peak_rss_mb, uvicorn
+from benchmarks.procs import peak_rss_mb, rss_mb, uvicorn
 from benchmarks.report import Row
 from benchmarks.scenarios import Tally, platform_env, steady_load, token
 
 AREAS = 50
 WARM_UP_S = 30.0
 GROWTH_LIMIT = 0.15  # of the early resident size: caches settle, a leak keeps climbing
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def soak(seconds: float = 300.0, rate: float = 200.0) -> Row:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
@@ -141,6 +142,7 @@ def _without_clock(body: Any) -> Any:
     return body
 
 
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)  # the broker path is tested
 async def test_every_event_twice_and_shuffled_gives_the_read_models_of_a_clean_run(
         indicators, auth, database_url):
     rng = random.Random(20261128)
