@@ -100,7 +100,10 @@ def main() -> int:
                 sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:app",
                 "--host", settings.host, "--port", str(settings.port), "--no-access-log",
                 "--log-level", "warning",
-            ], env={**os.environ}))
+            ], env={**os.environ},
+                # Own process group, like the broker's: Ctrl-C reaches only this supervisor,
+                # which stops the services first and the broker last (not all at once).
+                process_group=0))
         for service in SERVICES:
             settings = service_settings(service)
             ok = wait_ready(settings.base_url())
