@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -118,3 +118,17 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
     """One transaction: commit when the block succeeds, roll back when it raises."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def try_exclusive(session: AsyncSession, name: str) -> bool:
+    """Claim `name` for the rest of the session's transaction, if no other replica holds it.
+
+    On PostgreSQL a transaction-level advisory lock (released at commit or rollback): a
+    periodic job that several replicas run then runs on one of them at a time, the others
+    skip the tick. SQLite has one writer at a time anyway (BEGIN IMMEDIATE): always True.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
+                               {"name": name})
+    return bool(got)

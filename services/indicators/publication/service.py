@@ -35,7 +35,7 @@ from shared.contracts.indicators import (
     IndicatorSnapshotPublished,
     IndicatorValue,
 )
-from shared.db import utcnow
+from shared.db import try_exclusive, utcnow
 
 
 def area_message(result: AreaResult, computation: Computation, computed_at: datetime
@@ -80,7 +80,13 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
 
 
 async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None) -> int:
-    """One publisher tick; returns how many events it wrote to the outbox."""
+    """One publisher tick; returns how many events it wrote to the outbox.
+
+    Several replicas may tick at once: one publishes, the others find the tick taken and
+    return 0 (else two would read the same marks and publish every change twice).
+    """
+    if not await try_exclusive(session, "indicators.publisher"):
+        return 0
     marks = (await session.execute(select(DirtyArea.code, DirtyArea.marked_at))).all()
     if not marks:
         return 0

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.indicators.models import DirtyArea, Outbox
 from services.indicators.publication.service import publish_dirty
@@ -127,3 +127,22 @@ async def test_erasing_the_last_signal_of_a_buurt_publishes_zeros(indicators):
         first, last = ({v.indicator_id: v for v in m.values} for m in mine)
         assert first["signals"].reason == "small-count"
         assert last["signals"].value == 0 and not last["signals"].suppressed
+
+
+async def test_two_replicas_ticking_at_once_publish_each_change_once(indicators, auth,
+                                                                    database_kind):
+    """On one database, a tick that another replica holds is skipped, not repeated."""
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12, observed="2026-11-02"))
+        async with svc.runtime.sessions() as first, first.begin():
+            written = await publish_dirty(first, "urn:test")
+            assert written > 0
+            if database_kind == "postgresql":  # SQLite has one writer: no second at once
+                async with svc.runtime.sessions() as second, second.begin():
+                    # Without the claim, second would wait on first's rows: fail fast instead.
+                    await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    assert await publish_dirty(second, "urn:test") == 0  # taken: skipped
+        assert await _tick(svc) == 0  # and afterwards nothing is left to publish twice
+        keys = [key for key, _ in await _events(svc, AREA_INDICATORS_UPDATED)]
+        assert len(keys) == len(set(keys))
