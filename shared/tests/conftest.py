@@ -17,6 +17,23 @@ from shared.db import create_engine
 from shared.tests import testapp
 
 
+def note(area: str = "BU03630001", count: int = 1) -> dict[str, Any]:
+    """A valid body for the test app's POST /v1/notes."""
+    return {"id": str(uuid.uuid4()), "area": area, "count": count, "label": "n"}
+
+
+async def applied(client: httpx.AsyncClient, auth: Callable[..., dict[str, str]]) -> int:
+    """How many note events the test app's consumer has applied."""
+    r = await client.get("/v1/applied-count", headers=auth("admin"))
+    return int(r.json()["count"])
+
+
+async def at_least(client: httpx.AsyncClient, auth: Callable[..., dict[str, str]],
+                   n: int) -> bool | None:
+    """For `eventually`: truthy once `n` events are applied."""
+    return await applied(client, auth) >= n or None
+
+
 @pytest.fixture
 def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
                      ) -> Callable[..., testapp.NoteServiceSettings]:

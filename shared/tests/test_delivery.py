@@ -11,17 +11,9 @@ from shared.broker import EmbeddedBroker, free_port
 from shared.events import CloudEvent
 from shared.replay import replay
 from shared.tests import testapp
-from shared.tests.conftest import read_topic, running
+from shared.tests.conftest import applied, at_least, note, read_topic, running
 from shared.tests.testapp import NoteRecorded, note_type
 from tests.helpers import eventually
-
-
-def note(area="BU03630001", count=1):
-    return {"id": str(uuid.uuid4()), "area": area, "count": count, "label": "n"}
-
-
-async def applied(client, auth):
-    return (await client.get("/v1/applied-count", headers=auth("admin"))).json()["count"]
 
 
 async def test_intake_goes_on_while_the_broker_is_down(testsvc_settings, auth):
@@ -64,7 +56,7 @@ async def test_a_redelivered_event_is_applied_once(testsvc_settings, broker, aut
                                              headers=event.headers())
             r = await client.post("/v1/notes", json=note(), headers=auth("field-worker"))
             assert r.status_code == 201
-            await eventually(lambda: _at_least(client, auth, 2))
+            await eventually(lambda: at_least(client, auth, 2))
             await asyncio.sleep(1.0)  # would a late duplicate still land?
             assert await applied(client, auth) == 2
         finally:
@@ -74,10 +66,6 @@ async def test_a_redelivered_event_is_applied_once(testsvc_settings, broker, aut
 async def _backlog_is(client, n):
     r = await client.get("/readyz")
     return r.json()["checks"]["outbox"]["backlog"] == n or None
-
-
-async def _at_least(client, auth, n):
-    return await applied(client, auth) >= n or None
 
 
 @pytest.mark.parametrize("poison", ["garbage", "wrong-schema", "permanent", "always-fails"])
@@ -104,7 +92,7 @@ async def test_poison_goes_to_the_dlq_and_the_rest_is_processed(
             for _ in range(3):
                 r = await client.post("/v1/notes", json=note(), headers=auth("field-worker"))
                 assert r.status_code == 201
-            await eventually(lambda: _at_least(client, auth, 3))
+            await eventually(lambda: at_least(client, auth, 3))
             dead = await read_topic(broker.bootstrap_servers, settings.topic + ".dlq", 1)
             assert len(dead) == 1
             headers = dict(dead[0].headers)
@@ -140,7 +128,7 @@ async def test_a_fixed_dead_letter_is_replayed_and_applied_once(testsvc_settings
         testapp.UNLUCKY.discard(13)  # the fix
         try:
             assert await replay(settings.topic, settings, idle_timeout_s=2) == 1
-            await eventually(lambda: _at_least(client, auth, 1))
+            await eventually(lambda: at_least(client, auth, 1))
             assert await replay(settings.topic, settings, idle_timeout_s=2) == 0
             await asyncio.sleep(1.0)
             assert await applied(client, auth) == 1

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from shared.events import CloudEvent
 from shared.kafka import dlq_topic
-from shared.tests.conftest import read_topic, running
+from shared.tests.conftest import at_least, note, read_topic, running
 from shared.tests.testapp import NoteRecorded, NoteServiceSettings, note_type
 from shared.tracing import configure_tracing
 from tests.helpers import eventually
@@ -111,10 +111,6 @@ def header(message, name: str) -> str | None:
     return next((v.decode() for k, v in message.headers if k == name), None)
 
 
-async def applied(client, auth) -> int:
-    return (await client.get("/v1/applied-count", headers=auth("admin"))).json()["count"]
-
-
 async def test_a_request_continues_the_callers_trace_and_keeps_personal_data_out(
         testsvc_settings, collector, auth):
     settings = testsvc_settings(otlp_endpoint=collector.url, consumer_enabled=False)
@@ -144,18 +140,22 @@ async def test_a_request_continues_the_callers_trace_and_keeps_personal_data_out
             assert secret not in s.everything
 
 
+async def post_a_traced_note(settings, broker, auth, incoming: str):
+    """POST a note with a caller's traceparent; the event it published, once applied."""
+    async with running(settings) as client:
+        r = await client.post("/v1/notes", json=note(),
+                              headers={**auth("field-worker"), "traceparent": incoming})
+        assert r.status_code == 201
+        await eventually(lambda: at_least(client, auth, 1))
+        (message,) = await read_topic(broker.bootstrap_servers, settings.topic, 1)
+    return message
+
+
 async def test_an_event_carries_the_trace_over_kafka_into_the_consumer_span(
         testsvc_settings, broker, collector, auth):
     settings = testsvc_settings(otlp_endpoint=collector.url)
     incoming, trace_id, _ = traceparent()
-    async with running(settings) as client:
-        r = await client.post(
-            "/v1/notes", json={"id": str(uuid.uuid4()), "area": "BU03630001", "count": 1,
-                               "label": "n"},
-            headers={**auth("field-worker"), "traceparent": incoming})
-        assert r.status_code == 201
-        await eventually(lambda: _at_least(client, auth, 1))
-        (message,) = await read_topic(broker.bootstrap_servers, settings.topic, 1)
+    message = await post_a_traced_note(settings, broker, auth, incoming)
 
     (server,) = [s for s in collector.of_kind(SERVER) if s.name == "POST /v1/notes"]
     # The header names the span that wrote the event: the request's server span.
@@ -194,7 +194,7 @@ async def test_each_event_of_a_batch_gets_a_span_in_its_own_trace(
     finally:
         await producer.stop()
     async with running(settings) as client:
-        await eventually(lambda: _at_least(client, auth, 4))
+        await eventually(lambda: at_least(client, auth, 4))
 
     spans = {s.attributes["cloudevents.event_id"]: s for s in collector.of_kind(CONSUMER)}
     assert len(spans) == 4
@@ -237,18 +237,7 @@ async def test_tracing_is_off_without_an_endpoint(testsvc_settings, broker, auth
     settings = testsvc_settings()
     assert configure_tracing(settings) is None
     incoming, _, _ = traceparent()
-    async with running(settings) as client:
-        r = await client.post(
-            "/v1/notes", json={"id": str(uuid.uuid4()), "area": "BU03630001", "count": 1,
-                               "label": "n"},
-            headers={**auth("field-worker"), "traceparent": incoming})
-        assert r.status_code == 201
-        await eventually(lambda: _at_least(client, auth, 1))
-        (message,) = await read_topic(broker.bootstrap_servers, settings.topic, 1)
+    message = await post_a_traced_note(settings, broker, auth, incoming)
     assert header(message, "ce_traceparent") is None  # nothing traced, nothing propagated
     # No provider was installed anywhere, the process-global one included.
     assert not isinstance(trace.get_tracer_provider(), TracerProvider)
-
-
-async def _at_least(client, auth, n):
-    return await applied(client, auth) >= n or None

@@ -12,8 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import CloudEvent
-from shared.tests.conftest import read_topic, running
-from shared.tests.test_delivery import applied
+from shared.tests.conftest import applied, read_topic, running
 from shared.tests.testapp import NoteRecorded, note_type
 from tests.helpers import eventually
 
