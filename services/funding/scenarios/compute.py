@@ -19,7 +19,7 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
@@ -177,10 +177,12 @@ def _scaled(cents: int, share: Decimal, rounding: str) -> int:
 
 def area_inputs(units: list[Unit], formula: Formula, share: Decimal = Decimal(1)
                 ) -> list[AreaInput]:
-    need = need_in_allocation_terms(formula)
+    sign, threshold = _direction(formula), need_rule(formula).threshold
     return [
         AreaInput(
-            code=u.code, base=u.base, need=need(u.need), inhabitants=u.inhabitants or None,
+            code=u.code, base=u.base, inhabitants=u.inhabitants or None,
+            # Unknown need sits exactly at the threshold: no need-based money either way.
+            need=threshold if u.need is None else sign * u.need,
             fixed_cents=_scaled(formula.fixed_cents, share, ROUND_FLOOR),
             floor_cents=_scaled(formula.floor_cents, share, ROUND_FLOOR),
             cap_cents=(None if formula.cap_cents is None
@@ -190,25 +192,16 @@ def area_inputs(units: list[Unit], formula: Formula, share: Decimal = Decimal(1)
     ]
 
 
+def _direction(formula: Formula) -> int:
+    return -1 if formula.need.indicator in LOWER_IS_WORSE else 1
+
+
 def need_rule(formula: Formula) -> NeedRule:
     """The allocation counts need above the threshold. For an indicator where lower is worse
     (labour participation, WOZ value) the need is the shortfall below it, so both the value
     and the threshold enter negated: max(0, -value - -threshold) = max(0, threshold - value)."""
-    sign = -1 if formula.need.indicator in LOWER_IS_WORSE else 1
-    return NeedRule(threshold=sign * Decimal(formula.need.threshold),
+    return NeedRule(threshold=_direction(formula) * Decimal(formula.need.threshold),
                     exponent=Decimal(formula.need.exponent))
-
-
-def need_in_allocation_terms(formula: Formula) -> Callable[[Decimal | None], Decimal]:
-    lower_is_worse = formula.need.indicator in LOWER_IS_WORSE
-    threshold = Decimal(formula.need.threshold)
-
-    def need(value: Decimal | None) -> Decimal:
-        if value is None:  # unknown: no need-based money, whichever way the indicator runs
-            return -threshold if lower_is_worse else min(Decimal(0), threshold)
-        return -value if lower_is_worse else value
-
-    return need
 
 
 def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> PoolResult:
