@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from shared.problems import ProblemError
 from shared.settings import ServiceSettings
@@ -127,12 +128,11 @@ class TokenVerifier:
 
 
 _bearer = HTTPBearer(auto_error=False, description="OAuth2 access token (JWT)")
+# What a route that checks the token itself (see `authorise`) states in its OpenAPI.
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an 'Authorization: Bearer <token>' header")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -141,17 +141,38 @@ async def current_principal(
     return principal
 
 
+def _admit(principal: Principal, roles: tuple[Role, ...]) -> Principal:
+    if not principal.has(*roles):
+        raise Forbidden("this action needs one of the roles: " + ", ".join(r.value for r in roles))
+    return principal
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return _principal(request, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def require_roles(*roles: Role) -> Any:
     """A dependency that admits a principal holding any of `roles`."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.has(*roles):
-            raise Forbidden(
-                "this action needs one of the roles: " + ", ".join(r.value for r in roles)
-            )
-        return principal
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        return _admit(_principal(request, credentials), roles)
 
     return Depends(check)
+
+
+def authorise(request: Request, *roles: Role) -> Principal:
+    """`require_roles` as a plain call, for the busiest endpoint: FastAPI's dependency
+    machinery costs that endpoint a tenth of its time. Its route states BEARER_SECURITY."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) \
+        if scheme and token else None
+    return _admit(_principal(request, credentials), roles)

@@ -22,6 +22,7 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflicts with the current state",
     "412": "The `If-Match` ETag is stale",
     "413": "The body is too large",
+    "415": "The body is not JSON",
     "422": "Valid input that cannot be processed",
     "428": "`If-Match` is required",
     "429": "Too many requests",

@@ -74,6 +74,29 @@ class OutboxMixin:
         )
 
 
+def outbox_row(
+    event_type: EventType[Any],
+    data: EventData,
+    *,
+    key: str,
+    source: str,
+    subject: str | None = None,
+    max_bytes: int = 1_048_576,
+) -> dict[str, Any]:
+    """The column values of an event's outbox row, for a session or a Core insert."""
+    if not isinstance(data, event_type.data_model):
+        raise TypeError(f"{event_type.type} takes {event_type.data_model.__name__}")
+    event = CloudEvent.new(source, event_type.type, data, subject)
+    value = event.value()
+    if len(value) > max_bytes:
+        # Refuse at write time: a row the broker can never take would block its key forever.
+        raise MessageTooLarge(f"event {event_type.type} is {len(value)} bytes")
+    return {"event_id": event.id, "topic": event_type.topic, "key": key, "type": event.type,
+            "source": event.source, "subject": subject, "time": event.time,
+            "data": value.decode(), "traceparent": current_traceparent(),
+            "created_at": utcnow()}
+
+
 def record_event(
     session: AsyncSession,
     outbox: type[OutboxMixin],
@@ -84,24 +107,12 @@ def record_event(
     source: str,
     subject: str | None = None,
     max_bytes: int = 1_048_576,
-) -> CloudEvent:
+) -> None:
     """Add an event to the outbox in the caller's transaction; it is sent after commit."""
-    if not isinstance(data, event_type.data_model):
-        raise TypeError(f"{event_type.type} takes {event_type.data_model.__name__}")
-    event = CloudEvent.new(source, event_type.type, data, subject)
-    value = event.value()
-    if len(value) > max_bytes:
-        # Refuse at write time: a row the broker can never take would block its key forever.
-        raise MessageTooLarge(f"event {event_type.type} is {len(value)} bytes")
-    session.add(
-        outbox(  # type: ignore[call-arg]
-            event_id=event.id, topic=event_type.topic, key=key, type=event.type,
-            source=event.source, subject=subject, time=event.time, data=value.decode(),
-            traceparent=current_traceparent(),
-        )
-    )
+    row = outbox_row(event_type, data, key=key, source=source, subject=subject,
+                     max_bytes=max_bytes)
+    session.add(outbox(**row))
     session.info["outbox_written"] = True
-    return event
 
 
 class OutboxRelay:

@@ -95,6 +95,11 @@ class PayloadTooLarge(ProblemError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class ServiceUnavailable(ProblemError):
     status = 503
     title = "Service unavailable"

@@ -125,13 +125,10 @@ async def runtime(request: Request) -> Runtime:
     return runtime_of(request)
 
 
-async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one transaction: committed when the endpoint returns, else rolled back.
-
-    The commit happens before the response is sent, so a 2xx answer is durable; events
-    written to the outbox in it are published right after.
-    """
-    rt = runtime_of(request)
+@contextlib.asynccontextmanager
+async def transaction(rt: Runtime) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends, else rolled back; then the relay is
+    told about new outbox rows. A database that is away or locked is a 503 (retry)."""
     try:
         async with rt.sessions() as session:
             async with session.begin():
@@ -139,11 +136,28 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
             if session.info.get("outbox_written"):
                 rt.notify_relay()
     except OperationalError as exc:
-        if not _is_unavailable(exc):
+        problem = unavailable(exc)
+        if problem is None:
             raise
-        # Database locked or unreachable: nothing was committed; the client may retry.
-        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
-        raise ServiceUnavailable("the database is unavailable; retry later") from exc
+        raise problem from exc
+
+
+def unavailable(exc: OperationalError) -> ServiceUnavailable | None:
+    """The 503 for a database that is away or locked (nothing was committed: retry)."""
+    if not _is_unavailable(exc):
+        return None
+    log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+    return ServiceUnavailable("the database is unavailable; retry later")
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the endpoint returns, else rolled back.
+
+    The commit happens before the response is sent, so a 2xx answer is durable; events
+    written to the outbox in it are published right after.
+    """
+    async with transaction(runtime_of(request)) as session:
+        yield session
 
 
 def _is_unavailable(exc: OperationalError) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.signals.crypto import Crypto, build_crypto
+from services.signals.intake.writer import GroupWriter
 from services.signals.settings import Settings
 from shared.runtime import Runtime, runtime_of
 
@@ -20,12 +21,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class SignalsRuntime(Runtime):
     crypto: Crypto = field(init=False)
+    intake: GroupWriter = field(init=False)
     _purge_task: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
         assert isinstance(self.settings, Settings)
         self.crypto = build_crypto(self.settings)
         await super().start()
+        self.intake = GroupWriter(self.engine, self.notify_relay)
         if self.settings.purge_interval_s > 0:
             self._purge_task = asyncio.create_task(self._purge_periodically())
 
@@ -48,6 +51,7 @@ class SignalsRuntime(Runtime):
             self._purge_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purge_task
+        await self.intake.stop()
         await super().stop()
 
 

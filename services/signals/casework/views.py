@@ -29,21 +29,27 @@ def summary(signal: Signal, now: datetime | None = None) -> SignalSummary:
     return SignalSummary.model_validate(_facts(signal, now))
 
 
+# The columns a response shows as they are stored.
+_FACT_COLUMNS = (
+    "id", "organisation", "reported_by", "category", "subcategory", "severity", "area_code",
+    "observed_at", "recorded_at", "status", "version", "sla_due_at", "closed_at", "synthetic",
+    "tenant_objected", "consent_recorded_at", "personal_contact_attempted_at",
+    "debt_help_pointed_at", "written_reminder_at",
+)
+
+
 def _facts(signal: Signal, now: datetime | None) -> dict[str, Any]:
-    return {
-        "id": signal.id, "organisation": signal.organisation, "reported_by": signal.reported_by,
-        "category": signal.category, "subcategory": signal.subcategory,
-        "severity": signal.severity, "area_code": signal.area_code,
-        "observed_at": signal.observed_at, "recorded_at": signal.recorded_at,
-        "status": signal.status, "version": signal.version, "sla_due_at": signal.sla_due_at,
-        "overdue": is_overdue(signal, now), "closed_at": signal.closed_at,
-        "synthetic": signal.synthetic, "tenant_objected": signal.tenant_objected,
-        "consent_recorded_at": signal.consent_recorded_at,
-        "personal_contact_attempted_at": signal.personal_contact_attempted_at,
-        "debt_help_pointed_at": signal.debt_help_pointed_at,
-        "written_reminder_at": signal.written_reminder_at,
-        "personal_data_removed": signal.personal_data_removed_at is not None,
-    }
+    return {**{name: getattr(signal, name) for name in _FACT_COLUMNS},
+            "overdue": is_overdue(signal, now),
+            "personal_data_removed": signal.personal_data_removed_at is not None}
+
+
+def created(row: dict[str, Any]) -> SignalRead:
+    """The answer to a new signal, from the values just stored (a new signal is not overdue,
+    and its personal data is all there)."""
+    return SignalRead.model_validate({
+        **{name: row[name] for name in _FACT_COLUMNS}, "overdue": False,
+        "personal_data_removed": False, "referrals": [], "personal_data": None})
 
 
 def referral_summary(r: Referral) -> ReferralSummary:

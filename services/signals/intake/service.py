@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.signals.casework import views
+from services.signals.casework.schemas import SignalRead
 from services.signals.crypto import Crypto
 from services.signals.intake import repository
 from services.signals.intake.schemas import SignalCreate
+from services.signals.intake.writer import Draft
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
 from services.signals.privacy import CorporationUnit, DutchAddress, household_key
 from services.signals.taxonomy import load_taxonomy
@@ -30,8 +33,12 @@ from shared.contracts.signals import (
     SignalRecorded,
 )
 from shared.db import utcnow
-from shared.outbox import record_event
+from shared.outbox import outbox_row
 from shared.problems import Conflict
+from shared.runtime import transaction, unavailable
+
+if TYPE_CHECKING:
+    from services.signals.runtime import SignalsRuntime
 
 Result = Literal["created", "replayed"]
 
@@ -39,6 +46,14 @@ Result = Literal["created", "replayed"]
 @dataclass(frozen=True)
 class Recorded:
     signal: Signal
+    result: Result
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A signal taken in by an app: its response body, where it lives, its version."""
+
+    body: SignalRead
     result: Result
 
 
@@ -56,9 +71,9 @@ def _household(body: SignalCreate, organisation: str) -> str:
     return household_key(CorporationUnit(organisation=organisation, unit_ref=body.unit_ref or ""))
 
 
-def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, digest: str,
-               now: datetime, *, synthetic: bool = False) -> Signal:
-    """The row for a validated body, personal fields encrypted under the active key."""
+def signal_row(body: SignalCreate, principal: Principal, crypto: Crypto, digest: str,
+               now: datetime, *, synthetic: bool = False) -> dict[str, Any]:
+    """The column values of a new signal, personal fields encrypted under the active key."""
     category = load_taxonomy().get(body.category)
     rid, cipher = str(body.id), crypto.cipher
     household = _household(body, principal.organisation)
@@ -70,56 +85,92 @@ def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, digest:
         "amountCents": body.arrears_amount_cents,
         "since": body.arrears_since.isoformat() if body.arrears_since else None}.items()
         if v is not None}
-    return Signal(
-        id=body.id, organisation=principal.organisation, reported_by=principal.subject,
-        category=body.category, subcategory=body.subcategory, severity=body.severity,
-        area_code=body.area_code, observed_at=body.observed_at, recorded_at=now,
-        status=SignalStatus.NEW.value, version=1,
-        sla_due_at=now + timedelta(days=category.sla_days), synthetic=synthetic,
-        personal_contact_attempted_at=body.personal_contact_attempted_at,
-        debt_help_pointed_at=body.debt_help_pointed_at,
-        written_reminder_at=body.written_reminder_at, tenant_objected=body.tenant_objected,
-        consent_recorded_at=body.consent_recorded_at,
-        household_pseudonym=crypto.pseudonymiser.operational(household),
-        household_stats_pseudonym=crypto.pseudonymiser.statistics(household),
-        address_ciphertext=cipher.encrypt(orjson.dumps(place).decode(), record_id=rid,
-                                          field="address"),
-        note_ciphertext=cipher.encrypt(body.note, record_id=rid, field="note")
+    return {
+        "id": body.id, "organisation": principal.organisation,
+        "reported_by": principal.subject, "category": body.category,
+        "subcategory": body.subcategory, "severity": body.severity,
+        "area_code": body.area_code, "observed_at": body.observed_at, "recorded_at": now,
+        "status": SignalStatus.NEW.value, "version": 1,
+        "sla_due_at": now + timedelta(days=category.sla_days), "closed_at": None,
+        "synthetic": synthetic,
+        "personal_contact_attempted_at": body.personal_contact_attempted_at,
+        "debt_help_pointed_at": body.debt_help_pointed_at,
+        "written_reminder_at": body.written_reminder_at,
+        "tenant_objected": body.tenant_objected,
+        "consent_recorded_at": body.consent_recorded_at,
+        "household_pseudonym": crypto.pseudonymiser.operational(household),
+        "household_stats_pseudonym": crypto.pseudonymiser.statistics(household),
+        "address_ciphertext": cipher.encrypt(orjson.dumps(place).decode(), record_id=rid,
+                                             field="address"),
+        "note_ciphertext": cipher.encrypt(body.note, record_id=rid, field="note")
         if body.note else None,
-        arrears_ciphertext=cipher.encrypt(orjson.dumps(arrears).decode(), record_id=rid,
-                                          field="arrears") if arrears else None,
-        request_hash=digest,
-    )
+        "arrears_ciphertext": cipher.encrypt(orjson.dumps(arrears).decode(), record_id=rid,
+                                             field="arrears") if arrears else None,
+        "request_hash": digest, "personal_data_removed_at": None, "erased_at": None,
+    }
+
+
+def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, digest: str,
+               now: datetime, *, synthetic: bool = False) -> Signal:
+    """The row for a validated body, personal fields encrypted under the active key."""
+    return Signal(**signal_row(body, principal, crypto, digest, now, synthetic=synthetic))
+
+
+def first_status(signal: dict[str, Any]) -> dict[str, Any]:
+    """The first entry of a new signal's history."""
+    return {"signal_id": signal["id"], "version": 1, "from_status": None,
+            "to_status": signal["status"], "reason": None, "outcome": None,
+            "changed_by": signal["reported_by"],
+            "changed_by_organisation": signal["organisation"],
+            "changed_at": signal["recorded_at"]}
+
+
+def recorded_events(signal: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """The outbox rows of a new signal: recorded, and escalated when it is acute."""
+    subject, key = str(signal["id"]), signal["area_code"]
+    events = [outbox_row(
+        SIGNAL_RECORDED,
+        SignalRecorded(
+            signal_id=signal["id"], category=signal["category"],
+            subcategory=signal["subcategory"], severity=signal["severity"],
+            area_code=key, observed_at=signal["observed_at"],
+            recorded_at=signal["recorded_at"], organisation=signal["organisation"],
+            household_stats_pseudonym=signal["household_stats_pseudonym"],
+            synthetic=signal["synthetic"],
+        ),
+        key=key, source=source, subject=subject,
+    )]
+    if load_taxonomy().escalates(signal["category"], Severity(signal["severity"])):
+        events.append(outbox_row(
+            SIGNAL_ESCALATED,
+            SignalEscalated(signal_id=signal["id"], area_code=key,
+                            category=signal["category"], severity=signal["severity"],
+                            escalated_at=signal["recorded_at"]),
+            key=key, source=source, subject=subject,
+        ))
+    return events
 
 
 def add_signal(session: AsyncSession, signal: Signal, source: str) -> None:
     """Add a new signal, its first history entry and its events to the transaction."""
     session.add(signal)
-    session.add(StatusChange(
-        signal_id=signal.id, version=1, from_status=None, to_status=signal.status,
-        changed_by=signal.reported_by, changed_by_organisation=signal.organisation,
-        changed_at=signal.recorded_at))
-    assert signal.household_stats_pseudonym is not None
-    record_event(
-        session, Outbox, SIGNAL_RECORDED,
-        SignalRecorded(
-            signal_id=signal.id, category=signal.category, subcategory=signal.subcategory,
-            severity=signal.severity, area_code=signal.area_code,
-            observed_at=signal.observed_at, recorded_at=signal.recorded_at,
-            organisation=signal.organisation,
-            household_stats_pseudonym=signal.household_stats_pseudonym,
-            synthetic=signal.synthetic,
-        ),
-        key=signal.area_code, source=source, subject=str(signal.id),
-    )
-    if load_taxonomy().escalates(signal.category, Severity(signal.severity)):
-        record_event(
-            session, Outbox, SIGNAL_ESCALATED,
-            SignalEscalated(signal_id=signal.id, area_code=signal.area_code,
-                            category=signal.category, severity=signal.severity,
-                            escalated_at=signal.recorded_at),
-            key=signal.area_code, source=source, subject=str(signal.id),
-        )
+    row = {column.key: getattr(signal, column.key) for column in Signal.__table__.columns}
+    session.add(StatusChange(**first_status(row)))
+    for event in recorded_events(row, source):
+        session.add(Outbox(**event))
+    session.info["outbox_written"] = True
+
+
+def draft(body: SignalCreate, principal: Principal, crypto: Crypto, source: str,
+          idempotency_key: str | None) -> Draft:
+    """Everything a new signal writes, for the group writer."""
+    digest = body_hash(crypto, body)
+    row = signal_row(body, principal, crypto, digest, utcnow())
+    key = None if idempotency_key is None else {
+        "organisation": principal.organisation, "key": idempotency_key,
+        "signal_id": body.id, "request_hash": digest, "created_at": row["recorded_at"]}
+    return Draft(signal=row, status_change=first_status(row),
+                 events=recorded_events(row, source), idempotency_key=key)
 
 
 def _replay(existing: Signal, principal: Principal, digest: str) -> Recorded:
@@ -203,3 +254,24 @@ async def record_batch(
         except IntegrityError:
             continue  # a concurrent batch stored some of these: look again
     raise Conflict("concurrent requests recorded these signals; retry the batch (it is safe)")
+
+
+async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Principal,
+                      idempotency_key: str | None = None) -> Taken:
+    """Record one signal from an app: new ones through the group writer, the rest (replays,
+    conflicts, races with another process) on the ordinary path, which sorts them out."""
+    source = rt.settings.cloudevents_source()
+    new = draft(body, principal, rt.crypto, source, idempotency_key)
+    try:
+        stored = await rt.intake.store(new)
+    except OperationalError as exc:
+        problem = unavailable(exc)
+        if problem is None:
+            raise
+        raise problem from exc
+    if stored == "created":
+        return Taken(views.created(new.signal), "created")
+    async with transaction(rt) as session:
+        recorded = await record_signal(session, body, principal, rt.crypto, source,
+                                       idempotency_key)
+        return Taken(views.full(recorded.signal, []), recorded.result)
