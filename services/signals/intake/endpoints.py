@@ -17,12 +17,11 @@ from services.signals.intake.schemas import (
     BatchResult,
     parse_signal,
 )
-from services.signals.runtime import CryptoDep, SettingsDep, signals_runtime
+from services.signals.runtime import SettingsDep, signals_runtime
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
 from shared.jsonbody import is_json_request
 from shared.openapi import problem_responses
 from shared.problems import BadRequest, Conflict, InvalidParam, UnsupportedMediaType
-from shared.runtime import SessionDep
 
 router = APIRouter(tags=["signals"])
 Reporter = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
@@ -90,8 +89,8 @@ async def create_signal(request: Request) -> Response:
     openapi_extra=_body_schema({"type": "array", "maxItems": 500, "items": BATCH_ITEM_SCHEMA}),
 )
 async def create_signal_batch(
-    body: Annotated[list[Any], Body()], session: SessionDep, crypto: CryptoDep,
-    settings: SettingsDep, principal: Reporter,
+    request: Request, body: Annotated[list[Any], Body()], settings: SettingsDep,
+    principal: Reporter,
 ) -> BatchResult:
     """Record up to 500 signals; one result per item, a bad item never blocks the others."""
     if len(body) > settings.batch_max_items:
@@ -109,14 +108,14 @@ async def create_signal_batch(
                 problem=_invalid(problems).body())
         else:
             valid.append((index, parsed))
-    outcomes = await service.record_batch(
-        session, [b for _, b in valid], principal, crypto, settings.cloudevents_source())
+    outcomes = await service.take_batch(signals_runtime(request), [b for _, b in valid],
+                                        principal)
     for (index, parsed), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, Conflict):
             items[index] = BatchItemResult(index=index, id=parsed.id, result="rejected",
                                            problem=outcome.body())
         else:
-            items[index] = BatchItemResult(index=index, id=parsed.id, result=outcome.result)
+            items[index] = BatchItemResult(index=index, id=parsed.id, result=outcome)
     done = [i for i in items if i is not None]
     return BatchResult(
         created=sum(i.result == "created" for i in done),

@@ -20,7 +20,7 @@ from services.signals.casework.schemas import SignalRead
 from services.signals.crypto import Crypto
 from services.signals.intake import repository
 from services.signals.intake.schemas import SignalCreate
-from services.signals.intake.writer import Draft
+from services.signals.intake.writer import Draft, Stored
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
 from services.signals.privacy import CorporationUnit, DutchAddress, household_key
 from services.signals.taxonomy import load_taxonomy
@@ -256,22 +256,42 @@ async def record_batch(
     raise Conflict("concurrent requests recorded these signals; retry the batch (it is safe)")
 
 
-async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Principal,
-                      idempotency_key: str | None = None) -> Taken:
-    """Record one signal from an app: new ones through the group writer, the rest (replays,
-    conflicts, races with another process) on the ordinary path, which sorts them out."""
-    source = rt.settings.cloudevents_source()
-    new = draft(body, principal, rt.crypto, source, idempotency_key)
+async def _store(rt: SignalsRuntime, drafts: list[Draft]) -> list[Stored]:
     try:
-        stored = await rt.intake.store(new)
+        return await rt.intake.store(drafts)
     except OperationalError as exc:
         problem = unavailable(exc)
         if problem is None:
             raise
         raise problem from exc
-    if stored == "created":
+
+
+async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Principal,
+                      idempotency_key: str | None = None) -> Taken:
+    """Record one signal from an app: a new one through the group writer, the rest
+    (replays, conflicts, races with another replica) on the ordinary path."""
+    source = rt.settings.cloudevents_source()
+    new = draft(body, principal, rt.crypto, source, idempotency_key)
+    if await _store(rt, [new]) == ["created"]:
         return Taken(views.created(new.signal), "created")
     async with transaction(rt) as session:
         recorded = await record_signal(session, body, principal, rt.crypto, source,
                                        idempotency_key)
         return Taken(views.full(recorded.signal, []), recorded.result)
+
+
+async def take_batch(rt: SignalsRuntime, bodies: list[SignalCreate], principal: Principal,
+                     ) -> list[Result | Conflict]:
+    """Record valid signals of a batch: the new ones in one transaction of the group writer,
+    the rest on the ordinary path; a conflict stays per item."""
+    source = rt.settings.cloudevents_source()
+    stored = await _store(rt, [draft(b, principal, rt.crypto, source, None) for b in bodies])
+    results: list[Result | Conflict] = ["created"] * len(bodies)
+    deferred = [i for i, outcome in enumerate(stored) if outcome == "deferred"]
+    if deferred:
+        async with transaction(rt) as session:
+            later = await record_batch(session, [bodies[i] for i in deferred], principal,
+                                       rt.crypto, source)
+        for i, outcome in zip(deferred, later, strict=True):
+            results[i] = outcome if isinstance(outcome, Conflict) else outcome.result
+    return results

@@ -65,21 +65,26 @@ class Draft:
 
 
 class GroupWriter:
-    """One per process; `store` returns once the draft is committed (or deferred)."""
+    """One per process; `store` returns once the drafts are committed (or deferred).
+
+    The drafts of one call (a batch from an app) are never split over two transactions.
+    """
 
     def __init__(self, engine: AsyncEngine, after_commit: Callable[[], None],
                  max_group: int = 500) -> None:
         self._engine = engine
         self._after_commit = after_commit
         self._max_group = max_group
-        self._waiting: list[tuple[Draft, asyncio.Future[Stored]]] = []
+        self._waiting: list[tuple[list[Draft], asyncio.Future[list[Stored]]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    async def store(self, draft: Draft) -> Stored:
-        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        self._waiting.append((draft, future))
+    async def store(self, drafts: list[Draft]) -> list[Stored]:
+        if not drafts:
+            return []
+        future: asyncio.Future[list[Stored]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((drafts, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="signal-group-writer")
         self._wakeup.set()
@@ -102,20 +107,33 @@ class GroupWriter:
             while self._waiting:
                 await self._write_next_group()
 
+    def _next_group(self) -> list[tuple[list[Draft], asyncio.Future[list[Stored]]]]:
+        """Whole calls, in arrival order, up to `max_group` drafts (at least one call)."""
+        size, taken = 0, 0
+        for drafts, _ in self._waiting:
+            if taken and size + len(drafts) > self._max_group:
+                break
+            size += len(drafts)
+            taken += 1
+        group = self._waiting[:taken]
+        del self._waiting[:taken]
+        GROUP_SIZE.observe(size)
+        return group
+
     async def _write_next_group(self) -> None:
-        group = self._waiting[:self._max_group]
-        del self._waiting[:self._max_group]
-        GROUP_SIZE.observe(len(group))
+        group = self._next_group()
         try:
-            outcomes = await self._write([draft for draft, _ in group])
+            outcomes = await self._write([d for drafts, _ in group for d in drafts])
         except Exception as exc:  # the database failed: every caller gets the error
             for _, future in group:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            if not future.done():  # a caller that went away still had its signal stored
-                future.set_result(outcome)
+        start = 0
+        for drafts, future in group:
+            if not future.done():  # a caller that went away still had its signals stored
+                future.set_result(outcomes[start:start + len(drafts)])
+            start += len(drafts)
         if "created" in outcomes:
             self._after_commit()
 

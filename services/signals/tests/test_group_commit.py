@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from services.signals.intake import service
 from services.signals.intake.schemas import parse_signal
+from services.signals.intake.writer import GroupWriter
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
 from services.signals.tests.conftest import db, runtime_of, signal_body
 from shared.auth import Principal, Role
@@ -74,10 +75,32 @@ async def test_a_unique_violation_rolls_the_whole_group_back(signals_service, au
         # another replica between our look and our insert would.
         drafts[-1].events[0]["event_id"] = taken_event
         before = await _counts(client)
-        outcomes = await asyncio.gather(*(rt.intake.store(d) for d in drafts))
-        assert outcomes == ["deferred"] * 3
+        outcomes = await asyncio.gather(*(rt.intake.store([d]) for d in drafts))
+        assert outcomes == [["deferred"]] * 3
         assert await _counts(client) == before  # nothing half-written
         # The writer goes on: the next signal is stored as usual.
         again = await client.post("/v1/signals", json=signal_body(), headers=h)
         assert again.status_code == 201
         assert (await _counts(client))[0] == before[0] + 1
+
+
+async def test_a_batch_is_never_split_over_two_commits(signals_service):
+    async with signals_service() as client:
+        rt = runtime_of(client)
+        reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
+        drafts = []
+        for _ in range(4):
+            body, problems = parse_signal(signal_body())
+            assert body is not None, problems
+            drafts.append(service.draft(body, reporter, rt.crypto, "urn:test", None))
+        writer = GroupWriter(rt.engine, rt.notify_relay, max_group=3)
+        small = REGISTRY.get_sample_value("signal_intake_group_size_bucket", {"le": "2.0"})
+        try:
+            results = await asyncio.gather(writer.store(drafts[:2]), writer.store(drafts[2:]))
+        finally:
+            await writer.stop()
+        assert results == [["created", "created"], ["created", "created"]]
+        # Two commits of two, not one of three and one of one.
+        after = REGISTRY.get_sample_value("signal_intake_group_size_bucket", {"le": "2.0"})
+        assert after - small == 2
+        assert (await _counts(client))[:3] == (4, 4, 4)
