@@ -9,6 +9,9 @@ The trace context crosses Kafka as the CloudEvents distributed-tracing extension
 `traceparent` of the span that wrote an event is stored with its outbox row and sent as the
 `ce_traceparent` header; the consumer runs the effect in a child span of it.
 
+Periodic workers (the indicators publisher, the funding recompute, the retention purge) run
+each round that has work in a root span of its own (`worker_span`).
+
 Personal data never enters a span: HTTP spans carry the method, the route template and the
 status, never the raw path, query string, headers or body; consumer spans carry the topic
 and CloudEvents id and type. Exceptions are recorded by type only, since messages (an
@@ -105,6 +108,14 @@ def consumer_span(
         "cloudevents.event_id": event_id,
         "cloudevents.event_type": event_type,
     })
+
+
+def worker_span(tracer: Tracer | None, name: str) -> contextlib.AbstractContextManager[Any]:
+    """An INTERNAL span for one run of a periodic task that has work to do, in a trace of
+    its own: the events it writes carry its traceparent, so their consumers' spans join it."""
+    if tracer is None:
+        return contextlib.nullcontext()
+    return _span(tracer, name, SpanKind.INTERNAL, Context(), {})
 
 
 class TracingMiddleware:

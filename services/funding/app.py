@@ -32,7 +32,7 @@ class FundingRuntime(Runtime):
     async def start(self) -> None:
         await super().start()
         self.recompute = RecomputeWorker(self.settings, self.recompute_interval_s,
-                                         self.sessions, self.notify_relay)
+                                         self.sessions, self.notify_relay, tracer=self.tracer)
         self.recompute.start()
 
     async def stop(self) -> None:

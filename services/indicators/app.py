@@ -33,7 +33,8 @@ class IndicatorsRuntime(Runtime):
         assert isinstance(s, Settings)
         if s.indicator_publisher_enabled:
             self.publisher = IndicatorPublisher(
-                self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay)
+                self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay,
+                tracer=self.tracer)
             self.publisher.start()
 
     async def stop(self) -> None:

@@ -14,6 +14,7 @@ from services.signals.crypto import Crypto, build_crypto
 from services.signals.intake.writer import GroupWriter
 from services.signals.settings import Settings
 from shared.runtime import Runtime, runtime_of
+from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ class SignalsRuntime(Runtime):
         while True:
             await asyncio.sleep(self.settings.purge_interval_s)
             try:
-                async with self.sessions() as session, session.begin():
-                    count = await purge_expired(session)
+                # Hourly by default: a span for every round, with or without work.
+                with worker_span(self.tracer, "purge expired personal data"):
+                    async with self.sessions() as session, session.begin():
+                        count = await purge_expired(session)
                 if count:
                     log.info("retention purge", extra={"signals": count})
             except Exception as exc:  # a failed purge is retried at the next interval

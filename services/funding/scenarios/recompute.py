@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.funding import audit
 from services.funding.scenarios import repository, service
 from shared.problems import ProblemError
 from shared.settings import ServiceSettings
+from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +28,12 @@ log = logging.getLogger(__name__)
 class RecomputeWorker:
     def __init__(self, settings: ServiceSettings, interval_s: float,
                  sessions: async_sessionmaker[AsyncSession],
-                 after_commit: Callable[[], None]) -> None:
+                 after_commit: Callable[[], None], tracer: Tracer | None = None) -> None:
         self._settings = settings
         self._interval = interval_s
         self._sessions = sessions
         self._after_commit = after_commit
+        self._tracer = tracer
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -56,6 +60,15 @@ class RecomputeWorker:
         """Recompute up to `batch` stale drafts; returns how many got a new version."""
         async with self._sessions() as session:
             ids = [s.id for s in await repository.stale_drafts(session, batch)]
+        if not ids:
+            return 0
+        with worker_span(self._tracer, "recompute stale allocations"):
+            done = await self._recompute(ids)
+        if done:
+            self._after_commit()
+        return done
+
+    async def _recompute(self, ids: list[uuid.UUID]) -> int:
         done = 0
         for scenario_id in ids:
             async with self._sessions() as session, session.begin():
@@ -76,6 +89,4 @@ class RecomputeWorker:
                     scenario.stale = False
                     audit.record(session, programme_id, "recompute-failed", audit.SYSTEM,
                                  scenario_id, reason=exc.detail)
-        if done:
-            self._after_commit()
         return done

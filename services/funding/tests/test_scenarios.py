@@ -9,10 +9,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from services.funding.apportionment import split_by_theme_and_year
+from services.funding.models import Outbox
 from services.funding.tests.kafka_helpers import SyntheticWorld, funding_events, publish
 from shared.contracts.funding import ALLOCATION_COMPUTED, ALLOCATION_PUBLISHED
 from shared.contracts.indicators import INDICATOR_SNAPSHOT_PUBLISHED, IndicatorSnapshotPublished
+from shared.tests.test_tracing import Collector
 from tests.helpers import eventually
 
 
@@ -246,3 +250,36 @@ async def test_indicator_change_recomputes_drafts_once(start_service, auth, brok
 async def _settled(client, scenario_id, headers, version=3):
     r = await client.get(f"/v1/scenarios/{scenario_id}", headers=headers)
     return r.json() if r.json()["version"] >= version and not r.json()["stale"] else None
+
+
+async def test_a_recompute_round_is_a_trace_and_its_events_carry_it(start_service, auth,
+                                                                     broker):
+    world = SyntheticWorld()
+    collector = Collector()
+    try:
+        async with start_service("funding", recompute_interval_s=0.2,
+                                 otlp_endpoint=collector.url) as client:
+            await loaded(client, auth, broker, world)
+            programme_id = await new_programme(client, auth, world)
+            draft = await new_scenario(client, auth, programme_id, name="draft")
+            change = world.indicator_event(world.buurten(1)[0], 4.0,
+                                           world.at + timedelta(minutes=5))
+            await publish(broker.bootstrap_servers, [change])
+
+            async def recomputed():
+                r = await client.get(f"/v1/scenarios/{draft['id']}", headers=auth("analyst"))
+                return r.json()["version"] == 2
+
+            await eventually(recomputed)
+            rt = client._transport.app.state.runtime  # noqa: SLF001
+            async with rt.sessions() as session:
+                rows = (await session.scalars(select(Outbox).where(
+                    Outbox.type == ALLOCATION_COMPUTED.type).order_by(Outbox.id))).all()
+        # Spans are exported when the app stops.
+        rounds = {s.span_id: s for s in collector.spans
+                  if s.name == "recompute stale allocations"}
+        assert rounds and all(s.parent_id == "" for s in rounds.values())
+        _, trace_id, span_id, _ = rows[-1].traceparent.split("-")  # version 2's event
+        assert rounds[span_id].trace_id == trace_id
+    finally:
+        collector.close()

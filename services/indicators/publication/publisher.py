@@ -7,11 +7,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from opentelemetry.trace import Tracer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.indicators.models import DirtyArea
 from services.indicators.publication.service import publish_dirty
+from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,13 @@ class IndicatorPublisher:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str,
                  interval_s: float, after_commit: Callable[[], None],
-                 poll_s: float = 0.05) -> None:
+                 poll_s: float = 0.05, tracer: Tracer | None = None) -> None:
         self._sessions = sessions
         self._source = source
         self._interval = interval_s
         self._poll = min(poll_s, interval_s)
         self._after_commit = after_commit
+        self._tracer = tracer
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -51,8 +54,9 @@ class IndicatorPublisher:
         async with self._sessions() as session:
             if await session.scalar(select(DirtyArea.code).limit(1)) is None:
                 return False
-        async with self._sessions() as session, session.begin():
-            written = await publish_dirty(session, self._source)
+        with worker_span(self._tracer, "publish indicators"):
+            async with self._sessions() as session, session.begin():
+                written = await publish_dirty(session, self._source)
         if written:
             self._after_commit()
         return True

@@ -19,7 +19,10 @@ from shared.contracts.indicators import (
     AreaIndicatorsUpdated,
 )
 from shared.contracts.signals import SignalErased
+from shared.tests.test_tracing import Collector
 from tests.helpers import eventually
+
+INTERNAL = 1  # OTLP SpanKind
 
 
 async def _events(svc, event_type) -> list[tuple[str, dict[str, Any]]]:
@@ -146,3 +149,30 @@ async def test_two_replicas_ticking_at_once_publish_each_change_once(indicators,
         assert await _tick(svc) == 0  # and afterwards nothing is left to publish twice
         keys = [key for key, _ in await _events(svc, AREA_INDICATORS_UPDATED)]
         assert len(keys) == len(set(keys))
+
+
+async def test_a_publisher_round_is_a_trace_and_its_events_carry_it(indicators, auth):
+    collector = Collector()
+    try:
+        async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0.1,
+                              otlp_endpoint=collector.url) as svc:
+            await small_register(svc.client, auth("admin"))
+            await record_all(svc.runtime, households("BU03440101", 12, observed="2026-11-02"))
+
+            async def published() -> list[Outbox]:
+                async with svc.runtime.sessions() as session:
+                    if (await session.scalars(select(DirtyArea).limit(1))).first():
+                        return []
+                    return list((await session.scalars(select(Outbox).where(
+                        Outbox.type == AREA_INDICATORS_UPDATED.type))).all())
+
+            rows = await eventually(published)
+        # Spans are exported when the app stops.
+        rounds = {s.span_id: s for s in collector.spans if s.name == "publish indicators"}
+        assert rounds and all(s.kind == INTERNAL and s.parent_id == "" for s in rounds.values())
+        for row in rows:  # each event names the round that wrote it
+            assert row.traceparent is not None, row.type
+            _, trace_id, span_id, _ = row.traceparent.split("-")
+            assert rounds[span_id].trace_id == trace_id
+    finally:
+        collector.close()
