@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prometheus_client import Histogram
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
+from shared.db import BulkInsert
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ SIGNALS: Table = Signal.__table__  # type: ignore[assignment]
 HISTORY: Table = StatusChange.__table__  # type: ignore[assignment]
 OUTBOX: Table = Outbox.__table__  # type: ignore[assignment]
 KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+INSERT_SIGNALS, INSERT_HISTORY, INSERT_OUTBOX, INSERT_KEYS = (
+    BulkInsert(t) for t in (SIGNALS, HISTORY, OUTBOX, KEYS))
 
 
 @dataclass(frozen=True)
@@ -169,11 +172,10 @@ class GroupWriter:
             fresh.append(d)
             outcomes.append("created")
         if fresh:
-            await conn.execute(insert(SIGNALS), [d.signal for d in fresh])
-            await conn.execute(insert(HISTORY), [d.status_change for d in fresh])
+            await INSERT_SIGNALS.execute(conn, [d.signal for d in fresh])
+            await INSERT_HISTORY.execute(conn, [d.status_change for d in fresh])
             # In group order, so the relay publishes each area's events in the order taken.
-            await conn.execute(insert(OUTBOX), [e for d in fresh for e in d.events])
-            key_rows = [d.idempotency_key for d in fresh if d.idempotency_key is not None]
-            if key_rows:
-                await conn.execute(insert(KEYS), key_rows)
+            await INSERT_OUTBOX.execute(conn, [e for d in fresh for e in d.events])
+            await INSERT_KEYS.execute(
+                conn, [d.idempotency_key for d in fresh if d.idempotency_key is not None])
         return outcomes
