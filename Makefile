@@ -21,7 +21,7 @@ run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreg
 
 test: $(STAMP)  ## the whole suite on SQLite, then every database test again on PostgreSQL
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -k "not postgresql"
-	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql services tests
+	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql shared services tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
