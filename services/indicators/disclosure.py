@@ -36,15 +36,14 @@ buurten)
     hidden cell of its own: when it is 1-4 it is protected like a `small-count` child; otherwise
     it is assumed known to the attacker.
 
-    One level at a time: for a three-level hierarchy (gemeente > wijk > buurt), a caller that
-    publishes both levels must make the parent's status in one group agree with its status as
-    a child in the group above.
+    One group at a time in `disclose_hierarchy`; `disclose_groups` protects groups that share
+    cells (gemeente > wijk > buurt, programme areas over buurten) together.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal
@@ -182,6 +181,47 @@ def disclose_hierarchy(
     }
 
 
+def disclose_groups(
+    counts: Mapping[str, int], groups: Mapping[str, Sequence[str]]
+) -> dict[str, DisclosedValue]:
+    """Publish cells that belong to several groups, e.g. gemeente > wijken > buurten and
+    programme areas over buurten, each group a parent and the children partitioning (part
+    of) it; a child missing from `counts` counts 0.
+
+    Each group is protected as in `disclose_hierarchy`, with a cell hidden for another group
+    counted as hidden here too, and the groups are checked again until none changes: a wijk
+    hidden to protect its buurten is then protected among its gemeente's wijken as well, and a
+    buurt hidden in its wijk cannot be recovered from a programme area and its other buurten.
+    Each round only adds suppressions, so this ends. Not covered: differences between
+    overlapping groups (one programme area minus another that holds all but one of its
+    buurten); that needs an audit of all published totals at once.
+    """
+    for code, n in counts.items():
+        _require_count(n, f"count of {code}")
+    out = {code: disclose_count(n) for code, n in counts.items()}
+    changed = True
+    while changed:
+        changed = False
+        for parent in sorted(groups):
+            if out[parent].suppressed:
+                continue  # no published total to subtract from
+            children = {code: counts.get(code, 0) for code in groups[parent]}
+            unallocated = counts[parent] - sum(children.values())
+            if unallocated < 0:
+                raise ValueError(f"the children of {parent} add up to more than it")
+            hidden = {code: reason for code in children
+                      if code in out and (reason := out[code].reason) is not None}
+            secondary = _secondary_suppressions(children, unallocated, hidden)
+            if secondary is None:
+                out[parent] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
+                changed = True
+            elif secondary:
+                for code in secondary:
+                    out[code] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
+                changed = True
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _HiddenCell:
     """A cell the attacker cannot see, with the bounds its published reason reveals."""
@@ -199,12 +239,21 @@ def _secondary_cell(value: int) -> _HiddenCell:
     return _HiddenCell(value, SMALL_COUNT_MAX + 1, math.inf)
 
 
-def _secondary_suppressions(children: Mapping[str, int], unallocated: int) -> frozenset[str] | None:
-    """The children to hide beside the small ones, or None when no choice protects the group."""
-    hidden = [_primary_cell(n) for n in children.values() if is_small_count(n)]
+def _secondary_suppressions(
+    children: Mapping[str, int], unallocated: int,
+    hidden_already: Mapping[str, SuppressionReason] | None = None,
+) -> frozenset[str] | None:
+    """The children to hide beside those hidden already (by default: the small ones), or None
+    when no choice protects the group."""
+    if hidden_already is None:
+        hidden_already = {code: SuppressionReason.SMALL_COUNT
+                          for code, n in children.items() if is_small_count(n)}
+    hidden = [_primary_cell(children[code]) if reason is SuppressionReason.SMALL_COUNT
+              else _secondary_cell(children[code]) for code, reason in hidden_already.items()]
     if is_small_count(unallocated):
         hidden.append(_primary_cell(unallocated))
-    candidates = sorted((n, code) for code, n in children.items() if n > SMALL_COUNT_MAX)
+    candidates = sorted((n, code) for code, n in children.items()
+                        if n > SMALL_COUNT_MAX and code not in hidden_already)
     chosen: list[str] = []
     while hidden and not _is_protected(hidden):
         if not candidates:

@@ -32,8 +32,7 @@ from services.indicators.computation import definitions as d
 from services.indicators.computation.periods import Period
 from services.indicators.disclosure import (
     DisclosedValue,
-    disclose_count,
-    disclose_hierarchy,
+    disclose_groups,
     disclose_rate,
     disclose_rate_of,
 )
@@ -149,7 +148,7 @@ def compute(
 ) -> Computation:
     """Every area's raw and public indicators, and the composite index of the buurten."""
     counts = _roll_up(buurt_counts, programme_areas, registered)
-    public_counts = _disclose_counts(counts)
+    public_counts = _disclose_counts(counts, programme_areas)
     buurten_of: dict[str, list[str]] = {k: list(v) for k, v in programme_areas.items()}
     for code in statistics:
         if area_level(code) is AreaLevel.BUURT:
@@ -189,43 +188,29 @@ def _roll_up(
     return dict(counts)
 
 
-def _disclose_counts(counts: Mapping[str, SignalCounts]) -> dict[str, dict[str, DisclosedValue]]:
-    children: dict[str, list[str]] = defaultdict(list)
+def _disclose_counts(
+    counts: Mapping[str, SignalCounts], programme_areas: Mapping[str, Iterable[str]],
+) -> dict[str, dict[str, DisclosedValue]]:
+    """Every area's public counts: the CBS hierarchy and the programme areas protected
+    together (`disclose_groups`), one count indicator at a time."""
+    groups: dict[str, list[str]] = defaultdict(list)
     for code in counts:
         level = area_level(code)
         if level is AreaLevel.BUURT:
-            children["WK" + code[2:8]].append(code)
+            groups["WK" + code[2:8]].append(code)
         elif level is AreaLevel.WIJK:
-            children["GM" + code[2:6]].append(code)
+            groups["GM" + code[2:6]].append(code)
         elif level is AreaLevel.GEMEENTE:
-            children[NATIONAL_CODE].append(code)
-    known: dict[int, DisclosedValue] = {}
-
-    def disclosed(n: int) -> DisclosedValue:
-        hit = known.get(n)
-        if hit is None:
-            hit = known[n] = disclose_count(n)
-        return hit
-
-    out: dict[str, dict[str, DisclosedValue]] = {
-        code: {i: disclosed(_count(c, i)) for i in COUNT_IDS} for code, c in counts.items()
-    }
-    for parent, kids in children.items():
-        if parent not in counts:
-            continue
-        for indicator in COUNT_IDS:
-            top, cells = disclose_hierarchy(
-                _count(counts[parent], indicator), {k: _count(counts[k], indicator) for k in kids}
-            )
-            _merge(out[parent], indicator, top)
-            for kid, cell in cells.items():
-                _merge(out[kid], indicator, cell)
+            groups[NATIONAL_CODE].append(code)
+    for programme_id, buurten in programme_areas.items():
+        groups[programme_id] = sorted(set(buurten))
+    groups = {parent: kids for parent, kids in groups.items() if parent in counts}
+    out: dict[str, dict[str, DisclosedValue]] = {code: {} for code in counts}
+    for indicator in COUNT_IDS:
+        values = {code: _count(c, indicator) for code, c in counts.items()}
+        for code, cell in disclose_groups(values, groups).items():
+            out[code][indicator] = cell
     return out
-
-
-def _merge(cells: dict[str, DisclosedValue], indicator: str, verdict: DisclosedValue) -> None:
-    if verdict.suppressed and not cells[indicator].suppressed:
-        cells[indicator] = verdict
 
 
 def _count(c: SignalCounts, indicator: str) -> int:

@@ -14,6 +14,7 @@ from services.indicators.disclosure import (
     DisclosedValue,
     SuppressionReason,
     disclose_count,
+    disclose_groups,
     disclose_hierarchy,
     disclose_rate,
     disclose_rate_of,
@@ -266,3 +267,77 @@ def test_disclosure_is_deterministic_and_independent_of_the_order_of_children(
     assert disclose_hierarchy(parent_count, children) == first
     assert disclose_hierarchy(parent_count, shuffled) == first
     assert list(first[1]) == list(children)
+
+
+# --- groups that share cells --------------------------------------------------------------
+
+
+def test_a_wijk_hidden_for_its_buurten_is_protected_among_its_gemeentes_wijken():
+    counts = {"GM": 58, "W1": 8, "W2": 20, "W3": 30, "a": 4, "b": 4}
+    groups = {"GM": ["W1", "W2", "W3"], "W1": ["a", "b"]}
+    # One group at a time, the gemeente publishes all its wijken: GM - W2 - W3 = W1 = 8,
+    # and then W1 - b = a.
+    assert not any(c.suppressed for c in disclose_hierarchy(58, {
+        "W1": 8, "W2": 20, "W3": 30})[1].values())
+    out = disclose_groups(counts, groups)
+    assert out["W1"] == DisclosedValue.withheld(SECONDARY)  # no choice protects a, b
+    assert out["W2"] == DisclosedValue.withheld(SECONDARY)  # W1 is not left alone
+    assert (out["GM"].value, out["W3"].value) == (60, 30)
+    assert out["a"].reason is SMALL and out["b"].reason is SMALL
+
+
+def test_a_buurt_hidden_in_its_wijk_is_not_recovered_through_a_programme_area():
+    counts = {"W": 49, "a": 3, "b": 6, "c": 40, "PA": 43}
+    wijk_only = disclose_groups(counts, {"W": ["a", "b", "c"]})
+    assert wijk_only["b"].reason is SECONDARY and wijk_only["c"].value == 40
+    # PA - c = a: the programme area over a and c needs c hidden too.
+    out = disclose_groups(counts, {"W": ["a", "b", "c"], "PA": ["a", "c"]})
+    assert out["c"] == DisclosedValue.withheld(SECONDARY)
+    assert out["PA"].value == 45 and out["W"].value == 50
+
+
+def _assert_group_protected(parent: str, children: list[str], counts: dict[str, int],
+                            out: dict[str, DisclosedValue]) -> None:
+    """The property test above, for one group of a result of `disclose_groups`."""
+    if out[parent].suppressed:
+        return
+    hidden = {c: counts[c] for c in children if out[c].suppressed}
+    bounds = {c: _bounds(out[c]) for c in hidden}
+    if len(hidden) == 1:
+        raise AssertionError(f"{parent}: {hidden} is the only hidden child")
+    assert not 1 <= sum(hidden.values()) <= 4
+    for code, value in hidden.items():
+        low, high = bounds[code]
+        assert any(
+            (low <= value + step <= high)
+            and (bounds[other][0] <= hidden[other] - step <= bounds[other][1])
+            for other in hidden if other != code for step in (1, -1)
+        ), f"{parent}: {code}={value} is revealed by {hidden}"
+
+
+@given(wijken=st.lists(st.lists(child_counts, min_size=1, max_size=5), min_size=1,
+                       max_size=5),
+       data=st.data())
+def test_no_group_of_a_gemeente_with_programme_areas_gives_a_hidden_cell_away(wijken, data):
+    counts: dict[str, int] = {}
+    groups: dict[str, list[str]] = {"GM": []}
+    for w, buurten in enumerate(wijken):
+        wijk = f"W{w}"
+        groups["GM"].append(wijk)
+        groups[wijk] = [f"{wijk}B{b}" for b in range(len(buurten))]
+        counts.update(zip(groups[wijk], buurten, strict=True))
+        counts[wijk] = sum(buurten)
+    counts["GM"] = sum(counts[w] for w in groups["GM"])
+    every_buurt = sorted(b for w in groups["GM"] for b in groups[w])
+    for p in range(data.draw(st.integers(0, 2))):  # programme areas across wijken
+        members = data.draw(st.lists(st.sampled_from(every_buurt), min_size=1, unique=True))
+        groups[f"PA{p}"] = members
+        counts[f"PA{p}"] = sum(counts[b] for b in members)
+
+    out = disclose_groups(counts, groups)
+    for code, cell in out.items():
+        assert_publishable(cell)
+        if 1 <= counts[code] <= 4:
+            assert cell.reason is SMALL
+    for parent, children in groups.items():
+        _assert_group_protected(parent, children, counts, out)
