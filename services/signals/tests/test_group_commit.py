@@ -23,6 +23,17 @@ def _groups() -> tuple[float, float]:
     return count, total
 
 
+def _drafts(rt, n: int) -> list:
+    """What n new signals of a field worker write, as the single POST prepares it."""
+    reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
+    drafts = []
+    for _ in range(n):
+        body, problems = parse_signal(signal_body())
+        assert body is not None, problems
+        drafts.append(service.draft(body, reporter, rt.crypto, "urn:test", None))
+    return drafts
+
+
 async def _counts(client) -> tuple[int, ...]:
     async with db(client) as session:
         return tuple([int(await session.scalar(select(func.count()).select_from(m)))
@@ -65,12 +76,7 @@ async def test_a_unique_violation_rolls_the_whole_group_back(signals_service, au
         rt = runtime_of(client)
         async with db(client) as session:
             taken_event = await session.scalar(select(Outbox.event_id))
-        reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
-        drafts = []
-        for _ in range(3):
-            body, problems = parse_signal(signal_body())
-            assert body is not None, problems
-            drafts.append(service.draft(body, reporter, rt.crypto, "urn:test", None))
+        drafts = _drafts(rt, 3)
         # The last one's event clashes with a stored event id (unique), as a row written by
         # another replica between our look and our insert would.
         drafts[-1].events[0]["event_id"] = taken_event
@@ -87,12 +93,7 @@ async def test_a_unique_violation_rolls_the_whole_group_back(signals_service, au
 async def test_a_batch_is_never_split_over_two_commits(signals_service):
     async with signals_service() as client:
         rt = runtime_of(client)
-        reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
-        drafts = []
-        for _ in range(4):
-            body, problems = parse_signal(signal_body())
-            assert body is not None, problems
-            drafts.append(service.draft(body, reporter, rt.crypto, "urn:test", None))
+        drafts = _drafts(rt, 4)
         writer = GroupWriter(rt.engine, rt.notify_relay, max_group=3)
         small = REGISTRY.get_sample_value("signal_intake_group_size_bucket", {"le": "2.0"})
         try:
