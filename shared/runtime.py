@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -129,25 +129,25 @@ async def runtime(request: Request) -> Runtime:
 async def transaction(rt: Runtime) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block ends, else rolled back; then the relay is
     told about new outbox rows. A database that is away or locked is a 503 (retry)."""
-    try:
+    with unavailable_as_503():
         async with rt.sessions() as session:
             async with session.begin():
                 yield session
             if session.info.get("outbox_written"):
                 rt.notify_relay()
+
+
+@contextlib.contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    """A database that is away or locked becomes a 503 problem: nothing was committed, and
+    the client may retry. Any other database error stays what it is."""
+    try:
+        yield
     except OperationalError as exc:
-        problem = unavailable(exc)
-        if problem is None:
+        if not _is_unavailable(exc):
             raise
-        raise problem from exc
-
-
-def unavailable(exc: OperationalError) -> ServiceUnavailable | None:
-    """The 503 for a database that is away or locked (nothing was committed: retry)."""
-    if not _is_unavailable(exc):
-        return None
-    log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
-    return ServiceUnavailable("the database is unavailable; retry later")
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+        raise ServiceUnavailable("the database is unavailable; retry later") from exc
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:

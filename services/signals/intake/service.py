@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework import views
@@ -35,7 +35,7 @@ from shared.contracts.signals import (
 from shared.db import utcnow
 from shared.outbox import outbox_row
 from shared.problems import Conflict
-from shared.runtime import transaction, unavailable
+from shared.runtime import transaction, unavailable_as_503
 
 if TYPE_CHECKING:
     from services.signals.runtime import SignalsRuntime
@@ -257,13 +257,8 @@ async def record_batch(
 
 
 async def _store(rt: SignalsRuntime, drafts: list[Draft]) -> list[Stored]:
-    try:
+    with unavailable_as_503():
         return await rt.intake.store(drafts)
-    except OperationalError as exc:
-        problem = unavailable(exc)
-        if problem is None:
-            raise
-        raise problem from exc
 
 
 async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Principal,

@@ -4,13 +4,15 @@ stored once, whole, or not at all."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.signals.intake import service
 from services.signals.intake.schemas import parse_signal
-from services.signals.intake.writer import GroupWriter
+from services.signals.intake.writer import Draft, GroupWriter
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
 from services.signals.tests.conftest import db, runtime_of, signal_body
 from shared.auth import Principal, Role
@@ -23,7 +25,7 @@ def _groups() -> tuple[float, float]:
     return count, total
 
 
-def _drafts(rt, n: int) -> list:
+def _drafts(rt, n: int) -> list[Draft]:
     """What n new signals of a field worker write, as the single POST prepares it."""
     reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
     drafts = []
@@ -105,3 +107,27 @@ async def test_a_batch_is_never_split_over_two_commits(signals_service):
         after = REGISTRY.get_sample_value("signal_intake_group_size_bucket", {"le": "2.0"})
         assert after - small == 2
         assert (await _counts(client))[:3] == (4, 4, 4)
+
+
+async def test_a_locked_database_is_a_503_for_the_whole_group_and_nothing_is_stored(
+        signals_service, auth, database_kind):
+    if database_kind != "sqlite":
+        pytest.skip("another process's write lock is a SQLite matter")
+    async with signals_service(sqlite_busy_timeout_ms=200) as client:
+        h = auth("field-worker")
+        path = runtime_of(client).settings.sqlalchemy_url().split("///", 1)[1]
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            answers = await asyncio.gather(
+                *(client.post("/v1/signals", json=signal_body(), headers=h) for _ in range(3)),
+                client.post("/v1/signals/batch", json=[signal_body(), signal_body()],
+                            headers=h))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert [r.status_code for r in answers] == [503] * 4
+        assert all(r.headers["content-type"] == "application/problem+json" for r in answers)
+        assert await _counts(client) == (0, 0, 0, 0)
+        again = await client.post("/v1/signals", json=signal_body(), headers=h)
+        assert again.status_code == 201  # and the writer recovers
