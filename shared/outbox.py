@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -311,14 +310,6 @@ class OutboxRelay:
         A topic we published to that no longer exists (the embedded broker restarted, or a
         cluster was rebuilt) lost everything; consumers' inboxes absorb what they had seen.
         """
-        if not self._high:
-            # A relay that starts knows nothing of what it published before: the outbox does.
-            # A broker whose log ends before offsets recorded there lost them while no relay
-            # ran (an embedded broker restarted between two `make run`s, a rebuilt cluster).
-            self._high = await self._recorded_high()
-            lost = await self._ended_before(self._high)
-            if lost:
-                await self.republish_lost(lost, exclude_ids=[])
         producer = await self._producer.get()
         metadata = await producer.client.fetch_all_metadata()
         existing = set(metadata.topics())
@@ -327,33 +318,6 @@ class OutboxRelay:
             if self._after_failure is not None:
                 await self._after_failure()  # re-create the topics before sending again
             await self.republish_lost({(t, -1): 0 for t in missing}, exclude_ids=[])
-
-    async def _recorded_high(self) -> dict[tuple[str, int], int]:
-        """The highest offset the outbox records per topic and partition."""
-        ob = self._outbox
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(ob.topic, ob.partition, func.max(ob.offset))
-                .where(ob.published_at.is_not(None), ob.partition.is_not(None))
-                .group_by(ob.topic, ob.partition))
-            return {(topic, partition): high for topic, partition, high in rows
-                    if partition is not None and high is not None}
-
-    async def _ended_before(self, high: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
-        """The partitions whose log now ends at or before an offset we recorded, with that end."""
-        if not high:
-            return {}
-        reader = AIOKafkaConsumer(bootstrap_servers=self._producer.bootstrap_servers,
-                                  enable_auto_commit=False, group_id=None)
-        await reader.start()
-        try:
-            topics = await reader.topics()
-            partitions = [TopicPartition(t, p) for t, p in high if t in topics]
-            ends = await reader.end_offsets(partitions) if partitions else {}
-        finally:
-            await reader.stop()
-        return {(tp.topic, tp.partition): end for tp, end in ends.items()
-                if end <= high[(tp.topic, tp.partition)]}
 
     async def republish_lost(
         self, lost_from: dict[tuple[str, int], int], exclude_ids: list[int]
