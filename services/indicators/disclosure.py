@@ -43,14 +43,16 @@ buurten)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 SMALL_COUNT_MAX: Final = 4
 ROUNDING_BASE: Final = 5
 RATE_DECIMALS: Final = 1
+
+K = TypeVar("K", bound=Hashable)  # an area or category code (or a one-group parent key)
 
 DenominatorKind = Literal["dwellings", "households"]
 
@@ -146,6 +148,9 @@ def disclose_rate_of(
     return DisclosedValue.published(round(count.value / denominator * per, decimals))
 
 
+_PARENT: Final = object()  # the parent's key in a one-group `disclose_groups`: no code
+
+
 def disclose_hierarchy(
     parent_count: int, children: Mapping[str, int]
 ) -> tuple[DisclosedValue, dict[str, DisclosedValue]]:
@@ -157,33 +162,19 @@ def disclose_hierarchy(
     _require_count(parent_count, "parent count")
     for code, n in children.items():
         _require_count(n, f"count of {code}")
-    unallocated = parent_count - sum(children.values())
-    if unallocated < 0:
+    if sum(children.values()) > parent_count:
         raise ValueError(
-            f"children add up to {parent_count - unallocated}, more than the parent {parent_count}"
+            f"children add up to {sum(children.values())}, more than the parent {parent_count}"
         )
-
-    parent = disclose_count(parent_count)
-    if parent.suppressed:
-        return parent, {code: disclose_count(n) for code, n in children.items()}
-
-    secondary = _secondary_suppressions(children, unallocated)
-    if secondary is None:
-        return (
-            DisclosedValue.withheld(SuppressionReason.SECONDARY),
-            {code: disclose_count(n) for code, n in children.items()},
-        )
-    return parent, {
-        code: DisclosedValue.withheld(SuppressionReason.SECONDARY)
-        if code in secondary
-        else disclose_count(n)
-        for code, n in children.items()
-    }
+    counts: dict[object, int] = {_PARENT: parent_count}
+    counts.update(children.items())
+    out = disclose_groups(counts, {_PARENT: list(children)})
+    return out[_PARENT], {code: out[code] for code in children}
 
 
 def disclose_groups(
-    counts: Mapping[str, int], groups: Mapping[str, Sequence[str]]
-) -> dict[str, DisclosedValue]:
+    counts: Mapping[K, int], groups: Mapping[K, Sequence[K]]
+) -> dict[K, DisclosedValue]:
     """Publish cells that belong to several groups, e.g. gemeente > wijken > buurten and
     programme areas over buurten, each group a parent and the children partitioning (part
     of) it; a child missing from `counts` counts 0.
@@ -202,7 +193,7 @@ def disclose_groups(
     changed = True
     while changed:
         changed = False
-        for parent in sorted(groups):
+        for parent in sorted(groups, key=str):
             if out[parent].suppressed:
                 continue  # no published total to subtract from
             children = {code: counts.get(code, 0) for code in groups[parent]}
@@ -240,21 +231,17 @@ def _secondary_cell(value: int) -> _HiddenCell:
 
 
 def _secondary_suppressions(
-    children: Mapping[str, int], unallocated: int,
-    hidden_already: Mapping[str, SuppressionReason] | None = None,
-) -> frozenset[str] | None:
-    """The children to hide beside those hidden already (by default: the small ones), or None
-    when no choice protects the group."""
-    if hidden_already is None:
-        hidden_already = {code: SuppressionReason.SMALL_COUNT
-                          for code, n in children.items() if is_small_count(n)}
+    children: Mapping[K, int], unallocated: int, hidden_already: Mapping[K, SuppressionReason],
+) -> frozenset[K] | None:
+    """The children to hide beside those hidden already, or None when no choice protects the
+    group."""
     hidden = [_primary_cell(children[code]) if reason is SuppressionReason.SMALL_COUNT
               else _secondary_cell(children[code]) for code, reason in hidden_already.items()]
     if is_small_count(unallocated):
         hidden.append(_primary_cell(unallocated))
     candidates = sorted((n, code) for code, n in children.items()
                         if n > SMALL_COUNT_MAX and code not in hidden_already)
-    chosen: list[str] = []
+    chosen: list[K] = []
     while hidden and not _is_protected(hidden):
         if not candidates:
             return None
