@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.signals.casework.service import transition
 from services.signals.crypto import Crypto, build_crypto
 from services.signals.intake.schemas import SignalCreate
-from services.signals.intake.service import add_signal, body_hash, new_signal
+from services.signals.intake.service import add_signal, body_hash, signal_row
 from services.signals.models import Signal
 from services.signals.settings import Settings
 from services.signals.workflow import Outcome, SignalStatus
@@ -111,9 +111,8 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
             reporter = Principal(f"demo-field-worker@{org}", org, frozenset({Role.FIELD_WORKER}))
             coordinator = Principal(f"demo-coordinator@{org}", org,
                                     frozenset({Role.COORDINATOR}))
-            signal = new_signal(body, reporter, crypto, body_hash(crypto, body), utcnow(),
-                                synthetic=True)
-            add_signal(session, signal, source)
+            signal = add_signal(session, signal_row(
+                body, reporter, crypto, body_hash(crypto, body), utcnow(), synthetic=True), source)
             _progress(session, rng, signal, coordinator, source)
             added += 1
     return added

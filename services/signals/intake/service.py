@@ -51,7 +51,7 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Taken:
-    """A signal taken in by an app: its response body, where it lives, its version."""
+    """A signal taken in by an app: the answer's body, and whether it was new."""
 
     body: SignalRead
     result: Result
@@ -110,12 +110,6 @@ def signal_row(body: SignalCreate, principal: Principal, crypto: Crypto, digest:
     }
 
 
-def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, digest: str,
-               now: datetime, *, synthetic: bool = False) -> Signal:
-    """The row for a validated body, personal fields encrypted under the active key."""
-    return Signal(**signal_row(body, principal, crypto, digest, now, synthetic=synthetic))
-
-
 def first_status(signal: dict[str, Any]) -> dict[str, Any]:
     """The first entry of a new signal's history."""
     return {"signal_id": signal["id"], "version": 1, "from_status": None,
@@ -151,14 +145,16 @@ def recorded_events(signal: dict[str, Any], source: str) -> list[dict[str, Any]]
     return events
 
 
-def add_signal(session: AsyncSession, signal: Signal, source: str) -> None:
-    """Add a new signal, its first history entry and its events to the transaction."""
+def add_signal(session: AsyncSession, row: dict[str, Any], source: str) -> Signal:
+    """Add a new signal (`signal_row`), its first history entry and its events to the
+    transaction."""
+    signal = Signal(**row)
     session.add(signal)
-    row = {column.key: getattr(signal, column.key) for column in Signal.__table__.columns}
     session.add(StatusChange(**first_status(row)))
     for event in recorded_events(row, source):
         session.add(Outbox(**event))
     session.info["outbox_written"] = True
+    return signal
 
 
 def draft(body: SignalCreate, principal: Principal, crypto: Crypto, source: str,
@@ -213,8 +209,8 @@ async def record_signal(
                 if existing is not None:
                     recorded = _replay(existing, principal, digest)
                 else:
-                    signal = new_signal(body, principal, crypto, digest, utcnow())
-                    add_signal(session, signal, source)
+                    signal = add_signal(
+                        session, signal_row(body, principal, crypto, digest, utcnow()), source)
                     recorded = Recorded(signal, "created")
                 if idempotency_key is not None:
                     session.add(IdempotencyKey(
@@ -246,8 +242,8 @@ async def record_batch(
                         except Conflict as exc:
                             results.append(exc)
                         continue
-                    signal = new_signal(body, principal, crypto, digest, now)
-                    add_signal(session, signal, source)
+                    signal = add_signal(
+                        session, signal_row(body, principal, crypto, digest, now), source)
                     existing[body.id] = signal
                     results.append(Recorded(signal, "created"))
             return results
