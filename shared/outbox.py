@@ -15,18 +15,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Table,
-    Text,
-    bindparam,
-    func,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import BigInteger, Integer, String, Text, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -288,14 +277,10 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
         if acks:
             now = utcnow()
-            table: Table = ob.__table__  # type: ignore[attr-defined]
-            mark = update(table).where(table.c.id == bindparam("row_id")).values(
-                published_at=now, partition=bindparam("at_partition"),
-                offset=bindparam("at_offset"))
             async with self._sessions() as session, session.begin():
                 # One executemany by primary key, not a statement per row.
-                await session.execute(mark, [
-                    {"row_id": row_id, "at_partition": partition, "at_offset": offset}
+                await session.execute(update(ob), [
+                    {"id": row_id, "published_at": now, "partition": partition, "offset": offset}
                     for row_id, partition, offset in acks
                 ])
         if regressed:
