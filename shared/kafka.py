@@ -46,6 +46,10 @@ class Producer:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._settings.kafka_bootstrap_servers
+
     async def get(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:

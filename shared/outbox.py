@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, Integer, String, Text, func, select, text, update
@@ -116,6 +117,9 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
         subject=row.subject,
         extensions={"traceparent": row.traceparent} if row.traceparent else {},
     ).headers()
+
+
+LOG_END_TIMEOUT_S = 10.0
 
 
 class OutboxRelay:
@@ -295,6 +299,14 @@ class OutboxRelay:
         A topic we published to that no longer exists (the embedded broker restarted, or a
         cluster was rebuilt) lost everything; consumers' inboxes absorb what they had seen.
         """
+        if not self._high:
+            # A relay that starts knows nothing of what it published before: the outbox does.
+            # A broker whose log ends before offsets recorded there lost them while no relay
+            # ran (an embedded broker restarted between two `make run`s, a rebuilt cluster).
+            self._high = await self._recorded_high()
+            lost = await self._ended_before(self._high)
+            if lost:
+                await self.republish_lost(lost, exclude_ids=[])
         producer = await self._producer.get()
         metadata = await producer.client.fetch_all_metadata()
         existing = set(metadata.topics())
@@ -303,6 +315,56 @@ class OutboxRelay:
             if self._after_failure is not None:
                 await self._after_failure()  # re-create the topics before sending again
             await self.republish_lost({(t, -1): 0 for t in missing}, exclude_ids=[])
+
+    async def _recorded_high(self) -> dict[tuple[str, int], int]:
+        """The highest offset the outbox records per topic and partition."""
+        ob = self._outbox
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(ob.topic, ob.partition, func.max(ob.offset))
+                .where(ob.published_at.is_not(None), ob.partition.is_not(None))
+                .group_by(ob.topic, ob.partition))
+            return {(topic, partition): high for topic, partition, high in rows
+                    if partition is not None and high is not None}
+
+    async def _ended_before(self, high: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """The partitions whose log now ends at or before an offset we recorded, with that end.
+
+        The log end is the high watermark of a fetch, not ListOffsets: Tansu answers
+        `end_offsets` wrongly after batched produce (1 for a partition holding 50 records,
+        measured), which made healthy partitions look emptied and sent their events twice.
+        A partition whose end is not known in time is left alone: a duplicate is worse than
+        a re-send that a later check still makes.
+        """
+        if not high:
+            return {}
+        reader = AIOKafkaConsumer(bootstrap_servers=self._producer.bootstrap_servers,
+                                  enable_auto_commit=False, group_id=None,
+                                  auto_offset_reset="earliest", max_partition_fetch_bytes=1024)
+        await reader.start()
+        partitions: list[TopicPartition] = []
+        ends: dict[TopicPartition, int] = {}
+        try:
+            topics = await reader.topics()  # a topic that is gone: verify_broker's own check
+            partitions = [TopicPartition(t, p) for t, p in high if t in topics]
+            if partitions:
+                reader.assign(partitions)
+                for tp in partitions:
+                    reader.seek(tp, 0)
+                deadline = asyncio.get_running_loop().time() + LOG_END_TIMEOUT_S
+                while len(ends) < len(partitions) \
+                        and asyncio.get_running_loop().time() < deadline:
+                    await reader.getmany(*partitions, timeout_ms=100, max_records=1)
+                    ends = {tp: end for tp in partitions
+                            if (end := reader.highwater(tp)) is not None}
+        finally:
+            await reader.stop()
+        if len(ends) < len(partitions):
+            log.warning("log ends unknown for some partitions; not checked",
+                        extra={"partitions": sorted(f"{tp.topic}:{tp.partition}"
+                                                    for tp in partitions if tp not in ends)})
+        return {(tp.topic, tp.partition): end for tp, end in ends.items()
+                if end <= high[(tp.topic, tp.partition)]}
 
     async def republish_lost(
         self, lost_from: dict[tuple[str, int], int], exclude_ids: list[int]

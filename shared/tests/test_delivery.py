@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.broker import EmbeddedBroker, free_port
 from shared.events import CloudEvent
+from shared.kafka import ensure_topics
 from shared.replay import replay
 from shared.tests import testapp
 from shared.tests.conftest import applied, at_least, note, read_topic, running
@@ -134,3 +135,52 @@ async def test_a_fixed_dead_letter_is_replayed_and_applied_once(testsvc_settings
             assert await applied(client, auth) == 1
         finally:
             testapp.UNLUCKY.add(13)
+
+
+async def test_a_broker_that_lost_data_while_no_relay_ran_gets_it_again(
+        testsvc_settings, auth):
+    """The relay starts on a broker whose topic exists but is empty (an embedded broker that
+    was restarted between two runs): what the outbox records as sent is sent again."""
+    broker = EmbeddedBroker(free_port()).start()
+    settings = testsvc_settings(kafka_bootstrap_servers=broker.bootstrap_servers,
+                                consumer_enabled=False)
+    try:
+        async with running(settings) as client:
+            for _ in range(5):
+                r = await client.post("/v1/notes", json=note(), headers=auth("field-worker"))
+                assert r.status_code == 201
+            await eventually(lambda: _backlog_is(client, 0))
+        broker.stop()
+        broker.start()  # empty, and nothing runs that could notice
+        await ensure_topics(settings, [settings.topic])  # as `make run` creates them
+        async with running(settings) as client:
+            messages = await read_topic(broker.bootstrap_servers, settings.topic, 5)
+            assert len({orjson.loads(m.value)["noteId"] for m in messages}) == 5
+            await eventually(lambda: _backlog_is(client, 0))
+    finally:
+        broker.stop()
+
+
+async def test_a_relay_that_starts_on_a_healthy_broker_sends_nothing_again(
+        testsvc_settings, auth):
+    """The start-up check reads log ends from a fetch: with ListOffsets, which Tansu answers
+    wrongly after batched produce, this restart re-sent every event."""
+    broker = EmbeddedBroker(free_port()).start()
+    settings = testsvc_settings(kafka_bootstrap_servers=broker.bootstrap_servers,
+                                consumer_enabled=False)
+    try:
+        async with running(settings) as client:
+            posted = await asyncio.gather(*(
+                client.post("/v1/notes", json=note(), headers=auth("field-worker"))
+                for _ in range(60)))
+            assert {r.status_code for r in posted} == {201}
+            await eventually(lambda: _backlog_is(client, 0))
+        async with running(settings) as client:
+            r = await client.post("/v1/notes", json=note(), headers=auth("field-worker"))
+            assert r.status_code == 201
+            await eventually(lambda: _backlog_is(client, 0))  # its first round ran the check
+            messages = await read_topic(broker.bootstrap_servers, settings.topic, 62,
+                                        timeout_s=4)
+            assert len(messages) == 61
+    finally:
+        broker.stop()
