@@ -119,3 +119,46 @@ async def test_rate_limit_per_client(testsvc_settings, auth):
         ok = await client.get("/v1/applied-count", headers=other)  # another client's budget
         assert ok.status_code == 200 and ok.headers["RateLimit-Limit"] == "3"
         assert (await client.get("/livez")).status_code == 200  # probes are never limited
+
+
+@pytest.mark.parametrize("service", ["signals", "indicators", "funding"])
+def test_routes_added_flat_build_the_app_that_include_router_builds(service, monkeypatch):
+    """`include_flat` (routes on the app itself, for speed) serves the same operations and
+    documents them identically to FastAPI's own `include_router`."""
+    import importlib
+
+    from fastapi.routing import APIRoute
+
+    from shared import api
+
+    build = importlib.import_module(f"services.{service}.app").build
+    flat = build()
+    monkeypatch.setattr(api, "include_flat",
+                        lambda app, router, prefix="": app.include_router(router, prefix=prefix))
+    nested = build()
+
+    def included(app):
+        return [r for r in app.routes if type(r).__name__ == "_IncludedRouter"]
+
+    assert not included(flat) and len(included(nested)) >= 3
+    assert len([r for r in flat.routes if isinstance(r, APIRoute)]) > 5
+    assert flat.openapi() == nested.openapi()
+
+
+@pytest.mark.parametrize(("path", "allow"), [
+    ("/v1/signals", "GET, POST"),
+    ("/v1/signals/batch", "POST"),  # not GET: `{signalId}` would take "batch", the document not
+    (f"/v1/signals/{uuid.uuid4()}", "GET"),
+    ("/v1/categories", "GET"),
+])
+async def test_405_allows_the_methods_the_document_lists_for_the_resource(path, allow):
+    import httpx
+
+    from services.signals.app import build
+
+    transport = httpx.ASGITransport(app=build())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.request("DELETE", path)
+    assert r.status_code == 405
+    assert r.headers["allow"] == allow
+    assert r.headers["content-type"].startswith("application/problem+json")

@@ -18,6 +18,7 @@ from services.signals.intake.schemas import (
     parse_signal,
 )
 from services.signals.runtime import SettingsDep, signals_runtime
+from shared.api import DirectRoute
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
 from shared.jsonbody import is_json_request
 from shared.openapi import problem_responses
@@ -51,17 +52,11 @@ IDEMPOTENCY_KEY_PARAMETER = {
                "pattern": "^[\\x21-\\x7E]+$"}}
 
 
-@router.post(
-    "/signals", status_code=status.HTTP_201_CREATED, response_model=SignalRead,
-    responses={200: {"description": "Replay of a stored signal", "model": SignalRead},
-               **problem_responses(400, 409, 413, 415)},
-    openapi_extra={**_body_schema(SIGNAL_CREATE_SCHEMA), "security": BEARER_SECURITY,
-                   "parameters": [IDEMPOTENCY_KEY_PARAMETER]},
-)
 async def create_signal(request: Request) -> Response:
     """Record a doorstep signal (idempotent on `id` and on `Idempotency-Key`)."""
-    # The busiest endpoint reads its token, header and body itself: FastAPI's dependency
-    # machinery would cost it a tenth of its time. The route documents all three.
+    # The busiest endpoint reads its token, header and body itself, on a DirectRoute: FastAPI's
+    # dependency machinery and request handler would cost it a sixth of its time. The route
+    # documents all three.
     principal = authorise(request, Role.FIELD_WORKER, Role.COORDINATOR)
     if not is_json_request(request.scope):
         raise UnsupportedMediaType("send the signal as application/json")
@@ -81,6 +76,16 @@ async def create_signal(request: Request) -> Response:
         status_code=201 if taken.result == "created" else 200, media_type="application/json",
         headers={"Location": f"/v1/signals/{taken.body.id}",
                  "ETag": f'"{taken.body.version}"'})
+
+
+router.add_api_route(
+    "/signals", create_signal, methods=["POST"], route_class_override=DirectRoute,
+    status_code=status.HTTP_201_CREATED, response_model=SignalRead,
+    responses={200: {"description": "Replay of a stored signal", "model": SignalRead},
+               **problem_responses(400, 409, 413, 415)},
+    openapi_extra={**_body_schema(SIGNAL_CREATE_SCHEMA), "security": BEARER_SECURITY,
+                   "parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+)
 
 
 @router.post(
