@@ -333,8 +333,9 @@ class OutboxRelay:
         The log end is the high watermark of a fetch, not ListOffsets: Tansu answers
         `end_offsets` wrongly after batched produce (1 for a partition holding 50 records,
         measured), which made healthy partitions look emptied and sent their events twice.
-        A partition whose end is not known in time is left alone: a duplicate is worse than
-        a re-send that a later check still makes.
+        A partition whose end is not known in time is left alone: a wrong guess would send all
+        its events twice, and the publish-time check still sees the loss once the next event
+        sent there lands at an offset the outbox already records.
         """
         if not high:
             return {}
