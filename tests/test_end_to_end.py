@@ -52,3 +52,15 @@ async def test_signal_flows_to_indicators_and_funding(start_service, auth):
         assert inputs["values"][0]["value"] is None
         assert inputs["values"][0]["suppressed"] is True
         assert inputs["values"][0]["reason"] == "small-count"
+
+        # The household asks for erasure: signal-erased (v2, the signal id only) reaches
+        # indicators, which forget the signal.
+        erased = await signals.post("/v1/data-subject-erasures", json={"unitRef": "u-1"},
+                                    headers=auth("privacy-officer"))
+        assert erased.status_code == 200 and erased.json()["erased"] == 1, erased.text
+
+        async def forgotten():
+            r = await indicators.get(f"/v1/areas/{area}/signal-counts", headers=admin)
+            return r.json() if r.json()["signals"] == 0 else None
+
+        assert (await eventually(forgotten))["byCategory"] == {}

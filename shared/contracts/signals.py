@@ -60,6 +60,21 @@ class SignalEscalated(EventData):
 
 
 class SignalErased(EventData):
+    """A household's signal was erased: consumers forget it by its id.
+
+    Version 2 no longer names the statistics pseudonym: consumers hold it with the signal id
+    they got in `signal-recorded`, and an erasure event that repeated it would keep the
+    erased household's pseudonym in the producer's outbox.
+    """
+
+    signal_id: UUID
+    area_code: str
+    erased_at: datetime
+
+
+class SignalErasedV1(EventData):
+    """Version 1 of `signal-erased`: still read (it is on the topic), no longer sent."""
+
     signal_id: UUID
     area_code: str
     household_stats_pseudonym: str
@@ -78,9 +93,14 @@ SIGNAL_REFERRED = EventType(_t("signal-referred"), TOPIC, SignalReferred,
                             "A signal was referred to a partner on a recorded legal basis")
 SIGNAL_ESCALATED = EventType(_t("signal-escalated"), TOPIC, SignalEscalated,
                              "An acute unsafe situation or care need needs action now")
-SIGNAL_ERASED = EventType(_t("signal-erased"), TOPIC, SignalErased,
-                          "A signal was erased; forget its household's statistics pseudonym")
+SIGNAL_ERASED = EventType(event_type_name("signals", "signal-erased", 2), TOPIC, SignalErased,
+                          "A signal was erased; forget it and its household's statistics "
+                          "pseudonym")
+SIGNAL_ERASED_V1 = EventType(_t("signal-erased"), TOPIC, SignalErasedV1,
+                             "Deprecated, no longer sent (see signal-erased v2): a signal was "
+                             "erased; forget its household's statistics pseudonym")
 
 EVENT_TYPES: list[EventType[Any]] = [
     SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED, SIGNAL_ERASED,
+    SIGNAL_ERASED_V1,
 ]

@@ -64,7 +64,6 @@ def signal_stream(rng: random.Random) -> list[tuple[str, CloudEvent]]:
         if n % 9 == 0:
             emit(area, SIGNAL_ERASED, SignalErased(
                 signal_id=signal.signal_id, area_code=area,
-                household_stats_pseudonym=household,
                 erased_at=datetime(2026, 11, 20, tzinfo=UTC)))
     return stream
 

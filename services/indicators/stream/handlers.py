@@ -10,9 +10,11 @@ from services.indicators.stream import service
 from shared.consumer import Route
 from shared.contracts.signals import (
     SIGNAL_ERASED,
+    SIGNAL_ERASED_V1,
     SIGNAL_ESCALATED,
     SIGNAL_RECORDED,
     SignalErased,
+    SignalErasedV1,
     SignalEscalated,
     SignalRecorded,
 )
@@ -30,7 +32,7 @@ async def on_signal_escalated(session: AsyncSession, event: CloudEvent, data: An
 
 
 async def on_signal_erased(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, SignalErased)
+    assert isinstance(data, SignalErased | SignalErasedV1)  # v1 events are still on the topic
     await service.erase_signal(session, data)
 
 
@@ -38,4 +40,5 @@ ROUTES = [
     Route(SIGNAL_RECORDED, on_signal_recorded),
     Route(SIGNAL_ESCALATED, on_signal_escalated),
     Route(SIGNAL_ERASED, on_signal_erased),
+    Route(SIGNAL_ERASED_V1, on_signal_erased),
 ]

@@ -17,7 +17,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.models import AcuteEscalation, DirtyArea, SignalFact, SignalTombstone
-from shared.contracts.signals import SignalErased, SignalEscalated, SignalRecorded
+from shared.contracts.signals import (
+    SignalErased,
+    SignalErasedV1,
+    SignalEscalated,
+    SignalRecorded,
+)
 from shared.db import utcnow
 
 ACUTE = "acute"
@@ -50,7 +55,7 @@ async def escalate_signal(session: AsyncSession, escalation: SignalEscalated) ->
         await mark_dirty(session, fact.area_code)
 
 
-async def erase_signal(session: AsyncSession, erasure: SignalErased) -> None:
+async def erase_signal(session: AsyncSession, erasure: SignalErased | SignalErasedV1) -> None:
     await _insert_ignore(session, SignalTombstone, signal_id=str(erasure.signal_id),
                          erased_at=erasure.erased_at)
     fact = await session.get(SignalFact, erasure.signal_id)

@@ -121,7 +121,6 @@ async def test_erasing_the_last_signal_of_a_buurt_publishes_zeros(indicators):
         async with svc.runtime.sessions() as session, session.begin():
             await stream.erase_signal(session, SignalErased(
                 signal_id=signal.signal_id, area_code="BU05990101",
-                household_stats_pseudonym=signal.household_stats_pseudonym,
                 erased_at=signal.recorded_at))
         await _tick(svc)
         mine = [AreaIndicatorsUpdated.model_validate(d)

@@ -11,9 +11,11 @@ from aiokafka import AIOKafkaProducer
 from services.indicators.tests.helpers import recorded, value
 from shared.contracts.signals import (
     SIGNAL_ERASED,
+    SIGNAL_ERASED_V1,
     SIGNAL_ESCALATED,
     SIGNAL_RECORDED,
     SignalErased,
+    SignalErasedV1,
     SignalEscalated,
 )
 from shared.events import CloudEvent
@@ -42,12 +44,13 @@ async def test_the_consumer_counts_each_signal_once_in_its_month_and_replays_ide
         first, first,  # redelivered: the inbox applies it once
         _event(SIGNAL_RECORDED, recorded(area, "hh-2", signal_id=s2)),
         _event(SIGNAL_RECORDED, recorded(area, "hh-2", signal_id=s2)),  # same signal, new id
-        _event(SIGNAL_ERASED, SignalErased(signal_id=s3, area_code=area,
-                                           household_stats_pseudonym="hh-3", erased_at=NOW)),
+        # Version 1, as erasures sent before v2 still are on the topic.
+        _event(SIGNAL_ERASED_V1, SignalErasedV1(signal_id=s3, area_code=area,
+                                               household_stats_pseudonym="hh-3",
+                                               erased_at=NOW)),
         _event(SIGNAL_RECORDED, recorded(area, "hh-3", signal_id=s3)),  # after its erasure
         _event(SIGNAL_RECORDED, recorded(area, "hh-4", signal_id=s4, category="nuisance")),
-        _event(SIGNAL_ERASED, SignalErased(signal_id=s4, area_code=area,
-                                           household_stats_pseudonym="hh-4", erased_at=NOW)),
+        _event(SIGNAL_ERASED, SignalErased(signal_id=s4, area_code=area, erased_at=NOW)),
         _event(SIGNAL_ESCALATED, SignalEscalated(signal_id=s5, area_code=area,
                                                  category="unsafe-situation",
                                                  severity="acute", escalated_at=NOW)),

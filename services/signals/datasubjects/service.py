@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+
 import orjson
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
@@ -20,7 +23,7 @@ from services.signals.datasubjects.schemas import (
 from services.signals.models import IdempotencyKey, Outbox
 from services.signals.purge import strip_personal_data
 from shared.auth import Principal, Role
-from shared.contracts.signals import SIGNAL_ERASED, SignalErased
+from shared.contracts.signals import SIGNAL_ERASED, SIGNAL_RECORDED, SignalErased
 from shared.db import utcnow
 from shared.outbox import record_event
 
@@ -69,10 +72,29 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
         if stats is not None:
             record_event(
                 session, Outbox, SIGNAL_ERASED,
-                SignalErased(signal_id=signal.id, area_code=signal.area_code,
-                             household_stats_pseudonym=stats, erased_at=now),
+                SignalErased(signal_id=signal.id, area_code=signal.area_code, erased_at=now),
                 key=signal.area_code, source=source, subject=str(signal.id))
     if signals:
         await session.execute(delete(IdempotencyKey).where(
             IdempotencyKey.signal_id.in_([s.id for s in signals])))
+        await unlink_recorded_events(session, [s.id for s in signals])
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])
+
+
+async def unlink_recorded_events(session: AsyncSession, signal_ids: list[uuid.UUID]) -> None:
+    """Give the erased signals' `signal-recorded` events in the outbox a random pseudonym.
+
+    The outbox keeps every event (it is the record a rebuild re-publishes from), and these
+    carry the household's statistics pseudonym, which the statistics key could recompute from
+    an address: left as they are, they would still tie the erased signals to the household. A
+    random value of the same shape keeps each event valid for a rebuild, links to nothing
+    (not even the household's other signals), and the `signal-erased` after it removes the
+    signal downstream anyway. Published or not, the event goes out as changed from here on.
+    """
+    subjects = [str(i) for i in signal_ids]
+    rows = await session.scalars(select(Outbox).where(
+        Outbox.type == SIGNAL_RECORDED.type, Outbox.subject.in_(subjects)))
+    for row in rows:
+        data = orjson.loads(row.data)
+        data["householdStatsPseudonym"] = secrets.token_hex(32)
+        row.data = orjson.dumps(data).decode()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.signals.models import Outbox, Signal
 from services.signals.purge import purge_expired
 from services.signals.tests.conftest import NOTE, create, db, move, runtime_of
+from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
 from shared.db import utcnow
 
 
@@ -104,6 +105,11 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
         assert [(d["organisation"], d["recordId"]) for d in export["disclosures"]] == [
             ("demo-municipality", first["id"])]
 
+        async with db(client) as session:
+            household = (await session.get(Signal, uuid.UUID(first["id"]))
+                         ).household_stats_pseudonym
+            neighbour = (await session.get(Signal, uuid.UUID(elsewhere["id"]))
+                         ).household_stats_pseudonym
         erased = (await client.post("/v1/data-subject-erasures", json=query,
                                     headers=officer)).json()
         assert erased["erased"] == 2
@@ -117,13 +123,25 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
         async with db(client) as session:
             erased_events = list(await session.scalars(
                 select(Outbox.data).where(Outbox.type.like("%signal-erased%"))))
+            outbox = {(e.type, e.subject): e.data for e in await session.scalars(select(Outbox))}
             row = await session.get(Signal, uuid.UUID(first["id"]))
             assert row.household_stats_pseudonym is None and row.household_pseudonym is None
             untouched = await session.get(Signal, uuid.UUID(elsewhere["id"]))
             assert untouched.note_ciphertext is not None
             assert (await session.get(Signal, uuid.UUID(other_corp["id"]))).note_ciphertext
         assert len(erased_events) == 2
-        assert all("householdStatsPseudonym" in e and "3011" not in e for e in erased_events)
+        assert all("householdStatsPseudonym" not in e and "3011" not in e
+                   for e in erased_events)
+        # Nothing in the outbox ties the erased signals to the household any more, nor to each
+        # other; their recorded events stay valid for a rebuild. Left as sent: the neighbour's,
+        # and the other corporation's signal on the same address (another controller's).
+        assert [k for k, v in outbox.items() if household in v] == [
+            (SIGNAL_RECORDED.type, other_corp["id"])]
+        unlinked = [SignalRecorded.model_validate_json(outbox[SIGNAL_RECORDED.type, s["id"]])
+                    for s in (first, second)]
+        assert len({u.household_stats_pseudonym for u in unlinked}) == 2
+        assert SignalRecorded.model_validate_json(outbox[SIGNAL_RECORDED.type, elsewhere["id"]]
+                                                  ).household_stats_pseudonym == neighbour
 
 
 async def test_export_by_unit_ref_is_per_corporation(signals_service, auth):

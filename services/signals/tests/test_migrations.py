@@ -1,0 +1,81 @@
+"""Data migrations of the signals service, on a database as an older revision left it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import select, update
+
+from services.signals.crypto import build_crypto
+from services.signals.intake.schemas import parse_signal
+from services.signals.intake.service import draft
+from services.signals.models import Outbox, Signal
+from services.signals.settings import Settings
+from services.signals.tests.conftest import signal_body
+from shared.auth import Principal, Role
+from shared.contracts.signals import SIGNAL_ERASED_V1, SIGNAL_RECORDED, SignalErasedV1
+from shared.db import create_engine, sessionmaker, utcnow
+from shared.migrate import upgrade
+from shared.outbox import outbox_row
+
+FIELD_WORKER = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
+
+
+async def _seed(url: str, key_dir: Path) -> tuple[str, str, str]:
+    """Two signals as sig0002 knew them: one erased (with a v1 erasure event), one not."""
+    crypto = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json")))
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session, session.begin():
+            drafts = []
+            for house in (1, 2):
+                body, problems = parse_signal(signal_body(houseNumber=house))
+                assert body is not None, problems
+                drafts.append(draft(body, FIELD_WORKER, crypto, "urn:test", None))
+            for d in drafts:
+                session.add(Signal(**d.signal))
+                session.add_all(Outbox(**e) for e in d.events)
+            erased, kept = (d.signal for d in drafts)
+            session.add(Outbox(**outbox_row(
+                SIGNAL_ERASED_V1, SignalErasedV1(
+                    signal_id=erased["id"], area_code=erased["area_code"],
+                    household_stats_pseudonym=erased["household_stats_pseudonym"],
+                    erased_at=utcnow()),
+                key=erased["area_code"], source="urn:test", subject=str(erased["id"]))))
+        async with sessionmaker(engine)() as session, session.begin():
+            await session.execute(update(Signal).where(Signal.id == erased["id"]).values(
+                erased_at=utcnow(), household_stats_pseudonym=None))
+        return (str(erased["id"]), erased["household_stats_pseudonym"],
+                kept["household_stats_pseudonym"])
+    finally:
+        await engine.dispose()
+
+
+async def _outbox(url: str) -> list[Outbox]:
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            return list(await session.scalars(select(Outbox).order_by(Outbox.id)))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0003_unlinks_households_erased_before_it(database_url, tmp_path):
+    url = database_url("signals")
+    upgrade("signals", url, "sig0002")
+    erased_id, household, neighbour = asyncio.run(_seed(url, tmp_path))
+
+    upgrade("signals", url, "sig0003")
+
+    rows = asyncio.run(_outbox(url))
+    assert not [r.type for r in rows if household in r.data]
+    data = {(r.type, r.subject): orjson.loads(r.data) for r in rows}
+    unlinked = data[SIGNAL_RECORDED.type, erased_id]["householdStatsPseudonym"]
+    assert len(unlinked) == len(household) and unlinked != household
+    SignalErasedV1.model_validate(data[SIGNAL_ERASED_V1.type, erased_id])  # still readable
+    kept = [d for (t, s), d in data.items() if t == SIGNAL_RECORDED.type and s != erased_id]
+    assert [d["householdStatsPseudonym"] for d in kept] == [neighbour]
