@@ -6,7 +6,7 @@ import secrets
 import uuid
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
@@ -20,8 +20,8 @@ from services.signals.datasubjects.schemas import (
     DataSubjectExport,
     DataSubjectQuery,
 )
-from services.signals.models import IdempotencyKey, Outbox
-from services.signals.purge import strip_personal_data
+from services.signals.models import Outbox
+from services.signals.purge import forget_personal_history, strip_personal_data
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED, SIGNAL_RECORDED, SignalErased
 from shared.db import utcnow
@@ -75,8 +75,7 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
                 SignalErased(signal_id=signal.id, area_code=signal.area_code, erased_at=now),
                 key=signal.area_code, source=source, subject=str(signal.id))
     if signals:
-        await session.execute(delete(IdempotencyKey).where(
-            IdempotencyKey.signal_id.in_([s.id for s in signals])))
+        await forget_personal_history(session, [s.id for s in signals])
         await unlink_recorded_events(session, [s.id for s in signals])
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])
 

@@ -16,10 +16,12 @@ from services.signals.tests.conftest import NOTE, create, db, move, runtime_of
 from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
 from shared.db import utcnow
 
+REASON = "mevrouw belde terug: haar zoon is opgenomen"  # free text about a person
+
 
 async def _close(client, auth, signal_id: str, days_ago: int) -> None:
     coord = auth("coordinator")
-    assert (await move(client, signal_id, coord, "closed-no-action",
+    assert (await move(client, signal_id, coord, "closed-no-action", reason=REASON,
                        outcome="no-contact")).status_code == 201
     async with db(client) as session:
         signal = await session.get(Signal, uuid.UUID(signal_id))
@@ -53,6 +55,14 @@ async def test_purge_follows_the_category_retention_clock(signals_service, auth)
             "nuisance", "BU05990101", "closed-no-action")
         assert (await read(other_old))["personalDataRemoved"] is True
         assert (await read(nuisance_young))["personalData"]["note"] == NOTE
+
+        async def reasons(s):
+            history = (await client.get(f"/v1/signals/{s['id']}/history", headers=fw)).json()
+            return [(h["toStatus"], h["reason"]) for h in history["items"]]
+
+        # The history keeps its transitions; a reason, free text about a person, goes.
+        assert await reasons(nuisance_old) == [("new", None), ("closed-no-action", None)]
+        assert await reasons(nuisance_young) == [("new", None), ("closed-no-action", REASON)]
         assert (await read(still_open))["personalData"]["note"] == NOTE
         async with db(client) as session:
             row = await session.get(Signal, uuid.UUID(nuisance_old["id"]))
@@ -84,7 +94,8 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
         elsewhere = await create(client, fw, houseNumber=19)
         other_corp = await create(client, auth("field-worker", "demo-corp-b"))
         # Share one with a partner, who reads it (a disclosure the export must list).
-        assert (await move(client, first["id"], coord, "triaged")).status_code == 201
+        assert (await move(client, first["id"], coord, "triaged",
+                           reason=REASON)).status_code == 201
         ref = await client.post(f"/v1/signals/{first['id']}/referrals", json={
             "partnerOrganisation": "demo-municipality", "purpose": "woonoverlast-aanpak"},
             headers=coord)
@@ -120,6 +131,9 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
                                  headers=fw)).json()
         assert read["personalDataRemoved"] is True and read["personalData"]["note"] is None
         assert read["category"] == "loneliness"  # the non-personal fact stays
+        history = (await client.get(f"/v1/signals/{first['id']}/history", headers=fw)).json()
+        assert [(h["toStatus"], h["reason"]) for h in history["items"]] == [
+            ("new", None), ("triaged", None), ("referred", None)]
         async with db(client) as session:
             erased_events = list(await session.scalars(
                 select(Outbox.data).where(Outbox.type.like("%signal-erased%"))))
