@@ -38,6 +38,12 @@ buurten)
 
     One group at a time in `disclose_hierarchy`; `disclose_groups` protects groups that share
     cells (gemeente > wijk > buurt, programme areas over buurten) together.
+
+Nested groups (one group's cells all inside another's, e.g. a wijk and a programme area of
+that wijk's buurten plus one more)
+    With both totals published, outer minus inner is the exact total of the outer's other
+    cells: a group of its own, protected by the same rules. When no choice of those cells
+    protects it, the outer total is suppressed as `secondary`.
 """
 
 from __future__ import annotations
@@ -183,34 +189,69 @@ def disclose_groups(
     counted as hidden here too, and the groups are checked again until none changes: a wijk
     hidden to protect its buurten is then protected among its gemeente's wijken as well, and a
     buurt hidden in its wijk cannot be recovered from a programme area and its other buurten.
-    Each round only adds suppressions, so this ends. Not covered: differences between
-    overlapping groups (one programme area minus another that holds all but one of its
-    buurten); that needs an audit of all published totals at once.
+    Each round only adds suppressions, so this ends. A group nested in another (its cells a
+    proper subset of the other's) also publishes their difference, which is protected as the
+    group of the outer's other cells (see the module doc). Not covered: groups that overlap
+    without one holding the other, whose difference mixes cells of both; that needs an audit
+    of all published totals at once.
     """
     for code, n in counts.items():
         _require_count(n, f"count of {code}")
     out = {code: disclose_count(n) for code, n in counts.items()}
+    unallocated: dict[K, int] = {}
+    for parent, kids in groups.items():
+        unallocated[parent] = counts[parent] - sum(counts.get(code, 0) for code in kids)
+        if unallocated[parent] < 0:
+            raise ValueError(f"the children of {parent} add up to more than it")
+    nested = _nested_pairs(groups)
     changed = True
     while changed:
         changed = False
         for parent in sorted(groups, key=str):
             if out[parent].suppressed:
                 continue  # no published total to subtract from
-            children = {code: counts.get(code, 0) for code in groups[parent]}
-            unallocated = counts[parent] - sum(children.values())
-            if unallocated < 0:
-                raise ValueError(f"the children of {parent} add up to more than it")
-            hidden = {code: reason for code in children
-                      if code in out and (reason := out[code].reason) is not None}
-            secondary = _secondary_suppressions(children, unallocated, hidden)
-            if secondary is None:
-                out[parent] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
-                changed = True
-            elif secondary:
-                for code in secondary:
-                    out[code] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
-                changed = True
+            changed |= _protect(parent, groups[parent], unallocated[parent], counts, out)
+        for inner, outer in nested:
+            rest = unallocated[outer] - unallocated[inner]
+            if out[inner].suppressed or out[outer].suppressed or rest < 0:
+                continue  # no exact difference of the outer's other cells alone
+            inside = set(groups[inner])
+            others = [code for code in groups[outer] if code not in inside]
+            changed |= _protect(outer, others, rest, counts, out)
     return out
+
+
+def _protect(parent: K, kids: Sequence[K], unallocated: int, counts: Mapping[K, int],
+             out: dict[K, DisclosedValue]) -> bool:
+    """Protect the cells whose exact total is known (parent's published total minus the
+    published rest); returns whether a suppression was added."""
+    children = {code: counts.get(code, 0) for code in kids}
+    hidden = {code: reason for code in children
+              if code in out and (reason := out[code].reason) is not None}
+    secondary = _secondary_suppressions(children, unallocated, hidden)
+    if secondary is None:
+        out[parent] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
+        return True
+    for code in secondary:
+        out[code] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
+    return bool(secondary)
+
+
+def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K]]:
+    """(inner, outer) for every group whose cells are a proper subset of another's."""
+    holding: dict[K, list[K]] = {}
+    for parent, kids in groups.items():
+        for code in set(kids):
+            holding.setdefault(code, []).append(parent)
+    cells = {parent: set(kids) for parent, kids in groups.items()}
+    pairs = []
+    for inner, kids in cells.items():
+        if not kids:
+            continue
+        some = min(kids, key=lambda code: len(holding[code]))  # fewest candidates to check
+        pairs += [(inner, outer) for outer in holding[some]
+                  if outer != inner and kids < cells[outer]]
+    return sorted(pairs, key=lambda pair: (str(pair[0]), str(pair[1])))
 
 
 @dataclass(frozen=True, slots=True)

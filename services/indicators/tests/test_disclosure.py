@@ -3,6 +3,8 @@ group from what is published."""
 
 from __future__ import annotations
 
+import itertools
+
 from typing import Any
 
 import pytest
@@ -299,8 +301,13 @@ def test_a_buurt_hidden_in_its_wijk_is_not_recovered_through_a_programme_area():
 def _assert_group_protected(parent: str, children: list[str], counts: dict[str, int],
                             out: dict[str, DisclosedValue]) -> None:
     """The property test above, for one group of a result of `disclose_groups`."""
-    if out[parent].suppressed:
-        return
+    if not out[parent].suppressed:
+        _assert_hidden_protected(parent, children, counts, out)
+
+
+def _assert_hidden_protected(parent: str, children: list[str], counts: dict[str, int],
+                             out: dict[str, DisclosedValue]) -> None:
+    """Cells whose exact total the attacker knows (all of them are counted in it)."""
     hidden = {c: counts[c] for c in children if out[c].suppressed}
     bounds = {c: _bounds(out[c]) for c in hidden}
     if len(hidden) == 1:
@@ -329,8 +336,10 @@ def test_no_group_of_a_gemeente_with_programme_areas_gives_a_hidden_cell_away(wi
         counts[wijk] = sum(buurten)
     counts["GM"] = sum(counts[w] for w in groups["GM"])
     every_buurt = sorted(b for w in groups["GM"] for b in groups[w])
-    for p in range(data.draw(st.integers(0, 2))):  # programme areas across wijken
+    for p in range(data.draw(st.integers(0, 3))):  # programme areas across wijken
         members = data.draw(st.lists(st.sampled_from(every_buurt), min_size=1, unique=True))
+        if data.draw(st.booleans()):  # a wijk and more: nested groups
+            members = sorted({*groups[data.draw(st.sampled_from(groups["GM"]))], *members})
         groups[f"PA{p}"] = members
         counts[f"PA{p}"] = sum(counts[b] for b in members)
 
@@ -341,3 +350,24 @@ def test_no_group_of_a_gemeente_with_programme_areas_gives_a_hidden_cell_away(wi
             assert cell.reason is SMALL
     for parent, children in groups.items():
         _assert_group_protected(parent, children, counts, out)
+    for inner, outer in itertools.permutations(groups, 2):
+        inside = set(groups[inner])
+        if inside < set(groups[outer]) and not (out[inner].suppressed
+                                                or out[outer].suppressed):
+            # Outer minus inner: the exact total of the outer's other cells.
+            _assert_hidden_protected(f"{outer}-{inner}", [
+                c for c in groups[outer] if c not in inside], counts, out)
+
+
+def test_a_programme_area_one_buurt_larger_than_a_wijk_does_not_give_that_buurt_away():
+    counts = {"W": 30, "a": 10, "b": 10, "c": 10, "d": 2, "PA": 32}
+    assert disclose_groups(counts, {"W": ["a", "b", "c"]})["W"].value == 30
+    # PA - W = d = 2: with nothing else to hide beside d, the programme area is withheld.
+    out = disclose_groups(counts, {"W": ["a", "b", "c"], "PA": ["a", "b", "c", "d"]})
+    assert out["PA"] == DisclosedValue.withheld(SECONDARY)
+    assert (out["W"].value, out["d"].reason) == (30, SMALL)
+    # With a second buurt beyond the wijk, hiding that one protects d and PA is published.
+    counts |= {"e": 7, "PA": 39}
+    out = disclose_groups(counts, {"W": ["a", "b", "c"], "PA": ["a", "b", "c", "d", "e"]})
+    assert out["e"] == DisclosedValue.withheld(SECONDARY)
+    assert (out["PA"].value, out["W"].value) == (40, 30)
