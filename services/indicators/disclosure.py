@@ -245,12 +245,12 @@ def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K]]:
             holding.setdefault(code, []).append(parent)
     cells = {parent: set(kids) for parent, kids in groups.items()}
     pairs = []
-    for inner, kids in cells.items():
-        if not kids:
+    for inner, inside in cells.items():
+        if not inside:
             continue
-        some = min(kids, key=lambda code: len(holding[code]))  # fewest candidates to check
+        some = min(inside, key=lambda code: len(holding[code]))  # fewest candidates to check
         pairs += [(inner, outer) for outer in holding[some]
-                  if outer != inner and kids < cells[outer]]
+                  if outer != inner and inside < cells[outer]]
     return sorted(pairs, key=lambda pair: (str(pair[0]), str(pair[1])))
 
 

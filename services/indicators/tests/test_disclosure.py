@@ -4,7 +4,6 @@ group from what is published."""
 from __future__ import annotations
 
 import itertools
-
 from typing import Any
 
 import pytest
