@@ -29,11 +29,16 @@ ACUTE = "acute"
 
 
 async def record_signal(session: AsyncSession, signal: SignalRecorded) -> None:
-    if await _erased(session, signal.signal_id):
-        return
-    if await session.get(SignalFact, signal.signal_id) is not None:
-        return  # the same signal under another event id: count it once
-    escalated = await session.get(AcuteEscalation, signal.signal_id) is not None
+    with session.no_autoflush:
+        # Facts added for earlier events of a consumer's batch are flushed together at its
+        # commit, not one by one before each look-up here. A second fact for one signal in
+        # the same batch then fails on its key, and the consumer applies the batch again
+        # one event at a time, where this look-up finds the first.
+        if await _erased(session, signal.signal_id):
+            return
+        if await session.get(SignalFact, signal.signal_id) is not None:
+            return  # the same signal under another event id: count it once
+        escalated = await session.get(AcuteEscalation, signal.signal_id) is not None
     session.add(SignalFact(
         signal_id=signal.signal_id, area_code=signal.area_code, category=signal.category,
         severity=signal.severity, acute=escalated or signal.severity == ACUTE,
