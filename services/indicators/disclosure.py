@@ -211,12 +211,10 @@ def disclose_groups(
             if out[parent].suppressed:
                 continue  # no published total to subtract from
             changed |= _protect(parent, groups[parent], unallocated[parent], counts, out)
-        for inner, outer in nested:
+        for inner, outer, others in nested:
             rest = unallocated[outer] - unallocated[inner]
             if out[inner].suppressed or out[outer].suppressed or rest < 0:
                 continue  # no exact difference of the outer's other cells alone
-            inside = set(groups[inner])
-            others = [code for code in groups[outer] if code not in inside]
             changed |= _protect(outer, others, rest, counts, out)
     return out
 
@@ -237,8 +235,9 @@ def _protect(parent: K, kids: Sequence[K], unallocated: int, counts: Mapping[K, 
     return bool(secondary)
 
 
-def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K]]:
-    """(inner, outer) for every group whose cells are a proper subset of another's."""
+def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K, list[K]]]:
+    """(inner, outer, the outer's other cells) for every group whose cells are a proper
+    subset of another's."""
     holding: dict[K, list[K]] = {}
     for parent, kids in groups.items():
         for code in set(kids):
@@ -249,8 +248,8 @@ def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K]]:
         if not inside:
             continue
         some = min(inside, key=lambda code: len(holding[code]))  # fewest candidates to check
-        pairs += [(inner, outer) for outer in holding[some]
-                  if outer != inner and inside < cells[outer]]
+        pairs += [(inner, outer, [code for code in groups[outer] if code not in inside])
+                  for outer in holding[some] if outer != inner and inside < cells[outer]]
     return sorted(pairs, key=lambda pair: (str(pair[0]), str(pair[1])))
 
 
