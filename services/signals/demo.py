@@ -19,6 +19,7 @@ from services.signals.crypto import Crypto, build_crypto
 from services.signals.intake.schemas import SignalCreate
 from services.signals.intake.service import add_signal, body_hash, signal_row
 from services.signals.models import Signal
+from services.signals.privacy import FieldCipher
 from services.signals.settings import Settings
 from services.signals.workflow import Outcome, SignalStatus
 from shared.auth import Principal, Role
@@ -76,18 +77,19 @@ def _body(rng: random.Random, index: int, organisation: str) -> dict[str, Any]:
 
 
 def _progress(session: AsyncSession, rng: random.Random, signal: Signal, coordinator: Principal,
-              source: str) -> None:
+              source: str, cipher: FieldCipher) -> None:
     """Move some signals along the workflow, so lists, SLAs and history look lived-in."""
     roll = rng.random()
     if roll < 0.35:
         return
-    transition(session, signal, SignalStatus.TRIAGED, coordinator, source, reason="demo triage")
+    transition(session, signal, SignalStatus.TRIAGED, coordinator, source, cipher,
+               reason="demo triage")
     if roll < 0.6:
         return
-    transition(session, signal, SignalStatus.IN_PROGRESS, coordinator, source)
+    transition(session, signal, SignalStatus.IN_PROGRESS, coordinator, source, cipher)
     if roll < 0.8:
         return
-    transition(session, signal, SignalStatus.RESOLVED, coordinator, source,
+    transition(session, signal, SignalStatus.RESOLVED, coordinator, source, cipher,
                outcome=rng.choice([Outcome.CONTACT_MADE, Outcome.HELP_ACCEPTED]))
 
 
@@ -113,6 +115,6 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
                                     frozenset({Role.COORDINATOR}))
             signal = add_signal(session, signal_row(
                 body, reporter, crypto, body_hash(crypto, body), utcnow(), synthetic=True), source)
-            _progress(session, rng, signal, coordinator, source)
+            _progress(session, rng, signal, coordinator, source, crypto.cipher)
             added += 1
     return added

@@ -97,7 +97,9 @@ class StatusChange(Base):
     version: Mapped[int] = mapped_column(Integer)
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(String(500))
+    # Free text about a person ("mevrouw belde terug, haar zoon is opgenomen"): encrypted
+    # like the note, bound to its signal and version, read only for a stated purpose.
+    reason_ciphertext: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(30))
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_by_organisation: Mapped[str] = mapped_column(String(100))

@@ -42,8 +42,8 @@ async def forget_personal_history(session: AsyncSession, signal_ids: list[uuid.U
     itself (who moved the signal where, when, with which outcome code) stays.
     """
     await session.execute(update(StatusChange).where(
-        StatusChange.signal_id.in_(signal_ids), StatusChange.reason.is_not(None),
-    ).values(reason=None))
+        StatusChange.signal_id.in_(signal_ids), StatusChange.reason_ciphertext.is_not(None),
+    ).values(reason_ciphertext=None))
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.signal_id.in_(signal_ids)))
 
 

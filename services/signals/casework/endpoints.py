@@ -88,12 +88,12 @@ async def get_signal(
 
 @router.get("/signals/{signalId}/history", response_model=History,
             responses=problem_responses(404))
-async def get_history(signal_id: SignalId, session: SessionDep, principal: Staff) -> History:
-    """The signal's status changes, oldest first (append-only)."""
+async def get_history(signal_id: SignalId, session: SessionDep, crypto: CryptoDep,
+                      principal: Staff, purpose: Purpose = None) -> History:
+    """The signal's status changes, oldest first (append-only); their reasons only with a
+    `purpose` (logged)."""
     signal = await _signal(session, signal_id, principal)
-    rows = await repository.history(session, signal.id)
-    return History(items=[StatusChangeRead.model_validate(r, from_attributes=True)
-                          for r in rows])
+    return await service.read_history(session, signal, principal, crypto, purpose)
 
 
 @router.post("/signals/{signalId}/status-changes", status_code=201,
@@ -101,16 +101,17 @@ async def get_history(signal_id: SignalId, session: SessionDep, principal: Staff
              responses=problem_responses(400, 403, 404, 409, 412, 428))
 async def change_status(
     signal_id: SignalId, body: StatusChangeCreate, response: Response, session: SessionDep,
-    settings: SettingsDep, principal: Staff,
+    settings: SettingsDep, crypto: CryptoDep, principal: Staff,
     if_match: Annotated[str | None, Header(alias="If-Match",
                                            description="The signal's ETag")] = None,
 ) -> StatusChangeRead:
     """Move a signal to another workflow state (needs `If-Match`)."""
     signal = await _signal(session, signal_id, principal)
     service.change_status(session, signal, principal, body.status,
-                          settings.cloudevents_source(), if_match=if_match,
+                          settings.cloudevents_source(), crypto.cipher, if_match=if_match,
                           reason=body.reason, outcome=body.outcome)
     await session.flush()
     rows = await repository.history(session, signal.id)
     response.headers["ETag"] = f'"{signal.version}"'
-    return StatusChangeRead.model_validate(rows[-1], from_attributes=True)
+    # The caller's own reason, as sent: echoing it reads nothing stored about anyone else.
+    return views.status_change(rows[-1], None).model_copy(update={"reason": body.reason})

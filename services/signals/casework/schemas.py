@@ -92,7 +92,10 @@ class StatusChangeRead(Body):
     version: int
     from_status: SignalStatus | None
     to_status: SignalStatus
-    reason: str | None
+    reason: str | None = Field(description=(
+        "Free text, personal data: only when read with a `purpose` (logged), or in the answer "
+        "to the change that gave it"))
+    reason_given: bool = Field(description="Whether the change has a reason (shown or not)")
     outcome: Outcome | None
     changed_by: str
     changed_by_organisation: str

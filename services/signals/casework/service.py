@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
 from services.signals.casework import repository, views
-from services.signals.casework.schemas import SignalRead
+from services.signals.casework.schemas import History, SignalRead
 from services.signals.crypto import Crypto
 from services.signals.models import Outbox, Signal, StatusChange
+from services.signals.privacy import FieldCipher
 from services.signals.workflow import (
     InvalidOutcome,
     InvalidTransition,
@@ -57,6 +58,22 @@ async def read_signal(
     return views.full(signal, referrals, personal)
 
 
+async def read_history(
+    session: AsyncSession, signal: Signal, principal: Principal, crypto: Crypto,
+    purpose: str | None,
+) -> History:
+    """The signal's history; with a purpose also the reasons in plaintext, logged."""
+    rows = await repository.history(session, signal.id)
+    cipher = crypto.cipher if purpose is not None else None
+    items = [views.status_change(row, cipher) for row in rows]
+    if purpose is not None and any(item.reason_given for item in items):
+        await access_log.append(
+            session, principal, role=acting_role(principal).value, purpose=purpose,
+            record_type="signal", record_id=signal.id, fields=[views.REASON_LOGGED_AS],
+            controller=signal.organisation)
+    return History(items=items)
+
+
 def check_if_match(signal: Signal, if_match: str | None) -> None:
     if if_match is None:
         raise PreconditionRequired("send the signal's ETag in If-Match to change it")
@@ -69,9 +86,11 @@ def check_if_match(signal: Signal, if_match: str | None) -> None:
 
 def transition(
     session: AsyncSession, signal: Signal, target: SignalStatus, principal: Principal,
-    source: str, *, reason: str | None = None, outcome: Outcome | None = None,
+    source: str, cipher: FieldCipher, *, reason: str | None = None,
+    outcome: Outcome | None = None,
 ) -> None:
-    """Apply an allowed change: new version, history entry and event, one transaction."""
+    """Apply an allowed change: new version, history entry and event, one transaction.
+    A reason is stored encrypted, like the note."""
     current = SignalStatus(signal.status)
     now = utcnow()
     signal.status = target.value
@@ -79,7 +98,9 @@ def transition(
     signal.closed_at = now if target.is_closed else None
     session.add(StatusChange(
         signal_id=signal.id, version=signal.version, from_status=current.value,
-        to_status=target.value, reason=reason, outcome=outcome.value if outcome else None,
+        to_status=target.value,
+        reason_ciphertext=views.seal_reason(cipher, signal.id, signal.version, reason),
+        outcome=outcome.value if outcome else None,
         changed_by=principal.subject, changed_by_organisation=principal.organisation,
         changed_at=now))
     record_event(
@@ -92,7 +113,8 @@ def transition(
 
 def change_status(
     session: AsyncSession, signal: Signal, principal: Principal, target: SignalStatus,
-    source: str, *, if_match: str | None, reason: str | None, outcome: Outcome | None,
+    source: str, cipher: FieldCipher, *, if_match: str | None, reason: str | None,
+    outcome: Outcome | None,
 ) -> None:
     """A person's status change: If-Match, then the workflow rules, then the change."""
     check_if_match(signal, if_match)
@@ -109,4 +131,5 @@ def change_status(
     except InvalidOutcome as exc:
         raise BadRequest(str(exc), invalid=[InvalidParam(
             name="body.outcome", code=exc.code, reason=str(exc))]) from None
-    transition(session, signal, target, principal, source, reason=reason, outcome=outcome)
+    transition(session, signal, target, principal, source, cipher, reason=reason,
+               outcome=outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -13,8 +14,9 @@ from services.signals.casework.schemas import (
     ReferralSummary,
     SignalRead,
     SignalSummary,
+    StatusChangeRead,
 )
-from services.signals.models import Referral, Signal
+from services.signals.models import Referral, Signal, StatusChange
 from services.signals.privacy import FieldCipher, FieldCipherError
 from services.signals.workflow import Outcome, SignalStatus
 from shared.db import utcnow
@@ -101,6 +103,41 @@ def _decrypt(signal: Signal, cipher: FieldCipher) -> PersonalData:
         since = arrears.get("since")
         data.arrears_since = date.fromisoformat(since) if since else None
     return data
+
+
+# What an access-log entry names when a history's reasons were read.
+REASON_LOGGED_AS = "statusChangeReason"
+
+
+def reason_field(version: int) -> str:
+    """The associated-data field of a status change's reason: a ciphertext moved to another
+    signal or another change of the same signal fails to decrypt."""
+    return f"reason-v{version}"
+
+
+def seal_reason(cipher: FieldCipher, signal_id: uuid.UUID, version: int,
+                reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return cipher.encrypt(reason, record_id=str(signal_id), field=reason_field(version))
+
+
+def status_change(row: StatusChange, cipher: FieldCipher | None) -> StatusChangeRead:
+    """A history entry; its reason in plaintext only with a cipher (the caller logs that)."""
+    reason = None
+    if cipher is not None and row.reason_ciphertext is not None:
+        try:
+            reason = cipher.decrypt(row.reason_ciphertext, record_id=str(row.signal_id),
+                                    field=reason_field(row.version))
+        except FieldCipherError as exc:
+            raise UnreadablePersonalData(
+                f"a status-change reason of signal {row.signal_id} cannot be decrypted: "
+                f"{exc}") from None
+    return StatusChangeRead(
+        version=row.version, from_status=row.from_status, to_status=row.to_status,
+        reason=reason, reason_given=row.reason_ciphertext is not None,
+        outcome=row.outcome, changed_by=row.changed_by,
+        changed_by_organisation=row.changed_by_organisation, changed_at=row.changed_at)
 
 
 def present_personal_fields(data: PersonalData) -> list[str]:

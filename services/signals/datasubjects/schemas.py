@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from services.signals import privacy
 from services.signals.accesslog.schemas import AccessLogEntryRead
-from services.signals.casework.schemas import SignalRead
+from services.signals.casework.schemas import SignalRead, StatusChangeRead
 from services.signals.schemas_common import Body
 
 
@@ -73,10 +73,18 @@ class DataSubjectQuery(Body):
             organisation=organisation, unit_ref=self.unit_ref or ""))
 
 
+class SignalHistory(Body):
+    signal_id: uuid.UUID
+    items: list[StatusChangeRead]
+
+
 class DataSubjectExport(Body):
-    """Everything held about the household: signals (with referrals) and who read what."""
+    """Everything held about the household: signals (with referrals), their histories with
+    the reasons given, and who read what."""
 
     signals: list[SignalRead]
+    histories: list[SignalHistory] = Field(
+        description="Each signal's status changes, with the reasons in plaintext")
     disclosures: list[AccessLogEntryRead] = Field(
         description="Every logged read of these signals' personal data: who, what, when")
 

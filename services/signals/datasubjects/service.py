@@ -19,6 +19,7 @@ from services.signals.datasubjects.schemas import (
     DataSubjectErasure,
     DataSubjectExport,
     DataSubjectQuery,
+    SignalHistory,
 )
 from services.signals.models import Outbox
 from services.signals.purge import forget_personal_history, strip_personal_data
@@ -34,22 +35,27 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
                  crypto: Crypto) -> DataSubjectExport:
     pseudonym = crypto.pseudonymiser.operational(query.household(principal.organisation))
     signals = await repository.household_signals(session, principal.organisation, pseudonym)
-    reads = []
+    reads, histories = [], []
     for signal in signals:
         personal = views.decrypt_personal(signal, crypto.cipher)
         referrals = await casework.referrals_of(session, signal.id)
         reads.append(views.full(signal, referrals, personal))
+        histories.append(SignalHistory(signal_id=signal.id, items=[
+            views.status_change(row, crypto.cipher)
+            for row in await casework.history(session, signal.id)]))
     ids = [str(s.id) for s in signals]
     disclosures = await access_log.search(session, principal.organisation, record_ids=ids,
                                           limit=10_000) if ids else []
-    for read in reads:  # the export is itself a read of personal data
+    for read, history in zip(reads, histories, strict=True):  # the export is a read too
         fields = views.present_personal_fields(read.personal_data) if read.personal_data else []
+        if any(item.reason_given for item in history.items):
+            fields.append(views.REASON_LOGGED_AS)
         if fields:
             await access_log.append(
                 session, principal, role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
                 record_type="signal", record_id=read.id, fields=fields,
                 controller=principal.organisation)
-    return DataSubjectExport(signals=reads, disclosures=[
+    return DataSubjectExport(signals=reads, histories=histories, disclosures=[
         AccessLogEntryRead(
             id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
             purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,

@@ -113,7 +113,7 @@ def signal_row(body: SignalCreate, principal: Principal, crypto: Crypto, digest:
 def first_status(signal: dict[str, Any]) -> dict[str, Any]:
     """The first entry of a new signal's history."""
     return {"signal_id": signal["id"], "version": 1, "from_status": None,
-            "to_status": signal["status"], "reason": None, "outcome": None,
+            "to_status": signal["status"], "reason_ciphertext": None, "outcome": None,
             "changed_by": signal["reported_by"],
             "changed_by_organisation": signal["organisation"],
             "changed_at": signal["recorded_at"]}

@@ -44,14 +44,14 @@ def _read(referral: Referral) -> ReferralRead:
              response_model=ReferralRead, responses=problem_responses(400, 404, 409, 422))
 async def create_referral(
     signal_id: SignalId, body: ReferralCreate, response: Response, session: SessionDep,
-    settings: SettingsDep, principal: Coordinator,
+    settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
 ) -> ReferralRead:
     """Refer a signal to a partner for a covenant purpose (checked; 422 lists refusals)."""
     signal = await casework.signal_of(session, signal_id, principal.organisation)
     if signal is None:
         raise NotFound(f"no signal {signal_id} in your organisation")
     referral = service.refer(session, signal, body.partner_organisation, body.purpose,
-                             principal, settings.cloudevents_source())
+                             principal, settings.cloudevents_source(), crypto.cipher)
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
     return _read(referral)
 

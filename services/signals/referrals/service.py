@@ -18,6 +18,7 @@ from services.signals.covenants import (
 )
 from services.signals.crypto import Crypto
 from services.signals.models import Outbox, Referral, Signal
+from services.signals.privacy import FieldCipher
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
 from services.signals.workflow import Outcome, Severity, SignalStatus
 from shared.auth import Principal, Role
@@ -44,7 +45,7 @@ def subject_of(signal: Signal) -> ReferralSubject:
 
 
 def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
-          principal: Principal, source: str) -> Referral:
+          principal: Principal, source: str, cipher: FieldCipher) -> Referral:
     """Check the covenant, record the referral and its event; a triaged signal is referred."""
     if SignalStatus(signal.status) not in REFERABLE:
         raise Conflict(f"a signal that is {signal.status} cannot be referred; triage it first"
@@ -65,7 +66,7 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
         referred_by=principal.subject, referred_at=now)
     session.add(referral)
     if signal.status == SignalStatus.TRIAGED:
-        transition(session, signal, SignalStatus.REFERRED, principal, source,
+        transition(session, signal, SignalStatus.REFERRED, principal, source, cipher,
                    reason=f"referred to {partner} ({purpose})")
     record_event(
         session, Outbox, SIGNAL_REFERRED,

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
+from services.signals.casework.views import status_change
 from services.signals.crypto import build_crypto
 from services.signals.intake.schemas import parse_signal
 from services.signals.intake.service import draft
-from services.signals.models import Outbox, Signal
+from services.signals.models import Outbox, Signal, StatusChange
 from services.signals.settings import Settings
 from services.signals.tests.conftest import signal_body
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED_V1, SIGNAL_RECORDED, SignalErasedV1
 from shared.db import create_engine, sessionmaker, utcnow
-from shared.migrate import upgrade
+from shared.migrate import downgrade, upgrade
 from shared.outbox import outbox_row
 
 FIELD_WORKER = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
@@ -79,3 +80,69 @@ def test_sig0003_unlinks_households_erased_before_it(database_url, tmp_path):
     SignalErasedV1.model_validate(data[SIGNAL_ERASED_V1.type, erased_id])  # still readable
     kept = [d for (t, s), d in data.items() if t == SIGNAL_RECORDED.type and s != erased_id]
     assert [d["householdStatsPseudonym"] for d in kept] == [neighbour]
+
+
+REASON = "mevrouw belde terug: haar zoon is opgenomen"
+
+
+async def _seed_reasons(url: str, key_dir: Path) -> str:
+    """A signal whose history, as sig0003 stored it, holds a reason in plain text."""
+    crypto = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json")))
+    engine = create_engine(url)
+    try:
+        body, problems = parse_signal(signal_body())
+        assert body is not None, problems
+        d = draft(body, FIELD_WORKER, crypto, "urn:test", None)
+        async with sessionmaker(engine)() as session, session.begin():
+            session.add(Signal(**d.signal))
+        async with engine.begin() as conn:
+            for version, to_status, reason in ((1, "new", None), (2, "triaged", REASON)):
+                await conn.execute(text(
+                    "INSERT INTO status_changes (signal_id, version, from_status, to_status, "
+                    "reason, changed_by, changed_by_organisation, changed_at) VALUES (:s, :v, "
+                    "NULL, :t, :r, 'fw-1', 'demo-corp-a', '2026-11-01 10:00:00.000000')"),
+                    {"s": str(body.id), "v": version, "t": to_status, "r": reason})
+        return str(body.id)
+    finally:
+        await engine.dispose()
+
+
+async def _history(url: str, key_dir: Path) -> list[tuple[str, str | None, bool]]:
+    cipher = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json"))).cipher
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            rows = await session.scalars(select(StatusChange).order_by(StatusChange.version))
+            return [(r.to_status, status_change(r, cipher).reason, REASON in
+                     (r.reason_ciphertext or "")) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def _plain_reasons(url: str) -> list[str | None]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.scalars(
+                text("SELECT reason FROM status_changes ORDER BY version"))).all())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0004_encrypts_the_reasons_stored_before_it_and_downgrade_restores_them(
+        database_url, tmp_path, monkeypatch):
+    # The migration encrypts with the service's keys, found through its settings.
+    monkeypatch.setenv("DDK_SIGNALS_DEV_KEYS_FILE", str(tmp_path / "signals-keys.json"))
+    url = database_url("signals")
+    upgrade("signals", url, "sig0003")
+    asyncio.run(_seed_reasons(url, tmp_path))
+
+    upgrade("signals", url, "sig0004")
+
+    # Readable with the key, bound to its signal and version; no plain text left.
+    assert asyncio.run(_history(url, tmp_path)) == [
+        ("new", None, False), ("triaged", REASON, False)]
+
+    downgrade("signals", url, "sig0003")
+    assert asyncio.run(_plain_reasons(url)) == [None, REASON]

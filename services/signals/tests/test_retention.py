@@ -57,7 +57,8 @@ async def test_purge_follows_the_category_retention_clock(signals_service, auth)
         assert (await read(nuisance_young))["personalData"]["note"] == NOTE
 
         async def reasons(s):
-            history = (await client.get(f"/v1/signals/{s['id']}/history", headers=fw)).json()
+            history = (await client.get(f"/v1/signals/{s['id']}/history",
+                                        params={"purpose": "audit"}, headers=fw)).json()
             return [(h["toStatus"], h["reason"]) for h in history["items"]]
 
         # The history keeps its transitions; a reason, free text about a person, goes.
@@ -131,9 +132,10 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
                                  headers=fw)).json()
         assert read["personalDataRemoved"] is True and read["personalData"]["note"] is None
         assert read["category"] == "loneliness"  # the non-personal fact stays
-        history = (await client.get(f"/v1/signals/{first['id']}/history", headers=fw)).json()
-        assert [(h["toStatus"], h["reason"]) for h in history["items"]] == [
-            ("new", None), ("triaged", None), ("referred", None)]
+        history = (await client.get(f"/v1/signals/{first['id']}/history",
+                                    params={"purpose": "audit"}, headers=fw)).json()
+        assert [(h["toStatus"], h["reason"], h["reasonGiven"]) for h in history["items"]] == [
+            ("new", None, False), ("triaged", None, False), ("referred", None, False)]
         async with db(client) as session:
             erased_events = list(await session.scalars(
                 select(Outbox.data).where(Outbox.type.like("%signal-erased%"))))

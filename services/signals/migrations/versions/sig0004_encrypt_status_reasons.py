@@ -1,0 +1,71 @@
+"""encrypt status-change reasons: free text about a person, stored like the note
+
+A coordinator's reason ("mevrouw belde terug, haar zoon is opgenomen") was stored in plain
+text. It moves to `reason_ciphertext`, encrypted under the active field key and bound to its
+signal and version, as the service now writes it (`services.signals.casework.views`).
+
+Encrypting needs the service's field keys, so this revision reads the signals settings (the
+same environment the service runs with) -- only when there is a reason to encrypt: a new
+database needs no keys. Downgrade decrypts them back.
+
+Revision ID: sig0004
+Revises: sig0003
+Create Date: 2026-11-29 11:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "sig0004"
+down_revision: str | None = "sig0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _cipher():  # type: ignore[no-untyped-def]
+    from services.signals.crypto import build_crypto
+    from services.signals.settings import Settings
+
+    return build_crypto(Settings()).cipher
+
+
+def _field(version: int) -> str:
+    return f"reason-v{version}"  # the associated data as of this revision
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("status_changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason_ciphertext", sa.Text(), nullable=True))
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        "SELECT id, signal_id, version, reason FROM status_changes "
+        "WHERE reason IS NOT NULL")).all()
+    if rows:
+        cipher = _cipher()
+        for row_id, signal_id, version, reason in rows:
+            conn.execute(
+                sa.text("UPDATE status_changes SET reason_ciphertext = :sealed WHERE id = :id"),
+                {"id": row_id, "sealed": cipher.encrypt(reason, record_id=str(signal_id),
+                                                        field=_field(version))})
+    with op.batch_alter_table("status_changes", schema=None) as batch_op:
+        batch_op.drop_column("reason")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("status_changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason", sa.String(length=500), nullable=True))
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        "SELECT id, signal_id, version, reason_ciphertext FROM status_changes "
+        "WHERE reason_ciphertext IS NOT NULL")).all()
+    if rows:
+        cipher = _cipher()
+        for row_id, signal_id, version, sealed in rows:
+            conn.execute(
+                sa.text("UPDATE status_changes SET reason = :reason WHERE id = :id"),
+                {"id": row_id, "reason": cipher.decrypt(sealed, record_id=str(signal_id),
+                                                        field=_field(version))})
+    with op.batch_alter_table("status_changes", schema=None) as batch_op:
+        batch_op.drop_column("reason_ciphertext")
