@@ -35,20 +35,25 @@ def _field(version: int) -> str:
     return f"reason-v{version}"  # the associated data as of this revision
 
 
+def _convert(source: str, target: str, change) -> None:  # type: ignore[no-untyped-def]
+    """Set `target` from `source` on every status change that has one, through `change`."""
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        f"SELECT id, signal_id, version, {source} FROM status_changes "
+        f"WHERE {source} IS NOT NULL")).all()
+    if rows:
+        cipher = _cipher()
+        for row_id, signal_id, version, value in rows:
+            conn.execute(
+                sa.text(f"UPDATE status_changes SET {target} = :value WHERE id = :id"),
+                {"id": row_id, "value": change(cipher)(value, record_id=str(signal_id),
+                                                       field=_field(version))})
+
+
 def upgrade() -> None:
     with op.batch_alter_table("status_changes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason_ciphertext", sa.Text(), nullable=True))
-    conn = op.get_bind()
-    rows = conn.execute(sa.text(
-        "SELECT id, signal_id, version, reason FROM status_changes "
-        "WHERE reason IS NOT NULL")).all()
-    if rows:
-        cipher = _cipher()
-        for row_id, signal_id, version, reason in rows:
-            conn.execute(
-                sa.text("UPDATE status_changes SET reason_ciphertext = :sealed WHERE id = :id"),
-                {"id": row_id, "sealed": cipher.encrypt(reason, record_id=str(signal_id),
-                                                        field=_field(version))})
+    _convert("reason", "reason_ciphertext", lambda cipher: cipher.encrypt)
     with op.batch_alter_table("status_changes", schema=None) as batch_op:
         batch_op.drop_column("reason")
 
@@ -56,16 +61,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("status_changes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason", sa.String(length=500), nullable=True))
-    conn = op.get_bind()
-    rows = conn.execute(sa.text(
-        "SELECT id, signal_id, version, reason_ciphertext FROM status_changes "
-        "WHERE reason_ciphertext IS NOT NULL")).all()
-    if rows:
-        cipher = _cipher()
-        for row_id, signal_id, version, sealed in rows:
-            conn.execute(
-                sa.text("UPDATE status_changes SET reason = :reason WHERE id = :id"),
-                {"id": row_id, "reason": cipher.decrypt(sealed, record_id=str(signal_id),
-                                                        field=_field(version))})
+    _convert("reason_ciphertext", "reason", lambda cipher: cipher.decrypt)
     with op.batch_alter_table("status_changes", schema=None) as batch_op:
         batch_op.drop_column("reason_ciphertext")
