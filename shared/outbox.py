@@ -135,6 +135,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval_s: float = 0.2,
+        linger_s: float = 0.0,
         max_backoff_s: float = 5.0,
         after_failure: Callable[[], Awaitable[None]] | None = None,
         verify_interval_s: float = 5.0,
@@ -145,6 +146,7 @@ class OutboxRelay:
         self._producer = producer
         self._batch_size = batch_size
         self._poll = poll_interval_s
+        self._linger = linger_s
         self._max_backoff = max_backoff_s
         self._after_failure = after_failure
         self._wake = asyncio.Event()
@@ -239,6 +241,9 @@ class OutboxRelay:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
+            if self._wake.is_set() and self._linger > 0:
+                # Woken by a commit: let the commits right behind it join this round.
+                await asyncio.sleep(self._linger)
             self._wake.clear()
 
     async def publish_pending(self) -> int:

@@ -62,6 +62,7 @@ class Runtime:
             self.relay = OutboxRelay(
                 s.service_name, self.sessions, self.outbox, self.producer,
                 batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
+                linger_s=s.relay_linger_s,
                 after_failure=self._recreate_topics,
             )
             self.relay.start()
