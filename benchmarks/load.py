@@ -24,6 +24,19 @@ class LoadResult:
     def throughput(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    @staticmethod
+    def merged(parts: list[LoadResult]) -> LoadResult:
+        """Several runs against one server as one."""
+        whole = LoadResult()
+        for part in parts:
+            whole.requests += part.requests
+            whole.errors += part.errors
+            whole.seconds += part.seconds
+            whole.latencies += part.latencies
+            for status, count in part.statuses.items():
+                whole.statuses[status] = whole.statuses.get(status, 0) + count
+        return whole
+
     def percentile(self, p: float) -> float:
         if not self.latencies:
             return float("nan")
