@@ -91,10 +91,10 @@ async def hello_and_single(seconds: float, rounds: int = 5) -> list[Row]:
             hellos.append(await load_hello(slice_s))
             singles.append(await load_single(slice_s))
         base, single = LoadResult.merged(hellos), LoadResult.merged(singles)
-        ratios = sorted(s.throughput / h.throughput for h, s in zip(hellos, singles, strict=True)
-                        if h.throughput)
+        ratios = [s.throughput / h.throughput for h, s in zip(hellos, singles, strict=True)
+                  if h.throughput]
         ratio = statistics.median(ratios) if ratios else None
-        turns = ", ".join(f"{r:.2f}" for r in ratios)
+        turns = ", ".join(f"{r:.2f}" for r in ratios)  # in the order they ran
         return [
             Row(HELLO, f"{base.throughput:.0f} req/s", base.percentile(50) * 1000,
                 base.percentile(99) * 1000, peak_rss_mb(hproc.pid), 1.0,
