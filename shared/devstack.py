@@ -17,8 +17,9 @@ import sys
 import time
 import urllib.request
 from types import FrameType
+from typing import NoReturn
 
-from shared.broker import EmbeddedBroker, wait_for_port
+from shared.broker import EmbeddedBroker, dies_with_parent, wait_for_port
 from shared.devtoken import ensure_key_pair
 from shared.kafka import all_topics, ensure_topics
 from shared.migrate import SERVICES, service_settings, upgrade
@@ -57,8 +58,18 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> bool:
     return False
 
 
+#: Signals that stop `make run` (the terminal's Ctrl-C is SIGINT, raised as KeyboardInterrupt).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     VAR.mkdir(exist_ok=True)
     ensure_key_pair()
     platform = ServiceSettings()
@@ -69,24 +80,37 @@ def main() -> int:
         say(f"something already listens on {host}:{broker.port}; stop it or set "
             "DDK_KAFKA_BOOTSTRAP_SERVERS to another port")
         return 1
-    broker.start()
-    say(f"embedded broker (Tansu) on {broker.bootstrap_servers}, log in var/broker.log")
     processes: list[subprocess.Popen[bytes]] = []
 
-    def stop(_signum: int = 0, _frame: FrameType | None = None) -> None:
+    def stop() -> None:
+        def hurry(_signum: int, _frame: FrameType | None) -> None:
+            say("stopping harder: killing the services")
+            for p in processes:
+                if p.poll() is None:
+                    p.kill()
+
+        # Another Ctrl-C or a SIGTERM while stopping hurries the stop instead of cutting it
+        # short: whatever happens, the broker is stopped last.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, hurry)
         say("stopping the services, then the broker")
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in processes:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        broker.stop()
+        try:
+            for p in processes:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in processes:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        finally:
+            broker.stop()
         say("stopped")
 
     try:
+        broker.start()
+        say(f"embedded broker (Tansu) on {broker.bootstrap_servers}, log in var/broker.log")
         asyncio.run(ensure_topics(platform, all_topics()))
         for service in SERVICES:
             settings = service_settings(service)
@@ -103,14 +127,14 @@ def main() -> int:
             ], env={**os.environ},
                 # Own process group, like the broker's: Ctrl-C reaches only this supervisor,
                 # which stops the services first and the broker last (not all at once).
-                process_group=0))
+                # Killed outright, the supervisor takes them along.
+                process_group=0, preexec_fn=dies_with_parent(signal.SIGTERM)))
         for service in SERVICES:
             settings = service_settings(service)
             ok = wait_ready(settings.base_url())
             say(f"{service:<10} {'ready' if ok else 'NOT READY'}  {settings.base_url()}/v1/docs")
         say(f"all started in {time.monotonic() - started:.1f}s. Get a token with "
             "`make token ROLE=field-worker ORG=demo-corp-a`. Ctrl-C stops everything.")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:
             for p in processes:
                 if p.poll() is not None:

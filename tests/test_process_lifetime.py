@@ -1,0 +1,103 @@
+"""Nothing outlives a run: the broker dies with its parent; `make run` stops it on any signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.broker import free_port
+from shared.settings import ROOT
+from tests.processes import alive, children, gone_within, kill_if_alive
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
+
+START_A_BROKER_AND_WAIT = """
+import time
+from shared.broker import EmbeddedBroker, free_port
+broker = EmbeddedBroker(free_port()).start()
+print(broker.process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_broker_dies_when_the_process_that_started_it_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", START_A_BROKER_AND_WAIT], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    broker_pid = int(parent.stdout.readline())
+    try:
+        assert alive(broker_pid)
+        parent.kill()
+        parent.wait()
+        assert gone_within(broker_pid, 5.0), "the broker outlived the process that started it"
+    finally:
+        parent.kill()
+        parent.wait()
+        kill_if_alive(broker_pid)
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout_s: float) -> list[str]:
+    """Lines `make run` printed up to and including the one containing `marker`."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no line with {marker!r} within {timeout_s}s; got:\n{''.join(lines)}")
+
+
+def dev_stack_environment(tmp_path: Path, kafka_port: int) -> dict[str, str]:
+    env = {**os.environ, "DDK_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}"}
+    for service in ("SIGNALS", "INDICATORS", "FUNDING"):
+        env[f"DDK_{service}_PORT"] = str(free_port())
+        env[f"DDK_{service}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / service}.db"
+    return env
+
+
+@pytest.mark.parametrize(("first", "second", "to_group"), [
+    (signal.SIGINT, signal.SIGINT, False),  # Ctrl-C, and Ctrl-C again while it stops
+    (signal.SIGINT, signal.SIGTERM, True),  # Ctrl-C, then a SIGTERM to the process group
+], ids=["ctrl-c-twice", "sigterm-to-group-while-stopping"])
+def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
+        tmp_path, first, second, to_group):
+    kafka_port = free_port()
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "shared.devstack"], cwd=ROOT, text=True,
+        env=dev_stack_environment(tmp_path, kafka_port),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    started: dict[int, str] = {}
+    try:
+        read_until(stack, "all started", timeout_s=180)
+        started = children(stack.pid)
+        brokers = [pid for pid, cmd in started.items() if f"127.0.0.1:{kafka_port}" in cmd]
+        services = [pid for pid, cmd in started.items() if "uvicorn" in cmd]
+        assert len(brokers) == 1 and len(services) == 3, started
+
+        os.kill(stack.pid, first)
+        read_until(stack, "stopping the services", timeout_s=10)
+        if to_group:
+            os.killpg(stack.pid, second)
+        else:
+            os.kill(stack.pid, second)
+        rest, _ = stack.communicate(timeout=30)
+
+        assert gone_within(brokers[0], 5.0), f"the broker is left running:\n{rest}"
+        assert not [pid for pid in services if alive(pid)], f"a service is left running:\n{rest}"
+        assert "stopped" in rest and stack.returncode == 0, (stack.returncode, rest)
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGKILL)
+            stack.wait()
+        for pid in started:
+            kill_if_alive(pid)
