@@ -19,9 +19,12 @@ install: $(STAMP)
 run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreground
 	@$(PY) -m shared.devstack
 
+# The PostgreSQL pass uses the server at DDK_TEST_POSTGRES (default 127.0.0.1:5432) or, where
+# none answers, an embedded one that tests.pgserver starts for the pass and removes after it.
 test: $(STAMP)  ## the whole suite on SQLite, then every database test again on PostgreSQL
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -k "not postgresql"
-	DDK_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql shared services tests
+	DDK_TEST_DATABASE=postgresql $(PY) -m tests.pgserver -- \
+	  $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql shared services tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -21,6 +21,7 @@ from shared.broker import EmbeddedBroker, embedded_broker
 from shared.devtoken import ensure_key_pair, mint
 from shared.migrate import upgrade
 from shared.settings import ServiceSettings
+from tests.pgserver import DEFAULT_ADMIN_DSN
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +58,8 @@ def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     return headers
 
 
-PG_ADMIN_DSN = os.environ.get("DDK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# `make test` points this at an embedded server where none answers here (tests/pgserver.py).
+PG_ADMIN_DSN = os.environ.get("DDK_TEST_POSTGRES", DEFAULT_ADMIN_DSN)
 
 
 def _blocking(coro: Any) -> Any:
