@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -45,3 +46,9 @@ def kill_if_alive(pid: int) -> None:
     """Cleanup after a failed test: leave no stray process behind."""
     if alive(pid):
         os.kill(pid, 9)
+
+
+def interruptible() -> None:
+    """A `preexec_fn`: SIGINT acts in the child even where this run ignores it (a background
+    job of a non-interactive shell does), so a test can press Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,7 +14,7 @@ import pytest
 
 from shared.broker import free_port
 from shared.settings import ROOT
-from tests.processes import gone_within, kill_if_alive
+from tests.processes import gone_within, interruptible, kill_if_alive
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
 
@@ -48,7 +48,7 @@ def start(*command: str, dsn: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.pgserver", "--", *command], cwd=ROOT, text=True,
         env={**os.environ, "DDK_TEST_POSTGRES": dsn}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True)
+        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=interruptible)
 
 
 def describe(seconds: float = 0, code: int = 0) -> list[str]:

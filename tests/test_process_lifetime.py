@@ -13,7 +13,7 @@ import pytest
 
 from shared.broker import free_port
 from shared.settings import ROOT
-from tests.processes import alive, children, gone_within, kill_if_alive
+from tests.processes import alive, children, gone_within, interruptible, kill_if_alive
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
 
@@ -75,7 +75,8 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
     stack = subprocess.Popen(
         [sys.executable, "-m", "shared.devstack"], cwd=ROOT, text=True,
         env=dev_stack_environment(tmp_path, kafka_port),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=interruptible)
     started: dict[int, str] = {}
     try:
         read_until(stack, "all started", timeout_s=180)
