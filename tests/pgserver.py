@@ -162,11 +162,14 @@ def embedded_server() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         # A second Ctrl-C must not leave the server or its folder behind.
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
-        if server is not None:
-            stop(server)
-        shutil.rmtree(folder, ignore_errors=True)
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+        try:
+            if server is not None:
+                stop(server)
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         say("the embedded PostgreSQL is stopped and its folder removed")
 
 

