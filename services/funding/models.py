@@ -85,7 +85,6 @@ class Programme(Base):
     organisation: Mapped[str] = mapped_column(String(200), index=True)
     # Who last wrote the pools (the formulas among them): four eyes keeps them from approving.
     pools_edited_by: Mapped[str] = mapped_column(String(200))
-    pools_edited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -164,7 +164,6 @@ class ProgrammeRead(ProgrammeCreate):
                               "programme approvers approve them")
     pools_edited_by: str = Field(description="Who last wrote the pools and formulas: they may "
                                  "not approve this programme's scenarios (four eyes)")
-    pools_edited_at: datetime
     created_by: str
     created_at: datetime
 

@@ -16,7 +16,6 @@ from services.funding.programmes.schemas import Pool, ProgrammeCreate, Programme
 from services.funding.scenarios.compute import area_inputs, units_of
 from services.funding.scenarios.repository import load_world
 from shared.auth import Forbidden, Principal
-from shared.db import utcnow
 from shared.problems import Conflict, NotFound, Unprocessable
 
 POOLS = TypeAdapter(list[Pool])
@@ -33,7 +32,6 @@ def read(programme: Programme) -> ProgrammeRead:
         first_year=programme.first_year, last_year=programme.last_year, pools=pools,
         annual_total_cents=sum(p.annual_amount_cents for p in pools),
         organisation=programme.organisation, pools_edited_by=programme.pools_edited_by,
-        pools_edited_at=programme.pools_edited_at,
         created_by=programme.created_by, created_at=programme.created_at,
     )
 
@@ -81,11 +79,10 @@ async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organ
             raise Conflict(f"a different programme named {body.name!r} exists")
         return existing, False
     await check_feasible(session, body.pools)
-    now = utcnow()
     programme = Programme(
         id=uuid.uuid4(), name=body.name, currency=body.currency, first_year=body.first_year,
         last_year=body.last_year, pools_json=pools_json, organisation=organisation,
-        pools_edited_by=actor, pools_edited_at=now, created_by=actor, created_at=now)
+        pools_edited_by=actor, created_by=actor)
     session.add(programme)
     audit.record(session, programme.id, "programme-created", actor, name=body.name,
                  organisation=organisation)
