@@ -65,7 +65,7 @@ def read(scenario: Scenario, row: ScenarioVersion, pool: str | None = None,
 
 
 @router.post("/programmes/{programmeId}/scenarios", status_code=201,
-             response_model=ScenarioRead, responses=problem_responses(400, 404, 409, 422))
+             response_model=ScenarioRead, responses=problem_responses(400, 403, 404, 409, 422))
 async def create_scenario(
     programme_id: ProgrammeId, body: ScenarioCreate, session: SessionDep, rt: RuntimeDep,
     response: Response, principal: Principal = require_roles(*DRAFTERS),
@@ -112,7 +112,7 @@ async def get_scenario(
 
 
 @router.post("/scenarios/{scenarioId}/versions", status_code=201, response_model=ScenarioRead,
-             responses=problem_responses(400, 404, 409, 422))
+             responses=problem_responses(400, 403, 404, 409, 422))
 async def edit_scenario(
     scenario_id: ScenarioId, body: ScenarioEdit, session: SessionDep, rt: RuntimeDep,
     response: Response, principal: Principal = require_roles(*DRAFTERS),

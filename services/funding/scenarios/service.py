@@ -234,7 +234,7 @@ async def _moved_on(session: AsyncSession, scenario: Scenario, wanted: str) -> P
         return Conflict(f"scenario {scenario.id} is {scenario.status} now")
     if scenario.stale:
         return Conflict("indicators changed: wait for the recomputation, then approve that")
-    return PreconditionFailed("the scenario changed while you approved it; read it again")
+    return PreconditionFailed("the scenario changed meanwhile; read it again")
 
 
 async def edit(session: AsyncSession, settings: ServiceSettings, scenario_id: uuid.UUID,
