@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.funding.programmes import repository, service
 from services.funding.programmes.schemas import ProgrammeCreate
-from shared.settings import ServiceSettings
+from services.funding.settings import Settings
 
 DEMO_NAME = "Dicht de kloof"
 DEMO_ACTOR = "system:demo"
@@ -36,8 +36,11 @@ DEMO_PROGRAMME = ProgrammeCreate.model_validate({
 
 
 async def load_demo(sessions: async_sessionmaker[AsyncSession],
-                    settings: ServiceSettings) -> None:
-    """Create the demo programme unless it exists (by name)."""
+                    settings: Settings) -> None:
+    """Create the demo programme unless it exists (by name), owned by the organisation of
+    `programme_owner_organisation` (demo-municipality): its officers draft, its approvers
+    approve."""
     async with sessions() as session, session.begin():
         if await repository.by_name(session, DEMO_NAME) is None:
-            await service.create(session, DEMO_PROGRAMME, DEMO_ACTOR)
+            await service.create(session, DEMO_PROGRAMME, DEMO_ACTOR,
+                                 settings.programme_owner_organisation)

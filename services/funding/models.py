@@ -81,6 +81,10 @@ class Programme(Base):
     first_year: Mapped[int] = mapped_column(Integer)
     last_year: Mapped[int] = mapped_column(Integer)
     pools_json: Mapped[str] = mapped_column(Text)
+    # Its officers draft scenarios and its approvers approve them; nobody else does.
+    organisation: Mapped[str] = mapped_column(String(200), index=True)
+    # Who last wrote the pools (the formulas among them): four eyes keeps them from approving.
+    pools_edited_by: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -105,6 +109,9 @@ class Scenario(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the approver approved: the version, the digest of the pinned inputs and the
+    # overrides as they were at that moment (JSON, see scenarios.schemas.ApprovalRecord).
+    approval_json: Mapped[str | None] = mapped_column(Text)
     published_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

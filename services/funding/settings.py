@@ -14,3 +14,6 @@ class Settings(ServiceSettings):
     port: int = 8003
     # Stale drafts are recomputed at most once per this many seconds (debounces bursts).
     recompute_interval_s: float = 5.0
+    # Owner of the demo programme, and of programmes created before they had an owner
+    # (migration fun0003 reads it): set it to the organisation that runs them before migrating.
+    programme_owner_organisation: str = "demo-municipality"

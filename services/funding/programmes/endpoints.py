@@ -33,8 +33,9 @@ async def create_programme(
     body: ProgrammeCreate, session: SessionDep, response: Response,
     principal: Principal = require_roles(*DRAFTERS),
 ) -> ProgrammeRead:
-    """Create a programme (a replay of the same name and body returns it again)."""
-    programme, created = await service.create(session, body, principal.subject)
+    """Create a programme of your organisation (a replay of the same body returns it again)."""
+    programme, created = await service.create(session, body, principal.subject,
+                                              principal.organisation)
     await session.flush()
     if not created:
         response.status_code = 200

@@ -160,6 +160,10 @@ class ProgrammeRead(ProgrammeCreate):
     model_config = ConfigDict(extra="ignore")
     id: UUID
     annual_total_cents: int
+    organisation: str = Field(description="Its programme officers draft scenarios and its "
+                              "programme approvers approve them")
+    pools_edited_by: str = Field(description="Who last wrote the pools and formulas: they may "
+                                 "not approve this programme's scenarios (four eyes)")
     created_by: str
     created_at: datetime
 

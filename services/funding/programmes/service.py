@@ -15,6 +15,7 @@ from services.funding.programmes import repository
 from services.funding.programmes.schemas import Pool, ProgrammeCreate, ProgrammeRead
 from services.funding.scenarios.compute import area_inputs, units_of
 from services.funding.scenarios.repository import load_world
+from shared.auth import Forbidden, Principal
 from shared.problems import Conflict, NotFound, Unprocessable
 
 POOLS = TypeAdapter(list[Pool])
@@ -30,8 +31,16 @@ def read(programme: Programme) -> ProgrammeRead:
         id=programme.id, name=programme.name, currency="EUR",
         first_year=programme.first_year, last_year=programme.last_year, pools=pools,
         annual_total_cents=sum(p.annual_amount_cents for p in pools),
+        organisation=programme.organisation, pools_edited_by=programme.pools_edited_by,
         created_by=programme.created_by, created_at=programme.created_at,
     )
+
+
+def require_member(programme: Programme, principal: Principal) -> None:
+    """Only the owning organisation's officers and approvers change a programme's scenarios."""
+    if principal.organisation != programme.organisation:
+        raise Forbidden(f"programme {programme.id} belongs to {programme.organisation}: only "
+                        "its own programme officers and approvers may change its scenarios")
 
 
 def infeasible(exc: InfeasibleAllocation, pool: str) -> Unprocessable:
@@ -57,24 +66,26 @@ async def check_feasible(session: AsyncSession, pools: list[Pool]) -> None:
                 raise infeasible(exc, pool.name) from exc
 
 
-async def create(session: AsyncSession, body: ProgrammeCreate, actor: str
+async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organisation: str
                  ) -> tuple[Programme, bool]:
-    """The new programme (True), or the same one again on a replay (False)."""
+    """The new programme of `organisation` (True), or the same one again on a replay (False)."""
     pools_json = orjson.dumps([p.model_dump(mode="json", by_alias=True)
                                for p in body.pools]).decode()
     existing = await repository.by_name(session, body.name)
     if existing is not None:
         same = (existing.first_year, existing.last_year, pools_of(existing)) == (
             body.first_year, body.last_year, body.pools)
-        if not same:
+        if not same or existing.organisation != organisation:
             raise Conflict(f"a different programme named {body.name!r} exists")
         return existing, False
     await check_feasible(session, body.pools)
     programme = Programme(
         id=uuid.uuid4(), name=body.name, currency=body.currency, first_year=body.first_year,
-        last_year=body.last_year, pools_json=pools_json, created_by=actor)
+        last_year=body.last_year, pools_json=pools_json, organisation=organisation,
+        pools_edited_by=actor, created_by=actor)
     session.add(programme)
-    audit.record(session, programme.id, "programme-created", actor, name=body.name)
+    audit.record(session, programme.id, "programme-created", actor, name=body.name,
+                 organisation=organisation)
     return programme, True
 
 

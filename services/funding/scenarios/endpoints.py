@@ -52,16 +52,20 @@ def read(scenario: Scenario, row: ScenarioVersion, pool: str | None = None,
     return ScenarioRead(
         id=scenario.id, programme_id=scenario.programme_id, name=scenario.name,
         status=scenario.status, version=row.version, stale=scenario.stale,
-        pinned=scenario.snapshot_json is not None, overrides=service.overrides_of(scenario),
+        pinned=scenario.snapshot_json is not None,
+        pinned_inputs=service.pinned_inputs(scenario),
+        pinned_inputs_digest=service.pinned_digest(scenario),
+        overrides=service.overrides_of(scenario),
         drafted_by=scenario.drafted_by, created_at=scenario.created_at,
         approved_by=scenario.approved_by, approved_at=scenario.approved_at,
+        approval=service.approval_of(scenario),
         published_at=scenario.published_at,
         current=summary(row),
         lines=lines)
 
 
 @router.post("/programmes/{programmeId}/scenarios", status_code=201,
-             response_model=ScenarioRead, responses=problem_responses(400, 404, 409, 422))
+             response_model=ScenarioRead, responses=problem_responses(400, 403, 404, 409, 422))
 async def create_scenario(
     programme_id: ProgrammeId, body: ScenarioCreate, session: SessionDep, rt: RuntimeDep,
     response: Response, principal: Principal = require_roles(*DRAFTERS),
@@ -108,7 +112,7 @@ async def get_scenario(
 
 
 @router.post("/scenarios/{scenarioId}/versions", status_code=201, response_model=ScenarioRead,
-             responses=problem_responses(400, 404, 409, 422))
+             responses=problem_responses(400, 403, 404, 409, 422))
 async def edit_scenario(
     scenario_id: ScenarioId, body: ScenarioEdit, session: SessionDep, rt: RuntimeDep,
     response: Response, principal: Principal = require_roles(*DRAFTERS),
@@ -167,7 +171,8 @@ async def approve_scenario(
     scenario_id: ScenarioId, session: SessionDep, response: Response, if_match: IfMatch = None,
     principal: Principal = require_roles(*APPROVERS),
 ) -> ScenarioRead:
-    """Approve a draft (someone other than its drafters; If-Match the version you read)."""
+    """Approve a draft: If-Match its exact ETag; an approver of the programme's organisation
+    who neither drafted nor edited it nor wrote the programme's formula."""
     scenario = await service.approve(session, scenario_id, principal, if_match)
     response.headers["ETag"] = service.etag(scenario)
     return read(scenario, await service.version_of(session, scenario))
@@ -179,7 +184,7 @@ async def publish_scenario(
     scenario_id: ScenarioId, session: SessionDep, rt: RuntimeDep, response: Response,
     if_match: IfMatch = None, principal: Principal = require_roles(*APPROVERS),
 ) -> ScenarioRead:
-    """Publish an approved scenario (emits allocation-published)."""
+    """Publish an approved scenario (If-Match its exact ETag; emits allocation-published)."""
     scenario = await service.publish(session, rt.settings, scenario_id, principal, if_match)
     response.headers["ETag"] = service.etag(scenario)
     return read(scenario, await service.version_of(session, scenario))

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -85,6 +85,20 @@ async def load_world(session: AsyncSession,
 async def get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = False
               ) -> Scenario | None:
     return await session.get(Scenario, scenario_id, with_for_update=for_update)
+
+
+async def transition(session: AsyncSession, scenario_id: uuid.UUID, revision: int,
+                     from_status: str, **values: Any) -> bool:
+    """Move a scenario on from `from_status` only if it is still at `revision` (the ETag the
+    caller read) and not stale: False when another change came first. One conditional UPDATE,
+    so a concurrent edit or recomputation can never slip between the check and the write."""
+    result = await session.execute(
+        update(Scenario)
+        .where(Scenario.id == scenario_id, Scenario.revision == revision,
+               Scenario.status == from_status, Scenario.stale.is_(False))
+        .values(revision=revision + 1, **values)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def of_programme(session: AsyncSession, programme_id: uuid.UUID) -> list[Scenario]:

@@ -76,6 +76,18 @@ class VersionList(Camel):
     versions: list[VersionSummary]
 
 
+class ApprovalRecord(Camel):
+    """What an approver approved, as it was at that moment."""
+
+    version: int
+    approved_by: str
+    approved_at: datetime
+    pinned_inputs_digest: str | None = Field(
+        description="sha256 of the pinned indicator values approved; null: not pinned")
+    pinned_area_codes: list[str] = Field(description="The areas whose values were pinned")
+    overrides: list[FormulaOverride] = Field(description="The formula overrides approved")
+
+
 class ScenarioRead(Camel):
     id: UUID
     programme_id: UUID
@@ -84,11 +96,19 @@ class ScenarioRead(Camel):
     version: int
     stale: bool = Field(description="Indicators changed; a recomputation is pending")
     pinned: bool = Field(description="Computed from a given snapshot; never recomputed")
-    overrides: list[FormulaOverride]
+    pinned_inputs: list[SnapshotArea] | None = Field(
+        description="The indicator values the drafter pinned instead of the received ones: "
+        "an approver checks them (null: computed from the received indicators)")
+    pinned_inputs_digest: str | None = Field(
+        description="sha256 of the pinned values, recorded with the approval")
+    overrides: list[FormulaOverride] = Field(
+        description="Changes to the programme's formulas in this scenario")
     drafted_by: str
     created_at: datetime
     approved_by: str | None
     approved_at: datetime | None
+    approval: ApprovalRecord | None = Field(
+        description="What was approved: version, pinned values and overrides")
     published_at: datetime | None
     current: VersionSummary
     lines: list[AllocationLine]

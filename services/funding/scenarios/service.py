@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,10 +20,12 @@ from services.funding.programmes.schemas import Formula, FormulaOverride, Pool
 from services.funding.scenarios import repository
 from services.funding.scenarios.compute import compute_pool, euros
 from services.funding.scenarios.schemas import (
+    ApprovalRecord,
     AreaDifference,
     Comparison,
     ScenarioCreate,
     ScenarioEdit,
+    SnapshotArea,
 )
 from shared.auth import Forbidden, Principal
 from shared.contracts.funding import (
@@ -39,10 +43,12 @@ from shared.problems import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    ProblemError,
 )
 from shared.settings import ServiceSettings
 
 OVERRIDES = TypeAdapter(list[FormulaOverride])
+SNAPSHOT = TypeAdapter(list[SnapshotArea])
 DRAFT, APPROVED, PUBLISHED = "draft", "approved", "published"
 DRAFTING_ACTIONS = {"scenario-created", "scenario-edited"}
 
@@ -53,6 +59,32 @@ def etag(scenario: Scenario) -> str:
 
 def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
     return OVERRIDES.validate_json(scenario.overrides_json)
+
+
+def pinned_inputs(scenario: Scenario) -> list[SnapshotArea] | None:
+    return None if scenario.snapshot_json is None else SNAPSHOT.validate_json(
+        scenario.snapshot_json)
+
+
+def pinned_digest(scenario: Scenario) -> str | None:
+    """sha256 of the pinned values in canonical JSON (sorted keys): what an approval names."""
+    if scenario.snapshot_json is None:
+        return None
+    canonical = orjson.dumps(orjson.loads(scenario.snapshot_json), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def approval_of(scenario: Scenario) -> ApprovalRecord | None:
+    return None if scenario.approval_json is None else ApprovalRecord.model_validate_json(
+        scenario.approval_json)
+
+
+def _approval_record(scenario: Scenario, approver: str, at: datetime) -> ApprovalRecord:
+    pinned = pinned_inputs(scenario) or []
+    return ApprovalRecord(
+        version=scenario.version, approved_by=approver, approved_at=at,
+        pinned_inputs_digest=pinned_digest(scenario),
+        pinned_area_codes=[a.area_code for a in pinned], overrides=overrides_of(scenario))
 
 
 def _formula(pool: Pool, overrides: list[FormulaOverride]) -> Formula:
@@ -130,6 +162,7 @@ async def create(session: AsyncSession, settings: ServiceSettings, programme_id:
                  body: ScenarioCreate, principal: Principal) -> tuple[Scenario, bool]:
     """The new scenario (True), or the same one on a replay of its client id (False)."""
     programme = await programmes.get(session, programme_id)
+    programmes.require_member(programme, principal)
     if body.id is not None:
         existing = await repository.get(session, body.id)
         if existing is not None:
@@ -154,7 +187,12 @@ async def create(session: AsyncSession, settings: ServiceSettings, programme_id:
 
 
 async def get(session: AsyncSession, scenario_id: uuid.UUID) -> Scenario:
-    scenario = await repository.get(session, scenario_id)
+    return await _get(session, scenario_id)
+
+
+async def _get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = False
+               ) -> Scenario:
+    scenario = await repository.get(session, scenario_id, for_update=for_update)
     if scenario is None:
         raise NotFound(f"no scenario {scenario_id}")
     return scenario
@@ -173,19 +211,41 @@ def _require_draft(scenario: Scenario) -> None:
         raise Conflict(f"scenario {scenario.id} is {scenario.status}: it can no longer change")
 
 
-def _check_if_match(scenario: Scenario, if_match: str | None) -> None:
+def _revision_matched(scenario: Scenario, if_match: str | None) -> int:
+    """The revision the caller read, from its exact ETag (a strong one, not `*`).
+
+    Approval and publication are decisions about one version: `*` would approve whatever
+    the scenario has become by the time the request lands, so it is refused like no header.
+    """
     if if_match is None:
         raise PreconditionRequired("send If-Match with the scenario's ETag")
-    if if_match.strip() not in {etag(scenario), "*"}:
+    if if_match.strip() == "*":
+        raise PreconditionRequired("If-Match: * names no version: send the scenario's ETag "
+                                   "as you read it, so you decide on exactly that version")
+    if if_match.strip() != etag(scenario):
         raise PreconditionFailed("the scenario changed since you read it; read it again")
+    return scenario.revision
+
+
+async def _moved_on(session: AsyncSession, scenario: Scenario, wanted: str) -> ProblemError:
+    """Why a conditional transition changed no row: what came first, read afresh."""
+    await session.refresh(scenario)
+    if scenario.status != wanted:
+        return Conflict(f"scenario {scenario.id} is {scenario.status} now")
+    if scenario.stale:
+        return Conflict("indicators changed: wait for the recomputation, then approve that")
+    return PreconditionFailed("the scenario changed meanwhile; read it again")
 
 
 async def edit(session: AsyncSession, settings: ServiceSettings, scenario_id: uuid.UUID,
                body: ScenarioEdit, principal: Principal) -> Scenario:
     """Recompute a draft now, optionally with new overrides."""
-    scenario = await get(session, scenario_id)
+    # Row lock (PostgreSQL): an approval of the version read here waits for this commit and
+    # then finds the revision moved on (412), instead of approving what it did not see.
+    scenario = await _get(session, scenario_id, for_update=True)
     _require_draft(scenario)
     programme = await programmes.get(session, scenario.programme_id)
+    programmes.require_member(programme, principal)
     if body.overrides is not None:
         _check_overrides(programmes.pools_of(programme), body.overrides)
         scenario.overrides_json = orjson.dumps(
@@ -205,23 +265,34 @@ async def recompute_stale(session: AsyncSession, settings: ServiceSettings,
 
 async def approve(session: AsyncSession, scenario_id: uuid.UUID, principal: Principal,
                   if_match: str | None) -> Scenario:
-    """Four eyes: someone who neither drafted nor edited the scenario approves it."""
+    """Four eyes: an approver of the programme's organisation who neither drafted nor edited
+    the scenario nor last wrote the programme's formulas approves exactly the version read."""
     scenario = await get(session, scenario_id)
     _require_draft(scenario)
-    _check_if_match(scenario, if_match)
+    revision = _revision_matched(scenario, if_match)
+    programme = await programmes.get(session, scenario.programme_id)
+    programmes.require_member(programme, principal)
     drafters = await audit.actors(session, scenario.id, DRAFTING_ACTIONS)
     if principal.subject in drafters | {scenario.drafted_by}:
         raise Forbidden("four eyes: you drafted or edited this scenario, so someone else "
                         "must approve it")
+    if principal.subject == programme.pools_edited_by:
+        raise Forbidden("four eyes: you wrote this programme's pools and formula, so someone "
+                        "else must approve its scenarios")
     if scenario.stale:
         raise Conflict("indicators changed: wait for the recomputation, then approve that")
-    scenario.status = APPROVED
+    at = utcnow()
+    record = _approval_record(scenario, principal.subject, at)
+    if not await repository.transition(
+            session, scenario.id, revision, DRAFT, status=APPROVED,
+            approved_by=principal.subject, approved_at=at,
+            approval_json=record.model_dump_json(by_alias=True)):
+        raise await _moved_on(session, scenario, DRAFT)
+    await session.refresh(scenario)
     await repository.replace_inputs(session, scenario.id, set())  # frozen: nothing to watch
-    scenario.approved_by = principal.subject
-    scenario.approved_at = utcnow()
-    scenario.revision += 1
     audit.record(session, scenario.programme_id, "scenario-approved", principal.subject,
-                 scenario.id, version=scenario.version)
+                 scenario.id, **record.model_dump(mode="json", by_alias=True,
+                                                  exclude={"approved_by", "approved_at"}))
     return scenario
 
 
@@ -232,17 +303,20 @@ async def publish(session: AsyncSession, settings: ServiceSettings, scenario_id:
     if scenario.status != APPROVED:
         raise Conflict(f"only an approved scenario can be published; this one is "
                        f"{scenario.status}")
-    _check_if_match(scenario, if_match)
+    revision = _revision_matched(scenario, if_match)
+    programmes.require_member(await programmes.get(session, scenario.programme_id), principal)
     row = await version_of(session, scenario)
-    scenario.status = PUBLISHED
-    scenario.published_by = principal.subject
-    scenario.published_at = utcnow()
-    scenario.revision += 1
+    at = utcnow()
+    if not await repository.transition(session, scenario.id, revision, APPROVED,
+                                       status=PUBLISHED, published_by=principal.subject,
+                                       published_at=at):
+        raise await _moved_on(session, scenario, APPROVED)
+    await session.refresh(scenario)
     record_event(
         session, Outbox, ALLOCATION_PUBLISHED,
         AllocationPublished(programme_id=scenario.programme_id, scenario_id=scenario.id,
                             version=scenario.version, total_cents=row.total_cents,
-                            published_at=scenario.published_at),
+                            published_at=at),
         key=str(scenario.programme_id), source=settings.cloudevents_source(),
         subject=f"scenarios/{scenario.id}")
     audit.record(session, scenario.programme_id, "scenario-published", principal.subject,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from services.funding.demo import DEMO_NAME, load_demo
+from services.funding.demo import DEMO_ACTOR, DEMO_NAME, load_demo
 from services.funding.tests.kafka_helpers import SyntheticWorld
 from shared.db import create_engine, sessionmaker
 
@@ -42,9 +42,13 @@ async def test_create_list_get_replay_and_roles(start_service, auth):
         assert r.status_code == 201, r.text
         created = r.json()
         assert created["annualTotalCents"] == 1_000_000_01 + 333_333_33
+        assert (created["organisation"], created["poolsEditedBy"]) == ("demo-corp-a", "olga")
         assert r.headers["Location"] == f"/v1/programmes/{created['id']}"
         again = await client.post("/v1/programmes", json=body, headers=officer)
         assert again.status_code == 200 and again.json()["id"] == created["id"]
+        # The same body from another organisation is not a replay: the name is taken.
+        assert (await client.post("/v1/programmes", json=body, headers=auth(
+            "programme-officer", "demo-corp-b", sub="olga"))).status_code == 409
         changed = {**body, "lastYear": 2030}
         assert (await client.post("/v1/programmes", json=changed,
                                   headers=officer)).status_code == 409
@@ -73,6 +77,9 @@ async def test_demo_programme_is_created_once(service_settings, start_service, a
         r = await client.get("/v1/programmes", headers=auth("analyst"))
         programmes = r.json()["programmes"]
         assert [p["name"] for p in programmes] == [DEMO_NAME]
+        # Owned by the demo municipality: its officers draft, its approvers approve.
+        assert (programmes[0]["organisation"], programmes[0]["poolsEditedBy"]) == (
+            "demo-municipality", DEMO_ACTOR)
         assert [p["annualAmountCents"] for p in programmes[0]["pools"]] == [
             400_000_000_00, 100_000_000_00]
         assert {t["code"] for t in programmes[0]["pools"][0]["themes"]} == {
