@@ -121,6 +121,36 @@ async def test_rate_limit_per_client(testsvc_settings, auth):
         assert (await client.get("/livez")).status_code == 200  # probes are never limited
 
 
+async def test_rate_limit_keys_on_the_verified_principal_not_the_header(testsvc_settings, token):
+    """Spaces around a token (or another token of the same person) are no fresh budget."""
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                rate_limit_per_second=1, rate_limit_burst=3)
+    async with running(settings) as client:
+        same_person = [token("admin", "demo-corp-a", "u1") for _ in range(2)]
+        headers = [f"Bearer {same_person[0]}", f"Bearer  {same_person[0]}",
+                   f"Bearer {same_person[1]}", f"bearer   {same_person[0]} "]
+        codes = [(await client.get("/v1/applied-count", headers={"Authorization": h})
+                  ).status_code for h in headers]
+        assert codes == [200, 200, 200, 429]
+        other_org = {"Authorization": f"Bearer {token('admin', 'demo-corp-b', 'u1')}"}
+        assert (await client.get("/v1/applied-count", headers=other_org)).status_code == 200
+
+
+async def test_invalid_tokens_are_limited_per_address(testsvc_settings, token):
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                rate_limit_per_second=1, rate_limit_burst=3)
+    async with running(settings) as client:
+        forged = token("admin", "demo-corp-a", "u1")[:-6] + "AAAAAA"
+        attempts = [{"Authorization": f"Bearer {forged}{i}"} for i in range(3)]
+        attempts += [{"Authorization": "Bearer not.a.jwt"}, {}]
+        codes = [(await client.get("/v1/applied-count", headers=h)).status_code
+                 for h in attempts]
+        assert codes == [401, 401, 401, 429, 429]
+        # A verified person has a budget of their own, also from that address.
+        valid = {"Authorization": f"Bearer {token('admin', 'demo-corp-a', 'u1')}"}
+        assert (await client.get("/v1/applied-count", headers=valid)).status_code == 200
+
+
 @pytest.mark.parametrize("service", ["signals", "indicators", "funding"])
 def test_routes_added_flat_build_the_app_that_include_router_builds(service, monkeypatch):
     """`include_flat` (routes on the app itself, for speed) serves the same operations and
