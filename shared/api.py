@@ -174,7 +174,10 @@ def _allowed_methods(request: Request) -> str:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    # The route template and the class: the raw path and the message may hold personal data.
+    route, error = route_template(request.scope) or "unmatched", type(exc).__qualname__
+    log.error("unhandled %s on %s %s", error, request.method, route, exc_info=exc,
+              extra={"route": route, "errorClass": error})
     return problem_response(500, "Internal error",
                             "something went wrong on our side; the request id is in the logs",
                             request)

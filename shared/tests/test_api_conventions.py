@@ -192,3 +192,48 @@ async def test_405_allows_the_methods_the_document_lists_for_the_resource(path, 
     assert r.status_code == 405
     assert r.headers["allow"] == allow
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+async def test_an_unhandled_error_logs_its_route_and_class_never_the_path_or_message(
+        testsvc_settings, as_json):
+    """The path and the exception's message may hold identifiers or personal data."""
+    import io
+    import logging
+
+    import httpx
+
+    from shared.tests import testapp
+
+    marker = "Kerkstraat-12-MARKER"
+    app = testapp.build(testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                         log_json=as_json, log_level="INFO"))
+
+    async def boom(resident: str) -> None:
+        """Fail the way a bug does: with the request's data in the message and the locals."""
+        address = f"{resident} woont hier"  # noqa: F841 (a local that must stay out of logs)
+        raise ValueError(f"cannot handle {resident}")
+
+    app.add_api_route("/v1/residents/{resident}", boom, methods=["GET"])
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    logging.getLogger().addHandler(handler)
+    try:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            try:
+                r = await client.get(f"/v1/residents/{marker}?note={marker}")
+                status = r.status_code
+            except ValueError:
+                # Starlette re-raises after the 500 so that the server logs it; this is the
+                # record uvicorn writes then.
+                logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+                status = 500
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logged = lines.getvalue()
+    assert status == 500
+    assert "/v1/residents/{resident}" in logged
+    assert "ValueError" in logged
+    assert marker not in logged, logged
