@@ -11,7 +11,7 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
-from shared.jsonbody import Refusal, is_json_request, read_body, replay
+from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
 from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
@@ -174,7 +174,10 @@ def _allowed_methods(request: Request) -> str:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    # The route template and the class: the raw path and the message may hold personal data.
+    route, error = route_template(request.scope) or "unmatched", type(exc).__qualname__
+    log.error("unhandled %s on %s %s", error, request.method, route, exc_info=exc,
+              extra={"route": route, "errorClass": error})
     return problem_response(500, "Internal error",
                             "something went wrong on our side; the request id is in the logs",
                             request)
@@ -183,9 +186,12 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 class ConventionsMiddleware:
     """Pure ASGI (cheaper than BaseHTTPMiddleware): headers, request id, size limit, metrics."""
 
-    def __init__(self, app: ASGIApp, service: str, api_version: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, api_version: str,
+                 body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.service = service
+        # Paths whose bodies may be larger than MAX_BODY_BYTES (a CBS file to import).
+        self.body_limits = dict(body_limits or {})
         self.headers = [
             (b"api-version", api_version.encode()),
             (b"cache-control", b"no-store"),
@@ -220,14 +226,18 @@ class ConventionsMiddleware:
             await send(message)
 
         try:
+            # Before anything else, authentication included: a body is held to its limit on
+            # the bytes read, whatever its content type and framing.
+            limit = self.body_limits.get(scope["path"], MAX_BODY_BYTES)
             length = _header(scope, b"content-length")
-            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            if length and length.isdigit() and int(length) > limit:
                 response = problem_response(
-                    413, "Payload too large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+                    413, "Payload too large", f"the body exceeds {limit} bytes")
                 await response(scope, receive, send_with_headers)
                 return
             if is_json_request(scope):
-                body = await read_body(receive, MAX_BODY_BYTES)
+                # Parsed whole before the app runs, so never more than the JSON limit.
+                body = await read_body(receive, min(limit, MAX_BODY_BYTES))
                 if isinstance(body, Refusal):
                     titles = {400: "Invalid input", 413: "Payload too large"}
                     extra: dict[str, Any] = {} if body.status != 400 else {"invalidParams": [
@@ -236,6 +246,8 @@ class ConventionsMiddleware:
                                            **extra)(scope, receive, send_with_headers)
                     return
                 receive = replay(body, receive)
+            else:
+                receive = limited(receive, limit)
             await self.app(scope, receive, send_with_headers)
         finally:
             path = route_template(scope) or "unmatched"
@@ -306,8 +318,11 @@ def create_app(
     routers: Sequence[APIRouter],
     runtime: Callable[[], Runtime],
     on_startup: Callable[[Runtime], Any] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """A service app following every convention; `runtime` builds its parts at start-up."""
+    """A service app following every convention; `runtime` builds its parts at start-up.
+
+    `body_limits` raises the body limit (MAX_BODY_BYTES) for the paths it names."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -363,7 +378,7 @@ def create_app(
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second,
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
-                       api_version=settings.api_version)
+                       api_version=settings.api_version, body_limits=body_limits)
     app.add_middleware(TracingMiddleware)  # outermost: its span covers all the rest
 
     def openapi() -> dict[str, Any]:

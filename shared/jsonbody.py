@@ -4,7 +4,8 @@ The standard library's parser (FastAPI's) takes lone UTF-16 surrogates ("\\ud800
 later break storage and response encoding, and recurses without bound on deeply nested
 input. orjson refuses both (strict UTF-8, a nesting limit), so a body it cannot read is
 turned away here with a 400 naming the body, and the app gets the bytes it was sent.
-A body sent in chunks without a Content-Length is also held to the size limit here.
+A body sent in chunks without a Content-Length is also held to the size limit here, and
+every other body through `limited`, on the bytes actually read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
 JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -68,3 +70,25 @@ def replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return again
+
+
+def limited(receive: Receive, limit: int) -> Receive:
+    """A `receive` that counts the body bytes read and refuses with a 413 past `limit`.
+
+    The app may read the body at any moment (FastAPI does before it checks the token) or
+    never; counting on every read holds the limit either way, and a body that is never read
+    stays in the server's flow-controlled buffer.
+    """
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        chunk = message.get("body")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"the body exceeds {limit} bytes")
+        return message
+
+    return counted

@@ -62,9 +62,16 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = "dichtdekloof-api"
     auth_algorithms: list[str] = ["ES256"]
     auth_leeway_s: int = 30
+    # A token may expire at most this far ahead: a stolen token of 10^20 s is no key for life.
+    auth_token_max_lifetime_s: int = 24 * 3600
+    # JWKS: how long one fetch may take, how long its keys are used, and how soon an unknown
+    # `kid` may make the service fetch again (a flood of invented kids fetches once).
+    auth_jwks_timeout_s: float = 2.0
+    auth_jwks_cache_s: float = 300.0
+    auth_jwks_min_refresh_s: float = 10.0
 
     cors_allow_origins: list[str] = []
-    # Per client (bearer token, else address); 0 switches limiting off.
+    # Per verified principal (organisation + subject), else per client address; 0: off.
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 500
     log_level: str = "INFO"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from services.indicators.cbs_csv import MAX_KERNCIJFERS_BYTES
 from services.indicators.computation.service import ComputationCache
 from services.indicators.models import Inbox, Outbox
 from services.indicators.publication.endpoints import router as publication_router
@@ -67,6 +68,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         runtime=lambda: IndicatorsRuntime(s, outbox=Outbox,
                                           topics=topics + [dlq_topic(t) for t in topics],
                                           consumer_factory=consumers),
+        # A whole CBS Kerncijfers file: larger than an API body, still bounded on the bytes read.
+        body_limits={"/v1/areas/import": MAX_KERNCIJFERS_BYTES},
     )
     app.state.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s)
     return app

@@ -24,6 +24,10 @@ class Crypto:
         digest = hashlib.sha256(canonical_body).hexdigest()
         return self.pseudonymiser.operational(f"request-body:{digest}")
 
+    def idempotency_key_hash(self, key: str) -> str:
+        """What is stored of an `Idempotency-Key`: keyed, as a client may put anything in it."""
+        return self.pseudonymiser.operational(f"idempotency-key:{key}")
+
 
 def _dev_keys(path: Path) -> dict[str, str]:
     if path.is_file():

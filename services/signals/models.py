@@ -80,6 +80,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     organisation: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Keyed hash of the header (`Crypto.idempotency_key_hash`), never the value sent.
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString())
     request_hash: Mapped[str] = mapped_column(String(64))

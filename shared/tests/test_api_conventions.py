@@ -121,6 +121,36 @@ async def test_rate_limit_per_client(testsvc_settings, auth):
         assert (await client.get("/livez")).status_code == 200  # probes are never limited
 
 
+async def test_rate_limit_keys_on_the_verified_principal_not_the_header(testsvc_settings, token):
+    """Spaces around a token (or another token of the same person) are no fresh budget."""
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                rate_limit_per_second=1, rate_limit_burst=3)
+    async with running(settings) as client:
+        same_person = [token("admin", "demo-corp-a", "u1") for _ in range(2)]
+        headers = [f"Bearer {same_person[0]}", f"Bearer  {same_person[0]}",
+                   f"Bearer {same_person[1]}", f"bearer   {same_person[0]} "]
+        codes = [(await client.get("/v1/applied-count", headers={"Authorization": h})
+                  ).status_code for h in headers]
+        assert codes == [200, 200, 200, 429]
+        other_org = {"Authorization": f"Bearer {token('admin', 'demo-corp-b', 'u1')}"}
+        assert (await client.get("/v1/applied-count", headers=other_org)).status_code == 200
+
+
+async def test_invalid_tokens_are_limited_per_address(testsvc_settings, token):
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                rate_limit_per_second=1, rate_limit_burst=3)
+    async with running(settings) as client:
+        forged = token("admin", "demo-corp-a", "u1")[:-6] + "AAAAAA"
+        attempts = [{"Authorization": f"Bearer {forged}{i}"} for i in range(3)]
+        attempts += [{"Authorization": "Bearer not.a.jwt"}, {}]
+        codes = [(await client.get("/v1/applied-count", headers=h)).status_code
+                 for h in attempts]
+        assert codes == [401, 401, 401, 429, 429]
+        # A verified person has a budget of their own, also from that address.
+        valid = {"Authorization": f"Bearer {token('admin', 'demo-corp-a', 'u1')}"}
+        assert (await client.get("/v1/applied-count", headers=valid)).status_code == 200
+
+
 @pytest.mark.parametrize("service", ["signals", "indicators", "funding"])
 def test_routes_added_flat_build_the_app_that_include_router_builds(service, monkeypatch):
     """`include_flat` (routes on the app itself, for speed) serves the same operations and
@@ -162,3 +192,48 @@ async def test_405_allows_the_methods_the_document_lists_for_the_resource(path, 
     assert r.status_code == 405
     assert r.headers["allow"] == allow
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+async def test_an_unhandled_error_logs_its_route_and_class_never_the_path_or_message(
+        testsvc_settings, as_json):
+    """The path and the exception's message may hold identifiers or personal data."""
+    import io
+    import logging
+
+    import httpx
+
+    from shared.tests import testapp
+
+    marker = "Kerkstraat-12-MARKER"
+    app = testapp.build(testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                         log_json=as_json, log_level="INFO"))
+
+    async def boom(resident: str) -> None:
+        """Fail the way a bug does: with the request's data in the message and the locals."""
+        address = f"{resident} woont hier"  # noqa: F841 (a local that must stay out of logs)
+        raise ValueError(f"cannot handle {resident}")
+
+    app.add_api_route("/v1/residents/{resident}", boom, methods=["GET"])
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    logging.getLogger().addHandler(handler)
+    try:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            try:
+                r = await client.get(f"/v1/residents/{marker}?note={marker}")
+                status = r.status_code
+            except ValueError:
+                # Starlette re-raises after the 500 so that the server logs it; this is the
+                # record uvicorn writes then.
+                logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+                status = 500
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logged = lines.getvalue()
+    assert status == 500
+    assert "/v1/residents/{resident}" in logged
+    assert "ValueError" in logged
+    assert marker not in logged, logged

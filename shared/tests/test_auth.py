@@ -1,5 +1,6 @@
 """Tokens: missing, expired, wrongly signed, wrong audience/issuer, alg none -> 401; role -> 403."""
 
+import asyncio
 import time
 
 import jwt
@@ -51,6 +52,18 @@ def other_key():
     pytest.param(lambda kd: jwt.encode(claims(exp=None), own_key(kd), algorithm="ES256"),
                  id="no-exp"),
     pytest.param(lambda kd: "not.a.jwt", id="garbage"),
+    pytest.param(lambda kd: jwt.encode(claims(sub=""), own_key(kd), algorithm="ES256"),
+                 id="empty-sub"),
+    pytest.param(lambda kd: jwt.encode(claims(sub="u" * 10_000), own_key(kd),
+                                       algorithm="ES256"), id="sub-of-10000-characters"),
+    pytest.param(lambda kd: jwt.encode(claims(sub="u1\n"), own_key(kd), algorithm="ES256"),
+                 id="sub-with-a-control-character"),
+    pytest.param(lambda kd: jwt.encode(claims(org="o" * 101), own_key(kd), algorithm="ES256"),
+                 id="org-of-101-characters"),
+    pytest.param(lambda kd: jwt.encode(claims(exp=10**20), own_key(kd), algorithm="ES256"),
+                 id="exp-of-10^20"),
+    pytest.param(lambda kd: jwt.encode(claims(exp=int(time.time()) + 25 * 3600), own_key(kd),
+                                       algorithm="ES256"), id="exp-25-hours-ahead"),
 ])
 async def test_bad_tokens_get_401(client, key_dir, make_token):
     token = make_token(key_dir)
@@ -59,6 +72,16 @@ async def test_bad_tokens_get_401(client, key_dir, make_token):
     assert r.status_code == 401, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["status"] == 401
+
+
+async def test_the_expiry_horizon_is_a_setting(testsvc_settings, key_dir):
+    settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
+                                auth_token_max_lifetime_s=48 * 3600)
+    token = jwt.encode(claims(exp=int(time.time()) + 25 * 3600, sub="s" * 200, org="o" * 100),
+                       own_key(key_dir), algorithm="ES256")
+    async with running(settings) as client:
+        r = await client.get("/v1/applied-count", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
 
 
 async def test_wrong_role_gets_403(client, auth):
@@ -72,15 +95,15 @@ async def test_right_role_passes(client, auth):
     assert r.status_code == 200
 
 
-def test_a_cached_token_still_expires(key_dir):
+async def test_a_cached_token_still_expires(key_dir):
     from shared.auth import TokenVerifier, Unauthorized
     from shared.settings import ServiceSettings
 
     verifier = TokenVerifier(ServiceSettings(
         auth_public_key_file=str(key_dir / "issuer-public.pem"), auth_leeway_s=0))
     token = jwt.encode(claims(exp=int(time.time()) + 1), own_key(key_dir), algorithm="ES256")
-    assert verifier.verify(token).organisation == "demo-corp-a"
-    assert verifier.verify(token).subject == "u1"  # from the cache
-    time.sleep(2.1)
+    assert (await verifier.verify(token)).organisation == "demo-corp-a"
+    assert (await verifier.verify(token)).subject == "u1"  # from the cache
+    await asyncio.sleep(2.1)
     with pytest.raises(Unauthorized):
-        verifier.verify(token)
+        await verifier.verify(token)

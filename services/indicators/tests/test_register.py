@@ -137,3 +137,26 @@ async def test_listing_filters_and_pages_with_a_cursor(indicators, auth):
         programmes = (await c.get("/v1/programme-areas", headers=reader)).json()["items"]
         assert programmes[0]["buurtCodes"] == buurten[:3]
         assert (await c.get("/v1/areas/BU09990101", headers=reader)).status_code == 404
+
+
+async def test_a_cbs_file_may_pass_the_api_body_limit_but_not_its_own(indicators, auth):
+    """A whole CBS file (up to 50 MiB) is more than an API body (4 MiB); chunked or not,
+    each limit holds on the bytes read."""
+    admin = {**auth("admin"), **CSV}
+    not_cbs = b"Naam;Waarde\n" + b"regel;1\n" * 700_000  # ~5.3 MiB, over 4 MiB
+
+    async def chunked(data: bytes, size: int = 1 << 20):
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
+    async with indicators() as svc:
+        r = await svc.client.post("/v1/areas/import?year=2023", content=chunked(not_cbs),
+                                  headers=admin)
+        assert r.status_code == 400, r.text  # read whole and parsed: not a CBS file
+        r = await svc.client.post("/v1/areas/import?year=2023",
+                                  content=chunked(b"x" * (50 * 1024 * 1024 + 1)), headers=admin)
+        assert r.status_code == 413, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        r = await svc.client.put("/v1/areas/GM0344", content=chunked(b"x" * (5 << 20)),
+                                  headers={"Content-Type": "text/plain"})
+        assert r.status_code == 413, r.text  # elsewhere, the API limit

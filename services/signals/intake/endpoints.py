@@ -57,7 +57,7 @@ async def create_signal(request: Request) -> Response:
     # The busiest endpoint reads its token, header and body itself, on a DirectRoute: FastAPI's
     # dependency machinery and request handler would cost it a sixth of its time. The route
     # documents all three.
-    principal = authorise(request, Role.FIELD_WORKER, Role.COORDINATOR)
+    principal = await authorise(request, Role.FIELD_WORKER, Role.COORDINATOR)
     if not is_json_request(request.scope):
         raise UnsupportedMediaType("send the signal as application/json")
     raw = await request.body()

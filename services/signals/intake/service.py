@@ -163,7 +163,8 @@ def draft(body: SignalCreate, principal: Principal, crypto: Crypto, source: str,
     digest = body_hash(crypto, body)
     row = signal_row(body, principal, crypto, digest, utcnow())
     key = None if idempotency_key is None else {
-        "organisation": principal.organisation, "key": idempotency_key,
+        "organisation": principal.organisation,
+        "key": crypto.idempotency_key_hash(idempotency_key),
         "signal_id": body.id, "request_hash": digest, "created_at": row["recorded_at"]}
     return Draft(signal=row, status_change=first_status(row),
                  events=recorded_events(row, source), idempotency_key=key)
@@ -198,9 +199,10 @@ async def record_signal(
     commits first, the unique constraint fires, and the second look finds its result.
     """
     digest = body_hash(crypto, body)
+    key_hash = None if idempotency_key is None else crypto.idempotency_key_hash(idempotency_key)
     for _ in range(2):
-        if idempotency_key is not None:
-            known = await _by_key(session, principal.organisation, idempotency_key, digest)
+        if key_hash is not None:
+            known = await _by_key(session, principal.organisation, key_hash, digest)
             if known is not None:
                 return known
         existing = await session.get(Signal, body.id)
@@ -212,9 +214,9 @@ async def record_signal(
                     signal = add_signal(
                         session, signal_row(body, principal, crypto, digest, utcnow()), source)
                     recorded = Recorded(signal, "created")
-                if idempotency_key is not None:
+                if key_hash is not None:
                     session.add(IdempotencyKey(
-                        organisation=principal.organisation, key=idempotency_key,
+                        organisation=principal.organisation, key=key_hash,
                         signal_id=body.id, request_hash=digest))
             return recorded
         except IntegrityError:

@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import func, select
 
-from services.signals.models import Outbox, Signal
-from services.signals.tests.conftest import db, rent_arrears_body, signal_body
+from services.signals.models import IdempotencyKey, Outbox, Signal
+from services.signals.tests.conftest import db, rent_arrears_body, runtime_of, signal_body
 
 
 async def _count(client, model) -> int:
@@ -51,6 +51,30 @@ async def test_idempotency_key_header(signals_service, auth):
         r = await client.post("/v1/signals", json=signal_body(), headers=h)
         assert r.status_code == 409
         assert await _count(client, Signal) == 1
+
+
+async def test_idempotency_keys_are_stored_hashed(signals_service, auth):
+    """A client may put anything in the header (an address, a name): only a keyed hash stays."""
+    async with signals_service() as client:
+        key = "retry-Kerkstraat-12"
+        h = {**auth("field-worker"), "Idempotency-Key": key}
+        body = signal_body()
+        assert (await client.post("/v1/signals", json=body, headers=h)).status_code == 201
+        async with db(client) as session:
+            stored = (await session.scalars(select(IdempotencyKey))).all()
+        assert len(stored) == 1 and key not in stored[0].key
+        assert stored[0].key == runtime_of(client).crypto.idempotency_key_hash(key)
+        assert (await client.post("/v1/signals", json=body, headers=h)).status_code == 200
+        assert (await client.post("/v1/signals", json=signal_body(), headers=h)
+                ).status_code == 409
+        # The ordinary path (a replica's race, a retry after an erasure) stores it hashed too.
+        other = {**h, "Idempotency-Key": "second-key"}
+        replay_by_id = await client.post("/v1/signals", json=body, headers=other)
+        assert replay_by_id.status_code == 200
+        async with db(client) as session:
+            keys = set(await session.scalars(select(IdempotencyKey.key)))
+        assert "second-key" not in keys and len(keys) == 2
+        assert (await client.post("/v1/signals", json=body, headers=other)).status_code == 200
 
 
 async def test_every_invalid_field_at_once_and_nothing_stored(signals_service, auth):

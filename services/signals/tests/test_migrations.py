@@ -146,3 +146,49 @@ def test_sig0004_encrypts_the_reasons_stored_before_it_and_downgrade_restores_th
 
     downgrade("signals", url, "sig0003")
     assert asyncio.run(_plain_reasons(url)) == [None, REASON]
+
+
+async def _seed_idempotency_key(url: str, key_dir: Path, key: str) -> None:
+    """A signal and its Idempotency-Key as sig0004 stored it: the key as the client sent it."""
+    crypto = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json")))
+    engine = create_engine(url)
+    try:
+        body, problems = parse_signal(signal_body())
+        assert body is not None, problems
+        d = draft(body, FIELD_WORKER, crypto, "urn:test", None)
+        async with sessionmaker(engine)() as session, session.begin():
+            session.add(Signal(**d.signal))
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO idempotency_keys (organisation, key, signal_id, request_hash, "
+                "created_at) VALUES ('demo-corp-a', :k, :s, :h, '2026-11-01 10:00:00.000000')"),
+                {"k": key, "s": str(body.id), "h": d.signal["request_hash"]})
+    finally:
+        await engine.dispose()
+
+
+async def _stored_keys(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.scalars(text("SELECT key FROM idempotency_keys"))).all())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0007_hashes_the_idempotency_keys_stored_before_it(database_url, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setenv("DDK_SIGNALS_DEV_KEYS_FILE", str(tmp_path / "signals-keys.json"))
+    url = database_url("signals")
+    upgrade("signals", url, "sig0004")
+    key = "retry-Kerkstraat-12"
+    asyncio.run(_seed_idempotency_key(url, tmp_path, key))
+
+    upgrade("signals", url, "sig0007")
+
+    crypto = build_crypto(Settings(dev_keys_file=str(tmp_path / "signals-keys.json")))
+    assert asyncio.run(_stored_keys(url)) == [crypto.idempotency_key_hash(key)]
+    downgrade("signals", url, "sig0004")
+    assert asyncio.run(_stored_keys(url)) == []  # not to be hashed twice by the next upgrade
+    upgrade("signals", url, "sig0007")
