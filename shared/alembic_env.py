@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from shared.db import create_engine
+from shared.db import create_engine, engine_for
 
 
 def run_migrations(target_metadata: MetaData) -> None:
@@ -32,7 +32,8 @@ def run_migrations(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_engine(url)
+        settings = config.attributes.get("settings")
+        engine = engine_for(settings, url) if settings is not None else create_engine(url)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)
