@@ -113,6 +113,23 @@ async def test_mutual_tls_presents_the_client_certificate_and_checks_the_broker_
         await listener.wait_closed()
 
 
+def test_every_client_and_engine_is_built_where_the_transport_settings_apply() -> None:
+    """A Kafka client or database engine made elsewhere would connect without TLS."""
+    root = Path(__file__).resolve().parents[2]
+    builders = {"AIOKafkaProducer(": "shared/kafka.py", "AIOKafkaConsumer(": "shared/kafka.py",
+                "AIOKafkaAdminClient(": "shared/kafka.py", "create_engine(": "shared/db.py",
+                "create_async_engine(": "shared/db.py", "asyncpg.connect(": "shared/db.py"}
+    elsewhere = []
+    for path in [*root.glob("shared/*.py"), *root.glob("services/*/**/*.py")]:
+        where = path.relative_to(root).as_posix()
+        if "/tests/" in where or path.name.startswith("bench"):
+            continue
+        code = path.read_text()
+        elsewhere += [f"{where}: {call}" for call, home in builders.items()
+                      if call in code and where != home]
+    assert elsewhere == []
+
+
 @pytest.mark.parametrize(("env", "named"), [
     ({"DDK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "DDK_KAFKA_SASL_PASSWORD": "p"},
      ["DDK_KAFKA_SASL_USERNAME"]),
