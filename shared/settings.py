@@ -22,7 +22,8 @@ VAR = ROOT / "var"
 class ServiceSettings(BaseSettings):
     """What every service needs; each service subclasses it with its own env prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="DDK_", extra="ignore")
+    # Errors never echo the input: it holds passwords and keys, and they end up in logs.
+    model_config = SettingsConfigDict(env_prefix="DDK_", extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "service"
     api_version: str = "1.0.0"

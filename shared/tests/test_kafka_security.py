@@ -171,3 +171,15 @@ def test_a_service_names_its_own_variables_too(tmp_path: Path,
         Settings()
     assert "DDK_SIGNALS_KAFKA_SASL_USERNAME" in str(failure.value)
     assert "DDK_KAFKA_SASL_USERNAME" in str(failure.value)
+
+
+def test_the_refusal_does_not_echo_passwords_or_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.signals.settings import Settings
+
+    monkeypatch.setenv("DDK_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("DDK_KAFKA_SASL_PASSWORD", "hunter2-kafka")
+    monkeypatch.setenv("DDK_SIGNALS_FIELD_KEYRING", "k1:field-key-material")
+    with pytest.raises(ValidationError) as failure:
+        Settings()
+    assert "DDK_KAFKA_SASL_USERNAME" in str(failure.value)
+    assert "hunter2" not in str(failure.value) and "field-key" not in str(failure.value)
