@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from shared.db import create_engine
+from shared.db import engine_for
+from shared.settings import ServiceSettings
 
 
 def run_migrations(target_metadata: MetaData) -> None:
@@ -32,7 +33,8 @@ def run_migrations(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_engine(url)
+        # The service's own TLS settings (shared.migrate passes them), else the platform's.
+        engine = engine_for(config.attributes.get("settings") or ServiceSettings(), url)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decode
 from shared.events import describe_validation_error as describe
-from shared.kafka import Producer, dlq_topic
+from shared.kafka import Producer, dlq_topic, new_consumer
 from shared.settings import ServiceSettings
 from shared.tracing import consumer_span
 
@@ -135,8 +135,8 @@ class EventConsumer:
 
     async def _run(self) -> None:
         s = self._settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers,
+        consumer = new_consumer(
+            s,
             group_id=self.name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from shared import sqlite_inline
+from shared.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.type_api import _BindProcessorType
@@ -124,6 +126,32 @@ def create_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> Async
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def connect_args(settings: ServiceSettings) -> dict[str, Any]:
+    """asyncpg's TLS option from the settings; `prefer` leaves it to the driver and the URL.
+
+    An SSLContext rather than `ssl="verify-full"`: the driver would take the root certificate
+    only from PGSSLROOTCERT or ~/.postgresql, and a URL's `sslrootcert` is not passed on.
+    """
+    if settings.database_sslmode == "prefer":
+        return {}
+    if settings.database_sslmode == "disable":
+        return {"ssl": False}
+    # verify-full: the chain must end at the root certificate and the certificate must name
+    # the host the URL connects to (check_hostname, with CERT_REQUIRED, is on by default).
+    context = ssl.create_default_context(cafile=settings.database_sslrootcert or None)
+    if settings.database_sslcert:
+        context.load_cert_chain(settings.database_sslcert, settings.database_sslkey)
+    return {"ssl": context}
+
+
+def engine_for(settings: ServiceSettings, url: str | None = None) -> AsyncEngine:
+    """A service's engine: its database (or `url`), over TLS as its settings say."""
+    url = url or settings.sqlalchemy_url()
+    if is_sqlite(url):
+        return create_engine(url, settings.sqlite_busy_timeout_ms)
+    return create_engine(url, connect_args=connect_args(settings))
 
 
 class BulkInsert:

@@ -36,9 +36,9 @@ async def load_demo(service: str, settings: ServiceSettings) -> None:
         module = importlib.import_module(f"services.{service}.demo")
     except ModuleNotFoundError:
         return
-    from shared.db import create_engine, sessionmaker
+    from shared.db import engine_for, sessionmaker
 
-    engine = create_engine(settings.sqlalchemy_url())
+    engine = engine_for(settings)
     try:
         await module.load_demo(sessionmaker(engine), settings)
     finally:

@@ -1,7 +1,9 @@
 """Kafka clients: one lazily started producer per process, and explicit topic creation.
 
 Written for Apache Kafka; the embedded broker (Tansu) lacks idempotent producers and
-transactions, so neither is used: the outbox and the inbox give effectively-once instead.
+transactions, so transactions are never used (the outbox and the inbox give effectively-once
+instead) and the idempotent producer is a setting, on in production. Every client is built
+here, so each one gets the same brokers and transport security.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
@@ -40,6 +43,50 @@ class MessageTooLarge(ValueError):
 
 #: Key -> partition, the Java client's murmur2: every producer of ours places a key alike.
 PARTITIONER = DefaultPartitioner()
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The brokers and how to reach them: what every aiokafka client of ours is given.
+
+    The TLS context is built afresh for each client, so a renewed certificate on disk is
+    used by the next connection a client makes after a restart or a reset.
+    """
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        # check_hostname is always on: the broker must present a certificate for its name.
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile or None,
+            certfile=settings.kafka_ssl_certfile or None,
+            keyfile=settings.kafka_ssl_keyfile or None)
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism,
+                       sasl_plain_username=settings.kafka_sasl_username,
+                       sasl_plain_password=settings.kafka_sasl_password.get_secret_value())
+    return options
+
+
+def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """A producer that waits for all in-sync replicas (not started)."""
+    return AIOKafkaProducer(
+        **client_options(settings),
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        max_request_size=settings.kafka_max_message_bytes + 64 * 1024,
+        request_timeout_ms=10_000,
+        linger_ms=1,
+        partitioner=PARTITIONER,
+    )
+
+
+def new_consumer(settings: ServiceSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of `topics` with the caller's `options` (not started)."""
+    return AIOKafkaConsumer(*topics, **client_options(settings), **options)
+
+
+def new_admin(settings: ServiceSettings) -> AIOKafkaAdminClient:
+    """An admin client (not started)."""
+    return AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
 
 
 @dataclass(frozen=True)
@@ -78,21 +125,13 @@ class Producer:
         self._lock = asyncio.Lock()
 
     @property
-    def bootstrap_servers(self) -> str:
-        return self._settings.kafka_bootstrap_servers
+    def settings(self) -> ServiceSettings:
+        return self._settings
 
     async def get(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self._settings.kafka_bootstrap_servers,
-                    acks="all",
-                    enable_idempotence=False,
-                    max_request_size=self._settings.kafka_max_message_bytes + 64 * 1024,
-                    request_timeout_ms=10_000,
-                    linger_ms=1,
-                    partitioner=PARTITIONER,
-                )
+                producer = new_producer(self._settings)
                 try:
                     await producer.start()
                 except BaseException:
@@ -185,9 +224,7 @@ class Producer:
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> None:
     """Create topics explicitly with the configured partition count (never auto-create)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
-    )
+    admin = new_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -22,7 +22,9 @@ def service_settings(service: str) -> ServiceSettings:
 def alembic_config(service: str, url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
-    cfg.attributes["url"] = url or service_settings(service).sqlalchemy_url()
+    settings = service_settings(service)
+    cfg.attributes["url"] = url or settings.sqlalchemy_url()
+    cfg.attributes["settings"] = settings  # the connection's TLS, as the service's own
     return cfg
 
 

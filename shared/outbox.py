@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, Integer, String, Text, bindparam, func, select, text, update
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
-from shared.kafka import MessageTooLarge, Outgoing, Producer
+from shared.kafka import MessageTooLarge, Outgoing, Producer, new_consumer
 from shared.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -349,9 +349,8 @@ class OutboxRelay:
         """
         if not high:
             return {}
-        reader = AIOKafkaConsumer(bootstrap_servers=self._producer.bootstrap_servers,
-                                  enable_auto_commit=False, group_id=None,
-                                  auto_offset_reset="earliest", max_partition_fetch_bytes=1024)
+        reader = new_consumer(self._producer.settings, enable_auto_commit=False, group_id=None,
+                              auto_offset_reset="earliest", max_partition_fetch_bytes=1024)
         await reader.start()
         partitions: list[TopicPartition] = []
         ends: dict[TopicPartition, int] = {}

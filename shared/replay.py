@@ -11,20 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from shared.kafka import dlq_topic
+from shared.kafka import dlq_topic, new_consumer, new_producer
 from shared.settings import ServiceSettings
 
 
 async def replay(topic: str, settings: ServiceSettings, idle_timeout_s: float = 3.0) -> int:
-    consumer = AIOKafkaConsumer(
-        dlq_topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = new_consumer(
+        settings, dlq_topic(topic),
         group_id=f"dlq-replay.{topic}", enable_auto_commit=False,
         auto_offset_reset="earliest", session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = new_producer(settings)
     await consumer.start()
     await producer.start()
     replayed = 0

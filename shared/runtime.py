@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import TokenVerifier
 from shared.consumer import EventConsumer
-from shared.db import create_engine, sessionmaker
+from shared.db import engine_for, sessionmaker
 from shared.kafka import Producer, ensure_topics
 from shared.outbox import OutboxMixin, OutboxRelay
 from shared.problems import ServiceUnavailable
@@ -51,7 +51,7 @@ class Runtime:
         s = self.settings
         self.tracer_provider = configure_tracing(s)
         self.tracer = tracer_of(self.tracer_provider)
-        self.engine = create_engine(s.sqlalchemy_url(), s.sqlite_busy_timeout_ms)
+        self.engine = engine_for(s)
         self.sessions = sessionmaker(self.engine)
         self.producer = Producer(s)
         self.token_verifier = TokenVerifier(s)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -20,7 +22,8 @@ VAR = ROOT / "var"
 class ServiceSettings(BaseSettings):
     """What every service needs; each service subclasses it with its own env prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="DDK_", extra="ignore")
+    # Errors never echo the input: it holds passwords and keys, and they end up in logs.
+    model_config = SettingsConfigDict(env_prefix="DDK_", extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "service"
     api_version: str = "1.0.0"
@@ -29,6 +32,13 @@ class ServiceSettings(BaseSettings):
     public_url: str = ""  # how clients reach this service; defaults to http://host:port
 
     database_url: str = ""  # empty: sqlite file var/<service>.db
+    # TLS to PostgreSQL (ignored for SQLite). `prefer` leaves it to the driver and the URL
+    # (TLS if offered, unverified); production sets `verify-full`: the server's certificate
+    # must chain to `database_sslrootcert` (empty: the system's CAs) and name the URL's host.
+    database_sslmode: Literal["prefer", "disable", "verify-full"] = "prefer"
+    database_sslrootcert: str = ""
+    database_sslcert: str = ""  # a client certificate, if the server asks for one
+    database_sslkey: str = ""
     # How long a request waits for another process's SQLite write lock before a 503.
     sqlite_busy_timeout_ms: int = 5000
 
@@ -38,6 +48,18 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 1_000
     kafka_max_message_bytes: int = 1_048_576
+    # Transport security. PLAINTEXT is for the embedded broker only; production uses SASL_SSL
+    # (SCRAM) or SSL with a client certificate (mutual TLS). The broker's name is always checked.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # empty: the system's trusted CAs
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    # On for Apache Kafka (no duplicates from the producer's own retries); off for the
+    # embedded broker, which fails InitProducerId.
+    kafka_enable_idempotence: bool = False
 
     # CloudEvents `source` (NL GOV profile: a URN that names the producing system).
     event_source: str = ""
@@ -93,6 +115,45 @@ class ServiceSettings(BaseSettings):
         platform = EnvSettingsSource(settings_cls, env_prefix="DDK_")
         return (init_settings, env_settings, platform, file_secret_settings)
 
+    @model_validator(mode="after")
+    def _transport_security_is_coherent(self) -> Self:
+        """Refuse at start-up what would connect without the security the operator meant."""
+        name = self._variable
+        errors: list[str] = []
+        tls = self.kafka_security_protocol != "PLAINTEXT"
+        sasl = self.kafka_security_protocol == "SASL_SSL"
+        if sasl:
+            errors += [f"{name('kafka_security_protocol')}=SASL_SSL needs {name(f)}"
+                       for f in ("kafka_sasl_username", "kafka_sasl_password")
+                       if not _given(getattr(self, f))]
+        else:
+            errors += [f"{name(f)} is set but only used with "
+                       f"{name('kafka_security_protocol')}=SASL_SSL"
+                       for f in ("kafka_sasl_username", "kafka_sasl_password")
+                       if _given(getattr(self, f))]
+        kafka_files = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+        if not tls:
+            errors += [f"{name(f)} is set but {name('kafka_security_protocol')} is PLAINTEXT"
+                       for f in kafka_files if getattr(self, f)]
+        errors += _pair(self, "kafka_ssl_certfile", "kafka_ssl_keyfile")
+        database_files = ("database_sslrootcert", "database_sslcert", "database_sslkey")
+        if self.database_sslmode != "verify-full":
+            errors += [f"{name(f)} is set but only used with {name('database_sslmode')}"
+                       "=verify-full" for f in database_files if getattr(self, f)]
+        errors += _pair(self, "database_sslcert", "database_sslkey")
+        errors += [f"{name(f)}: no readable file {getattr(self, f)}"
+                   for f in (*kafka_files, *database_files)
+                   if getattr(self, f) and not os.access(getattr(self, f), os.R_OK)]
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def _variable(self, field: str) -> str:
+        """The environment variable(s) a field is read from, for messages."""
+        prefix = self.model_config.get("env_prefix", "DDK_")
+        platform = f"DDK_{field.upper()}"
+        return platform if prefix == "DDK_" else f"{prefix}{field.upper()} (or {platform})"
+
     def sqlalchemy_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -104,3 +165,15 @@ class ServiceSettings(BaseSettings):
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _given(value: str | SecretStr) -> bool:
+    return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+
+def _pair(settings: ServiceSettings, cert: str, key: str) -> list[str]:
+    """A certificate and its private key come together."""
+    if bool(getattr(settings, cert)) == bool(getattr(settings, key)):
+        return []
+    given, missing = (cert, key) if getattr(settings, cert) else (key, cert)
+    return [f"{settings._variable(given)} needs {settings._variable(missing)}"]

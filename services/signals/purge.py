@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.signals.models import IdempotencyKey, Signal, StatusChange
 from services.signals.settings import Settings
 from services.signals.taxonomy import load_taxonomy
-from shared.db import create_engine, sessionmaker, utcnow
+from shared.db import engine_for, sessionmaker, utcnow
 
 
 def strip_personal_data(signal: Signal, now: datetime) -> None:
@@ -67,7 +67,7 @@ async def purge_expired(session: AsyncSession, now: datetime | None = None) -> i
 
 
 async def main() -> int:
-    engine = create_engine(Settings().sqlalchemy_url())
+    engine = engine_for(Settings())
     try:
         async with sessionmaker(engine)() as session, session.begin():
             return await purge_expired(session)
