@@ -69,44 +69,55 @@ async def settled_through(session: AsyncSession) -> str | None:
     return last
 
 
-async def settle_due(session: AsyncSession, grace: timedelta, now: datetime | None = None
-                     ) -> list[str]:
+async def settle_due(sessions: async_sessionmaker[AsyncSession], grace: timedelta,
+                     now: datetime | None = None) -> list[str]:
     """Settle every period closed by `now`, oldest first; returns the last months settled.
 
-    Settled in order, so "settled" is all periods up to one month (`settled_through`).
+    Settled in order, so "settled" is all periods up to one month (`settled_through`). Each
+    step is a transaction of its own, so no write lock is held for long: the bits are set
+    first (a reader ignores them until the month is recorded as settled, and setting a bit
+    twice changes nothing), then the month is recorded and the pseudonyms it frees go.
     """
-    last = horizon(now or utcnow(), grace)
-    done = await settled_through(session)
-    first = await session.scalar(select(func.min(F.month)).where(
-        F.household_stats_pseudonym.is_not(None)))
+    async with sessions() as session:
+        done = await settled_through(session)
+        first = await session.scalar(select(func.min(F.month)).where(
+            F.household_stats_pseudonym.is_not(None)))
     if first is None:
         return []
     start = month_index(first) if done is None else month_index(done) + 1
-    months = [month_label(i) for i in range(start, month_index(last) + 1)]
+    end = month_index(horizon(now or utcnow(), grace))
+    months = [month_label(i) for i in range(start, end + 1)]
     for month in months:
-        await settle(session, month)
-    if months:
-        await forget_pseudonyms(session, months[-1])
-    elif done is not None:
-        await forget_pseudonyms(session, done)  # a late fact in a month settled before
+        await settle(sessions, month)
+    if not months and done is not None:
+        async with sessions() as session, session.begin():
+            await forget_pseudonyms(session, done)  # a late fact in a month settled before
     return months
 
 
-async def settle(session: AsyncSession, last_month: str) -> None:
-    """Make one fact per household carry its counts in `month:` and `rolling-12m:last_month`."""
-    session.add(SettledPeriod(last_month=last_month, settled_at=utcnow()))
-    await session.flush()  # a second replica settling the same month stops here
+async def settle(sessions: async_sessionmaker[AsyncSession], last_month: str) -> None:
+    """Make one fact per household carry its counts in `month:` and `rolling-12m:last_month`,
+    record the month as settled and forget the pseudonyms no open period needs."""
     first = month_label(month_index(last_month) - WINDOW_MONTHS + 1)
     year = F.month.between(first, last_month)
     month = F.month == last_month
     bit = rolling_bit(last_month)
     household = (F.area_code, F.household_stats_pseudonym)
-    await _mark(session, F.household_windows, bit, year, household)
-    await _mark(session, F.category_windows, bit, year, (*household, F.category))
-    await _mark(session, F.stacked_windows, bit, year, household,
-                having=func.count(F.category.distinct()) >= 2)
-    await _mark(session, F.household_windows, MONTH_BIT, month, household)
-    await _mark(session, F.category_windows, MONTH_BIT, month, (*household, F.category))
+    steps: list[tuple[SQLColumnExpression[int], ColumnElement[int] | int, ColumnElement[bool],
+                      tuple[SQLColumnExpression[str | None], ...], ColumnElement[bool] | None]] = [
+        (F.household_windows, bit, year, household, None),
+        (F.category_windows, bit, year, (*household, F.category), None),
+        (F.stacked_windows, bit, year, household, func.count(F.category.distinct()) >= 2),
+        (F.household_windows, MONTH_BIT, month, household, None),
+        (F.category_windows, MONTH_BIT, month, (*household, F.category), None),
+    ]
+    for column, step_bit, window, group, having in steps:
+        async with sessions() as session, session.begin():
+            await _mark(session, column, step_bit, window, group, having)
+    async with sessions() as session, session.begin():
+        session.add(SettledPeriod(last_month=last_month, settled_at=utcnow()))
+        await session.flush()  # a replica that settled it first stops this one here
+        await forget_pseudonyms(session, last_month)
 
 
 async def _mark(session: AsyncSession, column: SQLColumnExpression[int],
@@ -158,8 +169,7 @@ class RetentionClock:
 
     async def tick(self, now: datetime | None = None) -> list[str]:
         with worker_span(self._tracer, "settle periods"):
-            async with self._sessions() as session, session.begin():
-                return await settle_due(session, self._grace, now)
+            return await settle_due(self._sessions, self._grace, now)
 
     async def _run(self) -> None:
         while True:

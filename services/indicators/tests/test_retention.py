@@ -51,8 +51,7 @@ async def _all_counts(runtime):
 
 
 async def _settle(runtime, last_month: str) -> list[str]:
-    async with runtime.sessions() as session, session.begin():
-        return await retention.settle_due(session, GRACE, _settled_at(last_month))
+    return await retention.settle_due(runtime.sessions, GRACE, _settled_at(last_month))
 
 
 async def _pseudonyms_by_month(runtime) -> dict[str, int]:
