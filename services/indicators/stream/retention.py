@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.indicators.computation.periods import month_index, month_label
 from services.indicators.models import SettledPeriod, SignalFact
-from shared.db import utcnow
+from shared.db import try_exclusive, utcnow
 from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
@@ -87,17 +87,24 @@ async def settle_due(sessions: async_sessionmaker[AsyncSession], grace: timedelt
     start = month_index(first) if done is None else month_index(done) + 1
     end = month_index(horizon(now or utcnow(), grace))
     months = [month_label(i) for i in range(start, end + 1)]
+    settled = []
     for month in months:
-        await settle(sessions, month)
+        if not await settle(sessions, month):
+            break  # another replica is at it
+        settled.append(month)
     if not months and done is not None:
         async with sessions() as session, session.begin():
             await forget_pseudonyms(session, done)  # a late fact in a month settled before
-    return months
+    return settled
 
 
-async def settle(sessions: async_sessionmaker[AsyncSession], last_month: str) -> None:
+async def settle(sessions: async_sessionmaker[AsyncSession], last_month: str) -> bool:
     """Make one fact per household carry its counts in `month:` and `rolling-12m:last_month`,
-    record the month as settled and forget the pseudonyms no open period needs."""
+    record the month as settled and forget the pseudonyms no open period needs.
+
+    False when another replica holds the clock or settled the month already: marking after
+    its pseudonyms went would choose other representatives, and count households twice.
+    """
     first = month_label(month_index(last_month) - WINDOW_MONTHS + 1)
     year = F.month.between(first, last_month)
     month = F.month == last_month
@@ -113,11 +120,23 @@ async def settle(sessions: async_sessionmaker[AsyncSession], last_month: str) ->
     ]
     for column, step_bit, window, group, having in steps:
         async with sessions() as session, session.begin():
+            if not await _claim(session, last_month):
+                return False
             await _mark(session, column, step_bit, window, group, having)
     async with sessions() as session, session.begin():
+        if not await _claim(session, last_month):
+            return False
         session.add(SettledPeriod(last_month=last_month, settled_at=utcnow()))
-        await session.flush()  # a replica that settled it first stops this one here
         await forget_pseudonyms(session, last_month)
+    return True
+
+
+async def _claim(session: AsyncSession, last_month: str) -> bool:
+    """The clock for this transaction (one replica at a time), with `last_month` still due."""
+    if not await try_exclusive(session, "indicators.retention"):
+        return False
+    done = await settled_through(session)
+    return done is None or done < last_month
 
 
 async def _mark(session: AsyncSession, column: SQLColumnExpression[int],
