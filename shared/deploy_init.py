@@ -1,23 +1,41 @@
-"""One-shot job before a deployment: create the topics and migrate every service's database.
+"""One-shot jobs before a deployment: create the topics, migrate a service's database.
 
-Run migrations here, never at service start-up: two replicas racing `create_all` break.
+    python -m shared.deploy_init topics        # needs the brokers only, no secrets
+    python -m shared.deploy_init signals       # with signals' own database role and keys
+    python -m shared.deploy_init               # all of them (one machine, one environment)
+
+Each service's migrations run in a job of their own, with that service's Secret only: a job
+that migrated every database would need every service's credentials (and signals' keys,
+which migration sig0004 encrypts with). Run migrations here, never at service start-up: two
+replicas racing `create_all` break.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from shared.kafka import all_topics, ensure_topics
 from shared.migrate import SERVICES, upgrade
 from shared.settings import ServiceSettings
 
+TOPICS = "topics"
 
-def main() -> int:
-    asyncio.run(ensure_topics(ServiceSettings(), all_topics()))
-    print("topics ready:", ", ".join(all_topics()))
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("steps", nargs="*", metavar="|".join([TOPICS, *SERVICES]))
+    steps = parser.parse_args(argv).steps or [TOPICS, *SERVICES]
+    unknown = sorted(set(steps) - {TOPICS, *SERVICES})
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(unknown)}")
+    if TOPICS in steps:
+        asyncio.run(ensure_topics(ServiceSettings(), all_topics()))
+        print("topics ready:", ", ".join(all_topics()))
     for service in SERVICES:
-        upgrade(service)
-        print(f"{service}: migrated")
+        if service in steps:
+            upgrade(service)
+            print(f"{service}: migrated")
     return 0
 
 

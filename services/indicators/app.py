@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from services.indicators.register.endpoints import router as register_router
 from services.indicators.reporting.endpoints import router as reporting_router
 from services.indicators.settings import Settings
 from services.indicators.stream.handlers import ROUTES
+from services.indicators.stream.retention import RetentionClock
 from shared.api import create_app
 from shared.consumer import EventConsumer
 from shared.contracts import areas, indicators, signals
@@ -24,9 +26,11 @@ from shared.runtime import Runtime
 
 @dataclass
 class IndicatorsRuntime(Runtime):
-    """The shared runtime plus the debounced publisher of indicator events."""
+    """The shared runtime plus the debounced publisher of indicator events and the
+    pseudonym retention clock."""
 
     publisher: IndicatorPublisher | None = field(init=False, default=None)
+    retention: RetentionClock | None = field(init=False, default=None)
 
     async def start(self) -> None:
         await super().start()
@@ -37,8 +41,15 @@ class IndicatorsRuntime(Runtime):
                 self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay,
                 tracer=self.tracer)
             self.publisher.start()
+        if s.pseudonym_retention_interval_s > 0:
+            self.retention = RetentionClock(
+                self.sessions, timedelta(days=s.late_signal_grace_days),
+                s.pseudonym_retention_interval_s, tracer=self.tracer)
+            self.retention.start()
 
     async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
         if self.publisher is not None:
             await self.publisher.stop()
         await super().stop()

@@ -84,6 +84,13 @@ class SignalFact(Base):
 
     Kept per signal (not only as counters) so erasure, replays and recomputes are exact, and
     a late event lands in the month it was observed in.
+
+    The pseudonym is kept only while a period that still changes needs it to count distinct
+    households (`stream/retention.py`). When a period is settled, each household's count in it
+    is carried by one of its facts (a bit in the `*_windows` columns), and once every period
+    over the fact's month is settled the pseudonym is set to NULL: what is left are counts.
+    Bit k (0-11) stands for the 12 months ending k months after the fact's month, bit 12 for
+    the fact's own month.
     """
 
     __tablename__ = "signal_facts"
@@ -97,9 +104,26 @@ class SignalFact(Base):
     severity: Mapped[str] = mapped_column(String(10))
     acute: Mapped[bool] = mapped_column(Boolean, default=False)
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM of observation
-    household_stats_pseudonym: Mapped[str] = mapped_column(String(64))
+    household_stats_pseudonym: Mapped[str | None] = mapped_column(String(64))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Settled periods in which this fact carries its household's count (see above).
+    household_windows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ... its household's count in the fact's category.
+    category_windows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ... its household as stacked (signals in >= 2 categories in those 12 months).
+    stacked_windows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SettledPeriod(Base):
+    """A last month whose periods (`month:` and `rolling-12m:`) no longer change: no signal
+    observed in them can still arrive, so their household counts are kept as bits on the
+    facts and the pseudonyms they needed can go."""
+
+    __tablename__ = "settled_periods"
+
+    last_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SignalTombstone(Base):

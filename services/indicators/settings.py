@@ -22,3 +22,11 @@ class Settings(ServiceSettings):
     indicator_cache_s: float = 1.0
     # Areas per indicator-snapshot-published part (each part stays well under 1 MiB).
     snapshot_areas_per_part: int = 100
+
+    # Pseudonym retention (stream/retention.py): a period is settled, and the household
+    # pseudonyms only it still needed are dropped, this long after its last month ended.
+    # Signals refuses an observedAt more than 730 days back; 30 more days cover the time an
+    # event may wait in the outbox or on the broker.
+    late_signal_grace_days: int = 760
+    # How often the retention clock looks for periods to settle (0 switches it off).
+    pseudonym_retention_interval_s: float = 3600.0
