@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import hashlib
+import json
+from datetime import UTC
 
-from services.signals.tests.conftest import AMOUNT, NOTE, create, db, rent_arrears_body
+import orjson
+from sqlalchemy import select, text
+
+from services.signals.models import AccessLogRow
+from services.signals.tests.conftest import (
+    AMOUNT,
+    NOTE,
+    create,
+    db,
+    rent_arrears_body,
+    runtime_of,
+)
 
 
 async def test_personal_data_only_with_a_purpose_and_always_logged(signals_service, auth):
@@ -119,3 +132,101 @@ async def test_a_status_change_reason_is_personal_data(signals_service, auth):
                                      headers=officer)).json()["items"][-1]
         assert (exported["purpose"], exported["fields"]) == (
             "data-subject-access", ["address", "note", "statusChangeReason"])
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+async def _read(client, headers, signal_id, purposes=("case-handling", "triage", "outreach")):
+    for purpose in purposes:
+        r = await client.get(f"/v1/signals/{signal_id}", params={"purpose": purpose},
+                             headers=headers)
+        assert r.status_code == 200, r.text
+
+
+async def _verify(client, officer, **params):
+    r = await client.get("/v1/access-log/verification", params=params, headers=officer)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _checkpoint(client):
+    publish = getattr(runtime_of(client), "checkpoint_access_log", None)
+    if publish is not None:
+        await publish()
+
+
+def _sha256_link(prev, row):
+    """The unkeyed chain an attacker can recompute: sha256(prev + canonical entry)."""
+    fields = {"subject": row.subject, "organisation": row.organisation, "role": row.role,
+              "purpose": row.purpose, "recordType": row.record_type, "recordId": row.record_id,
+              "fields": orjson.loads(row.fields),
+              "at": row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    return hashlib.sha256(prev.encode() + json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+async def _rechain(session, link):
+    """Recompute every link and the head, as someone with write access to the database."""
+    prev = "0" * 64
+    for row in await session.scalars(select(AccessLogRow).order_by(AccessLogRow.id)):
+        row.prev_hash, row.entry_hash = prev, link(prev, row)
+        prev = row.entry_hash
+    await session.execute(text("UPDATE access_log_head SET head = :h"), {"h": prev})
+
+
+async def _cut_tail(session, keep):
+    """Delete all but the first `keep` entries and point the head at the last one kept."""
+    ids = (await session.execute(text("SELECT id FROM access_log ORDER BY id"))).scalars().all()
+    await session.execute(text("DELETE FROM access_log WHERE id > :id"), {"id": ids[keep - 1]})
+    last = (await session.execute(text(
+        "SELECT entry_hash FROM access_log WHERE id = :id"), {"id": ids[keep - 1]})).scalar()
+    await session.execute(text("UPDATE access_log_head SET head = :h"), {"h": last})
+
+
+async def test_a_cut_tail_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        await _checkpoint(client)
+        assert (await _verify(client, officer))["valid"] is True
+        async with db(client) as session:
+            await _cut_tail(session, keep=2)
+        cut = await _verify(client, officer)
+        assert cut["valid"] is False, cut
+
+
+async def test_a_rehashed_middle_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        async with db(client) as session:
+            await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
+            await _rechain(session, _sha256_link)
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and bad["checked"] == 1, bad
+
+
+async def test_a_rewritten_controller_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET controller = 'demo-corp-b' WHERE purpose = 'triage'"))
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and "altered" in bad["reason"], bad
+
+
+async def test_verification_counts_only_the_officers_organisation(signals_service, auth):
+    async with signals_service() as client:
+        fw_a, fw_b = auth("field-worker"), auth("field-worker", "demo-corp-b")
+        a, b = await create(client, fw_a), await create(client, fw_b)
+        await _read(client, fw_a, a["id"])
+        await _read(client, fw_b, b["id"], ("case-handling",))
+        assert (await _verify(client, auth("privacy-officer")))["checked"] == 3
+        assert (await _verify(client, auth("privacy-officer", "demo-corp-b")))["checked"] == 1
+        assert (await _verify(client, auth("privacy-officer", "demo-corp-c")))["checked"] == 0
