@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import select, text
 
 from services.signals.models import AccessLogRow
+from services.signals.privacy import GENESIS_HASH
 from services.signals.tests.conftest import (
     AMOUNT,
     NOTE,
@@ -151,9 +152,9 @@ async def _verify(client, officer, **params):
 
 
 async def _checkpoint(client):
-    publish = getattr(runtime_of(client), "checkpoint_access_log", None)
-    if publish is not None:
-        await publish()
+    published = await runtime_of(client).checkpoint_access_log()
+    assert published is not None
+    return published
 
 
 def _sha256_link(prev, row):
@@ -167,21 +168,29 @@ def _sha256_link(prev, row):
 
 
 async def _rechain(session, link):
-    """Recompute every link and the head, as someone with write access to the database."""
-    prev = "0" * 64
+    """Re-link the chain from its first broken link on, and the head, as someone with write
+    access to the database would after deleting an entry."""
+    prev, sequence, broken = GENESIS_HASH, 0, False
     for row in await session.scalars(select(AccessLogRow).order_by(AccessLogRow.id)):
-        row.prev_hash, row.entry_hash = prev, link(prev, row)
+        sequence += 1
+        broken = broken or row.prev_hash != prev
+        if broken:
+            row.sequence = sequence
+            row.prev_hash, row.entry_hash = prev, link(prev, row)
         prev = row.entry_hash
-    await session.execute(text("UPDATE access_log_head SET head = :h"), {"h": prev})
+    await session.execute(text("UPDATE access_log_head SET head = :h, sequence = :s"),
+                          {"h": prev, "s": sequence})
 
 
 async def _cut_tail(session, keep):
-    """Delete all but the first `keep` entries and point the head at the last one kept."""
-    ids = (await session.execute(text("SELECT id FROM access_log ORDER BY id"))).scalars().all()
-    await session.execute(text("DELETE FROM access_log WHERE id > :id"), {"id": ids[keep - 1]})
+    """Delete all but the first `keep` entries, point the head at the last one kept and
+    forget where verification stood."""
+    await session.execute(text("DELETE FROM access_log WHERE sequence > :n"), {"n": keep})
     last = (await session.execute(text(
-        "SELECT entry_hash FROM access_log WHERE id = :id"), {"id": ids[keep - 1]})).scalar()
-    await session.execute(text("UPDATE access_log_head SET head = :h"), {"h": last})
+        "SELECT entry_hash FROM access_log WHERE sequence = :n"), {"n": keep})).scalar()
+    await session.execute(text("UPDATE access_log_head SET head = :h, sequence = :n"),
+                          {"h": last, "n": keep})
+    await session.execute(text("DELETE FROM access_log_verified"))
 
 
 async def test_a_cut_tail_is_detected(signals_service, auth):
