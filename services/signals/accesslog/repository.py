@@ -106,7 +106,7 @@ async def head(session: AsyncSession) -> ChainPosition:
 
 
 async def entries_after(
-    session: AsyncSession, sequence: int, *, until: int, page_size: int = PAGE_SIZE,
+    session: AsyncSession, sequence: int, *, until: int,
 ) -> AsyncIterator[list[AccessLogRow]]:
     """The chain after `sequence` up to `until`, in pages (keyset, so each page is one
     index range scan)."""
@@ -114,7 +114,7 @@ async def entries_after(
         page = list(await session.scalars(
             select(AccessLogRow)
             .where(AccessLogRow.sequence > sequence, AccessLogRow.sequence <= until)
-            .order_by(AccessLogRow.sequence).limit(page_size)))
+            .order_by(AccessLogRow.sequence).limit(PAGE_SIZE)))
         if not page:
             return
         yield page
