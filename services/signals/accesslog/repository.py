@@ -8,6 +8,7 @@ from datetime import datetime
 
 import orjson
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.models import AccessLogHead, AccessLogRow, AccessLogVerified
@@ -142,7 +143,11 @@ async def store_verified(session: AsyncSession, sequence: int, head: str, mac: s
     """Move the verified position forward (never back: two verifications may overlap)."""
     row = await session.get(AccessLogVerified, VERIFIED_ID, with_for_update=True)
     if row is None:
-        session.add(AccessLogVerified(id=VERIFIED_ID, sequence=sequence, head=head,
-                                      verified_at=utcnow(), mac=mac))
+        try:
+            async with session.begin_nested():
+                session.add(AccessLogVerified(id=VERIFIED_ID, sequence=sequence, head=head,
+                                              verified_at=utcnow(), mac=mac))
+        except IntegrityError:
+            pass  # a verification running beside this one stored it first: as good
     elif sequence > row.sequence:
         row.sequence, row.head, row.verified_at, row.mac = sequence, head, utcnow(), mac

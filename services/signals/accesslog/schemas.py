@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from services.signals.schemas_common import Body
 
 
@@ -17,10 +19,9 @@ class AccessLogEntryRead(Body):
     purpose: str
     record_type: str
     record_id: str
-    #: The organisation responsible for the record.
-    controller: str
-    #: `granted`, or `refused` for an attempt that was turned down (then `fields` is empty).
-    outcome: str
+    controller: str = Field(description="The organisation responsible for the record")
+    outcome: str = Field(description="`granted`, or `refused` for an attempt that was turned "
+                                     "down (then `fields` is empty)")
     fields: list[str]
     at: datetime
     prev_hash: str
@@ -37,13 +38,14 @@ class ChainVerification(Body):
     the database. Counts and entry ids are only of your organisation's entries."""
 
     valid: bool
-    #: Your organisation's entries (read by it or about its records) the verified chain covers.
-    checked: int
-    #: The first entry that failed, if it is one of your organisation's.
-    first_bad_entry_id: int | None
+    checked: int = Field(description="Your organisation's entries (read by it or about its "
+                                     "records) that the verified chain covers")
+    first_bad_entry_id: int | None = Field(
+        description="The first entry that failed, if it is one of your organisation's")
     reason: str | None
-    head: str
-    #: When the latest checkpoint the chain was compared with was taken; null if none yet.
-    checkpoint_at: datetime | None
-    #: Walked from the first entry (`full=true`), not from the last verified checkpoint.
-    full: bool
+    head: str = Field(description="The keyed hash of the last entry verified")
+    checkpoint_at: datetime | None = Field(
+        description="When the latest checkpoint the chain was compared with was taken "
+                    "(kept outside the database); null if none was taken yet")
+    full: bool = Field(description="Walked from the first entry (`full=true`), not from the "
+                                   "last verified checkpoint")

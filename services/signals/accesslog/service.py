@@ -37,8 +37,10 @@ class _Failure:
 async def verify(
     session: AsyncSession, settings: Settings, key: bytes, organisation: str, *, full: bool,
 ) -> ChainVerification:
+    # The checkpoint first: the head read after it is at or past it. Appends after the head
+    # was read are left to the next run.
     checkpoint = await checkpoints.latest(settings)
-    head = await repository.head(session)  # before the walk: appends after it are left out
+    head = await repository.head(session)
     start = GENESIS if full else await _resume_point(session, key)
     if isinstance(start, _Failure):
         return await _answer(session, organisation, start, GENESIS, checkpoint, full)
