@@ -139,8 +139,10 @@ async def verified(session: AsyncSession) -> AccessLogVerified | None:
     return await session.get(AccessLogVerified, VERIFIED_ID)
 
 
-async def store_verified(session: AsyncSession, sequence: int, head: str, mac: str) -> None:
-    """Move the verified position forward (never back: two verifications may overlap)."""
+async def store_verified(session: AsyncSession, sequence: int, head: str, mac: str, *,
+                         replace: bool = False) -> None:
+    """Move the verified position forward (not back: two verifications may overlap), or after
+    a full verification `replace` it, whatever it was (it may have been tampered with)."""
     row = await session.get(AccessLogVerified, VERIFIED_ID, with_for_update=True)
     if row is None:
         try:
@@ -149,5 +151,5 @@ async def store_verified(session: AsyncSession, sequence: int, head: str, mac: s
                                               verified_at=utcnow(), mac=mac))
         except IntegrityError:
             pass  # a verification running beside this one stored it first: as good
-    elif sequence > row.sequence:
+    elif replace or sequence > row.sequence:
         row.sequence, row.head, row.verified_at, row.mac = sequence, head, utcnow(), mac

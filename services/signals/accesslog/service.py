@@ -54,7 +54,7 @@ async def verify(
     failure = await _compare_ends(session, key, walk, head, target)
     if failure is None and target and target.sequence > start.sequence:
         await repository.store_verified(session, target.sequence, target.head,
-                                        position_mac(key, target))
+                                        position_mac(key, target), replace=full)
     return await _answer(session, organisation, failure, walk.position, checkpoint, full)
 
 

@@ -346,6 +346,13 @@ async def test_the_verified_position_cannot_be_moved_forward(signals_service, au
                 "FROM access_log WHERE sequence = 5)"))
         bad = await _verify(client, officer)
         assert bad["valid"] is False and "last verification ended was altered" in bad["reason"], bad
+        assert "altered" in (await _verify(client, officer, full="true"))["reason"]
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET purpose = 'case-handling' WHERE sequence = 4"))
+        # A clean full walk records the position afresh; incremental runs resume from it.
+        assert (await _verify(client, officer, full="true"))["valid"] is True
+        assert (await _verify(client, officer))["valid"] is True
 
 
 async def test_a_bad_entry_is_named_only_to_its_organisation(signals_service, auth):
