@@ -21,6 +21,20 @@ TOPOLOGY: dict[str, dict[str, list[str]]] = {
     "areas.v1": {"senders": ["indicators"], "receivers": ["funding"]},
     "indicators.v1": {"senders": ["indicators"], "receivers": ["funding"]},
     "funding.v1": {"senders": ["funding"], "receivers": []},
+    "access-log-checkpoints.v1": {"senders": ["signals"], "receivers": ["signals"]},
+}
+
+#: Topics that are not an outbox-fed stream for consumer groups: how they are used instead.
+SPECIAL_USE = {
+    "access-log-checkpoints.v1": {
+        "description": "Topic access-log-checkpoints.v1: one partition, compacted, no dead "
+                       "letters. Only signals may write it (Kafka ACL).",
+        "send": "signals publishes its access log's head directly (not through its outbox, "
+                "which lives in the database the checkpoint guards), every "
+                "DDK_SIGNALS_ACCESS_LOG_CHECKPOINT_INTERVAL_S",
+        "receive": "signals reads the latest checkpoint when a privacy officer verifies the "
+                   "access log (no consumer group)",
+    },
 }
 
 CE_HEADERS = {
@@ -61,9 +75,11 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
             "headers": CE_HEADERS, "payload": {"$ref": f"#/components/schemas/{name}"},
             "bindings": {"kafka": {"key": {"type": "string", "description": et.key}}},
         }
+        special = SPECIAL_USE.get(et.topic, {})
         channel = channels.setdefault(et.topic.replace(".", "-"), {
             "address": et.topic, "messages": {},
-            "description": f"Topic {et.topic}; dead letters go to {et.topic}.dlq",
+            "description": special.get(
+                "description", f"Topic {et.topic}; dead letters go to {et.topic}.dlq"),
         })
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
     for topic, roles in TOPOLOGY.items():
@@ -72,15 +88,17 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
             continue
         refs = [{"$ref": f"#/channels/{channel_id}/messages/{m}"}
                 for m in channels[channel_id]["messages"]]
+        special = SPECIAL_USE.get(topic, {})
         for service in roles["senders"]:
             operations[f"{service}-sends-{channel_id}"] = {
                 "action": "send", "channel": {"$ref": f"#/channels/{channel_id}"},
-                "messages": refs, "summary": f"{service} publishes through its outbox"}
+                "messages": refs,
+                "summary": special.get("send", f"{service} publishes through its outbox")}
         for service in roles["receivers"]:
             operations[f"{service}-receives-{channel_id}"] = {
                 "action": "receive", "channel": {"$ref": f"#/channels/{channel_id}"},
-                "messages": refs,
-                "summary": f"{service} consumes idempotently (inbox), group {service}"}
+                "messages": refs, "summary": special.get(
+                    "receive", f"{service} consumes idempotently (inbox), group {service}")}
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Dicht de kloof events", "version": version,

@@ -28,13 +28,20 @@ log = logging.getLogger(__name__)
 #: The platform's topics (one per owning service) and their dead-letter topics.
 TOPICS = ("signals.v1", "areas.v1", "indicators.v1", "funding.v1")
 
+#: Topics that are not event streams for consumer groups, with their own shape: partitions
+#: and topic configs. The access log's checkpoints are one ordered series under one key, and
+#: only the latest matters, kept for ever (compaction keeps a key's last record).
+SPECIAL_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
+    "access-log-checkpoints.v1": (1, {"cleanup.policy": "compact"}),
+}
+
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
 def all_topics() -> list[str]:
-    return [t for topic in TOPICS for t in (topic, dlq_topic(topic))]
+    return [t for topic in TOPICS for t in (topic, dlq_topic(topic))] + list(SPECIAL_TOPICS)
 
 
 class MessageTooLarge(ValueError):
@@ -222,17 +229,18 @@ class Producer:
         return True
 
 
+def _new_topic(settings: ServiceSettings, topic: str) -> NewTopic:
+    partitions, configs = SPECIAL_TOPICS.get(topic, (settings.kafka_topic_partitions, {}))
+    return NewTopic(topic, partitions, settings.kafka_replication_factor, topic_configs=configs)
+
+
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> None:
     """Create topics explicitly with the configured partition count (never auto-create)."""
     admin = new_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [
-            NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor)
-            for t in topics
-            if t not in existing
-        ]
+        new = [_new_topic(settings, t) for t in topics if t not in existing]
         if new:
             try:
                 await admin.create_topics(new)

@@ -28,7 +28,9 @@ def build(settings: Settings | None = None) -> FastAPI:
         # intake before case work: `/signals/batch` must not match `/signals/{signalId}`.
         routers=[categories_router, intake_router, casework_router, referrals_router,
                  access_log_router, data_subjects_router],
-        runtime=lambda: SignalsRuntime(s, outbox=Outbox, topics=[TOPIC, dlq_topic(TOPIC)]),
+        runtime=lambda: SignalsRuntime(
+            s, outbox=Outbox,
+            topics=[TOPIC, dlq_topic(TOPIC), s.access_log_checkpoint_topic]),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from services.signals.privacy import FieldCipher, Pseudonymiser, generate_key
+from services.signals.privacy import FieldCipher, Pseudonymiser, generate_key, parse_key
 from services.signals.settings import Settings
 
 
@@ -18,6 +18,8 @@ from services.signals.settings import Settings
 class Crypto:
     pseudonymiser: Pseudonymiser
     cipher: FieldCipher
+    #: Keys the access log's hash chain; never stored in the database.
+    access_log_key: bytes
 
     def request_hash(self, canonical_body: bytes) -> str:
         """Keyed digest of a request body: an unkeyed hash of an address could be guessed."""
@@ -30,19 +32,30 @@ class Crypto:
 
 
 def _dev_keys(path: Path) -> dict[str, str]:
-    if path.is_file():
-        loaded: dict[str, str] = json.loads(path.read_text())
-        return loaded
-    keys = {
+    keys: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    if "access_log_key" in keys:
+        return keys
+    fresh = not keys
+    keys = keys or {
         "operational_pseudonym_key": generate_key(),
         "statistics_pseudonym_key": generate_key(),
         "field_keyring": f"dev1:{generate_key()}",
         "field_active_key_id": "dev1",
     }
+    keys["access_log_key"] = generate_key()  # a dev file from before the keyed log gains one
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temporary = path.with_suffix(".new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(keys))
+    if fresh:
+        try:  # the first process to create the file wins; the others use its keys
+            os.link(temporary, path)
+        except FileExistsError:
+            keys = json.loads(path.read_text())
+        os.unlink(temporary)
+    else:
+        os.replace(temporary, path)
     return keys
 
 
@@ -53,6 +66,7 @@ def build_crypto(settings: Settings) -> Crypto:
         "statistics_pseudonym_key": settings.statistics_pseudonym_key,
         "field_keyring": settings.field_keyring,
         "field_active_key_id": settings.field_active_key_id,
+        "access_log_key": settings.access_log_key,
     }
     if not any(values.values()):
         values = _dev_keys(Path(settings.dev_keys_file))
@@ -64,4 +78,5 @@ def build_crypto(settings: Settings) -> Crypto:
         cipher=FieldCipher.from_settings(
             keyring=values["field_keyring"], active_key_id=values["field_active_key_id"]
         ),
+        access_log_key=parse_key(values["access_log_key"], name="access log key"),
     )

@@ -131,11 +131,14 @@ class Referral(Base):
 
 
 class AccessLogRow(Base):
-    """One read of personal data; `prev_hash`/`entry_hash` chain the log (append-only)."""
+    """One read of personal data (or a refused attempt), chained by a keyed hash over all its
+    fields (append-only; `access_chain.py`)."""
 
     __tablename__ = "access_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: The entry's place in the chain, from 1 without gaps (inside the hash).
+    sequence: Mapped[int] = mapped_column(BigId, unique=True)
     subject: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(100), index=True)
     role: Mapped[str] = mapped_column(String(50))
@@ -146,6 +149,8 @@ class AccessLogRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The controller of the record (the reporting corporation): whose privacy officer sees it.
     controller: Mapped[str] = mapped_column(String(100), index=True)
+    outcome: Mapped[str] = mapped_column(String(10), default="granted",
+                                         server_default="granted")
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
 
@@ -157,3 +162,20 @@ class AccessLogHead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     head: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+
+
+class AccessLogVerified(Base):
+    """Where verification may resume: the latest checkpoint it found the chain to match.
+
+    `mac` is keyed like the chain, so moving this position forward past entries that were
+    never verified takes the key too.
+    """
+
+    __tablename__ = "access_log_verified"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigId)
+    head: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    mac: Mapped[str] = mapped_column(String(64))

@@ -357,10 +357,13 @@ class FieldCipher:
 
 # The access log lives in its own module; these names stay importable from here.
 from services.signals.access_chain import (  # noqa: E402
+    GENESIS,
     GENESIS_HASH,
-    AccessLogChain,
     AccessLogEntry,
+    AccessOutcome,
     ChainedAccessLogEntry,
+    ChainPosition,
+    ChainWalk,
     VerifyResult,
     canonical_json,
     chain_hash,
@@ -370,6 +373,7 @@ from services.signals.access_chain import (  # noqa: E402
 )
 
 __all__ = [
-    "GENESIS_HASH", "AccessLogChain", "AccessLogEntry", "ChainedAccessLogEntry", "VerifyResult",
-    "canonical_json", "chain_hash", "format_utc", "link", "verify_chain",
+    "GENESIS", "GENESIS_HASH", "AccessLogEntry", "AccessOutcome", "ChainPosition",
+    "ChainWalk", "ChainedAccessLogEntry", "VerifyResult", "canonical_json", "chain_hash",
+    "format_utc", "link", "verify_chain",
 ]

@@ -10,9 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.signals.accesslog import checkpoints
+from services.signals.accesslog import repository as access_log
 from services.signals.crypto import Crypto, build_crypto
 from services.signals.intake.writer import GroupWriter
 from services.signals.settings import Settings
+from shared.contracts.signals import AccessLogCheckpointed
 from shared.runtime import Runtime, runtime_of
 from shared.tracing import worker_span
 
@@ -24,6 +27,8 @@ class SignalsRuntime(Runtime):
     crypto: Crypto = field(init=False)
     intake: GroupWriter = field(init=False)
     _purge_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _checkpoint_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _checkpointed: int = field(init=False, default=0)
 
     async def start(self) -> None:
         assert isinstance(self.settings, Settings)
@@ -32,6 +37,30 @@ class SignalsRuntime(Runtime):
         self.intake = GroupWriter(self.engine, self.notify_relay)
         if self.settings.purge_interval_s > 0:
             self._purge_task = asyncio.create_task(self._purge_periodically())
+        if self.settings.access_log_checkpoint_interval_s > 0:
+            self._checkpoint_task = asyncio.create_task(self._checkpoint_periodically())
+
+    async def checkpoint_access_log(self) -> AccessLogCheckpointed | None:
+        """Publish the access log's head if it moved since this process last did."""
+        assert isinstance(self.settings, Settings)
+        if self._topic_task:  # the topic is created in the background at start
+            await asyncio.shield(self._topic_task)
+        async with self.sessions() as session:
+            head = await access_log.head(session)
+        if head.sequence == 0 or head.sequence == self._checkpointed:
+            return None
+        published = await checkpoints.publish(self.producer, self.settings, head)
+        self._checkpointed = head.sequence
+        return published
+
+    async def _checkpoint_periodically(self) -> None:
+        assert isinstance(self.settings, Settings)
+        while True:
+            await asyncio.sleep(self.settings.access_log_checkpoint_interval_s)
+            try:
+                await self.checkpoint_access_log()
+            except Exception as exc:  # broker away: the next interval takes the then head
+                log.warning("access log checkpoint failed", extra={"error": repr(exc)})
 
     async def _purge_periodically(self) -> None:
         from services.signals.purge import purge_expired
@@ -50,10 +79,11 @@ class SignalsRuntime(Runtime):
                 log.warning("retention purge failed", extra={"error": repr(exc)})
 
     async def stop(self) -> None:
-        if self._purge_task:
-            self._purge_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purge_task
+        for task in (self._purge_task, self._checkpoint_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.intake.stop()
         await super().stop()
 

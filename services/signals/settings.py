@@ -14,13 +14,19 @@ class Settings(ServiceSettings):
     port: int = 8001
 
     # Key material (base64url, 256 bits). Empty: the embedded default generates dev keys once
-    # into `dev_keys_file` (never committed; `var/` is ignored). Production sets all four.
+    # into `dev_keys_file` (never committed; `var/` is ignored). Production sets all five.
     operational_pseudonym_key: str = ""
     statistics_pseudonym_key: str = ""
     field_keyring: str = ""  # "keyid:key,keyid2:key2" (old keys stay for decryption)
     field_active_key_id: str = ""
+    # Keys the access log's hash chain (HMAC): whoever can write the database cannot re-chain.
+    access_log_key: str = ""
     dev_keys_file: str = str(VAR / "keys" / "signals-keys.json")
 
     # Retention: how often the app purges expired personal data (0 disables the task).
     purge_interval_s: float = 3600.0
+    # The access log's head goes to this topic every interval (0 disables the task), so a
+    # verification can tell a cut-off tail; see accesslog/checkpoints.py.
+    access_log_checkpoint_topic: str = "access-log-checkpoints.v1"
+    access_log_checkpoint_interval_s: float = 60.0
     batch_max_items: int = 500

@@ -16,6 +16,9 @@ from pydantic import Field
 from shared.events import EventData, EventType, event_type_name
 
 TOPIC = "signals.v1"
+#: The access log's checkpoints: read back only by signals, to verify its log against them.
+ACCESS_LOG_CHECKPOINT_TOPIC = "access-log-checkpoints.v1"
+ACCESS_LOG_CHECKPOINT_KEY = "access-log"
 
 
 class SignalRecorded(EventData):
@@ -81,6 +84,19 @@ class SignalErasedV1(EventData):
     erased_at: datetime
 
 
+class AccessLogCheckpointed(EventData):
+    """Where the access log's keyed hash chain stood: no personal data, no organisation.
+
+    A verification compares the chain in the database with the latest of these, so entries
+    removed from its end, or a chain rewritten before this point, are found.
+    """
+
+    sequence: int = Field(description="The head entry's place in the chain, counted from 1: "
+                                      "the number of entries logged up to it")
+    entry_hash: str = Field(description="The head entry's keyed hash (64 hex characters)")
+    checkpointed_at: datetime
+
+
 def _t(name: str) -> str:
     return event_type_name("signals", name)
 
@@ -99,8 +115,12 @@ SIGNAL_ERASED = EventType(event_type_name("signals", "signal-erased", 2), TOPIC,
 SIGNAL_ERASED_V1 = EventType(_t("signal-erased"), TOPIC, SignalErasedV1,
                              "Deprecated, no longer sent (see signal-erased v2): a signal was "
                              "erased; forget its household's statistics pseudonym")
+ACCESS_LOG_CHECKPOINTED = EventType(
+    _t("access-log-checkpointed"), ACCESS_LOG_CHECKPOINT_TOPIC, AccessLogCheckpointed,
+    "The access log's head at a moment, kept outside the signals database",
+    key=f"always `{ACCESS_LOG_CHECKPOINT_KEY}` (one ordered series, one partition)")
 
 EVENT_TYPES: list[EventType[Any]] = [
     SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED, SIGNAL_ERASED,
-    SIGNAL_ERASED_V1,
+    SIGNAL_ERASED_V1, ACCESS_LOG_CHECKPOINTED,
 ]

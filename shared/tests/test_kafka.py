@@ -49,3 +49,23 @@ async def test_send_all_places_keys_as_send_does_in_order_and_at_the_offsets_it_
         ordered = sorted((m for m in by_id.values() if m.key == key), key=lambda m: m.offset)
         assert [int(m.headers[0][1]) for m in ordered] == \
             [i for i, m in enumerate(sent) if m.key == key]
+
+
+async def test_the_checkpoint_topic_is_created_with_one_partition(
+        broker: EmbeddedBroker) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.kafka import SPECIAL_TOPICS, all_topics
+
+    settings = ServiceSettings(kafka_bootstrap_servers=broker.bootstrap_servers,
+                               kafka_topic_partitions=3)
+    assert "access-log-checkpoints.v1" in all_topics()
+    assert "access-log-checkpoints.v1.dlq" not in all_topics()
+    await ensure_topics(settings, list(SPECIAL_TOPICS))
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(["access-log-checkpoints.v1"])
+    finally:
+        await admin.close()
+    assert len(described[0]["partitions"]) == 1

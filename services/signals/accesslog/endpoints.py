@@ -7,10 +7,10 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query
 
-from services.signals.accesslog import repository
+from services.signals.accesslog import repository, service
 from services.signals.accesslog.schemas import AccessLogEntryRead, AccessLogPage, ChainVerification
 from services.signals.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor
-from services.signals.privacy import verify_chain
+from services.signals.runtime import CryptoDep, SettingsDep
 from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
 from shared.runtime import SessionDep
@@ -41,20 +41,21 @@ async def list_access_log(
         AccessLogEntryRead(
             id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
             purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,
-            fields=orjson.loads(r.fields), at=r.at, prev_hash=r.prev_hash,
-            entry_hash=r.entry_hash)
+            controller=r.controller, outcome=r.outcome, fields=orjson.loads(r.fields), at=r.at,
+            prev_hash=r.prev_hash, entry_hash=r.entry_hash)
         for r in rows[:limit]
     ]
     more = len(rows) > limit
     return AccessLogPage(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
 
-@router.get("/access-log/verification", response_model=ChainVerification)
-async def verify_access_log(session: SessionDep, _: PrivacyOfficer) -> ChainVerification:
-    """Verify the whole access log's hash chain (tampering, removal, reordering)."""
-    rows = await repository.whole_chain(session)
-    result = verify_chain(repository.to_entry(r) for r in rows)
-    bad = rows[result.first_bad_index].id if result.first_bad_index is not None and (
-        result.first_bad_index < len(rows)) else None
-    return ChainVerification(valid=result.ok, checked=result.checked, first_bad_entry_id=bad,
-                             reason=result.reason, head=result.head)
+@router.get("/access-log/verification", response_model=ChainVerification,
+            responses=problem_responses(400, 503))
+async def verify_access_log(
+    session: SessionDep, principal: PrivacyOfficer, crypto: CryptoDep, settings: SettingsDep,
+    full: Annotated[bool, Query(description="Walk the whole chain, not only what the last "
+                                            "verified checkpoint does not cover")] = False,
+) -> ChainVerification:
+    """Verify the access log against its latest checkpoint (tampering, removal, reordering)."""
+    return await service.verify(session, settings, crypto.access_log_key,
+                                principal.organisation, full=full)

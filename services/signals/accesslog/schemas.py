@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from services.signals.schemas_common import Body
 
 
@@ -17,6 +19,9 @@ class AccessLogEntryRead(Body):
     purpose: str
     record_type: str
     record_id: str
+    controller: str = Field(description="The organisation responsible for the record")
+    outcome: str = Field(description="`granted`, or `refused` for an attempt that was turned "
+                                     "down (then `fields` is empty)")
     fields: list[str]
     at: datetime
     prev_hash: str
@@ -29,10 +34,18 @@ class AccessLogPage(Body):
 
 
 class ChainVerification(Body):
-    """Whether the whole log is intact (links and content hashes)."""
+    """Whether the log is intact: keyed hashes, links and the latest checkpoint kept outside
+    the database. Counts and entry ids are only of your organisation's entries."""
 
     valid: bool
-    checked: int
-    first_bad_entry_id: int | None
+    checked: int = Field(description="Your organisation's entries (read by it or about its "
+                                     "records) that the verified chain covers")
+    first_bad_entry_id: int | None = Field(
+        description="The first entry that failed, if it is one of your organisation's")
     reason: str | None
-    head: str
+    head: str = Field(description="The keyed hash of the last entry verified")
+    checkpoint_at: datetime | None = Field(
+        description="When the latest checkpoint the chain was compared with was taken "
+                    "(kept outside the database); null if none was taken yet")
+    full: bool = Field(description="Walked from the first entry (`full=true`), not from the "
+                                   "last verified checkpoint")

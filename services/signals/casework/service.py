@@ -52,7 +52,8 @@ async def read_signal(
     fields = views.present_personal_fields(personal)
     if fields:
         await access_log.append(
-            session, principal, role=acting_role(principal).value, purpose=purpose,
+            session, principal, key=crypto.access_log_key,
+            role=acting_role(principal).value, purpose=purpose,
             record_type="signal", record_id=signal.id, fields=fields,
             controller=signal.organisation)
     return views.full(signal, referrals, personal)
@@ -68,7 +69,8 @@ async def read_history(
     items = [views.status_change(row, cipher) for row in rows]
     if purpose is not None and any(item.reason_given for item in items):
         await access_log.append(
-            session, principal, role=acting_role(principal).value, purpose=purpose,
+            session, principal, key=crypto.access_log_key,
+            role=acting_role(principal).value, purpose=purpose,
             record_type="signal", record_id=signal.id, fields=[views.REASON_LOGGED_AS],
             controller=signal.organisation)
     return History(items=items)

@@ -52,15 +52,16 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
             fields.append(views.REASON_LOGGED_AS)
         if fields:
             await access_log.append(
-                session, principal, role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
+                session, principal, key=crypto.access_log_key,
+                role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
                 record_type="signal", record_id=read.id, fields=fields,
                 controller=principal.organisation)
     return DataSubjectExport(signals=reads, histories=histories, disclosures=[
         AccessLogEntryRead(
             id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
             purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,
-            fields=orjson.loads(r.fields), at=r.at, prev_hash=r.prev_hash,
-            entry_hash=r.entry_hash)
+            controller=r.controller, outcome=r.outcome, fields=orjson.loads(r.fields), at=r.at,
+            prev_hash=r.prev_hash, entry_hash=r.entry_hash)
         for r in disclosures])
 
 

@@ -98,7 +98,8 @@ async def partner_view(
         read = sorted(f.value for f in fields & PERSONAL_FIELDS if values.get(f.value))
         if read:
             await access_log.append(
-                session, principal, role=Role.PARTNER.value, purpose=referral.purpose,
+                session, principal, key=crypto.access_log_key,
+                role=Role.PARTNER.value, purpose=referral.purpose,
                 record_type="signal", record_id=signal.id, fields=read,
                 controller=signal.organisation)
     shared = SharedSignal.model_validate(

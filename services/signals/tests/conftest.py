@@ -19,6 +19,8 @@ TEST_KEYS = {
     "statistics_pseudonym_key": generate_key(),
     "field_keyring": f"old:{generate_key()},new:{generate_key()}",
     "field_active_key_id": "new",
+    "access_log_key": generate_key(),
+    "access_log_checkpoint_interval_s": 0,
     "purge_interval_s": 0,
 }
 
@@ -56,7 +58,11 @@ def signals_service(start_service: Callable[..., Any]) -> Callable[
     """async with signals_service() as client: the app with test keys, relay off by default."""
 
     def start(**overrides: Any) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-        return start_service("signals", **{**TEST_KEYS, "relay_enabled": False, **overrides})
+        # Tests share one broker: each app checkpoints its access log to a topic of its own.
+        checkpoints = f"access-log-checkpoints.v1.test-{uuid.uuid4().hex[:12]}"
+        return start_service("signals", **{
+            **TEST_KEYS, "relay_enabled": False, "access_log_checkpoint_topic": checkpoints,
+            **overrides})
 
     return start
 

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import asyncio
+import hashlib
+import json
+from datetime import UTC
 
-from services.signals.tests.conftest import AMOUNT, NOTE, create, db, rent_arrears_body
+import orjson
+from sqlalchemy import select, text
+
+from services.signals.accesslog import checkpoints, repository
+from services.signals.accesslog.repository import to_entry
+from services.signals.models import AccessLogRow, AccessLogVerified
+from services.signals.privacy import GENESIS_HASH, chain_hash
+from services.signals.tests.conftest import (
+    AMOUNT,
+    NOTE,
+    create,
+    db,
+    rent_arrears_body,
+    runtime_of,
+)
+from shared.auth import Principal, Role
 
 
 async def test_personal_data_only_with_a_purpose_and_always_logged(signals_service, auth):
@@ -119,3 +137,280 @@ async def test_a_status_change_reason_is_personal_data(signals_service, auth):
                                      headers=officer)).json()["items"][-1]
         assert (exported["purpose"], exported["fields"]) == (
             "data-subject-access", ["address", "note", "statusChangeReason"])
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+async def _read(client, headers, signal_id, purposes=("case-handling", "triage", "outreach")):
+    for purpose in purposes:
+        r = await client.get(f"/v1/signals/{signal_id}", params={"purpose": purpose},
+                             headers=headers)
+        assert r.status_code == 200, r.text
+
+
+async def _verify(client, officer, **params):
+    r = await client.get("/v1/access-log/verification", params=params, headers=officer)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _checkpoint(client):
+    published = await runtime_of(client).checkpoint_access_log()
+    assert published is not None
+    return published
+
+
+def _sha256_link(prev, row):
+    """The unkeyed chain an attacker can recompute: sha256(prev + canonical entry)."""
+    fields = {"subject": row.subject, "organisation": row.organisation, "role": row.role,
+              "purpose": row.purpose, "recordType": row.record_type, "recordId": row.record_id,
+              "fields": orjson.loads(row.fields),
+              "at": row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    return hashlib.sha256(prev.encode() + json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+async def _rechain(session, link):
+    """Re-link the chain from its first broken link on, and the head, as someone with write
+    access to the database would after deleting an entry."""
+    prev, sequence, broken = GENESIS_HASH, 0, False
+    for row in await session.scalars(select(AccessLogRow).order_by(AccessLogRow.id)):
+        sequence += 1
+        broken = broken or row.prev_hash != prev
+        if broken:
+            row.sequence = sequence
+            row.prev_hash, row.entry_hash = prev, link(prev, row)
+        prev = row.entry_hash
+    await session.execute(text("UPDATE access_log_head SET head = :h, sequence = :s"),
+                          {"h": prev, "s": sequence})
+
+
+async def _cut_tail(session, keep):
+    """Delete all but the first `keep` entries, point the head at the last one kept and
+    forget where verification stood."""
+    await session.execute(text("DELETE FROM access_log WHERE sequence > :n"), {"n": keep})
+    last = (await session.execute(text(
+        "SELECT entry_hash FROM access_log WHERE sequence = :n"), {"n": keep})).scalar()
+    await session.execute(text("UPDATE access_log_head SET head = :h, sequence = :n"),
+                          {"h": last, "n": keep})
+    await session.execute(text("DELETE FROM access_log_verified"))
+
+
+async def test_a_cut_tail_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        await _checkpoint(client)
+        assert (await _verify(client, officer))["valid"] is True
+        async with db(client) as session:
+            await _cut_tail(session, keep=2)
+        cut = await _verify(client, officer)
+        assert cut["valid"] is False, cut
+
+
+async def test_a_rehashed_middle_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        async with db(client) as session:
+            await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
+            await _rechain(session, _sha256_link)
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and bad["checked"] == 1, bad
+
+
+async def test_a_rewritten_controller_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET controller = 'demo-corp-b' WHERE purpose = 'triage'"))
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and "altered" in bad["reason"], bad
+
+
+async def test_verification_counts_only_the_officers_organisation(signals_service, auth):
+    async with signals_service() as client:
+        fw_a, fw_b = auth("field-worker"), auth("field-worker", "demo-corp-b")
+        a, b = await create(client, fw_a), await create(client, fw_b)
+        await _read(client, fw_a, a["id"])
+        await _read(client, fw_b, b["id"], ("case-handling",))
+        assert (await _verify(client, auth("privacy-officer")))["checked"] == 3
+        assert (await _verify(client, auth("privacy-officer", "demo-corp-b")))["checked"] == 1
+        assert (await _verify(client, auth("privacy-officer", "demo-corp-c")))["checked"] == 0
+
+
+async def test_a_rehash_with_a_wrong_key_is_detected(signals_service, auth):
+    wrong = bytes(32)
+
+    def keyed_with_the_wrong_key(prev, row):
+        return chain_hash(wrong, prev, to_entry(row).chain_fields())
+
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        async with db(client) as session:
+            await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
+            await _rechain(session, keyed_with_the_wrong_key)
+        bad = await _verify(client, officer)
+        assert (bad["valid"], bad["checked"]) == (False, 1), bad
+        assert "altered" in bad["reason"]
+
+
+async def test_a_tail_cut_below_the_checkpoint_is_detected(signals_service, auth):
+    """The head row and the verification record rewound too: only the checkpoint in Kafka
+    still knows how long the chain was."""
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        checkpoint = await _checkpoint(client)
+        assert (checkpoint.sequence, checkpoint.entry_hash) == (3, (await _verify(
+            client, officer))["head"])
+        await _read(client, fw, s["id"], ("audit", "triage"))
+        ok = await _verify(client, officer)
+        assert (ok["valid"], ok["checked"], ok["full"]) == (True, 5, False)
+        assert ok["checkpointAt"] is not None
+        async with db(client) as session:
+            await _cut_tail(session, keep=2)
+        cut = await _verify(client, officer)
+        assert cut["valid"] is False and "before the latest checkpoint" in cut["reason"], cut
+        assert (await _verify(client, officer, full="true"))["valid"] is False
+
+
+async def test_a_chain_rewritten_before_the_checkpoint_is_detected(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        await _checkpoint(client)
+        async with db(client) as session:
+            await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
+            await _rechain(session, _sha256_link)
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and bad["checked"] == 1, bad
+
+
+async def test_verification_resumes_from_the_last_verified_checkpoint(
+        signals_service, auth, monkeypatch):
+    monkeypatch.setattr(repository, "PAGE_SIZE", 2)  # several pages from a few entries
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        await _checkpoint(client)
+        assert (await _verify(client, officer))["valid"] is True
+        async with db(client) as session:
+            stored = await session.get(AccessLogVerified, 1)
+            assert stored.sequence == 4
+            # Altered in place before the verified checkpoint: not walked again ...
+            await session.execute(text(
+                "UPDATE access_log SET purpose = 'audit' WHERE purpose = 'triage'"))
+        assert (await _verify(client, officer))["valid"] is True
+        # ... but a full walk, page by page, finds it.
+        full = await _verify(client, officer, full="true")
+        assert (full["valid"], full["checked"], full["full"]) == (False, 1, True)
+        assert "altered" in full["reason"]
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET purpose = 'triage' WHERE sequence = 2"))
+        # What came after the checkpoint is walked each time.
+        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach"))
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET controller = 'demo-corp-b' WHERE sequence = 6"))
+        later = await _verify(client, officer)
+        assert (later["valid"], later["checked"]) == (False, 5), later
+
+
+async def test_the_verified_position_cannot_be_moved_forward(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        await _checkpoint(client)
+        assert (await _verify(client, officer))["valid"] is True
+        await _read(client, fw, s["id"])
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET purpose = 'audit' WHERE sequence = 4"))
+            # Skip the altered entry by claiming it was verified already.
+            await session.execute(text(
+                "UPDATE access_log_verified SET sequence = 5, head = (SELECT entry_hash "
+                "FROM access_log WHERE sequence = 5)"))
+        bad = await _verify(client, officer)
+        assert bad["valid"] is False and "last verification ended was altered" in bad["reason"], bad
+        assert "altered" in (await _verify(client, officer, full="true"))["reason"]
+        async with db(client) as session:
+            await session.execute(text(
+                "UPDATE access_log SET purpose = 'case-handling' WHERE sequence = 4"))
+        # A clean full walk records the position afresh; incremental runs resume from it.
+        assert (await _verify(client, officer, full="true"))["valid"] is True
+        assert (await _verify(client, officer))["valid"] is True
+
+
+async def test_a_bad_entry_is_named_only_to_its_organisation(signals_service, auth):
+    async with signals_service() as client:
+        fw = auth("field-worker")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling",))
+        async with db(client) as session:
+            await session.execute(text("UPDATE access_log SET purpose = 'audit'"))
+            bad_id = (await session.execute(text("SELECT id FROM access_log"))).scalar()
+        mine = await _verify(client, auth("privacy-officer"))
+        theirs = await _verify(client, auth("privacy-officer", "demo-corp-b"))
+        assert (mine["valid"], mine["firstBadEntryId"]) == (False, bad_id)
+        assert (theirs["valid"], theirs["firstBadEntryId"], theirs["checked"]) == (
+            False, None, 0)
+
+
+async def test_refused_reads_are_chained_too(signals_service, auth):
+    async with signals_service() as client:
+        fw, officer = auth("field-worker", sub="fw-1"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"], ("case-handling",))
+        rt = runtime_of(client)
+        async with db(client) as session:
+            await repository.append(
+                session, Principal("fw-9", "demo-corp-a", frozenset({Role.FIELD_WORKER})),
+                key=rt.crypto.access_log_key, role="field-worker", purpose="case-handling",
+                record_type="signal", record_id=s["id"], fields=[],
+                controller="demo-corp-a", outcome="refused")
+        log = (await client.get("/v1/access-log", headers=officer)).json()["items"]
+        assert [(e["subject"], e["outcome"], e["fields"], e["controller"]) for e in log] == [
+            ("fw-1", "granted", ["address", "note"], "demo-corp-a"),
+            ("fw-9", "refused", [], "demo-corp-a")]
+        assert (await _verify(client, officer))["valid"] is True
+        async with db(client) as session:
+            await session.execute(text("UPDATE access_log SET outcome = 'granted'"))
+        assert (await _verify(client, officer))["valid"] is False
+
+
+async def test_the_head_is_checkpointed_periodically(signals_service, auth):
+    async with signals_service(access_log_checkpoint_interval_s=0.05) as client:
+        fw = auth("field-worker")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        settings = runtime_of(client).settings
+        for _ in range(100):
+            latest = await checkpoints.latest(settings)
+            if latest and latest.sequence == 3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no checkpoint of the head was published")
+        async with db(client) as session:
+            assert latest.entry_hash == (await repository.head(session)).head
+
+
+async def test_without_the_checkpoints_verification_is_unavailable(signals_service, auth):
+    async with signals_service(kafka_bootstrap_servers="127.0.0.1:9") as client:
+        r = await client.get("/v1/access-log/verification", headers=auth("privacy-officer"))
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")

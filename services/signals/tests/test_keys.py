@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 
+import pytest
+
+from services.signals.crypto import build_crypto
 from services.signals.models import Signal
+from services.signals.privacy import KeyMaterialError, generate_key, parse_key
+from services.signals.settings import Settings
 from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move, runtime_of
 from shared.db import utcnow
 
@@ -59,3 +65,25 @@ async def test_the_app_purges_periodically(signals_service, auth):
             raise AssertionError("the periodic purge did not run")
         assert runtime_of(client).settings.purge_interval_s == 0.05
     assert TEST_KEYS["purge_interval_s"] == 0
+
+
+def test_the_access_log_key_comes_from_settings_or_the_dev_file(tmp_path):
+    old = {k: v for k, v in TEST_KEYS.items()
+           if k not in ("access_log_key", "access_log_checkpoint_interval_s",
+                        "purge_interval_s")}
+    dev_file = tmp_path / "signals-keys.json"
+    dev_file.write_text(json.dumps({**old, "field_keyring": "dev1:" + generate_key(),
+                                    "field_active_key_id": "dev1"}))
+    before = json.loads(dev_file.read_text())
+    # A dev key file from before the keyed log gains a key, once; the others stay.
+    first = build_crypto(Settings(dev_keys_file=str(dev_file)))
+    again = build_crypto(Settings(dev_keys_file=str(dev_file)))
+    assert first.access_log_key == again.access_log_key and len(first.access_log_key) == 32
+    after = json.loads(dev_file.read_text())
+    assert {k: after[k] for k in before} == before
+    assert parse_key(after["access_log_key"]) == first.access_log_key
+    # Production: configured keys without the access log key do not start.
+    with pytest.raises(KeyMaterialError, match="access log key"):
+        build_crypto(Settings(**old, dev_keys_file=str(dev_file)))
+    key = generate_key()
+    assert build_crypto(Settings(**old, access_log_key=key)).access_log_key == parse_key(key)

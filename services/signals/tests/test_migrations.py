@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import select, text, update
 
+from services.signals.accesslog.repository import to_entry
 from services.signals.casework.views import status_change
 from services.signals.crypto import build_crypto
 from services.signals.intake.schemas import parse_signal
 from services.signals.intake.service import draft
-from services.signals.models import Outbox, Signal, StatusChange
+from services.signals.models import AccessLogRow, Outbox, Signal, StatusChange
+from services.signals.privacy import verify_chain
 from services.signals.settings import Settings
 from services.signals.tests.conftest import signal_body
 from shared.auth import Principal, Role
@@ -146,6 +151,95 @@ def test_sig0004_encrypts_the_reasons_stored_before_it_and_downgrade_restores_th
 
     downgrade("signals", url, "sig0003")
     assert asyncio.run(_plain_reasons(url)) == [None, REASON]
+
+
+def _sha256_chain(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(prev_hash, entry_hash) of each entry as the unkeyed chain before sig0005 made them."""
+    links, prev = [], "0" * 64
+    for e in entries:
+        entry_hash = hashlib.sha256(prev.encode() + json.dumps(
+            e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+        links.append((prev, entry_hash))
+        prev = entry_hash
+    return links
+
+
+OLD_ENTRIES = [
+    {"subject": f"fw-{i}", "organisation": "demo-corp-a", "role": "field-worker",
+     "purpose": "case-handling", "recordType": "signal", "recordId": f"sig-{i}",
+     "fields": ["address", "note"], "at": f"2026-11-01T10:0{i}:00.000000Z"}
+    for i in range(3)
+]
+
+
+async def _seed_access_log(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for e, (prev, entry_hash) in zip(OLD_ENTRIES, _sha256_chain(OLD_ENTRIES),
+                                             strict=True):
+                at = str(e["at"]).replace("T", " ").rstrip("Z")
+                await conn.execute(text(
+                    "INSERT INTO access_log (subject, organisation, role, purpose, record_type, "
+                    "record_id, fields, at, controller, prev_hash, entry_hash) VALUES (:s, :o, "
+                    f":r, :p, :rt, :ri, :f, '{at}', 'demo-corp-a', :prev, :e)"),
+                    {"s": e["subject"], "o": e["organisation"], "r": e["role"],
+                     "p": e["purpose"], "rt": e["recordType"], "ri": e["recordId"],
+                     "f": json.dumps(e["fields"]), "prev": prev, "e": entry_hash})
+            await conn.execute(text("INSERT INTO access_log_head (id, head) VALUES (1, :h)"),
+                               {"h": _sha256_chain(OLD_ENTRIES)[-1][1]})
+    finally:
+        await engine.dispose()
+
+
+async def _access_log(url: str) -> tuple[list[AccessLogRow], list[tuple[str, ...]]]:
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            rows = list(await session.scalars(select(AccessLogRow).order_by(AccessLogRow.id)))
+            head = [tuple(r) for r in (await session.execute(text(
+                "SELECT * FROM access_log_head"))).all()]
+            return rows, head
+    finally:
+        await engine.dispose()
+
+
+async def _old_links(url: str) -> list[tuple[str, str]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [(r.prev_hash, r.entry_hash) for r in (await conn.execute(text(
+                "SELECT prev_hash, entry_hash FROM access_log ORDER BY id"))).all()]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0005_rechains_the_access_log_under_the_key_and_downgrade_restores_it(
+        database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DDK_SIGNALS_DEV_KEYS_FILE", str(tmp_path / "signals-keys.json"))
+    url = database_url("signals")
+    upgrade("signals", url, "sig0004")
+    asyncio.run(_seed_access_log(url))
+
+    upgrade("signals", url, "sig0005")
+
+    key = build_crypto(Settings(dev_keys_file=str(tmp_path / "signals-keys.json"))).access_log_key
+    rows, head = asyncio.run(_access_log(url))
+    assert [(r.sequence, r.outcome, r.controller) for r in rows] == [
+        (1, "granted", "demo-corp-a"), (2, "granted", "demo-corp-a"),
+        (3, "granted", "demo-corp-a")]
+    result = verify_chain([to_entry(r) for r in rows], key=key)
+    assert result.ok and result.checked == 3
+    assert head == [(1, rows[-1].entry_hash, 3)]
+    # The controller is inside the keyed hash now; before, it was not.
+    forged = rows[1].entry_hash
+    assert not verify_chain([to_entry(r) for r in rows[:1]] + [
+        to_entry(rows[1]).model_copy(update={"controller": "demo-corp-b"})], key=key).ok
+    assert forged not in {h for _, h in _sha256_chain(OLD_ENTRIES)}
+
+    downgrade("signals", url, "sig0004")
+    assert asyncio.run(_old_links(url)) == _sha256_chain(OLD_ENTRIES)
 
 
 async def _seed_idempotency_key(url: str, key_dir: Path, key: str) -> None:

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from services.signals.privacy import (
     GENESIS_HASH,
-    AccessLogChain,
     AccessLogEntry,
+    AccessOutcome,
+    ChainPosition,
     CorporationUnit,
     DecryptionFailed,
     DutchAddress,
@@ -26,6 +27,7 @@ from services.signals.privacy import (
     chain_hash,
     generate_key,
     household_key,
+    link,
     normalise_house_letter,
     normalise_house_number,
     normalise_house_number_addition,
@@ -309,52 +311,67 @@ def test_cipher_configuration_errors():
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
+LOG_KEY = bytes([7]) * 32
+
+
 def entry(i=0, **overrides):
     fields = {
+        "sequence": i + 1,
         "subject": f"user-{i}",
         "organisation": "demo-municipality",
         "role": "debt-help-worker",
         "purpose": "vroegsignalering-schulden",
         "record_type": "signal",
         "record_id": f"sig-{i}",
+        "controller": "demo-corp-a",
         "fields": ("contact", "address"),
         "at": T0 + timedelta(minutes=i),
     }
     return AccessLogEntry(**(fields | overrides))
 
 
-def build_chain(n):
-    chain = AccessLogChain()
-    return [chain.append(entry(i)) for i in range(n)], chain.head
+def build_chain(n, key=LOG_KEY):
+    entries, head = [], GENESIS_HASH
+    for i in range(n):
+        entries.append(link(key, head, entry(i)))
+        head = entries[-1].entry_hash
+    return entries, head
 
 
 def test_canonical_json_is_sorted_compact_utf8():
     assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
 
 
-def test_chain_hash_definition():
+def test_chain_hash_is_an_hmac_over_every_field():
+    import hashlib
+    import hmac
+
     e = entry()
     expected_input = (
-        GENESIS_HASH.encode()
+        b"ddk-access-log-v2\x00" + GENESIS_HASH.encode()
         + json.dumps(
             e.chain_fields(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
     )
-    import hashlib
-
-    assert chain_hash(GENESIS_HASH, e.chain_fields()) == hashlib.sha256(expected_input).hexdigest()
+    assert chain_hash(LOG_KEY, GENESIS_HASH, e.chain_fields()) == hmac.new(
+        LOG_KEY, expected_input, hashlib.sha256).hexdigest()
     assert e.chain_fields() == {
+        "sequence": 1,
         "subject": "user-0",
         "organisation": "demo-municipality",
         "role": "debt-help-worker",
         "purpose": "vroegsignalering-schulden",
         "recordType": "signal",
         "recordId": "sig-0",
+        "controller": "demo-corp-a",
+        "outcome": "granted",
         "fields": ["address", "contact"],
         "at": "2025-03-01T09:30:00.000000Z",
     }
+    assert set(e.chain_fields()) == {
+        AccessLogEntry.model_fields[n].alias or n for n in AccessLogEntry.model_fields}
     with pytest.raises(ValueError, match="64 lower-case hex"):
-        chain_hash("abc", {})
+        chain_hash(LOG_KEY, "abc", {})
 
 
 def test_entry_time_is_utc_and_must_be_aware():
@@ -366,46 +383,62 @@ def test_entry_time_is_utc_and_must_be_aware():
 
 def test_valid_chain_verifies():
     entries, head = build_chain(5)
-    result = verify_chain(entries)
+    result = verify_chain(entries, key=LOG_KEY)
     assert (result.ok, result.checked, result.first_bad_index, result.head) == (True, 5, None, head)
-    assert verify_chain([]).ok
-    assert verify_chain(entries[2:], start_hash=entries[1].entry_hash).ok
-    assert verify_chain(entries, anchor=entries[3].entry_hash).ok
+    assert verify_chain([], key=LOG_KEY).ok
+    assert verify_chain(entries[2:], key=LOG_KEY,
+                        start=ChainPosition(2, entries[1].entry_hash)).ok
+    assert verify_chain(entries, key=LOG_KEY,
+                        checkpoint=ChainPosition(4, entries[3].entry_hash)).ok
 
 
-@given(st.integers(0, 4), st.sampled_from(["subject", "purpose", "record_id", "role"]))
+@given(st.integers(0, 4), st.sampled_from(
+    ["subject", "purpose", "record_id", "role", "controller", "organisation"]))
 def test_altered_entry_is_found(index, field_name):
     entries, _ = build_chain(5)
     entries[index] = entries[index].model_copy(update={field_name: "someone-else"})
-    result = verify_chain(entries)
+    result = verify_chain(entries, key=LOG_KEY)
     assert not result.ok and result.first_bad_index == index and result.checked == index
     assert "altered" in (result.reason or "")
 
 
-def test_altered_time_or_fields_is_found():
-    entries, _ = build_chain(3)
-    entries[1] = entries[1].model_copy(update={"at": T0 + timedelta(days=1)})
-    assert verify_chain(entries).first_bad_index == 1
-    entries, _ = build_chain(3)
-    entries[2] = entries[2].model_copy(update={"fields": ("address",)})
-    assert verify_chain(entries).first_bad_index == 2
+def test_altered_time_fields_or_outcome_is_found():
+    for change in ({"at": T0 + timedelta(days=1)}, {"fields": ("address",)},
+                   {"outcome": AccessOutcome.REFUSED}):
+        entries, _ = build_chain(3)
+        entries[1] = entries[1].model_copy(update=change)
+        assert verify_chain(entries, key=LOG_KEY).first_bad_index == 1
 
 
 def test_deleted_inserted_or_reordered_entries_are_found():
     entries, _ = build_chain(5)
     deleted = entries[:2] + entries[3:]
-    assert verify_chain(deleted).first_bad_index == 2
+    assert verify_chain(deleted, key=LOG_KEY).first_bad_index == 2
     reordered = [entries[0], entries[2], entries[1], *entries[3:]]
-    assert verify_chain(reordered).first_bad_index == 1
-    # A rehashed forgery still breaks the next link.
-    forged = AccessLogChain(entries[1].entry_hash).append(entry(99))
+    assert verify_chain(reordered, key=LOG_KEY).first_bad_index == 1
+    # A forgery linked in with the key still breaks the next link.
+    forged = link(LOG_KEY, entries[1].entry_hash, entry(2, subject="someone-else"))
     inserted = [*entries[:2], forged, *entries[2:]]
-    result = verify_chain(inserted)
+    result = verify_chain(inserted, key=LOG_KEY)
     assert result.first_bad_index == 3 and "removed, inserted or reordered" in (result.reason or "")
 
 
-def test_truncated_tail_is_found_only_with_an_anchor():
+def test_a_chain_rebuilt_with_another_key_is_found():
+    entries, _ = build_chain(5)
+    forged, _ = build_chain(5, key=bytes([8]) * 32)
+    result = verify_chain(entries[:2] + forged[2:], key=LOG_KEY)
+    assert result.first_bad_index == 2
+    assert verify_chain(forged, key=LOG_KEY).first_bad_index == 0
+
+
+def test_truncated_tail_is_found_only_with_a_checkpoint():
     entries, head = build_chain(5)
-    assert verify_chain(entries[:3]).ok  # the limit of a bare chain
-    result = verify_chain(entries[:3], anchor=head)
+    assert verify_chain(entries[:3], key=LOG_KEY).ok  # the limit of a bare chain
+    result = verify_chain(entries[:3], key=LOG_KEY, checkpoint=ChainPosition(5, head))
     assert not result.ok and result.first_bad_index == 3 and result.checked == 3
+    assert "ends before the latest checkpoint" in (result.reason or "")
+    # Even re-linked with the key, another entry where the checkpoint's stood is found.
+    other = link(LOG_KEY, entries[2].entry_hash, entry(3, purpose="audit"))
+    rewritten = verify_chain(entries[:3] + [other], key=LOG_KEY,
+                             checkpoint=ChainPosition(4, entries[3].entry_hash))
+    assert not rewritten.ok and rewritten.first_bad_index == 3
