@@ -389,6 +389,7 @@ def test_read_purposes_are_a_closed_list_per_role():
     assert REGISTRY.read_purposes_for("coordinator") == [
         "case-handling", "debt-outreach", "outreach", "triage"]
     assert REGISTRY.read_purposes_for("partner") == []
+    assert REGISTRY.read_purposes_for("privacy-officer") == ["data-subject-access"]
     data = raw_config()
     data["read_purposes"]["snooping"] = {"label_nl": "x", "label_en": "x", "roles": ["janitor"]}
     with pytest.raises(CovenantConfigError, match="unknown role 'janitor'"):

@@ -141,6 +141,21 @@ async def test_only_the_purposes_team_reads_a_referral(signals_service, auth, to
                                  headers=_partner(token))).status_code == 403
         wijkteam = await client.get(f"/v1/referrals/{rid}", headers=_partner(token, "wijkteam"))
         assert wijkteam.status_code == 200 and wijkteam.json()["signal"]["note"] == NOTE
+        inbox = (await client.get("/v1/referrals", headers=_partner(token, "wijkteam"))).json()
+        assert [i["id"] for i in inbox["items"]] == [rid]
+
+
+async def test_a_token_without_team_works_where_the_organisation_has_one(
+        signals_service, auth, token):
+    async with signals_service() as client:
+        s = await _triaged(client, auth, category="care-need", subcategory="mental-health")
+        assert (await _consent(client, auth("coordinator"), s["id"],
+                               "ggz-care-referral")).status_code == 201
+        r = await _refer(client, auth, s["id"], "ggz-care-referral", partner="demo-ggz")
+        assert r.status_code == 201, r.text
+        seen = await client.get(f"/v1/referrals/{r.json()['id']}",
+                                headers=_partner(token, org="demo-ggz"))
+        assert seen.status_code == 200 and seen.json()["signal"]["note"] == NOTE
 
 
 async def test_partner_access_ends_after_the_outcome_and_its_grace_period(
