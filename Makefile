@@ -50,8 +50,8 @@ soak: $(STAMP)  ## only the soak: 200 signals/s for SOAK_SECONDS, nothing lost, 
 migrate: $(STAMP)
 	$(PY) -m shared.migrate
 
-token: $(STAMP)  ## make token ROLE=field-worker ORG=demo-corp-a [SUB=user]
-	@$(PY) -m shared.devtoken --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)")
+token: $(STAMP)  ## make token ROLE=field-worker ORG=demo-corp-a [SUB=user] [TEAM=wijkteam]
+	@$(PY) -m shared.devtoken --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)") $(if $(TEAM),--team "$(TEAM)")
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -52,8 +52,8 @@ def token(key_dir: Path) -> Callable[..., str]:
 @pytest.fixture
 def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
     def headers(role: str | list[str], org: str = "demo-corp-a", sub: str | None = None,
-                ) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token(role, org, sub)}"}
+                **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(role, org, sub, **claims)}"}
 
     return headers
 

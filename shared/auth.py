@@ -8,6 +8,7 @@ most `auth_token_max_lifetime_s` ahead, and `sub` and `org` must fit what is sto
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,11 +41,16 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who calls: the token's subject, organisation and roles."""
+    """Who calls: the token's subject, organisation, roles and teams.
+
+    `teams` are the partner types (taxonomy codes such as `wijkteam`, `debt-help`) a partner
+    user works for, from the optional `team` claim; empty when the token has none.
+    """
 
     subject: str
     organisation: str
     roles: frozenset[Role]
+    teams: frozenset[str] = frozenset()
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -157,6 +163,7 @@ class TokenVerifier:
             subject=subject,
             organisation=org,
             roles=frozenset(Role(r) for r in roles if isinstance(r, str) and r in known),
+            teams=_teams(claims.get("team")),
         )
         return principal, expires
 
@@ -183,6 +190,20 @@ async def authenticate(scope: Scope, token: str) -> Principal | ProblemError:
 
 
 _OUTCOME = "ddk.authentication"
+
+
+_TEAM = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def _teams(claim: object) -> frozenset[str]:
+    """The `team` claim: absent, one partner-type code, or a list of them."""
+    if claim is None:
+        return frozenset()
+    teams = [claim] if isinstance(claim, str) else claim
+    if not isinstance(teams, list) or not all(
+            isinstance(t, str) and len(t) <= 64 and _TEAM.fullmatch(t) for t in teams):
+        raise Unauthorized("the token's 'team' claim is not a code or a list of codes")
+    return frozenset(teams)
 
 
 _bearer = HTTPBearer(auto_error=False, description="OAuth2 access token (JWT)")

@@ -1,7 +1,8 @@
 """The local development token issuer (embedded default only; production uses OIDC).
 
-`make token ROLE=<role> ORG=<org> [SUB=<user>]` prints one signed token on stdout. The key
-pair is generated on first use under var/keys/ and never committed.
+`make token ROLE=<role> ORG=<org> [SUB=<user>] [TEAM=<partner type>]` prints one signed
+token on stdout (TEAM: the `team` claim of a partner user, see services/signals/README.md).
+The key pair is generated on first use under var/keys/ and never committed.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated: " + ", ".join(r.value for r in Role))
     parser.add_argument("--org", required=True, help="organisation id, e.g. demo-corp-a")
     parser.add_argument("--sub", default=None, help="user id (default derived)")
+    parser.add_argument("--team", default=None,
+                        help="comma-separated partner types of a partner user (claim `team`), "
+                        "e.g. wijkteam or debt-help")
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8h)")
     args = parser.parse_args(argv)
     roles = [r.strip() for r in args.role.split(",") if r.strip()]
@@ -73,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not roles:
         print(f"unknown role(s): {', '.join(unknown) or '(none)'}", file=sys.stderr)
         return 2
-    print(mint(roles, args.org, args.sub, ttl_s=args.ttl))
+    teams = [t.strip() for t in (args.team or "").split(",") if t.strip()]
+    if teams:
+        print(mint(roles, args.org, args.sub, ttl_s=args.ttl,
+                   team=teams[0] if len(teams) == 1 else teams))
+    else:
+        print(mint(roles, args.org, args.sub, ttl_s=args.ttl))
     return 0
 
 

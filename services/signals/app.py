@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.signals.accesslog.endpoints import router as access_log_router
 from services.signals.casework.endpoints import router as casework_router
 from services.signals.categories.endpoints import router as categories_router
+from services.signals.consents.endpoints import router as consents_router
 from services.signals.datasubjects.endpoints import router as data_subjects_router
 from services.signals.intake.endpoints import router as intake_router
 from services.signals.models import Outbox
@@ -26,8 +27,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         description="Doorstep signals from housing-corporation field staff and partners: "
         "intake, privacy by design, referrals to partners and their outcomes.",
         # intake before case work: `/signals/batch` must not match `/signals/{signalId}`.
-        routers=[categories_router, intake_router, casework_router, referrals_router,
-                 access_log_router, data_subjects_router],
+        routers=[categories_router, intake_router, casework_router, consents_router,
+                 referrals_router, access_log_router, data_subjects_router],
         runtime=lambda: SignalsRuntime(
             s, outbox=Outbox,
             topics=[TOPIC, dlq_topic(TOPIC), s.access_log_checkpoint_topic]),

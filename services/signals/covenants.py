@@ -5,7 +5,8 @@ does the partner then see? Configuration in `covenants.toml`, checked against th
 1. the organisation and purpose are known, and the organisation's covenant names the purpose;
 2. the category is known, listed for the purpose, and its partner type may receive it
    (taxonomy); a purpose's subcategory narrowing and minimum severity hold;
-3. a consent-based purpose needs a recorded consent;
+3. a consent-based purpose needs a standing consent for that very purpose, and a purpose the
+   resident objected to is refused;
 4. special categories (care-need) need a purpose with a GDPR art. 9(2) exemption, and never go
    to the police except as an acute threat: vital interests and severity `acute`;
 5. rent arrears on any basis other than consent follow Besluit gemeentelijke
@@ -24,7 +25,6 @@ import functools
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,12 @@ from services.signals.taxonomy import (
     load_taxonomy,
 )
 from services.signals.workflow import Severity
+from shared.auth import Role
 
 DEFAULT_COVENANTS_PATH = Path(__file__).with_name("covenants.toml")
 POLICE = "police"
 RENT_ARREARS = "rent-arrears"
+ROLES = frozenset(r.value for r in Role)
 
 
 class LegalBasis(StrEnum):
@@ -105,6 +107,15 @@ class Covenant(CovenantModel):
     purposes: dict[Code, frozenset[ReferralField]] = Field(default_factory=dict)
 
 
+class ReadPurpose(CovenantModel):
+    """Why someone of the reporting organisation reads a signal's personal data."""
+
+    code: Code
+    label_nl: Label
+    label_en: Label
+    roles: tuple[Code, ...] = Field(min_length=1)
+
+
 class CovenantConfigError(ValueError):
     """The covenants file is missing, unreadable or inconsistent with the taxonomy."""
 
@@ -112,6 +123,11 @@ class CovenantConfigError(ValueError):
 class CovenantRegistry(CovenantModel):
     purposes: dict[Code, Purpose]
     organisations: dict[Code, Covenant]
+    read_purposes: dict[Code, ReadPurpose] = Field(default_factory=dict)
+
+    def read_purposes_for(self, role: str) -> list[str]:
+        """The closed list of read purposes of a role, sorted."""
+        return sorted(p.code for p in self.read_purposes.values() if role in p.roles)
 
     def purpose(self, code: str) -> Purpose | None:
         return self.purposes.get(code)
@@ -143,6 +159,12 @@ def _problems(registry: CovenantRegistry, taxonomy: Taxonomy) -> list[str]:
                 for sub in subs
                 if not taxonomy.is_valid(code, sub)
             )
+    problems.extend(
+        f"read purpose {p.code}: unknown role {role!r}"
+        for p in registry.read_purposes.values() for role in p.roles if role not in ROLES)
+    problems.extend(
+        f"read purpose {code}: also a referral purpose"
+        for code in registry.read_purposes if code in registry.purposes)
     for c in registry.organisations.values():
         problems.extend(
             f"organisation {c.organisation}: unknown partner type {t!r}"
@@ -184,6 +206,7 @@ def parse_covenants(data: Mapping[str, Any], taxonomy: Taxonomy) -> CovenantRegi
         {
             "purposes": keyed(data.get("purposes", {}), "code"),
             "organisations": keyed(data.get("organisations", {}), "organisation"),
+            "read_purposes": keyed(data.get("read_purposes", {}), "code"),
         }
     )
     problems = _problems(registry, taxonomy)
@@ -237,7 +260,10 @@ class ReferralSubject:
     subcategory: str | None = None
     has_address: bool = False
     has_contact: bool = False
-    consent_recorded_at: datetime | None = None
+    #: Purposes the resident consented to and has not withdrawn (one consent, one purpose).
+    consented: frozenset[str] = frozenset()
+    #: Purposes the resident objected to (besides art. 2 d in `rent_arrears`).
+    objected: frozenset[str] = frozenset()
     rent_arrears: RentArrearsPreconditions = field(default_factory=RentArrearsPreconditions)
 
 
@@ -347,9 +373,14 @@ def _scope_refusals(signal: ReferralSubject, category: Category, p: Purpose) -> 
 
 def _basis_refusals(signal: ReferralSubject, category: Category, p: Purpose) -> Iterator[Refusal]:
     """Does the legal basis carry this signal: consent, and special-category data?"""
-    if p.legal_basis is LegalBasis.CONSENT and signal.consent_recorded_at is None:
-        why = f"Purpose '{p.code}' rests on consent, and no consent is recorded."
+    if p.legal_basis is LegalBasis.CONSENT and p.code not in signal.consented:
+        why = (f"Purpose '{p.code}' rests on consent, and no consent for it is recorded "
+               f"(POST /v1/signals/{{id}}/consents).")
         yield Refusal(_R.CONSENT_MISSING, why)
+    # The intake's objection (art. 2 d) is reported by the rent-arrears rule already.
+    if p.code in signal.objected and not (
+            signal.rent_arrears.tenant_objected and _statutory_rent_arrears(p, category.code)):
+        yield Refusal(_R.TENANT_OBJECTED, f"The resident objected to purpose '{p.code}'.")
     if category.sensitivity is not Sensitivity.SPECIAL:
         return
     if not p.special_category_basis:

@@ -1,5 +1,10 @@
 """Synthetic demo data: ~200 signals of two corporations over demo buurten, with events.
 
+Some residents consented to one purpose (recorded per purpose by the reporter) and their
+triaged signals are referred to the municipality's wijkteam or debt help, so
+`make token ROLE=partner ORG=demo-municipality TEAM=wijkteam` has an inbox; some tenants
+objected to the statutory rent-arrears referral.
+
 Idempotent: ids are derived from a fixed namespace, so a second load adds nothing. Every
 signal is marked `synthetic` (also on its events); addresses and notes are made up.
 """
@@ -15,11 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.signals.casework.service import transition
+from services.signals.consents.service import record_consent, record_objection
+from services.signals.consents.standing import CONSENT, Entry
 from services.signals.crypto import Crypto, build_crypto
 from services.signals.intake.schemas import SignalCreate
 from services.signals.intake.service import add_signal, body_hash, signal_row
 from services.signals.models import Signal
 from services.signals.privacy import FieldCipher
+from services.signals.referrals.service import refer
 from services.signals.settings import Settings
 from services.signals.workflow import Outcome, SignalStatus
 from shared.auth import Principal, Role
@@ -93,6 +101,30 @@ def _progress(session: AsyncSession, rng: random.Random, signal: Signal, coordin
                outcome=rng.choice([Outcome.CONTACT_MADE, Outcome.HELP_ACCEPTED]))
 
 
+#: The consent purpose a demo resident agrees to, by category (one consent, one purpose).
+CONSENT_PURPOSES = {"loneliness": "wijkteam-support", "care-need": "wijkteam-support",
+                    "youth-concern": "wijkteam-support", "financial-worries": "debt-help-referral"}
+PARTNER = "demo-municipality"
+
+
+async def _consent_and_refer(session: AsyncSession, rng: random.Random, signal: Signal,
+                       reporter: Principal, coordinator: Principal, source: str,
+                       cipher: FieldCipher) -> None:
+    """A third of the residents consent at the door; a triaged signal then goes to the
+    partner for that purpose. Some rent-arrears tenants object to vroegsignalering."""
+    await session.flush()  # the signal first: its consent records refer to it
+    if signal.category == "rent-arrears" and rng.random() < 0.2:
+        record_objection(session, signal, reporter, "vroegsignalering-schulden",
+                         signal.recorded_at)
+    purpose = CONSENT_PURPOSES.get(signal.category)
+    if purpose is None or rng.random() >= 0.35:
+        return
+    given = record_consent(session, signal, reporter, purpose, signal.recorded_at)
+    if signal.status == SignalStatus.TRIAGED:
+        consent = [Entry(purpose, CONSENT, given.given_at, given.recorded_by, given.recorded_at)]
+        refer(session, signal, PARTNER, purpose, coordinator, source, cipher, consent)
+
+
 async def load_demo(sessions: async_sessionmaker[AsyncSession],
                     settings: ServiceSettings) -> int:
     """Insert the demo signals that are missing; returns how many were added."""
@@ -116,5 +148,7 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
             signal = add_signal(session, signal_row(
                 body, reporter, crypto, body_hash(crypto, body), utcnow(), synthetic=True), source)
             _progress(session, rng, signal, coordinator, source, crypto.cipher)
+            await _consent_and_refer(session, rng, signal, reporter, coordinator, source,
+                               crypto.cipher)
             added += 1
     return added

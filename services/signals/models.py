@@ -128,6 +128,43 @@ class Referral(Base):
     outcome: Mapped[str | None] = mapped_column(String(30))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_by: Mapped[str | None] = mapped_column(String(200))
+    # Withdrawn when the consent it rests on is withdrawn: the partner's access ends at once.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ConsentRecord(Base):
+    """A resident's consent to a purpose, its withdrawal, or an objection (append-only).
+
+    The latest consent or withdrawal of a purpose decides; an objection stands.
+    """
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDString(), ForeignKey("signals.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # consent | withdrawal | objection
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the resident said so
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_organisation: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ErasureRecord(Base):
+    """Who erased or purged which signals' personal data, when and why (no personal data)."""
+
+    __tablename__ = "erasure_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # erasure | purge
+    organisation: Mapped[str] = mapped_column(String(100), index=True)  # the controller
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(64))
+    signal_ids: Mapped[str] = mapped_column(Text)  # JSON list
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AccessLogRow(Base):

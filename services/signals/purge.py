@@ -1,7 +1,10 @@
 """Retention: remove a signal's personal data once its category's clock has run out.
 
 The clock starts when a signal is closed (resolved or closed-no-action) and runs for the
-category's `retention_days`; reopening stops it. Ciphertexts, the operational pseudonym and
+category's `retention_days`; reopening stops it. A signal that is never closed loses its
+personal data all the same `max_open_days` after intake (its status stays). Every purge, like
+every erasure, leaves an `erasure_records` row: who (here the system), when, why, which
+signals -- no personal data. Ciphertexts, the operational pseudonym and
 the free-text reasons of its status changes go; the non-personal facts (category, area,
 status, dates, referral metadata, the history's transitions) and the statistics pseudonym
 stay, so indicators and history keep adding up.
@@ -13,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.models import IdempotencyKey, Signal, StatusChange
+from services.signals.models import ErasureRecord, IdempotencyKey, Signal, StatusChange
 from services.signals.settings import Settings
 from services.signals.taxonomy import load_taxonomy
 from shared.db import engine_for, sessionmaker, utcnow
@@ -47,23 +52,42 @@ async def forget_personal_history(session: AsyncSession, signal_ids: list[uuid.U
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.signal_id.in_(signal_ids)))
 
 
+PURGE_ACTOR, SYSTEM_ROLE = "retention-purge", "system"
+CLOSED_PAST_RETENTION, OPEN_PAST_MAX_AGE = "closed-past-retention", "open-past-max-age"
+
+
+def record_erasure(session: AsyncSession, *, kind: str, organisation: str, actor: str,
+                   actor_role: str, reason: str, signal_ids: list[uuid.UUID], at: datetime,
+                   ) -> None:
+    """Who removed which signals' personal data, when and why (ids and codes only)."""
+    session.add(ErasureRecord(
+        kind=kind, organisation=organisation, actor=actor, actor_role=actor_role,
+        reason=reason, signal_ids=orjson.dumps([str(i) for i in signal_ids]).decode(), at=at))
+
+
 async def purge_expired(session: AsyncSession, now: datetime | None = None) -> int:
-    """Strip every closed signal whose retention has run out; returns how many."""
+    """Strip every closed signal whose retention has run out, and every open one past its
+    category's maximum age; returns how many."""
     now = now or utcnow()
-    count = 0
+    purged: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
     for category in load_taxonomy().categories:
-        cutoff = now - timedelta(days=category.retention_days)
-        rows = await session.scalars(select(Signal).where(
-            Signal.category == category.code, Signal.closed_at.is_not(None),
-            Signal.closed_at < cutoff, Signal.personal_data_removed_at.is_(None)))
-        ids = []
-        for signal in rows:
-            strip_personal_data(signal, now)
-            ids.append(signal.id)
-        if ids:
-            await forget_personal_history(session, ids)
-        count += len(ids)
-    return count
+        unpurged = (Signal.category == category.code,
+                    Signal.personal_data_removed_at.is_(None))
+        closed = select(Signal).where(
+            *unpurged, Signal.closed_at.is_not(None),
+            Signal.closed_at < now - timedelta(days=category.retention_days))
+        stale = select(Signal).where(
+            *unpurged, Signal.closed_at.is_(None),
+            Signal.recorded_at < now - timedelta(days=category.max_open_days))
+        for reason, query in ((CLOSED_PAST_RETENTION, closed), (OPEN_PAST_MAX_AGE, stale)):
+            for signal in await session.scalars(query):
+                strip_personal_data(signal, now)
+                purged[signal.organisation, reason].append(signal.id)
+    for (organisation, reason), ids in sorted(purged.items()):
+        await forget_personal_history(session, ids)
+        record_erasure(session, kind="purge", organisation=organisation, actor=PURGE_ACTOR,
+                       actor_role=SYSTEM_ROLE, reason=reason, signal_ids=ids, at=now)
+    return sum(len(ids) for ids in purged.values())
 
 
 async def main() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import VAR, ServiceSettings
@@ -30,3 +31,6 @@ class Settings(ServiceSettings):
     access_log_checkpoint_topic: str = "access-log-checkpoints.v1"
     access_log_checkpoint_interval_s: float = 60.0
     batch_max_items: int = 500
+    # Partners read a referral's personal fields until this many days after its outcome (or
+    # the signal's closure); a withdrawn referral ends at once.
+    partner_access_grace_days: int = Field(default=30, ge=0)

@@ -68,6 +68,10 @@ class Category(TaxonomyModel):
         gt=0, description="Days the personal part of a signal is kept after it is closed."
     )
     sla_days: int = Field(gt=0, description="Days from intake to the first action.")
+    max_open_days: int = Field(
+        default=730, gt=0, description="Days from intake after which a signal that was never "
+        "closed loses its personal part all the same."
+    )
     partner_types: tuple[Code, ...] = Field(
         description="Partner types that may receive a referral of this category; none: the "
         "reporting corporation handles it itself."

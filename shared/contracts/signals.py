@@ -54,6 +54,18 @@ class SignalReferred(EventData):
     referred_at: datetime
 
 
+class ReferralWithdrawn(EventData):
+    """The consent a referral rested on was withdrawn: the partner must stop using it."""
+
+    signal_id: UUID
+    referral_id: UUID
+    area_code: str
+    category: str
+    partner_organisation: str
+    purpose: str
+    withdrawn_at: datetime
+
+
 class SignalEscalated(EventData):
     signal_id: UUID
     area_code: str
@@ -107,6 +119,9 @@ SIGNAL_STATUS_CHANGED = EventType(_t("signal-status-changed"), TOPIC, SignalStat
                                   "A signal moved to another workflow state")
 SIGNAL_REFERRED = EventType(_t("signal-referred"), TOPIC, SignalReferred,
                             "A signal was referred to a partner on a recorded legal basis")
+REFERRAL_WITHDRAWN = EventType(_t("referral-withdrawn"), TOPIC, ReferralWithdrawn,
+                                "A referral was withdrawn: the consent it rested on was "
+                                "withdrawn")
 SIGNAL_ESCALATED = EventType(_t("signal-escalated"), TOPIC, SignalEscalated,
                              "An acute unsafe situation or care need needs action now")
 SIGNAL_ERASED = EventType(event_type_name("signals", "signal-erased", 2), TOPIC, SignalErased,
@@ -122,5 +137,5 @@ ACCESS_LOG_CHECKPOINTED = EventType(
 
 EVENT_TYPES: list[EventType[Any]] = [
     SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED, SIGNAL_ERASED,
-    SIGNAL_ERASED_V1, ACCESS_LOG_CHECKPOINTED,
+    SIGNAL_ERASED_V1, REFERRAL_WITHDRAWN, ACCESS_LOG_CHECKPOINTED,
 ]

@@ -34,8 +34,10 @@ Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 PURPOSE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 Purpose = Annotated[str | None, Query(
     pattern=PURPOSE, max_length=64,
-    description="Why you read personal data (e.g. `case-handling`); without it the answer "
-    "holds no personal data. Every read with a purpose is in the access log.")]
+    description="Why you read personal data, from your role's closed list (covenants.toml "
+    "`read_purposes`: `case-handling`, `outreach`; coordinators also `triage`); without it the "
+    "answer holds no personal data. A field worker reads only the signals they reported (else "
+    "403). Every read with a purpose is in the access log.")]
 
 
 async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal,
@@ -75,7 +77,7 @@ async def list_signals(
 
 
 @router.get("/signals/{signalId}", response_model=SignalRead,
-            responses=problem_responses(400, 404))
+            responses=problem_responses(400, 403, 404))
 async def get_signal(
     signal_id: SignalId, response: Response, session: SessionDep, crypto: CryptoDep,
     principal: Staff, purpose: Purpose = None,
@@ -87,7 +89,7 @@ async def get_signal(
 
 
 @router.get("/signals/{signalId}/history", response_model=History,
-            responses=problem_responses(404))
+            responses=problem_responses(400, 403, 404))
 async def get_history(signal_id: SignalId, session: SessionDep, crypto: CryptoDep,
                       principal: Staff, purpose: Purpose = None) -> History:
     """The signal's status changes, oldest first (append-only); their reasons only with a

@@ -39,6 +39,30 @@ class ReferralSummary(Body):
     referred_at: datetime
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
+    withdrawn_at: datetime | None = Field(
+        default=None, description="Withdrawn with the consent it rested on")
+
+
+class ConsentRead(Body):
+    """The resident's consent to one purpose: given, or given and withdrawn."""
+
+    purpose: str
+    status: Literal["given", "withdrawn"]
+    given_at: datetime = Field(description="When the resident consented")
+    recorded_by: str
+    recorded_at: datetime
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+
+
+class ObjectionRead(Body):
+    """The resident objected to one purpose (GDPR art. 21; Besluit schuldhulpverlening art.
+    2 d): referrals for it are refused."""
+
+    purpose: str
+    objected_at: datetime
+    recorded_by: str
+    recorded_at: datetime
 
 
 class SignalSummary(Body):
@@ -71,6 +95,9 @@ class SignalRead(SignalSummary):
     """One signal with its referrals; `personalData` only when read with a `purpose`."""
 
     referrals: list[ReferralSummary] = []
+    consents: list[ConsentRead] = Field(
+        default=[], description="Consent per purpose (one consent never covers another)")
+    objections: list[ObjectionRead] = []
     personal_data: PersonalData | None = None
 
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
+from services.signals.accesslog.refusals import log_refusal
 from services.signals.casework import repository, views
 from services.signals.casework.schemas import History, SignalRead
+from services.signals.consents import repository as consent_records
+from services.signals.consents.standing import Entry as ConsentEntry
+from services.signals.covenants import load_covenants
 from services.signals.crypto import Crypto
 from services.signals.models import Outbox, Signal, StatusChange
+from services.signals.need_to_know import disallowed_purpose, staff_refusal, staff_role
 from services.signals.privacy import FieldCipher
 from services.signals.workflow import (
     InvalidOutcome,
@@ -40,14 +45,47 @@ def acting_role(principal: Principal) -> WorkflowRole:
     return WorkflowRole.FIELD_WORKER
 
 
+async def authorise_personal_read(session: AsyncSession, signal: Signal, principal: Principal,
+                                  purpose: str) -> None:
+    """The purpose is on the role's closed list (else 400), and the caller needs to know:
+    a field worker reads only the signals they reported (else 403, the refusal logged)."""
+    role = staff_role(principal)
+    registry = load_covenants()
+    allowed = disallowed_purpose(registry, role, purpose)
+    if allowed is not None:
+        listed = ", ".join(f"{code} ({registry.read_purposes[code].label_nl})"
+                           for code in allowed)
+        raise BadRequest(f"{purpose!r} is not a purpose for which a {role} reads personal data",
+                         invalid=[InvalidParam(name="query.purpose", code="purpose_not_allowed",
+                                               reason=f"one of: {listed}")])
+    refusal = staff_refusal(principal, signal.reported_by)
+    if refusal is not None:
+        await log_refusal(session, principal, purpose=purpose, record_type="signal",
+                          record_id=signal.id, reason=refusal.value)
+        raise Forbidden("a field worker reads personal data only of the signals they reported")
+
+
+async def consent_entries(session: AsyncSession, signal: Signal) -> list[ConsentEntry]:
+    """The signal's consents and objections: the intake's, then the records in order."""
+    rows = await consent_records.records_of(session, signal.id)
+    return [
+        *views.intake_consent(signal),
+        *(ConsentEntry(r.purpose, r.kind, r.given_at, r.recorded_by, r.recorded_at)
+          for r in rows)]
+
+
 async def read_signal(
     session: AsyncSession, signal: Signal, principal: Principal, crypto: Crypto,
     purpose: str | None,
 ) -> SignalRead:
-    """The signal with referrals; with a purpose also its personal data, logged."""
+    """The signal with referrals and consents; with a purpose also its personal data,
+    logged."""
+    if purpose is not None:
+        await authorise_personal_read(session, signal, principal, purpose)
     referrals = await repository.referrals_of(session, signal.id)
+    entries = await consent_entries(session, signal)
     if purpose is None:
-        return views.full(signal, referrals)
+        return views.full(signal, referrals, consent=entries)
     personal = views.decrypt_personal(signal, crypto.cipher)
     fields = views.present_personal_fields(personal)
     if fields:
@@ -56,7 +94,7 @@ async def read_signal(
             role=acting_role(principal).value, purpose=purpose,
             record_type="signal", record_id=signal.id, fields=fields,
             controller=signal.organisation)
-    return views.full(signal, referrals, personal)
+    return views.full(signal, referrals, personal, consent=entries)
 
 
 async def read_history(
@@ -64,6 +102,8 @@ async def read_history(
     purpose: str | None,
 ) -> History:
     """The signal's history; with a purpose also the reasons in plaintext, logged."""
+    if purpose is not None:
+        await authorise_personal_read(session, signal, principal, purpose)
     rows = await repository.history(session, signal.id)
     cipher = crypto.cipher if purpose is not None else None
     items = [views.status_change(row, cipher) for row in rows]

@@ -16,6 +16,8 @@ from services.signals.casework.schemas import (
     SignalSummary,
     StatusChangeRead,
 )
+from services.signals.consents import standing
+from services.signals.covenants import load_covenants
 from services.signals.models import Referral, Signal, StatusChange
 from services.signals.privacy import FieldCipher, FieldCipherError
 from services.signals.workflow import Outcome, SignalStatus
@@ -49,22 +51,41 @@ def _facts(signal: Signal, now: datetime | None) -> dict[str, Any]:
 def created(row: dict[str, Any]) -> SignalRead:
     """The answer to a new signal, from the values just stored (a new signal is not overdue,
     and its personal data is all there)."""
+    consent: list[standing.Entry] = []
+    if row["consent_recorded_at"] is not None or row["tenant_objected"]:
+        consent = standing.intake_entries(
+            load_covenants(), category=row["category"],
+            consent_recorded_at=row["consent_recorded_at"],
+            tenant_objected=row["tenant_objected"], reported_by=row["reported_by"],
+            recorded_at=row["recorded_at"])
     return SignalRead.model_validate({
         **{name: row[name] for name in _FACT_COLUMNS}, "overdue": False,
-        "personal_data_removed": False, "referrals": [], "personal_data": None})
+        "personal_data_removed": False, "referrals": [], "personal_data": None,
+        "consents": standing.consents(consent), "objections": standing.objections(consent)})
 
 
 def referral_summary(r: Referral) -> ReferralSummary:
     return ReferralSummary(
         id=r.id, partner_organisation=r.partner_organisation, purpose=r.purpose,
         legal_basis=r.legal_basis, referred_at=r.referred_at,
-        outcome=Outcome(r.outcome) if r.outcome else None, outcome_at=r.outcome_at)
+        outcome=Outcome(r.outcome) if r.outcome else None, outcome_at=r.outcome_at,
+        withdrawn_at=r.withdrawn_at)
+
+
+def intake_consent(signal: Signal) -> list[standing.Entry]:
+    """The consent and objection the intake recorded (what a replay can show unqueried)."""
+    return standing.intake_entries(
+        load_covenants(), category=signal.category,
+        consent_recorded_at=signal.consent_recorded_at, tenant_objected=signal.tenant_objected,
+        reported_by=signal.reported_by, recorded_at=signal.recorded_at)
 
 
 def full(signal: Signal, referrals: list[Referral], personal: PersonalData | None = None,
-         ) -> SignalRead:
+         *, consent: list[standing.Entry] | None = None) -> SignalRead:
+    entries = consent if consent is not None else intake_consent(signal)
     return SignalRead.model_validate({
         **_facts(signal, None), "referrals": [referral_summary(r) for r in referrals],
+        "consents": standing.consents(entries), "objections": standing.objections(entries),
         "personal_data": personal,
     })
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Query
 
-from services.signals.datasubjects import service
+from services.signals.datasubjects import repository, service
 from services.signals.datasubjects.schemas import (
     DataSubjectErasure,
     DataSubjectExport,
     DataSubjectQuery,
+    ErasureRecordPage,
+    ErasureRecordRead,
 )
+from services.signals.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor
 from services.signals.runtime import CryptoDep, SettingsDep
 from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
@@ -38,3 +42,22 @@ async def erase_data_subject(
 ) -> DataSubjectErasure:
     """Erase a household's personal data from your organisation's signals."""
     return await service.erase(session, body, principal, crypto, settings.cloudevents_source())
+
+
+@router.get("/erasure-records", response_model=ErasureRecordPage,
+            responses=problem_responses(400))
+async def list_erasure_records(
+    session: SessionDep, principal: PrivacyOfficer,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> ErasureRecordPage:
+    """Every erasure and retention purge of your organisation's signals: who, when, why."""
+    after = decode_id_cursor(cursor) if cursor else None
+    rows = await repository.erasure_records(session, principal.organisation, after, limit + 1)
+    items = [ErasureRecordRead(
+        id=r.id, kind=cast(Literal["erasure", "purge"], r.kind), actor=r.actor,
+        actor_role=r.actor_role, reason=r.reason, signal_ids=orjson.loads(r.signal_ids),
+        at=r.at) for r in rows[:limit]]
+    more = len(rows) > limit
+    return ErasureRecordPage(items=items,
+                             next_cursor=encode_cursor(items[-1].id) if more else None)

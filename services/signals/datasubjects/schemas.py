@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Self
+from datetime import datetime
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -92,3 +93,21 @@ class DataSubjectExport(Body):
 class DataSubjectErasure(Body):
     erased: int
     signal_ids: list[uuid.UUID]
+
+
+class ErasureRecordRead(Body):
+    """Who erased or purged which signals' personal data, when and why."""
+
+    id: int
+    kind: Literal["erasure", "purge"]
+    actor: str = Field(description="The privacy officer's subject, or `retention-purge`")
+    actor_role: str
+    reason: str = Field(description="`data-subject-request` (GDPR art. 17), "
+                        "`closed-past-retention` or `open-past-max-age`")
+    signal_ids: list[uuid.UUID]
+    at: datetime
+
+
+class ErasureRecordPage(Body):
+    items: list[ErasureRecordRead]
+    next_cursor: str | None

@@ -13,6 +13,7 @@ from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.schemas import AccessLogEntryRead
 from services.signals.casework import repository as casework
 from services.signals.casework import views
+from services.signals.casework.service import consent_entries
 from services.signals.crypto import Crypto
 from services.signals.datasubjects import repository
 from services.signals.datasubjects.schemas import (
@@ -22,13 +23,14 @@ from services.signals.datasubjects.schemas import (
     SignalHistory,
 )
 from services.signals.models import Outbox
-from services.signals.purge import forget_personal_history, strip_personal_data
+from services.signals.purge import forget_personal_history, record_erasure, strip_personal_data
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED, SIGNAL_RECORDED, SignalErased
 from shared.db import utcnow
 from shared.outbox import record_event
 
 EXPORT_PURPOSE = "data-subject-access"
+ERASURE_REASON = "data-subject-request"  # GDPR art. 17
 
 
 async def export(session: AsyncSession, query: DataSubjectQuery, principal: Principal,
@@ -39,7 +41,8 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
     for signal in signals:
         personal = views.decrypt_personal(signal, crypto.cipher)
         referrals = await casework.referrals_of(session, signal.id)
-        reads.append(views.full(signal, referrals, personal))
+        consent = await consent_entries(session, signal)
+        reads.append(views.full(signal, referrals, personal, consent=consent))
         histories.append(SignalHistory(signal_id=signal.id, items=[
             views.status_change(row, crypto.cipher)
             for row in await casework.history(session, signal.id)]))
@@ -84,6 +87,9 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
     if signals:
         await forget_personal_history(session, [s.id for s in signals])
         await unlink_recorded_events(session, [s.id for s in signals])
+        record_erasure(session, kind="erasure", organisation=principal.organisation,
+                       actor=principal.subject, actor_role=Role.PRIVACY_OFFICER.value,
+                       reason=ERASURE_REASON, signal_ids=[s.id for s in signals], at=now)
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from services.signals.casework import repository as casework
+from services.signals.casework.service import consent_entries
 from services.signals.models import Referral
 from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
 from services.signals.referrals import repository, service
@@ -19,6 +21,7 @@ from services.signals.referrals.schemas import (
     ReferralRead,
 )
 from services.signals.runtime import CryptoDep, SettingsDep
+from services.signals.settings import Settings
 from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
 from shared.problems import NotFound
@@ -29,6 +32,10 @@ ReferralId = Annotated[uuid.UUID, Path(alias="referralId")]
 router = APIRouter(tags=["referrals"])
 Coordinator = Annotated[Principal, require_roles(Role.COORDINATOR)]
 Partner = Annotated[Principal, require_roles(Role.PARTNER)]
+
+
+def _grace(settings: Settings) -> timedelta:
+    return timedelta(days=settings.partner_access_grace_days)
 
 
 def _read(referral: Referral) -> ReferralRead:
@@ -51,7 +58,8 @@ async def create_referral(
     if signal is None:
         raise NotFound(f"no signal {signal_id} in your organisation")
     referral = service.refer(session, signal, body.partner_organisation, body.purpose,
-                             principal, settings.cloudevents_source(), crypto.cipher)
+                             principal, settings.cloudevents_source(), crypto.cipher,
+                             await consent_entries(session, signal))
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
     return _read(referral)
 
@@ -59,39 +67,48 @@ async def create_referral(
 @router.get("/referrals", response_model=PartnerReferralPage, response_model_exclude_none=True,
             responses=problem_responses(400))
 async def list_referrals(
-    session: SessionDep, principal: Partner,
+    session: SessionDep, settings: SettingsDep, principal: Partner,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> PartnerReferralPage:
-    """Referrals addressed to your organisation, newest first (no personal data)."""
+    """Referrals addressed to your team in your organisation, newest first (no personal
+    data)."""
     after = decode_keyset(cursor) if cursor else None
-    rows = await repository.inbox(session, principal.organisation, after, limit + 1)
-    items = [await service.partner_view(session, r, s, principal, None) for r, s in rows[:limit]]
+    rows = await repository.inbox(session, principal.organisation,
+                                  service.teams_purposes(principal), after, limit + 1)
+    items = [await service.partner_view(session, r, s, principal, None, _grace(settings))
+             for r, s in rows[:limit]]
     last = rows[limit - 1][0] if len(rows) > limit else None
     next_cursor = encode_keyset(last.referred_at, last.id) if last is not None else None
     return PartnerReferralPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/referrals/{referralId}", response_model=PartnerReferral,
-            response_model_exclude_none=True, responses=problem_responses(404))
+            response_model_exclude_none=True, responses=problem_responses(403, 404))
 async def get_referral(
-    referral_id: ReferralId, session: SessionDep, crypto: CryptoDep, principal: Partner,
+    referral_id: ReferralId, session: SessionDep, settings: SettingsDep, crypto: CryptoDep,
+    principal: Partner,
 ) -> PartnerReferral:
-    """One referral to your organisation with the fields its purpose allows (reads logged)."""
+    """One referral to your team with the fields its purpose allows while it is open and
+    for a grace period after (reads logged)."""
     found = await repository.for_partner(session, referral_id, principal.organisation)
     if found is None:
         raise NotFound(f"no referral {referral_id} to your organisation")
-    return await service.partner_view(session, *found, principal, crypto)
+    await service.check_team(session, found[0], principal)
+    return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
 @router.post("/referrals/{referralId}/outcome", response_model=PartnerReferral,
-             response_model_exclude_none=True, responses=problem_responses(400, 404, 409))
+             response_model_exclude_none=True,
+             responses=problem_responses(400, 403, 404, 409))
 async def record_outcome(
-    referral_id: ReferralId, body: OutcomeCreate, session: SessionDep, principal: Partner,
+    referral_id: ReferralId, body: OutcomeCreate, session: SessionDep, settings: SettingsDep,
+    principal: Partner,
 ) -> PartnerReferral:
     """Report how the referral ended (a fixed code; the same code again is a replay)."""
     found = await repository.for_partner(session, referral_id, principal.organisation)
     if found is None:
         raise NotFound(f"no referral {referral_id} to your organisation")
+    await service.check_team(session, found[0], principal)
     service.record_outcome(found[0], body.outcome, principal)
-    return await service.partner_view(session, *found, principal, None)
+    return await service.partner_view(session, *found, principal, None, _grace(settings))

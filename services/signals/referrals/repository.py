@@ -19,10 +19,12 @@ async def for_partner(session: AsyncSession, referral_id: uuid.UUID, partner: st
     return None if row is None else (row[0], row[1])
 
 
-async def inbox(session: AsyncSession, partner: str, after: tuple[datetime, uuid.UUID] | None,
-                limit: int) -> list[tuple[Referral, Signal]]:
+async def inbox(session: AsyncSession, partner: str, purposes: list[str],
+                after: tuple[datetime, uuid.UUID] | None, limit: int,
+                ) -> list[tuple[Referral, Signal]]:
+    """The referrals to `partner` for `purposes` (its user's teams)."""
     q = (select(Referral, Signal).join(Signal, Signal.id == Referral.signal_id)
-         .where(Referral.partner_organisation == partner))
+         .where(Referral.partner_organisation == partner, Referral.purpose.in_(purposes)))
     if after is not None:
         at, last = after
         q = q.where(or_(Referral.referred_at < at,

@@ -66,6 +66,11 @@ class PartnerReferral(Body):
     exposed_fields: list[ReferralField]
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
+    withdrawn_at: datetime | None = Field(
+        default=None, description="Withdrawn with the consent it rested on: access ended then")
+    personal_data_until: datetime | None = Field(
+        default=None, description="Personal fields are shared until then: the outcome or the "
+        "signal's closure plus a grace period, or the withdrawal (absent: still open)")
     signal: SharedSignal
 
 

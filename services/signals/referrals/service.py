@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
+from services.signals.accesslog.refusals import log_refusal
 from services.signals.casework import views
 from services.signals.casework.service import transition
+from services.signals.consents.standing import OBJECTION, Entry, consented
 from services.signals.covenants import (
     ReferralField,
     ReferralSubject,
     RentArrearsPreconditions,
     check_referral,
+    load_covenants,
 )
 from services.signals.crypto import Crypto
 from services.signals.models import Outbox, Referral, Signal
+from services.signals.need_to_know import (
+    RefusalReason,
+    partner_teams,
+    personal_data_until,
+    team_purposes,
+)
 from services.signals.privacy import FieldCipher
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
 from services.signals.workflow import Outcome, Severity, SignalStatus
-from shared.auth import Principal, Role
+from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
 from shared.db import utcnow
 from shared.outbox import record_event
@@ -32,11 +42,12 @@ PERSONAL_FIELDS = {ReferralField.ADDRESS, ReferralField.CONTACT, ReferralField.N
                    ReferralField.ARREARS_AMOUNT_CENTS, ReferralField.ARREARS_SINCE}
 
 
-def subject_of(signal: Signal) -> ReferralSubject:
+def subject_of(signal: Signal, consent: list[Entry]) -> ReferralSubject:
     return ReferralSubject(
         category=signal.category, severity=Severity(signal.severity),
         subcategory=signal.subcategory, has_address=signal.address_ciphertext is not None,
-        has_contact=False, consent_recorded_at=signal.consent_recorded_at,
+        has_contact=False, consented=consented(consent),
+        objected=frozenset(e.purpose for e in consent if e.kind == OBJECTION),
         rent_arrears=RentArrearsPreconditions(
             personal_contact_attempted_at=signal.personal_contact_attempted_at,
             debt_help_pointed_at=signal.debt_help_pointed_at,
@@ -45,13 +56,14 @@ def subject_of(signal: Signal) -> ReferralSubject:
 
 
 def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
-          principal: Principal, source: str, cipher: FieldCipher) -> Referral:
+          principal: Principal, source: str, cipher: FieldCipher, consent: list[Entry],
+          ) -> Referral:
     """Check the covenant, record the referral and its event; a triaged signal is referred."""
     if SignalStatus(signal.status) not in REFERABLE:
         raise Conflict(f"a signal that is {signal.status} cannot be referred; triage it first"
                        if signal.status == SignalStatus.NEW else
                        f"a signal that is {signal.status} cannot be referred; reopen it first")
-    decision = check_referral(subject_of(signal), partner, purpose)
+    decision = check_referral(subject_of(signal, consent), partner, purpose)
     if not decision.allowed or decision.purpose is None:
         raise Unprocessable(
             "the covenant does not allow this referral: " + " ".join(decision.messages),
@@ -81,16 +93,48 @@ def exposed(referral: Referral) -> list[ReferralField]:
     return [ReferralField(f) for f in orjson.loads(referral.exposed_fields)]
 
 
+def teams_purposes(principal: Principal) -> list[str]:
+    """The referral purposes this partner user works on (their teams' partner types)."""
+    registry = load_covenants()
+    teams = partner_teams(principal, registry.covenant(principal.organisation))
+    return team_purposes(registry, teams)
+
+
+async def check_team(session: AsyncSession, referral: Referral, principal: Principal) -> None:
+    """Only a user of the purpose's partner type (wijkteam, debt help, ...) handles it."""
+    if referral.purpose not in teams_purposes(principal):
+        await log_refusal(session, principal, purpose=referral.purpose, record_type="referral",
+                          record_id=referral.id, reason=RefusalReason.OTHER_TEAM.value)
+        raise Forbidden("this referral is for another team of your organisation (token claim "
+                        "'team')")
+
+
+def access_until(referral: Referral, signal: Signal, grace: timedelta) -> datetime | None:
+    return personal_data_until(withdrawn_at=referral.withdrawn_at,
+                               outcome_at=referral.outcome_at, closed_at=signal.closed_at,
+                               grace=grace)
+
+
 async def partner_view(
     session: AsyncSession, referral: Referral, signal: Signal, principal: Principal,
-    crypto: Crypto | None,
+    crypto: Crypto | None, grace: timedelta,
 ) -> PartnerReferral:
-    """What the partner may see; with `crypto`, the personal fields too (logged)."""
+    """What the partner may see; with `crypto`, the personal fields too (logged) while the
+    referral is open or within its grace period (a read after it is a logged refusal)."""
     fields = set(exposed(referral))
     values: dict[str, object] = {
         "category": signal.category, "subcategory": signal.subcategory,
         "severity": signal.severity, "areaCode": signal.area_code,
         "observedAt": signal.observed_at}
+    until = access_until(referral, signal, grace)
+    if crypto is not None and fields & PERSONAL_FIELDS and until is not None \
+            and until <= utcnow():
+        reason = (RefusalReason.REFERRAL_WITHDRAWN if referral.withdrawn_at is not None
+                  else RefusalReason.REFERRAL_ENDED)
+        await log_refusal(session, principal, purpose=referral.purpose, record_type="signal",
+                          record_id=signal.id, reason=reason.value)
+        fields -= PERSONAL_FIELDS
+        crypto = None
     if crypto is not None and fields & PERSONAL_FIELDS:
         personal = views.decrypt_personal(signal, crypto.cipher).model_dump(by_alias=True)
         values.update({k: personal.get(k) for k in ("address", "note", "arrearsAmountCents",
@@ -107,9 +151,10 @@ async def partner_view(
     return PartnerReferral(
         id=referral.id, referring_organisation=referral.organisation, purpose=referral.purpose,
         legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
-        referred_at=referral.referred_at, exposed_fields=sorted(fields),
+        referred_at=referral.referred_at, exposed_fields=sorted(exposed(referral)),
         outcome=Outcome(referral.outcome) if referral.outcome else None,
-        outcome_at=referral.outcome_at, signal=shared)
+        outcome_at=referral.outcome_at, withdrawn_at=referral.withdrawn_at,
+        personal_data_until=until, signal=shared)
 
 
 def record_outcome(referral: Referral, outcome: Outcome, principal: Principal) -> bool:

@@ -76,7 +76,8 @@ async def test_chain_verification_detects_tampering(signals_service, auth):
         officer = auth("privacy-officer")
         s = await create(client, fw)
         for purpose in ("case-handling", "triage", "outreach"):
-            await client.get(f"/v1/signals/{s['id']}", params={"purpose": purpose}, headers=fw)
+            await client.get(f"/v1/signals/{s['id']}", params={"purpose": purpose},
+                             headers=auth("coordinator"))
         ok = (await client.get("/v1/access-log/verification", headers=officer)).json()
         assert ok["valid"] is True and ok["checked"] == 3
         async with db(client) as session:

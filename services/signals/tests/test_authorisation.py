@@ -23,9 +23,12 @@ A, B, MUNI, GGZ = "demo-corp-a", "demo-corp-b", "demo-municipality", "demo-ggz"
 PRINCIPALS = {
     "fw-a": ("field-worker", A), "coord-a": ("coordinator", A), "fw-b": ("field-worker", B),
     "coord-b": ("coordinator", B), "partner-muni": ("partner", MUNI),
+    "partner-debt-help": ("partner", MUNI),
     "partner-ggz": ("partner", GGZ), "analyst": ("analyst", MUNI),
     "privacy-a": ("privacy-officer", A),
 }
+#: The `team` claim of the municipality's partner users (its wijkteam, debt help, ...).
+TEAMS = {"partner-muni": {"team": "municipality"}, "partner-debt-help": {"team": "debt-help"}}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ async def world(broker, key_dir, token, tmp_path_factory):
         auth_public_key_file=str(key_dir / "issuer-public.pem"), relay_enabled=False,
         log_json=False, log_level="WARNING", **TEST_KEYS)
     app = build(settings)
-    headers = {name: {"Authorization": f"Bearer {token(role, org)}"}
+    headers = {name: {"Authorization": f"Bearer {token(role, org, **TEAMS.get(name, {}))}"}
                for name, (role, org) in PRINCIPALS.items()}
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -86,6 +89,13 @@ MATRIX = [
     ("analyst", "GET", "/v1/referrals", 403),
     ("partner-muni", "GET", "/v1/referrals/{R}", 200),
     ("partner-ggz", "GET", "/v1/referrals/{R}", 404),
+    ("partner-debt-help", "GET", "/v1/referrals/{R}", 403),
+    ("partner-debt-help", "POST", "/v1/referrals/{R}/outcome", 403),
+    ("fw-b", "POST", "/v1/signals/{S}/consents", 404),
+    ("partner-muni", "POST", "/v1/signals/{S}/consents", 403),
+    ("analyst", "POST", "/v1/signals/{S}/objections", 403),
+    ("privacy-a", "GET", "/v1/erasure-records", 200),
+    ("coord-a", "GET", "/v1/erasure-records", 403),
     ("fw-a", "GET", "/v1/referrals/{R}", 403),
     ("analyst", "GET", "/v1/referrals/{R}", 403),
     ("fw-a", "POST", "/v1/referrals/{R}/outcome", 403),
@@ -108,6 +118,8 @@ BODIES = {
     "/status-changes": {"status": "in-progress"},
     "/referrals": {"partnerOrganisation": GGZ, "purpose": "ggz-care-referral"},
     "/outcome": {"outcome": "no-contact"},
+    "/consents": {"purpose": "wijkteam-support"},
+    "/objections": {"purpose": "woonoverlast-aanpak"},
     "/data-subject-exports": {"postcode": "9999 ZZ", "houseNumber": 1},
     "/data-subject-erasures": {"postcode": "9999 ZZ", "houseNumber": 1},
 }

@@ -25,6 +25,7 @@ from services.signals.workflow import Severity
 F = ReferralField
 R = RefusalCode
 T = datetime(2025, 2, 1, tzinfo=UTC)
+WIJKTEAM = frozenset({"wijkteam-support"})
 REGISTRY = load_covenants()
 TAXONOMY = load_taxonomy()
 DONE = RentArrearsPreconditions(
@@ -113,7 +114,8 @@ def test_all_missing_preconditions_are_reported_at_once():
 
 
 def test_rent_arrears_with_consent_goes_without_the_statutory_limits():
-    subject = ReferralSubject("rent-arrears", Severity.MEDIUM, consent_recorded_at=T)
+    subject = ReferralSubject("rent-arrears", Severity.MEDIUM,
+                              consented=frozenset({"debt-help-referral"}))
     decision = check_referral(subject, "demo-municipality", "debt-help-referral")
     assert decision.allowed
     assert {F.NOTE, F.ARREARS_SINCE} <= decision.exposed_fields
@@ -190,7 +192,7 @@ def test_special_category_needs_an_art_9_basis():
             R.UNKNOWN_CATEGORY,
         ),
         (
-            ReferralSubject("loneliness", Severity.LOW, consent_recorded_at=T),
+            ReferralSubject("loneliness", Severity.LOW, consented=WIJKTEAM),
             "demo-municipality",
             "woonoverlast-aanpak",
             R.CATEGORY_NOT_FOR_PURPOSE,
@@ -231,7 +233,7 @@ def test_allowed_referrals_expose_the_covenant_fields():
         decision.exposed_fields
         == REGISTRY.organisations["demo-veilig-thuis"].purposes["veilig-thuis-melding"]
     )
-    lonely = ReferralSubject("loneliness", Severity.LOW, consent_recorded_at=T)
+    lonely = ReferralSubject("loneliness", Severity.LOW, consented=WIJKTEAM)
     decision = check_referral(lonely, "demo-municipality", "wijkteam-support")
     assert decision.allowed and F.NOTE in decision.exposed_fields
 
@@ -246,7 +248,7 @@ def test_taxonomy_receivers_are_checked_at_run_time_too():
         for c in narrower.categories
     )
     changed = narrower.model_copy(update={"categories": categories})
-    lonely = ReferralSubject("loneliness", Severity.LOW, consent_recorded_at=T)
+    lonely = ReferralSubject("loneliness", Severity.LOW, consented=WIJKTEAM)
     decision = check_referral(
         lonely, "demo-municipality", "wijkteam-support", registry=registry, taxonomy=changed
     )
@@ -333,7 +335,8 @@ subjects = st.builds(
     | st.sampled_from(sorted({s.code for c in TAXONOMY.categories for s in c.subcategories})),
     has_address=st.booleans(),
     has_contact=st.booleans(),
-    consent_recorded_at=optional_time,
+    consented=st.frozensets(st.sampled_from(sorted(REGISTRY.purposes)), max_size=3),
+    objected=st.frozensets(st.sampled_from(sorted(REGISTRY.purposes)), max_size=2),
     rent_arrears=st.builds(
         RentArrearsPreconditions,
         personal_contact_attempted_at=optional_time,
@@ -362,10 +365,32 @@ def test_decision_invariants(subject, target):
     assert subject.category in purpose.categories
     assert category.may_receive(purpose.partner_type)
     if purpose.legal_basis is LegalBasis.CONSENT:
-        assert subject.consent_recorded_at is not None
+        assert purpose_code in subject.consented  # that purpose's own consent, no other
+    assert purpose_code not in subject.objected
     if category.sensitivity is Sensitivity.SPECIAL and purpose.partner_type == "police":
         assert subject.severity is Severity.ACUTE
     if subject.category == "rent-arrears" and purpose.legal_basis is not LegalBasis.CONSENT:
         pre = subject.rent_arrears
         assert not pre.missing() and not pre.tenant_objected
         assert decision.exposed_fields <= RENT_ARREARS_STATUTORY_FIELDS
+
+
+def test_one_consent_unlocks_only_its_own_purpose():
+    lonely = ReferralSubject("rent-arrears", Severity.LOW, has_address=True,
+                             consented=frozenset({"debt-help-referral"}))
+    assert check_referral(lonely, "demo-municipality", "debt-help-referral").allowed
+    refused = check_referral(lonely, "demo-municipality", "wijkteam-support")
+    assert codes(refused) == {R.CONSENT_MISSING}
+
+
+def test_read_purposes_are_a_closed_list_per_role():
+    assert REGISTRY.read_purposes_for("field-worker") == [
+        "case-handling", "debt-outreach", "outreach"]
+    assert REGISTRY.read_purposes_for("coordinator") == [
+        "case-handling", "debt-outreach", "outreach", "triage"]
+    assert REGISTRY.read_purposes_for("partner") == []
+    assert REGISTRY.read_purposes_for("privacy-officer") == ["data-subject-access"]
+    data = raw_config()
+    data["read_purposes"]["snooping"] = {"label_nl": "x", "label_en": "x", "roles": ["janitor"]}
+    with pytest.raises(CovenantConfigError, match="unknown role 'janitor'"):
+        parse_covenants(data, TAXONOMY)

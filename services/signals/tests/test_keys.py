@@ -27,7 +27,7 @@ async def test_rotation_keeps_old_ciphertexts_readable(signals_service, auth, da
             assert row.note_ciphertext.startswith("v1.old.")
             assert NOTE not in row.note_ciphertext
     async with signals_service(database_url=url, field_active_key_id="new") as client:
-        read = (await client.get(f"/v1/signals/{s['id']}", params={"purpose": "audit"},
+        read = (await client.get(f"/v1/signals/{s['id']}", params={"purpose": "case-handling"},
                                  headers=fw)).json()
         assert read["personalData"]["note"] == NOTE
         s2 = await create(client, fw)
@@ -44,7 +44,8 @@ async def test_ciphertexts_are_bound_to_their_record(signals_service, auth):
             row_a = await session.get(Signal, uuid.UUID(a["id"]))
             row_b = await session.get(Signal, uuid.UUID(b["id"]))
             row_b.note_ciphertext = row_a.note_ciphertext  # copied across records
-        r = await client.get(f"/v1/signals/{b['id']}", params={"purpose": "audit"}, headers=fw)
+        r = await client.get(f"/v1/signals/{b['id']}", params={"purpose": "case-handling"},
+                             headers=fw)
         assert r.status_code == 500 and NOTE not in r.text
 
 

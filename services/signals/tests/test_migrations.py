@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 
 from services.signals.accesslog.repository import to_entry
 from services.signals.casework.views import status_change
@@ -286,3 +286,58 @@ def test_sig0007_hashes_the_idempotency_keys_stored_before_it(database_url, tmp_
     downgrade("signals", url, "sig0004")
     assert asyncio.run(_stored_keys(url)) == []  # not to be hashed twice by the next upgrade
     upgrade("signals", url, "sig0007")
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _referral_columns(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {c["name"] for c in await conn.run_sync(
+                lambda c: inspect(c).get_columns("referrals"))}
+    finally:
+        await engine.dispose()
+
+
+async def _seed_consent(url: str, signal_id: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO consent_records (signal_id, purpose, kind, given_at, recorded_by, "
+                "recorded_by_organisation, recorded_at) VALUES (:s, 'wijkteam-support', "
+                "'consent', '2026-11-01 10:00:00.000000', 'c-1', 'demo-corp-a', "
+                "'2026-11-01 10:00:00.000000')"), {"s": signal_id})
+            await conn.execute(text(
+                "INSERT INTO erasure_records (kind, organisation, actor, actor_role, reason, "
+                "signal_ids, at) VALUES ('purge', 'demo-corp-a', 'retention-purge', 'system', "
+                "'open-past-max-age', :ids, '2026-11-01 10:00:00.000000')"),
+                {"ids": f'["{signal_id}"]'})
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0006_adds_consents_erasure_records_and_withdrawals_and_downgrades(
+        database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DDK_SIGNALS_DEV_KEYS_FILE", str(tmp_path / "signals-keys.json"))
+    url = database_url("signals")
+    upgrade("signals", url, "sig0003")
+    signal_id = asyncio.run(_seed_reasons(url, tmp_path))  # survives both ways
+    upgrade("signals", url, "sig0006")
+    assert {"consent_records", "erasure_records"} <= asyncio.run(_tables(url))
+    asyncio.run(_seed_consent(url, signal_id))
+    assert {"withdrawn_at", "withdrawn_by"} <= asyncio.run(_referral_columns(url))
+    downgrade("signals", url, "sig0004")
+    assert not {"consent_records", "erasure_records"} & asyncio.run(_tables(url))
+    assert not {"withdrawn_at", "withdrawn_by"} & asyncio.run(_referral_columns(url))
+    upgrade("signals", url, "sig0006")
+    assert len(asyncio.run(_history(url, tmp_path))) == 2

@@ -42,7 +42,7 @@ async def test_rent_arrears_vroegsignalering_preconditions(signals_service, auth
                                    headers=auth("field-worker"))).json()
         assert signal["status"] == "referred"
 
-        partner = auth("partner", MUNICIPALITY)
+        partner = auth("partner", MUNICIPALITY, team="debt-help")
         inbox = (await client.get("/v1/referrals", headers=partner)).json()
         assert [i["id"] for i in inbox["items"]] == [referral["id"]]
         assert inbox["items"][0]["signal"] == {}  # the list holds no personal data
@@ -101,7 +101,7 @@ async def test_partner_outcome_is_visible_to_the_reporter(signals_service, auth)
         assert (await client.get("/v1/referrals", headers=other)).json()["items"] == []
         assert (await client.post(f"/v1/referrals/{rid}/outcome", json={"outcome": "no-contact"},
                                   headers=other)).status_code == 404
-        partner = auth("partner", MUNICIPALITY)
+        partner = auth("partner", MUNICIPALITY, team="municipality")
         bad = await client.post(f"/v1/referrals/{rid}/outcome", json={"outcome": "maybe"},
                                 headers=partner)
         assert bad.status_code == 400

@@ -44,7 +44,7 @@ async def test_purge_follows_the_category_retention_clock(signals_service, auth)
             assert await purge_expired(session) == 0  # idempotent
 
         async def read(s):
-            return (await client.get(f"/v1/signals/{s['id']}", params={"purpose": "audit"},
+            return (await client.get(f"/v1/signals/{s['id']}", params={"purpose": "case-handling"},
                                      headers=fw)).json()
 
         gone = await read(nuisance_old)
@@ -58,7 +58,7 @@ async def test_purge_follows_the_category_retention_clock(signals_service, auth)
 
         async def reasons(s):
             history = (await client.get(f"/v1/signals/{s['id']}/history",
-                                        params={"purpose": "audit"}, headers=fw)).json()
+                                        params={"purpose": "case-handling"}, headers=fw)).json()
             return [(h["toStatus"], h["reason"]) for h in history["items"]]
 
         # The history keeps its transitions; a reason, free text about a person, goes.
@@ -101,7 +101,8 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
             "partnerOrganisation": "demo-municipality", "purpose": "woonoverlast-aanpak"},
             headers=coord)
         await client.get(f"/v1/referrals/{ref.json()['id']}",
-                         headers=auth("partner", "demo-municipality"))
+                         headers=auth("partner", "demo-municipality",
+                                      team="municipality"))
 
         query = {"postcode": "3011 AB", "houseNumber": 17, "houseLetter": "b"}
         assert (await client.post("/v1/data-subject-exports", json={"postcode": "3011"},
@@ -128,12 +129,12 @@ async def test_export_and_erasure_of_a_household(signals_service, auth):
         again = (await client.post("/v1/data-subject-exports", json=query,
                                    headers=officer)).json()
         assert again["signals"] == []
-        read = (await client.get(f"/v1/signals/{second['id']}", params={"purpose": "audit"},
+        read = (await client.get(f"/v1/signals/{second['id']}", params={"purpose": "case-handling"},
                                  headers=fw)).json()
         assert read["personalDataRemoved"] is True and read["personalData"]["note"] is None
         assert read["category"] == "loneliness"  # the non-personal fact stays
         history = (await client.get(f"/v1/signals/{first['id']}/history",
-                                    params={"purpose": "audit"}, headers=fw)).json()
+                                    params={"purpose": "case-handling"}, headers=fw)).json()
         assert [(h["toStatus"], h["reason"], h["reasonGiven"]) for h in history["items"]] == [
             ("new", None, False), ("triaged", None, False), ("referred", None, False)]
         async with db(client) as session:

@@ -70,6 +70,7 @@ def test_json_shape_is_camel_case():
         "sensitivity",
         "retentionDays",
         "slaDays",
+        "maxOpenDays",
         "partnerTypes",
         "subcategories",
         "subcategoryRequired",

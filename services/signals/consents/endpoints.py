@@ -1,0 +1,71 @@
+"""HTTP edge of consent: record it per purpose, withdraw it, record an objection."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.casework import repository as casework
+from services.signals.casework.schemas import ConsentRead, ObjectionRead
+from services.signals.consents import service
+from services.signals.consents.schemas import (
+    CODE,
+    ConsentCreate,
+    ObjectionCreate,
+    WithdrawalCreate,
+    WithdrawalRead,
+)
+from services.signals.models import Signal
+from services.signals.runtime import CryptoDep, SettingsDep
+from shared.auth import Principal, Role, require_roles
+from shared.openapi import problem_responses
+from shared.problems import NotFound
+from shared.runtime import SessionDep
+
+SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
+PurposeCode = Annotated[str, Path(pattern=CODE, max_length=64)]
+router = APIRouter(tags=["consents"])
+Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
+
+
+async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal) -> Signal:
+    signal = await casework.signal_of(session, signal_id, principal.organisation)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id} in your organisation")
+    service.check_recorder(principal, signal)
+    return signal
+
+
+@router.post("/signals/{signalId}/consents", status_code=status.HTTP_201_CREATED,
+             response_model=ConsentRead, responses=problem_responses(400, 403, 404))
+async def record_consent(signal_id: SignalId, body: ConsentCreate, session: SessionDep,
+                         principal: Staff) -> ConsentRead:
+    """Record the resident's consent to one purpose (with when, and by whom)."""
+    signal = await _signal(session, signal_id, principal)
+    return service.record_consent(session, signal, principal, body.purpose, body.given_at)
+
+
+@router.post("/signals/{signalId}/consents/{purpose}/withdrawal",
+             status_code=status.HTTP_201_CREATED, response_model=WithdrawalRead,
+             responses=problem_responses(400, 403, 404, 409))
+async def withdraw_consent(
+    signal_id: SignalId, purpose: PurposeCode, body: WithdrawalCreate, session: SessionDep,
+    settings: SettingsDep, crypto: CryptoDep, principal: Staff,
+) -> WithdrawalRead:
+    """Withdraw the consent to one purpose; referrals for it are withdrawn too."""
+    signal = await _signal(session, signal_id, principal)
+    return await service.withdraw(session, signal, principal, purpose, body.withdrawn_at,
+                                  settings.cloudevents_source(), crypto.cipher)
+
+
+@router.post("/signals/{signalId}/objections", status_code=status.HTTP_201_CREATED,
+             response_model=ObjectionRead, responses=problem_responses(400, 403, 404))
+async def record_objection(signal_id: SignalId, body: ObjectionCreate, session: SessionDep,
+                           principal: Staff) -> ObjectionRead:
+    """Record the resident's objection to one purpose: referrals for it are refused."""
+    signal = await _signal(session, signal_id, principal)
+    return service.record_objection(session, signal, principal, body.purpose,
+                                    body.objected_at)

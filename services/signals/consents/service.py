@@ -1,0 +1,118 @@
+"""Consent per purpose, its withdrawal and objections, recorded with time and actor.
+
+A withdrawal also withdraws the referrals made for that purpose: each gets `withdrawnAt` (its
+partner's access ends at once), a `referral-withdrawn` event, and a signal left `referred`
+without another open referral goes back to `triaged` (history entry and event).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.casework.schemas import ConsentRead, ObjectionRead
+from services.signals.casework.service import consent_entries, transition
+from services.signals.consents import repository
+from services.signals.consents.schemas import WithdrawalRead
+from services.signals.consents.standing import (
+    CONSENT,
+    OBJECTION,
+    WITHDRAWAL,
+    Entry,
+    consented,
+    consents,
+)
+from services.signals.covenants import LegalBasis, Purpose, load_covenants
+from services.signals.models import ConsentRecord, Outbox, Signal
+from services.signals.need_to_know import objectable
+from services.signals.privacy import FieldCipher
+from services.signals.workflow import SignalStatus
+from shared.auth import Forbidden, Principal, Role
+from shared.contracts.signals import REFERRAL_WITHDRAWN, ReferralWithdrawn
+from shared.db import utcnow
+from shared.outbox import record_event
+from shared.problems import BadRequest, Conflict, InvalidParam
+
+
+def check_recorder(principal: Principal, signal: Signal) -> None:
+    """Coordinators record for every signal of their organisation; a field worker for the
+    signals they reported (the resident told them at the door)."""
+    if not principal.has(Role.COORDINATOR) and signal.reported_by != principal.subject:
+        raise Forbidden("a field worker records consent and objections only on the signals "
+                        "they reported")
+
+
+def _purpose(code: str, wanted: str, fits: list[Purpose]) -> Purpose:
+    found = next((p for p in fits if p.code == code), None)
+    if found is None:
+        allowed = ", ".join(f"{p.code} ({p.label_nl})" for p in fits)
+        raise BadRequest(f"{code!r} is not a purpose {wanted}", invalid=[InvalidParam(
+            name="body.purpose", code="purpose_not_allowed",
+            reason=f"one of: {allowed}")])
+    return found
+
+
+def _consent_purposes() -> list[Purpose]:
+    return sorted((p for p in load_covenants().purposes.values()
+                   if p.legal_basis is LegalBasis.CONSENT), key=lambda p: p.code)
+
+
+def _record(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
+            kind: str, at: datetime | None) -> ConsentRecord:
+    now = utcnow()
+    row = ConsentRecord(signal_id=signal.id, purpose=purpose, kind=kind, given_at=at or now,
+                        recorded_by=principal.subject,
+                        recorded_by_organisation=principal.organisation, recorded_at=now)
+    session.add(row)
+    return row
+
+
+def record_consent(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
+                   given_at: datetime | None) -> ConsentRead:
+    _purpose(purpose, "that rests on consent", _consent_purposes())
+    row = _record(session, signal, principal, purpose, CONSENT, given_at)
+    return ConsentRead(purpose=purpose, status="given", given_at=row.given_at,
+                       recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+
+
+def record_objection(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
+                     objected_at: datetime | None) -> ObjectionRead:
+    fits = sorted((p for p in load_covenants().purposes.values() if objectable(p)),
+                  key=lambda p: p.code)
+    _purpose(purpose, "a resident can object to (consent is withdrawn instead)", fits)
+    row = _record(session, signal, principal, purpose, OBJECTION, objected_at)
+    return ObjectionRead(purpose=purpose, objected_at=row.given_at,
+                         recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+
+
+async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
+                   withdrawn_at: datetime | None, source: str, cipher: FieldCipher,
+                   ) -> WithdrawalRead:
+    """Withdraw a standing consent and the referrals that rest on it."""
+    known = await consent_entries(session, signal)
+    if purpose not in consented(known):
+        raise Conflict(f"no standing consent for purpose {purpose!r} on this signal")
+    row = _record(session, signal, principal, purpose, WITHDRAWAL, withdrawn_at)
+    now = row.recorded_at
+    withdrawn: list[uuid.UUID] = []
+    for referral in await repository.unwithdrawn_referrals(session, signal.id, purpose):
+        referral.withdrawn_at, referral.withdrawn_by = now, principal.subject
+        withdrawn.append(referral.id)
+        record_event(
+            session, Outbox, REFERRAL_WITHDRAWN,
+            ReferralWithdrawn(signal_id=signal.id, referral_id=referral.id,
+                              area_code=signal.area_code, category=signal.category,
+                              partner_organisation=referral.partner_organisation,
+                              purpose=purpose, withdrawn_at=now),
+            key=signal.area_code, source=source, subject=str(signal.id))
+    if withdrawn:
+        await session.flush()
+        if (signal.status == SignalStatus.REFERRED
+                and await repository.open_referral_count(session, signal.id) == 0):
+            transition(session, signal, SignalStatus.TRIAGED, principal, source, cipher,
+                       reason=f"consent withdrawn ({purpose})")
+    entry = Entry(purpose, WITHDRAWAL, row.given_at, row.recorded_by, row.recorded_at)
+    [consent] = [c for c in consents([*known, entry]) if c.purpose == purpose]
+    return WithdrawalRead(consent=consent, withdrawn_referrals=withdrawn)
