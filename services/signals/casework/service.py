@@ -46,7 +46,7 @@ def acting_role(principal: Principal) -> WorkflowRole:
 
 
 async def authorise_personal_read(session: AsyncSession, signal: Signal, principal: Principal,
-                                  purpose: str) -> None:
+                                  purpose: str, crypto: Crypto) -> None:
     """The purpose is on the role's closed list (else 400), and the caller needs to know:
     a field worker reads only the signals they reported (else 403, the refusal logged)."""
     role = staff_role(principal)
@@ -60,8 +60,10 @@ async def authorise_personal_read(session: AsyncSession, signal: Signal, princip
                                                reason=f"one of: {listed}")])
     refusal = staff_refusal(principal, signal.reported_by)
     if refusal is not None:
-        await log_refusal(session, principal, purpose=purpose, record_type="signal",
-                          record_id=signal.id, reason=refusal.value)
+        await log_refusal(session, principal, key=crypto.access_log_key,
+                          role=acting_role(principal).value, purpose=purpose,
+                          record_type="signal", record_id=signal.id,
+                          controller=signal.organisation, reason=refusal.value)
         raise Forbidden("a field worker reads personal data only of the signals they reported")
 
 
@@ -81,7 +83,7 @@ async def read_signal(
     """The signal with referrals and consents; with a purpose also its personal data,
     logged."""
     if purpose is not None:
-        await authorise_personal_read(session, signal, principal, purpose)
+        await authorise_personal_read(session, signal, principal, purpose, crypto)
     referrals = await repository.referrals_of(session, signal.id)
     entries = await consent_entries(session, signal)
     if purpose is None:
@@ -103,7 +105,7 @@ async def read_history(
 ) -> History:
     """The signal's history; with a purpose also the reasons in plaintext, logged."""
     if purpose is not None:
-        await authorise_personal_read(session, signal, principal, purpose)
+        await authorise_personal_read(session, signal, principal, purpose, crypto)
     rows = await repository.history(session, signal.id)
     cipher = crypto.cipher if purpose is not None else None
     items = [views.status_change(row, cipher) for row in rows]

@@ -94,7 +94,7 @@ async def get_referral(
     found = await repository.for_partner(session, referral_id, principal.organisation)
     if found is None:
         raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal)
+    await service.check_team(session, found[0], principal, crypto)
     return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
@@ -103,12 +103,12 @@ async def get_referral(
              responses=problem_responses(400, 403, 404, 409))
 async def record_outcome(
     referral_id: ReferralId, body: OutcomeCreate, session: SessionDep, settings: SettingsDep,
-    principal: Partner,
+    crypto: CryptoDep, principal: Partner,
 ) -> PartnerReferral:
     """Report how the referral ended (a fixed code; the same code again is a replay)."""
     found = await repository.for_partner(session, referral_id, principal.organisation)
     if found is None:
         raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal)
+    await service.check_team(session, found[0], principal, crypto)
     service.record_outcome(found[0], body.outcome, principal)
     return await service.partner_view(session, *found, principal, None, _grace(settings))

@@ -100,11 +100,15 @@ def teams_purposes(principal: Principal) -> list[str]:
     return team_purposes(registry, teams)
 
 
-async def check_team(session: AsyncSession, referral: Referral, principal: Principal) -> None:
+async def check_team(session: AsyncSession, referral: Referral, principal: Principal,
+                     crypto: Crypto) -> None:
     """Only a user of the purpose's partner type (wijkteam, debt help, ...) handles it."""
     if referral.purpose not in teams_purposes(principal):
-        await log_refusal(session, principal, purpose=referral.purpose, record_type="referral",
-                          record_id=referral.id, reason=RefusalReason.OTHER_TEAM.value)
+        await log_refusal(session, principal, key=crypto.access_log_key,
+                          role=Role.PARTNER.value, purpose=referral.purpose,
+                          record_type="referral", record_id=referral.id,
+                          controller=referral.organisation,
+                          reason=RefusalReason.OTHER_TEAM.value)
         raise Forbidden("this referral is for another team of your organisation (token claim "
                         "'team')")
 
@@ -131,8 +135,10 @@ async def partner_view(
             and until <= utcnow():
         reason = (RefusalReason.REFERRAL_WITHDRAWN if referral.withdrawn_at is not None
                   else RefusalReason.REFERRAL_ENDED)
-        await log_refusal(session, principal, purpose=referral.purpose, record_type="signal",
-                          record_id=signal.id, reason=reason.value)
+        await log_refusal(session, principal, key=crypto.access_log_key,
+                          role=Role.PARTNER.value, purpose=referral.purpose,
+                          record_type="signal", record_id=signal.id,
+                          controller=signal.organisation, reason=reason.value)
         fields -= PERSONAL_FIELDS
         crypto = None
     if crypto is not None and fields & PERSONAL_FIELDS:

@@ -22,7 +22,6 @@ from services.signals.tests.conftest import (
     rent_arrears_body,
     runtime_of,
 )
-from shared.auth import Principal, Role
 
 
 async def test_personal_data_only_with_a_purpose_and_always_logged(signals_service, auth):
@@ -372,17 +371,14 @@ async def test_a_bad_entry_is_named_only_to_its_organisation(signals_service, au
 
 
 async def test_refused_reads_are_chained_too(signals_service, auth):
+    """A field worker refused a colleague's signal: the refusal outlives the 403's rollback."""
     async with signals_service() as client:
         fw, officer = auth("field-worker", sub="fw-1"), auth("privacy-officer")
         s = await create(client, fw)
         await _read(client, fw, s["id"], ("case-handling",))
-        rt = runtime_of(client)
-        async with db(client) as session:
-            await repository.append(
-                session, Principal("fw-9", "demo-corp-a", frozenset({Role.FIELD_WORKER})),
-                key=rt.crypto.access_log_key, role="field-worker", purpose="case-handling",
-                record_type="signal", record_id=s["id"], fields=[],
-                controller="demo-corp-a", outcome="refused")
+        refused = await client.get(f"/v1/signals/{s['id']}", params={"purpose": "case-handling"},
+                                   headers=auth("field-worker", sub="fw-9"))
+        assert refused.status_code == 403
         log = (await client.get("/v1/access-log", headers=officer)).json()["items"]
         assert [(e["subject"], e["outcome"], e["fields"], e["controller"]) for e in log] == [
             ("fw-1", "granted", ["address", "note"], "demo-corp-a"),

@@ -8,7 +8,7 @@ they are: the service reads them as the per-purpose records they stand for, so n
 converting.
 
 Revision ID: sig0006
-Revises: sig0004
+Revises: sig0005
 Create Date: 2026-12-03 23:00:00.000000
 """
 

@@ -12,7 +12,7 @@ hashed key: downgrade deletes the stored keys. A retry still replays by the sign
 only a key reused for another body is then no longer caught.
 
 Revision ID: sig0007
-Revises: sig0004
+Revises: sig0006
 Create Date: 2026-12-03 23:20:00.000000
 """
 
