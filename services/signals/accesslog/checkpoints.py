@@ -38,7 +38,7 @@ from shared.contracts.signals import (
 )
 from shared.db import utcnow
 from shared.events import CloudEvent, EnvelopeError, decode
-from shared.kafka import Producer
+from shared.kafka import Producer, new_consumer
 from shared.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,8 @@ async def latest(settings: Settings) -> AccessLogCheckpointed | None:
     """The newest checkpoint; None if none was ever published. 503 if the broker is away:
     a verification without the checkpoint could not see a cut-off tail."""
     topic = settings.access_log_checkpoint_topic
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-        enable_auto_commit=False, auto_offset_reset="earliest", request_timeout_ms=10_000)
+    reader = new_consumer(settings, group_id=None, enable_auto_commit=False,
+                          auto_offset_reset="earliest", request_timeout_ms=10_000)
     try:
         await asyncio.wait_for(reader.start(), READ_TIMEOUT_S)
         if topic not in await asyncio.wait_for(reader.topics(), READ_TIMEOUT_S):

@@ -142,7 +142,7 @@ async def test_a_status_change_reason_is_personal_data(signals_service, auth):
 # --------------------------------------------------------------------------- tampering
 
 
-async def _read(client, headers, signal_id, purposes=("case-handling", "triage", "outreach")):
+async def _read(client, headers, signal_id, purposes=("case-handling", "outreach", "debt-outreach")):
     for purpose in purposes:
         r = await client.get(f"/v1/signals/{signal_id}", params={"purpose": purpose},
                              headers=headers)
@@ -214,7 +214,8 @@ async def test_a_rehashed_middle_is_detected(signals_service, auth):
     async with signals_service() as client:
         fw, officer = auth("field-worker"), auth("privacy-officer")
         s = await create(client, fw)
-        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        await _read(client, auth("coordinator"), s["id"],
+                    ("case-handling", "triage", "outreach", "debt-outreach"))
         async with db(client) as session:
             await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
             await _rechain(session, _sha256_link)
@@ -229,7 +230,7 @@ async def test_a_rewritten_controller_is_detected(signals_service, auth):
         await _read(client, fw, s["id"])
         async with db(client) as session:
             await session.execute(text(
-                "UPDATE access_log SET controller = 'demo-corp-b' WHERE purpose = 'triage'"))
+                "UPDATE access_log SET controller = 'demo-corp-b' WHERE purpose = 'outreach'"))
         bad = await _verify(client, officer)
         assert bad["valid"] is False and "altered" in bad["reason"], bad
 
@@ -254,7 +255,8 @@ async def test_a_rehash_with_a_wrong_key_is_detected(signals_service, auth):
     async with signals_service() as client:
         fw, officer = auth("field-worker"), auth("privacy-officer")
         s = await create(client, fw)
-        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        await _read(client, auth("coordinator"), s["id"],
+                    ("case-handling", "triage", "outreach", "debt-outreach"))
         async with db(client) as session:
             await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
             await _rechain(session, keyed_with_the_wrong_key)
@@ -273,7 +275,8 @@ async def test_a_tail_cut_below_the_checkpoint_is_detected(signals_service, auth
         checkpoint = await _checkpoint(client)
         assert (checkpoint.sequence, checkpoint.entry_hash) == (3, (await _verify(
             client, officer))["head"])
-        await _read(client, fw, s["id"], ("audit", "triage"))
+        await _read(client, auth("coordinator"), s["id"],
+                    ("debt-outreach", "triage"))
         ok = await _verify(client, officer)
         assert (ok["valid"], ok["checked"], ok["full"]) == (True, 5, False)
         assert ok["checkpointAt"] is not None
@@ -291,7 +294,7 @@ async def test_a_chain_rewritten_before_the_checkpoint_is_detected(signals_servi
         await _read(client, fw, s["id"])
         await _checkpoint(client)
         async with db(client) as session:
-            await session.execute(text("DELETE FROM access_log WHERE purpose = 'triage'"))
+            await session.execute(text("DELETE FROM access_log WHERE purpose = 'outreach'"))
             await _rechain(session, _sha256_link)
         bad = await _verify(client, officer)
         assert bad["valid"] is False and bad["checked"] == 1, bad
@@ -303,7 +306,8 @@ async def test_verification_resumes_from_the_last_verified_checkpoint(
     async with signals_service() as client:
         fw, officer = auth("field-worker"), auth("privacy-officer")
         s = await create(client, fw)
-        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach", "audit"))
+        await _read(client, auth("coordinator"), s["id"],
+                    ("case-handling", "triage", "outreach", "debt-outreach"))
         await _checkpoint(client)
         assert (await _verify(client, officer))["valid"] is True
         async with db(client) as session:
@@ -321,7 +325,8 @@ async def test_verification_resumes_from_the_last_verified_checkpoint(
             await session.execute(text(
                 "UPDATE access_log SET purpose = 'triage' WHERE sequence = 2"))
         # What came after the checkpoint is walked each time.
-        await _read(client, fw, s["id"], ("case-handling", "triage", "outreach"))
+        await _read(client, auth("coordinator"), s["id"],
+                    ("case-handling", "triage", "outreach"))
         async with db(client) as session:
             await session.execute(text(
                 "UPDATE access_log SET controller = 'demo-corp-b' WHERE sequence = 6"))

@@ -320,7 +320,7 @@ async def test_every_erasure_and_purge_records_who_when_and_why(signals_service,
         assert (await client.get("/v1/erasure-records", headers=fw)).status_code == 403
 
 
-def test_the_team_claim_contract(key_dir, capsys):
+async def test_the_team_claim_contract(key_dir, capsys):
     """`team`: absent, one partner-type code, or a list of them; anything else is a 401.
     `make token TEAM=...` (shared.devtoken --team) mints it."""
     import jwt
@@ -332,14 +332,14 @@ def test_the_team_claim_contract(key_dir, capsys):
 
     verifier = TokenVerifier(ServiceSettings(
         auth_public_key_file=str(key_dir / "issuer-public.pem")))
-    assert verifier.verify(mint(["partner"], MUNI, key_dir=key_dir)).teams == frozenset()
+    assert (await verifier.verify(mint(["partner"], MUNI, key_dir=key_dir))).teams == frozenset()
     one = mint(["partner"], MUNI, key_dir=key_dir, team="wijkteam")
-    assert verifier.verify(one).teams == {"wijkteam"}
+    assert (await verifier.verify(one)).teams == {"wijkteam"}
     two = mint(["partner"], MUNI, key_dir=key_dir, team=["wijkteam", "debt-help"])
-    assert verifier.verify(two).teams == {"wijkteam", "debt-help"}
+    assert (await verifier.verify(two)).teams == {"wijkteam", "debt-help"}
     for bad in (7, ["Wijk Team"], "x" * 65, {"team": "wijkteam"}):
         with pytest.raises(Unauthorized, match="team"):
-            verifier.verify(mint(["partner"], MUNI, key_dir=key_dir, team=bad))
+            await verifier.verify(mint(["partner"], MUNI, key_dir=key_dir, team=bad))
 
     assert main(["--role", "partner", "--org", MUNI, "--team", "debt-help"]) == 0
     minted = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
