@@ -142,7 +142,8 @@ async def test_a_status_change_reason_is_personal_data(signals_service, auth):
 # --------------------------------------------------------------------------- tampering
 
 
-async def _read(client, headers, signal_id, purposes=("case-handling", "outreach", "debt-outreach")):
+async def _read(client, headers, signal_id,
+                purposes=("case-handling", "outreach", "debt-outreach")):
     for purpose in purposes:
         r = await client.get(f"/v1/signals/{signal_id}", params={"purpose": purpose},
                              headers=headers)
