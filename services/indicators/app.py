@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from services.indicators.cellkey import RecordKeys, record_keys
 from services.indicators.computation.service import ComputationCache
 from services.indicators.models import Inbox, Outbox
 from services.indicators.publication.endpoints import router as publication_router
@@ -14,27 +16,42 @@ from services.indicators.register.endpoints import router as register_router
 from services.indicators.reporting.endpoints import router as reporting_router
 from services.indicators.settings import Settings
 from services.indicators.stream.handlers import ROUTES
+from services.indicators.stream.record_keys import fill_record_keys
 from shared.api import create_app
 from shared.consumer import EventConsumer
 from shared.contracts import areas, indicators, signals
 from shared.kafka import dlq_topic
 from shared.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class IndicatorsRuntime(Runtime):
-    """The shared runtime plus the debounced publisher of indicator events."""
+    """The shared runtime plus the debounced publisher of indicator events, and the record
+    keys of the cell-key method in every session's `info` (the consumer stores them)."""
 
     publisher: IndicatorPublisher | None = field(init=False, default=None)
+    record_keys: RecordKeys = field(init=False)
+
+    def configure_sessions(self) -> None:
+        s = self.settings
+        self.sessions.configure(info={"event_source": s.cloudevents_source(),
+                                      "record_keys": self.record_keys})
 
     async def start(self) -> None:
-        await super().start()
         s = self.settings
         assert isinstance(s, Settings)
+        self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
+        await super().start()
+        self.configure_sessions()
+        filled = await fill_record_keys(self.sessions, self.record_keys)
+        if filled:
+            log.info("record keys filled in", extra={"facts": filled})
         if s.indicator_publisher_enabled:
             self.publisher = IndicatorPublisher(
                 self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay,
-                tracer=self.tracer)
+                tracer=self.tracer, grace_days=s.period_grace_days)
             self.publisher.start()
 
     async def stop(self) -> None:
@@ -47,7 +64,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     s = settings or Settings()
 
     def consumers(rt: Runtime) -> list[EventConsumer]:
-        rt.sessions.configure(info={"event_source": s.cloudevents_source()})
+        assert isinstance(rt, IndicatorsRuntime)
+        rt.configure_sessions()
         return [EventConsumer(
             s.signals_consumer_group, [signals.TOPIC], ROUTES, s, rt.sessions, Inbox,
             rt.producer, after_commit=rt.notify_relay,
@@ -68,7 +86,8 @@ def build(settings: Settings | None = None) -> FastAPI:
                                           topics=topics + [dlq_topic(t) for t in topics],
                                           consumer_factory=consumers),
     )
-    app.state.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s)
+    app.state.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s,
+                                                   grace_days=s.period_grace_days)
     return app
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from services.indicators.computation.periods import GRACE_DAYS
+from shared.settings import VAR, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -22,3 +23,12 @@ class Settings(ServiceSettings):
     indicator_cache_s: float = 1.0
     # Areas per indicator-snapshot-published part (each part stays well under 1 MiB).
     snapshot_areas_per_part: int = 100
+
+    # The cell-key method's secret (base64url, 256 bits): record keys of households are a keyed
+    # HMAC of their statistics pseudonym with it. Empty: the embedded default generates one
+    # once into `dev_keys_file`. Production sets it; changing it changes every published noise.
+    cell_key_secret: str = ""
+    dev_keys_file: str = str(VAR / "keys" / "indicators-keys.json")
+    # A period is final (its figures frozen for everyone but admins, and the only periods
+    # that those who record signals may read) this many days after its last month ended.
+    period_grace_days: int = GRACE_DAYS

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,18 +25,35 @@ from services.indicators.models import (
 F = SignalFact
 
 
-async def signal_counts(session: AsyncSession, period: Period) -> dict[str, SignalCounts]:
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Only facts recorded before these instants count (None: every fact), for the period
+    and for its previous period (the trend)."""
+
+    current: datetime | None = None
+    previous: datetime | None = None
+
+
+async def signal_counts(session: AsyncSession, period: Period,
+                        cutoffs: Cutoffs = Cutoffs()) -> dict[str, SignalCounts]:
     """Per buurt: signals, distinct households (also per category and in the previous period),
-    acute escalations, and stacking over the 12 months ending with the period.
+    acute escalations, and stacking over the 12 months ending with the period, each with its
+    cell key (the sum of the record keys it counts). `cutoffs`: only facts recorded before
+    them count (a final period's public figures are frozen).
 
     One pass over the facts: the inner query makes one row per (buurt, household) with flags,
     the outer one sums them per buurt.
     """
     previous = period.previous()
     stack_first = month_label(month_index(period.last_month) - 11)
-    current = F.month.between(period.first_month, period.last_month)
-    stacking = F.month.between(stack_first, period.last_month)
+    current = _recorded_before(F.month.between(period.first_month, period.last_month),
+                               cutoffs.current)
+    stacking = _recorded_before(F.month.between(stack_first, period.last_month),
+                                cutoffs.current)
+    earlier = _recorded_before(F.month.between(previous.first_month, previous.last_month),
+                               cutoffs.previous)
     flag = _flag
+    key = func.coalesce(F.record_key, 0)
     # Categories per household in the stacking window, as flags (a COUNT(DISTINCT) per group
     # would make SQLite sort every group); for rolling 12 months that window is the period.
     same_window = stack_first == period.first_month
@@ -44,7 +63,10 @@ async def signal_counts(session: AsyncSession, period: Period) -> dict[str, Sign
             func.sum(case((current, 1), else_=0)).label("signals"),
             flag(current).label("present"),
             func.sum(case((and_(current, F.acute), 1), else_=0)).label("acute"),
-            flag(F.month.between(previous.first_month, previous.last_month)).label("previous"),
+            flag(earlier).label("previous"),
+            func.max(key).label("key"),
+            func.sum(case((current, key), else_=0)).label("signals_key"),
+            func.sum(case((and_(current, F.acute), key), else_=0)).label("acute_key"),
             *(flag(and_(current, F.category == c)).label(f"c{i}")
               for i, c in enumerate(SIGNAL_CATEGORIES)),
             *(() if same_window else (flag(and_(stacking, F.category == c)).label(f"s{i}")
@@ -58,21 +80,37 @@ async def signal_counts(session: AsyncSession, period: Period) -> dict[str, Sign
     prefix = "c" if same_window else "s"
     distinct_categories = sum((h[f"{prefix}{i}"] for i in range(1, len(SIGNAL_CATEGORIES))),
                      start=h[f"{prefix}0"])
+    stacked, based = distinct_categories >= 2, distinct_categories >= 1
     rows = await session.execute(select(
         h.area, func.sum(h.signals), func.sum(h.present), func.sum(h.acute),
-        func.sum(h.previous), func.sum(case((distinct_categories >= 2, 1), else_=0)),
-        func.sum(case((distinct_categories >= 1, 1), else_=0)),
+        func.sum(h.previous), func.sum(case((stacked, 1), else_=0)),
+        func.sum(case((based, 1), else_=0)),
+        func.sum(h.signals_key), func.sum(h.present * h.key), func.sum(h.acute_key),
+        func.sum(h.previous * h.key), func.sum(case((stacked, h.key), else_=0)),
+        func.sum(case((based, h.key), else_=0)),
         *(func.sum(h[f"c{i}"]) for i in range(len(SIGNAL_CATEGORIES))),
+        *(func.sum(h[f"c{i}"] * h.key) for i in range(len(SIGNAL_CATEGORIES))),
     ).group_by(h.area))
     counts: dict[str, SignalCounts] = {}
-    for area, signals, present, acute, prev, stacked, base, *households in rows:
+    n = len(SIGNAL_CATEGORIES)
+    for area, signals, present, acute, prev, stacked_n, base, *rest in rows:
+        keys, households, category_keys = rest[:6], rest[6:6 + n], rest[6 + n:]
         counts[str(area)] = SignalCounts(
             signals=int(signals), households=int(present), acute=int(acute),
-            stacked=int(stacked), stack_base=int(base), previous_households=int(prev),
-            by_category={c: int(n) for c, n in zip(SIGNAL_CATEGORIES, households, strict=True)
-                         if n},
+            stacked=int(stacked_n), stack_base=int(base), previous_households=int(prev),
+            by_category={c: int(x) for c, x in zip(SIGNAL_CATEGORIES, households, strict=True)
+                         if x},
+            keys=dict(zip(("signals", "households", "acute", "previous_households", "stacked",
+                           "stack_base"), (int(k or 0) for k in keys), strict=True)),
+            by_category_keys={c: int(k or 0) for c, k, x in zip(
+                SIGNAL_CATEGORIES, category_keys, households, strict=True) if x},
         )
     return counts
+
+
+def _recorded_before(condition: ColumnElement[bool], cutoff: datetime | None
+                     ) -> ColumnElement[bool]:
+    return condition if cutoff is None else and_(condition, F.recorded_at < cutoff)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
