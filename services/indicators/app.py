@@ -77,10 +77,12 @@ def build(settings: Settings | None = None) -> FastAPI:
         title="Dicht de kloof: indicators",
         description="The register of areas with open statistics, neighbourhood indicators "
         "computed from the signal stream, and a composite vulnerability index. Every output "
-        "for a non-admin is under disclosure control: counts of 1-4 are withheld "
-        "(`small-count`), other counts are rounded to a multiple of 5, rates on fewer than "
-        "20 dwellings or 100 households are refused (`small-denominator`), and further cells "
-        "are withheld (`secondary`) so that no withheld count can be worked out from totals.",
+        "for a non-admin is under disclosure control (docs/disclosure.md): counts of 1-4 are "
+        "withheld (`small-count`), other counts carry a consistent cell-key perturbation of at "
+        "most 4, rates on fewer than 20 dwellings or shares of fewer than 100 households are "
+        "refused (`small-denominator`), and further cells are withheld (`secondary`: 1 or "
+        "more) so that no withheld count can be worked out from other figures. Those who "
+        "record signals read every organisation's figures of final periods only.",
         routers=[register_router, reporting_router, publication_router],
         runtime=lambda: IndicatorsRuntime(s, outbox=Outbox,
                                           topics=topics + [dlq_topic(t) for t in topics],

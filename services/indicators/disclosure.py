@@ -24,7 +24,8 @@ Rates and percentages
 Secondary suppression
     Model of the attacker: knows every published count as if it were exact (the noise is extra
     protection, never relied on here), the reason of every withheld cell, and therefore that a
-    `small-count` cell holds 1-4 and a `secondary` cell 5 or more. Each of these relations
+    `small-count` cell holds 1-4 and a `secondary` cell 1 or more (and, knowing how they are
+    chosen, 5 or more unless it is a relabelled small count). Each of these relations
     gives them the exact signed total of some withheld cells:
       1. a published parent and the children partitioning it: the hidden children's total;
       2. a withheld parent and its children: parent minus the hidden children (a withheld
@@ -38,7 +39,9 @@ Secondary suppression
     protected, more of its cells are withheld as `secondary`: the smallest publishable cell
     (ties by code) that protects it on its own, else the smallest, and again. Zero cells are
     never chosen (they add no uncertainty). When no choice protects a relation of kind 1 or 3,
-    its total (the larger group's) is withheld as `secondary` instead. If children do not add
+    its total (the larger group's) is withheld as `secondary` instead; when nothing is left to
+    withhold, `small-count` cells of the relation are published as `secondary` (which tells
+    less: 1 or more) until it is protected. If children do not add
     up to their parent, the unallocated rest is a hidden cell of its own when it is 1-4 and
     assumed known otherwise. All relations are checked again until none changes.
 
@@ -209,24 +212,38 @@ def disclose_groups(
         if unallocated[parent] < 0:
             raise ValueError(f"the children of {parent} add up to more than it")
     shared = _sharing_pairs(groups)
-    changed = True
-    while changed:
-        changed = False
-        for parent in sorted(groups, key=str):
-            kids = groups[parent]
-            if parent in hidden:  # 2: the parent is rebuilt from its children
-                cells = [(parent, 1), *((code, -1) for code in kids)]
-                changed |= _protect(cells, -unallocated[parent], kids, None, counts, hidden)
-            else:  # 1: the hidden children's total is the parent minus the published ones
-                cells = [(code, 1) for code in kids]
-                changed |= _protect(cells, unallocated[parent], kids, parent, counts, hidden)
-        for first, second, only_first, only_second in shared:
-            if first in hidden or second in hidden:
-                continue  # no exact difference
-            cells = [*((code, 1) for code in only_first), *((code, -1) for code in only_second)]
-            outer = max((first, second), key=lambda g: (len(groups[g]), str(g)))
-            changed |= _protect(cells, unallocated[first] - unallocated[second],
-                                [*only_first, *only_second], outer, counts, hidden)
+    relabelled: set[K] = set()  # small counts published as `secondary` (see the module doc)
+    while True:
+        touched: set[K] | None = None  # None: check every relation
+        while touched is None or touched:
+            before = dict(hidden)
+            for cells, remainder, kids, fallback in _relations(groups, shared, unallocated,
+                                                               hidden):
+                if touched is not None and not any(code in touched for code, _ in cells):
+                    continue  # unchanged since it was last checked
+                if not is_small_count(abs(remainder)) and not any(
+                        code in hidden for code, _ in cells):
+                    continue  # nothing hidden: nothing to protect
+                _protect(cells, remainder, kids, fallback, counts, hidden, relabelled)
+            touched = {code for code, reason in hidden.items() if before.get(code) != reason}
+        # What the relations give together (e.g. a small gemeente whose wijken and buurten
+        # are all small): publish the small counts they pin as `secondary`.
+        pinned = set(_audit(groups, shared, unallocated, counts, hidden, relabelled))
+        if not pinned:
+            break
+        # Relabel each pinned small count, or else the largest small count beside it.
+        chosen = {code for code in pinned if hidden[code] is SuppressionReason.SMALL_COUNT}
+        for cells, _, _, _ in _relations(groups, shared, unallocated, hidden):
+            codes = [c for c, _ in cells]
+            if any(c in pinned and c not in chosen for c in codes):
+                near = [c for c in codes if hidden.get(c) is SuppressionReason.SMALL_COUNT]
+                if near:
+                    chosen.add(max(near, key=lambda c: (counts[c], str(c))))
+        if not chosen:
+            break
+        for code in chosen:
+            hidden[code] = SuppressionReason.SECONDARY
+            relabelled.add(code)
     out: dict[K, DisclosedValue] = {}
     for code, n in counts.items():
         reason = hidden.get(code)
@@ -235,36 +252,115 @@ def disclose_groups(
     return out
 
 
+_Relation = tuple[list[tuple[K, int]], int, Sequence[K], "K | None"]
+
+
+def _relations(groups: Mapping[K, Sequence[K]],
+               shared: list[tuple[K, K, list[K], list[K]]], unallocated: Mapping[K, int],
+               hidden: Mapping[K, SuppressionReason]) -> list[_Relation[K]]:
+    """(cells with signs, known remainder, cells that may be withheld, total to withhold
+    instead) of every relation an attacker can form (see the module doc)."""
+    out: list[_Relation[K]] = []
+    for parent in sorted(groups, key=str):
+        kids = groups[parent]
+        if parent in hidden:  # 2: the parent is rebuilt from its children
+            out.append(([(parent, 1), *((code, -1) for code in kids)], -unallocated[parent],
+                        kids, None))
+        else:  # 1: the hidden children's total is the parent minus the published ones
+            out.append(([(code, 1) for code in kids], unallocated[parent], kids, parent))
+    for first, second, only_first, only_second in shared:
+        if first in hidden or second in hidden:
+            continue  # no exact difference
+        outer = max((first, second), key=lambda g: (len(groups[g]), str(g)))
+        out.append(([*((code, 1) for code in only_first), *((code, -1) for code in only_second)],
+                    unallocated[first] - unallocated[second], [*only_first, *only_second],
+                    outer))
+    return out
+
+
+def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], list[K]]],
+           unallocated: Mapping[K, int], counts: Mapping[K, int],
+           hidden: Mapping[K, SuppressionReason], relabelled: set[K]) -> list[K]:
+    """Small counts that all relations together pin (interval propagation to a fixpoint)."""
+    relations = [[(code, sign) for code, sign in cells if code in hidden]
+                 for cells, _, _, _ in _relations(groups, shared, unallocated, hidden)]
+    relations = [r for r in relations if r]
+    bounds = {code: [c.lower, c.upper] for code, reason in hidden.items()
+              for c in (_hidden_cell(counts.get(code, 0), reason, 1, code in relabelled),)}
+    holding: dict[K, list[int]] = {}
+    for i, cells in enumerate(relations):
+        for code, _ in cells:
+            holding.setdefault(code, []).append(i)
+    queue = list(range(len(relations)))
+    queued = set(queue)
+    budget = 50 * len(relations)  # propagation converges long before; a bound on the cost
+    while queue and budget:
+        budget -= 1
+        i = queue.pop()
+        queued.discard(i)
+        cells = relations[i]
+        total = sum(sign * counts.get(code, 0) for code, sign in cells)
+        lows = [sign * bounds[code][0] if sign > 0 else -bounds[code][1] for code, sign in cells]
+        highs = [sign * bounds[code][1] if sign > 0 else -bounds[code][0] for code, sign in cells]
+        low_sum, low_inf = _finite_sum(lows)
+        high_sum, high_inf = _finite_sum(highs)
+        for (code, sign), lo, hi in zip(cells, lows, highs, strict=True):
+            others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
+            others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+            low, high = total - others_high, total - others_low  # of sign * value
+            new = [low, high] if sign > 0 else [-high, -low]
+            old = bounds[code]
+            tightened = [max(old[0], new[0]), min(old[1], new[1])]
+            if tightened != old:
+                bounds[code] = tightened
+                for j in holding[code]:
+                    if j not in queued:
+                        queued.add(j)
+                        queue.append(j)
+    return [code for code, (lo, hi) in bounds.items()
+            if lo >= hi and is_small_count(counts.get(code, 0))]
+
+
 def _protect(cells: Sequence[tuple[K, int]], remainder: int, candidates: Sequence[K],
              fallback: K | None, counts: Mapping[K, int],
-             hidden: dict[K, SuppressionReason]) -> bool:
+             hidden: dict[K, SuppressionReason], relabelled: set[K]) -> bool:
     """Protect the hidden cells of one relation (cells with their signs, and a signed
     remainder that is not in any cell); returns whether a suppression was added."""
-    current = [_hidden_cell(counts.get(code, 0), reason, sign) for code, sign in cells
-               if (reason := hidden.get(code)) is not None]
-    if is_small_count(abs(remainder)):
-        current.append(_HiddenCell(abs(remainder), 1, SMALL_COUNT_MAX, 1 if remainder > 0 else -1))
-    if not current or _is_protected(current):
+    current = {code: _hidden_cell(counts.get(code, 0), reason, sign, code in relabelled)
+               for code, sign in cells if (reason := hidden.get(code)) is not None}
+    rest = ([_HiddenCell(abs(remainder), 1, SMALL_COUNT_MAX, 1 if remainder > 0 else -1)]
+            if is_small_count(abs(remainder)) else [])
+    if (not current and not rest) or _is_protected([*current.values(), *rest]):
         return False
     signs = dict(cells)
     options = sorted((counts.get(code, 0), str(code), code) for code in set(candidates)
                      if code not in hidden and counts.get(code, 0) > SMALL_COUNT_MAX)
     picked: list[K] = []
-    while not _is_protected(current):
+    while not _is_protected([*current.values(), *rest]):
         if not options:
             if fallback is not None and fallback not in hidden:
                 # Withhold the total instead; the cells keep only their own suppression.
                 hidden[fallback] = SuppressionReason.SECONDARY
                 return True
-            break  # nothing more to withhold here; other relations may still help
+            break
         pick = next((o for o in options if _is_protected(
-            [*current, _hidden_cell(o[0], SuppressionReason.SECONDARY, signs[o[2]])])),
-            options[0])
+            [*current.values(), *rest,
+             _hidden_cell(o[0], SuppressionReason.SECONDARY, signs[o[2]])])), options[0])
         options.remove(pick)
         picked.append(pick[2])
-        current.append(_hidden_cell(pick[0], SuppressionReason.SECONDARY, signs[pick[2]]))
+        current[pick[2]] = _hidden_cell(pick[0], SuppressionReason.SECONDARY, signs[pick[2]])
     for code in picked:
         hidden[code] = SuppressionReason.SECONDARY
+    # Nothing left to withhold (e.g. a small wijk of four buurten of 1 each): the bounds that
+    # `small-count` reveals pin the cells, so some are published as `secondary` instead.
+    small = sorted((c.value, str(code), code) for code, c in current.items()
+                   if hidden[code] is SuppressionReason.SMALL_COUNT)
+    while small and not _is_protected([*current.values(), *rest]):
+        _, _, code = small.pop(0)
+        hidden[code] = SuppressionReason.SECONDARY
+        relabelled.add(code)
+        current[code] = _HiddenCell(current[code].value, 1, math.inf, current[code].sign)
+        picked.append(code)
     return bool(picked)
 
 
@@ -303,10 +399,14 @@ class _HiddenCell:
     sign: int
 
 
-def _hidden_cell(value: int, reason: SuppressionReason, sign: int) -> _HiddenCell:
+def _hidden_cell(value: int, reason: SuppressionReason, sign: int,
+                 relabelled: bool = False) -> _HiddenCell:
+    """The bounds an attacker who knows how cells are chosen can give a hidden cell: a
+    `secondary` cell chosen to protect others is publishable (5 or more) unless it is a
+    relabelled small count."""
     if reason is SuppressionReason.SMALL_COUNT:
         return _HiddenCell(value, 1, SMALL_COUNT_MAX, sign)
-    return _HiddenCell(value, SMALL_COUNT_MAX + 1, math.inf, sign)
+    return _HiddenCell(value, 1 if relabelled else SMALL_COUNT_MAX + 1, math.inf, sign)
 
 
 def _is_protected(hidden: list[_HiddenCell]) -> bool:

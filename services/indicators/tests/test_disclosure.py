@@ -74,7 +74,7 @@ keys = st.integers(min_value=0, max_value=KEY_SPACE - 1)
 
 
 @given(st.integers(5, 100_000), keys)
-def test_counts_of_five_and_more_are_perturbed_by_at_most_two_never_below_five(n, key):
+def test_counts_of_five_and_more_are_perturbed_by_at_most_four_never_below_five(n, key):
     cell = disclose_count(n, key)
     assert cell.value is not None and cell.reason is None
     assert isinstance(cell.value, int)
@@ -99,8 +99,9 @@ def test_counts_one_to_four_are_suppressed_with_the_reason(n):
         perturb(n, 12345)
 
 
-@pytest.mark.parametrize(("n", "mean", "variance"), [(7, 0.0, 1.2), (500, 0.0, 1.2),
-                                                     (6, 0.1, 0.89), (5, 0.5, 0.45)])
+@pytest.mark.parametrize(("n", "mean", "variance"), [(500, 0.0, 0.928), (9, 0.0, 0.928),
+                                                     (8, 0.002, 0.914), (7, 0.01, 1.27),
+                                                     (6, 0.14, 1.1), (5, 0.76, 0.842)])
 def test_the_noise_of_a_uniform_cell_key_follows_the_p_table(n, mean, variance):
     """Read at 10,000 evenly spread quantiles, the noise has the p-table's mean and variance."""
     draws = [noise(n, round((i + 0.5) / 10_000 * KEY_SPACE)) for i in range(10_000)]
@@ -259,7 +260,7 @@ def test_an_empty_group_is_just_the_parent():
 
 def _bounds(cell: DisclosedValue) -> tuple[int, float]:
     """What the published reason of a hidden cell tells the attacker about its value."""
-    return (1, 4) if cell.reason is SMALL else (5, float("inf"))
+    return (1, 4) if cell.reason is SMALL else (1, float("inf"))
 
 
 @given(children=hierarchies, unallocated=st.one_of(st.just(0), st.integers(0, 12)))
@@ -388,8 +389,8 @@ def test_no_group_of_a_gemeente_with_programme_areas_gives_a_hidden_cell_away(wi
     out = _groups(counts, groups)
     for code, cell in out.items():
         assert_publishable(cell)
-        if 1 <= counts[code] <= 4:
-            assert cell.reason is SMALL
+        if 1 <= counts[code] <= 4:  # withheld; `secondary` when its bounds would pin others
+            assert cell.reason in (SMALL, SECONDARY)
     for parent, children in groups.items():
         _assert_group_protected(parent, children, counts, out)
     for inner, outer in itertools.permutations(groups, 2):

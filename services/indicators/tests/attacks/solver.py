@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp  # type: ignore[import-untyped]
 
+from services.indicators import cellkey
+
 # What the documentation promises about a published count: it is within this distance of the
-# true count (the cell-key perturbation's maximum; the old rounding to 5 had the same bound).
-MAX_NOISE = 2
-UNBOUNDED = 10**6
+# true count (the cell-key perturbation's maximum; the old rounding to 5 promised 2).
+MAX_NOISE = cellkey.MAX_NOISE
+UNBOUNDED = 10_000  # larger than any count here; HiGHS is steadier with modest bounds
 
 
 class Attacker:
@@ -57,7 +59,7 @@ class Attacker:
         if reason == "small-count":
             self.var(name, 1, 4)
         elif reason == "secondary":
-            self.var(name, 5, UNBOUNDED)
+            self.var(name, 1, UNBOUNDED)
         elif value is None:
             self.var(name)
         elif value == 0:
@@ -65,9 +67,10 @@ class Attacker:
         else:
             self.var(name, max(5, value - noise), value + noise)
 
-    def range_of(self, name: str) -> tuple[int, int] | None:
-        """The least and greatest value of `name` over all integer solutions (None: none)."""
-        self.var(name)
+    def solve(self, objective: Mapping[str, float]) -> dict[str, int] | None:
+        """An integer solution minimising the objective (None: there is none)."""
+        for name in objective:
+            self.var(name)
         n = len(self._lower)
         bounds = Bounds(np.array(self._lower), np.array(self._upper))
         constraints = []
@@ -80,18 +83,39 @@ class Attacker:
                     matrix[r, i] = c
                 lower[r], upper[r] = lo, hi
             constraints = [LinearConstraint(matrix, lower, upper)]
-        out = []
-        for sign in (1.0, -1.0):
-            objective = np.zeros(n)
-            objective[self._index[name]] = sign
-            result = milp(objective, integrality=np.ones(n), bounds=bounds,
-                          constraints=constraints)
-            if result.status == 2:  # infeasible
-                return None
-            assert result.status == 0, result.message
-            out.append(round(result.x[self._index[name]]))
-        return out[0], out[1]
+        objective_row = np.zeros(n)
+        for name, weight in objective.items():
+            objective_row[self._index[name]] = weight
+        result = milp(objective_row, integrality=np.ones(n), bounds=bounds, constraints=constraints)
+        if result.status == 2:  # infeasible
+            return None
+        assert result.status == 0, result.message
+        return {name: round(result.x[i]) for name, i in self._index.items()}
+
+    def range_of(self, name: str) -> tuple[int, int] | None:
+        """The least and greatest value of `name` over all integer solutions (None: none)."""
+        least = self.solve({name: 1.0})
+        greatest = self.solve({name: -1.0})
+        if least is None or greatest is None:
+            return None
+        return least[name], greatest[name]
 
     def candidates(self, name: str) -> set[int]:
         found = self.range_of(name)
         return set() if found is None else set(range(found[0], found[1] + 1))
+
+    def pinned(self, truth: Mapping[str, int]) -> list[str]:
+        """Which of the unknowns in `truth` (a solution the attacker cannot see) take their
+        true value in every solution. A few solves prove most of them free: push all the
+        undecided ones up together, then down, then ask about the rest one by one."""
+        undecided = set(truth)
+        for sign in (-1.0, 1.0):
+            while undecided:
+                found = self.solve({name: sign for name in undecided})
+                assert found is not None, "the truth is a solution, so there is one"
+                moved = {name for name in undecided if found[name] != truth[name]}
+                if not moved:
+                    break
+                undecided -= moved
+        return sorted(name for name in undecided
+                      if (r := self.range_of(name)) is not None and r[0] == r[1])

@@ -4,7 +4,7 @@ Each test plays an ordinary reader: it reads what the API publishes and works ou
 can about one small cell, with an exact integer solver where counts combine. The attack fails
 when the cell is not pinned to a single value. Every attacker here relies only on what the
 documentation promises: a published count is within `MAX_NOISE` of the true count, a
-`small-count` cell holds 1-4, a `secondary` cell 5 or more, and denominators of rates on
+`small-count` cell holds 1-4, a `secondary` cell 1 or more, and denominators of rates on
 corporation dwellings are public (CBS).
 """
 
