@@ -52,7 +52,7 @@ class Period:
     def final_at(self, grace_days: int) -> datetime:
         """When the period becomes final: `grace_days` after its last month ended. From then
         on its public figures count only the facts recorded before this instant."""
-        after = month_index(self.last_month) + 1
+        after = max(month_index(self.last_month) + 1, 12)  # year 0 (or before): year 1
         return datetime(after // 12, after % 12 + 1, 1, tzinfo=UTC) + timedelta(days=grace_days)
 
     def __str__(self) -> str:

@@ -430,3 +430,14 @@ def test_overlapping_programme_areas_are_protected_by_their_difference():
     out = _groups(counts, {"PA1": ["a", "b", "c"], "PA2": ["b", "c", "d"]})
     assert out["a"].reason is SMALL
     assert out["d"].reason is SECONDARY or out["PA1"].suppressed or out["PA2"].suppressed
+
+
+def test_small_counts_that_pin_each_other_across_levels_are_published_as_secondary():
+    """Gemeente 4 = wijk 3 (1 + 1 + 1) + wijk 1: with every cell `small-count` (1-4), the
+    wijk is at least 3, so the gemeente is 4 and every buurt 1. The audit over all relations
+    publishes the pinned cells, the gemeente among them, as `secondary` (1 or more)."""
+    counts = {"NL": 4, "GM": 4, "W0": 3, "W1": 1, "a": 1, "b": 1, "c": 1, "d": 1}
+    groups = {"NL": ["GM"], "GM": ["W0", "W1"], "W0": ["a", "b", "c"], "W1": ["d"]}
+    out = _groups(counts, groups)
+    assert all(cell.suppressed for cell in out.values())
+    assert out["GM"].reason is SECONDARY

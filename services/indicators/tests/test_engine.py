@@ -17,6 +17,8 @@ def test_periods_name_their_last_month():
     month = parse_period("month:2026-01")
     assert month.first_month == "2026-01" and str(month.previous()) == "month:2025-12"
     assert str(month.shifted(-13)) == "month:2024-12"
+    assert str(month.final_at(7)) == "2026-02-08 00:00:00+00:00"
+    assert Period("month", "0000-01").previous().final_at(7).year == 1  # no error
     for bad in ("month:2026-13", "rolling-6m:2026-01", "2026-01", "month:2026-1"):
         with pytest.raises(ValueError):
             parse_period(bad)
