@@ -162,15 +162,17 @@ SERVICES = ("signals", "indicators", "funding")
 #: Settings fields that are secrets, per owning service (a DB URL carries a password).
 SECRET_FIELDS = {
     "signals": {"operational_pseudonym_key", "statistics_pseudonym_key", "field_keyring",
-                "field_active_key_id", "dev_keys_file"},
-    "indicators": set(),
+                "field_active_key_id", "access_log_key"},
+    "indicators": {"cell_key_secret"},
     "funding": set(),
 }
 #: What only signals may ever hold: the statistics key re-identifies a household from an
-#: address, the keyring decrypts its personal data.
+#: address, the keyring decrypts its personal data, the access-log key re-chains the log.
 SIGNALS_ONLY = ("DDK_SIGNALS_STATISTICS_PSEUDONYM_KEY", "DDK_SIGNALS_FIELD_KEYRING",
-                "DDK_SIGNALS_FIELD_ACTIVE_KEY_ID", "DDK_SIGNALS_OPERATIONAL_PSEUDONYM_KEY")
-ALL_SECRET_VARIABLES = (*SIGNALS_ONLY, *(f"DDK_{s.upper()}_DATABASE_URL" for s in SERVICES))
+                "DDK_SIGNALS_FIELD_ACTIVE_KEY_ID", "DDK_SIGNALS_OPERATIONAL_PSEUDONYM_KEY",
+                "DDK_SIGNALS_ACCESS_LOG_KEY")
+ALL_SECRET_VARIABLES = (*SIGNALS_ONLY, "DDK_INDICATORS_CELL_KEY_SECRET",
+                        *(f"DDK_{s.upper()}_DATABASE_URL" for s in SERVICES))
 POSTGRES_INIT = ROOT / "deploy" / "compose" / "postgres-init.sql"
 
 

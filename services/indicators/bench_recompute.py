@@ -48,16 +48,18 @@ def fill(path: Path, n_buurten: int, n_facts: int) -> None:
     rng = random.Random(7)  # noqa: S311 (synthetic data)
     households = [f"hh{i}" for i in range(n_facts // 3)]
     home = {h: rng.choice(buurten) for h in households}
+    key = {h: rng.getrandbits(32) for h in households}  # record keys (cell-key method)
     rows = []
     for _ in range(n_facts):
         h = rng.choice(households)
         month = f"{rng.choice((2025, 2026))}-{rng.randint(1, 12):02d}"
         rows.append((str(uuid.uuid4()), home[h], rng.choice(SIGNAL_CATEGORIES),
                      rng.choice(SEVERITIES), rng.random() < 0.02, month, h,
-                     f"{month}-15 10:00:00.000000", f"{month}-15 10:00:00.000000"))
+                     f"{month}-15 10:00:00.000000", f"{month}-15 10:00:00.000000", key[h]))
     conn.executemany(
         "INSERT INTO signal_facts (signal_id, area_code, category, severity, acute, month, "
-        "household_stats_pseudonym, observed_at, recorded_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        "household_stats_pseudonym, observed_at, recorded_at, record_key) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
     conn.commit()
     conn.close()
 

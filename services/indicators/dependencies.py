@@ -6,9 +6,14 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from services.indicators.computation.periods import Period, current_period, parse_period
+from services.indicators.computation.periods import (
+    Period,
+    current_period,
+    latest_final_period,
+    parse_period,
+)
 from services.indicators.computation.service import ComputationCache
-from shared.auth import Role, require_roles
+from shared.auth import Forbidden, Principal, Role, require_roles
 from shared.db import utcnow
 from shared.problems import BadRequest
 from shared.runtime import settings_of
@@ -27,6 +32,30 @@ def period_of(text: str | None) -> Period:
         return parse_period(text)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+
+
+def records_signals(principal: Principal) -> bool:
+    """Whether a (non-admin) reader can also record signals, and so steer a figure."""
+    return not principal.has(Role.ADMIN) and any(principal.has(r) for r in REPORTERS)
+
+
+def readable_period(text: str | None, principal: Principal, grace_days: int) -> Period:
+    """The period a reader asks for (default: the rolling 12 months ending this month).
+
+    Those who record signals read figures of every organisation only for final periods,
+    which no longer change (default: the latest final one): a tracker who adds signals and
+    watches a figure change gets one state of it, not one per signal.
+    """
+    now = utcnow()
+    if not records_signals(principal):
+        return period_of(text)
+    period = latest_final_period(now, grace_days) if text is None else period_of(text)
+    final_at = period.final_at(grace_days)
+    if final_at > now:
+        raise Forbidden(f"{period} is open: those who record signals read figures of every "
+                        f"organisation only for final periods; this one is final from "
+                        f"{final_at.isoformat()}")
+    return period
 
 
 async def computation_cache(request: Request) -> ComputationCache:
@@ -52,4 +81,5 @@ AreasPerPartDep = Annotated[int, Depends(snapshot_areas_per_part)]
 READERS = (Role.ANALYST, Role.PROGRAMME_OFFICER, Role.PROGRAMME_APPROVER, Role.ADMIN,
            Role.PARTNER, Role.FIELD_WORKER, Role.COORDINATOR, Role.PRIVACY_OFFICER)
 require_reader = require_roles(*READERS)
+REPORTERS = (Role.FIELD_WORKER, Role.COORDINATOR)  # the roles that record signals
 require_admin = require_roles(Role.ADMIN)

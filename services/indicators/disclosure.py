@@ -1,49 +1,54 @@
 """Statistical disclosure control: what a published figure may reveal about a small group.
 
 Applies to every output that is not an admin's; the caller decides who is an admin and skips
-these functions only for them. All counts here are counts of people, households, dwellings or
-signals in one area. The rules, as users read them in the API description:
+these functions only for them. All counts here are counts of households or signals in one
+area. The rules, as users read them in the API description (docs/disclosure.md explains why):
 
 Counts
     0 is published as 0 (as CBS does: "no cases" is not a group of people). Counts 1-4 are
-    suppressed with reason `small-count`. Counts of 5 and more are rounded to the nearest
-    multiple of 5, halves up (5, 6, 7 -> 5; 8 -> 10), so a published count is never 1-4.
+    withheld with reason `small-count`. Counts of 5 and more are perturbed by the cell-key
+    method (`services.indicators.cellkey`): the published value is within 2 of the true
+    count, never below 5, and the same cell (the same households or signals) always gets the
+    same value, whatever query or period reaches it.
 
-Rates (numerator per `per` units of the denominator)
-    Refused with `small-denominator` when the denominator is under 20 dwellings or under 100
-    households. Otherwise a rate is computed from the *published* numerator: refused with the
-    numerator's reason when that count is suppressed (a rate of 3 per 40 known dwellings is the
-    count 3 in disguise), and computed from the rounded count when it is published, so a rate
-    never tells more than the count published beside it (denominators are public in the CBS
-    Kerncijfers). The cost is accuracy: 7 of 100 households is published as 5.0 %.
+Rates and percentages
+    Only ever computed from published counts. A rate on a public denominator (corporation
+    dwellings from CBS) is refused with `small-denominator` under 20 dwellings, refused with
+    the count's reason when the count is withheld, and is otherwise the published count over
+    the denominator. A percentage of two of our own counts (stacking) is refused with the
+    reason of either count when one is withheld, with `small-denominator` when the published
+    denominator is under 100 households, and is otherwise published numerator over published
+    denominator. A trend is the difference of two such published rates (each period protected
+    as in its own publication); withheld when either is.
 
-Secondary suppression (one parent and the children that partition it, e.g. a wijk and its
-buurten)
-    Model of the attacker: knows the published parent and children exactly (rounding is treated
-    as extra noise, never relied on), the reason of every suppressed cell, and therefore that a
-    `small-count` cell holds 1-4 and a `secondary` cell holds 5 or more. From "parent minus the
-    published children" they learn the exact total of the hidden cells. With the parent
-    published, the hidden cells are protected when
-      1. their total is not itself a small count (1-4), and
-      2. no hidden cell's exact value follows from that total and the bounds above.
-    Rule 2 implies that a group never has exactly one suppressed cell (with 4 + 4 = 8 it also
-    catches two suppressed cells of 4 each). Until the group is protected, more children are
-    suppressed as `secondary`: the smallest publishable child (ties by code) that protects the
-    group on its own, else the smallest publishable child, and again. Zero children are never
-    chosen (they add no uncertainty). When even hiding every non-zero child cannot protect the
-    group, the parent is suppressed as `secondary` instead and the children keep only their
-    primary suppression. If the children do not add up to the parent, the unallocated rest is a
-    hidden cell of its own: when it is 1-4 it is protected like a `small-count` child; otherwise
-    it is assumed known to the attacker.
+Secondary suppression
+    Model of the attacker: knows every published count as if it were exact (the noise is extra
+    protection, never relied on here), the reason of every withheld cell, and therefore that a
+    `small-count` cell holds 1-4 and a `secondary` cell 1 or more (and, knowing how they are
+    chosen, 5 or more unless it is a relabelled small count). Each of these relations
+    gives them the exact signed total of some withheld cells:
+      1. a published parent and the children partitioning it: the hidden children's total;
+      2. a withheld parent and its children: parent minus the hidden children (a withheld
+         wijk must not be rebuilt from its published buurten);
+      3. two published groups sharing cells (one inside the other, or overlapping): the cells
+         only in the first minus the cells only in the second.
+    A relation is protected when
+      a. the total of its hidden cells, when they are all on one side, is not 1-4, and
+      b. no hidden cell's exact value follows from the total and the bounds above.
+    Rule b implies that a relation never has exactly one hidden cell. Until a relation is
+    protected, more of its cells are withheld as `secondary`: the smallest publishable cell
+    (ties by code) that protects it on its own, else the smallest, and again. Zero cells are
+    never chosen (they add no uncertainty). When no choice protects a relation of kind 1 or 3,
+    its total (the larger group's) is withheld as `secondary` instead; when nothing is left to
+    withhold, `small-count` cells of the relation are published as `secondary` (which tells
+    less: 1 or more) until it is protected. If children do not add
+    up to their parent, the unallocated rest is a hidden cell of its own when it is 1-4 and
+    assumed known otherwise. All relations are checked again until none changes.
 
-    One group at a time in `disclose_hierarchy`; `disclose_groups` protects groups that share
-    cells (gemeente > wijk > buurt, programme areas over buurten) together.
-
-Nested groups (one group's cells all inside another's, e.g. a wijk and a programme area of
-that wijk's buurten plus one more)
-    With both totals published, outer minus inner is the exact total of the outer's other
-    cells: a group of its own, protected by the same rules. When no choice of those cells
-    protects it, the outer total is suppressed as `secondary`.
+    Not covered exactly: what three or more relations give together (e.g. two overlapping
+    programme areas and a wijk). There the noise on every published total (unknown to the
+    attacker, the same on every query) is the protection; the attacker suite checks with an
+    exact integer solver that no withheld 1-4 cell is pinned.
 """
 
 from __future__ import annotations
@@ -54,8 +59,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal, TypeVar
 
+from services.indicators.cellkey import perturb
+
 SMALL_COUNT_MAX: Final = 4
-ROUNDING_BASE: Final = 5
 RATE_DECIMALS: Final = 1
 
 K = TypeVar("K", bound=Hashable)  # an area or category code (or a one-group parent key)
@@ -102,32 +108,12 @@ def is_small_count(n: int) -> bool:
     return 1 <= n <= SMALL_COUNT_MAX
 
 
-def round_count(n: int) -> int:
-    """Round a non-negative count to the nearest multiple of 5, halves up."""
-    return (n + ROUNDING_BASE // 2) // ROUNDING_BASE * ROUNDING_BASE
-
-
-def disclose_count(n: int) -> DisclosedValue:
-    """Publish a count: 0 as is, 1-4 suppressed, 5 and more rounded to a multiple of 5."""
+def disclose_count(n: int, cell_key: int) -> DisclosedValue:
+    """Publish a count: 0 as is, 1-4 withheld, 5 and more perturbed by its cell key."""
     _require_count(n, "count")
     if is_small_count(n):
         return DisclosedValue.withheld(SuppressionReason.SMALL_COUNT)
-    return DisclosedValue.published(round_count(n))
-
-
-def disclose_rate(
-    numerator: int,
-    denominator: int,
-    denominator_kind: DenominatorKind,
-    per: int = 100,
-    *,
-    decimals: int = RATE_DECIMALS,
-) -> DisclosedValue:
-    """Publish `numerator` per `per` units of `denominator`, or refuse it (see module doc)."""
-    _require_count(numerator, "numerator")
-    return disclose_rate_of(
-        disclose_count(numerator), denominator, denominator_kind, per, decimals=decimals
-    )
+    return DisclosedValue.published(perturb(n, cell_key))
 
 
 def disclose_rate_of(
@@ -138,7 +124,7 @@ def disclose_rate_of(
     *,
     decimals: int = RATE_DECIMALS,
 ) -> DisclosedValue:
-    """Publish a rate from an already disclosed count, e.g. a child of `disclose_hierarchy`.
+    """Publish a rate from a disclosed count over a public denominator.
 
     A count withheld for any reason (also `secondary`) yields no rate: with a public
     denominator the rate would give the count back.
@@ -154,171 +140,306 @@ def disclose_rate_of(
     return DisclosedValue.published(round(count.value / denominator * per, decimals))
 
 
+def disclose_share(numerator: DisclosedValue, denominator: DisclosedValue,
+                   denominator_kind: DenominatorKind, *, decimals: int = RATE_DECIMALS
+                   ) -> DisclosedValue:
+    """Publish a percentage of two disclosed counts (of which the numerator is a part)."""
+    if denominator.reason is not None:
+        return DisclosedValue.withheld(denominator.reason)
+    assert denominator.value is not None
+    if denominator.value < MIN_DENOMINATOR[denominator_kind]:
+        return DisclosedValue.withheld(SuppressionReason.SMALL_DENOMINATOR)
+    if numerator.reason is not None:
+        return DisclosedValue.withheld(numerator.reason)
+    assert numerator.value is not None
+    # Independent noise on a part and its whole may put the part above the whole.
+    return DisclosedValue.published(
+        round(min(100.0, numerator.value / denominator.value * 100), decimals))
+
+
+def disclose_difference(current: DisclosedValue, previous: DisclosedValue) -> DisclosedValue:
+    """Publish the change between two published figures (a trend)."""
+    for side in (current, previous):
+        if side.reason is not None:
+            return DisclosedValue.withheld(side.reason)
+    assert current.value is not None and previous.value is not None
+    return DisclosedValue.published(round(float(current.value) - float(previous.value),
+                                          RATE_DECIMALS))
+
+
 _PARENT: Final = object()  # the parent's key in a one-group `disclose_groups`: no code
 
 
 def disclose_hierarchy(
-    parent_count: int, children: Mapping[str, int]
+    parent_count: int, children: Mapping[str, int], keys: Mapping[str, int], parent_key: int,
 ) -> tuple[DisclosedValue, dict[str, DisclosedValue]]:
     """Publish a parent and its children with primary and secondary suppression.
 
-    The children must partition (part of) the parent: their sum may not exceed it. The result
-    keeps the order of `children`; the decisions depend only on the codes and counts.
+    The children must partition (part of) the parent: their sum may not exceed it. `keys`
+    are the children's cell keys. The result keeps the order of `children`; which cells are
+    withheld depends only on the codes and counts.
     """
     _require_count(parent_count, "parent count")
-    for code, n in children.items():
-        _require_count(n, f"count of {code}")
     if sum(children.values()) > parent_count:
         raise ValueError(
             f"children add up to {sum(children.values())}, more than the parent {parent_count}"
         )
     counts: dict[object, int] = {_PARENT: parent_count}
     counts.update(children.items())
-    out = disclose_groups(counts, {_PARENT: list(children)})
+    all_keys: dict[object, int] = {_PARENT: parent_key}
+    all_keys.update(keys.items())
+    out = disclose_groups(counts, {_PARENT: list(children)}, all_keys)
     return out[_PARENT], {code: out[code] for code in children}
 
 
 def disclose_groups(
-    counts: Mapping[K, int], groups: Mapping[K, Sequence[K]]
+    counts: Mapping[K, int], groups: Mapping[K, Sequence[K]], keys: Mapping[K, int],
 ) -> dict[K, DisclosedValue]:
     """Publish cells that belong to several groups, e.g. gemeente > wijken > buurten and
     programme areas over buurten, each group a parent and the children partitioning (part
-    of) it; a child missing from `counts` counts 0.
+    of) it; a child missing from `counts` counts 0. `keys` are the cell keys (missing: 0).
 
-    Each group is protected as in `disclose_hierarchy`, with a cell hidden for another group
-    counted as hidden here too, and the groups are checked again until none changes: a wijk
-    hidden to protect its buurten is then protected among its gemeente's wijken as well, and a
-    buurt hidden in its wijk cannot be recovered from a programme area and its other buurten.
-    Each round only adds suppressions, so this ends. A group nested in another (its cells a
-    proper subset of the other's) also publishes their difference, which is protected as the
-    group of the outer's other cells (see the module doc). Not covered: groups that overlap
-    without one holding the other, whose difference mixes cells of both; that needs an audit
-    of all published totals at once.
+    Withholds as in the module doc, then perturbs every published count by its cell key.
+    Each round only adds suppressions, so this ends.
     """
     for code, n in counts.items():
         _require_count(n, f"count of {code}")
-    out = {code: disclose_count(n) for code, n in counts.items()}
+    hidden: dict[K, SuppressionReason] = {
+        code: SuppressionReason.SMALL_COUNT for code, n in counts.items() if is_small_count(n)}
     unallocated: dict[K, int] = {}
     for parent, kids in groups.items():
         unallocated[parent] = counts[parent] - sum(counts.get(code, 0) for code in kids)
         if unallocated[parent] < 0:
             raise ValueError(f"the children of {parent} add up to more than it")
-    nested = _nested_pairs(groups)
-    changed = True
-    while changed:
-        changed = False
-        for parent in sorted(groups, key=str):
-            if out[parent].suppressed:
-                continue  # no published total to subtract from
-            changed |= _protect(parent, groups[parent], unallocated[parent], counts, out)
-        for inner, outer, others in nested:
-            rest = unallocated[outer] - unallocated[inner]
-            if out[inner].suppressed or out[outer].suppressed or rest < 0:
-                continue  # no exact difference of the outer's other cells alone
-            changed |= _protect(outer, others, rest, counts, out)
+    shared = _sharing_pairs(groups)
+    relabelled: set[K] = set()  # small counts published as `secondary` (see the module doc)
+    while True:
+        touched: set[K] | None = None  # None: check every relation
+        while touched is None or touched:
+            before = dict(hidden)
+            for cells, remainder, kids, fallback in _relations(groups, shared, unallocated,
+                                                               hidden):
+                if touched is not None and not any(code in touched for code, _ in cells):
+                    continue  # unchanged since it was last checked
+                if not is_small_count(abs(remainder)) and not any(
+                        code in hidden for code, _ in cells):
+                    continue  # nothing hidden: nothing to protect
+                _protect(cells, remainder, kids, fallback, counts, hidden, relabelled)
+            touched = {code for code, reason in hidden.items() if before.get(code) != reason}
+        # What the relations give together (e.g. a small gemeente whose wijken and buurten
+        # are all small): publish the small counts they pin as `secondary`.
+        pinned = set(_audit(groups, shared, unallocated, counts, hidden, relabelled))
+        if not pinned:
+            break
+        # Relabel each pinned small count, or else the largest small count beside it.
+        chosen = {code for code in pinned if hidden[code] is SuppressionReason.SMALL_COUNT}
+        for cells, _, _, _ in _relations(groups, shared, unallocated, hidden):
+            codes = [c for c, _ in cells]
+            if any(c in pinned and c not in chosen for c in codes):
+                near = [c for c in codes if hidden.get(c) is SuppressionReason.SMALL_COUNT]
+                if near:
+                    chosen.add(max(near, key=lambda c: (counts[c], str(c))))
+        if not chosen:
+            break
+        for code in chosen:
+            hidden[code] = SuppressionReason.SECONDARY
+            relabelled.add(code)
+    out: dict[K, DisclosedValue] = {}
+    for code, n in counts.items():
+        reason = hidden.get(code)
+        out[code] = (DisclosedValue.withheld(reason) if reason is not None
+                     else DisclosedValue.published(perturb(n, keys.get(code, 0))))
     return out
 
 
-def _protect(parent: K, kids: Sequence[K], unallocated: int, counts: Mapping[K, int],
-             out: dict[K, DisclosedValue]) -> bool:
-    """Protect the cells whose exact total is known (parent's published total minus the
-    published rest); returns whether a suppression was added."""
-    children = {code: counts.get(code, 0) for code in kids}
-    hidden = {code: reason for code in children
-              if code in out and (reason := out[code].reason) is not None}
-    secondary = _secondary_suppressions(children, unallocated, hidden)
-    if secondary is None:
-        out[parent] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
-        return True
-    for code in secondary:
-        out[code] = DisclosedValue.withheld(SuppressionReason.SECONDARY)
-    return bool(secondary)
+_Relation = tuple[list[tuple[K, int]], int, Sequence[K], "K | None"]
 
 
-def _nested_pairs(groups: Mapping[K, Sequence[K]]) -> list[tuple[K, K, list[K]]]:
-    """(inner, outer, the outer's other cells) for every group whose cells are a proper
-    subset of another's."""
+def _relations(groups: Mapping[K, Sequence[K]],
+               shared: list[tuple[K, K, list[K], list[K]]], unallocated: Mapping[K, int],
+               hidden: Mapping[K, SuppressionReason]) -> list[_Relation[K]]:
+    """(cells with signs, known remainder, cells that may be withheld, total to withhold
+    instead) of every relation an attacker can form (see the module doc)."""
+    out: list[_Relation[K]] = []
+    for parent in sorted(groups, key=str):
+        kids = groups[parent]
+        if parent in hidden:  # 2: the parent is rebuilt from its children
+            out.append(([(parent, 1), *((code, -1) for code in kids)], -unallocated[parent],
+                        kids, None))
+        else:  # 1: the hidden children's total is the parent minus the published ones
+            out.append(([(code, 1) for code in kids], unallocated[parent], kids, parent))
+    for first, second, only_first, only_second in shared:
+        if first in hidden or second in hidden:
+            continue  # no exact difference
+        outer = max((first, second), key=lambda g: (len(groups[g]), str(g)))
+        out.append(([*((code, 1) for code in only_first), *((code, -1) for code in only_second)],
+                    unallocated[first] - unallocated[second], [*only_first, *only_second],
+                    outer))
+    return out
+
+
+def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], list[K]]],
+           unallocated: Mapping[K, int], counts: Mapping[K, int],
+           hidden: Mapping[K, SuppressionReason], relabelled: set[K]) -> list[K]:
+    """Small counts that all relations together pin (interval propagation to a fixpoint)."""
+    relations = [[(code, sign) for code, sign in cells if code in hidden]
+                 for cells, _, _, _ in _relations(groups, shared, unallocated, hidden)]
+    relations = [r for r in relations if r]
+    bounds = {code: [c.lower, c.upper] for code, reason in hidden.items()
+              for c in (_hidden_cell(counts.get(code, 0), reason, 1, code in relabelled),)}
+    holding: dict[K, list[int]] = {}
+    for i, cells in enumerate(relations):
+        for code, _ in cells:
+            holding.setdefault(code, []).append(i)
+    queue = list(range(len(relations)))
+    queued = set(queue)
+    budget = 50 * len(relations)  # propagation converges long before; a bound on the cost
+    while queue and budget:
+        budget -= 1
+        i = queue.pop()
+        queued.discard(i)
+        cells = relations[i]
+        total = sum(sign * counts.get(code, 0) for code, sign in cells)
+        lows = [sign * bounds[code][0] if sign > 0 else -bounds[code][1] for code, sign in cells]
+        highs = [sign * bounds[code][1] if sign > 0 else -bounds[code][0] for code, sign in cells]
+        low_sum, low_inf = _finite_sum(lows)
+        high_sum, high_inf = _finite_sum(highs)
+        for (code, sign), lo, hi in zip(cells, lows, highs, strict=True):
+            others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
+            others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+            low, high = total - others_high, total - others_low  # of sign * value
+            new = [low, high] if sign > 0 else [-high, -low]
+            old = bounds[code]
+            tightened = [max(old[0], new[0]), min(old[1], new[1])]
+            if tightened != old:
+                bounds[code] = tightened
+                for j in holding[code]:
+                    if j not in queued:
+                        queued.add(j)
+                        queue.append(j)
+    return [code for code, (lo, hi) in bounds.items()
+            if lo >= hi and is_small_count(counts.get(code, 0))]
+
+
+def _protect(cells: Sequence[tuple[K, int]], remainder: int, candidates: Sequence[K],
+             fallback: K | None, counts: Mapping[K, int],
+             hidden: dict[K, SuppressionReason], relabelled: set[K]) -> bool:
+    """Protect the hidden cells of one relation (cells with their signs, and a signed
+    remainder that is not in any cell); returns whether a suppression was added."""
+    current = {code: _hidden_cell(counts.get(code, 0), reason, sign, code in relabelled)
+               for code, sign in cells if (reason := hidden.get(code)) is not None}
+    rest = ([_HiddenCell(abs(remainder), 1, SMALL_COUNT_MAX, 1 if remainder > 0 else -1)]
+            if is_small_count(abs(remainder)) else [])
+    if (not current and not rest) or _is_protected([*current.values(), *rest]):
+        return False
+    signs = dict(cells)
+    options = sorted((counts.get(code, 0), str(code), code) for code in set(candidates)
+                     if code not in hidden and counts.get(code, 0) > SMALL_COUNT_MAX)
+    picked: list[K] = []
+    while not _is_protected([*current.values(), *rest]):
+        if not options:
+            if fallback is not None and fallback not in hidden:
+                # Withhold the total instead; the cells keep only their own suppression.
+                hidden[fallback] = SuppressionReason.SECONDARY
+                return True
+            break
+        pick = next((o for o in options if _is_protected(
+            [*current.values(), *rest,
+             _hidden_cell(o[0], SuppressionReason.SECONDARY, signs[o[2]])])), options[0])
+        options.remove(pick)
+        picked.append(pick[2])
+        current[pick[2]] = _hidden_cell(pick[0], SuppressionReason.SECONDARY, signs[pick[2]])
+    for code in picked:
+        hidden[code] = SuppressionReason.SECONDARY
+    # Nothing left to withhold (e.g. a small wijk of four buurten of 1 each): the bounds that
+    # `small-count` reveals pin the cells, so some are published as `secondary` instead.
+    small = sorted((c.value, str(code), code) for code, c in current.items()
+                   if hidden[code] is SuppressionReason.SMALL_COUNT)
+    while small and not _is_protected([*current.values(), *rest]):
+        _, _, code = small.pop(0)
+        hidden[code] = SuppressionReason.SECONDARY
+        relabelled.add(code)
+        current[code] = _HiddenCell(current[code].value, 1, math.inf, current[code].sign)
+        picked.append(code)
+    return bool(picked)
+
+
+def _sharing_pairs(groups: Mapping[K, Sequence[K]]
+                   ) -> list[tuple[K, K, list[K], list[K]]]:
+    """(first, second, cells only in first, cells only in second) for every two groups that
+    share a cell and are not the same set (relation 3)."""
     holding: dict[K, list[K]] = {}
     for parent, kids in groups.items():
         for code in set(kids):
             holding.setdefault(code, []).append(parent)
     cells = {parent: set(kids) for parent, kids in groups.items()}
+    found: set[tuple[str, str]] = set()
     pairs = []
-    for inner, inside in cells.items():
-        if not inside:
-            continue
-        some = min(inside, key=lambda code: len(holding[code]))  # fewest candidates to check
-        pairs += [(inner, outer, [code for code in groups[outer] if code not in inside])
-                  for outer in holding[some] if outer != inner and inside < cells[outer]]
-    return sorted(pairs, key=lambda pair: (str(pair[0]), str(pair[1])))
+    for code in holding:
+        for first in holding[code]:
+            for second in holding[code]:
+                pair = (str(first), str(second))
+                if pair[0] >= pair[1] or pair in found or cells[first] == cells[second]:
+                    continue
+                found.add(pair)
+                pairs.append((first, second,
+                              [c for c in groups[first] if c not in cells[second]],
+                              [c for c in groups[second] if c not in cells[first]]))
+    return sorted(pairs, key=lambda p: (str(p[0]), str(p[1])))
 
 
 @dataclass(frozen=True, slots=True)
 class _HiddenCell:
-    """A cell the attacker cannot see, with the bounds its published reason reveals."""
+    """A cell the attacker cannot see, the bounds its published reason reveals, and its sign
+    in the relation."""
 
     value: int
     lower: float
     upper: float
+    sign: int
 
 
-def _primary_cell(value: int) -> _HiddenCell:
-    return _HiddenCell(value, 1, SMALL_COUNT_MAX)
-
-
-def _secondary_cell(value: int) -> _HiddenCell:
-    return _HiddenCell(value, SMALL_COUNT_MAX + 1, math.inf)
-
-
-def _secondary_suppressions(
-    children: Mapping[K, int], unallocated: int, hidden_already: Mapping[K, SuppressionReason],
-) -> frozenset[K] | None:
-    """The children to hide beside those hidden already, or None when no choice protects the
-    group."""
-    hidden = [_primary_cell(children[code]) if reason is SuppressionReason.SMALL_COUNT
-              else _secondary_cell(children[code]) for code, reason in hidden_already.items()]
-    if is_small_count(unallocated):
-        hidden.append(_primary_cell(unallocated))
-    candidates = sorted((n, code) for code, n in children.items()
-                        if n > SMALL_COUNT_MAX and code not in hidden_already)
-    chosen: list[K] = []
-    while hidden and not _is_protected(hidden):
-        if not candidates:
-            return None
-        pick = next(
-            (c for c in candidates if _is_protected([*hidden, _secondary_cell(c[0])])),
-            candidates[0],
-        )
-        candidates.remove(pick)
-        hidden.append(_secondary_cell(pick[0]))
-        chosen.append(pick[1])
-    return frozenset(chosen)
+def _hidden_cell(value: int, reason: SuppressionReason, sign: int,
+                 relabelled: bool = False) -> _HiddenCell:
+    """The bounds an attacker who knows how cells are chosen can give a hidden cell: a
+    `secondary` cell chosen to protect others is publishable (5 or more) unless it is a
+    relabelled small count."""
+    if reason is SuppressionReason.SMALL_COUNT:
+        return _HiddenCell(value, 1, SMALL_COUNT_MAX, sign)
+    return _HiddenCell(value, 1 if relabelled else SMALL_COUNT_MAX + 1, math.inf, sign)
 
 
 def _is_protected(hidden: list[_HiddenCell]) -> bool:
-    """Whether the exact total of the hidden cells reveals neither a small group nor a cell.
+    """Whether the known signed total of the hidden cells reveals neither a small group nor a
+    cell.
 
-    The attacker's knowledge of one cell is the box of bounds intersected with the known
-    total, projected on that cell: [max(lower, total - sum of others' upper), min(upper, total
-    - sum of others' lower)]. A cell is revealed when that interval holds one value.
+    Each cell contributes sign * value, within [lo, hi] by its bounds. The attacker's knowledge
+    of one cell's contribution is that range intersected with the total minus the others'
+    range; the cell is revealed when that leaves one value.
     """
-    total = sum(c.value for c in hidden)
-    if is_small_count(total):
+    total = sum(c.sign * c.value for c in hidden)
+    if len({c.sign for c in hidden}) == 1 and is_small_count(abs(total)):
         return False
-    sum_lower = sum(c.lower for c in hidden)
-    unbounded = sum(1 for c in hidden if math.isinf(c.upper))
-    finite_upper = sum(c.upper for c in hidden if not math.isinf(c.upper))
-    for cell in hidden:
-        others_lower = sum_lower - cell.lower
-        if math.isinf(cell.upper):
-            others_upper = math.inf if unbounded > 1 else finite_upper
-        else:
-            others_upper = math.inf if unbounded else finite_upper - cell.upper
-        lowest = max(cell.lower, total - others_upper)
-        highest = min(cell.upper, total - others_lower)
-        if lowest >= highest:
+    lows = [c.lower if c.sign > 0 else -c.upper for c in hidden]
+    highs = [c.upper if c.sign > 0 else -c.lower for c in hidden]
+    low_sum, low_inf = _finite_sum(lows)
+    high_sum, high_inf = _finite_sum(highs)
+    for lo, hi in zip(lows, highs, strict=True):
+        others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
+        others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+        if max(lo, total - others_high) >= min(hi, total - others_low):
             return False
     return True
+
+
+def _finite(value: float) -> float:
+    return 0.0 if math.isinf(value) else value
+
+
+def _finite_sum(values: list[float]) -> tuple[float, int]:
+    """(sum of the finite values, how many are infinite)."""
+    return (sum(v for v in values if not math.isinf(v)),
+            sum(1 for v in values if math.isinf(v)))
 
 
 def _require_count(n: int, what: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
@@ -96,7 +96,8 @@ class SignalFact(Base):
     __tablename__ = "signal_facts"
     # Covering, in GROUP BY order: a full recompute reads this index only, without sorting.
     __table_args__ = (Index("ix_signal_facts_area_household", "area_code",
-                            "household_stats_pseudonym", "month", "category", "acute"),)
+                            "household_stats_pseudonym", "month", "category", "acute",
+                            "record_key", "recorded_at"),)
 
     signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
     area_code: Mapped[str] = mapped_column(String(10))
@@ -107,6 +108,10 @@ class SignalFact(Base):
     household_stats_pseudonym: Mapped[str | None] = mapped_column(String(64))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The recording organisation: those who record signals see live counts of their own only.
+    organisation: Mapped[str | None] = mapped_column(String(100))
+    # The household's record key of the cell-key method (services.indicators.cellkey).
+    record_key: Mapped[int | None] = mapped_column(BigInteger)
     # Settled periods in which this fact carries its household's count (see above).
     household_windows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # ... its household's count in the fact's category.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from services.indicators.computation.periods import GRACE_DAYS
+from shared.settings import VAR, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -30,3 +31,11 @@ class Settings(ServiceSettings):
     late_signal_grace_days: int = 760
     # How often the retention clock looks for periods to settle (0 switches it off).
     pseudonym_retention_interval_s: float = 3600.0
+    # The cell-key method's secret (base64url, 256 bits): record keys of households are a keyed
+    # HMAC of their statistics pseudonym with it. Empty: the embedded default generates one
+    # once into `dev_keys_file`. Production sets it; changing it changes every published noise.
+    cell_key_secret: str = ""
+    dev_keys_file: str = str(VAR / "keys" / "indicators-keys.json")
+    # A period is final (its figures frozen for everyone but admins, and the only periods
+    # that those who record signals may read) this many days after its last month ended.
+    period_grace_days: int = GRACE_DAYS

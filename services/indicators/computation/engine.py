@@ -6,10 +6,11 @@ the sum of their buurten's distinct households (exact; a household that moved be
 within a period counts once in each). Every higher level is built by summing counts and
 denominators; rates are always computed from summed numerators and denominators, never averaged.
 
-Disclosure control (`services.indicators.disclosure`) makes the public values: counts are
-suppressed or rounded, with secondary suppression one level at a time (NL00 over gemeenten,
-gemeente over wijken, wijk over buurten) and the union of both verdicts for an area that is a
-parent in one group and a child in the next; rates come from the disclosed counts. Open CBS
+Disclosure control (`services.indicators.disclosure`) makes the public values: every count
+behind a published figure (signals, households, acute escalations, households per category,
+stacked households and their base, last period's households) is protected over the whole
+hierarchy and the programme areas together (suppression, then the cell-key perturbation), and
+every rate, percentage and trend is computed from those protected counts only. Open CBS
 statistics are public already and pass as they are. Admins get the raw values.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -32,12 +34,18 @@ from services.indicators.computation import definitions as d
 from services.indicators.computation.periods import Period
 from services.indicators.disclosure import (
     DisclosedValue,
+    disclose_difference,
     disclose_groups,
-    disclose_rate,
     disclose_rate_of,
+    disclose_share,
 )
 
 COUNT_IDS = (d.SIGNALS, d.SIGNALLED_HOUSEHOLDS, d.ACUTE_ESCALATIONS)
+# The other protected counts, by their names in `SignalCounts.keys`.
+PREVIOUS, STACKED, STACK_BASE = "previous_households", "stacked", "stack_base"
+_FIELDS = {d.SIGNALS: "signals", d.SIGNALLED_HOUSEHOLDS: "households",
+           d.ACUTE_ESCALATIONS: "acute", PREVIOUS: PREVIOUS, STACKED: STACKED,
+           STACK_BASE: STACK_BASE}
 
 
 @dataclass(slots=True)
@@ -51,6 +59,9 @@ class SignalCounts:
     stack_base: int = 0  # households with a signal in the 12-month window
     previous_households: int = 0
     by_category: dict[str, int] = field(default_factory=dict)  # distinct households
+    # Cell keys (sums of record keys) of the counts above, by field name, and per category.
+    keys: dict[str, int] = field(default_factory=dict)
+    by_category_keys: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: SignalCounts) -> None:
         self.signals += other.signals
@@ -61,6 +72,10 @@ class SignalCounts:
         self.previous_households += other.previous_households
         for category, n in other.by_category.items():
             self.by_category[category] = self.by_category.get(category, 0) + n
+        for name, key in other.keys.items():
+            self.keys[name] = self.keys.get(name, 0) + key
+        for category, key in other.by_category_keys.items():
+            self.by_category_keys[category] = self.by_category_keys.get(category, 0) + key
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +147,7 @@ class Computation:
     period: Period
     method_version: str
     areas: Mapping[str, AreaResult]
+    data_until: datetime | None = None  # facts recorded from then on are not counted
 
 
 def parents_of(buurt: str) -> tuple[str, str, str]:
@@ -191,8 +207,8 @@ def _roll_up(
 def _disclose_counts(
     counts: Mapping[str, SignalCounts], programme_areas: Mapping[str, Iterable[str]],
 ) -> dict[str, dict[str, DisclosedValue]]:
-    """Every area's public counts: the CBS hierarchy and the programme areas protected
-    together (`disclose_groups`), one count indicator at a time."""
+    """Every area's protected counts: the CBS hierarchy and the programme areas protected
+    together (`disclose_groups`), one count at a time, each perturbed by its cell key."""
     groups: dict[str, list[str]] = defaultdict(list)
     for code in counts:
         level = area_level(code)
@@ -206,19 +222,32 @@ def _disclose_counts(
         groups[programme_id] = sorted(set(buurten))
     groups = {parent: kids for parent, kids in groups.items() if parent in counts}
     out: dict[str, dict[str, DisclosedValue]] = {code: {} for code in counts}
-    for indicator in COUNT_IDS:
-        values = {code: _count(c, indicator) for code, c in counts.items()}
-        for code, cell in disclose_groups(values, groups).items():
-            out[code][indicator] = cell
+    done: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, DisclosedValue]] = {}
+    cells: list[tuple[str, dict[str, int], dict[str, int]]] = [
+        (name, {code: getattr(c, f) for code, c in counts.items()},
+         {code: c.keys.get(f, 0) for code, c in counts.items()})
+        for name, f in _FIELDS.items()]
+    cells += [(category_cell(x), {code: c.by_category.get(x, 0) for code, c in counts.items()},
+               {code: c.by_category_keys.get(x, 0) for code, c in counts.items()})
+              for x in sorted({x for c in counts.values() for x in c.by_category})]
+    for name, values, keys in cells:
+        # The same counts with the same keys are the same cells (the base of stacking is the
+        # period's households for rolling periods): protected once, published alike.
+        signature = (tuple(values.values()), tuple(keys.values()))
+        if signature not in done:
+            done[signature] = disclose_groups(values, groups, keys)
+        for code, cell in done[signature].items():
+            out[code][name] = cell
     return out
 
 
+def category_cell(category: str) -> str:
+    return f"category:{category}"
+
+
 def _count(c: SignalCounts, indicator: str) -> int:
-    if indicator == d.SIGNALS:
-        return c.signals
-    if indicator == d.SIGNALLED_HOUSEHOLDS:
-        return c.households
-    return c.acute
+    count: int = getattr(c, _FIELDS[indicator])
+    return count
 
 
 def _rate(numerator: int, denominator: int | None) -> float | None:
@@ -228,43 +257,40 @@ def _rate(numerator: int, denominator: int | None) -> float | None:
 
 
 def _evaluate(area: AreaResult, indicator: str) -> tuple[float | None, Cell]:
-    c, stats = area.counts, area.stats
+    c, stats, public = area.counts, area.stats, area.public_counts
     if indicator in COUNT_IDS:
-        return float(_count(c, indicator)), Cell.of(area.public_counts[indicator])
+        return float(_count(c, indicator)), Cell.of(public[indicator])
     corp = stats.corporation_dwellings
     if indicator == d.SIGNALLED_RATE:
         if corp is None:
             return None, Cell(None)
-        rate = disclose_rate_of(area.public_counts[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
+        rate = disclose_rate_of(public[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
         return _rate(c.households, corp), Cell.of(rate)
     if indicator.startswith(d.SIGNALLED_RATE + "."):
-        n = c.by_category.get(indicator[len(d.SIGNALLED_RATE) + 1:], 0)
+        category = indicator[len(d.SIGNALLED_RATE) + 1:]
         if corp is None:
             return None, Cell(None)
-        return _rate(n, corp), Cell.of(disclose_rate(n, corp, "dwellings"))
+        count = public.get(category_cell(category), DisclosedValue.published(0))
+        return (_rate(c.by_category.get(category, 0), corp),
+                Cell.of(disclose_rate_of(count, corp, "dwellings")))
     if indicator == d.STACKED_PCT:
         if c.stack_base == 0:
             return None, Cell(None)
         return (_rate(c.stacked, c.stack_base),
-                Cell.of(disclose_rate(c.stacked, c.stack_base, "households")))
+                Cell.of(disclose_share(public[STACKED], public[STACK_BASE], "households")))
     if indicator == d.SIGNALLED_TREND:
         if corp is None:
             return None, Cell(None)
         current_raw, previous_raw = _rate(c.households, corp), _rate(c.previous_households, corp)
         raw = (None if current_raw is None or previous_raw is None
                else round(current_raw - previous_raw, 2))
-        rate = disclose_rate_of(area.public_counts[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
-        return raw, _trend(rate, disclose_rate(c.previous_households, corp, "dwellings"))
+        # Both rates as their own periods publish them: last period's count is protected
+        # exactly as in last period's publication (same cells, same keys, same verdicts).
+        rate = disclose_rate_of(public[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
+        previous = disclose_rate_of(public[PREVIOUS], corp, "dwellings")
+        return raw, Cell.of(disclose_difference(rate, previous))
     value = _open_value(stats, indicator)
     return value, Cell(value)
-
-
-def _trend(rate: DisclosedValue, previous: DisclosedValue) -> Cell:
-    for side in (rate, previous):
-        if side.reason is not None:
-            return Cell(None, side.reason.value)
-    assert rate.value is not None and previous.value is not None
-    return Cell(round(float(rate.value) - float(previous.value), 1))
 
 
 _PER_INHABITANT = {

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+# Days after a period's last month until it is final (the default of `period_grace_days`).
+GRACE_DAYS = 7
 
 _PERIOD = re.compile(r"(month|rolling-12m):([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -46,6 +49,12 @@ class Period:
     def shifted(self, months: int) -> Period:
         return Period(self.kind, month_label(month_index(self.last_month) + months))
 
+    def final_at(self, grace_days: int) -> datetime:
+        """When the period becomes final: `grace_days` after its last month ended. From then
+        on its public figures count only the facts recorded before this instant."""
+        after = max(month_index(self.last_month) + 1, 12)  # year 0 (or before): year 1
+        return datetime(after // 12, after % 12 + 1, 1, tzinfo=UTC) + timedelta(days=grace_days)
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.last_month}"
 
@@ -60,3 +69,11 @@ def parse_period(text: str) -> Period:
 
 def current_period(now: datetime, kind: str = "rolling-12m") -> Period:
     return Period(kind, now.strftime("%Y-%m"))
+
+
+def latest_final_period(now: datetime, grace_days: int, kind: str = "rolling-12m") -> Period:
+    """The last period of `kind` that is final at `now`."""
+    period = current_period(now, kind)
+    while period.final_at(grace_days) > now:
+        period = period.shifted(-1)
+    return period

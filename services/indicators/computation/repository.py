@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,14 +26,27 @@ from services.indicators.stream import retention
 F = SignalFact
 
 
-async def signal_counts(session: AsyncSession, period: Period) -> dict[str, SignalCounts]:
-    """Per buurt: signals, distinct households (also per category and in the previous period),
-    acute escalations, and stacking over the 12 months ending with the period.
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Only facts recorded before these instants count (None: every fact), for the period
+    and for its previous period (the trend)."""
 
-    One pass over the facts: the inner query makes one row per (buurt, household) with flags,
-    the outer one sums them per buurt. In a settled period (`stream/retention.py`) a household
-    counts through the bit its representative fact carries, so facts whose pseudonym is gone
-    (one NULL group per buurt) still add up; a period not yet settled has every pseudonym.
+    current: datetime | None = None
+    previous: datetime | None = None
+
+
+async def signal_counts(session: AsyncSession, period: Period,
+                        cutoffs: Cutoffs = Cutoffs()) -> dict[str, SignalCounts]:
+    """Per buurt: signals, distinct households (also per category and in the previous period),
+    acute escalations, and stacking over the 12 months ending with the period, each with its
+    cell key (the sum of the record keys it counts). `cutoffs`: only facts recorded before
+    them count (a final period's public figures are frozen).
+
+    One pass over the facts: the inner query makes one row per (buurt, household) with each
+    count and its key, the outer one sums them per buurt. In a settled period
+    (`stream/retention.py`) a household counts through the bit its representative fact
+    carries, with that fact's record key, so facts whose pseudonym is gone (one NULL group per
+    buurt) still add up; a period not yet settled has every pseudonym.
     """
     settled = await retention.settled_through(session)
 
@@ -40,62 +55,88 @@ async def signal_counts(session: AsyncSession, period: Period) -> dict[str, Sign
 
     previous = period.previous()
     stack = Period("rolling-12m", period.last_month)  # the stacking window
-    current = F.month.between(period.first_month, period.last_month)
-    before = F.month.between(previous.first_month, previous.last_month)
-    stacking = F.month.between(stack.first_month, stack.last_month)
+    current = _recorded_before(F.month.between(period.first_month, period.last_month),
+                               cutoffs.current)
+    before = _recorded_before(F.month.between(previous.first_month, previous.last_month),
+                              cutoffs.previous)
+    stacking = _recorded_before(F.month.between(stack.first_month, stack.last_month),
+                                cutoffs.current)
     bit_now, bit_before = _period_bit(period), _period_bit(previous)
+    key = func.coalesce(F.record_key, 0)
+    household_key = func.max(key)
 
-    def households(window: ColumnElement[bool], last_month: str, column: SQLColumnExpression[int],
-                   bit: ColumnElement[int] | int) -> ColumnElement[int]:
+    def households(window: ColumnElement[bool], last_month: str,
+                   column: SQLColumnExpression[int], bit: ColumnElement[int] | int,
+                   ) -> tuple[ColumnElement[int], ColumnElement[int]]:
+        """(count, key) of the group's households in `window`."""
         if is_settled(last_month):
-            return func.sum(case((and_(window, retention.carries(column, bit)), 1), else_=0))
-        return _flag(window)
+            carried = and_(window, retention.carries(column, bit))
+            return (func.sum(case((carried, 1), else_=0)),
+                    func.sum(case((carried, key), else_=0)))
+        present = _flag(window)
+        return present, present * household_key
 
     categories = [households(and_(current, F.category == c), period.last_month,
                              F.category_windows, bit_now) for c in SIGNAL_CATEGORIES]
-    stacked: ColumnElement[int]
-    stack_base: ColumnElement[int]
+    stacked: tuple[ColumnElement[int], ColumnElement[int]]
+    stack_base: tuple[ColumnElement[int], ColumnElement[int]]
     if is_settled(stack.last_month):
         stack_bit = retention.rolling_bit(stack.last_month)
-        stacked = func.sum(case((and_(stacking, retention.carries(F.stacked_windows,
-                                                                   stack_bit)), 1), else_=0))
-        stack_base = func.sum(case((and_(stacking, retention.carries(F.household_windows,
-                                                                      stack_bit)), 1), else_=0))
+        stacked = households(stacking, stack.last_month, F.stacked_windows, stack_bit)
+        stack_base = households(stacking, stack.last_month, F.household_windows, stack_bit)
     else:
         # Categories per household in the stacking window, as flags (a COUNT(DISTINCT) per
         # group would make SQLite sort every group); for rolling 12 months it is the period.
         distinct = sum((_flag(and_(stacking, F.category == c)) for c in SIGNAL_CATEGORIES[1:]),
                        start=_flag(and_(stacking, F.category == SIGNAL_CATEGORIES[0])))
-        stacked = case((distinct >= 2, 1), else_=0)
-        stack_base = case((distinct >= 1, 1), else_=0)
+        is_stacked, is_based = case((distinct >= 2, 1), else_=0), case((distinct >= 1, 1),
+                                                                        else_=0)
+        stacked = is_stacked, is_stacked * household_key
+        stack_base = is_based, is_based * household_key
+    present = households(current, period.last_month, F.household_windows, bit_now)
+    earlier = households(before, previous.last_month, F.household_windows, bit_before)
+    measures = {"households": present, "previous_households": earlier, "stacked": stacked,
+                "stack_base": stack_base}
     per_household = (
         select(
             F.area_code.label("area"),
             func.sum(case((current, 1), else_=0)).label("signals"),
-            households(current, period.last_month, F.household_windows, bit_now).label("present"),
+            func.sum(case((current, key), else_=0)).label("signals_key"),
             func.sum(case((and_(current, F.acute), 1), else_=0)).label("acute"),
-            households(before, previous.last_month, F.household_windows, bit_before
-                       ).label("previous"),
-            stacked.label("stacked"), stack_base.label("base"),
-            *(flag.label(f"c{i}") for i, flag in enumerate(categories)),
+            func.sum(case((and_(current, F.acute), key), else_=0)).label("acute_key"),
+            *(count.label(name) for name, (count, _) in measures.items()),
+            *(k.label(f"{name}_key") for name, (_, k) in measures.items()),
+            *(count.label(f"c{i}") for i, (count, _) in enumerate(categories)),
+            *(ck.label(f"c{i}_key") for i, (_, ck) in enumerate(categories)),
         )
         .where(F.month.between(min(previous.first_month, stack.first_month), period.last_month))
         .group_by(F.area_code, F.household_stats_pseudonym)
         .subquery()
     )
     h = per_household.c
+    names = ("signals", "households", "acute", "previous_households", "stacked", "stack_base")
+    n = len(SIGNAL_CATEGORIES)
     rows = await session.execute(select(
-        h.area, func.sum(h.signals), func.sum(h.present), func.sum(h.acute),
-        func.sum(h.previous), func.sum(h.stacked), func.sum(h.base),
-        *(func.sum(h[f"c{i}"]) for i in range(len(SIGNAL_CATEGORIES))),
+        h.area,
+        *(func.sum(h[name]) for name in names),
+        *(func.sum(h[f"{name}_key"]) for name in names),
+        *(func.sum(h[f"c{i}"]) for i in range(n)),
+        *(func.sum(h[f"c{i}_key"]) for i in range(n)),
     ).group_by(h.area))
     counts: dict[str, SignalCounts] = {}
-    for area, signals, present, acute, prev, stacked_n, base, *by_category in rows:
+    for area, *rest in rows:
+        values = [int(v or 0) for v in rest]
+        totals, keys = values[:6], values[6:12]
+        by_category, category_keys = values[12:12 + n], values[12 + n:]
+        signals, present_n, acute, prev, stacked_n, base = totals
         counts[str(area)] = SignalCounts(
-            signals=int(signals), households=int(present), acute=int(acute),
-            stacked=int(stacked_n), stack_base=int(base), previous_households=int(prev),
-            by_category={c: int(n) for c, n in zip(SIGNAL_CATEGORIES, by_category, strict=True)
-                         if n},
+            signals=signals, households=present_n, acute=acute, stacked=stacked_n,
+            stack_base=base, previous_households=prev,
+            by_category={c: x for c, x in zip(SIGNAL_CATEGORIES, by_category, strict=True)
+                         if x},
+            keys=dict(zip(names, keys, strict=True)),
+            by_category_keys={c: k for c, k, x in zip(
+                SIGNAL_CATEGORIES, category_keys, by_category, strict=True) if x},
         )
     return counts
 
@@ -104,6 +145,11 @@ def _period_bit(period: Period) -> ColumnElement[int] | int:
     """The bit of a period on the facts (see `SignalFact`)."""
     return retention.MONTH_BIT if period.kind == "month" else retention.rolling_bit(
         period.last_month)
+
+
+def _recorded_before(condition: ColumnElement[bool], cutoff: datetime | None
+                     ) -> ColumnElement[bool]:
+    return condition if cutoff is None else and_(condition, F.recorded_at < cutoff)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation import repository
 from services.indicators.computation.engine import Computation, compute
-from services.indicators.computation.periods import Period
+from services.indicators.computation.periods import GRACE_DAYS, Period
+from services.indicators.computation.repository import Cutoffs
+from shared.db import utcnow
 
 
-async def compute_period(session: AsyncSession, period: Period,
-                         include: Iterable[str] = ()) -> Computation:
+def public_cutoffs(period: Period, now: datetime, grace_days: int = GRACE_DAYS) -> Cutoffs:
+    """What the public figures of `period` count at `now`: a final period (and a final previous
+    period, for the trend) only the facts recorded before it became final, so its published
+    figures no longer change when signals are added to it later; an open period every fact."""
+
+    def frozen(p: Period) -> datetime | None:
+        at = p.final_at(grace_days)
+        return at if at <= now else None
+
+    return Cutoffs(frozen(period), frozen(period.previous()))
+
+
+async def compute_period(session: AsyncSession, period: Period, include: Iterable[str] = (),
+                         cutoffs: Cutoffs = Cutoffs()) -> Computation:
     """Every area's indicators for `period`, from the facts and the register as they are.
 
     `include`: codes to show even when unregistered and without signals (a buurt whose last
-    signal was just erased must be published with zeros).
+    signal was just erased must be published with zeros). `cutoffs`: see `public_cutoffs`;
+    the default counts every fact (raw values for admins).
     """
-    counts = await repository.signal_counts(session, period)
+    counts = await repository.signal_counts(session, period, cutoffs)
     statistics = await repository.open_statistics(session, period.year)
     members = await repository.programme_area_members(session)
     registered = await repository.registered_codes(session)
-    return compute(period, counts, statistics, members, [*registered, *include])
+    computation = compute(period, counts, statistics, members, [*registered, *include])
+    return dataclasses.replace(computation, data_until=cutoffs.current)
 
 
 @dataclass
@@ -32,19 +50,27 @@ class ComputationCache:
     """Readers share a computation for `ttl_s` seconds; a write to the register clears it.
 
     A full computation is a few GROUP BY queries over the period's facts; caching it keeps a
-    burst of API reads from repeating them, at the cost of answers up to `ttl_s` old.
+    burst of API reads from repeating them, at the cost of answers up to `ttl_s` old. Admins'
+    raw values count every fact; everyone else's are the public ones (`public_cutoffs`).
     """
 
     ttl_s: float
-    _entries: dict[str, tuple[float, Computation]] = field(default_factory=dict)
+    grace_days: int = GRACE_DAYS
+    _entries: dict[tuple[str, Cutoffs], tuple[float, Computation]] = field(
+        default_factory=dict)
 
-    async def get(self, session: AsyncSession, period: Period) -> Computation:
-        key = str(period)
+    def cutoffs(self, period: Period, raw: bool) -> Cutoffs:
+        return Cutoffs() if raw else public_cutoffs(period, utcnow(), self.grace_days)
+
+    async def get(self, session: AsyncSession, period: Period, raw: bool = False
+                  ) -> Computation:
+        cutoffs = self.cutoffs(period, raw)
+        key = (str(period), cutoffs)
         hit = self._entries.get(key)
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        result = await compute_period(session, period)
+        result = await compute_period(session, period, cutoffs=cutoffs)
         if len(self._entries) > 64:
             self._entries.clear()
         self._entries[key] = (now, result)

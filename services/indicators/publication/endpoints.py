@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.indicators.dependencies import (
     AreasPerPartDep,
+    CacheDep,
     EventSourceDep,
     PeriodQuery,
     period_of,
@@ -22,11 +23,11 @@ router = APIRouter(tags=["indicators"])
 @router.post("/indicator-snapshots", response_model=SnapshotAccepted, status_code=202)
 async def publish_snapshot(
     session: SessionDep, source: EventSourceDep, areas_per_part: AreasPerPartDep,
-    period: PeriodQuery = None, principal: Principal = require_admin,
+    cache: CacheDep, period: PeriodQuery = None, principal: Principal = require_admin,
 ) -> SnapshotAccepted:
     """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
     chosen = period_of(period)
     snapshot_id, parts, areas = await service.publish_snapshot(
-        session, chosen, source, areas_per_part)
+        session, chosen, source, areas_per_part, cache.grace_days)
     return SnapshotAccepted(snapshot_id=snapshot_id, period=str(chosen), parts=parts,
                             areas=areas)

@@ -11,6 +11,7 @@ from opentelemetry.trace import Tracer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.indicators.computation.periods import GRACE_DAYS
 from services.indicators.models import DirtyArea
 from services.indicators.publication.service import publish_dirty
 from shared.tracing import worker_span
@@ -30,13 +31,15 @@ class IndicatorPublisher:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str,
                  interval_s: float, after_commit: Callable[[], None],
-                 poll_s: float = 0.05, tracer: Tracer | None = None) -> None:
+                 poll_s: float = 0.05, tracer: Tracer | None = None,
+                 grace_days: int = GRACE_DAYS) -> None:
         self._sessions = sessions
         self._source = source
         self._interval = interval_s
         self._poll = min(poll_s, interval_s)
         self._after_commit = after_commit
         self._tracer = tracer
+        self._grace_days = grace_days
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -56,7 +59,8 @@ class IndicatorPublisher:
                 return False
         with worker_span(self._tracer, "publish indicators"):
             async with self._sessions() as session, session.begin():
-                written = await publish_dirty(session, self._source)
+                written = await publish_dirty(session, self._source,
+                                              grace_days=self._grace_days)
         if written:
             self._after_commit()
         return True

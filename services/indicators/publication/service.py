@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.indicators.areacodes import AreaLevel
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Computation, parents_of
-from services.indicators.computation.periods import Period, current_period
+from services.indicators.computation.periods import GRACE_DAYS, Period, current_period
 from services.indicators.computation.repository import programme_area_members
-from services.indicators.computation.service import compute_period
+from services.indicators.computation.service import compute_period, public_cutoffs
 from services.indicators.models import DirtyArea, PublishedIndicators
 from services.indicators.publication.outbox import record_with_nulls
 from shared.contracts.indicators import (
@@ -79,7 +79,8 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
     return sorted(c for c in out if c in computation.areas)
 
 
-async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None) -> int:
+async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
+                        grace_days: int = GRACE_DAYS) -> int:
     """One publisher tick; returns how many events it wrote to the outbox.
 
     Several replicas may tick at once: one publishes, the others find the tick taken and
@@ -92,7 +93,8 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
         return 0
     computed_at = now or utcnow()
     period = current_period(computed_at)
-    computation = await compute_period(session, period, include=[m[0] for m in marks])
+    computation = await compute_period(session, period, include=[m[0] for m in marks],
+                                       cutoffs=public_cutoffs(period, computed_at, grace_days))
     members = await programme_area_members(session)
     written = 0
     for code in affected_areas([m[0] for m in marks], computation, members):
@@ -116,11 +118,13 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
 
 
 async def publish_snapshot(
-    session: AsyncSession, period: Period, source: str, areas_per_part: int
+    session: AsyncSession, period: Period, source: str, areas_per_part: int,
+    grace_days: int = GRACE_DAYS,
 ) -> tuple[uuid.UUID, int, int]:
     """Every area's public indicators in parts; returns (snapshot id, parts, areas)."""
-    computation = await compute_period(session, period)
     computed_at = utcnow()
+    computation = await compute_period(session, period,
+                                       cutoffs=public_cutoffs(period, computed_at, grace_days))
     snapshot_id = uuid.uuid4()
     codes = sorted(computation.areas)
     chunks = [codes[i:i + areas_per_part] for i in range(0, len(codes), areas_per_part)] or [[]]

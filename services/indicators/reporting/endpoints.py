@@ -9,8 +9,14 @@ from fastapi import APIRouter, Path, Query
 from services.indicators.areacodes import AreaLevel
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import Cell
-from services.indicators.dependencies import CacheDep, PeriodQuery, period_of, require_reader
-from services.indicators.reporting import repository, service
+from services.indicators.dependencies import (
+    CacheDep,
+    PeriodQuery,
+    readable_period,
+    records_signals,
+    require_reader,
+)
+from services.indicators.reporting import audit, repository, service
 from services.indicators.reporting.schemas import (
     AreaIndicatorsOut,
     AreaSignalCounts,
@@ -32,8 +38,13 @@ BUURT = r"^BU[0-9]{4}[0-9A-Z]{4}$"
 LEVEL = r"^(national|gemeente|wijk|buurt|programme-area)$"
 
 
-def _raw(principal: Principal) -> bool:
-    return principal.has(Role.ADMIN)
+def _raw(principal: Principal, endpoint: str, area: str | None = None,
+         period: str | None = None) -> bool:
+    """Admins read raw values; each such read is logged and counted."""
+    if not principal.has(Role.ADMIN):
+        return False
+    audit.raw_read(principal, endpoint, area, period)
+    return True
 
 
 @router.get("/indicator-definitions", response_model=IndicatorDefinitionList)
@@ -49,8 +60,10 @@ async def area_indicators(
     cache: CacheDep, period: PeriodQuery = None, principal: Principal = require_reader,
 ) -> AreaIndicatorsOut:
     """An area's indicators and vulnerability index for a period (raw for admins)."""
-    computation = await cache.get(session, period_of(period))
-    return service.area_indicators(computation, code, _raw(principal))
+    chosen = readable_period(period, principal, cache.grace_days)
+    raw = _raw(principal, "area-indicators", code, str(chosen))
+    computation = await cache.get(session, chosen, raw)
+    return service.area_indicators(computation, code, raw)
 
 
 @router.get("/indicators", response_model=IndicatorRanking)
@@ -61,8 +74,10 @@ async def indicator_ranking(
     period: PeriodQuery = None, principal: Principal = require_reader,
 ) -> IndicatorRanking:
     """Areas of one level ranked on one indicator for a period, worst first."""
-    computation = await cache.get(session, period_of(period))
-    return service.ranking(computation, AreaLevel(level), indicator, _raw(principal))
+    chosen = readable_period(period, principal, cache.grace_days)
+    raw = _raw(principal, "indicator-ranking", None, str(chosen))
+    computation = await cache.get(session, chosen, raw)
+    return service.ranking(computation, AreaLevel(level), indicator, raw)
 
 
 @router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,
@@ -76,16 +91,17 @@ async def indicator_series(
     principal: Principal = require_reader,
 ) -> IndicatorSeries:
     """One indicator of an area over `count` consecutive periods ending with `until`."""
-    last = period_of(until)
+    last = readable_period(until, principal, cache.grace_days)
     if indicator_id not in definitions.BY_ID:
         raise BadRequest(f"unknown indicator {indicator_id!r}; see /indicator-definitions")
-    raw = _raw(principal)
-    if code not in (await cache.get(session, last)).areas:
+    raw = _raw(principal, "indicator-series", code, str(last))
+    if code not in (await cache.get(session, last, raw)).areas:
         raise NotFound(f"area {code} is not registered and has no signals")
     points: list[SeriesPoint] = []
     method_version = ""
     for step in range(count - 1, -1, -1):
-        computation = await cache.get(session, last.shifted(-step))
+        # Each point as its own period publishes it (earlier periods are final sooner).
+        computation = await cache.get(session, last.shifted(-step), raw)
         method_version = computation.method_version
         result = computation.areas.get(code)
         cell = service.cell_of(result, indicator_id, raw) if result else Cell(None)
@@ -102,7 +118,7 @@ async def vulnerability_index(
     period: PeriodQuery = None, principal: Principal = require_reader,
 ) -> VulnerabilityIndexList:
     """The composite vulnerability index of every buurt, most vulnerable first."""
-    computation = await cache.get(session, period_of(period))
+    computation = await cache.get(session, readable_period(period, principal, cache.grace_days))
     return service.vulnerability_index(computation)
 
 
@@ -111,6 +127,9 @@ async def area_signal_counts(
     code: Annotated[str, Path(pattern=BUURT)], session: SessionDep,
     principal: Principal = require_reader,
 ) -> AreaSignalCounts:
-    """All signals of a buurt by category (disclosure-controlled unless admin)."""
-    by_category = await repository.signals_by_category(session, code)
-    return service.signal_counts(code, by_category, _raw(principal))
+    """All signals of a buurt by category (disclosure-controlled unless admin; for those who
+    record signals, their own organisation's only)."""
+    organisation = principal.organisation if records_signals(principal) else None
+    by_category = await repository.signals_by_category(session, code, organisation)
+    raw = _raw(principal, "signal-counts", code)
+    return service.signal_counts(code, by_category, raw, organisation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from services.indicators.register.schemas import Schema
@@ -52,6 +54,9 @@ class AreaIndicatorsOut(Schema):
     period: str
     method_version: str
     raw: bool = Field(description="True for admins: values without disclosure control")
+    data_until: datetime | None = Field(
+        default=None, description="A final period's figures count the signals recorded "
+        "before this moment only (they no longer change); null: every signal so far")
     values: list[IndicatorValueOut]
     vulnerability_index: VulnerabilityIndexOut | None
 
@@ -69,6 +74,9 @@ class IndicatorRanking(Schema):
     period: str
     method_version: str
     raw: bool
+    data_until: datetime | None = Field(
+        default=None, description="As in an area's indicators: signals recorded before this "
+        "moment only; null: every signal so far")
     items: list[RankedValue]
 
 
@@ -103,3 +111,6 @@ class AreaSignalCounts(Schema):
     signals: int | None
     by_category: dict[str, int | None]
     raw: bool
+    organisation: str | None = Field(
+        default=None, description="Whose signals are counted: for those who record signals "
+        "their own organisation's; null: every organisation's")

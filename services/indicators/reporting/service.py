@@ -56,6 +56,7 @@ def area_indicators(computation: Computation, code: str, raw: bool) -> AreaIndic
     return AreaIndicatorsOut(
         area_code=code, level=result.level.value, period=str(computation.period),
         method_version=computation.method_version, raw=raw,
+        data_until=None if raw else computation.data_until,
         values=[value_out(d.id, cell_of(result, d.id, raw)) for d in definitions.DEFINITIONS],
         vulnerability_index=index_out(result, computation.method_version))
 
@@ -79,7 +80,8 @@ def ranking(computation: Computation, level: AreaLevel, indicator: str, raw: boo
               for code, c in withheld]
     return IndicatorRanking(indicator_id=indicator, level=level.value,
                             period=str(computation.period),
-                            method_version=computation.method_version, raw=raw, items=items)
+                            method_version=computation.method_version, raw=raw,
+                            data_until=None if raw else computation.data_until, items=items)
 
 
 def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
@@ -91,16 +93,19 @@ def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
                                   method_version=computation.method_version, items=items)
 
 
-def signal_counts(code: str, by_category: dict[str, int], raw: bool) -> AreaSignalCounts:
-    total = sum(by_category.values())
+def signal_counts(code: str, by_category: dict[str, tuple[int, int]], raw: bool,
+                  organisation: str | None) -> AreaSignalCounts:
+    """`by_category`: (count, cell key) per category."""
+    counts = {category: n for category, (n, _) in by_category.items()}
+    total = sum(counts.values())
     if raw:
-        return AreaSignalCounts(area_code=code, signals=total,
-                                by_category=dict(by_category), raw=True)
-
-    parent, children = disclose_hierarchy(total, by_category)
+        return AreaSignalCounts(area_code=code, signals=total, by_category=counts, raw=True,
+                                organisation=organisation)
+    keys = {category: key for category, (_, key) in by_category.items()}
+    parent, children = disclose_hierarchy(total, counts, keys, sum(keys.values()))
     return AreaSignalCounts(area_code=code, signals=_int(parent.value),
                             by_category={c: _int(v.value) for c, v in children.items()},
-                            raw=False)
+                            raw=False, organisation=organisation)
 
 
 def _int(value: float | None) -> int | None:

@@ -29,10 +29,21 @@ import logging
 from datetime import datetime, timedelta
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import ColumnElement, Integer, SQLColumnExpression, and_, case, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.indicators.cellkey import KEY_SPACE
 from services.indicators.computation.periods import month_index, month_label
 from services.indicators.models import SettledPeriod, SignalFact
 from shared.db import try_exclusive, utcnow
@@ -156,13 +167,25 @@ async def _mark(session: AsyncSession, column: SQLColumnExpression[int],
 
 
 async def forget_pseudonyms(session: AsyncSession, settled_last_month: str) -> int:
-    """NULL the pseudonym of every fact whose periods are all settled; returns how many."""
+    """NULL the pseudonym of every fact whose periods are all settled; returns how many.
+
+    The record key (cell-key method) is derived from the pseudonym and would link a
+    household's facts just as well, so it is replaced by a random one: the settled cells'
+    keys change once (one more noise draw of a final figure), then stay.
+    """
     last_needed = month_label(month_index(settled_last_month) - WINDOW_MONTHS + 1)
     result = await session.execute(
         update(F).where(and_(F.month <= last_needed, F.household_stats_pseudonym.is_not(None)))
-        .values(household_stats_pseudonym=None)
+        .values(household_stats_pseudonym=None, record_key=random_key(session))
         .execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def random_key(session: AsyncSession) -> ColumnElement[int]:
+    """A fresh random record key per row, in [0, KEY_SPACE), computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.abs(func.random()) % KEY_SPACE  # random(): a signed 64-bit integer
+    return func.floor(func.random() * KEY_SPACE).cast(BigInteger)
 
 
 class RetentionClock:

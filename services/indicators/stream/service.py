@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.indicators.cellkey import RecordKeys
 from services.indicators.models import AcuteEscalation, DirtyArea, SignalFact, SignalTombstone
 from shared.contracts.signals import (
     SignalErased,
@@ -39,12 +40,15 @@ async def record_signal(session: AsyncSession, signal: SignalRecorded) -> None:
         if await session.get(SignalFact, signal.signal_id) is not None:
             return  # the same signal under another event id: count it once
         escalated = await session.get(AcuteEscalation, signal.signal_id) is not None
+    keys: RecordKeys = session.info["record_keys"]
     session.add(SignalFact(
         signal_id=signal.signal_id, area_code=signal.area_code, category=signal.category,
         severity=signal.severity, acute=escalated or signal.severity == ACUTE,
         month=signal.observed_at.strftime("%Y-%m"),
         household_stats_pseudonym=signal.household_stats_pseudonym,
         observed_at=signal.observed_at, recorded_at=signal.recorded_at,
+        organisation=signal.organisation,
+        record_key=keys.of(signal.household_stats_pseudonym),
     ))
     await mark_dirty(session, signal.area_code)
 

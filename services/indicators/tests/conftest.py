@@ -12,6 +12,9 @@ import pytest
 
 from services.indicators.app import IndicatorsRuntime, build
 
+# A fixed secret: the noise of every published count is the same on every run.
+TEST_CELL_KEY_SECRET = "dGVzdC1jZWxsLWtleS1zZWNyZXQtb2YtMzItYnl0ZXMh"
+
 
 @dataclass
 class Running:
@@ -30,6 +33,7 @@ def indicators(service_settings: Callable[..., Any]
         overrides.setdefault("relay_enabled", False)
         overrides.setdefault("indicator_publisher_enabled", False)
         overrides.setdefault("indicator_cache_s", 0.0)
+        overrides.setdefault("cell_key_secret", TEST_CELL_KEY_SECRET)
         app = build(service_settings("indicators", **overrides))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

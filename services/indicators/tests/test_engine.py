@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.indicators.cellkey import MAX_NOISE
 from services.indicators.computation import definitions as d
 from services.indicators.computation.engine import OpenStatistics, SignalCounts, compute
 from services.indicators.computation.periods import Period, parse_period
@@ -16,6 +17,8 @@ def test_periods_name_their_last_month():
     month = parse_period("month:2026-01")
     assert month.first_month == "2026-01" and str(month.previous()) == "month:2025-12"
     assert str(month.shifted(-13)) == "month:2024-12"
+    assert str(month.final_at(7)) == "2026-02-08 00:00:00+00:00"
+    assert Period("month", "0000-01").previous().final_at(7).year == 1  # no error
     for bad in ("month:2026-13", "rolling-6m:2026-01", "2026-01", "month:2026-1"):
         with pytest.raises(ValueError):
             parse_period(bad)
@@ -47,7 +50,8 @@ def test_a_suppressed_child_is_never_left_alone_in_its_wijk():
     cells = {code: result.areas[code].public[d.SIGNALLED_HOUSEHOLDS] for code in counts}
     assert cells["BU03630101"].reason == "small-count"
     assert cells["BU03630103"].reason == "secondary"
-    assert cells["BU03630102"].value == 40
-    assert result.areas["WK036301"].public[d.SIGNALLED_HOUSEHOLDS].value == 50
+    # Published counts carry the cell-key noise: within 2 of the truth.
+    assert abs(cells["BU03630102"].value - 40) <= MAX_NOISE
+    assert abs(result.areas["WK036301"].public[d.SIGNALLED_HOUSEHOLDS].value - 50) <= MAX_NOISE
     # The raw values stay exact for admins.
     assert result.areas["BU03630101"].raw[d.SIGNALLED_HOUSEHOLDS] == 3

@@ -7,9 +7,10 @@ import math
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from services.indicators.models import DirtyArea, Outbox
+from services.indicators.cellkey import perturb
+from services.indicators.models import DirtyArea, Outbox, SignalFact
 from services.indicators.publication.service import publish_dirty
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import households, record_all, small_register
@@ -76,6 +77,10 @@ async def test_the_background_publisher_debounces_per_area(indicators, auth):
         for signal in households("BU03440201", 10, observed="2026-11-02"):
             await record_all(svc.runtime, [signal])  # one transaction each, 30 ms apart
             await asyncio.sleep(0.03)
+        async with svc.runtime.sessions() as session:  # 10 signals as they are published
+            key = await session.scalar(select(func.sum(SignalFact.record_key)).where(
+                SignalFact.area_code == "BU03440201"))
+        expected = perturb(10, key)
 
         async def published():
             events = (await _events(svc, AREA_INDICATORS_UPDATED))[before:]
@@ -85,7 +90,7 @@ async def test_the_background_publisher_debounces_per_area(indicators, auth):
             if last is None:
                 return None
             signals = next(v for v in last.values if v.indicator_id == "signals")
-            return mine if signals.value == 10 else None
+            return mine if signals.value == expected else None
 
         mine = await eventually(published, timeout_s=10)
         ticks = (asyncio.get_running_loop().time() - started) / 0.3 + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -50,8 +51,12 @@ def _settled_at(last_month: str) -> datetime:
 
 
 async def _all_counts(runtime):
+    """Every period's counts; the cell keys are left out, since forgetting a pseudonym also
+    replaces its facts' record keys (test_record_keys_no_longer_link_a_forgotten_household)."""
     async with runtime.sessions() as session:
-        return {str(p): await repository.signal_counts(session, p) for p in PERIODS}
+        return {str(p): {area: dataclasses.replace(c, keys={}, by_category_keys={})
+                         for area, c in (await repository.signal_counts(session, p)).items()}
+                for p in PERIODS}
 
 
 async def _settle(runtime, last_month: str) -> list[str]:
@@ -91,6 +96,25 @@ async def test_settling_keeps_every_periods_counts_and_forgets_the_pseudonyms(in
         assert await _all_counts(svc.runtime) == before
         assert set((await _pseudonyms_by_month(svc.runtime)).values()) == {0}
         assert await _settle(svc.runtime, "2025-06") == []  # nothing due twice
+
+
+async def test_record_keys_no_longer_link_a_forgotten_household(indicators):
+    history = _history(seed=3)
+    async with indicators(pseudonym_retention_interval_s=0) as svc:
+        await record_all(svc.runtime, history)
+        await _settle(svc.runtime, "2025-06")
+        async with svc.runtime.sessions() as session:
+            keys = dict((await session.execute(
+                select(SignalFact.signal_id, SignalFact.record_key))).all())
+    by_household: dict[str, set[int]] = {}
+    facts: dict[str, int] = {}
+    for s in history:
+        by_household.setdefault(s.household_stats_pseudonym, set()).add(keys[s.signal_id])
+        facts[s.household_stats_pseudonym] = facts.get(s.household_stats_pseudonym, 0) + 1
+    several = [h for h, n in facts.items() if n >= 2]
+    assert several
+    # Each fact got a key of its own: none shared by a household's facts any more.
+    assert all(len(by_household[h]) == facts[h] for h in several)
 
 
 async def test_an_erased_household_leaves_settled_periods_as_if_never_counted(
