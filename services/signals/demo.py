@@ -108,14 +108,14 @@ PARTNER = "demo-municipality"
 
 
 async def _consent_and_refer(session: AsyncSession, rng: random.Random, signal: Signal,
-                       reporter: Principal, coordinator: Principal, source: str,
-                       cipher: FieldCipher) -> None:
+                             reporter: Principal, coordinator: Principal, source: str,
+                             cipher: FieldCipher) -> None:
     """A third of the residents consent at the door; a triaged signal then goes to the
     partner for that purpose. Some rent-arrears tenants object to vroegsignalering."""
     await session.flush()  # the signal first: its consent records refer to it
     if signal.category == "rent-arrears" and rng.random() < 0.2:
-        record_objection(session, signal, reporter, "vroegsignalering-schulden",
-                         signal.recorded_at)
+        await record_objection(session, signal, reporter, "vroegsignalering-schulden",
+                               signal.recorded_at, source, cipher)
     purpose = CONSENT_PURPOSES.get(signal.category)
     if purpose is None or rng.random() >= 0.35:
         return

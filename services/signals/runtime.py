@@ -47,8 +47,19 @@ class SignalsRuntime(Runtime):
             await asyncio.shield(self._topic_task)
         async with self.sessions() as session:
             head = await access_log.head(session)
-        if head.sequence == 0 or head.sequence == self._checkpointed:
-            return None
+            if head.sequence == 0 or head.sequence == self._checkpointed:
+                return None
+            # A checkpoint only moves forward: a head that does not extend the last one (a cut
+            # tail, a rewritten chain) must never become the new truth verification trusts.
+            last = await checkpoints.latest(self.settings)
+            if last is not None:
+                at = checkpoints.position(last)
+                kept = await access_log.entry_at(session, at.sequence)
+                if head.sequence < at.sequence or kept is None or kept.entry_hash != at.head:
+                    log.error("access log does not extend its last checkpoint; not checkpointed",
+                              extra={"checkpointSequence": at.sequence,
+                                     "headSequence": head.sequence})
+                    return None
         published = await checkpoints.publish(self.producer, self.settings, head)
         self._checkpointed = head.sequence
         return published

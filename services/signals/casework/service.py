@@ -53,6 +53,12 @@ async def authorise_personal_read(session: AsyncSession, signal: Signal, princip
     registry = load_covenants()
     allowed = disallowed_purpose(registry, role, purpose)
     if allowed is not None:
+        # Logged as a refusal too (probing with purposes is an attempt), but never with the
+        # text given: a free-text purpose may itself hold personal data.
+        await log_refusal(session, principal, key=crypto.access_log_key,
+                          role=acting_role(principal).value, purpose=None,
+                          record_type="signal", record_id=signal.id,
+                          controller=signal.organisation, reason="purpose-not-allowed")
         listed = ", ".join(f"{code} ({registry.read_purposes[code].label_nl})"
                            for code in allowed)
         raise BadRequest(f"{purpose!r} is not a purpose for which a {role} reads personal data",

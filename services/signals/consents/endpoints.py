@@ -63,9 +63,13 @@ async def withdraw_consent(
 
 @router.post("/signals/{signalId}/objections", status_code=status.HTTP_201_CREATED,
              response_model=ObjectionRead, responses=problem_responses(400, 403, 404))
-async def record_objection(signal_id: SignalId, body: ObjectionCreate, session: SessionDep,
-                           principal: Staff) -> ObjectionRead:
-    """Record the resident's objection to one purpose: referrals for it are refused."""
+async def record_objection(
+    signal_id: SignalId, body: ObjectionCreate, session: SessionDep, settings: SettingsDep,
+    crypto: CryptoDep, principal: Staff,
+) -> ObjectionRead:
+    """Record the resident's objection to one purpose: referrals for it are refused and the
+    open ones withdrawn."""
     signal = await _signal(session, signal_id, principal)
-    return service.record_objection(session, signal, principal, body.purpose,
-                                    body.objected_at)
+    return await service.record_objection(session, signal, principal, body.purpose,
+                                          body.objected_at, settings.cloudevents_source(),
+                                          crypto.cipher)

@@ -77,12 +77,18 @@ def record_consent(session: AsyncSession, signal: Signal, principal: Principal, 
                        recorded_by=row.recorded_by, recorded_at=row.recorded_at)
 
 
-def record_objection(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
-                     objected_at: datetime | None) -> ObjectionRead:
+async def record_objection(
+    session: AsyncSession, signal: Signal, principal: Principal, purpose: str,
+    objected_at: datetime | None, source: str, cipher: FieldCipher,
+) -> ObjectionRead:
+    """Record an objection: new referrals for the purpose are refused, and the open ones are
+    withdrawn (their partners' access to personal data ends at once)."""
     fits = sorted((p for p in load_covenants().purposes.values() if objectable(p)),
                   key=lambda p: p.code)
     _purpose(purpose, "a resident can object to (consent is withdrawn instead)", fits)
     row = _record(session, signal, principal, purpose, OBJECTION, objected_at)
+    await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at, source,
+                              cipher, reason=f"objection ({purpose})")
     return ObjectionRead(purpose=purpose, objected_at=row.given_at,
                          recorded_by=row.recorded_by, recorded_at=row.recorded_at)
 
@@ -95,7 +101,19 @@ async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, 
     if purpose not in consented(known):
         raise Conflict(f"no standing consent for purpose {purpose!r} on this signal")
     row = _record(session, signal, principal, purpose, WITHDRAWAL, withdrawn_at)
-    now = row.recorded_at
+    withdrawn = await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at,
+                                          source, cipher, reason=f"consent withdrawn ({purpose})")
+    entry = Entry(purpose, WITHDRAWAL, row.given_at, row.recorded_by, row.recorded_at)
+    [consent] = [c for c in consents([*known, entry]) if c.purpose == purpose]
+    return WithdrawalRead(consent=consent, withdrawn_referrals=withdrawn)
+
+
+async def _withdraw_referrals(
+    session: AsyncSession, signal: Signal, principal: Principal, purpose: str, now: datetime,
+    source: str, cipher: FieldCipher, *, reason: str,
+) -> list[uuid.UUID]:
+    """Withdraw the signal's open referrals for `purpose`, each with its event; a referred
+    signal left without an open referral goes back to triaged."""
     withdrawn: list[uuid.UUID] = []
     for referral in await repository.unwithdrawn_referrals(session, signal.id, purpose):
         referral.withdrawn_at, referral.withdrawn_by = now, principal.subject
@@ -112,7 +130,5 @@ async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, 
         if (signal.status == SignalStatus.REFERRED
                 and await repository.open_referral_count(session, signal.id) == 0):
             transition(session, signal, SignalStatus.TRIAGED, principal, source, cipher,
-                       reason=f"consent withdrawn ({purpose})")
-    entry = Entry(purpose, WITHDRAWAL, row.given_at, row.recorded_by, row.recorded_at)
-    [consent] = [c for c in consents([*known, entry]) if c.purpose == purpose]
-    return WithdrawalRead(consent=consent, withdrawn_referrals=withdrawn)
+                       reason=reason)
+    return withdrawn

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
-
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
@@ -23,9 +19,14 @@ from services.signals.datasubjects.schemas import (
     SignalHistory,
 )
 from services.signals.models import Outbox
-from services.signals.purge import forget_personal_history, record_erasure, strip_personal_data
+from services.signals.purge import (
+    forget_personal_history,
+    record_erasure,
+    strip_personal_data,
+    unlink_recorded_events,
+)
 from shared.auth import Principal, Role
-from shared.contracts.signals import SIGNAL_ERASED, SIGNAL_RECORDED, SignalErased
+from shared.contracts.signals import SIGNAL_ERASED, SignalErased
 from shared.db import utcnow
 from shared.outbox import record_event
 
@@ -77,7 +78,6 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
     for signal in signals:
         stats = signal.household_stats_pseudonym
         strip_personal_data(signal, now)
-        signal.household_stats_pseudonym = None
         signal.erased_at = now
         if stats is not None:
             record_event(
@@ -91,22 +91,3 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
                        actor=principal.subject, actor_role=Role.PRIVACY_OFFICER.value,
                        reason=ERASURE_REASON, signal_ids=[s.id for s in signals], at=now)
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])
-
-
-async def unlink_recorded_events(session: AsyncSession, signal_ids: list[uuid.UUID]) -> None:
-    """Give the erased signals' `signal-recorded` events in the outbox a random pseudonym.
-
-    The outbox keeps every event (it is the record a rebuild re-publishes from), and these
-    carry the household's statistics pseudonym, which the statistics key could recompute from
-    an address: left as they are, they would still tie the erased signals to the household. A
-    random value of the same shape keeps each event valid for a rebuild, links to nothing
-    (not even the household's other signals), and the `signal-erased` after it removes the
-    signal downstream anyway. Published or not, the event goes out as changed from here on.
-    """
-    subjects = [str(i) for i in signal_ids]
-    rows = await session.scalars(select(Outbox).where(
-        Outbox.type == SIGNAL_RECORDED.type, Outbox.subject.in_(subjects)))
-    for row in rows:
-        data = orjson.loads(row.data)
-        data["householdStatsPseudonym"] = secrets.token_hex(32)
-        row.data = orjson.dumps(data).decode()

@@ -171,14 +171,21 @@ def draft(body: SignalCreate, principal: Principal, crypto: Crypto, source: str,
 
 
 def _replay(existing: Signal, principal: Principal, digest: str) -> Recorded:
-    if existing.organisation != principal.organisation or existing.request_hash != digest:
+    # Only its reporter's retry is a replay. Anyone else gets the same conflict whatever the
+    # body, or replaying guessed addresses under a colleague's signal id would confirm one.
+    if not _same_reporter(existing, principal) or existing.request_hash != digest:
         raise Conflict(f"signal {existing.id} was already recorded with a different body")
     return Recorded(existing, "replayed")
 
 
-async def _by_key(session: AsyncSession, organisation: str, key: str, digest: str,
+def _same_reporter(existing: Signal, principal: Principal) -> bool:
+    return (existing.organisation == principal.organisation
+            and existing.reported_by == principal.subject)
+
+
+async def _by_key(session: AsyncSession, principal: Principal, key: str, digest: str,
                   ) -> Recorded | None:
-    known = await repository.idempotency_key(session, organisation, key)
+    known = await repository.idempotency_key(session, principal.organisation, key)
     if known is None:
         return None
     if known.request_hash != digest:
@@ -186,6 +193,8 @@ async def _by_key(session: AsyncSession, organisation: str, key: str, digest: st
     stored = await session.get(Signal, known.signal_id)
     if stored is None:  # erased since: nothing to replay, the key is spent
         raise Conflict("the signal of this Idempotency-Key no longer exists")
+    if stored.reported_by != principal.subject:
+        raise Conflict("this Idempotency-Key was used with a different body")
     return Recorded(stored, "replayed")
 
 
@@ -202,7 +211,7 @@ async def record_signal(
     key_hash = None if idempotency_key is None else crypto.idempotency_key_hash(idempotency_key)
     for _ in range(2):
         if key_hash is not None:
-            known = await _by_key(session, principal.organisation, key_hash, digest)
+            known = await _by_key(session, principal, key_hash, digest)
             if known is not None:
                 return known
         existing = await session.get(Signal, body.id)

@@ -417,3 +417,19 @@ async def test_without_the_checkpoints_verification_is_unavailable(signals_servi
         r = await client.get("/v1/access-log/verification", headers=auth("privacy-officer"))
         assert r.status_code == 503, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_cut_tail_is_never_checkpointed_into_the_truth(signals_service, auth):
+    """The periodic checkpoint must not publish a head below the last checkpoint: it would
+    make the cut tail pass verification again."""
+    async with signals_service() as client:
+        fw, officer = auth("field-worker"), auth("privacy-officer")
+        s = await create(client, fw)
+        await _read(client, fw, s["id"])
+        await _checkpoint(client)
+        assert (await _verify(client, officer))["valid"] is True
+        async with db(client) as session:
+            await _cut_tail(session, keep=1)
+        assert (await _verify(client, officer))["valid"] is False
+        assert await runtime_of(client).checkpoint_access_log() is None
+        assert (await _verify(client, officer))["valid"] is False

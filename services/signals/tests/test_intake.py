@@ -190,3 +190,21 @@ async def test_buurt_codes_may_hold_capitals_but_nothing_else(signals_service, a
                              ("WK036301", 400), ("BU036300011", 400)]:
             r = await client.post("/v1/signals", json=signal_body(areaCode=code), headers=h)
             assert r.status_code == status, (code, r.text)
+
+
+async def test_a_colleague_cannot_confirm_an_address_by_replaying_a_signal_id(
+        signals_service, auth):
+    """Replaying guessed addresses under a colleague's signal id: every guess a 409, the right
+    one too; only the reporter's own retry is a replay."""
+    async with signals_service() as client:
+        reporter = auth("field-worker", sub="fw-a")
+        colleague = auth("field-worker", sub="fw-b")
+        secret = signal_body(note=None, houseNumber=23, houseLetter=None)
+        assert (await client.post("/v1/signals", json=secret, headers=reporter)).status_code \
+            == 201
+        answers = {n: (await client.post("/v1/signals", json={**secret, "houseNumber": n},
+                                         headers=colleague)).status_code
+                   for n in range(20, 26)}
+        assert set(answers.values()) == {409}, answers
+        assert (await client.post("/v1/signals", json=secret, headers=reporter)).status_code \
+            == 200

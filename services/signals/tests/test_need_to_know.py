@@ -73,6 +73,10 @@ async def test_a_purpose_outside_the_roles_closed_list_is_a_400_naming_it(
         ok = await client.get(f"/v1/signals/{s['id']}", params={"purpose": "case-handling"},
                               headers=fw)
         assert ok.status_code == 200 and ok.json()["personalData"]["note"] == NOTE
+        # Each refused purpose is in the access log, without the text that was given.
+        log = (await client.get("/v1/access-log", headers=auth("privacy-officer"))).json()
+        assert [(e["outcome"], e["purpose"]) for e in log["items"]] == [
+            *[("refused", "none")] * 4, ("granted", "case-handling")]
 
 
 class _Lines(logging.Handler):
@@ -344,3 +348,22 @@ async def test_the_team_claim_contract(key_dir, capsys):
     assert main(["--role", "partner", "--org", MUNI, "--team", "debt-help"]) == 0
     minted = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
     assert minted["team"] == "debt-help"
+
+
+async def test_an_objection_withdraws_the_open_referrals_for_its_purpose(
+        signals_service, auth, token):
+    """After the resident objects, the partner no longer reads the address or note."""
+    async with signals_service() as client:
+        s = await _triaged(client, auth)
+        r = await _refer(client, auth, s["id"], "woonoverlast-aanpak")
+        assert r.status_code == 201, r.text
+        referral, partner = r.json()["id"], _partner(token, "municipality")
+        before = (await client.get(f"/v1/referrals/{referral}", headers=partner)).json()
+        assert before["signal"].get("address")
+        r = await client.post(f"/v1/signals/{s['id']}/objections",
+                              json={"purpose": "woonoverlast-aanpak"}, headers=auth("coordinator"))
+        assert r.status_code == 201, r.text
+        after = (await client.get(f"/v1/referrals/{referral}", headers=partner)).json()
+        assert after.get("withdrawnAt") and "address" not in after["signal"]
+        assert "note" not in after["signal"]
+        assert (await _refer(client, auth, s["id"], "woonoverlast-aanpak")).status_code == 422

@@ -68,7 +68,15 @@ async def test_purge_follows_the_category_retention_clock(signals_service, auth)
         async with db(client) as session:
             row = await session.get(Signal, uuid.UUID(nuisance_old["id"]))
             assert row.household_pseudonym is None and row.note_ciphertext is None
-            assert row.household_stats_pseudonym is not None  # statistics survive retention
+            # The statistics pseudonym goes too, here and in the outbox: signals holds the key
+            # that recomputes it from an address (indicators keeps its own, on its own clock).
+            assert row.household_stats_pseudonym is None
+            stored = await session.scalar(select(Outbox.data).where(
+                Outbox.type == SIGNAL_RECORDED.type, Outbox.subject == nuisance_old["id"]))
+            young = await session.get(Signal, uuid.UUID(nuisance_young["id"]))
+            assert young.household_stats_pseudonym is not None
+            assert young.household_stats_pseudonym not in stored
+            assert SignalRecorded.model_validate_json(stored).household_stats_pseudonym
 
 
 async def test_purge_command_line(signals_service, auth):

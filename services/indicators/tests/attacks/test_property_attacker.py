@@ -15,7 +15,7 @@ The second test lets the attacker also link the tables (the rolling period's sig
 sum of the months'; its distinct households lie between the largest month and the sum;
 households <= signals; households per category against all households). Suppression protects
 each table on its own, so that attacker still pins a small count in a few of these small
-random countries: a known gap, documented in docs/disclosure.md, kept as a strict xfail.
+random countries: a known gap, documented in docs/disclosure.md, kept as an xfail.
 """
 
 from __future__ import annotations
@@ -330,8 +330,11 @@ def test_no_published_figure_pins_a_small_count(country: Country) -> None:
     assert not _attack(country, linked=False)
 
 
+# Not strict: which countries Hypothesis draws here changes with what else the session has
+# collected (alone it always finds a pin; in the whole suite it sometimes does not), so a pass
+# says only that this run's countries were not pinned.
 @pytest.mark.xfail(
-    strict=True, raises=AssertionError,
+    strict=False, raises=AssertionError,
     reason="known gap (docs/disclosure.md): linking tables, e.g. a rolling year's signals as "
     "the sum of its months, or households per category against all households, can pin a "
     "small count; suppression protects each table on its own")
