@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation.definitions import SIGNAL_CATEGORIES
@@ -63,52 +63,64 @@ async def signal_counts(session: AsyncSession, period: Period,
                                 cutoffs.current)
     bit_now, bit_before = _period_bit(period), _period_bit(previous)
     key = func.coalesce(F.record_key, 0)
-    household_key = func.max(key)
+    # Inner columns: per (buurt, household) group, each count and, where the period is
+    # settled, its key sum; an unsettled count's key is the count times the household's key,
+    # multiplied in the outer query (one MAX per group, not one per count).
+    inner: list[ColumnElement[int]] = []
+    outer_counts: list[ColumnElement[int]] = []
+    outer_keys: list[ColumnElement[int]] = []
 
-    def households(window: ColumnElement[bool], last_month: str,
-                   column: SQLColumnExpression[int], bit: ColumnElement[int] | int,
-                   ) -> tuple[ColumnElement[int], ColumnElement[int]]:
-        """(count, key) of the group's households in `window`."""
+    def household_count(name: str, window: ColumnElement[bool], last_month: str,
+                        column: SQLColumnExpression[int], bit: ColumnElement[int] | int) -> None:
         if is_settled(last_month):
             carried = and_(window, retention.carries(column, bit))
-            return (func.sum(case((carried, 1), else_=0)),
-                    func.sum(case((carried, key), else_=0)))
-        present = _flag(window)
-        return present, present * household_key
+            inner.extend((func.sum(case((carried, 1), else_=0)).label(name),
+                          func.sum(case((carried, key), else_=0)).label(f"{name}_key")))
+            outer_keys.append(func.sum(literal_column(f"{name}_key")))
+        else:
+            inner.append(_flag(window).label(name))
+            outer_keys.append(func.sum(literal_column(name) * literal_column("hh_key")))
+        outer_counts.append(func.sum(literal_column(name)))
 
-    categories = [households(and_(current, F.category == c), period.last_month,
-                             F.category_windows, bit_now) for c in SIGNAL_CATEGORIES]
-    stacked: tuple[ColumnElement[int], ColumnElement[int]]
-    stack_base: tuple[ColumnElement[int], ColumnElement[int]]
+    def signal_count(name: str, window: ColumnElement[bool]) -> None:
+        inner.extend((func.sum(case((window, 1), else_=0)).label(name),
+                      func.sum(case((window, key), else_=0)).label(f"{name}_key")))
+        outer_counts.append(func.sum(literal_column(name)))
+        outer_keys.append(func.sum(literal_column(f"{name}_key")))
+
+    signal_count("signals", current)
+    household_count("households", current, period.last_month, F.household_windows, bit_now)
+    signal_count("acute", and_(current, F.acute))
+    household_count("previous", before, previous.last_month, F.household_windows, bit_before)
     if is_settled(stack.last_month):
         stack_bit = retention.rolling_bit(stack.last_month)
-        stacked = households(stacking, stack.last_month, F.stacked_windows, stack_bit)
-        stack_base = households(stacking, stack.last_month, F.household_windows, stack_bit)
+        household_count("stacked", stacking, stack.last_month, F.stacked_windows, stack_bit)
+        household_count("base", stacking, stack.last_month, F.household_windows, stack_bit)
     else:
         # Categories per household in the stacking window, as flags (a COUNT(DISTINCT) per
-        # group would make SQLite sort every group); for rolling 12 months it is the period.
-        distinct = sum((_flag(and_(stacking, F.category == c)) for c in SIGNAL_CATEGORIES[1:]),
-                       start=_flag(and_(stacking, F.category == SIGNAL_CATEGORIES[0])))
-        is_stacked, is_based = case((distinct >= 2, 1), else_=0), case((distinct >= 1, 1),
-                                                                        else_=0)
-        stacked = is_stacked, is_stacked * household_key
-        stack_base = is_based, is_based * household_key
-    present = households(current, period.last_month, F.household_windows, bit_now)
-    earlier = households(before, previous.last_month, F.household_windows, bit_before)
-    measures = {"households": present, "previous_households": earlier, "stacked": stacked,
-                "stack_base": stack_base}
+        # group would make SQLite sort every group); for rolling 12 months that window is the
+        # period, whose category flags are counted anyway.
+        same_window = stack.first_month == period.first_month and not is_settled(
+            period.last_month)
+        prefix = "c" if same_window else "s"
+        if not same_window:
+            inner.extend(_flag(and_(stacking, F.category == c)).label(f"s{i}")
+                         for i, c in enumerate(SIGNAL_CATEGORIES))
+        distinct: ColumnElement[int] = sum(
+            (literal_column(f"{prefix}{i}") for i in range(1, len(SIGNAL_CATEGORIES))),
+            start=literal_column(f"{prefix}0"))
+        for at_least in (2, 1):  # stacked: two categories or more; the base: one or more
+            flag = case((distinct >= at_least, 1), else_=0)
+            outer_counts.append(func.sum(flag))
+            outer_keys.append(func.sum(flag * literal_column("hh_key")))
+    category_counts, category_keys = [], []
+    for i, c in enumerate(SIGNAL_CATEGORIES):
+        household_count(f"c{i}", and_(current, F.category == c), period.last_month,
+                        F.category_windows, bit_now)
+        category_counts.append(outer_counts.pop())
+        category_keys.append(outer_keys.pop())
     per_household = (
-        select(
-            F.area_code.label("area"),
-            func.sum(case((current, 1), else_=0)).label("signals"),
-            func.sum(case((current, key), else_=0)).label("signals_key"),
-            func.sum(case((and_(current, F.acute), 1), else_=0)).label("acute"),
-            func.sum(case((and_(current, F.acute), key), else_=0)).label("acute_key"),
-            *(count.label(name) for name, (count, _) in measures.items()),
-            *(k.label(f"{name}_key") for name, (_, k) in measures.items()),
-            *(count.label(f"c{i}") for i, (count, _) in enumerate(categories)),
-            *(ck.label(f"c{i}_key") for i, (_, ck) in enumerate(categories)),
-        )
+        select(F.area_code.label("area"), func.max(key).label("hh_key"), *inner)
         .where(F.month.between(min(previous.first_month, stack.first_month), period.last_month))
         .group_by(F.area_code, F.household_stats_pseudonym)
         .subquery()
@@ -116,18 +128,14 @@ async def signal_counts(session: AsyncSession, period: Period,
     h = per_household.c
     names = ("signals", "households", "acute", "previous_households", "stacked", "stack_base")
     n = len(SIGNAL_CATEGORIES)
-    rows = await session.execute(select(
-        h.area,
-        *(func.sum(h[name]) for name in names),
-        *(func.sum(h[f"{name}_key"]) for name in names),
-        *(func.sum(h[f"c{i}"]) for i in range(n)),
-        *(func.sum(h[f"c{i}_key"]) for i in range(n)),
-    ).group_by(h.area))
+    rows = await session.execute(
+        select(h.area, *outer_counts, *outer_keys, *category_counts, *category_keys)
+        .select_from(per_household).group_by(h.area))
     counts: dict[str, SignalCounts] = {}
     for area, *rest in rows:
         values = [int(v or 0) for v in rest]
         totals, keys = values[:6], values[6:12]
-        by_category, category_keys = values[12:12 + n], values[12 + n:]
+        by_category, by_category_key = values[12:12 + n], values[12 + n:]
         signals, present_n, acute, prev, stacked_n, base = totals
         counts[str(area)] = SignalCounts(
             signals=signals, households=present_n, acute=acute, stacked=stacked_n,
@@ -136,7 +144,7 @@ async def signal_counts(session: AsyncSession, period: Period,
                          if x},
             keys=dict(zip(names, keys, strict=True)),
             by_category_keys={c: k for c, k, x in zip(
-                SIGNAL_CATEGORIES, category_keys, by_category, strict=True) if x},
+                SIGNAL_CATEGORIES, by_category_key, by_category, strict=True) if x},
         )
     return counts
 
