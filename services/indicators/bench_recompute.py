@@ -18,12 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.computation.definitions import SIGNAL_CATEGORIES
 from services.indicators.computation.periods import parse_period
 from services.indicators.computation.service import compute_period
 from services.indicators.demo_data import generate_national
 from services.indicators.register.service import STAT_COLUMN
+from shared.areacodes import AreaLevel
 from shared.db import create_engine, sessionmaker
 from shared.migrate import upgrade
 

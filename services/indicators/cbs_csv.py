@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Final, TypeAlias
 
-from services.indicators.areacodes import AreaCode, AreaLevel, InvalidAreaCode, parse_area_code
+from shared.areacodes import AreaCode, AreaLevel, InvalidAreaCode, parse_area_code
 
 MAX_KERNCIJFERS_BYTES: Final = 50 * 1024 * 1024
 FIRST_KERNCIJFERS_YEAR: Final = 1995  # the first StatLine edition of the Kerncijfers

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.demo_data import DemoArea, DemoDataset, generate_demo
 from services.indicators.models import Area
 from services.indicators.register import repository as repo
 from services.indicators.register import service
 from services.indicators.register.schemas import AreaIn, AreaStatisticsYear, ProgrammeAreaIn
+from shared.areacodes import AreaLevel
 from shared.settings import ServiceSettings
 
 _ORDER = (AreaLevel.NATIONAL, AreaLevel.GEMEENTE, AreaLevel.WIJK, AreaLevel.BUURT)

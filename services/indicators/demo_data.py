@@ -27,8 +27,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
-from services.indicators.areacodes import NATIONAL_CODE, AreaLevel, programme_area_id
 from services.indicators.cbs_csv import AreaStats, StatName
+from shared.areacodes import NATIONAL_CODE, AreaLevel, programme_area_id
 
 DEFAULT_SEED = 2022
 DEFAULT_YEARS: tuple[int, ...] = (2021, 2022, 2023, 2024)

@@ -23,7 +23,6 @@ from datetime import datetime
 
 import numpy as np
 
-from services.indicators.areacodes import NATIONAL_CODE, AreaLevel, area_level
 from services.indicators.composite import (
     METHOD_VERSION,
     AreaScore,
@@ -39,6 +38,7 @@ from services.indicators.disclosure import (
     disclose_rate_of,
     disclose_share,
 )
+from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level
 
 COUNT_IDS = (d.SIGNALS, d.SIGNALLED_HOUSEHOLDS, d.ACUTE_ESCALATIONS)
 # The other protected counts, by their names in `SignalCounts.keys`.

@@ -20,7 +20,6 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Computation, parents_of
 from services.indicators.computation.periods import GRACE_DAYS, Period, current_period
@@ -28,6 +27,7 @@ from services.indicators.computation.repository import programme_area_members
 from services.indicators.computation.service import compute_period, public_cutoffs
 from services.indicators.models import DirtyArea, PublishedIndicators
 from services.indicators.publication.outbox import record_with_nulls
+from shared.areacodes import AreaLevel
 from shared.contracts.indicators import (
     AREA_INDICATORS_UPDATED,
     INDICATOR_SNAPSHOT_PUBLISHED,

@@ -13,13 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.indicators.areacodes import (
-    NATIONAL_CODE,
-    AreaLevel,
-    InvalidAreaCode,
-    is_valid_buurt_code,
-    parse_area_code,
-)
 from services.indicators.cbs_csv import (
     FileTooLarge,
     MalformedFile,
@@ -40,6 +33,13 @@ from services.indicators.register.schemas import (
     RejectedRowOut,
 )
 from services.indicators.stream.service import mark_dirty
+from shared.areacodes import (
+    NATIONAL_CODE,
+    AreaLevel,
+    InvalidAreaCode,
+    is_valid_buurt_code,
+    parse_area_code,
+)
 from shared.contracts import areas as contract
 from shared.db import utcnow
 from shared.problems import BadRequest, NotFound, PayloadTooLarge, Unprocessable

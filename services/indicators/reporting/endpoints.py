@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import Cell
 from services.indicators.dependencies import (
@@ -26,6 +25,7 @@ from services.indicators.reporting.schemas import (
     SeriesPoint,
     VulnerabilityIndexList,
 )
+from shared.areacodes import AreaLevel
 from shared.auth import Principal, Role
 from shared.openapi import problem_responses
 from shared.problems import BadRequest, NotFound

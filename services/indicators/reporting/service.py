@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.composite import METHOD_VERSION, Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Cell, Computation
@@ -18,6 +17,7 @@ from services.indicators.reporting.schemas import (
     VulnerabilityIndexList,
     VulnerabilityIndexOut,
 )
+from shared.areacodes import AreaLevel
 from shared.problems import BadRequest, NotFound
 
 

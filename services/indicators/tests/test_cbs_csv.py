@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.indicators.areacodes import AreaLevel
 from services.indicators.cbs_csv import (
     MAX_KERNCIJFERS_BYTES,
     FileTooLarge,
@@ -29,6 +28,7 @@ from services.indicators.cbs_csv import (
     parse_cbs_number,
     parse_kerncijfers,
 )
+from shared.areacodes import AreaLevel
 
 DATA = Path(__file__).parent / "data"
 

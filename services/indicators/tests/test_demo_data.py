@@ -2,13 +2,6 @@ from statistics import mean
 
 import pytest
 
-from services.indicators.areacodes import (
-    NATIONAL_CODE,
-    AreaLevel,
-    is_valid_programme_area_id,
-    parent_code,
-    parse_area_code,
-)
 from services.indicators.cbs_csv import StatName
 from services.indicators.demo_data import (
     DEFAULT_YEARS,
@@ -17,6 +10,13 @@ from services.indicators.demo_data import (
     DemoDataset,
     generate_demo,
     generate_national,
+)
+from shared.areacodes import (
+    NATIONAL_CODE,
+    AreaLevel,
+    is_valid_programme_area_id,
+    parent_code,
+    parse_area_code,
 )
 
 

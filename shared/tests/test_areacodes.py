@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.indicators.areacodes import (
+from shared.areacodes import (
     NATIONAL_CODE,
     AreaCode,
     AreaLevel,

@@ -1,0 +1,67 @@
+"""The one background-loop shape: ticks, wake-ups, backoff after failures, stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shared.periodic import PeriodicTask
+
+
+class Recorder(PeriodicTask):
+    name = "recorder"
+
+    def __init__(self, plan: list[object], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.plan = plan
+        self.ticks: list[float] = []
+
+    async def tick(self) -> float | None:
+        self.ticks.append(asyncio.get_running_loop().time())
+        step = self.plan.pop(0) if self.plan else None
+        if isinstance(step, Exception):
+            raise step
+        return step  # type: ignore[return-value]
+
+
+async def test_ticks_at_the_interval_and_at_once_when_asked() -> None:
+    task = Recorder([0.0, 0.0, None], interval_s=0.2)
+    task.start()
+    await asyncio.sleep(0.1)
+    assert len(task.ticks) == 3  # the first at once, then two "more is waiting"
+    await asyncio.sleep(0.2)
+    assert len(task.ticks) == 4
+    await task.stop()
+    assert not task.running
+
+
+async def test_notify_wakes_before_the_interval() -> None:
+    task = Recorder([], interval_s=30.0)
+    task.start()
+    await asyncio.sleep(0.05)
+    task.notify()
+    await asyncio.sleep(0.05)
+    assert len(task.ticks) == 2
+    await task.stop()
+
+
+async def test_failures_back_off_and_the_loop_survives() -> None:
+    task = Recorder([RuntimeError("db away"), RuntimeError("db away"), None],
+                    interval_s=0.05, max_backoff_s=1.0)
+    task.start()
+    await asyncio.sleep(0.05 + 0.1 + 0.1)
+    await task.stop()
+    gaps = [b - a for a, b in zip(task.ticks, task.ticks[1:], strict=False)]
+    assert len(task.ticks) >= 3
+    assert gaps[0] == pytest.approx(0.05, abs=0.03)
+    assert gaps[1] == pytest.approx(0.10, abs=0.04)  # doubled after the second failure
+    assert task.last_error is None  # the third tick succeeded
+
+
+async def test_first_delay_waits_one_interval() -> None:
+    task = Recorder([], interval_s=0.2, first_delay=True)
+    task.start()
+    await asyncio.sleep(0.1)
+    assert task.ticks == []
+    await task.stop()
