@@ -12,8 +12,8 @@ from pathlib import Path
 
 from alembic import command
 
-from shared.migrate import alembic_config
 from shared.settings import ROOT
+from tools.migrate import alembic_config
 
 service = sys.argv[1]
 versions = ROOT / "services" / service / "migrations" / "versions"

@@ -25,7 +25,7 @@ import pytest
 
 from benchmarks.procs import uvicorn
 from benchmarks.scenarios import platform_env
-from shared.devtoken import mint
+from tools.devtoken import mint
 
 ROLES = ["field-worker", "coordinator", "analyst", "programme-officer", "programme-approver",
          "privacy-officer", "admin"]

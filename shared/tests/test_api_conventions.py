@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from shared.tests.conftest import running
+from tests.apps import runtime_of
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ async def count_notes(client, auth):
 
 
 async def outbox_rows(client):
-    async with client._transport.app.state.runtime.sessions() as s:  # noqa: SLF001
+    async with runtime_of(client).sessions() as s:
         from sqlalchemy import func, select
 
         from shared.tests.testapp import Note, Outbox
