@@ -36,7 +36,7 @@ READ_MODELS = {
 #: When a row was written differs between two runs; what it says must not.
 CLOCK_COLUMNS = ("_at",)
 
-Step = Callable[[], Awaitable[None]]
+Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 def _signal(area: str, unit: int, category: str = "loneliness", **extra: Any) -> dict[str, Any]:
@@ -71,40 +71,35 @@ async def _rows(client: Any, table: str) -> list[tuple[Any, ...]]:
     return sorted(tuple(str(v) for v in row) for row in rows)
 
 
-async def read_models(apps: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+async def read_models(apps: dict[str, Any]) -> Snapshot:
     return {f"{service}.{table}": await _rows(apps[service], table)
             for service, tables in READ_MODELS.items() for table in tables}
 
 
-async def settled(apps: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
-    """The read models once nothing moves any more: outboxes empty, and the same twice."""
+async def settled(apps: dict[str, Any], ready: Callable[[Snapshot], bool]) -> Snapshot:
+    """The read models once they hold what `ready` waits for and nothing moves any more:
+    outboxes empty, no area waiting for its publication, and the same a while later."""
     async def quiet() -> bool:
         for client in apps.values():
             r = await client.get("/readyz")
             if r.json()["checks"]["outbox"]["backlog"]:
                 return False
-        return True
+        return not await _rows(apps["indicators"], "dirty_areas")
 
-    previous: dict[str, list[tuple[Any, ...]]] | None = None
-
-    async def still() -> dict[str, list[tuple[Any, ...]]] | None:
-        nonlocal previous
+    async def still() -> Snapshot | None:
         if not await quiet():
-            previous = None
             return None
         current = await read_models(apps)
-        same = current == previous
-        previous = current
-        if same:
-            await asyncio.sleep(1.5)  # a debounced publish may still be on its way
-            return current if await read_models(apps) == current else None
-        return None
+        if not ready(current):
+            return None
+        await asyncio.sleep(3.0)  # a debounced publication may still be on its way
+        return current if await quiet() and await read_models(apps) == current else None
 
-    return await eventually(still, timeout_s=90, interval_s=0.5)
+    return await eventually(still, timeout_s=120, interval_s=0.5)
 
 
 async def story(apps: dict[str, Any], auth: Callable[..., dict[str, str]],
-                halfway: Callable[[], Awaitable[None]]) -> dict[str, list[tuple[Any, ...]]]:
+                halfway: Callable[[], Awaitable[None]]) -> Snapshot:
     admin = auth("admin", "demo-municipality")
     field_worker = auth("field-worker")
     signals, indicators = apps["signals"], apps["indicators"]
@@ -123,9 +118,9 @@ async def story(apps: dict[str, Any], auth: Callable[..., dict[str, str]],
             headers=admin)
         assert r.status_code == 200, r.text
     await record(*(_signal(area, unit) for unit in range(1, 13) for area in AREAS[:2]))
-    before = await settled(apps)
-    assert len(before["indicators.signal_facts"]) == 24
-    assert len(before["funding.areas"]) == 4
+    await settled(apps, lambda models: len(models["indicators.signal_facts"]) == 24
+                  and len(models["funding.areas"]) == 4
+                  and bool(models["funding.area_indicator_inputs"]))
 
     await halfway()
 
@@ -137,11 +132,9 @@ async def story(apps: dict[str, Any], auth: Callable[..., dict[str, str]],
     erased = await signals.post("/v1/data-subject-erasures", json={"unitRef": "u-1"},
                                 headers=auth("privacy-officer"))
     assert erased.status_code == 200 and erased.json()["erased"] == 2, erased.text
-    after = await settled(apps)
-    assert len(after["indicators.signal_facts"]) == 24 + 21 - 2
-    assert len(after["indicators.signal_tombstones"]) == 2
-    assert {row[0] for row in after["funding.areas"]} >= set(AREAS)
-    return after
+    return await settled(apps, lambda models: len(models["indicators.signal_facts"]) == 24 + 21 - 2
+                         and len(models["indicators.signal_tombstones"]) == 2
+                         and {row[0] for row in models["funding.areas"]} >= set(AREAS))
 
 
 async def test_a_broker_wiped_under_running_consumers_leaves_every_read_model_as_a_clean_run(
