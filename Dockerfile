@@ -7,6 +7,7 @@ ENV PATH=/opt/venv/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
+COPY tools ./tools
 RUN pip install . && find /opt/venv -name "tests" -type d -prune -exec rm -rf {} +
 
 FROM python:3.11-slim AS runtime

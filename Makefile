@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreground
-	@$(PY) -m shared.devstack
+	@$(PY) -m tools.devstack
 
 # The PostgreSQL pass uses the server at DDK_TEST_POSTGRES (default 127.0.0.1:5432) or, where
 # none answers, an embedded one that tests.pgserver starts for the pass and removes after it.
@@ -28,14 +28,14 @@ test: $(STAMP)  ## the whole suite on SQLite, then every database test again on 
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy shared services
+	$(PY) -m mypy shared services tools
 
 $(SPECTRAL):
 	@npm install --silent --no-audit --no-fund --prefix .tools @stoplight/spectral-cli@6 >&2
 
 conformance: $(STAMP) $(SPECTRAL)  ## NL API Design Rules on every service's OpenAPI document
-	@$(PY) -m shared.export_openapi var/openapi
-	@for s in signals indicators funding; do \
+	@$(PY) -m tools.export_openapi var/openapi
+	@for s in $$($(PY) -m tools.registry); do \
 	  echo "spectral: $$s"; \
 	  $(SPECTRAL) lint --fail-severity error -r $(RULESET) var/openapi/$$s.json || exit 1; \
 	done
@@ -48,19 +48,19 @@ soak: $(STAMP)  ## only the soak: 200 signals/s for SOAK_SECONDS, nothing lost, 
 	$(PY) -m benchmarks --only soak --soak-seconds $(SOAK_SECONDS)
 
 migrate: $(STAMP)
-	$(PY) -m shared.migrate
+	$(PY) -m tools.migrate
 
 token: $(STAMP)  ## make token ROLE=field-worker ORG=demo-corp-a [SUB=user] [TEAM=wijkteam]
-	@$(PY) -m shared.devtoken --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)") $(if $(TEAM),--team "$(TEAM)")
+	@$(PY) -m tools.devtoken --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)") $(if $(TEAM),--team "$(TEAM)")
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
 asyncapi: $(STAMP)  ## regenerate docs/asyncapi.json from the event contracts
-	$(PY) -m shared.asyncapi docs/asyncapi.json
+	$(PY) -m tools.asyncapi docs/asyncapi.json
 
 replay-dlq: $(STAMP)  ## make replay-dlq TOPIC=signals.v1: put dead letters back after a fix
-	$(PY) -m shared.replay "$(TOPIC)"
+	$(PY) -m tools.replay "$(TOPIC)"
 
 validate-deploy: $(STAMP)  ## Kubernetes and compose files against their schemas
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_deploy.py

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import importlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from shared.broker import EmbeddedBroker, embedded_broker
-from shared.devtoken import ensure_key_pair, mint
-from shared.migrate import upgrade
 from shared.settings import ServiceSettings
+from tests.apps import serve
 from tests.pgserver import DEFAULT_ADMIN_DSN
+from tools import registry
+from tools.broker import EmbeddedBroker, embedded_broker
+from tools.devtoken import ensure_key_pair, mint
+from tools.migrate import upgrade
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +108,6 @@ def service_settings(
     """Settings for a service on a fresh, migrated database and the test broker."""
 
     def make(service: str, **overrides: Any) -> ServiceSettings:
-        module = importlib.import_module(f"services.{service}.settings")
         url = overrides.pop("database_url", None) or database_url(service)
         upgrade(service, url)
         values: dict[str, Any] = {
@@ -123,31 +122,24 @@ def service_settings(
             "log_level": os.environ.get("TEST_LOG_LEVEL", "WARNING"),
         }
         values.update(overrides)
-        settings: ServiceSettings = module.Settings(**values)
-        return settings
+        return registry.service(service).settings(**values)
 
     return make
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run an app's lifespan and talk to it over HTTP through ASGI."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 @pytest.fixture
 def start_service(
     service_settings: Callable[..., ServiceSettings],
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
-    """async with start_service("signals", relay_enabled=False) as client: ..."""
+    """async with start_service("signals", relay_enabled=False) as client: ...
+
+    The app runs with its relay and consumers as configured; `runtime_of(client)` (from
+    tests.apps) is its runtime.
+    """
 
     def start(service: str, **overrides: Any) -> contextlib.AbstractAsyncContextManager[
             httpx.AsyncClient]:
         settings = service_settings(service, **overrides)
-        module = importlib.import_module(f"services.{service}.app")
-        return serve(module.build(settings))
+        return serve(registry.service(service).build(settings))
 
     return start

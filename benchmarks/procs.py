@@ -10,7 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
-from shared.broker import free_port
+from tools.broker import free_port
 
 
 def _status_mb(pid: int, field: str) -> float:

@@ -21,9 +21,9 @@ import orjson
 from benchmarks.load import LoadResult, run_load
 from benchmarks.procs import peak_rss_mb, uvicorn
 from benchmarks.report import Row
-from shared.broker import embedded_broker
-from shared.devtoken import ensure_key_pair, mint
-from shared.migrate import upgrade
+from tools.broker import embedded_broker
+from tools.devtoken import ensure_key_pair, mint
+from tools.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 

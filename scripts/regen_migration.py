@@ -12,11 +12,11 @@ from pathlib import Path
 
 from alembic import command
 
-from shared.migrate import alembic_config
-from shared.settings import ROOT
+from tools.migrate import alembic_config
+from tools.registry import service as registered
 
 service = sys.argv[1]
-versions = ROOT / "services" / service / "migrations" / "versions"
+versions = registered(service).migrations / "versions"
 for old in versions.glob("*.py"):
     old.unlink()
 with tempfile.TemporaryDirectory() as tmp:

@@ -33,7 +33,7 @@ def run_migrations(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        # The service's own TLS settings (shared.migrate passes them), else the platform's.
+        # The service's own TLS settings (tools.migrate passes them), else the platform's.
         engine = engine_for(config.attributes.get("settings") or ServiceSettings(), url)
         try:
             async with engine.connect() as connection:

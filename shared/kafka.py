@@ -21,27 +21,14 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
+from shared.contracts.topics import BY_NAME
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-#: The platform's topics (one per owning service) and their dead-letter topics.
-TOPICS = ("signals.v1", "areas.v1", "indicators.v1", "funding.v1")
-
-#: Topics that are not event streams for consumer groups, with their own shape: partitions
-#: and topic configs. The access log's checkpoints are one ordered series under one key, and
-#: only the latest matters, kept for ever (compaction keeps a key's last record).
-SPECIAL_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
-    "access-log-checkpoints.v1": (1, {"cleanup.policy": "compact"}),
-}
-
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
-
-
-def all_topics() -> list[str]:
-    return [t for topic in TOPICS for t in (topic, dlq_topic(topic))] + list(SPECIAL_TOPICS)
 
 
 class MessageTooLarge(ValueError):
@@ -230,7 +217,12 @@ class Producer:
 
 
 def _new_topic(settings: ServiceSettings, topic: str) -> NewTopic:
-    partitions, configs = SPECIAL_TOPICS.get(topic, (settings.kafka_topic_partitions, {}))
+    """A topic of the contracts gets the shape they give it; any other the configured one."""
+    contract = BY_NAME.get(topic)
+    partitions, configs = settings.kafka_topic_partitions, {}
+    if contract is not None:
+        partitions = contract.partitions or partitions
+        configs = dict(contract.configs)
     return NewTopic(topic, partitions, settings.kafka_replication_factor, topic_configs=configs)
 
 

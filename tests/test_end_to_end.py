@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from shared.broker import embedded_broker
 from tests.helpers import eventually
+from tools.broker import embedded_broker
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 included) matches what the document promises, and input the document forbids is refused.
 
 Each service runs in uvicorn on the real broker and fresh SQLite files; the token carries
-every role so that operations get past authorisation and into validation (the ignored-auth
-check sends requests without it too). The CLI runs with a fixed seed, so a failure found in CI
-reproduces on a laptop with the command it prints.
+every role, partner included with the teams a partner user works for, so that operations get
+past authorisation and into validation (the ignored-auth check sends requests without it too).
+The CLI runs with a fixed seed, so a failure found in CI reproduces on a laptop with the
+command it prints.
 
 Two of schemathesis's checks are left out on purpose:
 - positive_data_acceptance expects every schema-valid request to succeed; business rules that
@@ -25,10 +26,13 @@ import pytest
 
 from benchmarks.procs import uvicorn
 from benchmarks.scenarios import platform_env
-from shared.devtoken import mint
+from shared.auth import Role
+from tools import registry
+from tools.devtoken import mint
 
-ROLES = ["field-worker", "coordinator", "analyst", "programme-officer", "programme-approver",
-         "privacy-officer", "admin"]
+ROLES = [role.value for role in Role]
+#: The `team` claim of a partner user (partner types, see services/signals/README.md).
+TEAMS = ["municipality", "wijkteam", "debt-help"]
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
@@ -39,11 +43,12 @@ def platform() -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("service", ["signals", "indicators", "funding"])
-def test_api_keeps_its_promises(service: str, platform: dict[str, str],
+@pytest.mark.parametrize("service", registry.SERVICES, ids=lambda s: s.name)
+def test_api_keeps_its_promises(service: registry.Service, platform: dict[str, str],
                                 tmp_path: Path) -> None:
-    token = mint(ROLES, "demo-corp-a", "fuzzer", key_dir=Path(platform["DDK_KEY_DIR"]))
-    with uvicorn(f"services.{service}.app:app", platform, factory=True) as (port, _):
+    token = mint(ROLES, "demo-corp-a", "fuzzer", key_dir=Path(platform["DDK_KEY_DIR"]),
+                 team=TEAMS)
+    with uvicorn(service.asgi_factory, platform, factory=True) as (port, _):
         run = subprocess.run(
             [str(SCHEMATHESIS), "run", f"http://127.0.0.1:{port}/v1/openapi.json",
              "--header", f"Authorization: Bearer {token}",

@@ -14,10 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.broker import free_port
 from shared.settings import ROOT
 from tests import pgserver
 from tests.processes import gone_within, interruptible, kill_if_alive
+from tools.broker import free_port
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
 

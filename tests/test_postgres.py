@@ -9,16 +9,17 @@ from sqlalchemy import func, select
 
 from shared.db import create_engine, sessionmaker
 from shared.kafka import Producer, ensure_topics
-from shared.migrate import SERVICES, downgrade, upgrade
 from shared.outbox import OutboxRelay, record_event
 from shared.tests.conftest import read_topic
 from shared.tests.testapp import Base, NoteRecorded, NoteServiceSettings, Outbox, note_type
 from tests.helpers import eventually
+from tools.migrate import downgrade, upgrade
+from tools.registry import NAMES
 
 pytestmark = pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", NAMES)
 def test_migrations_up_down_up(database_url, service):
     url = database_url(service)
     upgrade(service, url)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.broker import free_port
 from shared.settings import ROOT
 from tests.processes import alive, children, gone_within, interruptible, kill_if_alive
+from tools.broker import free_port
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
 
 START_A_BROKER_AND_WAIT = """
 import time
-from shared.broker import EmbeddedBroker, free_port
+from tools.broker import EmbeddedBroker, free_port
 broker = EmbeddedBroker(free_port()).start()
 print(broker.process.pid, flush=True)
 time.sleep(120)
@@ -73,7 +73,7 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
         tmp_path, first, second, to_group):
     kafka_port = free_port()
     stack = subprocess.Popen(
-        [sys.executable, "-m", "shared.devstack"], cwd=ROOT, text=True,
+        [sys.executable, "-m", "tools.devstack"], cwd=ROOT, text=True,
         env=dev_stack_environment(tmp_path, kafka_port),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=interruptible)

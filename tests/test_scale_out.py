@@ -13,17 +13,17 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
-from conftest import serve
 from services.indicators.app import build as build_indicators
 from services.indicators.models import SignalFact
 from services.signals.app import build as build_signals
 from services.signals.models import Outbox, Signal
 from services.signals.tests.conftest import TEST_KEYS, signal_body
-from shared.broker import embedded_broker, free_port
 from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics
+from tests.apps import runtime_of, serve
 from tests.helpers import eventually
+from tools.broker import embedded_broker, free_port
 
 pytestmark = pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
 
@@ -67,7 +67,7 @@ async def test_two_indicators_instances_split_the_work_and_survive_a_kill(
     await producer.start()
     try:
         async with serve(build_indicators(settings)) as client:
-            consumer = client._transport.app.state.runtime.consumers[0]  # noqa: SLF001
+            consumer = runtime_of(client).consumers[0]
 
             async def both_members():
                 k = consumer._consumer  # noqa: SLF001
@@ -88,7 +88,7 @@ async def test_two_indicators_instances_split_the_work_and_survive_a_kill(
                     await producer.flush()
                     other.send_signal(signal.SIGKILL)  # mid-stream, no goodbye
             await producer.flush()
-            rt = client._transport.app.state.runtime  # noqa: SLF001
+            rt = runtime_of(client)
 
             async def counted():
                 async with rt.sessions() as s:
@@ -108,7 +108,7 @@ async def test_two_indicators_instances_split_the_work_and_survive_a_kill(
 
 async def test_two_signals_instances_store_interleaved_retries_once(start_service, auth):
     async with start_service("signals", relay_enabled=False, **TEST_KEYS) as first:
-        settings = first._transport.app.state.runtime.settings  # noqa: SLF001
+        settings = runtime_of(first).settings
         async with serve(build_signals(settings)) as second:
             h = auth("field-worker")
             bodies = [signal_body() for _ in range(100)]
@@ -124,7 +124,7 @@ async def test_two_signals_instances_store_interleaved_retries_once(start_servic
                 by_id.setdefault(signal_id, []).append(status)
             for statuses in by_id.values():
                 assert sorted(statuses) == [200, 200, 201]  # one stored, two replays
-            rt = first._transport.app.state.runtime  # noqa: SLF001
+            rt = runtime_of(first)
             async with rt.sessions() as s:
                 assert await s.scalar(select(func.count()).select_from(Signal)) == 100
                 assert await s.scalar(select(func.count()).select_from(Outbox)) == 100

@@ -25,7 +25,7 @@ from services.indicators.demo_data import generate_national
 from services.indicators.register.service import STAT_COLUMN
 from shared.areacodes import AreaLevel
 from shared.db import create_engine, sessionmaker
-from shared.migrate import upgrade
+from tools.migrate import upgrade
 
 SEVERITIES = ("low", "medium", "high", "acute")
 

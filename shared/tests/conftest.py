@@ -11,10 +11,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from conftest import serve
-from shared.broker import EmbeddedBroker
 from shared.db import create_engine
 from shared.tests import testapp
+from tests.apps import serve
+from tools.broker import EmbeddedBroker
 
 
 def note(area: str = "BU03630001", count: int = 1) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from shared.tests.conftest import running
+from tests.apps import runtime_of, serve
 
 
 @pytest.fixture
@@ -17,13 +18,8 @@ def good_body():
     return {"id": str(uuid.uuid4()), "area": "BU03630001", "count": 1, "label": "x"}
 
 
-async def count_notes(client, auth):
-    r = await client.get("/v1/applied-count", headers=auth("admin"))
-    return r
-
-
 async def outbox_rows(client):
-    async with client._transport.app.state.runtime.sessions() as s:  # noqa: SLF001
+    async with runtime_of(client).sessions() as s:
         from sqlalchemy import func, select
 
         from shared.tests.testapp import Note, Outbox
@@ -181,13 +177,11 @@ def test_routes_added_flat_build_the_app_that_include_router_builds(service, mon
     (f"/v1/signals/{uuid.uuid4()}", "GET"),
     ("/v1/categories", "GET"),
 ])
-async def test_405_allows_the_methods_the_document_lists_for_the_resource(path, allow):
-    import httpx
-
-    from services.signals.app import build
-
-    transport = httpx.ASGITransport(app=build())
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+async def test_405_allows_the_methods_the_document_lists_for_the_resource(
+        path, allow, start_service, tmp_path):
+    async with start_service(
+            "signals", relay_enabled=False, access_log_checkpoint_interval_s=0,
+            purge_interval_s=0, dev_keys_file=str(tmp_path / "keys.json")) as client:
         r = await client.request("DELETE", path)
     assert r.status_code == 405
     assert r.headers["allow"] == allow
@@ -200,8 +194,6 @@ async def test_an_unhandled_error_logs_its_route_and_class_never_the_path_or_mes
     """The path and the exception's message may hold identifiers or personal data."""
     import io
     import logging
-
-    import httpx
 
     from shared.tests import testapp
 
@@ -220,8 +212,7 @@ async def test_an_unhandled_error_logs_its_route_and_class_never_the_path_or_mes
     handler.setFormatter(logging.getLogger().handlers[0].formatter)
     logging.getLogger().addHandler(handler)
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        async with serve(app) as client:
             try:
                 r = await client.get(f"/v1/residents/{marker}?note={marker}")
                 status = r.status_code

@@ -7,14 +7,14 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.broker import EmbeddedBroker, free_port
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics
-from shared.replay import replay
 from shared.tests import testapp
 from shared.tests.conftest import applied, at_least, note, read_topic, running
 from shared.tests.testapp import NoteRecorded, note_type
 from tests.helpers import eventually
+from tools.broker import EmbeddedBroker, free_port
+from tools.replay import replay
 
 
 async def test_intake_goes_on_while_the_broker_is_down(testsvc_settings, auth):

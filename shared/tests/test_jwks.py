@@ -18,9 +18,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.broker import free_port
 from shared.tests.conftest import running
 from shared.tests.test_auth import claims
+from tools.broker import free_port
 
 
 class FakeIdentityProvider:

@@ -4,10 +4,10 @@ import asyncio
 import uuid
 from typing import Any
 
-from shared.broker import EmbeddedBroker
 from shared.kafka import PARTITIONER, Outgoing, Producer, ensure_topics
 from shared.settings import ServiceSettings
 from shared.tests.conftest import read_topic
+from tools.broker import EmbeddedBroker
 
 KEYS = [f"BU0363{n:04d}".encode() for n in range(6)]
 
@@ -55,13 +55,13 @@ async def test_the_checkpoint_topic_is_created_with_one_partition(
         broker: EmbeddedBroker) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from shared.kafka import SPECIAL_TOPICS, all_topics
+    from tools.registry import all_topics
 
     settings = ServiceSettings(kafka_bootstrap_servers=broker.bootstrap_servers,
                                kafka_topic_partitions=3)
     assert "access-log-checkpoints.v1" in all_topics()
     assert "access-log-checkpoints.v1.dlq" not in all_topics()
-    await ensure_topics(settings, list(SPECIAL_TOPICS))
+    await ensure_topics(settings, ["access-log-checkpoints.v1"])
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
     await admin.start()
     try:

@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import engine_for
-from shared.migrate import upgrade
 from shared.settings import ServiceSettings
 from shared.tests.tls_material import Authority
+from tools.migrate import upgrade
 
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -169,7 +169,7 @@ async def test_a_connection_without_tls_is_refused_by_the_server(tls_server: TLS
 
 def test_migrations_connect_with_the_services_tls_settings(
         tls_server: TLSServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m shared.migrate` (and the deploy init job) verify the server too."""
+    """`python -m tools.migrate` (and the deploy init job) verify the server too."""
     monkeypatch.setenv("DDK_FUNDING_DATABASE_URL", tls_server.url())
     monkeypatch.setenv("DDK_DATABASE_SSLMODE", "verify-full")
     monkeypatch.setenv("DDK_DATABASE_SSLROOTCERT", str(tls_server.stranger.ca))

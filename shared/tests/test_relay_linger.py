@@ -10,12 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shared.broker import EmbeddedBroker
 from shared.db import create_engine, sessionmaker
 from shared.kafka import Outgoing, Placed, Producer, ensure_topics
 from shared.outbox import OutboxRelay, record_event
 from shared.tests.conftest import read_topic
 from shared.tests.testapp import Base, NoteRecorded, NoteServiceSettings, Outbox, note_type
+from tools.broker import EmbeddedBroker
 
 
 @pytest.mark.parametrize(("linger_s", "rounds"), [(0.0, [1, 1, 1]), (0.6, [3])])

@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 
 from services.indicators.models import Inbox
 from services.indicators.tests.helpers import recorded, small_register
-from shared.broker import embedded_broker
 from shared.contracts.signals import (
     SIGNAL_ERASED,
     SIGNAL_ESCALATED,
@@ -34,6 +33,7 @@ from shared.contracts.signals import (
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics
 from tests.helpers import eventually
+from tools.broker import embedded_broker
 
 BUURTEN = ["BU03440101", "BU03440102", "BU03440103", "BU03440201"]
 AREAS = [*BUURTEN, "WK034401", "WK034402", "GM0344", "PA-test", "NL00"]

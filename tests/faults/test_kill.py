@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from services.indicators.models import SignalFact
-from shared.broker import embedded_broker, free_port
-from shared.migrate import upgrade
 from shared.tests.conftest import read_topic, running
 from shared.tests.testapp import Applied
+from tests.apps import runtime_of
 from tests.helpers import eventually
+from tools.broker import embedded_broker, free_port
+from tools.migrate import upgrade
 
 KEYS = 10
 PER_KEY = 300  # 3,000 signals through the real services
@@ -96,7 +97,7 @@ async def test_relay_killed_at_random_points(testsvc_settings, broker, auth, tmp
                 await asyncio.sleep(0.05)
 
     async with running(consumer_settings) as consumer:
-        rt = consumer._transport.app.state.runtime  # noqa: SLF001
+        rt = runtime_of(consumer)
         async with httpx.AsyncClient(timeout=5) as client:
             kill_task = asyncio.create_task(kill_now_and_then(client, server, done))
             await asyncio.gather(*(post_key(client, k) for k in range(KEYS)))

@@ -7,11 +7,12 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from shared.broker import EmbeddedBroker, free_port
 from shared.tests.conftest import running
 from shared.tests.testapp import Applied, Note
+from tests.apps import runtime_of
 from tests.faults.proxy import FaultyProxy
 from tests.helpers import eventually
+from tools.broker import EmbeddedBroker, free_port
 
 
 def note():
@@ -27,7 +28,7 @@ async def test_latency_stalls_and_resets_lose_nothing_and_double_nothing(testsvc
                                 consumer_backoff_s=0.05)
     try:
         async with running(settings) as client:
-            rt = client._transport.app.state.runtime  # noqa: SLF001
+            rt = runtime_of(client)
             posted = 0
 
             async def post(n):
@@ -73,7 +74,7 @@ async def test_locked_database_is_a_503_and_nothing_is_half_written(
     settings = testsvc_settings(relay_enabled=False, consumer_enabled=False,
                                 sqlite_busy_timeout_ms=200)
     async with running(settings) as client:
-        rt = client._transport.app.state.runtime  # noqa: SLF001
+        rt = runtime_of(client)
         path = settings.sqlalchemy_url().split("///", 1)[1]
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shared.db import create_engine
-from shared.migrate import downgrade, upgrade
+from tools.migrate import downgrade, upgrade
 
 PROGRAMME = uuid.uuid4()
 SCENARIO = uuid.uuid4()

@@ -17,6 +17,7 @@ from services.funding.tests.kafka_helpers import SyntheticWorld, funding_events,
 from shared.contracts.funding import ALLOCATION_COMPUTED, ALLOCATION_PUBLISHED
 from shared.contracts.indicators import INDICATOR_SNAPSHOT_PUBLISHED, IndicatorSnapshotPublished
 from shared.tests.test_tracing import Collector
+from tests.apps import runtime_of
 from tests.helpers import eventually
 
 
@@ -271,7 +272,7 @@ async def test_a_recompute_round_is_a_trace_and_its_events_carry_it(start_servic
                 return r.json()["version"] == 2
 
             await eventually(recomputed)
-            rt = client._transport.app.state.runtime  # noqa: SLF001
+            rt = runtime_of(client)
             async with rt.sessions() as session:
                 rows = (await session.scalars(select(Outbox).where(
                     Outbox.type == ALLOCATION_COMPUTED.type).order_by(Outbox.id))).all()

@@ -1,4 +1,4 @@
-"""Fixtures of the indicators tests: the real app over ASGI, with a handle on its runtime."""
+"""Fixtures of the indicators tests: the app with a fixed cell key, and a handle on its runtime."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.indicators.app import IndicatorsRuntime, build
+from services.indicators.app import IndicatorsRuntime
+from tests.apps import runtime_of
 
 # A fixed secret: the noise of every published count is the same on every run.
 TEST_CELL_KEY_SECRET = "dGVzdC1jZWxsLWtleS1zZWNyZXQtb2YtMzItYnl0ZXMh"
@@ -23,7 +24,7 @@ class Running:
 
 
 @pytest.fixture
-def indicators(service_settings: Callable[..., Any]
+def indicators(start_service: Callable[..., Any]
                ) -> Callable[..., contextlib.AbstractAsyncContextManager[Running]]:
     """async with indicators(consumer_enabled=False) as svc: svc.client, svc.runtime."""
 
@@ -34,10 +35,7 @@ def indicators(service_settings: Callable[..., Any]
         overrides.setdefault("indicator_publisher_enabled", False)
         overrides.setdefault("indicator_cache_s", 0.0)
         overrides.setdefault("cell_key_secret", TEST_CELL_KEY_SECRET)
-        app = build(service_settings("indicators", **overrides))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Running(client, app.state.runtime)
+        async with start_service("indicators", **overrides) as client:
+            yield Running(client, runtime_of(client, IndicatorsRuntime))
 
     return start

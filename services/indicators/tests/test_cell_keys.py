@@ -16,7 +16,7 @@ from services.indicators.models import SignalFact
 from services.indicators.tests.conftest import TEST_CELL_KEY_SECRET
 from services.indicators.tests.helpers import households, record_all, recorded, value
 from shared.db import create_engine, utcnow
-from shared.migrate import downgrade, upgrade
+from tools.migrate import downgrade, upgrade
 
 KEYS = RecordKeys(base64.urlsafe_b64decode(TEST_CELL_KEY_SECRET))
 

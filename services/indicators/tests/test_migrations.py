@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import TextClause, text
 
 from shared.db import create_engine
-from shared.migrate import downgrade, upgrade
+from tools.migrate import downgrade, upgrade
 
 INSERT = text(
     "INSERT INTO signal_facts (signal_id, area_code, category, severity, acute, month, "

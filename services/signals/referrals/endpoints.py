@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from services.signals.casework import repository as casework
 from services.signals.casework.service import consent_entries
@@ -70,7 +71,7 @@ async def list_referrals(
     session: SessionDep, settings: SettingsDep, principal: Partner,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> PartnerReferralPage:
+) -> JSONResponse:
     """Referrals addressed to your team in your organisation, newest first (no personal
     data)."""
     after = decode_keyset(cursor) if cursor else None
@@ -80,7 +81,11 @@ async def list_referrals(
              for r, s in rows[:limit]]
     last = rows[limit - 1][0] if len(rows) > limit else None
     next_cursor = encode_keyset(last.referred_at, last.id) if last is not None else None
-    return PartnerReferralPage(items=items, next_cursor=next_cursor)
+    page = PartnerReferralPage(items=items, next_cursor=next_cursor)
+    # Absent fields stay out (a partner sees only what the purpose allows), but the page
+    # always says whether there is a next one: `nextCursor` is null on the last page.
+    body = page.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return JSONResponse({**body, "nextCursor": next_cursor})
 
 
 @router.get("/referrals/{referralId}", response_model=PartnerReferral,

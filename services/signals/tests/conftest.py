@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.signals.privacy import generate_key
+from tests.apps import runtime_of
 
 #: Keys for the tests only, passed as settings overrides (never the dev key file).
 TEST_KEYS = {
@@ -65,11 +66,6 @@ def signals_service(start_service: Callable[..., Any]) -> Callable[
             **overrides})
 
     return start
-
-
-def runtime_of(client: httpx.AsyncClient) -> Any:
-    """The running app's runtime (to look into the database the way an operator would)."""
-    return client._transport.app.state.runtime  # type: ignore[attr-defined]
 
 
 @contextlib.asynccontextmanager

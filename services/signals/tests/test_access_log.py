@@ -20,8 +20,8 @@ from services.signals.tests.conftest import (
     create,
     db,
     rent_arrears_body,
-    runtime_of,
 )
+from tests.apps import runtime_of
 
 
 async def test_personal_data_only_with_a_purpose_and_always_logged(signals_service, auth):

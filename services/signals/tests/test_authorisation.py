@@ -7,17 +7,16 @@ of another organisation is 404 (its existence is not revealed).
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.signals.app import build
 from services.signals.settings import Settings
 from services.signals.tests.conftest import TEST_KEYS, signal_body
-from shared.migrate import upgrade
+from tests.apps import serve
+from tools.migrate import upgrade
 
 A, B, MUNI, GGZ = "demo-corp-a", "demo-corp-b", "demo-municipality", "demo-ggz"
 PRINCIPALS = {
@@ -43,10 +42,7 @@ async def world(broker, key_dir, token, tmp_path_factory):
     app = build(settings)
     headers = {name: {"Authorization": f"Bearer {token(role, org, **TEAMS.get(name, {}))}"}
                for name, (role, org) in PRINCIPALS.items()}
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        client = await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"))
+    async with serve(app) as client:
         body = signal_body()
         await client.post("/v1/signals", json=body, headers=headers["fw-a"])
         sid = body["id"]

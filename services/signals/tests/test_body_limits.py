@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks.procs import rss_mb, uvicorn
 from services.signals.tests.conftest import TEST_KEYS
-from shared.broker import EmbeddedBroker
-from shared.migrate import upgrade
+from tools.broker import EmbeddedBroker
+from tools.migrate import upgrade
 
 CHUNK = b"x" * 65_536
 TOTAL = 600 * 1024 * 1024

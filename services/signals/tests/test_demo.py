@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from services.signals.demo import load_demo
 from services.signals.models import ConsentRecord, Outbox, Referral, Signal
-from services.signals.tests.conftest import db, runtime_of
+from services.signals.tests.conftest import db
+from tests.apps import runtime_of
 
 
 async def test_demo_data_loads_once(signals_service, auth):

@@ -14,8 +14,9 @@ from services.signals.intake import service
 from services.signals.intake.schemas import parse_signal
 from services.signals.intake.writer import Draft, GroupWriter
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
-from services.signals.tests.conftest import db, runtime_of, signal_body
+from services.signals.tests.conftest import db, signal_body
 from shared.auth import Principal, Role
+from tests.apps import runtime_of
 
 
 def _groups() -> tuple[float, float]:

@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import func, select
 
 from services.signals.models import IdempotencyKey, Outbox, Signal
-from services.signals.tests.conftest import db, rent_arrears_body, runtime_of, signal_body
+from services.signals.tests.conftest import db, rent_arrears_body, signal_body
+from tests.apps import runtime_of
 
 
 async def _count(client, model) -> int:

@@ -13,8 +13,9 @@ from services.signals.crypto import build_crypto
 from services.signals.models import Signal
 from services.signals.privacy import KeyMaterialError, generate_key, parse_key
 from services.signals.settings import Settings
-from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move, runtime_of
+from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move
 from shared.db import utcnow
+from tests.apps import runtime_of
 
 
 async def test_rotation_keeps_old_ciphertexts_readable(signals_service, auth, database_url):

@@ -24,8 +24,8 @@ from services.signals.tests.conftest import signal_body
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED_V1, SIGNAL_RECORDED, SignalErasedV1
 from shared.db import create_engine, sessionmaker, utcnow
-from shared.migrate import downgrade, upgrade
 from shared.outbox import outbox_row
+from tools.migrate import downgrade, upgrade
 
 FIELD_WORKER = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
 

@@ -326,13 +326,13 @@ async def test_every_erasure_and_purge_records_who_when_and_why(signals_service,
 
 async def test_the_team_claim_contract(key_dir, capsys):
     """`team`: absent, one partner-type code, or a list of them; anything else is a 401.
-    `make token TEAM=...` (shared.devtoken --team) mints it."""
+    `make token TEAM=...` (tools.devtoken --team) mints it."""
     import jwt
     import pytest
 
     from shared.auth import TokenVerifier, Unauthorized
-    from shared.devtoken import main, mint
     from shared.settings import ServiceSettings
+    from tools.devtoken import main, mint
 
     verifier = TokenVerifier(ServiceSettings(
         auth_public_key_file=str(key_dir / "issuer-public.pem")))

@@ -132,3 +132,12 @@ async def test_consent_based_purpose_needs_recorded_consent(signals_service, aut
         unknown = await _refer(client, auth, with_consent["id"], "demo-nobody",
                                "wijkteam-support")
         assert unknown.status_code == 422
+
+
+async def test_a_partners_last_page_says_there_is_no_next_one(signals_service, auth):
+    """`nextCursor` is required in the document: null on the last page, never left out."""
+    async with signals_service() as client:
+        partner = auth("partner", MUNICIPALITY, team="debt-help")
+        r = await client.get("/v1/referrals", headers=partner)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"items": [], "nextCursor": None}

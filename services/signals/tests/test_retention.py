@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from services.signals.models import Outbox, Signal
 from services.signals.purge import purge_expired
-from services.signals.tests.conftest import NOTE, create, db, move, runtime_of
+from services.signals.tests.conftest import NOTE, create, db, move
 from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
 from shared.db import utcnow
+from tests.apps import runtime_of
 
 REASON = "mevrouw belde terug: haar zoon is opgenomen"  # free text about a person
 

@@ -99,11 +99,6 @@ class EmbeddedBroker:
                 self.process.wait()
         self.process = None
 
-    def restart(self) -> None:
-        """Stop and start again on the same port: all data is gone (memory engine)."""
-        self.stop()
-        self.start()
-
 
 @contextlib.contextmanager
 def embedded_broker(port: int | None = None) -> Iterator[EmbeddedBroker]:

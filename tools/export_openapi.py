@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
 
-from shared.migrate import SERVICES
+from tools.registry import SERVICES
 
 
 def main(out: str) -> int:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     for service in SERVICES:
-        app = importlib.import_module(f"services.{service}.app").build()
-        (folder / f"{service}.json").write_text(json.dumps(app.openapi(), indent=2))
+        (folder / f"{service.name}.json").write_text(
+            json.dumps(service.build().openapi(), indent=2))
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
 import subprocess
@@ -19,28 +18,27 @@ import urllib.request
 from types import FrameType
 from typing import NoReturn
 
-from shared.broker import EmbeddedBroker, dies_with_parent, wait_for_port
-from shared.devtoken import ensure_key_pair
-from shared.kafka import all_topics, ensure_topics
-from shared.migrate import SERVICES, service_settings, upgrade
+from shared.db import engine_for, sessionmaker
+from shared.kafka import ensure_topics
 from shared.settings import VAR, ServiceSettings
+from tools.broker import EmbeddedBroker, dies_with_parent, wait_for_port
+from tools.devtoken import ensure_key_pair
+from tools.migrate import upgrade
+from tools.registry import SERVICES, Service, all_topics
 
 
 def say(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
 
-async def load_demo(service: str, settings: ServiceSettings) -> None:
-    """Each service may offer `services.<s>.demo.load_demo(sessions, settings)`."""
-    try:
-        module = importlib.import_module(f"services.{service}.demo")
-    except ModuleNotFoundError:
+async def load_demo(service: Service, settings: ServiceSettings) -> None:
+    """The service's demo data, if the registry names a loader for it."""
+    loader = service.demo()
+    if loader is None:
         return
-    from shared.db import engine_for, sessionmaker
-
     engine = engine_for(settings)
     try:
-        await module.load_demo(sessionmaker(engine), settings)
+        await loader(sessionmaker(engine), settings)
     finally:
         await engine.dispose()
 
@@ -113,15 +111,15 @@ def main() -> int:
         say(f"embedded broker (Tansu) on {broker.bootstrap_servers}, log in var/broker.log")
         asyncio.run(ensure_topics(platform, all_topics()))
         for service in SERVICES:
-            settings = service_settings(service)
-            upgrade(service)
+            settings = service.settings()
+            upgrade(service.name)
             asyncio.run(load_demo(service, settings))
-            say(f"{service}: database migrated and demo data loaded "
+            say(f"{service.name}: database migrated and demo data loaded "
                 f"({settings.sqlalchemy_url()})")
         for service in SERVICES:
-            settings = service_settings(service)
+            settings = service.settings()
             processes.append(subprocess.Popen([
-                sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:app",
+                sys.executable, "-m", "uvicorn", "--factory", service.asgi_factory,
                 "--host", settings.host, "--port", str(settings.port), "--no-access-log",
                 "--log-level", "warning",
             ], env={**os.environ},
@@ -130,9 +128,10 @@ def main() -> int:
                 # Killed outright, the supervisor takes them along.
                 process_group=0, preexec_fn=dies_with_parent(signal.SIGTERM)))
         for service in SERVICES:
-            settings = service_settings(service)
+            settings = service.settings()
             ok = wait_ready(settings.base_url())
-            say(f"{service:<10} {'ready' if ok else 'NOT READY'}  {settings.base_url()}/v1/docs")
+            state = "ready" if ok else "NOT READY"
+            say(f"{service.name:<10} {state}  {settings.base_url()}/v1/docs")
         say(f"all started in {time.monotonic() - started:.1f}s. Get a token with "
             "`make token ROLE=field-worker ORG=demo-corp-a`. Ctrl-C stops everything.")
         while True:

@@ -1,4 +1,4 @@
-"""Replay dead letters: `python -m shared.replay signals.v1` (after the cause is fixed).
+"""Replay dead letters: `python -m tools.replay signals.v1` (after the cause is fixed).
 
 Reads `<topic>.dlq` from where the last replay stopped (consumer group `dlq-replay.<topic>`),
 puts each message back on `<topic>` with its original key and headers (the dlq_* error
@@ -13,6 +13,7 @@ import asyncio
 
 from shared.kafka import dlq_topic, new_consumer, new_producer
 from shared.settings import ServiceSettings
+from tools.registry import all_topics
 
 
 async def replay(topic: str, settings: ServiceSettings, idle_timeout_s: float = 3.0) -> int:
@@ -48,7 +49,8 @@ async def replay(topic: str, settings: ServiceSettings, idle_timeout_s: float = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("topic", help="the original topic, e.g. signals.v1")
+    parser.add_argument("topic", choices=[t for t in all_topics() if dlq_topic(t) in all_topics()],
+                        help="the original topic, e.g. signals.v1")
     args = parser.parse_args(argv)
     count = asyncio.run(replay(args.topic, ServiceSettings()))
     print(f"replayed {count} message(s) from {dlq_topic(args.topic)} to {args.topic}")
