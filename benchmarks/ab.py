@@ -4,7 +4,8 @@
 
 Each round runs the scenario once from tree A, then once from tree B (A B A B ...), each in a
 fresh process with the same process layout as `make bench`, so a slower or faster spell of a
-shared machine falls on both. It prints every run and, per figure, the median of each tree,
+shared machine falls on both; it also records the servers' CPU time per request, which other
+processes' load moves less. It prints every run and, per figure, the median of each tree,
 its spread (min-max) and B against A. A tree is a copy of the repository with one change
 applied, so no measuring switch needs to live in the code.
 """
@@ -21,11 +22,39 @@ import sys
 from pathlib import Path
 
 CHILD = """
-import asyncio, dataclasses, json, sys
+import asyncio, contextlib, dataclasses, json, os, sys
 from benchmarks import scenarios
 name, seconds = sys.argv[1], float(sys.argv[2])
+tick = os.sysconf("SC_CLK_TCK")
+cpu, requests = {}, {}
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+serve, load = scenarios.uvicorn, scenarios.run_load
+
+@contextlib.contextmanager
+def counted_serve(app, *args, **kwargs):
+    with serve(app, *args, **kwargs) as (port, proc):
+        start = cpu_s(proc.pid)
+        try:
+            yield port, proc
+        finally:
+            cpu[port] = (app, cpu_s(proc.pid) - start)
+
+async def counted_load(host, port, *args, **kwargs):
+    result = await load(host, port, *args, **kwargs)
+    requests[port] = requests.get(port, 0) + result.requests
+    return result
+
+scenarios.uvicorn, scenarios.run_load = counted_serve, counted_load
 rows = asyncio.run(scenarios.run_all(seconds, [name], 0))
-print("AB-JSON " + json.dumps([dataclasses.asdict(r) for r in rows]))
+per_request = {app: used / requests[port] * 1e6 for port, (app, used) in cpu.items()
+               if requests.get(port)}
+print("AB-JSON " + json.dumps({"rows": [dataclasses.asdict(r) for r in rows],
+                               "cpu_us": per_request}))
 """
 
 
@@ -38,7 +67,22 @@ def run_once(tree: Path, scenario: str, seconds: float) -> dict[str, float]:
     if line is None:
         raise RuntimeError(f"{scenario} failed in {tree}: {(out.stderr or out.stdout)[-500:]}")
     figures: dict[str, float] = {}
-    for row in json.loads(line[len("AB-JSON "):]):
+    result = json.loads(line[len("AB-JSON "):])
+    name = "server"
+    for app, micros in result["cpu_us"].items():
+        # Server CPU per request (warm-up included): steadier than throughput on a busy
+        # machine, since other processes' load slows a request more than it adds CPU to it.
+        if app.startswith("benchmarks.hello"):
+            figures["cpu_us_per_request_hello"] = micros
+        else:
+            name = app.split(".")[1]
+            figures[f"cpu_us_per_request_{name}"] = micros
+    if "cpu_us_per_request_hello" in figures:
+        # The two servers took the load in turns within the run: their CPU ratio cancels
+        # most of what the machine's other load does to both.
+        figures["cpu_vs_hello"] = (figures[f"cpu_us_per_request_{name}"]
+                                   / figures["cpu_us_per_request_hello"])
+    for row in result["rows"]:
         if row["scenario"].startswith("hello-world"):
             continue
         match = re.match(r"[\d.]+", row["throughput"])
@@ -47,8 +91,9 @@ def run_once(tree: Path, scenario: str, seconds: float) -> dict[str, float]:
         for key in ("p50_ms", "p99_ms", "ratio"):
             if row[key] is not None:
                 figures[key] = float(row[key])
-        if not row["ok"] and "errors" in row["note"] and not row["note"].startswith("0 "):
-            figures["failed"] = 1.0
+        errors = re.search(r"(\d+) errors", row["note"])
+        if errors and int(errors.group(1)):
+            figures["errors"] = float(errors.group(1))
     return figures
 
 
