@@ -9,29 +9,9 @@ from __future__ import annotations
 
 import gc
 import inspect
-from collections.abc import Callable
-from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-
-
-class DirectRoute(APIRoute):
-    """A route whose endpoint takes the Request and returns its Response itself.
-
-    Buys: DIRECT_FIGURE on the single POST (signal-single).
-
-    For an endpoint that reads its token, headers and body on its own (single-signal intake),
-    FastAPI's request handler only adds cost: resolving an empty dependency list, running the
-    endpoint through its wrappers, checking the response. Routing, exception handlers and the
-    route's OpenAPI (which such an endpoint declares through `openapi_extra`) stay FastAPI's.
-    Leans on: `APIRoute.get_route_handler` being what builds the ASGI app of the route.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Any]:
-        endpoint: Callable[[Request], Any] = self.endpoint
-        return endpoint
-
 
 # The parameters of APIRoute.__init__ that include_flat passes on from a route, by name, and
 # those it sets itself or that an APIRoute does not keep.
