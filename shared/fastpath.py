@@ -2,7 +2,8 @@
 
 Each is kept because an alternating `make bench` run (`python -m benchmarks.ab`, figures and
 method in docs/benchmarks.md) showed it buys at least 5 % on its scenario; each has a test in
-shared/tests/test_fastpath.py that fails when what it leans on changes.
+shared/tests/test_fastpath.py that fails when what it leans on changes (and
+test_api_conventions checks that `include_flat` builds the app `include_router` builds).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ FLAT_SET_HERE = ("self", "path", "endpoint", "dependency_overrides_provider")
 def include_flat(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
     """`app.include_router`, with each route added to the app itself.
 
-    Buys: FLAT_FIGURE on the single POST (signal-single).
+    Buys, on the single POST (signal-single), measured 2026-12-04 against FastAPI's own
+    `include_router` in 7 alternating rounds: 6 % less server CPU per request relative to
+    hello-world, 6 to 38 % more throughput (median of each of two passes).
 
     An included router stays a node of its own that every request resolves twice (does it
     match, then which route), re-walking the router tree each time. Our routers carry no
@@ -52,7 +55,9 @@ def api_route_parameters() -> set[str]:
 def freeze_startup_objects() -> None:
     """Move what start-up built out of the garbage collector's reach.
 
-    Buys: GC_FIGURE on the single POST (signal-single).
+    Buys, on the single POST (signal-single), measured 2026-12-04 against no freeze in 4
+    alternating rounds: 6 % less server CPU per request relative to hello-world, a p99 of
+    390 instead of 644 ms and 46 % more throughput (medians, on a heavily loaded machine).
 
     Modules, mappers, schemas and compiled queries live as long as the process; frozen
     (`gc.freeze`), the collector's full collections no longer walk them. Leans on: CPython's
