@@ -2,7 +2,8 @@
 
 Buys, on the single POST (signal-single), measured 2026-12-04 against aiosqlite with the
 same pool and pragmas in alternating rounds (`python -m benchmarks.ab`, docs/benchmarks.md):
-20 % less server CPU per request relative to hello-world, a p99 of 214 instead of 325 ms.
+without it a request cost 20 % more server CPU relative to hello-world; with it the p99 was
+214 instead of 325 ms. On the batch of 500: 21 % more server CPU per batch without it.
 
 aiosqlite runs every statement on a worker thread and resumes the coroutine through the
 event loop: with one write connection, a request then holds that connection across many
