@@ -2,7 +2,8 @@
 
 Each HTTP scenario runs one uvicorn worker and the same load client (32 connections), so the
 ratio to the bare FastAPI hello-world measured in the same run is the framework-relative
-figure the issues ask for. Results go to docs/benchmarks.md with the machine they ran on.
+figure the issues ask for. The table goes into docs/benchmarks.md, between its markers, with
+the machine it ran on; the text around it stays.
 """
 
 from __future__ import annotations
@@ -45,11 +46,25 @@ def main(argv: list[str] | None = None) -> int:
     table = render(rows)
     print(table)
     if not args.only:
-        Path(args.out).write_text(
-            "# Benchmarks\n\n"
-            f"Last run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, by `make bench` "
-            f"(soak {args.soak_seconds:.0f} s).\n\n{table}\n")
+        write_last_run(Path(args.out),
+                       f"Last run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, by "
+                       f"`make bench` (soak {args.soak_seconds:.0f} s).\n\n{table}\n")
     return 0 if all(r.ok for r in rows) else 1
+
+
+LAST_RUN_START, LAST_RUN_END = "<!-- make bench: last run -->", "<!-- make bench: end -->"
+
+
+def write_last_run(path: Path, section: str) -> None:
+    """Put the run's table between the markers of `path`, keeping the text around them."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{LAST_RUN_START}\n{section}{LAST_RUN_END}"
+    if LAST_RUN_START in text and LAST_RUN_END in text:
+        before, rest = text.split(LAST_RUN_START, 1)
+        text = before + block + rest.split(LAST_RUN_END, 1)[1]
+    else:
+        text = f"# Benchmarks\n\n{block}\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

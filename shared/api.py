@@ -7,7 +7,6 @@ allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 import uuid
@@ -20,13 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
+from shared.fastpath import freeze_startup_objects, include_flat
 from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
@@ -49,54 +49,6 @@ CONTACT = {
     "email": "platform@dichtdekloof.example.org",
 }
 MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
-class DirectRoute(APIRoute):
-    """A route whose endpoint takes the Request and returns its Response itself.
-
-    For an endpoint that already reads its token, headers and body on its own (the busiest
-    one, single-signal intake), FastAPI's request handler only adds cost: resolving an empty
-    dependency list, running the endpoint through its wrappers, checking the response (6 % of
-    the service's samples under intake load, by py-spy). Routing, exception handlers and the
-    route's OpenAPI (declared through `openapi_extra`) stay FastAPI's.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Any]:
-        endpoint: Callable[[Request], Any] = self.endpoint
-        return endpoint
-
-
-def include_flat(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
-    """`app.include_router` as FastAPI did it before 0.137: each route added to the app itself.
-
-    Since 0.137 an included router stays a node of its own that every request resolves twice
-    (does it match, then which route), re-walking the router tree each time: py-spy put 8 % of
-    the signals service's samples under intake load in routing. With the DirectRoute above,
-    a signal costs 7 % less CPU (1.61 to 1.49 ms, alternating runs). Our routers carry no
-    include-time options, so adding each route anew with its own attributes builds the same
-    app and the same OpenAPI document (a test compares).
-    """
-    for route in router.routes:
-        if not isinstance(route, APIRoute):
-            raise TypeError(f"include_flat takes API routes only, not {route!r}")
-        app.router.add_api_route(
-            prefix + route.path, route.endpoint, methods=route.methods,
-            route_class_override=type(route), name=route.name,
-            response_model=route.response_model, status_code=route.status_code,
-            tags=route.tags, dependencies=route.dependencies, summary=route.summary,
-            description=route.description, response_description=route.response_description,
-            responses=route.responses, deprecated=route.deprecated,
-            operation_id=route.operation_id, include_in_schema=route.include_in_schema,
-            response_model_include=route.response_model_include,
-            response_model_exclude=route.response_model_exclude,
-            response_model_by_alias=route.response_model_by_alias,
-            response_model_exclude_unset=route.response_model_exclude_unset,
-            response_model_exclude_defaults=route.response_model_exclude_defaults,
-            response_model_exclude_none=route.response_model_exclude_none,
-            response_class=route.response_class, callbacks=route.callbacks,
-            openapi_extra=route.openapi_extra,
-            generate_unique_id_function=route.generate_unique_id_function,
-            strict_content_type=route.strict_content_type)
 
 
 def problem_response(
@@ -163,7 +115,7 @@ def _allowed_methods(request: Request) -> str:
     would also take "batch" as an id); every route sharing that template adds its methods.
     """
     probe = {**request.scope, "method": "__NONE__"}
-    routes = request.app.router.routes
+    routes = list(iter_route_contexts(request.app.router.routes))  # into included routers
     template = next((getattr(r, "path_format", None) for r in routes
                      if r.matches(probe)[0] != Match.NONE), None)
     methods: set[str] = set()
@@ -332,11 +284,7 @@ def create_app(
         app.state.runtime = rt
         app.state.token_verifier = rt.token_verifier
         app.state.tracer = rt.tracer
-        # What start-up built (modules, mappers, schemas, compiled queries) lives as long as
-        # the process: frozen, full collections no longer walk it. Measured here: the p99 of
-        # signal intake under load fell from 91 to 38 ms.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         if on_startup is not None:
             await on_startup(rt)
         log.info("service started", extra={"url": settings.base_url()})

@@ -32,6 +32,7 @@ from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decode
 from shared.events import describe_validation_error as describe
 from shared.kafka import Producer, dlq_topic, new_consumer
+from shared.outbox import wrote_outbox
 from shared.settings import ServiceSettings
 from shared.tracing import consumer_span
 
@@ -225,7 +226,7 @@ class EventConsumer:
             return False
         for event_type, outcome in outcomes:
             EVENTS_PROCESSED.labels(self.name, event_type, outcome).inc()
-        if self._after_commit and session.info.get("outbox_written"):
+        if self._after_commit and wrote_outbox(session):
             self._after_commit()
         return True
 
@@ -275,7 +276,7 @@ class EventConsumer:
                 if not await self._claim(session, event):
                     return False
                 await route.handler(session, event, data)
-        if self._after_commit and session.info.get("outbox_written"):
+        if self._after_commit and wrote_outbox(session):
             self._after_commit()
         return True
 

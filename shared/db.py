@@ -4,39 +4,29 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
     MetaData,
     String,
-    Table,
     TypeDecorator,
     event,
-    insert,
     make_url,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from shared import sqlite_inline
 from shared.settings import ServiceSettings
-
-if TYPE_CHECKING:
-    from sqlalchemy.sql.type_api import _BindProcessorType
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -87,15 +77,6 @@ class UUIDString(TypeDecorator[uuid.UUID]):
 def service_metadata() -> MetaData:
     """A service's own schema: `class Base(DeclarativeBase): metadata = service_metadata()`."""
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def new_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata (for code that needs no static typing)."""
-
-    class Base(DeclarativeBase):
-        metadata = service_metadata()
-
-    return Base
 
 
 def is_sqlite(url: str) -> bool:
@@ -154,67 +135,8 @@ def engine_for(settings: ServiceSettings, url: str | None = None) -> AsyncEngine
     return create_engine(url, connect_args=connect_args(settings))
 
 
-class BulkInsert:
-    """An INSERT of many rows as one executemany, each value converted by its column's type.
-
-    SQLAlchemy's executemany prepares every row's parameters through generic machinery that
-    costs more per row than SQLite's insert itself. Here the statement is compiled once per
-    dialect and set of keys, and each column's own bind processor (so values are stored
-    exactly as SQLAlchemy stores them) runs in a tight loop. Every row holds the same keys,
-    among them every column that has a default.
-    """
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-        self._plans: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
-
-    async def execute(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        plan = self._plan(conn.dialect, tuple(rows[0]))
-        params = []
-        for row in rows:
-            values = list(plan.values(row))
-            for i, process in plan.processors:
-                values[i] = process(values[i])
-            params.append(tuple(values))
-        await conn.exec_driver_sql(plan.sql, params)
-
-    def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _InsertPlan:
-        plan = self._plans.get((dialect.name, keys))
-        if plan is None:
-            compiled = insert(self._table).compile(dialect=dialect, column_keys=list(keys))
-            names = compiled.positiontup
-            if names is None or sorted(names) != sorted(keys):
-                raise ValueError(f"rows for {self._table.name} must hold exactly the columns "
-                                 f"{sorted(names or [])} and a positional dialect")
-            processors = [(i, p) for i, name in enumerate(names)
-                          if (p := _bind_processor(self._table.c[name].type, dialect))]
-            plan = self._plans[(dialect.name, keys)] = _InsertPlan(
-                str(compiled), itemgetter(*names), processors)
-        return plan
-
-
-def _bind_processor(type_: Any, dialect: Dialect) -> Any:
-    """The conversion SQLAlchemy applies to a value of `type_` bound for `dialect`."""
-    return type_.dialect_impl(dialect).bind_processor(dialect)
-
-
-@dataclass(frozen=True)
-class _InsertPlan:
-    sql: str
-    values: Callable[[dict[str, Any]], tuple[Any, ...]]
-    processors: list[tuple[int, _BindProcessorType[Any]]]
-
-
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
-
-
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
-    async with factory() as session, session.begin():
-        yield session
 
 
 async def try_exclusive(session: AsyncSession, name: str) -> bool:

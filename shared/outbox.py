@@ -1,7 +1,8 @@
 """Transactional outbox: an event is a row written in the same transaction as its cause.
 
 A relay publishes unsent rows in id order (so in order per key) with acks=all and marks them
-sent. While the broker is down the rows wait; writes go on.
+sent. While the broker is down the rows wait; writes go on. A unit of work that inserted
+outbox rows knows it (`wrote_outbox`), so its owner wakes the relay right after the commit.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import BigInteger, Integer, String, Text, bindparam, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
 
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
@@ -68,6 +80,26 @@ class OutboxMixin:
     traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
+_WROTE_OUTBOX = "shared.outbox.wrote"
+
+
+@event.listens_for(OutboxMixin, "after_insert", propagate=True)
+def _note_outbox_write(mapper: Mapper[Any], connection: Any, row: OutboxMixin) -> None:
+    # Every service's outbox class derives from the mixin, so every ORM insert of an event
+    # passes here, whoever wrote it.
+    session = object_session(row)
+    if session is not None:
+        session.info[_WROTE_OUTBOX] = True
+
+
+def wrote_outbox(session: AsyncSession) -> bool:
+    """Whether the session inserted outbox rows: after its commit, the relay should publish.
+
+    Rows inserted through the ORM count; a Core insert into the outbox (the signals group
+    writer) wakes the relay itself.
+    """
+    return bool(session.info.get(_WROTE_OUTBOX))
+
 
 def outbox_row(
     event_type: EventType[Any],
@@ -107,7 +139,6 @@ def record_event(
     row = outbox_row(event_type, data, key=key, source=source, subject=subject,
                      max_bytes=max_bytes)
     session.add(outbox(**row))
-    session.info["outbox_written"] = True
 
 
 def _headers(row: Any) -> list[tuple[str, bytes]]:

@@ -20,7 +20,7 @@ from shared.auth import TokenVerifier
 from shared.consumer import EventConsumer
 from shared.db import engine_for, sessionmaker
 from shared.kafka import Producer, ensure_topics
-from shared.outbox import OutboxMixin, OutboxRelay
+from shared.outbox import OutboxMixin, OutboxRelay, wrote_outbox
 from shared.problems import ServiceUnavailable
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, tracer_of
@@ -134,7 +134,7 @@ async def transaction(rt: Runtime) -> AsyncIterator[AsyncSession]:
         async with rt.sessions() as session:
             async with session.begin():
                 yield session
-            if session.info.get("outbox_written"):
+            if wrote_outbox(session):
                 rt.notify_relay()
 
 

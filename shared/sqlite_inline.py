@@ -1,16 +1,22 @@
-"""SQLite for the async engine without a thread hop per statement.
+"""Fast path: SQLite for the async engine without a thread hop per statement.
+
+Buys, on the single POST (signal-single), measured 2026-12-04 against aiosqlite with the
+same pool and pragmas in alternating rounds (`python -m benchmarks.ab`, docs/benchmarks.md):
+without it a request cost 20 % more server CPU relative to hello-world; with it the p99 was
+214 instead of 325 ms. On the batch of 500: 21 % more server CPU per batch without it.
 
 aiosqlite runs every statement on a worker thread and resumes the coroutine through the
 event loop: with one write connection, a request then holds that connection across many
-loop turns, and 32 concurrent requests queue behind each other (measured here: 125 req/s
-for a one-row read). SQLite statements take microseconds, and a WAL commit with
-synchronous=FULL about 0.3 ms on this machine, so this adapter runs them inline on the loop
-instead: a transaction never yields mid-way, the single connection is never contended, and
-nothing changes for the code above SQLAlchemy. The price is that a statement waiting for a
-lock held by another process (busy_timeout) blocks the loop; production runs PostgreSQL.
+loop turns, and concurrent requests queue behind each other. SQLite statements take
+microseconds, and a WAL commit with synchronous=FULL well under a millisecond, so this
+adapter runs them inline on the loop instead: a transaction never yields mid-way, the single
+connection is never contended, and nothing changes for the code above SQLAlchemy. The price
+is that a statement waiting for a lock held by another process (busy_timeout) blocks the
+loop; production runs PostgreSQL.
 
-It implements the slice of aiosqlite's interface that SQLAlchemy's aiosqlite dialect uses,
-passed in as `async_creator`.
+Leans on: the slice of aiosqlite's interface that SQLAlchemy's aiosqlite dialect uses
+(passed in as `async_creator`). `shared/tests/test_sqlite_inline.py` fails when the dialect
+needs more of it, or when a statement starts to yield to the loop.
 """
 
 from __future__ import annotations
@@ -140,9 +146,9 @@ def creator(path: str, busy_timeout_ms: int = 5000) -> Any:
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
         # A checkpoint copies the WAL's pages into the database and fsyncs it, on the loop.
-        # Every 1,000 pages (SQLite's default) that was every few group commits of intake;
-        # every 10,000 (a WAL of up to ~40 MB) a page written by many commits is copied once.
-        # With time-ordered event ids: a group commit of 22 signals 1.96 -> 1.08 ms.
+        # At SQLite's default (every 1,000 pages) that happens every few group commits of
+        # intake; at 10,000 (a WAL of up to ~40 MB) a page written by many commits is copied
+        # once (figures in docs/benchmarks.md).
         conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return InlineConnection(conn)
 

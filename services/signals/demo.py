@@ -23,8 +23,9 @@ from services.signals.casework.service import transition
 from services.signals.consents.service import record_consent, record_objection
 from services.signals.consents.standing import CONSENT, Entry
 from services.signals.crypto import Crypto, build_crypto
+from services.signals.intake import repository as intake
+from services.signals.intake.new_signal import new_signal
 from services.signals.intake.schemas import SignalCreate
-from services.signals.intake.service import add_signal, body_hash, signal_row
 from services.signals.models import Signal
 from services.signals.privacy import FieldCipher
 from services.signals.referrals.service import refer
@@ -145,8 +146,9 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
             reporter = Principal(f"demo-field-worker@{org}", org, frozenset({Role.FIELD_WORKER}))
             coordinator = Principal(f"demo-coordinator@{org}", org,
                                     frozenset({Role.COORDINATOR}))
-            signal = add_signal(session, signal_row(
-                body, reporter, crypto, body_hash(crypto, body), utcnow(), synthetic=True), source)
+            new = new_signal(body, reporter, crypto, source, None, synthetic=True)
+            await intake.insert_new(await session.connection(), [new])
+            signal = await session.get_one(Signal, new.id)
             _progress(session, rng, signal, coordinator, source, crypto.cipher)
             await _consent_and_refer(session, rng, signal, reporter, coordinator, source,
                                crypto.cipher)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, insert, select
 
-from shared.db import BulkInsert, UTCDateTime, UUIDString, create_engine
+from shared.bulkinsert import BulkInsert
+from shared.db import UTCDateTime, UUIDString, create_engine
 
 metadata = MetaData()
 THINGS = Table(

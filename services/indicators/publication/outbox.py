@@ -38,5 +38,4 @@ def record_with_nulls(
         source=event.source, subject=None, time=event.time, data=value.decode(),
         traceparent=current_traceparent(),
     ))
-    session.info["outbox_written"] = True
     return event

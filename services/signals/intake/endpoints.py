@@ -18,7 +18,6 @@ from services.signals.intake.schemas import (
     parse_signal,
 )
 from services.signals.runtime import SettingsDep, signals_runtime
-from shared.api import DirectRoute
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
 from shared.jsonbody import is_json_request
 from shared.openapi import problem_responses
@@ -54,9 +53,11 @@ IDEMPOTENCY_KEY_PARAMETER = {
 
 async def create_signal(request: Request) -> Response:
     """Record a doorstep signal (idempotent on `id` and on `Idempotency-Key`)."""
-    # The busiest endpoint reads its token, header and body itself, on a DirectRoute: FastAPI's
-    # dependency machinery and request handler would cost it a sixth of its time. The route
-    # documents all three.
+    # The busiest endpoint reads its token, header and body itself, and so its route
+    # documents all three by hand (`openapi_extra`). Declared as FastAPI dependencies and
+    # parameters instead, they cost the single POST 19 % more server CPU per request
+    # (measured 2026-12-04, docs/benchmarks.md); a test checks the document against the
+    # rules enforced here.
     principal = await authorise(request, Role.FIELD_WORKER, Role.COORDINATOR)
     if not is_json_request(request.scope):
         raise UnsupportedMediaType("send the signal as application/json")
@@ -79,7 +80,7 @@ async def create_signal(request: Request) -> Response:
 
 
 router.add_api_route(
-    "/signals", create_signal, methods=["POST"], route_class_override=DirectRoute,
+    "/signals", create_signal, methods=["POST"],
     status_code=status.HTTP_201_CREATED, response_model=SignalRead,
     responses={200: {"description": "Replay of a stored signal", "model": SignalRead},
                **problem_responses(400, 409, 413, 415)},

@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from services.signals.intake import service
+from services.signals.intake.new_signal import NewSignal, new_signal
 from services.signals.intake.schemas import parse_signal
-from services.signals.intake.writer import Draft, GroupWriter
+from services.signals.intake.writer import GroupWriter
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
 from services.signals.tests.conftest import db, signal_body
 from shared.auth import Principal, Role
@@ -26,14 +26,14 @@ def _groups() -> tuple[float, float]:
     return count, total
 
 
-def _drafts(rt, n: int) -> list[Draft]:
+def _drafts(rt, n: int) -> list[NewSignal]:
     """What n new signals of a field worker write, as the single POST prepares it."""
     reporter = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
     drafts = []
     for _ in range(n):
         body, problems = parse_signal(signal_body())
         assert body is not None, problems
-        drafts.append(service.draft(body, reporter, rt.crypto, "urn:test", None))
+        drafts.append(new_signal(body, reporter, rt.crypto, "urn:test", None))
     return drafts
 
 

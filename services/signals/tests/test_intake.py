@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 from sqlalchemy import func, select
@@ -209,3 +210,26 @@ async def test_a_colleague_cannot_confirm_an_address_by_replaying_a_signal_id(
         assert set(answers.values()) == {409}, answers
         assert (await client.post("/v1/signals", json=secret, headers=reporter)).status_code \
             == 200
+
+
+def test_the_single_post_documents_what_it_reads_itself():
+    """The single POST reads its token, Idempotency-Key and body by hand (shared.fastpath),
+    so its document says so by hand: the same security as a route that declares the
+    reporter roles (the batch), and the header with the rule the endpoint enforces."""
+    from services.signals.app import build
+    from services.signals.intake.endpoints import IDEMPOTENCY_KEY_PATTERN
+
+    paths = build().openapi()["paths"]
+    single, batch = paths["/signals"]["post"], paths["/signals/batch"]["post"]
+    assert single["security"] == batch["security"]
+    assert single["requestBody"]["required"] is True
+    (header,) = single["parameters"]
+    assert (header["name"], header["in"]) == ("Idempotency-Key", "header")
+    schema = header["schema"]
+
+    def documented(key: str) -> bool:
+        return (schema["minLength"] <= len(key) <= schema["maxLength"]
+                and re.search(schema["pattern"], key) is not None)
+
+    for key in ("k", "app-7-retry", "x" * 200, "x" * 201, "", "a b", "sleutel-\u00e9"):
+        assert documented(key) == bool(IDEMPOTENCY_KEY_PATTERN.fullmatch(key)), key

@@ -15,8 +15,8 @@ from sqlalchemy import inspect, select, text, update
 from services.signals.accesslog.repository import to_entry
 from services.signals.casework.views import status_change
 from services.signals.crypto import build_crypto
+from services.signals.intake.new_signal import new_signal
 from services.signals.intake.schemas import parse_signal
-from services.signals.intake.service import draft
 from services.signals.models import AccessLogRow, Outbox, Signal, StatusChange
 from services.signals.privacy import verify_chain
 from services.signals.settings import Settings
@@ -40,7 +40,7 @@ async def _seed(url: str, key_dir: Path) -> tuple[str, str, str]:
             for house in (1, 2):
                 body, problems = parse_signal(signal_body(houseNumber=house))
                 assert body is not None, problems
-                drafts.append(draft(body, FIELD_WORKER, crypto, "urn:test", None))
+                drafts.append(new_signal(body, FIELD_WORKER, crypto, "urn:test", None))
             for d in drafts:
                 session.add(Signal(**d.signal))
                 session.add_all(Outbox(**e) for e in d.events)
@@ -97,7 +97,7 @@ async def _seed_reasons(url: str, key_dir: Path) -> str:
     try:
         body, problems = parse_signal(signal_body())
         assert body is not None, problems
-        d = draft(body, FIELD_WORKER, crypto, "urn:test", None)
+        d = new_signal(body, FIELD_WORKER, crypto, "urn:test", None)
         async with sessionmaker(engine)() as session, session.begin():
             session.add(Signal(**d.signal))
         async with engine.begin() as conn:
@@ -249,7 +249,7 @@ async def _seed_idempotency_key(url: str, key_dir: Path, key: str) -> None:
     try:
         body, problems = parse_signal(signal_body())
         assert body is not None, problems
-        d = draft(body, FIELD_WORKER, crypto, "urn:test", None)
+        d = new_signal(body, FIELD_WORKER, crypto, "urn:test", None)
         async with sessionmaker(engine)() as session, session.begin():
             session.add(Signal(**d.signal))
         async with engine.begin() as conn:
