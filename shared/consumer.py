@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -60,13 +60,33 @@ class PermanentError(Exception):
     """The event can never be applied (e.g. it breaks a contract): dead-letter, don't retry."""
 
 
-Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+E = TypeVar("E", bound=EventData)
+
+#: Applies one event of type E in the consumer's transaction (the session is inside it).
+Handler = Callable[[AsyncSession, CloudEvent, E], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Route:
-    event_type: EventType[Any]
-    handler: Handler
+class Route(Generic[E]):
+    """An event type and the handler that applies it, given the data parsed into the type's
+    own model (build one with `handles`, which checks that the two match)."""
+
+    event_type: EventType[E]
+    handler: Handler[E]
+
+
+#: A consumer's table of routes, one event type each.
+Routes = Sequence[Route[Any]]
+
+
+def handles(event_type: EventType[E], handler: Handler[E]) -> Route[Any]:
+    """A route of a table: `handles(SIGNAL_RECORDED, on_signal_recorded)`.
+
+    The type checker matches the handler's data type with the event type's here, where both
+    are known; a `Route(...)` written straight into a `Routes` list takes its type from the
+    list (`Any`) and would not be checked.
+    """
+    return Route(event_type, handler)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -87,7 +107,7 @@ class EventConsumer:
         self,
         name: str,
         topics: list[str],
-        routes: list[Route],
+        routes: Routes,
         settings: ServiceSettings,
         sessions: async_sessionmaker[AsyncSession],
         inbox: type[InboxMixin],
@@ -96,7 +116,7 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self.topics = topics
-        self.routes: Mapping[str, Route] = {r.event_type.type: r for r in routes}
+        self.routes: Mapping[str, Route[Any]] = {r.event_type.type: r for r in routes}
         self._settings = settings
         self._sessions = sessions
         self._inbox = inbox
@@ -268,7 +288,7 @@ class EventConsumer:
                 ).inc()
                 return
 
-    async def apply(self, route: Route, event: CloudEvent, data: EventData) -> bool:
+    async def apply(self, route: Route[Any], event: CloudEvent, data: EventData) -> bool:
         """Inbox row + effect in one transaction. False when the event was seen before."""
         with self._span(route, event):
             async with self._sessions() as session, session.begin():
@@ -279,7 +299,7 @@ class EventConsumer:
             self._after_commit()
         return True
 
-    def _span(self, route: Route, event: CloudEvent) -> contextlib.AbstractContextManager[Any]:
+    def _span(self, route: Route[Any], event: CloudEvent) -> contextlib.AbstractContextManager[Any]:
         # A child of the span that wrote the event: events the effect records carry the
         # same trace onward through the outbox.
         return consumer_span(
