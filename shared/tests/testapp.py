@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response, status
 from pydantic import BaseModel, ConfigDict, Field
