@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.indicators.app import IndicatorsRuntime, build
+from services.indicators.app import build
+from services.indicators.runtime import IndicatorsRuntime
 
 # A fixed secret: the noise of every published count is the same on every run.
 TEST_CELL_KEY_SECRET = "dGVzdC1jZWxsLWtleS1zZWNyZXQtb2YtMzItYnl0ZXMh"
