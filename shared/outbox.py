@@ -332,8 +332,8 @@ class OutboxRelay(PeriodicTask):
         """The partitions whose log now ends at or before an offset we recorded, with that end.
 
         The log end is the high watermark of a fetch, not ListOffsets: Tansu answers
-        `end_offsets` wrongly after batched produce (1 for a partition holding 50 records,
-        measured), which made healthy partitions look emptied and sent their events twice.
+        `end_offsets` wrongly after batched produce (1 for a partition holding 50 records),
+        which would make healthy partitions look emptied and send their events twice.
         A partition whose end is not known in time is left alone: a wrong guess would send all
         its events twice, and the publish-time check still sees the loss once the next event
         sent there lands at an offset the outbox already records.
