@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -76,7 +76,7 @@ class Route(Generic[E]):
 
 
 #: A consumer's table of routes, one event type each.
-Routes = Sequence[Route[Any]]
+Routes = list[Route[Any]]
 
 
 def handles(event_type: EventType[E], handler: Handler[E]) -> Route[Any]:
