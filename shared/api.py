@@ -243,7 +243,7 @@ def health_router() -> APIRouter:
             checks["outbox"] = {"backlog": backlog, "oldestAgeSeconds": round(age, 1)}
             if age > rt.settings.outbox_max_age_s and status == "up":
                 status = "degraded"
-        checks["consumers"] = {c.name: "running" if c.running else "starting"
+        checks["consumers"] = {c.name: "running" if c.connected else "starting"
                                for c in rt.consumers}
         code = 200 if status == "up" else 503
         return JSONResponse({"status": status, "checks": checks}, status_code=code)

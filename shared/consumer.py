@@ -15,11 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import String
@@ -33,6 +32,7 @@ from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decod
 from shared.events import describe_validation_error as describe
 from shared.kafka import Producer, dlq_topic, new_consumer
 from shared.outbox import wrote_outbox
+from shared.periodic import PeriodicTask
 from shared.settings import ServiceSettings
 from shared.tracing import consumer_span
 
@@ -61,13 +61,33 @@ class PermanentError(Exception):
     """The event can never be applied (e.g. it breaks a contract): dead-letter, don't retry."""
 
 
-Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+E = TypeVar("E", bound=EventData)
+
+#: Applies one event of type E in the consumer's transaction (the session is inside it).
+Handler = Callable[[AsyncSession, CloudEvent, E], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Route:
-    event_type: EventType[Any]
-    handler: Handler
+class Route(Generic[E]):
+    """An event type and the handler that applies it, given the data parsed into the type's
+    own model (build one with `handles`, which checks that the two match)."""
+
+    event_type: EventType[E]
+    handler: Handler[E]
+
+
+#: A consumer's table of routes, one event type each.
+Routes = list[Route[Any]]
+
+
+def handles(event_type: EventType[E], handler: Handler[E]) -> Route[Any]:
+    """A route of a table: `handles(SIGNAL_RECORDED, on_signal_recorded)`.
+
+    The type checker matches the handler's data type with the event type's here, where both
+    are known; a `Route(...)` written straight into a `Routes` list takes its type from the
+    list (`Any`) and would not be checked.
+    """
+    return Route(event_type, handler)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -81,23 +101,29 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
-class EventConsumer:
-    """Consumes topics in a consumer group and applies routed events exactly once each."""
+class EventConsumer(PeriodicTask):
+    """Consumes topics in a consumer group and applies routed events exactly once each.
+
+    A tick is one fetch (`getmany`, which itself waits up to half a second for messages),
+    applied and committed; the next follows at once. A failed tick drops the Kafka consumer
+    and the next one joins the group afresh, after a backoff.
+    """
 
     def __init__(
         self,
         name: str,
         topics: list[str],
-        routes: list[Route],
+        routes: Routes,
         settings: ServiceSettings,
         sessions: async_sessionmaker[AsyncSession],
         inbox: type[InboxMixin],
         producer: Producer,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(interval_s=0.5, max_backoff_s=5.0)
         self.name = name
         self.topics = topics
-        self.routes: Mapping[str, Route] = {r.event_type.type: r for r in routes}
+        self.routes: Mapping[str, Route[Any]] = {r.event_type.type: r for r in routes}
         self._settings = settings
         self._sessions = sessions
         self._inbox = inbox
@@ -106,35 +132,36 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.running = False
-        self.tracer: Tracer | None = None  # set by the runtime when tracing is on
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run_forever(), name=f"consumer-{self.name}")
+    @property
+    def connected(self) -> bool:
+        """In its consumer group (what readiness reports)."""
+        return self._consumer is not None
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
+        await self._disconnect()
 
-    async def _run_forever(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                await self._run()
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, OSError) as exc:
-                log.warning("consumer lost the broker, reconnecting",
-                            extra={"consumer": self.name, "error": repr(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+    async def tick(self) -> float:
+        consumer = self._consumer or await self._connect()
+        batch = await consumer.getmany(timeout_ms=500, max_records=500)
+        for tp, messages in batch.items():
+            if not await self.apply_together(messages):
+                for message in messages:
+                    await self.handle(message)
+            self._processed[tp] = self._positions[tp] = messages[-1].offset + 1
+        await self.commit_processed()
+        self._report_lag(consumer)
+        return 0.0  # getmany is the wait
 
-    async def _run(self) -> None:
+    async def failed(self, exc: Exception) -> None:
+        log.warning("consumer failed (usually: lost the broker); rejoining",
+                    extra={"consumer": self.name, "error": repr(exc)})
+        # The fetch position is past messages a failed tick may not have applied: only a new
+        # consumer, starting from the committed offsets, is sure to see them again.
+        await self._disconnect()
+
+    async def _connect(self) -> AIOKafkaConsumer:
         s = self._settings
         consumer = new_consumer(
             s,
@@ -147,26 +174,29 @@ class EventConsumer:
             # Notice re-created topics soon (a broker that lost its data, a new cluster).
             metadata_max_age_ms=5000,
         )
-        await consumer.start()
-        self._consumer = consumer
-        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         try:
-            self.running = True
-            while True:
-                batch = await consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, messages in batch.items():
-                    if not await self.apply_together(messages):
-                        for message in messages:
-                            await self.handle(message)
-                    self._processed[tp] = self._positions[tp] = messages[-1].offset + 1
-                await self.commit_processed()
-                self._report_lag(consumer)
-        finally:
-            self.running = False
+            await consumer.start()
+            consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        except BaseException:  # the broker is away, or stop() came: leave no client behind
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
+        self._consumer = consumer
+        return consumer
+
+    async def _disconnect(self) -> None:
+        """Commit what was applied and leave the group; never raises a broker error (it is
+        what a failed tick calls)."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
             with contextlib.suppress(KafkaError):
                 await self.commit_processed()
+        finally:
             self._consumer = None
-            await consumer.stop()
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
 
     async def commit_processed(self) -> None:
         if self._consumer is None or not self._processed:
@@ -193,9 +223,8 @@ class EventConsumer:
         does not decode or validate, a handler that fails) rolls the whole batch back and
         returns False: the caller then takes the careful path, message by message, with
         retries and dead letters. The inbox keeps that safe. So no message needs a savepoint
-        of its own: one cost two statements and a flush per event, and with them the
-        indicators service took 200 signals/s at the edge of a core of this machine
-        (end-to-end p99 1.2-2.1 s, 0.8-0.9 s without).
+        of its own, which would cost two statements and a flush per event: about what the
+        effect itself costs.
         """
         if len(messages) < 2:
             return False
@@ -269,7 +298,7 @@ class EventConsumer:
                 ).inc()
                 return
 
-    async def apply(self, route: Route, event: CloudEvent, data: EventData) -> bool:
+    async def apply(self, route: Route[Any], event: CloudEvent, data: EventData) -> bool:
         """Inbox row + effect in one transaction. False when the event was seen before."""
         with self._span(route, event):
             async with self._sessions() as session, session.begin():
@@ -280,7 +309,7 @@ class EventConsumer:
             self._after_commit()
         return True
 
-    def _span(self, route: Route, event: CloudEvent) -> contextlib.AbstractContextManager[Any]:
+    def _span(self, route: Route[Any], event: CloudEvent) -> contextlib.AbstractContextManager[Any]:
         # A child of the span that wrote the event: events the effect records carry the
         # same trace onward through the outbox.
         return consumer_span(

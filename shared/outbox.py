@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import MessageTooLarge, Outgoing, Producer, new_consumer
+from shared.periodic import PeriodicTask
 from shared.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,12 @@ def _headers(row: Any) -> list[tuple[str, bytes]]:
 LOG_END_TIMEOUT_S = 10.0
 
 
-class OutboxRelay:
-    """Publishes a service's outbox to Kafka, in order, until stopped."""
+class OutboxRelay(PeriodicTask):
+    """Publishes a service's outbox to Kafka, in order, until stopped.
+
+    A tick publishes one batch (at once again when the batch was full); commits that wrote
+    outbox rows `notify()` it, so events go out right after their commit, not at the next poll.
+    """
 
     def __init__(
         self,
@@ -171,40 +176,60 @@ class OutboxRelay:
         after_failure: Callable[[], Awaitable[None]] | None = None,
         verify_interval_s: float = 5.0,
     ) -> None:
+        super().__init__(interval_s=poll_interval_s, max_backoff_s=max_backoff_s)
+        self.name = f"{service}-outbox-relay"
+        self.linger_s = linger_s
         self.service = service
         self._sessions = sessions
         self._outbox = outbox
         self._producer = producer
         self._batch_size = batch_size
-        self._poll = poll_interval_s
-        self._linger = linger_s
-        self._max_backoff = max_backoff_s
         self._after_failure = after_failure
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._high: dict[tuple[str, int], int] = {}
         self._leader: AsyncConnection | None = None
+        self._leading = False
+        self._backing_off = False
         self._verify_every = verify_interval_s
+        self._verified_at: float | None = None  # None: verify at the next tick
         table = outbox.__table__  # type: ignore[attr-defined]
         self._mark = update(table).where(table.c.id == bindparam("row_id")).values(
             published_at=bindparam("at"), partition=bindparam("row_partition"),
             offset=bindparam("row_offset"))
-        self.last_error: str | None = None
 
     def notify(self) -> None:
-        """Called after a commit that wrote outbox rows: publish now, not at the next poll."""
-        self._wake.set()
+        """Called after a commit that wrote outbox rows: publish now, not at the next poll.
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+        Not while a standby (it has nothing to publish) or backing off from a failure: under
+        load every request commits, and each would cut the wait short, so a broker that is
+        down would be tried at the request rate. The next tick finds the rows anyway.
+        """
+        if self._leading and not self._backing_off:
+            super().notify()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         await self._resign()
+
+    async def tick(self) -> float | None:
+        self._backing_off = False
+        self._leading = await self.lead()
+        if not self._leading:
+            return max(self.interval_s, 1.0)  # a standby: try for the lead now and then
+        now = asyncio.get_running_loop().time()
+        if self._verified_at is None or now - self._verified_at >= self._verify_every:
+            await self.verify_broker()
+            self._verified_at = asyncio.get_running_loop().time()
+        sent = await self.publish_pending()
+        return 0.0 if sent >= self._batch_size else None  # a full batch: more is waiting
+
+    async def failed(self, exc: Exception) -> None:
+        OUTBOX_FAILURES.labels(self.service).inc()
+        self._backing_off = True
+        log.warning("outbox relay cannot publish, retrying",
+                    extra={"error": self.last_error, "retryInS": self.backoff_s()})
+        if isinstance(exc, KafkaError | OSError | TimeoutError):
+            await self._producer.reset()
+            self._verified_at = None  # after an outage, check what the broker still has
 
     async def lead(self) -> bool:
         """Only one relay per database publishes, so per-key order holds with N replicas.
@@ -242,40 +267,6 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self._leader.close()
             self._leader = None
-
-    async def _run(self) -> None:
-        backoff = self._poll
-        verified_at = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            if not await self.lead():
-                await asyncio.sleep(max(self._poll, 1.0))  # a standby: wait for our turn
-                continue
-            try:
-                if loop.time() - verified_at >= self._verify_every:
-                    await self.verify_broker()
-                    verified_at = loop.time()
-                sent = await self.publish_pending()
-                self.last_error = None
-                backoff = self._poll
-                if sent >= self._batch_size:
-                    continue  # more waiting: no pause
-            except (KafkaError, OSError, TimeoutError) as exc:
-                OUTBOX_FAILURES.labels(self.service).inc()
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox relay cannot publish, retrying",
-                            extra={"error": self.last_error, "retryInS": backoff})
-                await self._producer.reset()
-                verified_at = 0.0  # after an outage, check what the broker still has
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            if self._wake.is_set() and self._linger > 0:
-                # Woken by a commit: let the commits right behind it join this round.
-                await asyncio.sleep(self._linger)
-            self._wake.clear()
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were sent.
@@ -372,8 +363,8 @@ class OutboxRelay:
         """The partitions whose log now ends at or before an offset we recorded, with that end.
 
         The log end is the high watermark of a fetch, not ListOffsets: Tansu answers
-        `end_offsets` wrongly after batched produce (1 for a partition holding 50 records,
-        measured), which made healthy partitions look emptied and sent their events twice.
+        `end_offsets` wrongly after batched produce (1 for a partition holding 50 records),
+        which would make healthy partitions look emptied and send their events twice.
         A partition whose end is not known in time is left alone: a wrong guess would send all
         its events twice, and the publish-time check still sees the loss once the next event
         sent there lands at an offset the outbox already records.

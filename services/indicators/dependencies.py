@@ -13,10 +13,10 @@ from services.indicators.computation.periods import (
     parse_period,
 )
 from services.indicators.computation.service import ComputationCache
+from services.indicators.runtime import indicators_runtime
 from shared.auth import Forbidden, Principal, Role, require_roles
 from shared.db import utcnow
 from shared.problems import BadRequest
-from shared.runtime import settings_of
 
 PERIOD = r"^(month|rolling-12m):[0-9]{4}-(0[1-9]|1[0-2])$"
 PeriodQuery = Annotated[str | None, Query(
@@ -59,17 +59,15 @@ def readable_period(text: str | None, principal: Principal, grace_days: int) -> 
 
 
 async def computation_cache(request: Request) -> ComputationCache:
-    cache: ComputationCache = request.app.state.computation_cache
-    return cache
+    return indicators_runtime(request).computation_cache
 
 
 async def snapshot_areas_per_part(request: Request) -> int:
-    return int(settings_of(request).snapshot_areas_per_part)
+    return indicators_runtime(request).settings.snapshot_areas_per_part
 
 
 async def event_source(request: Request) -> str:
-    source: str = settings_of(request).cloudevents_source()
-    return source
+    return indicators_runtime(request).settings.cloudevents_source()
 
 
 CacheDep = Annotated[ComputationCache, Depends(computation_cache)]
@@ -80,6 +78,7 @@ AreasPerPartDep = Annotated[int, Depends(snapshot_areas_per_part)]
 # partners and field workers included (published figures reveal no small group).
 READERS = (Role.ANALYST, Role.PROGRAMME_OFFICER, Role.PROGRAMME_APPROVER, Role.ADMIN,
            Role.PARTNER, Role.FIELD_WORKER, Role.COORDINATOR, Role.PRIVACY_OFFICER)
-require_reader = require_roles(*READERS)
 REPORTERS = (Role.FIELD_WORKER, Role.COORDINATOR)  # the roles that record signals
-require_admin = require_roles(Role.ADMIN)
+
+Reader = Annotated[Principal, require_roles(*READERS)]
+Admin = Annotated[Principal, require_roles(Role.ADMIN)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.api import create_app
 from shared.auth import Principal, Role, require_roles
-from shared.consumer import EventConsumer, InboxMixin, PermanentError, Route
+from shared.consumer import EventConsumer, InboxMixin, PermanentError, handles
 from shared.db import UUIDString, service_metadata
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import dlq_topic
@@ -79,8 +78,7 @@ class NoteCreate(BaseModel):
 UNLUCKY: set[int] = {13}
 
 
-async def apply_note(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, NoteRecorded)
+async def apply_note(session: AsyncSession, event: CloudEvent, data: NoteRecorded) -> None:
     if data.count == 666:
         raise PermanentError("the number of the beast is refused")
     if data.count in UNLUCKY:
@@ -128,7 +126,7 @@ def build(settings: NoteServiceSettings) -> FastAPI:
 
     def consumers(rt: Runtime) -> list[EventConsumer]:
         return [EventConsumer(f"testsvc-{settings.topic}", [settings.topic],
-                              [Route(event_type, apply_note)], settings, rt.sessions, Inbox,
+                              [handles(event_type, apply_note)], settings, rt.sessions, Inbox,
                               rt.producer)]
 
     return create_app(

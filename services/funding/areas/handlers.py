@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding.models import Area, ProgrammeArea
 from services.funding.stale import mark_drafts_stale
-from shared.consumer import Route
+from shared.consumer import Routes, handles
 from shared.contracts.areas import (
     AREA_UPSERTED,
     PROGRAMME_AREA_UPSERTED,
@@ -19,8 +17,8 @@ from shared.contracts.areas import (
 from shared.events import CloudEvent
 
 
-async def on_area_upserted(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, AreaUpserted)
+async def on_area_upserted(session: AsyncSession, event: CloudEvent,
+                           data: AreaUpserted) -> None:
     area = await session.get(Area, data.code)
     if area is not None and area.updated_at > data.updated_at:
         return  # an older description arriving late never overwrites a newer one
@@ -37,8 +35,8 @@ async def on_area_upserted(session: AsyncSession, event: CloudEvent, data: Any) 
     await mark_drafts_stale(session, [data.code])
 
 
-async def on_programme_area_upserted(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, ProgrammeAreaUpserted)
+async def on_programme_area_upserted(session: AsyncSession, event: CloudEvent,
+                                     data: ProgrammeAreaUpserted) -> None:
     programme_area = await session.get(ProgrammeArea, data.id)
     if programme_area is not None and programme_area.updated_at > data.updated_at:
         return
@@ -52,7 +50,7 @@ async def on_programme_area_upserted(session: AsyncSession, event: CloudEvent, d
     await mark_drafts_stale(session, [data.id])
 
 
-ROUTES = [
-    Route(AREA_UPSERTED, on_area_upserted),
-    Route(PROGRAMME_AREA_UPSERTED, on_programme_area_upserted),
+ROUTES: Routes = [
+    handles(AREA_UPSERTED, on_area_upserted),
+    handles(PROGRAMME_AREA_UPSERTED, on_programme_area_upserted),
 ]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding.models import AreaIndicatorInput
 from services.funding.stale import mark_drafts_stale
-from shared.consumer import Route
+from shared.consumer import Routes, handles
 from shared.contracts.indicators import (
     AREA_INDICATORS_UPDATED,
     INDICATOR_SNAPSHOT_PUBLISHED,
@@ -20,15 +18,14 @@ from shared.db import utcnow
 from shared.events import CloudEvent
 
 
-async def on_area_indicators_updated(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, AreaIndicatorsUpdated)
+async def on_area_indicators_updated(session: AsyncSession, event: CloudEvent,
+                                     data: AreaIndicatorsUpdated) -> None:
     await apply_area_indicators(session, data)
 
 
-async def on_indicator_snapshot_published(session: AsyncSession, event: CloudEvent, data: Any
-                                          ) -> None:
+async def on_indicator_snapshot_published(session: AsyncSession, event: CloudEvent,
+                                          data: IndicatorSnapshotPublished) -> None:
     """One part of a full snapshot: each area in it is applied like a single update."""
-    assert isinstance(data, IndicatorSnapshotPublished)
     for area in data.areas:
         await apply_area_indicators(session, area)
 
@@ -55,7 +52,7 @@ async def apply_area_indicators(session: AsyncSession, data: AreaIndicatorsUpdat
     await mark_drafts_stale(session, [data.area_code])
 
 
-ROUTES = [
-    Route(AREA_INDICATORS_UPDATED, on_area_indicators_updated),
-    Route(INDICATOR_SNAPSHOT_PUBLISHED, on_indicator_snapshot_published),
+ROUTES: Routes = [
+    handles(AREA_INDICATORS_UPDATED, on_area_indicators_updated),
+    handles(INDICATOR_SNAPSHOT_PUBLISHED, on_indicator_snapshot_published),
 ]

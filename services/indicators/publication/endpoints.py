@@ -5,16 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.indicators.dependencies import (
+    Admin,
     AreasPerPartDep,
     CacheDep,
     EventSourceDep,
     PeriodQuery,
     period_of,
-    require_admin,
 )
 from services.indicators.publication import service
 from services.indicators.publication.schemas import SnapshotAccepted
-from shared.auth import Principal
 from shared.runtime import SessionDep
 
 router = APIRouter(tags=["indicators"])
@@ -23,7 +22,7 @@ router = APIRouter(tags=["indicators"])
 @router.post("/indicator-snapshots", response_model=SnapshotAccepted, status_code=202)
 async def publish_snapshot(
     session: SessionDep, source: EventSourceDep, areas_per_part: AreasPerPartDep,
-    cache: CacheDep, period: PeriodQuery = None, principal: Principal = require_admin,
+    cache: CacheDep, principal: Admin, period: PeriodQuery = None,
 ) -> SnapshotAccepted:
     """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
     chosen = period_of(period)

@@ -6,12 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from services.indicators.dependencies import (
-    CacheDep,
-    EventSourceDep,
-    require_admin,
-    require_reader,
-)
+from services.indicators.dependencies import Admin, CacheDep, EventSourceDep, Reader
 from services.indicators.register import repository as repo
 from services.indicators.register import service
 from services.indicators.register.schemas import (
@@ -23,7 +18,6 @@ from services.indicators.register.schemas import (
     ProgrammeAreaList,
     ProgrammeAreaOut,
 )
-from shared.auth import Principal
 from shared.openapi import problem_responses
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import SessionDep
@@ -41,7 +35,7 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
 async def import_areas(
     request: Request, session: SessionDep, cache: CacheDep, source: EventSourceDep,
     year: Annotated[int, Query(ge=1995, le=2100, description="Year the figures are about")],
-    principal: Principal = require_admin,
+    principal: Admin,
 ) -> ImportReport:
     """Import a CBS Kerncijfers CSV for one year (idempotent; bad rows are reported)."""
     report = await service.import_kerncijfers(session, await request.body(), year, source)
@@ -52,7 +46,7 @@ async def import_areas(
 @router.put("/areas/{code}", response_model=AreaOut, responses=problem_responses(422))
 async def put_area(
     code: Annotated[str, Path(pattern=AREA_CODE)], body: AreaIn, session: SessionDep,
-    cache: CacheDep, source: EventSourceDep, principal: Principal = require_admin,
+    cache: CacheDep, source: EventSourceDep, principal: Admin,
 ) -> AreaOut:
     """Register or update an area and its statistics per year."""
     out = await service.put_area(session, code, body, source)
@@ -62,14 +56,13 @@ async def put_area(
 
 @router.get("/areas", response_model=AreaPage)
 async def list_areas(
-    session: SessionDep,
+    session: SessionDep, principal: Reader,
     level: Annotated[str | None, Query(pattern=CBS_LEVEL)] = None,
     parent_code: Annotated[str | None, Query(alias="parentCode", pattern=AREA_CODE)] = None,
     programme_area_id: Annotated[str | None, Query(alias="programmeAreaId",
                                                    pattern=PROGRAMME_AREA_ID)] = None,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    principal: Principal = require_reader,
 ) -> AreaPage:
     """List registered areas in code order, filtered by level, parent or programme area."""
     after = str(decode_cursor(cursor, 1)[0]) if cursor else None
@@ -83,8 +76,7 @@ async def list_areas(
 
 @router.get("/areas/{code}", response_model=AreaOut, responses=problem_responses(404))
 async def get_area(
-    code: Annotated[str, Path(pattern=AREA_CODE)], session: SessionDep,
-    principal: Principal = require_reader,
+    code: Annotated[str, Path(pattern=AREA_CODE)], session: SessionDep, principal: Reader,
 ) -> AreaOut:
     """One area with its statistics per year and the programme areas it is in."""
     return await service.get_area(session, code)
@@ -94,8 +86,7 @@ async def get_area(
             responses=problem_responses(422))
 async def put_programme_area(
     id: Annotated[str, Path(pattern=PROGRAMME_AREA_ID, max_length=64)], body: ProgrammeAreaIn,
-    session: SessionDep, cache: CacheDep, source: EventSourceDep,
-    principal: Principal = require_admin,
+    session: SessionDep, cache: CacheDep, source: EventSourceDep, principal: Admin,
 ) -> ProgrammeAreaOut:
     """Register or update a programme area (a named group of registered buurten)."""
     out = await service.put_programme_area(session, id, body, source)
@@ -105,7 +96,7 @@ async def put_programme_area(
 
 @router.get("/programme-areas", response_model=ProgrammeAreaList)
 async def list_programme_areas(
-    session: SessionDep, principal: Principal = require_reader,
+    session: SessionDep, principal: Reader,
 ) -> ProgrammeAreaList:
     """Every programme area with its buurten."""
     rows = await repo.programme_areas(session)

@@ -11,9 +11,9 @@ from services.indicators.computation.engine import Cell
 from services.indicators.dependencies import (
     CacheDep,
     PeriodQuery,
+    Reader,
     readable_period,
     records_signals,
-    require_reader,
 )
 from services.indicators.reporting import audit, repository, service
 from services.indicators.reporting.schemas import (
@@ -48,7 +48,7 @@ def _raw(principal: Principal, endpoint: str, area: str | None = None,
 
 
 @router.get("/indicator-definitions", response_model=IndicatorDefinitionList)
-async def indicator_definitions(principal: Principal = require_reader) -> IndicatorDefinitionList:
+async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
     """Every indicator: name, unit, source, direction of worse and method version."""
     return service.definition_list()
 
@@ -57,7 +57,7 @@ async def indicator_definitions(principal: Principal = require_reader) -> Indica
             responses=problem_responses(404))
 async def area_indicators(
     code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)], session: SessionDep,
-    cache: CacheDep, period: PeriodQuery = None, principal: Principal = require_reader,
+    cache: CacheDep, principal: Reader, period: PeriodQuery = None,
 ) -> AreaIndicatorsOut:
     """An area's indicators and vulnerability index for a period (raw for admins)."""
     chosen = readable_period(period, principal, cache.grace_days)
@@ -71,7 +71,7 @@ async def indicator_ranking(
     session: SessionDep, cache: CacheDep,
     level: Annotated[str, Query(pattern=LEVEL)],
     indicator: Annotated[str, Query(max_length=100)],
-    period: PeriodQuery = None, principal: Principal = require_reader,
+    principal: Reader, period: PeriodQuery = None,
 ) -> IndicatorRanking:
     """Areas of one level ranked on one indicator for a period, worst first."""
     chosen = readable_period(period, principal, cache.grace_days)
@@ -85,10 +85,9 @@ async def indicator_ranking(
 async def indicator_series(
     code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)],
     indicator_id: Annotated[str, Path(alias="indicatorId", max_length=100)],
-    session: SessionDep, cache: CacheDep,
+    session: SessionDep, cache: CacheDep, principal: Reader,
     until: PeriodQuery = None,
     count: Annotated[int, Query(ge=1, le=36, description="How many periods")] = 12,
-    principal: Principal = require_reader,
 ) -> IndicatorSeries:
     """One indicator of an area over `count` consecutive periods ending with `until`."""
     last = readable_period(until, principal, cache.grace_days)
@@ -113,9 +112,9 @@ async def indicator_series(
 
 @router.get("/vulnerability-index", response_model=VulnerabilityIndexList)
 async def vulnerability_index(
-    session: SessionDep, cache: CacheDep,
+    session: SessionDep, cache: CacheDep, principal: Reader,
     level: Annotated[str, Query(pattern=r"^buurt$")] = "buurt",
-    period: PeriodQuery = None, principal: Principal = require_reader,
+    period: PeriodQuery = None,
 ) -> VulnerabilityIndexList:
     """The composite vulnerability index of every buurt, most vulnerable first."""
     computation = await cache.get(session, readable_period(period, principal, cache.grace_days))
@@ -124,8 +123,7 @@ async def vulnerability_index(
 
 @router.get("/areas/{code}/signal-counts", response_model=AreaSignalCounts)
 async def area_signal_counts(
-    code: Annotated[str, Path(pattern=BUURT)], session: SessionDep,
-    principal: Principal = require_reader,
+    code: Annotated[str, Path(pattern=BUURT)], session: SessionDep, principal: Reader,
 ) -> AreaSignalCounts:
     """All signals of a buurt by category (disclosure-controlled unless admin; for those who
     record signals, their own organisation's only)."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.stream import service
-from shared.consumer import Route
+from shared.consumer import Routes, handles
 from shared.contracts.signals import (
     SIGNAL_ERASED,
     SIGNAL_ERASED_V1,
@@ -21,24 +19,24 @@ from shared.contracts.signals import (
 from shared.events import CloudEvent
 
 
-async def on_signal_recorded(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, SignalRecorded)
+async def on_signal_recorded(session: AsyncSession, event: CloudEvent,
+                             data: SignalRecorded) -> None:
     await service.record_signal(session, data)
 
 
-async def on_signal_escalated(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, SignalEscalated)
+async def on_signal_escalated(session: AsyncSession, event: CloudEvent,
+                              data: SignalEscalated) -> None:
     await service.escalate_signal(session, data)
 
 
-async def on_signal_erased(session: AsyncSession, event: CloudEvent, data: Any) -> None:
-    assert isinstance(data, SignalErased | SignalErasedV1)  # v1 events are still on the topic
+async def on_signal_erased(session: AsyncSession, event: CloudEvent,
+                           data: SignalErased | SignalErasedV1) -> None:
     await service.erase_signal(session, data)
 
 
-ROUTES = [
-    Route(SIGNAL_RECORDED, on_signal_recorded),
-    Route(SIGNAL_ESCALATED, on_signal_escalated),
-    Route(SIGNAL_ERASED, on_signal_erased),
-    Route(SIGNAL_ERASED_V1, on_signal_erased),
+ROUTES: Routes = [
+    handles(SIGNAL_RECORDED, on_signal_recorded),
+    handles(SIGNAL_ESCALATED, on_signal_escalated),
+    handles(SIGNAL_ERASED, on_signal_erased),
+    handles(SIGNAL_ERASED_V1, on_signal_erased),  # v1 events are still on the topic
 ]

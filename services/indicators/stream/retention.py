@@ -23,8 +23,6 @@ counted).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -47,7 +45,7 @@ from services.indicators.cellkey import KEY_SPACE
 from services.indicators.computation.periods import month_index, month_label
 from services.indicators.models import SettledPeriod, SignalFact
 from shared.db import try_exclusive, utcnow
-from shared.tracing import worker_span
+from shared.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -188,41 +186,25 @@ def random_key(session: AsyncSession) -> ColumnElement[int]:
     return func.floor(func.random() * KEY_SPACE).cast(BigInteger)
 
 
-class RetentionClock:
+class RetentionClock(PeriodicTask):
     """Settles due periods every `interval_s` (a month at a time, so hourly is plenty)."""
+
+    name = "pseudonym-retention"
+    span_name = "settle periods"
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], grace: timedelta,
                  interval_s: float, tracer: Tracer | None = None) -> None:
+        super().__init__(interval_s=interval_s, tracer=tracer)
         self._sessions = sessions
         self._grace = grace
-        self._interval = interval_s
-        self._tracer = tracer
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pseudonym-retention")
+    async def tick(self) -> None:
+        months = await settle_due(self._sessions, self._grace)
+        if months:
+            log.info("periods settled", extra={"through": months[-1]})
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def tick(self, now: datetime | None = None) -> list[str]:
-        with worker_span(self._tracer, "settle periods"):
-            return await settle_due(self._sessions, self._grace, now)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                months = await self.tick()
-                if months:
-                    log.info("periods settled", extra={"through": months[-1]})
-            except asyncio.CancelledError:
-                raise
-            except IntegrityError:  # another replica settled them first
-                pass
-            except Exception as exc:  # retried at the next interval; nothing half-written
-                log.warning("settling periods failed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._interval)
+    async def failed(self, exc: Exception) -> None:
+        # Nothing is half-written (each step is a transaction): the next tick takes it up.
+        if isinstance(exc, IntegrityError):
+            return  # another replica settled the month first
+        log.warning("settling periods failed", extra={"error": repr(exc)})

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.indicators.app import IndicatorsRuntime
+from services.indicators.runtime import IndicatorsRuntime
 from tests.apps import runtime_of
 
 # A fixed secret: the noise of every published count is the same on every run.

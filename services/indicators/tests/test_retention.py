@@ -216,3 +216,21 @@ async def test_a_replica_late_for_a_settled_month_changes_nothing(indicators):
             late = None
         assert await _all_counts(svc.runtime) == before
         assert late is False
+
+
+async def test_the_app_runs_the_clock(indicators):
+    """The clock ticks at start and then every interval; a notify() brings the tick forward."""
+    async with indicators(pseudonym_retention_interval_s=3600) as svc:
+        clock = svc.runtime.retention
+        assert clock is not None and clock.running
+        await record_all(svc.runtime, [recorded(BUURTEN[0], "hh-1", observed="2021-03-05")])
+        clock.notify()  # rather than waiting the hour
+
+        async def forgotten():
+            async with svc.runtime.sessions() as session:
+                return await session.scalar(
+                    select(func.count(SignalFact.household_stats_pseudonym))) == 0 or None
+
+        await eventually(forgotten)
+        async with svc.runtime.sessions() as session:
+            assert await retention.settled_through(session) >= "2021-03"

@@ -1,0 +1,94 @@
+"""The indicators runtime: the shared one plus what turns signal facts into published figures."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import Request
+
+from services.indicators.cellkey import RecordKeys, record_keys
+from services.indicators.computation.service import ComputationCache
+from services.indicators.models import Inbox, Outbox
+from services.indicators.publication.publisher import IndicatorPublisher
+from services.indicators.settings import Settings
+from services.indicators.stream.handlers import ROUTES
+from services.indicators.stream.record_keys import fill_record_keys
+from services.indicators.stream.retention import RetentionClock
+from shared.consumer import EventConsumer
+from shared.contracts import areas, indicators, signals
+from shared.kafka import dlq_topic
+from shared.runtime import Runtime, runtime_of
+
+log = logging.getLogger(__name__)
+
+# Owned (areas, indicators) and consumed (signals), each with its dead-letter topic.
+TOPICS = [areas.TOPIC, indicators.TOPIC, signals.TOPIC]
+
+
+@dataclass
+class IndicatorsRuntime(Runtime):
+    """The shared runtime plus the cache that API readers share, the debounced publisher of
+    indicator events, the pseudonym retention clock, and the record keys of the cell-key
+    method in every session's `info` (the consumer stores them with each fact)."""
+
+    settings: Settings
+    computation_cache: ComputationCache = field(init=False)
+    publisher: IndicatorPublisher | None = field(init=False, default=None)
+    retention: RetentionClock | None = field(init=False, default=None)
+    record_keys: RecordKeys = field(init=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> IndicatorsRuntime:
+        return cls(settings, outbox=Outbox,
+                   topics=TOPICS + [dlq_topic(t) for t in TOPICS],
+                   consumer_factory=_signals_consumer)
+
+    async def start(self) -> None:
+        s = self.settings
+        self.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s,
+                                                  grace_days=s.period_grace_days)
+        self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
+        await super().start()
+        self.configure_sessions()
+        filled = await fill_record_keys(self.sessions, self.record_keys)
+        if filled:
+            log.info("record keys filled in", extra={"facts": filled})
+        if s.indicator_publisher_enabled:
+            self.publisher = IndicatorPublisher(
+                self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay,
+                tracer=self.tracer, grace_days=s.period_grace_days)
+            self.publisher.start()
+        if s.pseudonym_retention_interval_s > 0:
+            self.retention = RetentionClock(
+                self.sessions, timedelta(days=s.late_signal_grace_days),
+                s.pseudonym_retention_interval_s, tracer=self.tracer)
+            self.retention.start()
+
+    def configure_sessions(self) -> None:
+        self.sessions.configure(info={"event_source": self.settings.cloudevents_source(),
+                                      "record_keys": self.record_keys})
+
+    async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
+        await super().stop()
+
+
+def _signals_consumer(rt: Runtime) -> list[EventConsumer]:
+    assert isinstance(rt, IndicatorsRuntime)
+    # The shared runtime starts consumers before `start` above gets to the sessions: the
+    # facts this one stores need the record keys in their session's `info` from the first.
+    rt.configure_sessions()
+    s = rt.settings
+    return [EventConsumer(s.signals_consumer_group, [signals.TOPIC], ROUTES, s, rt.sessions,
+                          Inbox, rt.producer, after_commit=rt.notify_relay)]
+
+
+def indicators_runtime(request: Request) -> IndicatorsRuntime:
+    rt = runtime_of(request)
+    assert isinstance(rt, IndicatorsRuntime)
+    return rt
