@@ -20,16 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.signals.casework.service import transition
+from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.consents.service import record_consent, record_objection
 from services.signals.consents.standing import CONSENT, Entry
-from services.signals.crypto import Crypto, build_crypto
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto, build_crypto
 from services.signals.intake.schemas import SignalCreate
 from services.signals.intake.service import add_signal, body_hash, signal_row
 from services.signals.models import Signal
-from services.signals.privacy import FieldCipher
 from services.signals.referrals.service import refer
 from services.signals.settings import Settings
-from services.signals.workflow import Outcome, SignalStatus
 from shared.auth import Principal, Role
 from shared.db import utcnow
 from shared.settings import ServiceSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework import repository, service, views
@@ -17,20 +17,17 @@ from services.signals.casework.schemas import (
     StatusChangeCreate,
     StatusChangeRead,
 )
+from services.signals.casework.workflow import SignalStatus
+from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, SignalId, Staff
 from services.signals.models import Signal
-from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
-from services.signals.runtime import CryptoDep, SettingsDep
-from services.signals.workflow import SignalStatus
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal
 from shared.db import utcnow
 from shared.openapi import problem_responses
+from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
 from shared.problems import NotFound
-from shared.runtime import SessionDep
 from shared.wire import Moment
 
-SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 router = APIRouter(tags=["signals"])
-Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 PURPOSE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 Purpose = Annotated[str | None, Query(
     pattern=PURPOSE, max_length=64,
@@ -70,9 +67,8 @@ async def list_signals(
         overdue_at=now if overdue else None)
     rows = await repository.list_signals(session, principal.organisation, filters, after,
                                          limit + 1)
-    page = rows[:limit]
-    next_cursor = (encode_keyset(page[-1].recorded_at, page[-1].id)
-                   if len(rows) > limit else None)
+    page, last = split_page(rows, limit)
+    next_cursor = encode_keyset(last.recorded_at, last.id) if last else None
     return SignalPage(items=[views.summary(s, now) for s in page], next_cursor=next_cursor)
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.signals.casework.workflow import SignalStatus
 from services.signals.models import Referral, Signal, StatusChange
-from services.signals.workflow import SignalStatus
 
 
 @dataclass(frozen=True)

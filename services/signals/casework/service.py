@@ -9,14 +9,7 @@ from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.refusals import log_refusal
 from services.signals.casework import repository, views
 from services.signals.casework.schemas import History, SignalRead
-from services.signals.consents import repository as consent_records
-from services.signals.consents.standing import Entry as ConsentEntry
-from services.signals.covenants import load_covenants
-from services.signals.crypto import Crypto
-from services.signals.models import Outbox, Signal, StatusChange
-from services.signals.need_to_know import disallowed_purpose, staff_refusal, staff_role
-from services.signals.privacy import FieldCipher
-from services.signals.workflow import (
+from services.signals.casework.workflow import (
     InvalidOutcome,
     InvalidTransition,
     Outcome,
@@ -26,6 +19,13 @@ from services.signals.workflow import (
     check_outcome,
     check_transition_by,
 )
+from services.signals.consents import repository as consent_records
+from services.signals.consents.standing import Entry as ConsentEntry
+from services.signals.covenants.need_to_know import disallowed_purpose, staff_refusal, staff_role
+from services.signals.covenants.registry import load_covenants
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto
+from services.signals.models import Outbox, Signal, StatusChange
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_STATUS_CHANGED, SignalStatusChanged
 from shared.db import utcnow

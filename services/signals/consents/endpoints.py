@@ -18,17 +18,14 @@ from services.signals.consents.schemas import (
     WithdrawalCreate,
     WithdrawalRead,
 )
+from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, SignalId, Staff
 from services.signals.models import Signal
-from services.signals.runtime import CryptoDep, SettingsDep
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal
 from shared.openapi import problem_responses
 from shared.problems import NotFound
-from shared.runtime import SessionDep
 
-SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 PurposeCode = Annotated[str, Path(pattern=CODE, max_length=64)]
 router = APIRouter(tags=["consents"])
-Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 
 
 async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal) -> Signal:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
 from services.signals.casework.service import consent_entries, transition
+from services.signals.casework.workflow import SignalStatus
 from services.signals.consents import repository
 from services.signals.consents.schemas import WithdrawalRead
 from services.signals.consents.standing import (
@@ -24,11 +25,10 @@ from services.signals.consents.standing import (
     consented,
     consents,
 )
-from services.signals.covenants import LegalBasis, Purpose, load_covenants
+from services.signals.covenants.need_to_know import objectable
+from services.signals.covenants.registry import LegalBasis, Purpose, load_covenants
+from services.signals.crypto.fields import FieldCipher
 from services.signals.models import ConsentRecord, Outbox, Signal
-from services.signals.need_to_know import objectable
-from services.signals.privacy import FieldCipher
-from services.signals.workflow import SignalStatus
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import REFERRAL_WITHDRAWN, ReferralWithdrawn
 from shared.db import utcnow

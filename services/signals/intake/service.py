@@ -15,16 +15,16 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.signals.addresses import CorporationUnit, DutchAddress, household_key
 from services.signals.casework import views
 from services.signals.casework.schemas import SignalRead
-from services.signals.crypto import Crypto
+from services.signals.casework.workflow import Severity, SignalStatus
+from services.signals.categories.taxonomy import load_taxonomy
+from services.signals.crypto.keys import Crypto
 from services.signals.intake import repository
 from services.signals.intake.schemas import SignalCreate
 from services.signals.intake.writer import Draft, Stored
 from services.signals.models import IdempotencyKey, Outbox, Signal, StatusChange
-from services.signals.privacy import CorporationUnit, DutchAddress, household_key
-from services.signals.taxonomy import load_taxonomy
-from services.signals.workflow import Severity, SignalStatus
 from shared.auth import Principal
 from shared.contracts.signals import (
     SIGNAL_ESCALATED,

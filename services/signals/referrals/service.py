@@ -12,25 +12,25 @@ from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.refusals import log_refusal
 from services.signals.casework import views
 from services.signals.casework.service import transition
+from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.consents.standing import OBJECTION, Entry, consented
-from services.signals.covenants import (
+from services.signals.covenants.need_to_know import (
+    RefusalReason,
+    partner_teams,
+    personal_data_until,
+    team_purposes,
+)
+from services.signals.covenants.registry import (
     ReferralField,
     ReferralSubject,
     RentArrearsPreconditions,
     check_referral,
     load_covenants,
 )
-from services.signals.crypto import Crypto
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto
 from services.signals.models import Outbox, Referral, Signal
-from services.signals.need_to_know import (
-    RefusalReason,
-    partner_teams,
-    personal_data_until,
-    team_purposes,
-)
-from services.signals.privacy import FieldCipher
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
-from services.signals.workflow import Outcome, Severity, SignalStatus
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
 from shared.db import utcnow

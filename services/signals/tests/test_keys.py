@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from services.signals.crypto import build_crypto
+from services.signals.crypto.keys import build_crypto
+from services.signals.crypto.material import KeyMaterialError, generate_key, parse_key
 from services.signals.models import Signal
-from services.signals.privacy import KeyMaterialError, generate_key, parse_key
 from services.signals.settings import Settings
 from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move, runtime_of
 from shared.db import utcnow

@@ -32,7 +32,8 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from services.signals.taxonomy import (
+from services.signals.casework.workflow import Severity
+from services.signals.categories.taxonomy import (
     Category,
     Code,
     Label,
@@ -40,7 +41,6 @@ from services.signals.taxonomy import (
     Taxonomy,
     load_taxonomy,
 )
-from services.signals.workflow import Severity
 from shared.auth import Role
 
 DEFAULT_COVENANTS_PATH = Path(__file__).with_name("covenants.toml")

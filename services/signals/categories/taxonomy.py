@@ -23,7 +23,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from services.signals.workflow import Severity
+from services.signals.casework.workflow import Severity
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.toml")
 

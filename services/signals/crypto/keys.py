@@ -10,7 +10,9 @@ from pathlib import Path
 
 import orjson
 
-from services.signals.privacy import FieldCipher, Pseudonymiser, generate_key, parse_key
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.material import generate_key, parse_key
+from services.signals.crypto.pseudonyms import Pseudonymiser
 from services.signals.settings import Settings
 
 
