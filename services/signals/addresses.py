@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.signals.schemas_common import Frozen
 from shared.wire import PlainText
 
 _POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
@@ -109,13 +109,7 @@ UnitRef = Annotated[str, Field(max_length=MAX_UNIT_REF), _field_rule(normalise_u
 UnitRefText = Annotated[PlainText, Field(max_length=MAX_UNIT_REF), _field_rule(normalise_unit_ref)]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class DutchAddress(_Frozen):
+class DutchAddress(Frozen):
     """A BAG-style address, normalised on construction (reusable as an API schema)."""
 
     postcode: str
@@ -131,7 +125,7 @@ class DutchAddress(_Frozen):
     )
 
 
-class CorporationUnit(_Frozen):
+class CorporationUnit(Frozen):
     """A rental unit by the corporation's own reference; only unique within that corporation."""
 
     organisation: str = Field(pattern=_ORGANISATION, max_length=64)

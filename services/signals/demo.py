@@ -16,9 +16,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.signals.casework import repository as casework
 from services.signals.casework.service import transition
 from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.consents.service import record_consent, record_objection
@@ -137,7 +137,7 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
     added = 0
     async with sessions() as session, session.begin():
         ids = [uuid.UUID(b["id"]) for _, b in bodies]
-        existing = set(await session.scalars(select(Signal.id).where(Signal.id.in_(ids))))
+        existing = await casework.existing_ids(session, ids)
         for org, raw in bodies:
             if uuid.UUID(raw["id"]) in existing:
                 continue

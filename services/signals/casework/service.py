@@ -146,7 +146,7 @@ def transition(
     signal.status = target.value
     signal.version += 1
     signal.closed_at = now if target.is_closed else None
-    session.add(StatusChange(
+    repository.add_status_change(session, StatusChange(
         signal_id=signal.id, version=signal.version, from_status=current.value,
         to_status=target.value,
         reason_ciphertext=views.seal_reason(cipher, signal.id, signal.version, reason),

@@ -65,7 +65,7 @@ def _record(session: AsyncSession, signal: Signal, principal: Principal, purpose
     row = ConsentRecord(signal_id=signal.id, purpose=purpose, kind=kind, given_at=at or now,
                         recorded_by=principal.subject,
                         recorded_by_organisation=principal.organisation, recorded_at=now)
-    session.add(row)
+    repository.add(session, row)
     return row
 
 

@@ -44,7 +44,7 @@ def _dev_keys(path: Path) -> dict[str, str]:
         "field_keyring": f"dev1:{generate_key()}",
         "field_active_key_id": "dev1",
     }
-    keys["access_log_key"] = generate_key()  # a dev file from before the keyed log gains one
+    keys["access_log_key"] = generate_key()  # a dev file without an access log key gains one
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".new")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -30,6 +30,7 @@ from services.signals.covenants.registry import (
 from services.signals.crypto.fields import FieldCipher
 from services.signals.crypto.keys import Crypto
 from services.signals.models import Outbox, Referral, Signal
+from services.signals.referrals import repository
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
@@ -76,7 +77,7 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
         legal_reference=decision.purpose.reference,
         exposed_fields=orjson.dumps(sorted(decision.exposed_fields)).decode(),
         referred_by=principal.subject, referred_at=now)
-    session.add(referral)
+    repository.add(session, referral)
     if signal.status == SignalStatus.TRIAGED:
         transition(session, signal, SignalStatus.REFERRED, principal, source, cipher,
                    reason=f"referred to {partner} ({purpose})")

@@ -68,6 +68,19 @@ async def test_the_app_purges_periodically(signals_service, auth):
     assert TEST_KEYS["purge_interval_s"] == 0
 
 
+async def test_housekeeping_tasks_run_only_with_an_interval(signals_service):
+    async with signals_service() as client:  # both intervals 0: off
+        rt = runtime_of(client)
+        assert not rt.purge.running and not rt.checkpoints.running
+    async with signals_service(purge_interval_s=3600,
+                               access_log_checkpoint_interval_s=3600) as client:
+        rt = runtime_of(client)
+        assert rt.purge.running and rt.checkpoints.running
+        # Each waits one interval first: housekeeping need not run at every start-up.
+        assert rt.purge.first_delay and rt.checkpoints.first_delay
+    assert not rt.purge.running and not rt.checkpoints.running
+
+
 def test_the_access_log_key_comes_from_settings_or_the_dev_file(tmp_path):
     old = {k: v for k, v in TEST_KEYS.items()
            if k not in ("access_log_key", "access_log_checkpoint_interval_s",

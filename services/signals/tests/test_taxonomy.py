@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.signals import taxonomy
 from services.signals.casework.workflow import Severity
+from services.signals.categories import taxonomy
 from services.signals.categories.taxonomy import (
     DEFAULT_TAXONOMY_PATH,
     Sensitivity,
