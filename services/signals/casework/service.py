@@ -3,6 +3,8 @@ moving them through the workflow with optimistic concurrency."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
@@ -34,9 +36,18 @@ from shared.problems import (
     BadRequest,
     Conflict,
     InvalidParam,
+    NotFound,
     PreconditionFailed,
     PreconditionRequired,
 )
+
+
+async def own_signal(session: AsyncSession, signal_id: uuid.UUID, organisation: str) -> Signal:
+    """The signal, if it is the organisation's; another organisation's is not found either."""
+    signal = await repository.signal_of(session, signal_id, organisation)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id} in your organisation")
+    return signal
 
 
 def acting_role(principal: Principal) -> WorkflowRole:

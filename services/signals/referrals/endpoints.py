@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.signals.casework import repository as casework
-from services.signals.casework.service import consent_entries
+from services.signals.casework.service import consent_entries, own_signal
 from services.signals.dependencies import (
     Coordinator,
     CryptoDep,
@@ -29,7 +28,6 @@ from services.signals.referrals.schemas import (
 from services.signals.settings import Settings
 from shared.openapi import problem_responses
 from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
-from shared.problems import NotFound
 
 router = APIRouter(tags=["referrals"])
 
@@ -45,9 +43,7 @@ async def create_referral(
     settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
 ) -> ReferralRead:
     """Refer a signal to a partner for a covenant purpose (checked; 422 lists refusals)."""
-    signal = await casework.signal_of(session, signal_id, principal.organisation)
-    if signal is None:
-        raise NotFound(f"no signal {signal_id} in your organisation")
+    signal = await own_signal(session, signal_id, principal.organisation)
     referral = service.refer(session, signal, body.partner_organisation, body.purpose,
                              principal, settings.cloudevents_source(), crypto.cipher,
                              await consent_entries(session, signal))
@@ -82,10 +78,7 @@ async def get_referral(
 ) -> PartnerReferral:
     """One referral to your team with the fields its purpose allows while it is open and
     for a grace period after (reads logged)."""
-    found = await repository.for_partner(session, referral_id, principal.organisation)
-    if found is None:
-        raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal, crypto)
+    found = await service.for_partner_team(session, referral_id, principal, crypto)
     return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
@@ -97,9 +90,6 @@ async def record_outcome(
     crypto: CryptoDep, principal: Partner,
 ) -> PartnerReferral:
     """Report how the referral ended (a fixed code; the same code again is a replay)."""
-    found = await repository.for_partner(session, referral_id, principal.organisation)
-    if found is None:
-        raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal, crypto)
+    found = await service.for_partner_team(session, referral_id, principal, crypto)
     service.record_outcome(found[0], body.outcome, principal)
     return await service.partner_view(session, *found, principal, None, _grace(settings))

@@ -36,7 +36,7 @@ from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
 from shared.db import utcnow
 from shared.outbox import record_event
-from shared.problems import Conflict, Unprocessable
+from shared.problems import Conflict, NotFound, Unprocessable
 
 REFERABLE = {SignalStatus.TRIAGED, SignalStatus.REFERRED, SignalStatus.IN_PROGRESS}
 PERSONAL_FIELDS = {ReferralField.ADDRESS, ReferralField.CONTACT, ReferralField.NOTE,
@@ -99,6 +99,17 @@ def teams_purposes(principal: Principal) -> list[str]:
     registry = load_covenants()
     teams = partner_teams(principal, registry.covenant(principal.organisation))
     return team_purposes(registry, teams)
+
+
+async def for_partner_team(session: AsyncSession, referral_id: uuid.UUID, principal: Principal,
+                           crypto: Crypto) -> tuple[Referral, Signal]:
+    """A referral to the partner's organisation (else 404) and their team (else 403, logged),
+    with its signal."""
+    found = await repository.for_partner(session, referral_id, principal.organisation)
+    if found is None:
+        raise NotFound(f"no referral {referral_id} to your organisation")
+    await check_team(session, found[0], principal, crypto)
+    return found
 
 
 async def check_team(session: AsyncSession, referral: Referral, principal: Principal,
