@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
 from services.signals.casework.service import consent_entries, transition
 from services.signals.casework.workflow import SignalStatus
-from services.signals.consents import repository
+from services.signals.consents import repository, views
 from services.signals.consents.schemas import WithdrawalRead
 from services.signals.consents.standing import (
     CONSENT,
@@ -73,8 +73,7 @@ def record_consent(session: AsyncSession, signal: Signal, principal: Principal, 
                    given_at: datetime | None) -> ConsentRead:
     _purpose(purpose, "that rests on consent", _consent_purposes())
     row = _record(session, signal, principal, purpose, CONSENT, given_at)
-    return ConsentRead(purpose=purpose, status="given", given_at=row.given_at,
-                       recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return views.given(row)
 
 
 async def record_objection(
@@ -89,8 +88,7 @@ async def record_objection(
     row = _record(session, signal, principal, purpose, OBJECTION, objected_at)
     await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at, source,
                               cipher, reason=f"objection ({purpose})")
-    return ObjectionRead(purpose=purpose, objected_at=row.given_at,
-                         recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return views.objection(row)
 
 
 async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.refusals import log_refusal
-from services.signals.casework import views
+from services.signals.casework import views as casework_views
 from services.signals.casework.service import transition
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.consents.standing import OBJECTION, Entry, consented
@@ -30,7 +30,7 @@ from services.signals.covenants.registry import (
 from services.signals.crypto.fields import FieldCipher
 from services.signals.crypto.keys import Crypto
 from services.signals.models import Outbox, Referral, Signal
-from services.signals.referrals import repository
+from services.signals.referrals import repository, views
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
@@ -90,10 +90,6 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
     return referral
 
 
-def exposed(referral: Referral) -> list[ReferralField]:
-    return [ReferralField(f) for f in orjson.loads(referral.exposed_fields)]
-
-
 def teams_purposes(principal: Principal) -> list[str]:
     """The referral purposes this partner user works on (their teams' partner types)."""
     registry = load_covenants()
@@ -137,7 +133,7 @@ async def partner_view(
 ) -> PartnerReferral:
     """What the partner may see; with `crypto`, the personal fields too (logged) while the
     referral is open or within its grace period (a read after it is a logged refusal)."""
-    fields = set(exposed(referral))
+    fields = set(views.exposed(referral))
     values: dict[str, object] = {
         "category": signal.category, "subcategory": signal.subcategory,
         "severity": signal.severity, "areaCode": signal.area_code,
@@ -154,7 +150,8 @@ async def partner_view(
         fields -= PERSONAL_FIELDS
         crypto = None
     if crypto is not None and fields & PERSONAL_FIELDS:
-        personal = views.decrypt_personal(signal, crypto.cipher).model_dump(by_alias=True)
+        personal = casework_views.decrypt_personal(signal, crypto.cipher).model_dump(
+            by_alias=True)
         values.update({k: personal.get(k) for k in ("address", "note", "arrearsAmountCents",
                                                      "arrearsSince")})
         read = sorted(f.value for f in fields & PERSONAL_FIELDS if values.get(f.value))
@@ -166,13 +163,7 @@ async def partner_view(
                 controller=signal.organisation)
     shared = SharedSignal.model_validate(
         {f.value: values.get(f.value) for f in fields if values.get(f.value) is not None})
-    return PartnerReferral(
-        id=referral.id, referring_organisation=referral.organisation, purpose=referral.purpose,
-        legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
-        referred_at=referral.referred_at, exposed_fields=sorted(exposed(referral)),
-        outcome=Outcome(referral.outcome) if referral.outcome else None,
-        outcome_at=referral.outcome_at, withdrawn_at=referral.withdrawn_at,
-        personal_data_until=until, signal=shared)
+    return views.partner_referral(referral, shared, until)
 
 
 def record_outcome(referral: Referral, outcome: Outcome, principal: Principal) -> bool:
