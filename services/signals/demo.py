@@ -16,21 +16,21 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.signals.casework import repository as casework
 from services.signals.casework.service import transition
+from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.consents.service import record_consent, record_objection
 from services.signals.consents.standing import CONSENT, Entry
-from services.signals.crypto import Crypto, build_crypto
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto, build_crypto
 from services.signals.intake import repository as intake
 from services.signals.intake.new_signal import new_signal
 from services.signals.intake.schemas import SignalCreate
 from services.signals.models import Signal
-from services.signals.privacy import FieldCipher
 from services.signals.referrals.service import refer
 from services.signals.settings import Settings
-from services.signals.workflow import Outcome, SignalStatus
 from shared.auth import Principal, Role
 from shared.db import utcnow
 from shared.settings import ServiceSettings
@@ -138,7 +138,7 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession],
     added = 0
     async with sessions() as session, session.begin():
         ids = [uuid.UUID(b["id"]) for _, b in bodies]
-        existing = set(await session.scalars(select(Signal.id).where(Signal.id.in_(ids))))
+        existing = await casework.existing_ids(session, ids)
         for org, raw in bodies:
             if uuid.UUID(raw["id"]) in existing:
                 continue

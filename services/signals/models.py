@@ -169,7 +169,7 @@ class ErasureRecord(Base):
 
 class AccessLogRow(Base):
     """One read of personal data (or a refused attempt), chained by a keyed hash over all its
-    fields (append-only; `access_chain.py`)."""
+    fields (append-only; `accesslog/chain.py`)."""
 
     __tablename__ = "access_log"
 

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.signals.privacy import ChainPosition
+from services.signals.accesslog import repository
+from services.signals.accesslog.chain import ChainPosition
 from services.signals.settings import Settings
 from shared.contracts.signals import (
     ACCESS_LOG_CHECKPOINT_KEY,
@@ -39,6 +42,7 @@ from shared.contracts.signals import (
 from shared.db import utcnow
 from shared.events import CloudEvent, EnvelopeError, decode
 from shared.kafka import Producer, new_consumer
+from shared.periodic import PeriodicTask
 from shared.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,3 +121,51 @@ def _parse(headers: Sequence[tuple[str, bytes]], value: bytes | None,
 
 def position(checkpoint: AccessLogCheckpointed) -> ChainPosition:
     return ChainPosition(checkpoint.sequence, checkpoint.entry_hash)
+
+
+class CheckpointTask(PeriodicTask):
+    """Publishes the access log's head every `access_log_checkpoint_interval_s` when it moved
+    since this process last did, the first one interval after start."""
+
+    name = "access log checkpoint"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], producer: Producer,
+                 settings: Settings, *, topics_ready: Callable[[], Awaitable[None]],
+                 tracer: Tracer | None = None) -> None:
+        interval_s = settings.access_log_checkpoint_interval_s
+        # A failed round is simply taken again at the next interval, from the then head.
+        super().__init__(interval_s=interval_s, max_backoff_s=interval_s, first_delay=True,
+                         tracer=tracer)
+        self.sessions = sessions
+        self.producer = producer
+        self.settings = settings
+        self.topics_ready = topics_ready
+        self._checkpointed = 0
+
+    async def tick(self) -> None:
+        await self.checkpoint()
+
+    async def failed(self, exc: Exception) -> None:
+        log.warning("access log checkpoint failed", extra={"error": repr(exc)})
+
+    async def checkpoint(self) -> AccessLogCheckpointed | None:
+        """Publish the head if it moved since this process last did (None: nothing sent)."""
+        await self.topics_ready()
+        async with self.sessions() as session:
+            head = await repository.head(session)
+            if head.sequence == 0 or head.sequence == self._checkpointed:
+                return None
+            # A checkpoint only moves forward: a head that does not extend the last one (a cut
+            # tail, a rewritten chain) must never become the new truth verification trusts.
+            last = await latest(self.settings)
+            if last is not None:
+                at = position(last)
+                kept = await repository.entry_at(session, at.sequence)
+                if head.sequence < at.sequence or kept is None or kept.entry_hash != at.head:
+                    log.error("access log does not extend its last checkpoint; not checkpointed",
+                              extra={"checkpointSequence": at.sequence,
+                                     "headSequence": head.sequence})
+                    return None
+        published = await publish(self.producer, self.settings, head)
+        self._checkpointed = head.sequence
+        return published

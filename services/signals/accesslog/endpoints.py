@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 
-from services.signals.accesslog import repository, service
-from services.signals.accesslog.schemas import AccessLogEntryRead, AccessLogPage, ChainVerification
-from services.signals.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor
-from services.signals.runtime import CryptoDep, SettingsDep
-from shared.auth import Principal, Role, require_roles
+from services.signals.accesslog import repository, service, views
+from services.signals.accesslog.schemas import AccessLogPage, ChainVerification
+from services.signals.dependencies import CryptoDep, PrivacyOfficer, SessionDep, SettingsDep
 from shared.openapi import problem_responses
-from shared.runtime import SessionDep
+from shared.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor, split_page
 from shared.wire import Moment
 
 router = APIRouter(tags=["access log"])
-PrivacyOfficer = Annotated[Principal, require_roles(Role.PRIVACY_OFFICER)]
 
 
 @router.get("/access-log", response_model=AccessLogPage, responses=problem_responses(400))
@@ -37,16 +33,9 @@ async def list_access_log(
         session, principal.organisation, record_ids=[record_id] if record_id else None,
         subject=subject, reader_organisation=organisation, since=since, until=until,
         after_id=after, limit=limit + 1)
-    items = [
-        AccessLogEntryRead(
-            id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
-            purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,
-            controller=r.controller, outcome=r.outcome, fields=orjson.loads(r.fields), at=r.at,
-            prev_hash=r.prev_hash, entry_hash=r.entry_hash)
-        for r in rows[:limit]
-    ]
-    more = len(rows) > limit
-    return AccessLogPage(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    page, last = split_page(rows, limit)
+    return AccessLogPage(items=[views.entry(r) for r in page],
+                         next_cursor=encode_cursor(last.id) if last else None)
 
 
 @router.get("/access-log/verification", response_model=ChainVerification,

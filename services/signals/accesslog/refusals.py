@@ -19,8 +19,8 @@ import uuid
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.access_chain import AccessOutcome
 from services.signals.accesslog import repository
+from services.signals.accesslog.chain import AccessOutcome
 from shared.auth import Principal
 
 log = logging.getLogger(__name__)

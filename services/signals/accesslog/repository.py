@@ -11,8 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.models import AccessLogHead, AccessLogRow, AccessLogVerified
-from services.signals.privacy import (
+from services.signals.accesslog.chain import (
     GENESIS_HASH,
     AccessLogEntry,
     AccessOutcome,
@@ -20,6 +19,7 @@ from services.signals.privacy import (
     ChainPosition,
     link,
 )
+from services.signals.models import AccessLogHead, AccessLogRow, AccessLogVerified
 from shared.auth import Principal
 from shared.db import utcnow
 

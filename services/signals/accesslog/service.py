@@ -19,11 +19,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.access_chain import ALTERED, position_mac
 from services.signals.accesslog import checkpoints, repository
+from services.signals.accesslog.chain import (
+    ALTERED,
+    GENESIS,
+    ChainPosition,
+    ChainWalk,
+    chain_hash,
+    position_mac,
+)
 from services.signals.accesslog.schemas import ChainVerification
 from services.signals.models import AccessLogRow
-from services.signals.privacy import GENESIS, ChainPosition, ChainWalk, chain_hash
 from services.signals.settings import Settings
 from shared.contracts.signals import AccessLogCheckpointed
 

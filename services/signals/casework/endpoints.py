@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Header, Query, Response
 
 from services.signals.casework import repository, service, views
 from services.signals.casework.schemas import (
@@ -17,20 +15,14 @@ from services.signals.casework.schemas import (
     StatusChangeCreate,
     StatusChangeRead,
 )
-from services.signals.models import Signal
-from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
-from services.signals.runtime import CryptoDep, SettingsDep
-from services.signals.workflow import SignalStatus
-from shared.auth import Principal, Role, require_roles
+from services.signals.casework.workflow import SignalStatus
+from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, SignalId, Staff
 from shared.db import utcnow
 from shared.openapi import problem_responses
-from shared.problems import NotFound
-from shared.runtime import SessionDep
+from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
 from shared.wire import Moment
 
-SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 router = APIRouter(tags=["signals"])
-Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 PURPOSE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 Purpose = Annotated[str | None, Query(
     pattern=PURPOSE, max_length=64,
@@ -38,14 +30,6 @@ Purpose = Annotated[str | None, Query(
     "`read_purposes`: `case-handling`, `outreach`; coordinators also `triage`); without it the "
     "answer holds no personal data. A field worker reads only the signals they reported (else "
     "403). Every read with a purpose is in the access log.")]
-
-
-async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal,
-                  ) -> Signal:
-    signal = await repository.signal_of(session, signal_id, principal.organisation)
-    if signal is None:
-        raise NotFound(f"no signal {signal_id} in your organisation")
-    return signal
 
 
 @router.get("/signals", response_model=SignalPage, responses=problem_responses(400))
@@ -70,9 +54,8 @@ async def list_signals(
         overdue_at=now if overdue else None)
     rows = await repository.list_signals(session, principal.organisation, filters, after,
                                          limit + 1)
-    page = rows[:limit]
-    next_cursor = (encode_keyset(page[-1].recorded_at, page[-1].id)
-                   if len(rows) > limit else None)
+    page, last = split_page(rows, limit)
+    next_cursor = encode_keyset(last.recorded_at, last.id) if last else None
     return SignalPage(items=[views.summary(s, now) for s in page], next_cursor=next_cursor)
 
 
@@ -83,7 +66,7 @@ async def get_signal(
     principal: Staff, purpose: Purpose = None,
 ) -> SignalRead:
     """One signal of your organisation; personal data only with a `purpose` (logged)."""
-    signal = await _signal(session, signal_id, principal)
+    signal = await service.own_signal(session, signal_id, principal.organisation)
     response.headers["ETag"] = f'"{signal.version}"'
     return await service.read_signal(session, signal, principal, crypto, purpose)
 
@@ -94,7 +77,7 @@ async def get_history(signal_id: SignalId, session: SessionDep, crypto: CryptoDe
                       principal: Staff, purpose: Purpose = None) -> History:
     """The signal's status changes, oldest first (append-only); their reasons only with a
     `purpose` (logged)."""
-    signal = await _signal(session, signal_id, principal)
+    signal = await service.own_signal(session, signal_id, principal.organisation)
     return await service.read_history(session, signal, principal, crypto, purpose)
 
 
@@ -108,7 +91,7 @@ async def change_status(
                                            description="The signal's ETag")] = None,
 ) -> StatusChangeRead:
     """Move a signal to another workflow state (needs `If-Match`)."""
-    signal = await _signal(session, signal_id, principal)
+    signal = await service.own_signal(session, signal_id, principal.organisation)
     service.change_status(session, signal, principal, body.status,
                           settings.cloudevents_source(), crypto.cipher, if_match=if_match,
                           reason=body.reason, outcome=body.outcome)

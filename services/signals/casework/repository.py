@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.signals.casework.workflow import SignalStatus
 from services.signals.models import Referral, Signal, StatusChange
-from services.signals.workflow import SignalStatus
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,13 @@ async def history(session: AsyncSession, signal_id: uuid.UUID) -> list[StatusCha
 async def referrals_of(session: AsyncSession, signal_id: uuid.UUID) -> list[Referral]:
     q = select(Referral).where(Referral.signal_id == signal_id).order_by(Referral.referred_at)
     return list((await session.scalars(q)).all())
+
+
+async def existing_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these signal ids are stored (in any organisation)."""
+    return set(await session.scalars(select(Signal.id).where(Signal.id.in_(list(ids)))))
+
+
+def add_status_change(session: AsyncSession, change: StatusChange) -> None:
+    """Stage a history entry in the caller's transaction (the history is append-only)."""
+    session.add(change)

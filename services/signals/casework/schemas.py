@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.schemas_common import Body
-from services.signals.workflow import Outcome, SignalStatus
 
 SeverityCode = Literal["low", "medium", "high", "acute"]
 

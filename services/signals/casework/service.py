@@ -3,20 +3,15 @@ moving them through the workflow with optimistic concurrency."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.refusals import log_refusal
 from services.signals.casework import repository, views
 from services.signals.casework.schemas import History, SignalRead
-from services.signals.consents import repository as consent_records
-from services.signals.consents.standing import Entry as ConsentEntry
-from services.signals.covenants import load_covenants
-from services.signals.crypto import Crypto
-from services.signals.models import Outbox, Signal, StatusChange
-from services.signals.need_to_know import disallowed_purpose, staff_refusal, staff_role
-from services.signals.privacy import FieldCipher
-from services.signals.workflow import (
+from services.signals.casework.workflow import (
     InvalidOutcome,
     InvalidTransition,
     Outcome,
@@ -26,6 +21,13 @@ from services.signals.workflow import (
     check_outcome,
     check_transition_by,
 )
+from services.signals.consents import repository as consent_records
+from services.signals.consents.standing import Entry as ConsentEntry
+from services.signals.covenants.need_to_know import disallowed_purpose, staff_refusal, staff_role
+from services.signals.covenants.registry import load_covenants
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto
+from services.signals.models import Outbox, Signal, StatusChange
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_STATUS_CHANGED, SignalStatusChanged
 from shared.db import utcnow
@@ -34,9 +36,18 @@ from shared.problems import (
     BadRequest,
     Conflict,
     InvalidParam,
+    NotFound,
     PreconditionFailed,
     PreconditionRequired,
 )
+
+
+async def own_signal(session: AsyncSession, signal_id: uuid.UUID, organisation: str) -> Signal:
+    """The signal, if it is the organisation's; another organisation's is not found either."""
+    signal = await repository.signal_of(session, signal_id, organisation)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id} in your organisation")
+    return signal
 
 
 def acting_role(principal: Principal) -> WorkflowRole:
@@ -146,7 +157,7 @@ def transition(
     signal.status = target.value
     signal.version += 1
     signal.closed_at = now if target.is_closed else None
-    session.add(StatusChange(
+    repository.add_status_change(session, StatusChange(
         signal_id=signal.id, version=signal.version, from_status=current.value,
         to_status=target.value,
         reason_ciphertext=views.seal_reason(cipher, signal.id, signal.version, reason),

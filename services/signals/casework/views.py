@@ -16,11 +16,11 @@ from services.signals.casework.schemas import (
     SignalSummary,
     StatusChangeRead,
 )
+from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.consents import standing
-from services.signals.covenants import load_covenants
+from services.signals.covenants.registry import load_covenants
+from services.signals.crypto.fields import FieldCipher, FieldCipherError
 from services.signals.models import Referral, Signal, StatusChange
-from services.signals.privacy import FieldCipher, FieldCipherError
-from services.signals.workflow import Outcome, SignalStatus
 from shared.db import utcnow
 from shared.problems import ProblemError
 

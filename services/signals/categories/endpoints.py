@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.signals.taxonomy import Taxonomy, load_taxonomy
-from shared.auth import CurrentPrincipal
+from services.signals.categories.taxonomy import Taxonomy, load_taxonomy
+from services.signals.dependencies import CurrentPrincipal
 
 router = APIRouter(tags=["categories"])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.casework import repository as casework
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
+from services.signals.casework.service import own_signal
 from services.signals.consents import service
 from services.signals.consents.schemas import (
     CODE,
@@ -18,23 +18,17 @@ from services.signals.consents.schemas import (
     WithdrawalCreate,
     WithdrawalRead,
 )
+from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, SignalId, Staff
 from services.signals.models import Signal
-from services.signals.runtime import CryptoDep, SettingsDep
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal
 from shared.openapi import problem_responses
-from shared.problems import NotFound
-from shared.runtime import SessionDep
 
-SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 PurposeCode = Annotated[str, Path(pattern=CODE, max_length=64)]
 router = APIRouter(tags=["consents"])
-Staff = Annotated[Principal, require_roles(Role.FIELD_WORKER, Role.COORDINATOR)]
 
 
 async def _signal(session: AsyncSession, signal_id: uuid.UUID, principal: Principal) -> Signal:
-    signal = await casework.signal_of(session, signal_id, principal.organisation)
-    if signal is None:
-        raise NotFound(f"no signal {signal_id} in your organisation")
+    signal = await own_signal(session, signal_id, principal.organisation)
     service.check_recorder(principal, signal)
     return signal
 

@@ -28,3 +28,8 @@ async def open_referral_count(session: AsyncSession, signal_id: uuid.UUID) -> in
     q = select(Referral.id).where(Referral.signal_id == signal_id, Referral.outcome.is_(None),
                                   Referral.withdrawn_at.is_(None))
     return len((await session.scalars(q)).all())
+
+
+def add(session: AsyncSession, record: ConsentRecord) -> None:
+    """Stage a consent, withdrawal or objection record in the caller's transaction."""
+    session.add(record)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
 from services.signals.casework.service import consent_entries, transition
-from services.signals.consents import repository
+from services.signals.casework.workflow import SignalStatus
+from services.signals.consents import repository, views
 from services.signals.consents.schemas import WithdrawalRead
 from services.signals.consents.standing import (
     CONSENT,
@@ -24,11 +25,10 @@ from services.signals.consents.standing import (
     consented,
     consents,
 )
-from services.signals.covenants import LegalBasis, Purpose, load_covenants
+from services.signals.covenants.need_to_know import objectable
+from services.signals.covenants.registry import LegalBasis, Purpose, load_covenants
+from services.signals.crypto.fields import FieldCipher
 from services.signals.models import ConsentRecord, Outbox, Signal
-from services.signals.need_to_know import objectable
-from services.signals.privacy import FieldCipher
-from services.signals.workflow import SignalStatus
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import REFERRAL_WITHDRAWN, ReferralWithdrawn
 from shared.db import utcnow
@@ -65,7 +65,7 @@ def _record(session: AsyncSession, signal: Signal, principal: Principal, purpose
     row = ConsentRecord(signal_id=signal.id, purpose=purpose, kind=kind, given_at=at or now,
                         recorded_by=principal.subject,
                         recorded_by_organisation=principal.organisation, recorded_at=now)
-    session.add(row)
+    repository.add(session, row)
     return row
 
 
@@ -73,8 +73,7 @@ def record_consent(session: AsyncSession, signal: Signal, principal: Principal, 
                    given_at: datetime | None) -> ConsentRead:
     _purpose(purpose, "that rests on consent", _consent_purposes())
     row = _record(session, signal, principal, purpose, CONSENT, given_at)
-    return ConsentRead(purpose=purpose, status="given", given_at=row.given_at,
-                       recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return views.given(row)
 
 
 async def record_objection(
@@ -89,8 +88,7 @@ async def record_objection(
     row = _record(session, signal, principal, purpose, OBJECTION, objected_at)
     await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at, source,
                               cipher, reason=f"objection ({purpose})")
-    return ObjectionRead(purpose=purpose, objected_at=row.given_at,
-                         recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return views.objection(row)
 
 
 async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, purpose: str,

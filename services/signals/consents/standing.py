@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
-from services.signals.covenants import RENT_ARREARS, CovenantRegistry, LegalBasis
+from services.signals.covenants.registry import RENT_ARREARS, CovenantRegistry, LegalBasis
 
 CONSENT, WITHDRAWAL, OBJECTION = "consent", "withdrawal", "objection"
 

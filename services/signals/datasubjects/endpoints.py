@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 
-from services.signals.datasubjects import repository, service
+from services.signals.datasubjects import repository, service, views
 from services.signals.datasubjects.schemas import (
     DataSubjectErasure,
     DataSubjectExport,
     DataSubjectQuery,
     ErasureRecordPage,
-    ErasureRecordRead,
 )
-from services.signals.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor
-from services.signals.runtime import CryptoDep, SettingsDep
-from shared.auth import Principal, Role, require_roles
+from services.signals.dependencies import CryptoDep, PrivacyOfficer, SessionDep, SettingsDep
 from shared.openapi import problem_responses
-from shared.runtime import SessionDep
+from shared.pagination import MAX_LIMIT, decode_id_cursor, encode_cursor, split_page
 
 router = APIRouter(tags=["data subjects"])
-PrivacyOfficer = Annotated[Principal, require_roles(Role.PRIVACY_OFFICER)]
 
 
 @router.post("/data-subject-exports", response_model=DataSubjectExport,
@@ -54,10 +49,6 @@ async def list_erasure_records(
     """Every erasure and retention purge of your organisation's signals: who, when, why."""
     after = decode_id_cursor(cursor) if cursor else None
     rows = await repository.erasure_records(session, principal.organisation, after, limit + 1)
-    items = [ErasureRecordRead(
-        id=r.id, kind=cast(Literal["erasure", "purge"], r.kind), actor=r.actor,
-        actor_role=r.actor_role, reason=r.reason, signal_ids=orjson.loads(r.signal_ids),
-        at=r.at) for r in rows[:limit]]
-    more = len(rows) > limit
-    return ErasureRecordPage(items=items,
-                             next_cursor=encode_cursor(items[-1].id) if more else None)
+    page, last = split_page(rows, limit)
+    return ErasureRecordPage(items=[views.erasure_record(r) for r in page],
+                             next_cursor=encode_cursor(last.id) if last else None)

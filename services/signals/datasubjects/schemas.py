@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from services.signals import privacy
 from services.signals.accesslog.schemas import AccessLogEntryRead
+from services.signals.addresses import (
+    CorporationUnit,
+    DutchAddress,
+    HouseLetter,
+    HouseNumber,
+    HouseNumberAddition,
+    Postcode,
+    UnitRef,
+    household_key,
+)
 from services.signals.casework.schemas import SignalRead, StatusChangeRead
 from services.signals.schemas_common import Body
 
@@ -18,43 +27,11 @@ from services.signals.schemas_common import Body
 class DataSubjectQuery(Body):
     """The household: its address (postcode and houseNumber) or your unitRef."""
 
-    postcode: str | None = Field(default=None, max_length=7)
-    house_number: int | None = Field(default=None, ge=1, le=privacy.MAX_HOUSE_NUMBER)
-    house_letter: str | None = Field(default=None, max_length=1)
-    house_number_addition: str | None = Field(default=None, max_length=4)
-    unit_ref: str | None = Field(default=None, max_length=privacy.MAX_UNIT_REF)
-
-    @field_validator("postcode")
-    @classmethod
-    def _postcode(cls, value: str | None) -> str | None:
-        try:
-            return None if value is None else privacy.normalise_postcode(value)
-        except privacy.InvalidAddress as exc:
-            raise PydanticCustomError("invalid_address", str(exc)) from None
-
-    @field_validator("house_letter")
-    @classmethod
-    def _letter(cls, value: str | None) -> str | None:
-        try:
-            return privacy.normalise_house_letter(value)
-        except privacy.InvalidAddress as exc:
-            raise PydanticCustomError("invalid_address", str(exc)) from None
-
-    @field_validator("house_number_addition")
-    @classmethod
-    def _addition(cls, value: str | None) -> str | None:
-        try:
-            return privacy.normalise_house_number_addition(value)
-        except privacy.InvalidAddress as exc:
-            raise PydanticCustomError("invalid_address", str(exc)) from None
-
-    @field_validator("unit_ref")
-    @classmethod
-    def _unit_ref(cls, value: str | None) -> str | None:
-        try:
-            return None if value is None else privacy.normalise_unit_ref(value)
-        except privacy.InvalidAddress as exc:
-            raise PydanticCustomError("invalid_address", str(exc)) from None
+    postcode: Postcode | None = None
+    house_number: HouseNumber | None = None
+    house_letter: HouseLetter | None = None
+    house_number_addition: HouseNumberAddition | None = None
+    unit_ref: UnitRef | None = None
 
     @model_validator(mode="after")
     def _one_household(self) -> Self:
@@ -66,11 +43,11 @@ class DataSubjectQuery(Body):
 
     def household(self, organisation: str) -> str:
         if self.postcode is not None and self.house_number is not None:
-            return privacy.household_key(privacy.DutchAddress(
+            return household_key(DutchAddress(
                 postcode=self.postcode, house_number=self.house_number,
                 house_letter=self.house_letter,
                 house_number_addition=self.house_number_addition))
-        return privacy.household_key(privacy.CorporationUnit(
+        return household_key(CorporationUnit(
             organisation=organisation, unit_ref=self.unit_ref or ""))
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
-from services.signals.accesslog.schemas import AccessLogEntryRead
+from services.signals.accesslog import views as access_log_views
 from services.signals.casework import repository as casework
 from services.signals.casework import views
 from services.signals.casework.service import consent_entries
-from services.signals.crypto import Crypto
+from services.signals.crypto.keys import Crypto
 from services.signals.datasubjects import repository
 from services.signals.datasubjects.schemas import (
     DataSubjectErasure,
@@ -19,12 +18,7 @@ from services.signals.datasubjects.schemas import (
     SignalHistory,
 )
 from services.signals.models import Outbox
-from services.signals.purge import (
-    forget_personal_history,
-    record_erasure,
-    strip_personal_data,
-    unlink_recorded_events,
-)
+from services.signals.retention.purge import forget, strip_personal_data
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED, SignalErased
 from shared.db import utcnow
@@ -60,13 +54,8 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
                 role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
                 record_type="signal", record_id=read.id, fields=fields,
                 controller=principal.organisation)
-    return DataSubjectExport(signals=reads, histories=histories, disclosures=[
-        AccessLogEntryRead(
-            id=r.id, subject=r.subject, organisation=r.organisation, role=r.role,
-            purpose=r.purpose, record_type=r.record_type, record_id=r.record_id,
-            controller=r.controller, outcome=r.outcome, fields=orjson.loads(r.fields), at=r.at,
-            prev_hash=r.prev_hash, entry_hash=r.entry_hash)
-        for r in disclosures])
+    return DataSubjectExport(signals=reads, histories=histories,
+                             disclosures=[access_log_views.entry(r) for r in disclosures])
 
 
 async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Principal,
@@ -85,9 +74,7 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
                 SignalErased(signal_id=signal.id, area_code=signal.area_code, erased_at=now),
                 key=signal.area_code, source=source, subject=str(signal.id))
     if signals:
-        await forget_personal_history(session, [s.id for s in signals])
-        await unlink_recorded_events(session, [s.id for s in signals])
-        record_erasure(session, kind="erasure", organisation=principal.organisation,
-                       actor=principal.subject, actor_role=Role.PRIVACY_OFFICER.value,
-                       reason=ERASURE_REASON, signal_ids=[s.id for s in signals], at=now)
+        await forget(session, [s.id for s in signals], kind="erasure",
+                     organisation=principal.organisation, actor=principal.subject,
+                     actor_role=Role.PRIVACY_OFFICER.value, reason=ERASURE_REASON, at=now)
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])

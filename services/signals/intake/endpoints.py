@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Body, Request, Response, status
 
 from services.signals.casework.schemas import SignalRead
+from services.signals.dependencies import SettingsDep, signals_runtime
 from services.signals.intake import service
 from services.signals.intake.schemas import (
     SIGNAL_CREATE_SCHEMA,
@@ -17,7 +18,6 @@ from services.signals.intake.schemas import (
     BatchResult,
     parse_signal,
 )
-from services.signals.runtime import SettingsDep, signals_runtime
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
 from shared.jsonbody import is_json_request
 from shared.openapi import problem_responses

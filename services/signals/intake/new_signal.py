@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from services.signals.crypto import Crypto
+from services.signals.addresses import CorporationUnit, DutchAddress, household_key
+from services.signals.casework.workflow import Severity, SignalStatus
+from services.signals.categories.taxonomy import load_taxonomy
+from services.signals.crypto.keys import Crypto
 from services.signals.intake.schemas import SignalCreate
-from services.signals.privacy import CorporationUnit, DutchAddress, household_key
-from services.signals.taxonomy import load_taxonomy
-from services.signals.workflow import Severity, SignalStatus
 from shared.auth import Principal
 from shared.contracts.signals import (
     SIGNAL_ESCALATED,

@@ -23,8 +23,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from services.signals import privacy
-from services.signals.taxonomy import load_taxonomy
+from services.signals.addresses import (
+    HouseLetter,
+    HouseNumber,
+    HouseNumberAddition,
+    Postcode,
+    UnitRefText,
+)
+from services.signals.categories.taxonomy import load_taxonomy
 from shared.problems import InvalidParam
 from shared.wire import Moment, PlainText, WholeNumber
 
@@ -34,10 +40,6 @@ MAX_AGE = timedelta(days=730)
 RENT_ARREARS = "rent-arrears"
 RENT_ARREARS_FIELDS = ("arrearsAmountCents", "arrearsSince", "personalContactAttemptedAt",
                        "debtHelpPointedAt", "writtenReminderAt")
-
-
-def _address_error(exc: privacy.InvalidAddress) -> PydanticCustomError:
-    return PydanticCustomError("invalid_address", str(exc))
 
 
 def _not_in_future(value: datetime | date | None, what: str) -> None:
@@ -63,12 +65,12 @@ class SignalCreate(BaseModel):
     observed_at: Moment = Field(description="When the situation was seen (RFC 3339)")
     severity: Literal["low", "medium", "high", "acute"]
     area_code: str = Field(pattern=BUURT_CODE, description="CBS buurt code, e.g. BU05990101")
-    postcode: str | None = Field(default=None, max_length=7, examples=["3011 AB"])
-    house_number: int | None = Field(default=None, ge=1, le=privacy.MAX_HOUSE_NUMBER)
-    house_letter: str | None = Field(default=None, max_length=1)
-    house_number_addition: str | None = Field(default=None, max_length=4)
-    unit_ref: PlainText | None = Field(default=None, max_length=privacy.MAX_UNIT_REF,
-                                 description="The corporation's own reference of the unit")
+    postcode: Postcode | None = Field(default=None, examples=["3011 AB"])
+    house_number: HouseNumber | None = None
+    house_letter: HouseLetter | None = None
+    house_number_addition: HouseNumberAddition | None = None
+    unit_ref: UnitRefText | None = Field(
+        default=None, description="The corporation's own reference of the unit")
     note: PlainText | None = Field(default=None, max_length=2000,
                                    description="Free text (encrypted)")
     tenant_objected: StrictBool = Field(default=False,
@@ -107,38 +109,6 @@ class SignalCreate(BaseModel):
         if value < now - MAX_AGE:
             raise PydanticCustomError("too_old", "observedAt lies more than two years back")
         return value.astimezone(UTC)
-
-    @field_validator("postcode")
-    @classmethod
-    def _postcode(cls, value: str | None) -> str | None:
-        try:
-            return None if value is None else privacy.normalise_postcode(value)
-        except privacy.InvalidAddress as exc:
-            raise _address_error(exc) from None
-
-    @field_validator("house_letter")
-    @classmethod
-    def _letter(cls, value: str | None) -> str | None:
-        try:
-            return privacy.normalise_house_letter(value)
-        except privacy.InvalidAddress as exc:
-            raise _address_error(exc) from None
-
-    @field_validator("house_number_addition")
-    @classmethod
-    def _addition(cls, value: str | None) -> str | None:
-        try:
-            return privacy.normalise_house_number_addition(value)
-        except privacy.InvalidAddress as exc:
-            raise _address_error(exc) from None
-
-    @field_validator("unit_ref")
-    @classmethod
-    def _unit_ref(cls, value: str | None) -> str | None:
-        try:
-            return None if value is None else privacy.normalise_unit_ref(value)
-        except privacy.InvalidAddress as exc:
-            raise _address_error(exc) from None
 
     @field_validator("consent_recorded_at")
     @classmethod

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from services.signals.casework import repository as casework
-from services.signals.casework.service import consent_entries
-from services.signals.models import Referral
-from services.signals.pagination import MAX_LIMIT, decode_keyset, encode_keyset
-from services.signals.referrals import repository, service
+from services.signals.casework.service import consent_entries, own_signal
+from services.signals.dependencies import (
+    Coordinator,
+    CryptoDep,
+    Partner,
+    ReferralId,
+    SessionDep,
+    SettingsDep,
+    SignalId,
+)
+from services.signals.referrals import repository, service, views
 from services.signals.referrals.schemas import (
     OutcomeCreate,
     PartnerReferral,
@@ -21,31 +26,15 @@ from services.signals.referrals.schemas import (
     ReferralCreate,
     ReferralRead,
 )
-from services.signals.runtime import CryptoDep, SettingsDep
 from services.signals.settings import Settings
-from shared.auth import Principal, Role, require_roles
 from shared.openapi import problem_responses
-from shared.problems import NotFound
-from shared.runtime import SessionDep
+from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
 
-SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
-ReferralId = Annotated[uuid.UUID, Path(alias="referralId")]
 router = APIRouter(tags=["referrals"])
-Coordinator = Annotated[Principal, require_roles(Role.COORDINATOR)]
-Partner = Annotated[Principal, require_roles(Role.PARTNER)]
 
 
 def _grace(settings: Settings) -> timedelta:
     return timedelta(days=settings.partner_access_grace_days)
-
-
-def _read(referral: Referral) -> ReferralRead:
-    return ReferralRead(
-        id=referral.id, signal_id=referral.signal_id,
-        partner_organisation=referral.partner_organisation, purpose=referral.purpose,
-        legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
-        exposed_fields=service.exposed(referral), referred_by=referral.referred_by,
-        referred_at=referral.referred_at)
 
 
 @router.post("/signals/{signalId}/referrals", status_code=status.HTTP_201_CREATED,
@@ -55,14 +44,12 @@ async def create_referral(
     settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
 ) -> ReferralRead:
     """Refer a signal to a partner for a covenant purpose (checked; 422 lists refusals)."""
-    signal = await casework.signal_of(session, signal_id, principal.organisation)
-    if signal is None:
-        raise NotFound(f"no signal {signal_id} in your organisation")
+    signal = await own_signal(session, signal_id, principal.organisation)
     referral = service.refer(session, signal, body.partner_organisation, body.purpose,
                              principal, settings.cloudevents_source(), crypto.cipher,
                              await consent_entries(session, signal))
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
-    return _read(referral)
+    return views.referral(referral)
 
 
 @router.get("/referrals", response_model=PartnerReferralPage, response_model_exclude_none=True,
@@ -77,14 +64,14 @@ async def list_referrals(
     after = decode_keyset(cursor) if cursor else None
     rows = await repository.inbox(session, principal.organisation,
                                   service.teams_purposes(principal), after, limit + 1)
+    page, last = split_page(rows, limit)
     items = [await service.partner_view(session, r, s, principal, None, _grace(settings))
-             for r, s in rows[:limit]]
-    last = rows[limit - 1][0] if len(rows) > limit else None
-    next_cursor = encode_keyset(last.referred_at, last.id) if last is not None else None
-    page = PartnerReferralPage(items=items, next_cursor=next_cursor)
+             for r, s in page]
+    next_cursor = encode_keyset(last[0].referred_at, last[0].id) if last else None
+    body = PartnerReferralPage(items=items, next_cursor=next_cursor).model_dump(
+        mode="json", by_alias=True, exclude_none=True)
     # Absent fields stay out (a partner sees only what the purpose allows), but the page
     # always says whether there is a next one: `nextCursor` is null on the last page.
-    body = page.model_dump(mode="json", by_alias=True, exclude_none=True)
     return JSONResponse({**body, "nextCursor": next_cursor})
 
 
@@ -96,10 +83,7 @@ async def get_referral(
 ) -> PartnerReferral:
     """One referral to your team with the fields its purpose allows while it is open and
     for a grace period after (reads logged)."""
-    found = await repository.for_partner(session, referral_id, principal.organisation)
-    if found is None:
-        raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal, crypto)
+    found = await service.for_partner_team(session, referral_id, principal, crypto)
     return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
@@ -111,9 +95,6 @@ async def record_outcome(
     crypto: CryptoDep, principal: Partner,
 ) -> PartnerReferral:
     """Report how the referral ended (a fixed code; the same code again is a replay)."""
-    found = await repository.for_partner(session, referral_id, principal.organisation)
-    if found is None:
-        raise NotFound(f"no referral {referral_id} to your organisation")
-    await service.check_team(session, found[0], principal, crypto)
+    found = await service.for_partner_team(session, referral_id, principal, crypto)
     service.record_outcome(found[0], body.outcome, principal)
     return await service.partner_view(session, *found, principal, None, _grace(settings))

@@ -31,3 +31,8 @@ async def inbox(session: AsyncSession, partner: str, purposes: list[str],
                         and_(Referral.referred_at == at, Referral.id < last)))
     q = q.order_by(Referral.referred_at.desc(), Referral.id.desc()).limit(limit)
     return [(r, s) for r, s in (await session.execute(q)).all()]
+
+
+def add(session: AsyncSession, referral: Referral) -> None:
+    """Stage a new referral in the caller's transaction."""
+    session.add(referral)

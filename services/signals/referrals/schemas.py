@@ -8,9 +8,9 @@ from datetime import date, datetime
 from pydantic import Field
 
 from services.signals.casework.schemas import AddressRead
-from services.signals.covenants import ReferralField
+from services.signals.casework.workflow import Outcome
+from services.signals.covenants.registry import ReferralField
 from services.signals.schemas_common import Body
-from services.signals.workflow import Outcome
 
 CODE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 

@@ -10,32 +10,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.accesslog import repository as access_log
 from services.signals.accesslog.refusals import log_refusal
-from services.signals.casework import views
+from services.signals.casework import views as casework_views
 from services.signals.casework.service import transition
+from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.consents.standing import OBJECTION, Entry, consented
-from services.signals.covenants import (
+from services.signals.covenants.need_to_know import (
+    RefusalReason,
+    partner_teams,
+    personal_data_until,
+    team_purposes,
+)
+from services.signals.covenants.registry import (
     ReferralField,
     ReferralSubject,
     RentArrearsPreconditions,
     check_referral,
     load_covenants,
 )
-from services.signals.crypto import Crypto
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.keys import Crypto
 from services.signals.models import Outbox, Referral, Signal
-from services.signals.need_to_know import (
-    RefusalReason,
-    partner_teams,
-    personal_data_until,
-    team_purposes,
-)
-from services.signals.privacy import FieldCipher
+from services.signals.referrals import repository, views
 from services.signals.referrals.schemas import PartnerReferral, SharedSignal
-from services.signals.workflow import Outcome, Severity, SignalStatus
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_REFERRED, SignalReferred
 from shared.db import utcnow
 from shared.outbox import record_event
-from shared.problems import Conflict, Unprocessable
+from shared.problems import Conflict, NotFound, Unprocessable
 
 REFERABLE = {SignalStatus.TRIAGED, SignalStatus.REFERRED, SignalStatus.IN_PROGRESS}
 PERSONAL_FIELDS = {ReferralField.ADDRESS, ReferralField.CONTACT, ReferralField.NOTE,
@@ -76,7 +77,7 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
         legal_reference=decision.purpose.reference,
         exposed_fields=orjson.dumps(sorted(decision.exposed_fields)).decode(),
         referred_by=principal.subject, referred_at=now)
-    session.add(referral)
+    repository.add(session, referral)
     if signal.status == SignalStatus.TRIAGED:
         transition(session, signal, SignalStatus.REFERRED, principal, source, cipher,
                    reason=f"referred to {partner} ({purpose})")
@@ -89,15 +90,22 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
     return referral
 
 
-def exposed(referral: Referral) -> list[ReferralField]:
-    return [ReferralField(f) for f in orjson.loads(referral.exposed_fields)]
-
-
 def teams_purposes(principal: Principal) -> list[str]:
     """The referral purposes this partner user works on (their teams' partner types)."""
     registry = load_covenants()
     teams = partner_teams(principal, registry.covenant(principal.organisation))
     return team_purposes(registry, teams)
+
+
+async def for_partner_team(session: AsyncSession, referral_id: uuid.UUID, principal: Principal,
+                           crypto: Crypto) -> tuple[Referral, Signal]:
+    """A referral to the partner's organisation (else 404) and their team (else 403, logged),
+    with its signal."""
+    found = await repository.for_partner(session, referral_id, principal.organisation)
+    if found is None:
+        raise NotFound(f"no referral {referral_id} to your organisation")
+    await check_team(session, found[0], principal, crypto)
+    return found
 
 
 async def check_team(session: AsyncSession, referral: Referral, principal: Principal,
@@ -125,7 +133,7 @@ async def partner_view(
 ) -> PartnerReferral:
     """What the partner may see; with `crypto`, the personal fields too (logged) while the
     referral is open or within its grace period (a read after it is a logged refusal)."""
-    fields = set(exposed(referral))
+    fields = set(views.exposed(referral))
     values: dict[str, object] = {
         "category": signal.category, "subcategory": signal.subcategory,
         "severity": signal.severity, "areaCode": signal.area_code,
@@ -142,7 +150,8 @@ async def partner_view(
         fields -= PERSONAL_FIELDS
         crypto = None
     if crypto is not None and fields & PERSONAL_FIELDS:
-        personal = views.decrypt_personal(signal, crypto.cipher).model_dump(by_alias=True)
+        personal = casework_views.decrypt_personal(signal, crypto.cipher).model_dump(
+            by_alias=True)
         values.update({k: personal.get(k) for k in ("address", "note", "arrearsAmountCents",
                                                      "arrearsSince")})
         read = sorted(f.value for f in fields & PERSONAL_FIELDS if values.get(f.value))
@@ -154,13 +163,7 @@ async def partner_view(
                 controller=signal.organisation)
     shared = SharedSignal.model_validate(
         {f.value: values.get(f.value) for f in fields if values.get(f.value) is not None})
-    return PartnerReferral(
-        id=referral.id, referring_organisation=referral.organisation, purpose=referral.purpose,
-        legal_basis=referral.legal_basis, legal_reference=referral.legal_reference,
-        referred_at=referral.referred_at, exposed_fields=sorted(exposed(referral)),
-        outcome=Outcome(referral.outcome) if referral.outcome else None,
-        outcome_at=referral.outcome_at, withdrawn_at=referral.withdrawn_at,
-        personal_data_until=until, signal=shared)
+    return views.partner_referral(referral, shared, until)
 
 
 def record_outcome(referral: Referral, outcome: Outcome, principal: Principal) -> bool:

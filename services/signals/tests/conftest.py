@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.signals.privacy import generate_key
+from services.signals.crypto.material import generate_key
 from tests.apps import runtime_of
 
 #: Keys for the tests only, passed as settings overrides (never the dev key file).

@@ -11,9 +11,9 @@ import orjson
 from sqlalchemy import select, text
 
 from services.signals.accesslog import checkpoints, repository
+from services.signals.accesslog.chain import GENESIS_HASH, chain_hash
 from services.signals.accesslog.repository import to_entry
 from services.signals.models import AccessLogRow, AccessLogVerified
-from services.signals.privacy import GENESIS_HASH, chain_hash
 from services.signals.tests.conftest import (
     AMOUNT,
     NOTE,
@@ -157,7 +157,7 @@ async def _verify(client, officer, **params):
 
 
 async def _checkpoint(client):
-    published = await runtime_of(client).checkpoint_access_log()
+    published = await runtime_of(client).checkpoints.checkpoint()
     assert published is not None
     return published
 
@@ -431,5 +431,5 @@ async def test_a_cut_tail_is_never_checkpointed_into_the_truth(signals_service, 
         async with db(client) as session:
             await _cut_tail(session, keep=1)
         assert (await _verify(client, officer))["valid"] is False
-        assert await runtime_of(client).checkpoint_access_log() is None
+        assert await runtime_of(client).checkpoints.checkpoint() is None
         assert (await _verify(client, officer))["valid"] is False

@@ -6,9 +6,9 @@ import uuid
 from datetime import timedelta
 
 from services.signals.models import Signal
-from services.signals.pagination import encode_cursor
 from services.signals.tests.conftest import create, db, move
 from shared.db import utcnow
+from shared.pagination import encode_cursor
 
 
 async def test_transitions_history_and_concurrency(signals_service, auth):

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.signals.covenants import (
+from services.signals.casework.workflow import Severity
+from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
+from services.signals.covenants.registry import (
     DEFAULT_COVENANTS_PATH,
     RENT_ARREARS_STATUTORY_FIELDS,
     CovenantConfigError,
@@ -19,8 +21,6 @@ from services.signals.covenants import (
     load_covenants,
     parse_covenants,
 )
-from services.signals.taxonomy import Sensitivity, load_taxonomy
-from services.signals.workflow import Severity
 
 F = ReferralField
 R = RefusalCode

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from services.signals.crypto import build_crypto
+from services.signals.crypto.keys import build_crypto
+from services.signals.crypto.material import KeyMaterialError, generate_key, parse_key
 from services.signals.models import Signal
-from services.signals.privacy import KeyMaterialError, generate_key, parse_key
 from services.signals.settings import Settings
 from services.signals.tests.conftest import NOTE, TEST_KEYS, create, db, move
 from shared.db import utcnow
@@ -67,6 +67,19 @@ async def test_the_app_purges_periodically(signals_service, auth):
             raise AssertionError("the periodic purge did not run")
         assert runtime_of(client).settings.purge_interval_s == 0.05
     assert TEST_KEYS["purge_interval_s"] == 0
+
+
+async def test_housekeeping_tasks_run_only_with_an_interval(signals_service):
+    async with signals_service() as client:  # both intervals 0: off
+        rt = runtime_of(client)
+        assert not rt.purge.running and not rt.checkpoints.running
+    async with signals_service(purge_interval_s=3600,
+                               access_log_checkpoint_interval_s=3600) as client:
+        rt = runtime_of(client)
+        assert rt.purge.running and rt.checkpoints.running
+        # Each waits one interval first: housekeeping need not run at every start-up.
+        assert rt.purge.first_delay and rt.checkpoints.first_delay
+    assert not rt.purge.running and not rt.checkpoints.running
 
 
 def test_the_access_log_key_comes_from_settings_or_the_dev_file(tmp_path):

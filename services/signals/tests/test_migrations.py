@@ -12,13 +12,13 @@ import orjson
 import pytest
 from sqlalchemy import inspect, select, text, update
 
+from services.signals.accesslog.chain import verify_chain
 from services.signals.accesslog.repository import to_entry
 from services.signals.casework.views import status_change
-from services.signals.crypto import build_crypto
+from services.signals.crypto.keys import build_crypto
 from services.signals.intake.new_signal import new_signal
 from services.signals.intake.schemas import parse_signal
 from services.signals.models import AccessLogRow, Outbox, Signal, StatusChange
-from services.signals.privacy import verify_chain
 from services.signals.settings import Settings
 from services.signals.tests.conftest import signal_body
 from shared.auth import Principal, Role

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.signals.models import Outbox, Referral, Signal
-from services.signals.purge import purge_expired
+from services.signals.retention.purge import purge_expired
 from services.signals.tests.conftest import (
     NOTE,
     create,

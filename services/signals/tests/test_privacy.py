@@ -8,34 +8,39 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.signals.privacy import (
+from services.signals.accesslog.chain import (
     GENESIS_HASH,
     AccessLogEntry,
     AccessOutcome,
     ChainPosition,
-    CorporationUnit,
-    DecryptionFailed,
-    DutchAddress,
-    FieldCipher,
-    InvalidAddress,
-    KeyMaterialError,
-    MalformedToken,
-    Pseudonymiser,
-    PseudonymPurpose,
-    UnknownKeyId,
     canonical_json,
     chain_hash,
-    generate_key,
-    household_key,
     link,
+    verify_chain,
+)
+from services.signals.addresses import (
+    CorporationUnit,
+    DutchAddress,
+    InvalidAddress,
+    household_key,
     normalise_house_letter,
     normalise_house_number,
     normalise_house_number_addition,
     normalise_postcode,
+)
+from services.signals.crypto.fields import (
+    DecryptionFailed,
+    FieldCipher,
+    MalformedToken,
+    UnknownKeyId,
+)
+from services.signals.crypto.material import (
+    KeyMaterialError,
+    generate_key,
     parse_key,
     parse_keyring,
-    verify_chain,
 )
+from services.signals.crypto.pseudonyms import Pseudonymiser, PseudonymPurpose
 
 K1, K2, K3 = (bytes([i]) * 32 for i in (1, 2, 3))
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from services.signals.models import Outbox, Signal
-from services.signals.purge import purge_expired
+from services.signals.retention.purge import purge_expired
 from services.signals.tests.conftest import NOTE, create, db, move
 from shared.contracts.signals import SIGNAL_RECORDED, SignalRecorded
 from shared.db import utcnow
@@ -87,7 +87,7 @@ async def test_purge_command_line(signals_service, auth):
         url = runtime_of(client).settings.database_url
     env = {**os.environ, "DDK_SIGNALS_DATABASE_URL": url}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.signals.purge", env=env,
+        sys.executable, "-m", "services.signals.retention.purge", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()

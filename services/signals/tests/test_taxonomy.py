@@ -5,8 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.signals import taxonomy
-from services.signals.taxonomy import (
+from services.signals.casework.workflow import Severity
+from services.signals.categories import taxonomy
+from services.signals.categories.taxonomy import (
     DEFAULT_TAXONOMY_PATH,
     Sensitivity,
     TaxonomyConfigError,
@@ -14,7 +15,6 @@ from services.signals.taxonomy import (
     load_taxonomy,
     parse_taxonomy,
 )
-from services.signals.workflow import Severity
 
 TAXONOMY = load_taxonomy()
 CATEGORY_CODES = [c.code for c in TAXONOMY.categories]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.signals.workflow import (
+from services.signals.casework.workflow import (
     CLOSED_STATUSES,
     InvalidOutcome,
     InvalidTransition,

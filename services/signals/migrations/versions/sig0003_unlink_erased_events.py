@@ -3,7 +3,7 @@
 Erasures before this revision left the household's statistics pseudonym in the outbox: in the
 `signal-recorded` events of the erased signals and in the `signal-erased` (v1) events
 themselves. Each gets a random value of the same shape, as erasure now does (see
-`services.signals.purge.unlink_recorded_events`), so the events stay valid
+`services.signals.retention.repository.unlink_recorded_events`), so the events stay valid
 for a rebuild and tie nothing to a household. There is no way back: downgrade leaves them.
 
 Revision ID: sig0003

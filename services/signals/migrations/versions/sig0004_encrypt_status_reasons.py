@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _cipher():  # type: ignore[no-untyped-def]
-    from services.signals.crypto import build_crypto
+    from services.signals.crypto.keys import build_crypto
     from services.signals.settings import Settings
 
     return build_crypto(Settings()).cipher

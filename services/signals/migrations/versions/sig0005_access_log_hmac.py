@@ -86,7 +86,7 @@ def _rechain(link: Callable[[str, int, Any], str], *, numbered: bool) -> None:
 
 
 def _key() -> bytes:
-    from services.signals.crypto import build_crypto
+    from services.signals.crypto.keys import build_crypto
     from services.signals.settings import Settings
 
     return build_crypto(Settings()).access_log_key
@@ -100,7 +100,7 @@ def upgrade() -> None:
     with op.batch_alter_table("access_log_head", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sequence", BigId, nullable=False, server_default="0"))
     if op.get_bind().execute(sa.text("SELECT 1 FROM access_log LIMIT 1")).first():
-        from services.signals.access_chain import chain_hash
+        from services.signals.accesslog.chain import chain_hash
 
         key = _key()
 

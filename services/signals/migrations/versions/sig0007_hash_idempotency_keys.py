@@ -32,7 +32,7 @@ def upgrade() -> None:
     rows = conn.execute(sa.text("SELECT organisation, key FROM idempotency_keys")).all()
     if not rows:
         return
-    from services.signals.crypto import build_crypto
+    from services.signals.crypto.keys import build_crypto
     from services.signals.settings import Settings
 
     crypto = build_crypto(Settings())

@@ -29,10 +29,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from services.signals.taxonomy import (
+from services.signals.casework.workflow import Severity
+from services.signals.categories.taxonomy import (
     Category,
     Code,
     Label,
@@ -40,7 +41,7 @@ from services.signals.taxonomy import (
     Taxonomy,
     load_taxonomy,
 )
-from services.signals.workflow import Severity
+from services.signals.schemas_common import Frozen
 from shared.auth import Role
 
 DEFAULT_COVENANTS_PATH = Path(__file__).with_name("covenants.toml")
@@ -81,10 +82,8 @@ RENT_ARREARS_STATUTORY_FIELDS: frozenset[ReferralField] = frozenset(
 )
 
 
-class CovenantModel(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
+class CovenantModel(Frozen):
+    """A part of the covenants, as read from covenants.toml."""
 
 
 class Purpose(CovenantModel):

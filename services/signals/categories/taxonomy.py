@@ -20,10 +20,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, model_validator
 
-from services.signals.workflow import Severity
+from services.signals.casework.workflow import Severity
+from services.signals.schemas_common import Frozen
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.toml")
 
@@ -39,10 +39,8 @@ class Sensitivity(StrEnum):
     SPECIAL = "special"
 
 
-class TaxonomyModel(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
+class TaxonomyModel(Frozen):
+    """A part of the taxonomy, as read from taxonomy.toml."""
 
 
 class PartnerType(TaxonomyModel):

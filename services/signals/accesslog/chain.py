@@ -1,4 +1,4 @@
-"""The tamper-evident, append-only access log as a keyed hash chain (split from privacy.py).
+"""The tamper-evident, append-only access log as a keyed hash chain.
 
 entry_hash = HMAC-SHA256(key, "ddk-access-log-v2" NUL prev_hash canonical_json(entry)), where
 the entry holds every field of the log row (`controller` and `outcome` too) and its
@@ -21,15 +21,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AwareDatetime, Field, field_validator
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
-
+from services.signals.schemas_common import Frozen
 
 GENESIS_HASH = "0" * 64
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -64,7 +58,7 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class AccessLogEntry(_Frozen):
+class AccessLogEntry(Frozen):
     """One read of personal data (or a refused attempt): who, for which organisation, role and
     purpose, what, whose record, when, and its place in the chain."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.signals.covenants import Covenant, CovenantRegistry, LegalBasis, Purpose
+from services.signals.covenants.registry import Covenant, CovenantRegistry, LegalBasis, Purpose
 from shared.auth import Principal, Role
 
 

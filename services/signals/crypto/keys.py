@@ -10,7 +10,9 @@ from pathlib import Path
 
 import orjson
 
-from services.signals.privacy import FieldCipher, Pseudonymiser, generate_key, parse_key
+from services.signals.crypto.fields import FieldCipher
+from services.signals.crypto.material import generate_key, parse_key
+from services.signals.crypto.pseudonyms import Pseudonymiser
 from services.signals.settings import Settings
 
 
@@ -42,7 +44,7 @@ def _dev_keys(path: Path) -> dict[str, str]:
         "field_keyring": f"dev1:{generate_key()}",
         "field_active_key_id": "dev1",
     }
-    keys["access_log_key"] = generate_key()  # a dev file from before the keyed log gains one
+    keys["access_log_key"] = generate_key()  # a dev file without an access log key gains one
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".new")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -1,0 +1,1 @@
+"""Covenants with partners and the need-to-know rules read from them."""

@@ -1,0 +1,1 @@
+"""The service's key material and what it keys: pseudonyms and field encryption."""

@@ -1,0 +1,17 @@
+"""Erasure records as API bodies."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+import orjson
+
+from services.signals.datasubjects.schemas import ErasureRecordRead
+from services.signals.models import ErasureRecord
+
+
+def erasure_record(row: ErasureRecord) -> ErasureRecordRead:
+    return ErasureRecordRead(
+        id=row.id, kind=cast(Literal["erasure", "purge"], row.kind), actor=row.actor,
+        actor_role=row.actor_role, reason=row.reason, signal_ids=orjson.loads(row.signal_ids),
+        at=row.at)

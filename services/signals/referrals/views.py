@@ -1,0 +1,36 @@
+"""Referral rows as API bodies: what the referring coordinator sees, and what the partner
+sees (the signal's fields already cut down to what the purpose allows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+
+from services.signals.casework.workflow import Outcome
+from services.signals.covenants.registry import ReferralField
+from services.signals.models import Referral
+from services.signals.referrals.schemas import PartnerReferral, ReferralRead, SharedSignal
+
+
+def exposed(row: Referral) -> list[ReferralField]:
+    """The fields the covenant let this referral carry (fixed when it was made)."""
+    return [ReferralField(f) for f in orjson.loads(row.exposed_fields)]
+
+
+def referral(row: Referral) -> ReferralRead:
+    return ReferralRead(
+        id=row.id, signal_id=row.signal_id, partner_organisation=row.partner_organisation,
+        purpose=row.purpose, legal_basis=row.legal_basis, legal_reference=row.legal_reference,
+        exposed_fields=exposed(row), referred_by=row.referred_by, referred_at=row.referred_at)
+
+
+def partner_referral(row: Referral, signal: SharedSignal, personal_data_until: datetime | None,
+                     ) -> PartnerReferral:
+    return PartnerReferral(
+        id=row.id, referring_organisation=row.organisation, purpose=row.purpose,
+        legal_basis=row.legal_basis, legal_reference=row.legal_reference,
+        referred_at=row.referred_at, exposed_fields=sorted(exposed(row)),
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        outcome_at=row.outcome_at, withdrawn_at=row.withdrawn_at,
+        personal_data_until=personal_data_until, signal=signal)

@@ -1,0 +1,1 @@
+"""Retention: personal data removed once its clock has run out."""
