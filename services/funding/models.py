@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
 from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
+
+
+class ScenarioStatus(StrEnum):
+    """A draft changes (new versions); approval freezes it; publication announces it."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
 
 
 class Base(DeclarativeBase):
@@ -98,7 +107,10 @@ class Scenario(Base):
     programme_id: Mapped[uuid.UUID] = mapped_column(
         UUIDString(), ForeignKey("programmes.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|approved|published
+    # Stored as its value in a plain VARCHAR (no native enum type to migrate).
+    status: Mapped[ScenarioStatus] = mapped_column(
+        Enum(ScenarioStatus, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]), index=True)
     version: Mapped[int] = mapped_column(Integer)  # the current ScenarioVersion
     # Bumped on every change: the ETag, so approval is of the version the approver saw.
     revision: Mapped[int] = mapped_column(Integer, default=1)

@@ -168,8 +168,11 @@ class ProgrammeRead(ProgrammeCreate):
     created_at: datetime
 
 
-class ProgrammeList(Camel):
-    programmes: list[ProgrammeRead]
+class ProgrammePage(Camel):
+    """One page of programmes, oldest first; pass `nextCursor` as `cursor` for the next."""
+
+    items: list[ProgrammeRead]
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class HistoryEntry(Camel):
@@ -181,4 +184,4 @@ class HistoryEntry(Camel):
 
 
 class History(Camel):
-    entries: list[HistoryEntry]
+    items: list[HistoryEntry] = Field(description="Oldest first")

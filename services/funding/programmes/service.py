@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-import orjson
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding import audit
 from services.funding.allocation import InfeasibleAllocation, NeedRule, allocate
+from services.funding.compute import area_inputs, units_of
+from services.funding.inputs.repository import load_world
 from services.funding.models import Programme
 from services.funding.programmes import repository
-from services.funding.programmes.schemas import Pool, ProgrammeCreate, ProgrammeRead
-from services.funding.scenarios.compute import area_inputs, units_of
-from services.funding.scenarios.repository import load_world
+from services.funding.programmes.repository import pools_of
+from services.funding.programmes.schemas import (
+    History,
+    Pool,
+    ProgrammeCreate,
+    ProgrammePage,
+)
+from services.funding.programmes.views import history, programme_read
 from shared.auth import Forbidden, Principal
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import Conflict, NotFound, Unprocessable
 
-POOLS = TypeAdapter(list[Pool])
-
-
-def pools_of(programme: Programme) -> list[Pool]:
-    return POOLS.validate_json(programme.pools_json)
-
-
-def read(programme: Programme) -> ProgrammeRead:
-    pools = pools_of(programme)
-    return ProgrammeRead(
-        id=programme.id, name=programme.name, currency="EUR",
-        first_year=programme.first_year, last_year=programme.last_year, pools=pools,
-        annual_total_cents=sum(p.annual_amount_cents for p in pools),
-        organisation=programme.organisation, pools_edited_by=programme.pools_edited_by,
-        created_by=programme.created_by, created_at=programme.created_at,
-    )
+__all__ = ["check_feasible", "create", "get", "infeasible", "page", "pools_of",
+           "programme_history", "require_member"]
 
 
 def require_member(programme: Programme, principal: Principal) -> None:
@@ -69,8 +62,6 @@ async def check_feasible(session: AsyncSession, pools: list[Pool]) -> None:
 async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organisation: str
                  ) -> tuple[Programme, bool]:
     """The new programme of `organisation` (True), or the same one again on a replay (False)."""
-    pools_json = orjson.dumps([p.model_dump(mode="json", by_alias=True)
-                               for p in body.pools]).decode()
     existing = await repository.by_name(session, body.name)
     if existing is not None:
         same = (existing.first_year, existing.last_year, pools_of(existing)) == (
@@ -81,9 +72,9 @@ async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organ
     await check_feasible(session, body.pools)
     programme = Programme(
         id=uuid.uuid4(), name=body.name, currency=body.currency, first_year=body.first_year,
-        last_year=body.last_year, pools_json=pools_json, organisation=organisation,
-        pools_edited_by=actor, created_by=actor)
-    session.add(programme)
+        last_year=body.last_year, organisation=organisation, pools_edited_by=actor,
+        created_by=actor)
+    repository.add(session, programme, body.pools)
     audit.record(session, programme.id, "programme-created", actor, name=body.name,
                  organisation=organisation)
     return programme, True
@@ -94,3 +85,27 @@ async def get(session: AsyncSession, programme_id: uuid.UUID) -> Programme:
     if programme is None:
         raise NotFound(f"no programme {programme_id}")
     return programme
+
+
+async def page(session: AsyncSession, limit: int, cursor: str | None) -> ProgrammePage:
+    after = None
+    if cursor is not None:
+        at, name = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(str(at)), str(name))
+        except ValueError:
+            raise invalid_cursor() from None
+        if after[0].tzinfo is None:
+            raise invalid_cursor()
+    rows = await repository.page(session, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ProgrammePage(
+        items=[programme_read(p) for p in rows],
+        next_cursor=encode_cursor(rows[-1].created_at.isoformat(), rows[-1].name)
+        if more else None)
+
+
+async def programme_history(session: AsyncSession, programme_id: uuid.UUID) -> History:
+    await get(session, programme_id)
+    return history(await audit.entries(session, programme_id=programme_id))

@@ -1,85 +1,71 @@
-"""Scenarios, their versions and the read model they are computed from, in the database."""
+"""Scenarios and their versions in the database; their JSON columns are typed here."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from pydantic import TypeAdapter
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from services.funding.models import (
-    Area,
-    AreaIndicatorInput,
-    ProgrammeArea,
-    Scenario,
-    ScenarioInput,
-    ScenarioVersion,
-)
-from services.funding.scenarios.world import AreaFacts, IndicatorFacts, ProgrammeAreaFacts, World
+from services.funding.inputs.schemas import SnapshotArea
+from services.funding.lines import AllocationLine
+from services.funding.models import Scenario, ScenarioInput, ScenarioStatus, ScenarioVersion
+from services.funding.programmes.schemas import FormulaOverride
+from services.funding.scenarios.schemas import ApprovalRecord
 
-# areas.v1 statistics field per formula base.
-BASE_FIELDS = {"inhabitants": "inhabitants", "households": "households",
-               "corporation-dwellings": "corporationDwellings"}
+OVERRIDES = TypeAdapter(list[FormulaOverride])
+SNAPSHOT = TypeAdapter(list[SnapshotArea])
+LINES = TypeAdapter(list[AllocationLine])
 
 
-def latest_bases(statistics: list[dict[str, Any]]) -> dict[str, int]:
-    bases: dict[str, int] = {}
-    for base, field in BASE_FIELDS.items():
-        known = [(s["year"], s[field]) for s in statistics if s.get(field) is not None]
-        if known:
-            bases[base] = int(max(known)[1])
-    return bases
+def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
+    return OVERRIDES.validate_json(scenario.overrides_json)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    # Floats arrive from JSON: their shortest text is the value that was sent.
-    return None if value is None else Decimal(repr(value) if isinstance(value, float)
-                                              else str(value))
+def set_overrides(scenario: Scenario, overrides: list[FormulaOverride]) -> None:
+    scenario.overrides_json = OVERRIDES.dump_json(overrides, by_alias=True).decode()
 
 
-def indicator_facts(row: dict[str, Any]) -> IndicatorFacts:
-    """A snapshot entry (or a stored row as a dict) as indicator facts."""
-    values = row.get("values") or []
-    if isinstance(values, dict):
-        by_id = {k: _decimal(v) for k, v in values.items()}
-    else:
-        by_id = {v["indicatorId"]: None if v.get("suppressed") else _decimal(v.get("value"))
-                 for v in values}
-    return IndicatorFacts(
-        composite_score=_decimal(row.get("compositeScore")),
-        composite_decile=row.get("compositeDecile"), values=by_id,
-        method_version=row.get("methodVersion") or "snapshot", period=row.get("period") or "")
+def snapshot_of(scenario: Scenario) -> list[SnapshotArea] | None:
+    return None if scenario.snapshot_json is None else SNAPSHOT.validate_json(
+        scenario.snapshot_json)
 
 
-async def load_world(session: AsyncSession,
-                     snapshot: list[dict[str, Any]] | None = None) -> World:
-    """Everything the read model knows; a snapshot's indicators replace the received ones."""
-    areas = {
-        a.code: AreaFacts(
-            code=a.code, level=a.level, name=a.name, parent_code=a.parent_code,
-            programme_area_ids=tuple(orjson.loads(a.programme_area_ids_json)),
-            bases=latest_bases(orjson.loads(a.statistics_json)))
-        for a in (await session.scalars(select(Area))).all()
-    }
-    programme_areas = {
-        p.id: ProgrammeAreaFacts(id=p.id, name=p.name, gemeente_code=p.gemeente_code,
-                                 buurt_codes=tuple(orjson.loads(p.buurt_codes_json)))
-        for p in (await session.scalars(select(ProgrammeArea))).all()
-    }
-    indicators: dict[str, IndicatorFacts] = {}
-    if snapshot is not None:
-        indicators = {row["areaCode"]: indicator_facts(row) for row in snapshot}
-    else:
-        for row in (await session.scalars(select(AreaIndicatorInput))).all():
-            indicators[row.area_code] = indicator_facts({
-                "values": orjson.loads(row.values_json), "compositeScore": row.composite_score,
-                "compositeDecile": row.composite_decile, "methodVersion": row.method_version,
-                "period": row.period})
-    return World(areas=areas, programme_areas=programme_areas, indicators=indicators)
+def set_snapshot(scenario: Scenario, snapshot: list[SnapshotArea] | None) -> None:
+    scenario.snapshot_json = None if snapshot is None else SNAPSHOT.dump_json(
+        snapshot, by_alias=True).decode()
+
+
+def snapshot_digest(scenario: Scenario) -> str | None:
+    """sha256 of the pinned values as stored, in canonical JSON (sorted keys): approvals
+    record it, so it must stay the same bytes for the same stored snapshot."""
+    if scenario.snapshot_json is None:
+        return None
+    canonical = orjson.dumps(orjson.loads(scenario.snapshot_json), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def approval_of(scenario: Scenario) -> ApprovalRecord | None:
+    return None if scenario.approval_json is None else ApprovalRecord.model_validate_json(
+        scenario.approval_json)
+
+
+def lines_of(row: ScenarioVersion) -> list[AllocationLine]:
+    return LINES.validate_json(row.lines_json)
+
+
+def set_lines(row: ScenarioVersion, lines: list[AllocationLine]) -> None:
+    row.lines_json = LINES.dump_json(lines, by_alias=True).decode()
+
+
+def add(session: AsyncSession, scenario: Scenario) -> None:
+    session.add(scenario)
 
 
 async def get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = False
@@ -88,10 +74,13 @@ async def get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = 
 
 
 async def transition(session: AsyncSession, scenario_id: uuid.UUID, revision: int,
-                     from_status: str, **values: Any) -> bool:
+                     from_status: ScenarioStatus, approval: ApprovalRecord | None = None,
+                     **values: Any) -> bool:
     """Move a scenario on from `from_status` only if it is still at `revision` (the ETag the
     caller read) and not stale: False when another change came first. One conditional UPDATE,
     so a concurrent edit or recomputation can never slip between the check and the write."""
+    if approval is not None:
+        values["approval_json"] = approval.model_dump_json(by_alias=True)
     result = await session.execute(
         update(Scenario)
         .where(Scenario.id == scenario_id, Scenario.revision == revision,
@@ -101,14 +90,21 @@ async def transition(session: AsyncSession, scenario_id: uuid.UUID, revision: in
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def of_programme(session: AsyncSession, programme_id: uuid.UUID) -> list[Scenario]:
-    query = select(Scenario).where(Scenario.programme_id == programme_id).order_by(
-        Scenario.created_at)
+async def of_programme(session: AsyncSession, programme_id: uuid.UUID, limit: int,
+                       after: tuple[datetime, uuid.UUID] | None = None) -> list[Scenario]:
+    """Oldest first, ids breaking ties: a stable keyset."""
+    query = (select(Scenario).where(Scenario.programme_id == programme_id)
+             .order_by(Scenario.created_at, Scenario.id).limit(limit))
+    if after is not None:
+        at, last = after
+        query = query.where(or_(Scenario.created_at > at,
+                                (Scenario.created_at == at) & (Scenario.id > last)))
     return list((await session.scalars(query)).all())
 
 
 async def stale_drafts(session: AsyncSession, limit: int) -> list[Scenario]:
-    query = select(Scenario).where(Scenario.stale.is_(True), Scenario.status == "draft",
+    query = select(Scenario).where(Scenario.stale.is_(True),
+                                   Scenario.status == ScenarioStatus.DRAFT,
                                    Scenario.snapshot_json.is_(None)).limit(limit)
     return list((await session.scalars(query)).all())
 
@@ -116,6 +112,12 @@ async def stale_drafts(session: AsyncSession, limit: int) -> list[Scenario]:
 async def version(session: AsyncSession, scenario_id: uuid.UUID, number: int
                   ) -> ScenarioVersion | None:
     return await session.get(ScenarioVersion, (scenario_id, number))
+
+
+def add_version(session: AsyncSession, row: ScenarioVersion, lines: list[AllocationLine]
+                ) -> None:
+    set_lines(row, lines)
+    session.add(row)
 
 
 async def versions(session: AsyncSession, scenario_id: uuid.UUID) -> list[ScenarioVersion]:

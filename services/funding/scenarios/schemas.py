@@ -8,18 +8,14 @@ from uuid import UUID
 
 from pydantic import Field
 
-from services.funding.programmes.schemas import Camel, DecimalText, FormulaOverride
+from services.funding.inputs.schemas import SnapshotArea
+from services.funding.lines import AllocationLine
+from services.funding.models import ScenarioStatus
+from services.funding.programmes.schemas import Camel, FormulaOverride
 
-
-class SnapshotArea(Camel):
-    """One area's indicators in a given snapshot (instead of the received ones)."""
-
-    area_code: Annotated[str, Field(max_length=64)]
-    composite_score: DecimalText | None = None
-    composite_decile: Annotated[int, Field(ge=1, le=10)] | None = None
-    values: dict[str, DecimalText | None] = Field(default_factory=dict)
-    method_version: str = "snapshot"
-    period: str = ""
+__all__ = ["AllocationLine", "ApprovalRecord", "AreaDifference", "Comparison",
+           "ScenarioCreate", "ScenarioEdit", "ScenarioPage", "ScenarioRead", "ScenarioSummary",
+           "SnapshotArea", "VersionList", "VersionSummary"]
 
 
 class ScenarioCreate(Camel):
@@ -37,32 +33,6 @@ class ScenarioEdit(Camel):
     overrides: list[FormulaOverride] | None = None
 
 
-class AllocationLine(Camel):
-    """One area's amount in one pool, theme and year, with how it came about."""
-
-    pool: str
-    theme: str
-    year: int
-    area_code: str
-    area_name: str
-    level: str
-    base: str = Field(description="Inhabitants, households or corporation dwellings")
-    need: str | None = Field(description="The area's need indicator value; null when unknown "
-                             "or suppressed (then it gets no need-based money)")
-    need_effective: str = Field(description="max(0, need - threshold) ** exponent; for an "
-                                "indicator where lower is worse, max(0, threshold - need)")
-    lambda_: str = Field(alias="lambda", description="The factor spending the pool exactly")
-    unrounded_cents: str
-    cents: int
-    euros: str
-    binding_constraint: str = Field(description="floor | cap | none")
-    remainder_cent: bool = Field(description="Got one of the cents left after rounding down")
-    share: str = Field(description="cents / the theme-year budget")
-    euros_per_inhabitant: str | None
-    indicator_method_version: str | None
-    indicator_period: str | None
-
-
 class VersionSummary(Camel):
     version: int
     reason: str
@@ -73,7 +43,7 @@ class VersionSummary(Camel):
 
 
 class VersionList(Camel):
-    versions: list[VersionSummary]
+    items: list[VersionSummary] = Field(description="Oldest first")
 
 
 class ApprovalRecord(Camel):
@@ -92,7 +62,7 @@ class ScenarioRead(Camel):
     id: UUID
     programme_id: UUID
     name: str
-    status: str = Field(description="draft | approved | published")
+    status: ScenarioStatus
     version: int
     stale: bool = Field(description="Indicators changed; a recomputation is pending")
     pinned: bool = Field(description="Computed from a given snapshot; never recomputed")
@@ -117,12 +87,15 @@ class ScenarioRead(Camel):
 class ScenarioSummary(Camel):
     id: UUID
     name: str
-    status: str
+    status: ScenarioStatus
     version: int
 
 
-class ScenarioList(Camel):
-    scenarios: list[ScenarioSummary]
+class ScenarioPage(Camel):
+    """One page of a programme's scenarios, oldest first."""
+
+    items: list[ScenarioSummary]
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class AreaDifference(Camel):

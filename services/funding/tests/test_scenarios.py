@@ -173,7 +173,7 @@ async def test_four_eyes_approval_immutability_and_publication(start_service, au
         assert (await client.post(f"{url}/publication", headers={
             **approver, "If-Match": r.headers["ETag"]})).status_code == 409
         history = (await client.get(f"{url}/history", headers=auth("analyst"))).json()
-        assert [(e["action"], e["actor"]) for e in history["entries"]] == [
+        assert [(e["action"], e["actor"]) for e in history["items"]] == [
             ("scenario-created", "olga"), ("scenario-computed", "olga"),
             ("scenario-edited", "pete"), ("scenario-computed", "pete"),
             ("scenario-approved", "anna"), ("scenario-published", "anna")]
@@ -231,7 +231,7 @@ async def test_indicator_change_recomputes_drafts_once(start_service, auth, brok
         old = await client.get(f"/v1/scenarios/{draft['id']}?version=1", headers=analyst)
         assert old.json()["version"] == 1 and old.json()["lines"] != current["lines"]
         versions = await client.get(f"/v1/scenarios/{draft['id']}/versions", headers=analyst)
-        assert [(v["version"], v["reason"]) for v in versions.json()["versions"]] == [
+        assert [(v["version"], v["reason"]) for v in versions.json()["items"]] == [
             (1, "created"), (2, "indicators-changed"), (3, "indicators-changed")]
         r = await client.get(f"/v1/scenarios/{pinned['id']}", headers=analyst)
         assert r.json()["version"] == 1 and r.json()["pinned"]

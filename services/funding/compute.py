@@ -22,13 +22,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
-from typing import Any
+from typing import overload
 
 from services.funding.allocation import AreaInput, NeedRule, allocate
 from services.funding.apportionment import split_by_theme_and_year
 from services.funding.catalogue import COMPOSITE_INDEX
+from services.funding.lines import AllocationLine, euros
 from services.funding.programmes.schemas import AllocationLevel, Formula, Pool
-from services.funding.scenarios.world import IndicatorFacts, World
+from services.funding.world import IndicatorFacts, World
 from shared.contracts.indicators import LOWER_IS_WORSE
 
 MEAN = Context(prec=34)
@@ -49,17 +50,14 @@ class Unit:
 
 @dataclass(frozen=True, slots=True)
 class PoolResult:
-    lines: list[dict[str, Any]]
+    lines: list[AllocationLine]
     used_area_codes: set[str]
 
 
-def euros(cents: int) -> str:
-    """Cents as euros with two decimals, as text."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"
-
-
+@overload
+def text(value: Decimal) -> str: ...
+@overload
+def text(value: Decimal | None) -> str | None: ...
 def text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(MEAN), "f")
 
@@ -215,25 +213,25 @@ def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> Po
         pool.annual_amount_cents * len(years), shares,
         dict.fromkeys(years, pool.annual_amount_cents))
     by_code = {u.code: u for u in units}
-    lines: list[dict[str, Any]] = []
+    lines: list[AllocationLine] = []
     for theme in sorted(shares):
         inputs = area_inputs(units, formula, shares[theme])
         for year in years:
             allocation = allocate(split.cents(theme, year), inputs, rule)
             for line in allocation.lines:
                 unit = by_code[line.code]
-                lines.append({
-                    "pool": pool.name, "theme": theme, "year": year,
-                    "areaCode": line.code, "areaName": unit.name,
-                    "level": pool.allocation_level.value,
-                    "base": text(line.base), "need": text(unit.need),
-                    "needEffective": text(line.need_effective),
-                    "lambda": text(line.factor), "unroundedCents": text(line.exact_cents),
-                    "cents": line.cents, "euros": euros(line.cents),
-                    "bindingConstraint": line.binding.value,
-                    "remainderCent": line.remainder_cent, "share": text(line.share),
-                    "eurosPerInhabitant": text(line.euros_per_inhabitant),
-                    "indicatorMethodVersion": unit.method_version,
-                    "indicatorPeriod": unit.period,
-                })
+                lines.append(AllocationLine(
+                    pool=pool.name, theme=theme, year=year,
+                    area_code=line.code, area_name=unit.name,
+                    level=pool.allocation_level.value,
+                    base=text(line.base), need=text(unit.need),
+                    need_effective=text(line.need_effective),
+                    lambda_=text(line.factor), unrounded_cents=text(line.exact_cents),
+                    cents=line.cents, euros=euros(line.cents),
+                    binding_constraint=line.binding.value,
+                    remainder_cent=line.remainder_cent, share=text(line.share),
+                    euros_per_inhabitant=text(line.euros_per_inhabitant),
+                    indicator_method_version=unit.method_version,
+                    indicator_period=unit.period,
+                ))
     return PoolResult(lines=lines, used_area_codes=used)

@@ -1,0 +1,27 @@
+"""Programmes and their history as response bodies."""
+
+from __future__ import annotations
+
+from services.funding import audit
+from services.funding.models import AuditEntry, Programme
+from services.funding.programmes import repository
+from services.funding.programmes.schemas import History, HistoryEntry, ProgrammeRead
+
+
+def programme_read(programme: Programme) -> ProgrammeRead:
+    pools = repository.pools_of(programme)
+    return ProgrammeRead(
+        id=programme.id, name=programme.name, currency="EUR",
+        first_year=programme.first_year, last_year=programme.last_year, pools=pools,
+        annual_total_cents=sum(p.annual_amount_cents for p in pools),
+        organisation=programme.organisation, pools_edited_by=programme.pools_edited_by,
+        created_by=programme.created_by, created_at=programme.created_at,
+    )
+
+
+def history(entries: list[AuditEntry]) -> History:
+    return History(items=[
+        HistoryEntry(action=e.action, actor=e.actor, at=e.at, scenario_id=e.scenario_id,
+                     detail=audit.detail_of(e))
+        for e in entries
+    ])
