@@ -13,7 +13,7 @@ from services.funding.compute import area_inputs, units_of
 from services.funding.inputs.repository import load_world
 from services.funding.models import Programme
 from services.funding.programmes import repository
-from services.funding.programmes.repository import pools_of
+from services.funding.programmes.repository import definition_of, pools_of
 from services.funding.programmes.schemas import (
     History,
     Pool,
@@ -25,7 +25,7 @@ from shared.auth import Forbidden, Principal
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import Conflict, NotFound, Unprocessable
 
-__all__ = ["check_feasible", "create", "get", "infeasible", "page", "pools_of",
+__all__ = ["check_feasible", "create", "definition_of", "get", "infeasible", "page", "pools_of",
            "programme_history", "require_member"]
 
 
@@ -64,8 +64,7 @@ async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organ
     """The new programme of `organisation` (True), or the same one again on a replay (False)."""
     existing = await repository.by_name(session, body.name)
     if existing is not None:
-        same = (existing.first_year, existing.last_year, pools_of(existing)) == (
-            body.first_year, body.last_year, body.pools)
+        same = repository.definition_of(existing) == body
         if not same or existing.organisation != organisation:
             raise Conflict(f"a different programme named {body.name!r} exists")
         return existing, False
@@ -74,7 +73,7 @@ async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organ
         id=uuid.uuid4(), name=body.name, currency=body.currency, first_year=body.first_year,
         last_year=body.last_year, organisation=organisation, pools_edited_by=actor,
         created_by=actor)
-    repository.add(session, programme, body.pools)
+    repository.add(session, programme, body)
     audit.record(session, programme.id, "programme-created", actor, name=body.name,
                  organisation=organisation)
     return programme, True

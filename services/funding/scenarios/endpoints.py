@@ -12,7 +12,9 @@ from services.funding.programmes.endpoints import Cursor, Limit, ProgrammeId
 from services.funding.programmes.schemas import History
 from services.funding.scenarios import repository, service
 from services.funding.scenarios.export import to_csv
+from services.funding.scenarios.repository import LineFilter
 from services.funding.scenarios.schemas import (
+    AllocationLinePage,
     Comparison,
     ScenarioCreate,
     ScenarioEdit,
@@ -20,12 +22,13 @@ from services.funding.scenarios.schemas import (
     ScenarioRead,
     VersionList,
 )
-from services.funding.scenarios.views import scenario_read, version_summary
+from services.funding.scenarios.views import version_summary
 from shared.openapi import problem_responses
 from shared.runtime import SessionDep
 
 router = APIRouter(tags=["scenarios"])
 ScenarioId = Annotated[uuid.UUID, Path(alias="scenarioId")]
+Version = Annotated[int | None, Query(ge=1, description="An older version")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The scenario's ETag")]
 
 
@@ -43,7 +46,7 @@ async def create_scenario(
         response.status_code = 200
     response.headers["Location"] = f"/v1/scenarios/{scenario.id}"
     response.headers["ETag"] = service.etag(scenario)
-    return scenario_read(scenario, await service.version_of(session, scenario))
+    return await service.read(session, scenario)
 
 
 @router.get("/programmes/{programmeId}/scenarios", response_model=ScenarioPage,
@@ -60,16 +63,13 @@ async def list_scenarios(
             responses=problem_responses(404))
 async def get_scenario(
     scenario_id: ScenarioId, session: SessionDep, response: Response, principal: Reader,
-    version: Annotated[int | None, Query(ge=1, description="An older version")] = None,
-    pool: Annotated[str | None, Query(max_length=100)] = None,
-    theme: Annotated[str | None, Query(max_length=40)] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    version: Version = None,
 ) -> ScenarioRead:
-    """A scenario with the lines of its current (or a given) version, optionally filtered."""
+    """A scenario with the totals per pool, theme and year of its current (or a given)
+    version; its lines are at /scenarios/{scenarioId}/lines."""
     scenario = await service.get(session, scenario_id)
     response.headers["ETag"] = service.etag(scenario)
-    row = await service.version_of(session, scenario, version)
-    return scenario_read(scenario, row, pool, theme, year)
+    return await service.read(session, scenario, version)
 
 
 @router.post("/scenarios/{scenarioId}/versions", status_code=201, response_model=ScenarioRead,
@@ -82,7 +82,7 @@ async def edit_scenario(
     scenario = await service.edit(session, settings, scenario_id, body, principal)
     await session.flush()
     response.headers["ETag"] = service.etag(scenario)
-    return scenario_read(scenario, await service.version_of(session, scenario))
+    return await service.read(session, scenario)
 
 
 @router.get("/scenarios/{scenarioId}/versions", response_model=VersionList,
@@ -103,15 +103,33 @@ async def list_versions(
     **problem_responses(404)})
 async def export_allocations(
     scenario_id: ScenarioId, session: SessionDep, principal: Reader,
-    version: Annotated[int | None, Query(ge=1, description="An older version")] = None,
+    version: Version = None,
 ) -> Response:
-    """The lines of a scenario version as CSV (cents, and euros with two decimals)."""
-    scenario = await service.get(session, scenario_id)
-    row = await service.version_of(session, scenario, version)
+    """Every line of a scenario version as CSV (cents, and euros with two decimals)."""
+    row, lines = await service.all_lines(session, scenario_id, version)
     return Response(
-        to_csv(repository.lines_of(row)), media_type="text/csv; charset=utf-8",
+        to_csv(lines), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition":
-                 f'attachment; filename="scenario-{scenario.id}-v{row.version}.csv"'})
+                 f'attachment; filename="scenario-{scenario_id}-v{row.version}.csv"'})
+
+
+@router.get("/scenarios/{scenarioId}/lines", response_model=AllocationLinePage,
+            responses=problem_responses(400, 404))
+async def list_lines(
+    scenario_id: ScenarioId, session: SessionDep, principal: Reader,
+    version: Version = None,
+    pool: Annotated[str | None, Query(max_length=100)] = None,
+    theme: Annotated[str | None, Query(max_length=40)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    area_code: Annotated[str | None, Query(alias="areaCode", max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    cursor: Cursor = None,
+) -> AllocationLinePage:
+    """A page of a scenario version's lines in pool, theme, year and area order, optionally
+    only those of one pool, theme, year or area."""
+    return await service.lines_page(
+        session, scenario_id, version,
+        LineFilter(pool=pool, theme=theme, year=year, area_code=area_code), limit, cursor)
 
 
 @router.get("/scenarios/{scenarioId}/compare/{otherScenarioId}", response_model=Comparison,
@@ -135,7 +153,7 @@ async def approve_scenario(
     who neither drafted nor edited it nor wrote the programme's formula."""
     scenario = await service.approve(session, scenario_id, principal, if_match)
     response.headers["ETag"] = service.etag(scenario)
-    return scenario_read(scenario, await service.version_of(session, scenario))
+    return await service.read(session, scenario)
 
 
 @router.post("/scenarios/{scenarioId}/publication", response_model=ScenarioRead,
@@ -147,7 +165,7 @@ async def publish_scenario(
     """Publish an approved scenario (If-Match its exact ETag; emits allocation-published)."""
     scenario = await service.publish(session, settings, scenario_id, principal, if_match)
     response.headers["ETag"] = service.etag(scenario)
-    return scenario_read(scenario, await service.version_of(session, scenario))
+    return await service.read(session, scenario)
 
 
 @router.get("/scenarios/{scenarioId}/history", response_model=History,

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from services.funding.inputs.schemas import SnapshotArea
 from services.funding.lines import AllocationLine
-from services.funding.models import Scenario, ScenarioInput, ScenarioStatus, ScenarioVersion
+from services.funding.models import (
+    Scenario,
+    ScenarioInput,
+    ScenarioLine,
+    ScenarioStatus,
+    ScenarioVersion,
+)
 from services.funding.programmes.schemas import FormulaOverride
 from services.funding.scenarios.schemas import ApprovalRecord
 
 OVERRIDES = TypeAdapter(list[FormulaOverride])
 SNAPSHOT = TypeAdapter(list[SnapshotArea])
-LINES = TypeAdapter(list[AllocationLine])
+INSERT_BATCH = 5000
+
+# The order lines are paged in: the table's primary key after scenario and version.
+LINE_ORDER = (ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year, ScenarioLine.area_code)
 
 
 def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
@@ -54,14 +63,6 @@ def snapshot_digest(scenario: Scenario) -> str | None:
 def approval_of(scenario: Scenario) -> ApprovalRecord | None:
     return None if scenario.approval_json is None else ApprovalRecord.model_validate_json(
         scenario.approval_json)
-
-
-def lines_of(row: ScenarioVersion) -> list[AllocationLine]:
-    return LINES.validate_json(row.lines_json)
-
-
-def set_lines(row: ScenarioVersion, lines: list[AllocationLine]) -> None:
-    row.lines_json = LINES.dump_json(lines, by_alias=True).decode()
 
 
 def add(session: AsyncSession, scenario: Scenario) -> None:
@@ -114,17 +115,69 @@ async def version(session: AsyncSession, scenario_id: uuid.UUID, number: int
     return await session.get(ScenarioVersion, (scenario_id, number))
 
 
-def add_version(session: AsyncSession, row: ScenarioVersion, lines: list[AllocationLine]
-                ) -> None:
-    set_lines(row, lines)
+async def add_version(session: AsyncSession, row: ScenarioVersion,
+                      lines: list[AllocationLine]) -> None:
     session.add(row)
+    await session.flush()  # the lines refer to the version
+    rows = [{"scenario_id": row.scenario_id, "version": row.version, "pool": line.pool,
+             "theme": line.theme, "year": line.year, "area_code": line.area_code,
+             "cents": line.cents, "line_json": line.model_dump_json(by_alias=True)}
+            for line in lines]
+    for start in range(0, len(rows), INSERT_BATCH):
+        await session.execute(insert(ScenarioLine), rows[start:start + INSERT_BATCH])
 
 
 async def versions(session: AsyncSession, scenario_id: uuid.UUID) -> list[ScenarioVersion]:
-    """Every version without its lines (those are loaded only when read)."""
     query = (select(ScenarioVersion).where(ScenarioVersion.scenario_id == scenario_id)
-             .options(defer(ScenarioVersion.lines_json)).order_by(ScenarioVersion.version))
+             .order_by(ScenarioVersion.version))
     return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class LineFilter:
+    pool: str | None = None
+    theme: str | None = None
+    year: int | None = None
+    area_code: str | None = None
+
+
+LineKey = tuple[str, str, int, str]
+
+
+def line_key(line: AllocationLine) -> LineKey:
+    return (line.pool, line.theme, line.year, line.area_code)
+
+
+async def lines(session: AsyncSession, row: ScenarioVersion, where: LineFilter = LineFilter(),
+                after: LineKey | None = None, limit: int | None = None
+                ) -> list[AllocationLine]:
+    """A version's lines in (pool, theme, year, area) order, filtered, after a key."""
+    query = select(ScenarioLine.line_json).where(
+        ScenarioLine.scenario_id == row.scenario_id, ScenarioLine.version == row.version)
+    for column, value in ((ScenarioLine.pool, where.pool), (ScenarioLine.theme, where.theme),
+                          (ScenarioLine.year, where.year),
+                          (ScenarioLine.area_code, where.area_code)):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(tuple_(*LINE_ORDER) > tuple_(*after))
+    query = query.order_by(*LINE_ORDER)
+    if limit is not None:
+        query = query.limit(limit)
+    return [AllocationLine.model_validate_json(text)
+            for text in (await session.scalars(query)).all()]
+
+
+async def totals(session: AsyncSession, row: ScenarioVersion) -> list[tuple[str, str, int, int]]:
+    """(pool, theme, year, cents) of every cell of a version."""
+    query = (select(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year,
+                    func.sum(ScenarioLine.cents))
+             .where(ScenarioLine.scenario_id == row.scenario_id,
+                    ScenarioLine.version == row.version)
+             .group_by(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year)
+             .order_by(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year))
+    return [(pool, theme, year, int(cents))
+            for pool, theme, year, cents in (await session.execute(query)).all()]
 
 
 async def replace_inputs(session: AsyncSession, scenario_id: uuid.UUID, codes: set[str]) -> None:

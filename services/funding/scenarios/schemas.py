@@ -13,9 +13,22 @@ from services.funding.lines import AllocationLine
 from services.funding.models import ScenarioStatus
 from services.funding.programmes.schemas import Camel, FormulaOverride
 
-__all__ = ["AllocationLine", "ApprovalRecord", "AreaDifference", "Comparison",
-           "ScenarioCreate", "ScenarioEdit", "ScenarioPage", "ScenarioRead", "ScenarioSummary",
-           "SnapshotArea", "VersionList", "VersionSummary"]
+__all__ = [
+    "AllocationLine",
+    "AllocationLinePage",
+    "ApprovalRecord",
+    "AreaDifference",
+    "CellTotal",
+    "Comparison",
+    "ScenarioCreate",
+    "ScenarioEdit",
+    "ScenarioPage",
+    "ScenarioRead",
+    "ScenarioSummary",
+    "SnapshotArea",
+    "VersionList",
+    "VersionSummary",
+]
 
 
 class ScenarioCreate(Camel):
@@ -40,6 +53,24 @@ class VersionSummary(Camel):
     area_count: int
     method_versions: str
     computed_at: datetime
+
+
+class CellTotal(Camel):
+    """One pool x theme x year cell of a scenario version."""
+
+    pool: str
+    theme: str
+    year: int
+    cents: int
+    euros: str
+
+
+class AllocationLinePage(Camel):
+    """One page of a version's lines in pool, theme, year and area order."""
+
+    version: int
+    items: list[AllocationLine]
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class VersionList(Camel):
@@ -81,7 +112,8 @@ class ScenarioRead(Camel):
         description="What was approved: version, pinned values and overrides")
     published_at: datetime | None
     current: VersionSummary
-    lines: list[AllocationLine]
+    totals: list[CellTotal] = Field(description="What each pool gives each theme in each "
+                                    "year; the lines are at /scenarios/{scenarioId}/lines")
 
 
 class ScenarioSummary(Camel):

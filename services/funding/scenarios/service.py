@@ -12,22 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.funding import audit
 from services.funding.allocation import InfeasibleAllocation
 from services.funding.compute import compute_pool
-from services.funding.inputs.repository import load_world
+from services.funding.inputs.repository import load_world, period_worlds
 from services.funding.lines import AllocationLine, euros
 from services.funding.models import Outbox, Programme, Scenario, ScenarioStatus, ScenarioVersion
 from services.funding.programmes import service as programmes
 from services.funding.programmes.schemas import Formula, FormulaOverride, History, Pool
 from services.funding.programmes.views import history
 from services.funding.scenarios import repository
+from services.funding.scenarios.repository import LineFilter, LineKey, line_key
 from services.funding.scenarios.schemas import (
+    AllocationLinePage,
     ApprovalRecord,
     AreaDifference,
     Comparison,
     ScenarioCreate,
     ScenarioEdit,
     ScenarioPage,
+    ScenarioRead,
     ScenarioSummary,
 )
+from services.funding.scenarios.views import scenario_read
 from shared.auth import Forbidden, Principal
 from shared.contracts.funding import (
     ALLOCATION_COMPUTED,
@@ -98,14 +102,21 @@ def _check_overrides(pools: list[Pool], overrides: list[FormulaOverride]) -> Non
 async def compute(session: AsyncSession, settings: ServiceSettings, scenario: Scenario,
                   programme: Programme, reason: str, actor: str) -> ScenarioVersion:
     """A new version of `scenario` from the current inputs (or its snapshot), with its event."""
-    world = await load_world(session, repository.snapshot_of(scenario))
+    definition = programmes.definition_of(programme)
+    snapshot = repository.snapshot_of(scenario)
+    world = await load_world(session, snapshot)
+    years = definition.years
+    periods = {year: definition.period_of(year) for year in years}
+    by_period = await period_worlds(
+        session, world, [p for p in periods.values() if p is not None], snapshot)
+    # A year whose period has no indicators yet (a future one) uses the latest received.
+    year_worlds = {year: by_period[p] for year, p in periods.items() if p in by_period}
     overrides = repository.overrides_of(scenario)
-    years = range(programme.first_year, programme.last_year + 1)
     lines: list[AllocationLine] = []
     used: set[str] = set()
-    for pool in programmes.pools_of(programme):
+    for pool in definition.pools:
         try:
-            result = compute_pool(pool, _formula(pool, overrides), years, world)
+            result = compute_pool(pool, _formula(pool, overrides), years, world, year_worlds)
         except InfeasibleAllocation as exc:
             raise programmes.infeasible(exc, pool.name) from exc
         lines.extend(result.lines)
@@ -120,7 +131,7 @@ async def compute(session: AsyncSession, settings: ServiceSettings, scenario: Sc
         total_cents=sum(line.cents for line in lines),
         area_count=len({line.area_code for line in lines}),
         method_versions=",".join(methods)[:200], computed_at=utcnow())
-    repository.add_version(session, row, lines)
+    await repository.add_version(session, row, lines)
     await repository.replace_inputs(session, scenario.id, used)
     record_event(
         session, Outbox, ALLOCATION_COMPUTED,
@@ -310,8 +321,10 @@ async def compare(session: AsyncSession, scenario_id: uuid.UUID, other_id: uuid.
                   ) -> Comparison:
     """Per area, what the other scenario gives more (or less) over all pools and years."""
     first, other = await get(session, scenario_id), await get(session, other_id)
-    a_cents, a_names = _per_area(repository.lines_of(await version_of(session, first)))
-    b_cents, b_names = _per_area(repository.lines_of(await version_of(session, other)))
+    a_cents, a_names = _per_area(await repository.lines(session,
+                                                         await version_of(session, first)))
+    b_cents, b_names = _per_area(await repository.lines(session,
+                                                         await version_of(session, other)))
     names = {**a_names, **b_names}
     areas = [
         AreaDifference(area_code=code, area_name=names[code], cents=a_cents.get(code, 0),
@@ -350,3 +363,35 @@ async def page(session: AsyncSession, programme_id: uuid.UUID, limit: int,
 async def scenario_history(session: AsyncSession, scenario_id: uuid.UUID) -> History:
     await get(session, scenario_id)
     return history(await audit.entries(session, scenario_id=scenario_id))
+
+
+async def lines_page(session: AsyncSession, scenario_id: uuid.UUID, version: int | None,
+                     where: LineFilter, limit: int, cursor: str | None) -> AllocationLinePage:
+    """A page of a version's lines in (pool, theme, year, area) order."""
+    row = await version_of(session, await get(session, scenario_id), version)
+    after: LineKey | None = None
+    if cursor is not None:
+        pool, theme, year, area = decode_cursor(cursor, 4)
+        if not (isinstance(pool, str) and isinstance(theme, str) and isinstance(year, int)
+                and isinstance(area, str)):
+            raise invalid_cursor()
+        after = (pool, theme, year, area)
+    found = await repository.lines(session, row, where, after, limit + 1)
+    more = len(found) > limit
+    items = found[:limit]
+    return AllocationLinePage(
+        version=row.version, items=items,
+        next_cursor=encode_cursor(*line_key(items[-1])) if more else None)
+
+
+async def all_lines(session: AsyncSession, scenario_id: uuid.UUID, version: int | None
+                    ) -> tuple[ScenarioVersion, list[AllocationLine]]:
+    row = await version_of(session, await get(session, scenario_id), version)
+    return row, await repository.lines(session, row)
+
+
+async def read(session: AsyncSession, scenario: Scenario, number: int | None = None
+               ) -> ScenarioRead:
+    """A scenario with the cell totals of its current (or a given) version."""
+    row = await version_of(session, scenario, number)
+    return scenario_read(scenario, row, await repository.totals(session, row))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from services.funding.lines import euros
 from services.funding.models import Scenario, ScenarioVersion
 from services.funding.scenarios import repository
-from services.funding.scenarios.schemas import ScenarioRead, VersionSummary
+from services.funding.scenarios.schemas import CellTotal, ScenarioRead, VersionSummary
 
 
 def version_summary(row: ScenarioVersion) -> VersionSummary:
@@ -13,11 +14,8 @@ def version_summary(row: ScenarioVersion) -> VersionSummary:
                           computed_at=row.computed_at)
 
 
-def scenario_read(scenario: Scenario, row: ScenarioVersion, pool: str | None = None,
-                  theme: str | None = None, year: int | None = None) -> ScenarioRead:
-    lines = [line for line in repository.lines_of(row)
-             if (pool is None or line.pool == pool) and (theme is None or line.theme == theme)
-             and (year is None or line.year == year)]
+def scenario_read(scenario: Scenario, row: ScenarioVersion,
+                  totals: list[tuple[str, str, int, int]]) -> ScenarioRead:
     return ScenarioRead(
         id=scenario.id, programme_id=scenario.programme_id, name=scenario.name,
         status=scenario.status, version=row.version, stale=scenario.stale,
@@ -30,4 +28,5 @@ def scenario_read(scenario: Scenario, row: ScenarioVersion, pool: str | None = N
         approval=repository.approval_of(scenario),
         published_at=scenario.published_at,
         current=version_summary(row),
-        lines=lines)
+        totals=[CellTotal(pool=pool, theme=theme, year=year, cents=cents, euros=euros(cents))
+                for pool, theme, year, cents in totals])
