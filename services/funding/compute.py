@@ -227,6 +227,7 @@ def compute_pool(pool: Pool, formula: Formula, years: range, world: World,
     shares = {t.code: Decimal(t.share) for t in pool.themes}
     split = split_by_theme_and_year(sum(amounts.values()), shares, amounts)
     lines: list[AllocationLine] = []
+    unit_maps: dict[int, dict[str, Unit]] = {}
     for theme in sorted(shares):
         inputs_of_world: dict[int, list[AreaInput]] = {}
         for year in years:
@@ -235,10 +236,14 @@ def compute_pool(pool: Pool, formula: Formula, years: range, world: World,
             if key not in inputs_of_world:
                 inputs_of_world[key] = area_inputs(units, formula, shares[theme])
             allocation = allocate(split.cents(theme, year), inputs_of_world[key], rule)
-            by_code = {u.code: u for u in units}
+            if key not in unit_maps:
+                unit_maps[key] = {u.code: u for u in units}
+            by_code = unit_maps[key]
             for line in allocation.lines:
                 unit = by_code[line.code]
-                lines.append(AllocationLine(
+                # Built from values of the types the line declares: validating each of many
+                # thousands of lines again would cost about a quarter of the computation.
+                lines.append(AllocationLine.model_construct(
                     pool=pool.name, theme=theme, year=year,
                     area_code=line.code, area_name=unit.name,
                     level=pool.allocation_level.value,

@@ -34,6 +34,18 @@ async def all_programme_areas(session: AsyncSession) -> list[ProgrammeArea]:
     return list((await session.scalars(select(ProgrammeArea))).all())
 
 
+def set_programme_area_ids(area: Area, ids: list[str]) -> None:
+    area.programme_area_ids_json = CODES.dump_json(sorted(ids)).decode()
+
+
+def set_statistics(area: Area, statistics: list[AreaStatistics]) -> None:
+    area.statistics_json = STATISTICS.dump_json(statistics, by_alias=True).decode()
+
+
+def set_buurt_codes(programme_area: ProgrammeArea, codes: list[str]) -> None:
+    programme_area.buurt_codes_json = CODES.dump_json(sorted(codes)).decode()
+
+
 def programme_area_ids(area: Area) -> list[str]:
     return CODES.validate_json(area.programme_area_ids_json)
 
