@@ -16,7 +16,6 @@ from services.funding.programmes import repository
 from services.funding.programmes.repository import definition_of, pools_of
 from services.funding.programmes.schemas import (
     History,
-    Pool,
     ProgrammeCreate,
     ProgrammePage,
 )
@@ -43,20 +42,23 @@ def infeasible(exc: InfeasibleAllocation, pool: str) -> Unprocessable:
                          poolCents=exc.pool_cents)
 
 
-async def check_feasible(session: AsyncSession, pools: list[Pool]) -> None:
-    """Judge floors and caps against the areas known now (none known: nothing to judge)."""
+async def check_feasible(session: AsyncSession, body: ProgrammeCreate) -> None:
+    """Judge floors and caps against the areas known now (none known: nothing to judge), in
+    every distinct yearly amount of the schedule: floors bind in the leanest year, caps in
+    the richest."""
     world = await load_world(session)
-    for pool in pools:
+    for pool in body.pools:
         units, _ = units_of(pool, pool.formula, world)
         if not units:
             continue
-        formula = pool.formula
+        inputs = area_inputs(units, pool.formula)
         rule = NeedRule()  # feasibility of bounds does not depend on the need's shape
-        try:
-            allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
-        except InfeasibleAllocation as exc:
-            if exc.constraint.value in {"floors", "caps", "fixed"}:
-                raise infeasible(exc, pool.name) from exc
+        for cents in sorted(set(pool.amounts(body.years).values())):
+            try:
+                allocate(cents, inputs, rule)
+            except InfeasibleAllocation as exc:
+                if exc.constraint.value in {"floors", "caps", "fixed"}:
+                    raise infeasible(exc, pool.name) from exc
 
 
 async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organisation: str
@@ -68,7 +70,7 @@ async def create(session: AsyncSession, body: ProgrammeCreate, actor: str, organ
         if not same or existing.organisation != organisation:
             raise Conflict(f"a different programme named {body.name!r} exists")
         return existing, False
-    await check_feasible(session, body.pools)
+    await check_feasible(session, body)
     programme = Programme(
         id=uuid.uuid4(), name=body.name, currency=body.currency, first_year=body.first_year,
         last_year=body.last_year, organisation=organisation, pools_edited_by=actor,

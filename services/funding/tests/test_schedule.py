@@ -150,3 +150,35 @@ async def test_a_twenty_year_scenario_uses_each_years_amount_and_period(start_se
                              params={"pool": "focus", "year": 2045}, headers=analyst)
         assert {line["indicatorPeriod"] for line in r.json()["items"]} == {
             "rolling-12m:2027-12"}
+
+
+async def test_floors_are_judged_in_the_leanest_year(start_service, auth, broker):
+    world_ = SyntheticWorld()
+    async with start_service("funding") as client:
+        await loaded(client, auth, broker, world_)
+        body = world_.programme(floorCents=400_000_00)  # two focus areas: 800,000.00 a year
+        body["pools"][0]["yearAmounts"] = [{"year": 2028, "amountCents": 700_000_00}]
+        r = await client.post("/v1/programmes", json=body, headers=auth("programme-officer"))
+        assert r.status_code == 422, r.text
+        assert (r.json()["constraint"], r.json()["shortfallCents"]) == ("floors", 100_000_00)
+
+
+async def test_scenarios_of_a_programme_come_in_pages(start_service, auth, broker):
+    world_ = SyntheticWorld()
+    async with start_service("funding") as client:
+        await loaded(client, auth, broker, world_)
+        r = await client.post("/v1/programmes", json=world_.programme(),
+                              headers=auth("programme-officer"))
+        programme_id = r.json()["id"]
+        made = [(await new_scenario(client, auth, programme_id, name=n))["id"]
+                for n in ("a", "b", "c")]
+        seen, cursor = [], None
+        while True:
+            r = await client.get(f"/v1/programmes/{programme_id}/scenarios", params={
+                "limit": 2, **({"cursor": cursor} if cursor else {})}, headers=auth("analyst"))
+            assert r.status_code == 200, r.text
+            seen += [s["id"] for s in r.json()["items"]]
+            assert all(s["status"] == "draft" for s in r.json()["items"])
+            if (cursor := r.json()["nextCursor"]) is None:
+                break
+        assert seen == made
