@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from fastapi import FastAPI
 
 from services.funding.areas.endpoints import router as areas_router
@@ -12,33 +10,14 @@ from services.funding.inputs.endpoints import router as inputs_router
 from services.funding.inputs.handlers import ROUTES as INDICATOR_ROUTES
 from services.funding.models import Inbox, Outbox
 from services.funding.programmes.endpoints import router as programmes_router
+from services.funding.runtime import FundingRuntime
 from services.funding.scenarios.endpoints import router as scenarios_router
-from services.funding.scenarios.recompute import RecomputeWorker
 from services.funding.settings import Settings
 from shared.api import create_app
 from shared.consumer import EventConsumer
 from shared.contracts import areas, funding, indicators
 from shared.kafka import dlq_topic
 from shared.runtime import Runtime
-
-
-@dataclass
-class FundingRuntime(Runtime):
-    """The shared runtime plus the worker that recomputes drafts whose inputs changed."""
-
-    recompute_interval_s: float = 5.0
-    recompute: RecomputeWorker | None = field(init=False, default=None)
-
-    async def start(self) -> None:
-        await super().start()
-        self.recompute = RecomputeWorker(self.settings, self.recompute_interval_s,
-                                         self.sessions, self.notify_relay, tracer=self.tracer)
-        self.recompute.start()
-
-    async def stop(self) -> None:
-        if self.recompute is not None:
-            await self.recompute.stop()
-        await super().stop()
 
 
 def build(settings: Settings | None = None) -> FastAPI:

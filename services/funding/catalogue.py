@@ -1,8 +1,8 @@
 """The indicators a formula may name as its need.
 
 A copy of the ids the indicators service publishes (services/indicators/computation/
-definitions.py, which we may not import): it belongs in `shared/contracts/indicators.py`
-(see the report). Plus the composite index every area gets.
+definitions.py): a service never imports another, and the contract does not list them yet.
+Plus the composite index every area gets.
 """
 
 from __future__ import annotations

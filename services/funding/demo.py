@@ -17,7 +17,7 @@ DEMO_PROGRAMME = ProgrammeCreate.model_validate({
     "name": DEMO_NAME, "currency": "EUR", "firstYear": 2027, "lastYear": 2046,
     "pools": [
         {
-            "name": "focus-areas", "annualAmountCents": 400_000_000_00,
+            "name": "focus-areas", "annualAmountCents": 400_000_000_00, "indexation": "0.02",
             "eligibility": {"kind": "programme-areas"}, "themes": THEMES,
             "allocationLevel": "programme-area",
             "formula": {"base": "inhabitants",
@@ -26,6 +26,7 @@ DEMO_PROGRAMME = ProgrammeCreate.model_validate({
         },
         {
             "name": "other-vulnerable-areas", "annualAmountCents": 100_000_000_00,
+            "indexation": "0.02",
             "eligibility": {"kind": "other-vulnerable", "minCompositeDecile": 8},
             "themes": THEMES, "allocationLevel": "buurt",
             "formula": {"base": "inhabitants",

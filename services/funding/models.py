@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
 from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
+
+
+class ScenarioStatus(StrEnum):
+    """A draft changes (new versions); approval freezes it; publication announces it."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
 
 
 class Base(DeclarativeBase):
@@ -37,6 +56,23 @@ class AreaIndicatorInput(Base):
     method_version: Mapped[str] = mapped_column(String(40))
     values_json: Mapped[str] = mapped_column(Text)
     # The composite as the exact decimal text of the float that travelled (never re-rounded).
+    composite_score: Mapped[str | None] = mapped_column(String(40))
+    composite_rank: Mapped[int | None] = mapped_column(Integer)
+    composite_decile: Mapped[int | None] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AreaIndicatorPeriod(Base):
+    """An area's indicators for each period received: a budget year may use an older one."""
+
+    __tablename__ = "area_indicator_periods"
+
+    area_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    method_version: Mapped[str] = mapped_column(String(40))
+    values_json: Mapped[str] = mapped_column(Text)
     composite_score: Mapped[str | None] = mapped_column(String(40))
     composite_rank: Mapped[int | None] = mapped_column(Integer)
     composite_decile: Mapped[int | None] = mapped_column(Integer)
@@ -81,6 +117,8 @@ class Programme(Base):
     first_year: Mapped[int] = mapped_column(Integer)
     last_year: Mapped[int] = mapped_column(Integer)
     pools_json: Mapped[str] = mapped_column(Text)
+    # Which indicator period each budget year uses (JSON, see IndicatorPeriod).
+    indicator_periods_json: Mapped[str] = mapped_column(Text, default="[]")
     # Its officers draft scenarios and its approvers approve them; nobody else does.
     organisation: Mapped[str] = mapped_column(String(200), index=True)
     # Who last wrote the pools (the formulas among them): four eyes keeps them from approving.
@@ -98,7 +136,10 @@ class Scenario(Base):
     programme_id: Mapped[uuid.UUID] = mapped_column(
         UUIDString(), ForeignKey("programmes.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), index=True)  # draft|approved|published
+    # Stored as its value in a plain VARCHAR (no native enum type to migrate).
+    status: Mapped[ScenarioStatus] = mapped_column(
+        Enum(ScenarioStatus, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]), index=True)
     version: Mapped[int] = mapped_column(Integer)  # the current ScenarioVersion
     # Bumped on every change: the ETag, so approval is of the version the approver saw.
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -128,8 +169,33 @@ class ScenarioVersion(Base):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     area_count: Mapped[int] = mapped_column(Integer)
     method_versions: Mapped[str] = mapped_column(String(200))
-    lines_json: Mapped[str] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScenarioLine(Base):
+    """One line of a scenario version, keyed as it is paged: pool, theme, year, area.
+
+    The keys are columns so a page or a filter is an index range; the rest of the line (the
+    explanation of its amount) is the typed line as JSON.
+    """
+
+    __tablename__ = "scenario_lines"
+
+    scenario_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pool: Mapped[str] = mapped_column(String(100), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cents: Mapped[int] = mapped_column(BigInteger)
+    line_json: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["scenario_id", "version"],
+                             ["scenario_versions.scenario_id", "scenario_versions.version"]),
+        Index("ix_scenario_lines_area", "scenario_id", "version", "area_code"),
+        Index("ix_scenario_lines_year", "scenario_id", "version", "year"),
+    )
 
 
 class ScenarioInput(Base):

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.funding.models import Scenario, ScenarioInput
-
-DRAFT = "draft"
+from services.funding.models import Scenario, ScenarioInput, ScenarioStatus
 
 
 async def mark_drafts_stale(session: AsyncSession, area_codes: Sequence[str]) -> None:
@@ -17,6 +15,7 @@ async def mark_drafts_stale(session: AsyncSession, area_codes: Sequence[str]) ->
     used = select(ScenarioInput.scenario_id).where(ScenarioInput.area_code.in_(area_codes))
     await session.execute(
         update(Scenario)
-        .where(Scenario.status == DRAFT, Scenario.snapshot_json.is_(None), Scenario.id.in_(used))
+        .where(Scenario.status == ScenarioStatus.DRAFT, Scenario.snapshot_json.is_(None),
+               Scenario.id.in_(used))
         .values(stale=True)
     )

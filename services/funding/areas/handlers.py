@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.funding.areas import repository
 from services.funding.models import Area, ProgrammeArea
 from services.funding.stale import mark_drafts_stale
 from shared.consumer import Routes, handles
@@ -28,9 +28,8 @@ async def on_area_upserted(session: AsyncSession, event: CloudEvent,
     area.level = data.level
     area.name = data.name
     area.parent_code = data.parent_code
-    area.programme_area_ids_json = orjson.dumps(sorted(data.programme_area_ids)).decode()
-    area.statistics_json = orjson.dumps(
-        [s.model_dump(mode="json", by_alias=True) for s in data.statistics]).decode()
+    repository.set_programme_area_ids(area, data.programme_area_ids)
+    repository.set_statistics(area, data.statistics)
     area.updated_at = data.updated_at
     await mark_drafts_stale(session, [data.code])
 
@@ -45,7 +44,7 @@ async def on_programme_area_upserted(session: AsyncSession, event: CloudEvent,
         session.add(programme_area)
     programme_area.name = data.name
     programme_area.gemeente_code = data.gemeente_code
-    programme_area.buurt_codes_json = orjson.dumps(sorted(data.buurt_codes)).decode()
+    repository.set_buurt_codes(programme_area, data.buurt_codes)
     programme_area.updated_at = data.updated_at
     await mark_drafts_stale(session, [data.id])
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from collections.abc import Iterable
 
-COLUMNS = [
-    "pool", "theme", "year", "areaCode", "areaName", "level", "base", "need", "needEffective",
-    "lambda", "unroundedCents", "cents", "euros", "bindingConstraint", "remainderCent", "share",
-    "eurosPerInhabitant", "indicatorMethodVersion", "indicatorPeriod",
-]
+from services.funding.lines import COLUMNS, AllocationLine
 
 
-def to_csv(lines: list[dict[str, Any]]) -> str:
+def to_csv(lines: Iterable[AllocationLine]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for line in lines:
-        writer.writerow({**line, "remainderCent": "true" if line["remainderCent"] else "false"})
+        row = line.model_dump(mode="json", by_alias=True)
+        row["remainderCent"] = "true" if line.remainder_cent else "false"
+        writer.writerow(row)
     return out.getvalue()

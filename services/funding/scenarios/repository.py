@@ -1,85 +1,72 @@
-"""Scenarios, their versions and the read model they are computed from, in the database."""
+"""Scenarios and their versions in the database; their JSON columns are typed here."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from pydantic import TypeAdapter
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
+from services.funding.inputs.schemas import SnapshotArea
+from services.funding.lines import AllocationLine
 from services.funding.models import (
-    Area,
-    AreaIndicatorInput,
-    ProgrammeArea,
     Scenario,
     ScenarioInput,
+    ScenarioLine,
+    ScenarioStatus,
     ScenarioVersion,
 )
-from services.funding.scenarios.world import AreaFacts, IndicatorFacts, ProgrammeAreaFacts, World
+from services.funding.programmes.schemas import FormulaOverride
+from services.funding.scenarios.schemas import ApprovalRecord
 
-# areas.v1 statistics field per formula base.
-BASE_FIELDS = {"inhabitants": "inhabitants", "households": "households",
-               "corporation-dwellings": "corporationDwellings"}
+OVERRIDES = TypeAdapter(list[FormulaOverride])
+SNAPSHOT = TypeAdapter(list[SnapshotArea])
+INSERT_BATCH = 5000
 
-
-def latest_bases(statistics: list[dict[str, Any]]) -> dict[str, int]:
-    bases: dict[str, int] = {}
-    for base, field in BASE_FIELDS.items():
-        known = [(s["year"], s[field]) for s in statistics if s.get(field) is not None]
-        if known:
-            bases[base] = int(max(known)[1])
-    return bases
+# The order lines are paged in: the table's primary key after scenario and version.
+LINE_ORDER = (ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year, ScenarioLine.area_code)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    # Floats arrive from JSON: their shortest text is the value that was sent.
-    return None if value is None else Decimal(repr(value) if isinstance(value, float)
-                                              else str(value))
+def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
+    return OVERRIDES.validate_json(scenario.overrides_json)
 
 
-def indicator_facts(row: dict[str, Any]) -> IndicatorFacts:
-    """A snapshot entry (or a stored row as a dict) as indicator facts."""
-    values = row.get("values") or []
-    if isinstance(values, dict):
-        by_id = {k: _decimal(v) for k, v in values.items()}
-    else:
-        by_id = {v["indicatorId"]: None if v.get("suppressed") else _decimal(v.get("value"))
-                 for v in values}
-    return IndicatorFacts(
-        composite_score=_decimal(row.get("compositeScore")),
-        composite_decile=row.get("compositeDecile"), values=by_id,
-        method_version=row.get("methodVersion") or "snapshot", period=row.get("period") or "")
+def set_overrides(scenario: Scenario, overrides: list[FormulaOverride]) -> None:
+    scenario.overrides_json = OVERRIDES.dump_json(overrides, by_alias=True).decode()
 
 
-async def load_world(session: AsyncSession,
-                     snapshot: list[dict[str, Any]] | None = None) -> World:
-    """Everything the read model knows; a snapshot's indicators replace the received ones."""
-    areas = {
-        a.code: AreaFacts(
-            code=a.code, level=a.level, name=a.name, parent_code=a.parent_code,
-            programme_area_ids=tuple(orjson.loads(a.programme_area_ids_json)),
-            bases=latest_bases(orjson.loads(a.statistics_json)))
-        for a in (await session.scalars(select(Area))).all()
-    }
-    programme_areas = {
-        p.id: ProgrammeAreaFacts(id=p.id, name=p.name, gemeente_code=p.gemeente_code,
-                                 buurt_codes=tuple(orjson.loads(p.buurt_codes_json)))
-        for p in (await session.scalars(select(ProgrammeArea))).all()
-    }
-    indicators: dict[str, IndicatorFacts] = {}
-    if snapshot is not None:
-        indicators = {row["areaCode"]: indicator_facts(row) for row in snapshot}
-    else:
-        for row in (await session.scalars(select(AreaIndicatorInput))).all():
-            indicators[row.area_code] = indicator_facts({
-                "values": orjson.loads(row.values_json), "compositeScore": row.composite_score,
-                "compositeDecile": row.composite_decile, "methodVersion": row.method_version,
-                "period": row.period})
-    return World(areas=areas, programme_areas=programme_areas, indicators=indicators)
+def snapshot_of(scenario: Scenario) -> list[SnapshotArea] | None:
+    return None if scenario.snapshot_json is None else SNAPSHOT.validate_json(
+        scenario.snapshot_json)
+
+
+def set_snapshot(scenario: Scenario, snapshot: list[SnapshotArea] | None) -> None:
+    scenario.snapshot_json = None if snapshot is None else SNAPSHOT.dump_json(
+        snapshot, by_alias=True).decode()
+
+
+def snapshot_digest(scenario: Scenario) -> str | None:
+    """sha256 of the pinned values as stored, in canonical JSON (sorted keys): approvals
+    record it, so it must stay the same bytes for the same stored snapshot."""
+    if scenario.snapshot_json is None:
+        return None
+    canonical = orjson.dumps(orjson.loads(scenario.snapshot_json), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def approval_of(scenario: Scenario) -> ApprovalRecord | None:
+    return None if scenario.approval_json is None else ApprovalRecord.model_validate_json(
+        scenario.approval_json)
+
+
+def add(session: AsyncSession, scenario: Scenario) -> None:
+    session.add(scenario)
 
 
 async def get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = False
@@ -88,10 +75,13 @@ async def get(session: AsyncSession, scenario_id: uuid.UUID, for_update: bool = 
 
 
 async def transition(session: AsyncSession, scenario_id: uuid.UUID, revision: int,
-                     from_status: str, **values: Any) -> bool:
+                     from_status: ScenarioStatus, approval: ApprovalRecord | None = None,
+                     **values: Any) -> bool:
     """Move a scenario on from `from_status` only if it is still at `revision` (the ETag the
     caller read) and not stale: False when another change came first. One conditional UPDATE,
     so a concurrent edit or recomputation can never slip between the check and the write."""
+    if approval is not None:
+        values["approval_json"] = approval.model_dump_json(by_alias=True)
     result = await session.execute(
         update(Scenario)
         .where(Scenario.id == scenario_id, Scenario.revision == revision,
@@ -101,14 +91,21 @@ async def transition(session: AsyncSession, scenario_id: uuid.UUID, revision: in
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def of_programme(session: AsyncSession, programme_id: uuid.UUID) -> list[Scenario]:
-    query = select(Scenario).where(Scenario.programme_id == programme_id).order_by(
-        Scenario.created_at)
+async def of_programme(session: AsyncSession, programme_id: uuid.UUID, limit: int,
+                       after: tuple[datetime, uuid.UUID] | None = None) -> list[Scenario]:
+    """Oldest first, ids breaking ties: a stable keyset."""
+    query = (select(Scenario).where(Scenario.programme_id == programme_id)
+             .order_by(Scenario.created_at, Scenario.id).limit(limit))
+    if after is not None:
+        at, last = after
+        query = query.where(or_(Scenario.created_at > at,
+                                (Scenario.created_at == at) & (Scenario.id > last)))
     return list((await session.scalars(query)).all())
 
 
 async def stale_drafts(session: AsyncSession, limit: int) -> list[Scenario]:
-    query = select(Scenario).where(Scenario.stale.is_(True), Scenario.status == "draft",
+    query = select(Scenario).where(Scenario.stale.is_(True),
+                                   Scenario.status == ScenarioStatus.DRAFT,
                                    Scenario.snapshot_json.is_(None)).limit(limit)
     return list((await session.scalars(query)).all())
 
@@ -118,11 +115,69 @@ async def version(session: AsyncSession, scenario_id: uuid.UUID, number: int
     return await session.get(ScenarioVersion, (scenario_id, number))
 
 
+async def add_version(session: AsyncSession, row: ScenarioVersion,
+                      lines: list[AllocationLine]) -> None:
+    session.add(row)
+    await session.flush()  # the lines refer to the version
+    rows = [{"scenario_id": row.scenario_id, "version": row.version, "pool": line.pool,
+             "theme": line.theme, "year": line.year, "area_code": line.area_code,
+             "cents": line.cents, "line_json": line.model_dump_json(by_alias=True)}
+            for line in lines]
+    for start in range(0, len(rows), INSERT_BATCH):
+        await session.execute(insert(ScenarioLine), rows[start:start + INSERT_BATCH])
+
+
 async def versions(session: AsyncSession, scenario_id: uuid.UUID) -> list[ScenarioVersion]:
-    """Every version without its lines (those are loaded only when read)."""
     query = (select(ScenarioVersion).where(ScenarioVersion.scenario_id == scenario_id)
-             .options(defer(ScenarioVersion.lines_json)).order_by(ScenarioVersion.version))
+             .order_by(ScenarioVersion.version))
     return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class LineFilter:
+    pool: str | None = None
+    theme: str | None = None
+    year: int | None = None
+    area_code: str | None = None
+
+
+LineKey = tuple[str, str, int, str]
+
+
+def line_key(line: AllocationLine) -> LineKey:
+    return (line.pool, line.theme, line.year, line.area_code)
+
+
+async def lines(session: AsyncSession, row: ScenarioVersion, where: LineFilter = LineFilter(),
+                after: LineKey | None = None, limit: int | None = None
+                ) -> list[AllocationLine]:
+    """A version's lines in (pool, theme, year, area) order, filtered, after a key."""
+    query = select(ScenarioLine.line_json).where(
+        ScenarioLine.scenario_id == row.scenario_id, ScenarioLine.version == row.version)
+    for column, value in ((ScenarioLine.pool, where.pool), (ScenarioLine.theme, where.theme),
+                          (ScenarioLine.year, where.year),
+                          (ScenarioLine.area_code, where.area_code)):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(tuple_(*LINE_ORDER) > tuple_(*after))
+    query = query.order_by(*LINE_ORDER)
+    if limit is not None:
+        query = query.limit(limit)
+    return [AllocationLine.model_validate_json(text)
+            for text in (await session.scalars(query)).all()]
+
+
+async def totals(session: AsyncSession, row: ScenarioVersion) -> list[tuple[str, str, int, int]]:
+    """(pool, theme, year, cents) of every cell of a version."""
+    query = (select(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year,
+                    func.sum(ScenarioLine.cents))
+             .where(ScenarioLine.scenario_id == row.scenario_id,
+                    ScenarioLine.version == row.version)
+             .group_by(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year)
+             .order_by(ScenarioLine.pool, ScenarioLine.theme, ScenarioLine.year))
+    return [(pool, theme, year, int(cents))
+            for pool, theme, year, cents in (await session.execute(query)).all()]
 
 
 async def replace_inputs(session: AsyncSession, scenario_id: uuid.UUID, codes: set[str]) -> None:

@@ -8,18 +8,27 @@ from uuid import UUID
 
 from pydantic import Field
 
-from services.funding.programmes.schemas import Camel, DecimalText, FormulaOverride
+from services.funding.inputs.schemas import SnapshotArea
+from services.funding.lines import AllocationLine
+from services.funding.models import ScenarioStatus
+from services.funding.programmes.schemas import Camel, FormulaOverride
 
-
-class SnapshotArea(Camel):
-    """One area's indicators in a given snapshot (instead of the received ones)."""
-
-    area_code: Annotated[str, Field(max_length=64)]
-    composite_score: DecimalText | None = None
-    composite_decile: Annotated[int, Field(ge=1, le=10)] | None = None
-    values: dict[str, DecimalText | None] = Field(default_factory=dict)
-    method_version: str = "snapshot"
-    period: str = ""
+__all__ = [
+    "AllocationLine",
+    "AllocationLinePage",
+    "ApprovalRecord",
+    "AreaDifference",
+    "CellTotal",
+    "Comparison",
+    "ScenarioCreate",
+    "ScenarioEdit",
+    "ScenarioPage",
+    "ScenarioRead",
+    "ScenarioSummary",
+    "SnapshotArea",
+    "VersionList",
+    "VersionSummary",
+]
 
 
 class ScenarioCreate(Camel):
@@ -37,32 +46,6 @@ class ScenarioEdit(Camel):
     overrides: list[FormulaOverride] | None = None
 
 
-class AllocationLine(Camel):
-    """One area's amount in one pool, theme and year, with how it came about."""
-
-    pool: str
-    theme: str
-    year: int
-    area_code: str
-    area_name: str
-    level: str
-    base: str = Field(description="Inhabitants, households or corporation dwellings")
-    need: str | None = Field(description="The area's need indicator value; null when unknown "
-                             "or suppressed (then it gets no need-based money)")
-    need_effective: str = Field(description="max(0, need - threshold) ** exponent; for an "
-                                "indicator where lower is worse, max(0, threshold - need)")
-    lambda_: str = Field(alias="lambda", description="The factor spending the pool exactly")
-    unrounded_cents: str
-    cents: int
-    euros: str
-    binding_constraint: str = Field(description="floor | cap | none")
-    remainder_cent: bool = Field(description="Got one of the cents left after rounding down")
-    share: str = Field(description="cents / the theme-year budget")
-    euros_per_inhabitant: str | None
-    indicator_method_version: str | None
-    indicator_period: str | None
-
-
 class VersionSummary(Camel):
     version: int
     reason: str
@@ -72,8 +55,26 @@ class VersionSummary(Camel):
     computed_at: datetime
 
 
+class CellTotal(Camel):
+    """One pool x theme x year cell of a scenario version."""
+
+    pool: str
+    theme: str
+    year: int
+    cents: int
+    euros: str
+
+
+class AllocationLinePage(Camel):
+    """One page of a version's lines in pool, theme, year and area order."""
+
+    version: int
+    items: list[AllocationLine]
+    next_cursor: str | None = Field(description="null on the last page")
+
+
 class VersionList(Camel):
-    versions: list[VersionSummary]
+    items: list[VersionSummary] = Field(description="Oldest first")
 
 
 class ApprovalRecord(Camel):
@@ -92,7 +93,7 @@ class ScenarioRead(Camel):
     id: UUID
     programme_id: UUID
     name: str
-    status: str = Field(description="draft | approved | published")
+    status: ScenarioStatus
     version: int
     stale: bool = Field(description="Indicators changed; a recomputation is pending")
     pinned: bool = Field(description="Computed from a given snapshot; never recomputed")
@@ -111,18 +112,22 @@ class ScenarioRead(Camel):
         description="What was approved: version, pinned values and overrides")
     published_at: datetime | None
     current: VersionSummary
-    lines: list[AllocationLine]
+    totals: list[CellTotal] = Field(description="What each pool gives each theme in each "
+                                    "year; the lines are at /scenarios/{scenarioId}/lines")
 
 
 class ScenarioSummary(Camel):
     id: UUID
     name: str
-    status: str
+    status: ScenarioStatus
     version: int
 
 
-class ScenarioList(Camel):
-    scenarios: list[ScenarioSummary]
+class ScenarioPage(Camel):
+    """One page of a programme's scenarios, oldest first."""
+
+    items: list[ScenarioSummary]
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class AreaDifference(Camel):

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-import orjson
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding import audit
 from services.funding.allocation import InfeasibleAllocation
-from services.funding.models import Outbox, Programme, Scenario, ScenarioVersion
+from services.funding.compute import compute_pool
+from services.funding.inputs.repository import load_world, period_worlds
+from services.funding.lines import AllocationLine, euros
+from services.funding.models import Outbox, Programme, Scenario, ScenarioStatus, ScenarioVersion
 from services.funding.programmes import service as programmes
-from services.funding.programmes.schemas import Formula, FormulaOverride, Pool
+from services.funding.programmes.schemas import Formula, FormulaOverride, History, Pool
+from services.funding.programmes.views import history
 from services.funding.scenarios import repository
-from services.funding.scenarios.compute import compute_pool, euros
+from services.funding.scenarios.repository import LineFilter, LineKey, line_key
 from services.funding.scenarios.schemas import (
+    AllocationLinePage,
     ApprovalRecord,
     AreaDifference,
     Comparison,
     ScenarioCreate,
     ScenarioEdit,
-    SnapshotArea,
+    ScenarioPage,
+    ScenarioRead,
+    ScenarioSummary,
 )
+from services.funding.scenarios.views import scenario_read
 from shared.auth import Forbidden, Principal
 from shared.contracts.funding import (
     ALLOCATION_COMPUTED,
@@ -36,6 +41,7 @@ from shared.contracts.funding import (
 )
 from shared.db import utcnow
 from shared.outbox import record_event
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import (
     BadRequest,
     Conflict,
@@ -47,9 +53,7 @@ from shared.problems import (
 )
 from shared.settings import ServiceSettings
 
-OVERRIDES = TypeAdapter(list[FormulaOverride])
-SNAPSHOT = TypeAdapter(list[SnapshotArea])
-DRAFT, APPROVED, PUBLISHED = "draft", "approved", "published"
+DRAFT, APPROVED, PUBLISHED = ScenarioStatus.DRAFT, ScenarioStatus.APPROVED, ScenarioStatus.PUBLISHED
 DRAFTING_ACTIONS = {"scenario-created", "scenario-edited"}
 
 
@@ -57,34 +61,13 @@ def etag(scenario: Scenario) -> str:
     return f'"{scenario.id}.{scenario.revision}"'
 
 
-def overrides_of(scenario: Scenario) -> list[FormulaOverride]:
-    return OVERRIDES.validate_json(scenario.overrides_json)
-
-
-def pinned_inputs(scenario: Scenario) -> list[SnapshotArea] | None:
-    return None if scenario.snapshot_json is None else SNAPSHOT.validate_json(
-        scenario.snapshot_json)
-
-
-def pinned_digest(scenario: Scenario) -> str | None:
-    """sha256 of the pinned values in canonical JSON (sorted keys): what an approval names."""
-    if scenario.snapshot_json is None:
-        return None
-    canonical = orjson.dumps(orjson.loads(scenario.snapshot_json), option=orjson.OPT_SORT_KEYS)
-    return "sha256:" + hashlib.sha256(canonical).hexdigest()
-
-
-def approval_of(scenario: Scenario) -> ApprovalRecord | None:
-    return None if scenario.approval_json is None else ApprovalRecord.model_validate_json(
-        scenario.approval_json)
-
-
 def _approval_record(scenario: Scenario, approver: str, at: datetime) -> ApprovalRecord:
-    pinned = pinned_inputs(scenario) or []
+    pinned = repository.snapshot_of(scenario) or []
     return ApprovalRecord(
         version=scenario.version, approved_by=approver, approved_at=at,
-        pinned_inputs_digest=pinned_digest(scenario),
-        pinned_area_codes=[a.area_code for a in pinned], overrides=overrides_of(scenario))
+        pinned_inputs_digest=repository.snapshot_digest(scenario),
+        pinned_area_codes=[a.area_code for a in pinned],
+        overrides=repository.overrides_of(scenario))
 
 
 def _formula(pool: Pool, overrides: list[FormulaOverride]) -> Formula:
@@ -119,31 +102,36 @@ def _check_overrides(pools: list[Pool], overrides: list[FormulaOverride]) -> Non
 async def compute(session: AsyncSession, settings: ServiceSettings, scenario: Scenario,
                   programme: Programme, reason: str, actor: str) -> ScenarioVersion:
     """A new version of `scenario` from the current inputs (or its snapshot), with its event."""
-    snapshot = orjson.loads(scenario.snapshot_json) if scenario.snapshot_json else None
-    world = await repository.load_world(session, snapshot)
-    overrides = overrides_of(scenario)
-    years = range(programme.first_year, programme.last_year + 1)
-    lines: list[dict[str, Any]] = []
+    definition = programmes.definition_of(programme)
+    snapshot = repository.snapshot_of(scenario)
+    world = await load_world(session, snapshot)
+    years = definition.years
+    periods = {year: definition.period_of(year) for year in years}
+    by_period = await period_worlds(
+        session, world, [p for p in periods.values() if p is not None], snapshot)
+    # A year whose period has no indicators yet (a future one) uses the latest received.
+    year_worlds = {year: by_period[p] for year, p in periods.items() if p in by_period}
+    overrides = repository.overrides_of(scenario)
+    lines: list[AllocationLine] = []
     used: set[str] = set()
-    for pool in programmes.pools_of(programme):
+    for pool in definition.pools:
         try:
-            result = compute_pool(pool, _formula(pool, overrides), years, world)
+            result = compute_pool(pool, _formula(pool, overrides), years, world, year_worlds)
         except InfeasibleAllocation as exc:
             raise programmes.infeasible(exc, pool.name) from exc
         lines.extend(result.lines)
         used |= result.used_area_codes
     methods = sorted({m for line in lines for m in
-                      (line["indicatorMethodVersion"] or "").split(",") if m})
+                      (line.indicator_method_version or "").split(",") if m})
     scenario.version += 1
     scenario.revision += 1
     scenario.stale = False
     row = ScenarioVersion(
         scenario_id=scenario.id, version=scenario.version, reason=reason,
-        total_cents=sum(line["cents"] for line in lines),
-        area_count=len({line["areaCode"] for line in lines}),
-        method_versions=",".join(methods)[:200], lines_json=orjson.dumps(lines).decode(),
-        computed_at=utcnow())
-    session.add(row)
+        total_cents=sum(line.cents for line in lines),
+        area_count=len({line.area_code for line in lines}),
+        method_versions=",".join(methods)[:200], computed_at=utcnow())
+    await repository.add_version(session, row, lines)
     await repository.replace_inputs(session, scenario.id, used)
     record_event(
         session, Outbox, ALLOCATION_COMPUTED,
@@ -170,18 +158,16 @@ async def create(session: AsyncSession, settings: ServiceSettings, programme_id:
                 raise Conflict(f"scenario {body.id} exists with other content")
             return existing, False
     _check_overrides(programmes.pools_of(programme), body.overrides)
-    snapshot = None if body.snapshot is None else orjson.dumps(
-        [a.model_dump(mode="json", by_alias=True) for a in body.snapshot]).decode()
     scenario = Scenario(
         id=body.id or uuid.uuid4(), programme_id=programme.id, name=body.name, status=DRAFT,
         version=0, revision=0, stale=False, drafted_by=principal.subject,
-        overrides_json=orjson.dumps([o.model_dump(mode="json", by_alias=True)
-                                     for o in body.overrides]).decode(),
-        snapshot_json=snapshot, created_at=utcnow())
-    session.add(scenario)
+        created_at=utcnow())
+    repository.set_overrides(scenario, body.overrides)
+    repository.set_snapshot(scenario, body.snapshot)
+    repository.add(session, scenario)
     await session.flush()
     audit.record(session, programme.id, "scenario-created", principal.subject, scenario.id,
-                 name=body.name, pinned=snapshot is not None)
+                 name=body.name, pinned=body.snapshot is not None)
     await compute(session, settings, scenario, programme, "created", principal.subject)
     return scenario, True
 
@@ -248,8 +234,7 @@ async def edit(session: AsyncSession, settings: ServiceSettings, scenario_id: uu
     programmes.require_member(programme, principal)
     if body.overrides is not None:
         _check_overrides(programmes.pools_of(programme), body.overrides)
-        scenario.overrides_json = orjson.dumps(
-            [o.model_dump(mode="json", by_alias=True) for o in body.overrides]).decode()
+        repository.set_overrides(scenario, body.overrides)
     audit.record(session, programme.id, "scenario-edited", principal.subject, scenario.id,
                  overridesChanged=body.overrides is not None)
     await compute(session, settings, scenario, programme, "edited", principal.subject)
@@ -285,8 +270,7 @@ async def approve(session: AsyncSession, scenario_id: uuid.UUID, principal: Prin
     record = _approval_record(scenario, principal.subject, at)
     if not await repository.transition(
             session, scenario.id, revision, DRAFT, status=APPROVED,
-            approved_by=principal.subject, approved_at=at,
-            approval_json=record.model_dump_json(by_alias=True)):
+            approved_by=principal.subject, approved_at=at, approval=record):
         raise await _moved_on(session, scenario, DRAFT)
     await session.refresh(scenario)
     await repository.replace_inputs(session, scenario.id, set())  # frozen: nothing to watch
@@ -324,12 +308,12 @@ async def publish(session: AsyncSession, settings: ServiceSettings, scenario_id:
     return scenario
 
 
-def _per_area(lines: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
+def _per_area(lines: Iterable[AllocationLine]) -> tuple[dict[str, int], dict[str, str]]:
     cents: dict[str, int] = defaultdict(int)
     names: dict[str, str] = {}
     for line in lines:
-        cents[line["areaCode"]] += line["cents"]
-        names[line["areaCode"]] = line["areaName"]
+        cents[line.area_code] += line.cents
+        names[line.area_code] = line.area_name
     return cents, names
 
 
@@ -337,8 +321,10 @@ async def compare(session: AsyncSession, scenario_id: uuid.UUID, other_id: uuid.
                   ) -> Comparison:
     """Per area, what the other scenario gives more (or less) over all pools and years."""
     first, other = await get(session, scenario_id), await get(session, other_id)
-    a_cents, a_names = _per_area(orjson.loads((await version_of(session, first)).lines_json))
-    b_cents, b_names = _per_area(orjson.loads((await version_of(session, other)).lines_json))
+    a_cents, a_names = _per_area(await repository.lines(session,
+                                                         await version_of(session, first)))
+    b_cents, b_names = _per_area(await repository.lines(session,
+                                                         await version_of(session, other)))
     names = {**a_names, **b_names}
     areas = [
         AreaDifference(area_code=code, area_name=names[code], cents=a_cents.get(code, 0),
@@ -350,3 +336,62 @@ async def compare(session: AsyncSession, scenario_id: uuid.UUID, other_id: uuid.
     return Comparison(scenario_id=first.id, version=first.version, other_scenario_id=other.id,
                       other_version=other.version,
                       total_difference_cents=sum(a.difference_cents for a in areas), areas=areas)
+
+
+async def page(session: AsyncSession, programme_id: uuid.UUID, limit: int,
+               cursor: str | None) -> ScenarioPage:
+    await programmes.get(session, programme_id)
+    after = None
+    if cursor is not None:
+        at, last = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(str(at)), uuid.UUID(str(last)))
+        except ValueError:
+            raise invalid_cursor() from None
+        if after[0].tzinfo is None:
+            raise invalid_cursor()
+    rows = await repository.of_programme(session, programme_id, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ScenarioPage(
+        items=[ScenarioSummary(id=s.id, name=s.name, status=s.status, version=s.version)
+               for s in rows],
+        next_cursor=encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+        if more else None)
+
+
+async def scenario_history(session: AsyncSession, scenario_id: uuid.UUID) -> History:
+    await get(session, scenario_id)
+    return history(await audit.entries(session, scenario_id=scenario_id))
+
+
+async def lines_page(session: AsyncSession, scenario_id: uuid.UUID, version: int | None,
+                     where: LineFilter, limit: int, cursor: str | None) -> AllocationLinePage:
+    """A page of a version's lines in (pool, theme, year, area) order."""
+    row = await version_of(session, await get(session, scenario_id), version)
+    after: LineKey | None = None
+    if cursor is not None:
+        pool, theme, year, area = decode_cursor(cursor, 4)
+        if not (isinstance(pool, str) and isinstance(theme, str) and isinstance(year, int)
+                and isinstance(area, str)):
+            raise invalid_cursor()
+        after = (pool, theme, year, area)
+    found = await repository.lines(session, row, where, after, limit + 1)
+    more = len(found) > limit
+    items = found[:limit]
+    return AllocationLinePage(
+        version=row.version, items=items,
+        next_cursor=encode_cursor(*line_key(items[-1])) if more else None)
+
+
+async def all_lines(session: AsyncSession, scenario_id: uuid.UUID, version: int | None
+                    ) -> tuple[ScenarioVersion, list[AllocationLine]]:
+    row = await version_of(session, await get(session, scenario_id), version)
+    return row, await repository.lines(session, row)
+
+
+async def read(session: AsyncSession, scenario: Scenario, number: int | None = None
+               ) -> ScenarioRead:
+    """A scenario with the cell totals of its current (or a given) version."""
+    row = await version_of(session, scenario, number)
+    return scenario_read(scenario, row, await repository.totals(session, row))

@@ -234,7 +234,7 @@ async def test_pinned_values_and_overrides_are_shown_and_recorded(start_service,
         assert [{k: v for k, v in o.items() if v is not None} for o in record["overrides"]
                 ] == overrides
         history = (await client.get(f"{url}/history", headers=auth("analyst"))).json()
-        [approved] = [e for e in history["entries"] if e["action"] == "scenario-approved"]
+        [approved] = [e for e in history["items"] if e["action"] == "scenario-approved"]
         assert approved["detail"]["pinnedInputsDigest"] == digest
         assert approved["detail"]["pinnedAreaCodes"] == codes
         assert approved["detail"]["overrides"] == record["overrides"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -77,3 +78,45 @@ def test_fun0003_on_an_empty_database_needs_no_owner(database_url):
     downgrade("funding", url, "fun0002")
     upgrade("funding", url, "head")
     assert run(url, "SELECT count(*) FROM programmes") == [(0,)]
+
+
+LINE = {"pool": "focus", "theme": "safety", "year": 2028, "areaCode": "BU00010101",
+        "areaName": "Buurt", "level": "buurt", "base": "10", "need": "1", "needEffective": "1",
+        "lambda": "1", "unroundedCents": "5", "cents": 5, "euros": "0.05",
+        "bindingConstraint": "none", "remainderCent": False, "share": "1",
+        "eurosPerInhabitant": None, "indicatorMethodVersion": "vi-1.0.0",
+        "indicatorPeriod": "rolling-12m:2026-11"}
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_fun0004_moves_lines_into_rows_and_keeps_indicators_per_period(database_url):
+    url = database_url("funding")
+    upgrade("funding", url, "fun0002")
+    _seed(url)
+    upgrade("funding", url, "fun0003")
+    other = {**LINE, "theme": "education", "cents": 7}
+    run(url, "INSERT INTO scenario_versions (scenario_id, version, reason, total_cents, "
+        "area_count, method_versions, lines_json, computed_at) VALUES (:id, 1, 'created', 12, "
+        "1, 'vi-1.0.0', :lines, '2026-11-02 10:00:00.000000')", id=str(SCENARIO),
+        lines=orjson.dumps([LINE, other]).decode())
+    run(url, "INSERT INTO area_indicator_inputs (area_code, level, period, method_version, "
+        "values_json, composite_score, computed_at, received_at) VALUES ('BU00010101', "
+        "'buurt', 'rolling-12m:2026-11', 'vi-1.0.0', '[]', '1.5', "
+        "'2026-11-02 10:00:00.000000', '2026-11-02 10:00:00.000000')")
+
+    upgrade("funding", url, "fun0004")
+
+    rows = run(url, "SELECT theme, year, area_code, cents, line_json FROM scenario_lines "
+               "ORDER BY theme")
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("education", 2028, "BU00010101", 7), ("safety", 2028, "BU00010101", 5)]
+    assert orjson.loads(str(rows[1][4])) == LINE
+    assert run(url, "SELECT area_code, period, composite_score FROM area_indicator_periods") == [
+        ("BU00010101", "rolling-12m:2026-11", "1.5")]
+    assert run(url, "SELECT indicator_periods_json FROM programmes") == [("[]",)]
+
+    downgrade("funding", url, "fun0003")
+    [(lines,)] = run(url, "SELECT lines_json FROM scenario_versions")
+    assert orjson.loads(str(lines)) == [other, LINE]
+    upgrade("funding", url, "head")
+    assert run(url, "SELECT count(*) FROM scenario_lines") == [(2,)]

@@ -56,11 +56,11 @@ async def test_create_list_get_replay_and_roles(start_service, auth):
         assert got.status_code == 200 and got.json()["pools"][0]["themes"][2]["share"] == (
             "0.333334")
         listed = await client.get("/v1/programmes", headers=auth("programme-approver"))
-        assert [p["id"] for p in listed.json()["programmes"]] == [created["id"]]
+        assert [p["id"] for p in listed.json()["items"]] == [created["id"]]
         history = await client.get(f"/v1/programmes/{created['id']}/history",
                                    headers=auth("analyst"))
-        assert [e["action"] for e in history.json()["entries"]] == ["programme-created"]
-        assert history.json()["entries"][0]["actor"] == "olga"
+        assert [e["action"] for e in history.json()["items"]] == ["programme-created"]
+        assert history.json()["items"][0]["actor"] == "olga"
 
 
 @pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
@@ -75,7 +75,7 @@ async def test_demo_programme_is_created_once(service_settings, start_service, a
     async with start_service("funding", database_url=settings.database_url,
                              consumer_enabled=False, relay_enabled=False) as client:
         r = await client.get("/v1/programmes", headers=auth("analyst"))
-        programmes = r.json()["programmes"]
+        programmes = r.json()["items"]
         assert [p["name"] for p in programmes] == [DEMO_NAME]
         # Owned by the demo municipality: its officers draft, its approvers approve.
         assert (programmes[0]["organisation"], programmes[0]["poolsEditedBy"]) == (
@@ -100,3 +100,36 @@ async def test_openapi_follows_the_conventions(start_service):
         for name, schema in spec["components"]["schemas"].items():
             for field, prop in schema.get("properties", {}).items():
                 assert not (field.endswith("Date") and prop.get("format") == "date-time"), field
+
+
+async def test_programmes_come_in_pages_of_items(start_service, auth):
+    async with start_service("funding", consumer_enabled=False, relay_enabled=False) as client:
+        officer, analyst = auth("programme-officer"), auth("analyst")
+        for name in ("een", "twee", "drie"):
+            r = await client.post("/v1/programmes", json={**SyntheticWorld().programme(),
+                                                          "name": name}, headers=officer)
+            assert r.status_code == 201, r.text
+        seen, cursor = [], None
+        while True:
+            r = await client.get("/v1/programmes", params={"limit": 2, **(
+                {"cursor": cursor} if cursor else {})}, headers=analyst)
+            assert r.status_code == 200, r.text
+            seen += [p["name"] for p in r.json()["items"]]
+            cursor = r.json()["nextCursor"]
+            if cursor is None:
+                break
+        assert seen == ["een", "twee", "drie"]
+        r = await client.get("/v1/programmes", params={"cursor": "nonsense"}, headers=analyst)
+        assert r.status_code == 400 and r.json()["invalidParams"][0]["name"] == "query.cursor"
+
+
+def test_programmes_do_not_reach_into_scenarios() -> None:
+    """Programmes come first: scenarios build on them, never the other way round."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "programmes"
+    for module in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("services.funding.scenarios"), module.name

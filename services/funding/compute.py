@@ -14,21 +14,24 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
   which keeps every theme x year cell feasible when the pool-year is.
 - `other-vulnerable` takes buurten with decile >= N or score >= threshold that lie in no
   programme area.
+- Each budget year has its own amount (the pool's schedule) and may have its own inputs (the
+  indicator period of that year): units, eligibility and needs are worked out per year.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
-from typing import Any
+from typing import overload
 
 from services.funding.allocation import AreaInput, NeedRule, allocate
 from services.funding.apportionment import split_by_theme_and_year
 from services.funding.catalogue import COMPOSITE_INDEX
+from services.funding.lines import AllocationLine, euros
 from services.funding.programmes.schemas import AllocationLevel, Formula, Pool
-from services.funding.scenarios.world import IndicatorFacts, World
+from services.funding.world import IndicatorFacts, World
 from shared.contracts.indicators import LOWER_IS_WORSE
 
 MEAN = Context(prec=34)
@@ -49,17 +52,14 @@ class Unit:
 
 @dataclass(frozen=True, slots=True)
 class PoolResult:
-    lines: list[dict[str, Any]]
+    lines: list[AllocationLine]
     used_area_codes: set[str]
 
 
-def euros(cents: int) -> str:
-    """Cents as euros with two decimals, as text."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"
-
-
+@overload
+def text(value: Decimal) -> str: ...
+@overload
+def text(value: Decimal | None) -> str | None: ...
 def text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(MEAN), "f")
 
@@ -204,36 +204,57 @@ def need_rule(formula: Formula) -> NeedRule:
                     exponent=Decimal(formula.need.exponent))
 
 
-def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> PoolResult:
-    """Every line of one pool; raises InfeasibleAllocation for the pool-year as a whole."""
-    units, used = units_of(pool, formula, world)
+def compute_pool(pool: Pool, formula: Formula, years: range, world: World,
+                 year_worlds: Mapping[int, World] | None = None) -> PoolResult:
+    """Every line of one pool over `years`, each year with its own amount (the pool's
+    schedule) and its own inputs (`year_worlds`, else `world`); raises InfeasibleAllocation
+    for a pool-year as a whole."""
+    amounts = pool.amounts(years)
+    worlds = {year: (year_worlds or {}).get(year, world) for year in years}
     rule = need_rule(formula)
-    # Judge feasibility on the whole annual pool first: the error then names its real size.
-    allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
+    # Units depend on the world only: worked out once per distinct world, not once a year.
+    units_of_world: dict[int, list[Unit]] = {}
+    used: set[str] = set()
+    for w in worlds.values():
+        if id(w) not in units_of_world:
+            units, considered = units_of(pool, formula, w)
+            units_of_world[id(w)] = units
+            used |= considered
+    # Judge feasibility on each whole pool-year first: the error then names its real size.
+    for world_id, cents in sorted({(id(worlds[y]), amounts[y]) for y in years},
+                                  key=lambda pair: pair[1]):
+        allocate(cents, area_inputs(units_of_world[world_id], formula), rule)
     shares = {t.code: Decimal(t.share) for t in pool.themes}
-    split = split_by_theme_and_year(
-        pool.annual_amount_cents * len(years), shares,
-        dict.fromkeys(years, pool.annual_amount_cents))
-    by_code = {u.code: u for u in units}
-    lines: list[dict[str, Any]] = []
+    split = split_by_theme_and_year(sum(amounts.values()), shares, amounts)
+    lines: list[AllocationLine] = []
+    unit_maps: dict[int, dict[str, Unit]] = {}
     for theme in sorted(shares):
-        inputs = area_inputs(units, formula, shares[theme])
+        inputs_of_world: dict[int, list[AreaInput]] = {}
         for year in years:
-            allocation = allocate(split.cents(theme, year), inputs, rule)
+            key = id(worlds[year])
+            units = units_of_world[key]
+            if key not in inputs_of_world:
+                inputs_of_world[key] = area_inputs(units, formula, shares[theme])
+            allocation = allocate(split.cents(theme, year), inputs_of_world[key], rule)
+            if key not in unit_maps:
+                unit_maps[key] = {u.code: u for u in units}
+            by_code = unit_maps[key]
             for line in allocation.lines:
                 unit = by_code[line.code]
-                lines.append({
-                    "pool": pool.name, "theme": theme, "year": year,
-                    "areaCode": line.code, "areaName": unit.name,
-                    "level": pool.allocation_level.value,
-                    "base": text(line.base), "need": text(unit.need),
-                    "needEffective": text(line.need_effective),
-                    "lambda": text(line.factor), "unroundedCents": text(line.exact_cents),
-                    "cents": line.cents, "euros": euros(line.cents),
-                    "bindingConstraint": line.binding.value,
-                    "remainderCent": line.remainder_cent, "share": text(line.share),
-                    "eurosPerInhabitant": text(line.euros_per_inhabitant),
-                    "indicatorMethodVersion": unit.method_version,
-                    "indicatorPeriod": unit.period,
-                })
+                # Built from values of the types the line declares: validating each of many
+                # thousands of lines again would cost about a quarter of the computation.
+                lines.append(AllocationLine.model_construct(
+                    pool=pool.name, theme=theme, year=year,
+                    area_code=line.code, area_name=unit.name,
+                    level=pool.allocation_level.value,
+                    base=text(line.base), need=text(unit.need),
+                    need_effective=text(line.need_effective),
+                    lambda_=text(line.factor), unrounded_cents=text(line.exact_cents),
+                    cents=line.cents, euros=euros(line.cents),
+                    binding_constraint=line.binding.value,
+                    remainder_cent=line.remainder_cent, share=text(line.share),
+                    euros_per_inhabitant=text(line.euros_per_inhabitant),
+                    indicator_method_version=unit.method_version,
+                    indicator_period=unit.period,
+                ))
     return PoolResult(lines=lines, used_area_codes=used)
