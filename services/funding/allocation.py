@@ -28,8 +28,8 @@ order so the input order never matters. Edge cases, decided:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
@@ -43,6 +43,8 @@ from services.funding.apportionment import (
     common_denominator,
     hamilton,
     largest_remainder,
+    round_rows,
+    scaled_integers,
 )
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "NeedRule",
     "allocate",
     "hamilton",
+    "split_over_themes",
 ]
 
 # Reported (explanatory) Decimals; never used to decide a cent.
@@ -153,6 +156,10 @@ class Allocation:
     pool_cents: int
     factor: Decimal
     lines: tuple[AllocationLine, ...]
+    # Each line's exact amount is exact[i] / denominator; what `split_over_themes` rounds.
+    exact: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    denominator: int = field(default=1, repr=False, compare=False)
+    inhabitants: tuple[int | None, ...] = field(default=(), repr=False, compare=False)
 
     def cents_by_code(self) -> dict[str, int]:
         """The rounded amount per area code."""
@@ -182,7 +189,83 @@ def allocate(
     lines = _explain(
         pool_cents, ordered, bases, needs, factor, exact, denominator, cents, bindings, bumped
     )
-    return Allocation(pool_cents=pool_cents, factor=factor, lines=lines)
+    return Allocation(
+        pool_cents=pool_cents,
+        factor=factor,
+        lines=lines,
+        exact=tuple(exact),
+        denominator=denominator,
+        inhabitants=tuple(area.inhabitants for area in ordered),
+    )
+
+
+def split_over_themes(
+    year: Allocation, shares: Mapping[str, Decimal], budgets: Mapping[str, int]
+) -> dict[str, Allocation]:
+    """The year's allocation split over themes: `budgets` (summing to the year's pool) by
+    theme, each theme's area amounts summing to its budget and each area's theme amounts to
+    its cents in the year.
+
+    A theme's exact amount for an area is its share of the area's exact amount in the year,
+    so the theme line is the same formula with fixed amount, floor and cap taken pro rata
+    (exactly, unrounded) and factor share x lambda: clamp(s*fixed + s*lambda*w, s*floor,
+    s*cap) = s * clamp(fixed + lambda*w, floor, cap). Its binding is the year's. The exact
+    amounts are rounded down or up to whole cents by `round_rows`, so a feasible year can
+    never make a theme infeasible, and floors and caps hold per area over the year.
+    `remainder_cent` then means: rounded up in this split; `share` is cents / theme budget.
+    """
+    themes = sorted(shares)
+    if set(budgets) != set(themes):
+        raise InvalidAllocationInput("every theme needs a budget, and only themes")
+    values = [as_decimal(shares[theme], "share", theme) for theme in themes]
+    share_units, unit = scaled_integers(values)
+    if any(units < 0 for units in share_units) or sum(share_units) != unit:
+        raise InvalidAllocationInput("theme shares must not be negative and sum to exactly 1")
+    if sum(budgets.values()) != year.pool_cents or any(b < 0 for b in budgets.values()):
+        raise InvalidAllocationInput(
+            f"the theme budgets must not be negative and sum to the pool ({year.pool_cents})"
+        )
+    denominator = unit * year.denominator
+    cents, bumped = round_rows(
+        [[units * exact for units in share_units] for exact in year.exact],
+        denominator,
+        [line.cents for line in year.lines],
+        [budgets[theme] for theme in themes],
+    )
+    result: dict[str, Allocation] = {}
+    with localcontext(REPORT):
+        big_denominator = Decimal(denominator)
+        for t, theme in enumerate(themes):
+            budget = budgets[theme]
+            pool = Decimal(budget)
+            factor = year.factor * values[t]
+            lines = []
+            for i, line in enumerate(year.lines):
+                amount = cents[i][t]
+                inhabitants = year.inhabitants[i]
+                lines.append(
+                    AllocationLine(
+                        line.code,
+                        line.base,
+                        line.need_effective,
+                        factor,
+                        Decimal(share_units[t] * year.exact[i]) / big_denominator,
+                        amount,
+                        line.binding,
+                        bumped[i][t],
+                        Decimal(amount) / pool if budget else ZERO,
+                        Decimal(amount) / (100 * inhabitants) if inhabitants else None,
+                    )
+                )
+            result[theme] = Allocation(
+                pool_cents=budget,
+                factor=factor,
+                lines=tuple(lines),
+                exact=tuple(share_units[t] * exact for exact in year.exact),
+                denominator=denominator,
+                inhabitants=year.inhabitants,
+            )
+    return result
 
 
 def _weights(needs: list[Decimal], bases: list[Decimal]) -> tuple[list[int], int]:

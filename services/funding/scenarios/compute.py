@@ -9,9 +9,10 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
   needs. An area without a value gets no need-based money: only its fixed amount or floor.
 - For an indicator where lower is worse (`shared.contracts.indicators.LOWER_IS_WORSE`), need
   is the shortfall below the threshold, so more money still goes where things are worse.
-- Floors, caps and fixed amounts are per area per year for the whole pool. Within a theme
-  they apply pro rata to the theme's share (floor and fixed rounded down, cap rounded up),
-  which keeps every theme x year cell feasible when the pool-year is.
+- Floors, caps and fixed amounts are per area per year for the whole pool. The pool-year is
+  allocated once; each theme x year cell is that allocation split over the themes (exactly
+  pro rata, then rounded so areas add up to the cell and themes to the area's year amount,
+  `split_over_themes`), so every cell is feasible when the pool-year is.
 - `other-vulnerable` takes buurten with decile >= N or score >= threshold that lie in no
   programme area.
 """
@@ -24,7 +25,13 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
-from services.funding.allocation import AreaInput, NeedRule, allocate
+from services.funding.allocation import (
+    Allocation,
+    AreaInput,
+    NeedRule,
+    allocate,
+    split_over_themes,
+)
 from services.funding.apportionment import split_by_theme_and_year
 from services.funding.catalogue import COMPOSITE_INDEX
 from services.funding.programmes.schemas import AllocationLevel, Formula, Pool
@@ -208,18 +215,26 @@ def compute_pool(pool: Pool, formula: Formula, years: range, world: World) -> Po
     """Every line of one pool; raises InfeasibleAllocation for the pool-year as a whole."""
     units, used = units_of(pool, formula, world)
     rule = need_rule(formula)
-    # Judge feasibility on the whole annual pool first: the error then names its real size.
-    allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
+    # The whole annual pool is allocated once (an error names its real size); each theme x
+    # year cell is that allocation split over the themes, so it is feasible when the year is.
+    whole_year = allocate(pool.annual_amount_cents, area_inputs(units, formula), rule)
     shares = {t.code: Decimal(t.share) for t in pool.themes}
     split = split_by_theme_and_year(
         pool.annual_amount_cents * len(years), shares,
         dict.fromkeys(years, pool.annual_amount_cents))
+    by_year: dict[int, dict[str, Allocation]] = {}
+    by_budgets: dict[tuple[int, ...], dict[str, Allocation]] = {}
+    for year in years:
+        budgets = {theme: split.cents(theme, year) for theme in sorted(shares)}
+        key = tuple(budgets.values())
+        if key not in by_budgets:  # years with equal cells split alike: split once
+            by_budgets[key] = split_over_themes(whole_year, shares, budgets)
+        by_year[year] = by_budgets[key]
     by_code = {u.code: u for u in units}
     lines: list[dict[str, Any]] = []
     for theme in sorted(shares):
-        inputs = area_inputs(units, formula, shares[theme])
         for year in years:
-            allocation = allocate(split.cents(theme, year), inputs, rule)
+            allocation = by_year[year][theme]
             for line in allocation.lines:
                 unit = by_code[line.code]
                 lines.append({
