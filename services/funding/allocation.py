@@ -202,7 +202,17 @@ def allocate(
         exact, bindings, cents, bumped = rounded
     factor = REPORT.divide(Decimal(numerator * unit), Decimal(denominator))
     lines = _explain(
-        pool_cents, ordered, bases, needs, factor, exact, denominator, cents, bindings, bumped
+        pool_cents,
+        ordered,
+        bases,
+        needs,
+        factor,
+        exact,
+        denominator,
+        cents,
+        bindings,
+        bumped,
+        weights,
     )
     return Allocation(
         pool_cents=pool_cents,
@@ -296,8 +306,10 @@ class _Vectors:
         # reaching a cap: +p, -q), so before k they are the values at k - 1.
         levels = level + np.cumsum(np.where(leaves, -p, p))
         slopes = slope + np.cumsum(np.where(leaves, q, -q))
-        ps, qs = p.tolist(), q.tolist()
-        level_list, slope_list = levels.tolist(), slopes.tolist()
+        ps: list[int] = p.tolist()
+        qs: list[int] = q.tolist()
+        level_list: list[int] = levels.tolist()
+        slope_list: list[int] = slopes.tolist()
 
         def reaches(k: int) -> bool:
             before_level = level if k == 0 else level_list[k - 1]
@@ -400,35 +412,42 @@ def split_over_themes(
         [budgets[theme] for theme in themes],
     )
     result: dict[str, Allocation] = {}
+    new_line = tuple.__new__  # AllocationLine(...) without its Python-level __new__
     with localcontext(REPORT):
         big_denominator = Decimal(denominator)
         for t, theme in enumerate(themes):
             budget = budgets[theme]
-            pool = Decimal(budget)
+            pool = Decimal(budget) if budget else None
             factor = year.factor * values[t]
+            units = share_units[t]
+            theme_exact = [units * exact for exact in year.exact]
             lines = []
-            for i, line in enumerate(year.lines):
-                amount = cents[i][t]
-                inhabitants = year.inhabitants[i]
+            for line, exact, row, row_bumped, inhabitants in zip(
+                year.lines, theme_exact, cents, bumped, year.inhabitants, strict=True
+            ):
+                amount = Decimal(row[t])
                 lines.append(
-                    AllocationLine(
-                        line.code,
-                        line.base,
-                        line.need_effective,
-                        factor,
-                        Decimal(share_units[t] * year.exact[i]) / big_denominator,
-                        amount,
-                        line.binding,
-                        bumped[i][t],
-                        Decimal(amount) / pool if budget else ZERO,
-                        Decimal(amount) / (100 * inhabitants) if inhabitants else None,
+                    new_line(
+                        AllocationLine,
+                        (
+                            line.code,
+                            line.base,
+                            line.need_effective,
+                            factor,
+                            Decimal(exact) / big_denominator,
+                            row[t],
+                            line.binding,
+                            row_bumped[t],
+                            amount / pool if pool is not None else ZERO,
+                            amount / (100 * inhabitants) if inhabitants else None,
+                        ),
                     )
                 )
             result[theme] = Allocation(
                 pool_cents=budget,
                 factor=factor,
                 lines=tuple(lines),
-                exact=tuple(share_units[t] * exact for exact in year.exact),
+                exact=tuple(theme_exact),
                 denominator=denominator,
                 inhabitants=year.inhabitants,
             )
@@ -486,24 +505,27 @@ def _explain(
     cents: list[int],
     bindings: list[Binding],
     bumped: list[bool],
+    weights: list[int],
 ) -> tuple[AllocationLine, ...]:
     """The result lines, their ratios rounded to REPORT's 34 digits.
 
-    Lines at a floor or cap repeat few amounts, so their ratios are computed once per amount.
+    Lines at a floor or cap, and lines without need, repeat few amounts (a floor, a cap, the
+    fixed amount), so their ratios are computed once per amount.
     """
     new_line = tuple.__new__  # AllocationLine(...) without its Python-level __new__
     free = Binding.NONE
     lines: list[AllocationLine] = []
     exact_memo: dict[int, Decimal] = {}
     share_memo: dict[int, Decimal] = {}
+    per_inhabitant: dict[int, Decimal] = {}  # 100 x inhabitants, converted once per value
     with localcontext(REPORT):  # operators in a local context: 5x faster than REPORT.divide
         big_denominator = Decimal(denominator)
         pool = Decimal(pool_cents) if pool_cents else None
-        for area, base, need, e, c, binding, bump in zip(
-            areas, bases, needs, exact, cents, bindings, bumped, strict=True
+        for area, base, need, e, c, binding, bump, weight in zip(
+            areas, bases, needs, exact, cents, bindings, bumped, weights, strict=True
         ):
             rounded = Decimal(c)
-            if binding is free:
+            if binding is free and weight:
                 exact_cents = Decimal(e) / big_denominator
                 share = rounded / pool if pool is not None else ZERO
             else:
@@ -516,6 +538,13 @@ def _explain(
                     bound_share = share_memo[c] = rounded / pool if pool is not None else ZERO
                 share = bound_share
             inhabitants = area.inhabitants
+            if inhabitants:
+                divisor = per_inhabitant.get(inhabitants)
+                if divisor is None:
+                    divisor = per_inhabitant[inhabitants] = Decimal(100 * inhabitants)
+                euros_per_inhabitant: Decimal | None = rounded / divisor
+            else:
+                euros_per_inhabitant = None
             lines.append(
                 new_line(
                     AllocationLine,
@@ -529,7 +558,7 @@ def _explain(
                         binding,
                         bump,
                         share,
-                        rounded / (100 * inhabitants) if inhabitants else None,
+                        euros_per_inhabitant,
                     ),
                 )
             )

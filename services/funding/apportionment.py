@@ -281,7 +281,9 @@ def round_rows(
     which may put a cell a cent further from exact. Returns the cents and which cells were
     rounded up.
     """
-    rows, columns = len(numerators), len(column_totals)
+    columns = len(column_totals)
+    if len(row_totals) != len(numerators) or any(len(row) != columns for row in numerators):
+        raise InvalidAllocationInput("the table must have a total per row and per column")
     if sum(row_totals) != sum(column_totals):
         raise InvalidAllocationInput("row and column totals must add up to the same amount")
     floors: list[list[int]] = []
@@ -297,7 +299,8 @@ def round_rows(
         need = row_totals[i] - sum(row_floors)
         row_ups = [0] * columns
         if need:
-            chosen = sorted(order, key=lambda t: -row_remainders[t])[:need]
+            # reverse=True keeps equal remainders in column order (the sort stays stable)
+            chosen = sorted(order, key=row_remainders.__getitem__, reverse=True)[:need]
             if need < 0 or len(chosen) < need or not row_remainders[chosen[-1]]:
                 regular = False
             for t in chosen:
@@ -313,7 +316,10 @@ def round_rows(
             total - sum(row[t] for row in floors) for t, total in enumerate(column_totals)
         ]
         ups = _round_table(remainders, row_need, column_need)
-    cents = [[f + u for f, u in zip(fr, ur, strict=True)] for fr, ur in zip(floors, ups, strict=True)]
+    cents = [
+        [f + u for f, u in zip(row_floors, row_ups, strict=True)]
+        for row_floors, row_ups in zip(floors, ups, strict=True)
+    ]
     return cents, [[u > 0 for u in row] for row in ups]
 
 

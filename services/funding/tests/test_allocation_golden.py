@@ -36,11 +36,17 @@ def programmes(count: int = 300, seed: int = 20) -> list[tuple[int, list[AreaInp
         areas = []
         for i in range(rng.randint(0, 40)):
             floor = rng.choice([0, 0, rng.randint(0, 5_000)]) * scale
+            code = f"A{rng.randint(0, 10**6):07d}-{i}"
+            bases: list[Decimal | int] = [
+                rng.randint(0, 5_000), Decimal(rng.randint(0, 10**6)) / 1000, 100]
+            base = rng.choice(bases)
+            needs: list[Decimal | int] = [
+                Decimal(rng.randint(-1000, 3000)) / 1000, 1, Decimal("0.5")]
+            need = rng.choice(needs)
             areas.append(AreaInput(
-                code=f"A{rng.randint(0, 10**6):07d}-{i}",
-                base=rng.choice([rng.randint(0, 5_000), Decimal(rng.randint(0, 10**6)) / 1000,
-                                 100]),
-                need=rng.choice([Decimal(rng.randint(-1000, 3000)) / 1000, 1, Decimal("0.5")]),
+                code=code,
+                base=base,
+                need=need,
                 inhabitants=rng.choice([None, 0, rng.randint(1, 9_000)]),
                 fixed_cents=rng.choice([0, 0, rng.randint(0, 4_000) * scale]),
                 floor_cents=floor,
