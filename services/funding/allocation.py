@@ -24,6 +24,12 @@ order so the input order never matters. Edge cases, decided:
   need_eff on, all arithmetic is exact integers; reported Decimals have 34 digits.
 - An area whose floor equals its unclamped amount is not bound ("none"): the floor changes
   nothing there. share = rounded cents / pool (0 for an empty pool).
+- Themes: `split_over_themes` splits an allocated pool-year over themes pro rata, so a theme
+  cell is feasible whenever its year is (see there).
+
+Speed: when every value provably fits (the usual case), the factor, the exact amounts and
+the rounding run on numpy int64 arrays, else on Python integers; both give the same lines
+(`tests/test_allocation_golden.py`).
 """
 
 from __future__ import annotations
@@ -255,12 +261,13 @@ class _Vectors:
             return None
         capped = [0 if cap is None else cap for cap in caps]
         largest = max(max(fixed), max(floors), max(capped))
-        # Breakpoints p / q as float64 must be correctly rounded (p, q < 2**53); their
-        # running sums and the sum of the weights must fit int64.
+        # Breakpoints p / q as float64 must be correctly rounded (p, q < 2**53); the running
+        # sums of up to two breakpoints per area (from the pool down) and of the weights must
+        # fit int64.
         if (
             max(largest, pool_cents) >= _FLOAT_EXACT
             or max(weights) >= _FLOAT_EXACT
-            or max(largest, pool_cents) * (len(weights) + 1) >= _INT64_SAFE
+            or max(largest, pool_cents) * (2 * len(weights) + 1) >= _INT64_SAFE
             or sum(weights) >= _INT64_SAFE
         ):
             return None
