@@ -167,7 +167,7 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
                 rows.append(Row(name, "failed", None, None, None, None, "", False, repr(exc)))
     for name, module, target, limit in [
         ("allocation-national", "services.funding.bench_allocation",
-         "< 200 ms for ~14,000 buurten", 0.2),
+         "< 50 ms for ~14,000 buurten", 0.05),
         ("recompute-national", "services.indicators.bench_recompute",
          "< 10 s for 14,000 buurten, 1M signals", 10.0),
     ]:

@@ -24,17 +24,25 @@ order so the input order never matters. Edge cases, decided:
   need_eff on, all arithmetic is exact integers; reported Decimals have 34 digits.
 - An area whose floor equals its unclamped amount is not bound ("none"): the floor changes
   nothing there. share = rounded cents / pool (0 for an empty pool).
+- Themes: `split_over_themes` splits an allocated pool-year over themes pro rata, so a theme
+  cell is feasible whenever its year is (see there).
+
+Speed: when every value provably fits (the usual case), the factor, the exact amounts and
+the rounding run on numpy int64 arrays, else on Python integers; both give the same lines
+(`tests/test_allocation_golden.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from math import inf
 from typing import NamedTuple
+
+import numpy as np
 
 from services.funding.apportionment import (
     EXACT,
@@ -43,6 +51,8 @@ from services.funding.apportionment import (
     common_denominator,
     hamilton,
     largest_remainder,
+    round_rows,
+    scaled_integers,
 )
 
 __all__ = [
@@ -56,6 +66,7 @@ __all__ = [
     "NeedRule",
     "allocate",
     "hamilton",
+    "split_over_themes",
 ]
 
 # Reported (explanatory) Decimals; never used to decide a cent.
@@ -153,6 +164,10 @@ class Allocation:
     pool_cents: int
     factor: Decimal
     lines: tuple[AllocationLine, ...]
+    # Each line's exact amount is exact[i] / denominator; what `split_over_themes` rounds.
+    exact: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    denominator: int = field(default=1, repr=False, compare=False)
+    inhabitants: tuple[int | None, ...] = field(default=(), repr=False, compare=False)
 
     def cents_by_code(self) -> dict[str, int]:
         """The rounded amount per area code."""
@@ -170,33 +185,295 @@ def allocate(
     fixed = [area.fixed_cents for area in ordered]
     floors = [area.floor_cents for area in ordered]
     caps = [area.cap_cents for area in ordered]
-    guaranteed = [_clamp(f, lo, hi) for f, lo, hi in zip(fixed, floors, caps, strict=True)]
-    _check_guarantees(pool_cents, floors, caps, guaranteed)
-    numerator, denominator = _solve_factor(pool_cents, fixed, floors, caps, weights, guaranteed)
-    exact, bindings = _exact_amounts(fixed, floors, caps, weights, numerator, denominator)
-    assert sum(exact) == pool_cents * denominator
-    # A cent goes only to a positive remainder, so never to an area at its cap, and rounding
-    # down never takes an area below its (whole-cent) floor: bounds hold after rounding.
-    cents, bumped = largest_remainder(exact, denominator, [area.code for area in ordered])
+    vector = _Vectors.of(pool_cents, fixed, floors, caps, weights)
+    if vector is None:  # numbers beyond int64: the same steps on Python integers
+        guaranteed = [_clamp(f, lo, hi) for f, lo, hi in zip(fixed, floors, caps, strict=True)]
+        cap_sum = sum(cap or 0 for cap in caps) if None not in caps else None
+        _check_guarantees(pool_cents, sum(floors), sum(guaranteed), cap_sum if caps else None)
+        numerator, denominator = _solve_factor(
+            pool_cents, fixed, floors, caps, weights, guaranteed
+        )
+    else:
+        guaranteed_sum = vector.guaranteed_sum()
+        _check_guarantees(pool_cents, vector.floor_sum(), guaranteed_sum, vector.cap_sum())
+        numerator, denominator = vector.solve_factor(pool_cents, guaranteed_sum)
+    rounded = None if vector is None else vector.amounts(pool_cents, numerator, denominator)
+    if rounded is None:
+        exact, bindings = _exact_amounts(fixed, floors, caps, weights, numerator, denominator)
+        assert sum(exact) == pool_cents * denominator
+        # A cent goes only to a positive remainder, so never to an area at its cap, and
+        # rounding down never takes an area below its (whole-cent) floor: bounds hold.
+        cents, bumped = largest_remainder(exact, denominator, [area.code for area in ordered])
+    else:
+        exact, bindings, cents, bumped = rounded
     factor = REPORT.divide(Decimal(numerator * unit), Decimal(denominator))
     lines = _explain(
-        pool_cents, ordered, bases, needs, factor, exact, denominator, cents, bindings, bumped
+        pool_cents,
+        ordered,
+        bases,
+        needs,
+        factor,
+        exact,
+        denominator,
+        cents,
+        bindings,
+        bumped,
+        weights,
     )
-    return Allocation(pool_cents=pool_cents, factor=factor, lines=lines)
+    return Allocation(
+        pool_cents=pool_cents,
+        factor=factor,
+        lines=lines,
+        exact=tuple(exact),
+        denominator=denominator,
+        inhabitants=tuple([area.inhabitants for area in ordered]),
+    )
+
+
+# Below these, numpy's int64 and float64 are exact for every value the fast path forms.
+_INT64_SAFE = 2**62
+_FLOAT_EXACT = 2**53
+_BINDINGS = (Binding.NONE, Binding.FLOOR, Binding.CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    """The areas as int64 arrays (code order) when every value fits: the same steps as
+    `_solve_factor`, `_exact_amounts` and `largest_remainder`, vectorised, same results."""
+
+    fixed: np.ndarray
+    floors: np.ndarray
+    caps: np.ndarray  # 0 where there is no cap
+    has_cap: np.ndarray
+    weights: np.ndarray
+    largest: int  # the largest fixed amount, floor or cap in cents
+
+    @classmethod
+    def of(
+        cls,
+        pool_cents: int,
+        fixed: list[int],
+        floors: list[int],
+        caps: list[int | None],
+        weights: list[int],
+    ) -> _Vectors | None:
+        if not weights:
+            return None
+        capped = [0 if cap is None else cap for cap in caps]
+        largest = max(max(fixed), max(floors), max(capped))
+        # Breakpoints p / q as float64 must be correctly rounded (p, q < 2**53); the running
+        # sums of up to two breakpoints per area (from the pool down) and of the weights must
+        # fit int64.
+        if (
+            max(largest, pool_cents) >= _FLOAT_EXACT
+            or max(weights) >= _FLOAT_EXACT
+            or max(largest, pool_cents) * (2 * len(weights) + 1) >= _INT64_SAFE
+            or sum(weights) >= _INT64_SAFE
+        ):
+            return None
+        return cls(
+            np.array(fixed, dtype=np.int64),
+            np.array(floors, dtype=np.int64),
+            np.array(capped, dtype=np.int64),
+            np.array([cap is not None for cap in caps]),
+            np.array(weights, dtype=np.int64),
+            largest,
+        )
+
+    def floor_sum(self) -> int:
+        return int(self.floors.sum())
+
+    def guaranteed_sum(self) -> int:
+        """The sum of clamp(fixed, floor, cap)."""
+        at_least = np.maximum(self.fixed, self.floors)
+        return int(np.where(self.has_cap, np.minimum(at_least, self.caps), at_least).sum())
+
+    def cap_sum(self) -> int | None:
+        return int(self.caps.sum()) if bool(self.has_cap.all()) else None
+
+    def solve_factor(self, pool_cents: int, level: int) -> tuple[int, int]:
+        """`_solve_factor`: breakpoints sorted by float64 key (exact order where keys tie),
+        S at each breakpoint from running sums, the first that reaches the pool by bisection
+        (S is non-decreasing in the factor)."""
+        if level == pool_cents:
+            return 0, 1
+        f, lo, hi, w = self.fixed, self.floors, self.caps, self.weights
+        active = (w != 0) & ~(self.has_cap & (f >= hi))
+        below = active & (f < lo)
+        slope = int(w[active & ~below].sum())
+        reaching = active & self.has_cap
+        p = np.concatenate([(lo - f)[below], (hi - f)[reaching]])
+        q = np.concatenate([w[below], w[reaching]])
+        leaves = np.zeros(len(p), dtype=bool)
+        leaves[: int(below.sum())] = True
+        order = np.argsort(p.astype(np.float64) / q.astype(np.float64), kind="stable")
+        order = _order_exactly(order, p, q)
+        p, q, leaves = p[order], q[order], leaves[order]
+        # Level and slope on the piece after breakpoint k (leaving a floor: -p, +q;
+        # reaching a cap: +p, -q), so before k they are the values at k - 1.
+        levels = level + np.cumsum(np.where(leaves, -p, p))
+        slopes = slope + np.cumsum(np.where(leaves, q, -q))
+        ps: list[int] = p.tolist()
+        qs: list[int] = q.tolist()
+        level_list: list[int] = levels.tolist()
+        slope_list: list[int] = slopes.tolist()
+
+        def reaches(k: int) -> bool:
+            before_level = level if k == 0 else level_list[k - 1]
+            before_slope = slope if k == 0 else slope_list[k - 1]
+            return before_level * qs[k] + before_slope * ps[k] >= pool_cents * qs[k]
+
+        low, high = 0, len(ps)
+        while low < high:
+            middle = (low + high) // 2
+            if reaches(middle):
+                high = middle
+            else:
+                low = middle + 1
+        if low > 0:
+            level, slope = level_list[low - 1], slope_list[low - 1]
+        if slope == 0:
+            raise InfeasibleAllocation(InfeasibleConstraint.NEED, pool_cents - level, pool_cents)
+        return pool_cents - level, slope
+
+    def amounts(
+        self, pool_cents: int, numerator: int, denominator: int
+    ) -> tuple[list[int], list[Binding], list[int], list[bool]] | None:
+        """`_exact_amounts` then `largest_remainder` (ties to the lower index: code order);
+        None when the exact amounts times the denominator would not fit int64."""
+        largest_weight = int(self.weights.max())
+        if self.largest * denominator + numerator * largest_weight >= _INT64_SAFE:
+            return None
+        unclamped = self.fixed * denominator + self.weights * numerator
+        floor = self.floors * denominator
+        cap = self.caps * denominator
+        at_floor = unclamped < floor
+        at_cap = ~at_floor & self.has_cap & (unclamped > cap)
+        exact = np.where(at_floor, floor, np.where(at_cap, cap, unclamped))
+        quotients, remainders = np.divmod(exact, denominator)
+        left = pool_cents - int(quotients.sum())
+        bumped = np.zeros(len(exact), dtype=bool)
+        if left:
+            bumped[np.argsort(-remainders, kind="stable")[:left]] = True
+        kinds = at_floor.astype(np.int8) + 2 * at_cap.astype(np.int8)
+        return (
+            exact.tolist(),
+            [_BINDINGS[kind] for kind in kinds.tolist()],
+            (quotients + bumped).tolist(),
+            bumped.tolist(),
+        )
+
+
+def _order_exactly(order: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Within runs of equal float keys, order by the exact p / q (float ties are rare)."""
+    if len(order) < 2:
+        return order
+    keys = p[order].astype(np.float64) / q[order].astype(np.float64)
+    ties = np.flatnonzero(keys[1:] == keys[:-1])
+    if not len(ties):
+        return order
+    result = order.copy()
+    start = None
+    ends = set((ties + 1).tolist())
+    for index in range(len(order) + 1):
+        if index in ends:
+            continue
+        if start is not None and index - start > 1:
+            run = result[start:index].tolist()
+            result[start:index] = sorted(run, key=lambda j: Fraction(int(p[j]), int(q[j])))
+        start = index
+    return result
+
+
+def split_over_themes(
+    year: Allocation, shares: Mapping[str, Decimal], budgets: Mapping[str, int]
+) -> dict[str, Allocation]:
+    """The year's allocation split over themes: `budgets` (summing to the year's pool) by
+    theme, each theme's area amounts summing to its budget and each area's theme amounts to
+    its cents in the year.
+
+    A theme's exact amount for an area is its share of the area's exact amount in the year,
+    so the theme line is the same formula with fixed amount, floor and cap taken pro rata
+    (exactly, unrounded) and factor share x lambda: clamp(s*fixed + s*lambda*w, s*floor,
+    s*cap) = s * clamp(fixed + lambda*w, floor, cap). Its binding is the year's. The exact
+    amounts are rounded down or up to whole cents by `round_rows`, so a feasible year can
+    never make a theme infeasible, and floors and caps hold per area over the year.
+    `remainder_cent` then means: rounded up in this split; `share` is cents / theme budget.
+    """
+    themes = sorted(shares)
+    if set(budgets) != set(themes):
+        raise InvalidAllocationInput("every theme needs a budget, and only themes")
+    values = [as_decimal(shares[theme], "share", theme) for theme in themes]
+    share_units, unit = scaled_integers(values)
+    if any(units < 0 for units in share_units) or sum(share_units) != unit:
+        raise InvalidAllocationInput("theme shares must not be negative and sum to exactly 1")
+    if sum(budgets.values()) != year.pool_cents or any(b < 0 for b in budgets.values()):
+        raise InvalidAllocationInput(
+            f"the theme budgets must not be negative and sum to the pool ({year.pool_cents})"
+        )
+    denominator = unit * year.denominator
+    cents, bumped = round_rows(
+        [[units * exact for units in share_units] for exact in year.exact],
+        denominator,
+        [line.cents for line in year.lines],
+        [budgets[theme] for theme in themes],
+    )
+    result: dict[str, Allocation] = {}
+    new_line = tuple.__new__  # AllocationLine(...) without its Python-level __new__
+    with localcontext(REPORT):
+        big_denominator = Decimal(denominator)
+        for t, theme in enumerate(themes):
+            budget = budgets[theme]
+            pool = Decimal(budget) if budget else None
+            factor = year.factor * values[t]
+            units = share_units[t]
+            theme_exact = [units * exact for exact in year.exact]
+            lines = []
+            for line, exact, row, row_bumped, inhabitants in zip(
+                year.lines, theme_exact, cents, bumped, year.inhabitants, strict=True
+            ):
+                amount = Decimal(row[t])
+                lines.append(
+                    new_line(
+                        AllocationLine,
+                        (
+                            line.code,
+                            line.base,
+                            line.need_effective,
+                            factor,
+                            Decimal(exact) / big_denominator,
+                            row[t],
+                            line.binding,
+                            row_bumped[t],
+                            amount / pool if pool is not None else ZERO,
+                            amount / (100 * inhabitants) if inhabitants else None,
+                        ),
+                    )
+                )
+            result[theme] = Allocation(
+                pool_cents=budget,
+                factor=factor,
+                lines=tuple(lines),
+                exact=tuple(theme_exact),
+                denominator=denominator,
+                inhabitants=year.inhabitants,
+            )
+    return result
 
 
 def _weights(needs: list[Decimal], bases: list[Decimal]) -> tuple[list[int], int]:
-    """Integers w_i and a unit with need_i * base_i == w_i / unit exactly."""
-    return common_denominator(
-        [
-            (need_p * base_p, need_q * base_q)
-            for (need_p, need_q), (base_p, base_q) in zip(
-                (need.as_integer_ratio() for need in needs),
-                (base.as_integer_ratio() for base in bases),
-                strict=True,
-            )
+    """Integers w_i and a unit with need_i * base_i == w_i / unit exactly.
+
+    The product is exact (EXACT traps any rounding); a zero product adds nothing to the unit,
+    which only scales every weight alike, so no amount or factor depends on it.
+    """
+    zero = (0, 1)
+    with localcontext(EXACT):
+        ratios = [
+            (need * base).as_integer_ratio() if need and base else zero
+            for need, base in zip(needs, bases, strict=True)
         ]
-    )
+    return common_denominator(ratios)
 
 
 def _exact_amounts(
@@ -235,26 +512,61 @@ def _explain(
     cents: list[int],
     bindings: list[Binding],
     bumped: list[bool],
+    weights: list[int],
 ) -> tuple[AllocationLine, ...]:
-    """The result lines, their ratios rounded to REPORT's 34 digits."""
+    """The result lines, their ratios rounded to REPORT's 34 digits.
+
+    Lines at a floor or cap, and lines without need, repeat few amounts (a floor, a cap, the
+    fixed amount), so their ratios are computed once per amount.
+    """
+    new_line = tuple.__new__  # AllocationLine(...) without its Python-level __new__
+    free = Binding.NONE
     lines: list[AllocationLine] = []
+    exact_memo: dict[int, Decimal] = {}
+    share_memo: dict[int, Decimal] = {}
+    per_inhabitant: dict[int, Decimal] = {}  # 100 x inhabitants, converted once per value
     with localcontext(REPORT):  # operators in a local context: 5x faster than REPORT.divide
         big_denominator = Decimal(denominator)
-        pool = Decimal(pool_cents)
-        for i, area in enumerate(areas):
-            rounded = Decimal(cents[i])
+        pool = Decimal(pool_cents) if pool_cents else None
+        for area, base, need, e, c, binding, bump, weight in zip(
+            areas, bases, needs, exact, cents, bindings, bumped, weights, strict=True
+        ):
+            rounded = Decimal(c)
+            if binding is free and weight:
+                exact_cents = Decimal(e) / big_denominator
+                share = rounded / pool if pool is not None else ZERO
+            else:
+                bound_exact = exact_memo.get(e)
+                if bound_exact is None:
+                    bound_exact = exact_memo[e] = Decimal(e) / big_denominator
+                exact_cents = bound_exact
+                bound_share = share_memo.get(c)
+                if bound_share is None:
+                    bound_share = share_memo[c] = rounded / pool if pool is not None else ZERO
+                share = bound_share
+            inhabitants = area.inhabitants
+            if inhabitants:
+                divisor = per_inhabitant.get(inhabitants)
+                if divisor is None:
+                    divisor = per_inhabitant[inhabitants] = Decimal(100 * inhabitants)
+                euros_per_inhabitant: Decimal | None = rounded / divisor
+            else:
+                euros_per_inhabitant = None
             lines.append(
-                AllocationLine(
-                    area.code,
-                    bases[i],
-                    needs[i],
-                    factor,
-                    Decimal(exact[i]) / big_denominator,
-                    cents[i],
-                    bindings[i],
-                    bumped[i],
-                    rounded / pool if pool_cents else ZERO,
-                    rounded / (100 * area.inhabitants) if area.inhabitants else None,
+                new_line(
+                    AllocationLine,
+                    (
+                        area.code,
+                        base,
+                        need,
+                        factor,
+                        exact_cents,
+                        c,
+                        binding,
+                        bump,
+                        share,
+                        euros_per_inhabitant,
+                    ),
                 )
             )
     return tuple(lines)
@@ -273,30 +585,45 @@ def _validate(
     bases: list[Decimal] = []
     needs: list[Decimal] = []
     previous_code: str | None = None
+    decimal, integer = Decimal, int
     with localcontext(EXACT):  # need - threshold exactly, whatever the caller's context
         for area in areas:
-            if area.code == previous_code:
-                raise InvalidAllocationInput(f"area {area.code!r} appears more than once")
-            previous_code = area.code
-            base = as_decimal(area.base, "base", area.code)
+            code = area.code
+            if code == previous_code:
+                raise InvalidAllocationInput(f"area {code!r} appears more than once")
+            previous_code = code
+            # as_decimal inlined for its common cases: 14,000 calls less.
+            raw = area.base
+            if type(raw) is integer:
+                negative = raw < 0
+                base = decimal(raw)
+            else:
+                base = raw if type(raw) is decimal and raw.is_finite() else as_decimal(
+                    raw, "base", code)
+                negative = base < ZERO
+            cap, inhabitants = area.cap_cents, area.inhabitants
             if (
-                base < 0
+                negative
                 or area.fixed_cents < 0
                 or area.floor_cents < 0
-                or (area.cap_cents or 0) < 0
-                or (area.inhabitants or 0) < 0
+                or (cap is not None and cap < 0)
+                or (inhabitants is not None and inhabitants < 0)
             ):
                 raise InvalidAllocationInput(
-                    f"base, fixed amount, floor, cap and inhabitants of {area.code!r}"
+                    f"base, fixed amount, floor, cap and inhabitants of {code!r}"
                     " must not be negative"
                 )
-            if area.cap_cents is not None and area.floor_cents > area.cap_cents:
+            if cap is not None and area.floor_cents > cap:
                 raise InvalidAllocationInput(
-                    f"floor of {area.code!r} ({area.floor_cents})"
-                    f" is above its cap ({area.cap_cents})"
+                    f"floor of {code!r} ({area.floor_cents}) is above its cap ({cap})"
                 )
-            above = as_decimal(area.need, "need", area.code) - threshold
-            if above <= 0:
+            need = area.need
+            if type(need) is integer:
+                need = decimal(need)
+            elif type(need) is not decimal or not need.is_finite():
+                need = as_decimal(need, "need", code)
+            above = need - threshold
+            if above <= ZERO:
                 need = ZERO
             elif exponent == 1:
                 need = above
@@ -313,21 +640,21 @@ def _clamp(value: int, floor: int, cap: int | None) -> int:
 
 
 def _check_guarantees(
-    pool_cents: int, floors: list[int], caps: list[int | None], guaranteed: list[int]
+    pool_cents: int, floor_sum: int, guaranteed_sum: int, cap_sum: int | None
 ) -> None:
-    """Raise for the constraints that can be judged without solving for the factor."""
-    floor_sum = sum(floors)
+    """Raise for the constraints that can be judged without solving for the factor.
+
+    `guaranteed_sum` adds clamp(fixed, floor, cap) over the areas; `cap_sum` is None unless
+    there are areas and every one has a cap.
+    """
     if floor_sum > pool_cents:
         raise InfeasibleAllocation(InfeasibleConstraint.FLOORS, floor_sum - pool_cents, pool_cents)
-    guaranteed_sum = sum(guaranteed)
     if guaranteed_sum > pool_cents:
         raise InfeasibleAllocation(
             InfeasibleConstraint.FIXED, guaranteed_sum - pool_cents, pool_cents
         )
-    if caps and all(cap is not None for cap in caps):
-        cap_sum = sum(cap or 0 for cap in caps)
-        if cap_sum < pool_cents:
-            raise InfeasibleAllocation(InfeasibleConstraint.CAPS, pool_cents - cap_sum, pool_cents)
+    if cap_sum is not None and cap_sum < pool_cents:
+        raise InfeasibleAllocation(InfeasibleConstraint.CAPS, pool_cents - cap_sum, pool_cents)
 
 
 def _solve_factor(

@@ -260,3 +260,128 @@ def _apply_path(
             ups[node[1]][previous[1]] -= 1
         node, previous = previous, came_from[previous]
     return node[1]
+
+
+def round_rows(
+    numerators: Sequence[Sequence[int]],
+    denominator: int,
+    row_totals: Sequence[int],
+    column_totals: Sequence[int],
+) -> tuple[list[list[int]], list[list[bool]]]:
+    """Round a table of exact values numerators[i][t] / denominator to whole cents such that
+    row i adds up to row_totals[i] and column t to column_totals[t] (equal grand totals).
+
+    Made for many rows (areas) and few columns (themes). Each row first takes its largest
+    remainders (ties to the first column), as `largest_remainder` would; the columns that then
+    hold too many cents pass them on to those that hold too few, one row at a time, each time
+    along the path through the columns that costs the least remainder (ties to the first row):
+    a min-cost flow over the columns. A row moves at most once, so every cell stays its exact
+    value rounded down or up. In the rare table where that cannot reach the column totals, the
+    whole table is rounded as `split_by_theme_and_year` rounds its cells (`_round_table`),
+    which may put a cell a cent further from exact. Returns the cents and which cells were
+    rounded up.
+    """
+    columns = len(column_totals)
+    if len(row_totals) != len(numerators) or any(len(row) != columns for row in numerators):
+        raise InvalidAllocationInput("the table must have a total per row and per column")
+    if sum(row_totals) != sum(column_totals):
+        raise InvalidAllocationInput("row and column totals must add up to the same amount")
+    floors: list[list[int]] = []
+    remainders: list[list[int]] = []
+    ups: list[list[int]] = []
+    column_left = list(column_totals)
+    order = range(columns)
+    regular = True
+    for i, row in enumerate(numerators):
+        pairs = [divmod(n, denominator) for n in row]
+        row_floors = [q for q, _ in pairs]
+        row_remainders = [r for _, r in pairs]
+        need = row_totals[i] - sum(row_floors)
+        row_ups = [0] * columns
+        if need:
+            # reverse=True keeps equal remainders in column order (the sort stays stable)
+            chosen = sorted(order, key=row_remainders.__getitem__, reverse=True)[:need]
+            if need < 0 or len(chosen) < need or not row_remainders[chosen[-1]]:
+                regular = False
+            for t in chosen:
+                row_ups[t] = 1
+        floors.append(row_floors)
+        remainders.append(row_remainders)
+        ups.append(row_ups)
+        for t in order:
+            column_left[t] -= row_floors[t] + row_ups[t]
+    if not regular or not _repair_columns(remainders, ups, column_left):
+        row_need = [total - sum(row) for total, row in zip(row_totals, floors, strict=True)]
+        column_need = [
+            total - sum(row[t] for row in floors) for t, total in enumerate(column_totals)
+        ]
+        ups = _round_table(remainders, row_need, column_need)
+    cents = [
+        [f + u for f, u in zip(row_floors, row_ups, strict=True)]
+        for row_floors, row_ups in zip(floors, ups, strict=True)
+    ]
+    return cents, [[u > 0 for u in row] for row in ups]
+
+
+def _repair_columns(
+    remainders: list[list[int]], ups: list[list[int]], column_left: list[int]
+) -> bool:
+    """Move rounded-up cents between columns until every column_left is 0; False if stuck."""
+    columns = len(column_left)
+    moved: set[int] = set()
+    candidates: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    position: dict[tuple[int, int], int] = {}
+
+    def best(a: int, b: int) -> tuple[int, int] | None:
+        """The cheapest unmoved row that can pass its cent in column a to column b."""
+        if (a, b) not in candidates:
+            candidates[(a, b)] = sorted(
+                (row[a] - row[b], i)
+                for i, row in enumerate(remainders)
+                if ups[i][a] and not ups[i][b] and row[b] and i not in moved
+            )
+            position[(a, b)] = 0
+        listed, at = candidates[(a, b)], position[(a, b)]
+        while at < len(listed) and listed[at][1] in moved:
+            at += 1
+        position[(a, b)] = at
+        return listed[at] if at < len(listed) else None
+
+    while any(column_left):
+        # Bellman-Ford from every column with too many cents: few columns, costs >= 0.
+        distance: list[int | None] = [0 if left < 0 else None for left in column_left]
+        via: list[tuple[int, int] | None] = [None] * columns
+        for _ in range(columns):
+            changed = False
+            for a in range(columns):
+                start = distance[a]
+                if start is None:
+                    continue
+                for b in range(columns):
+                    if b == a or column_left[b] < 0:
+                        continue
+                    edge = best(a, b)
+                    if edge is None:
+                        continue
+                    current = distance[b]
+                    if current is None or start + edge[0] < current:
+                        distance[b] = start + edge[0]
+                        via[b] = (a, edge[1])
+                        changed = True
+            if not changed:
+                break
+        reached = [
+            (cost, b) for b, cost in enumerate(distance) if cost is not None and column_left[b] > 0
+        ]
+        if not reached:
+            return False
+        _, target = min(reached)
+        column_left[target] -= 1
+        node = target
+        while (step := via[node]) is not None:
+            source, i = step
+            ups[i][source], ups[i][node] = 0, 1
+            moved.add(i)
+            node = source
+        column_left[node] += 1
+    return True

@@ -9,9 +9,10 @@ Pure: a `World` in, lines out. Decisions where the issue was silent:
   needs. An area without a value gets no need-based money: only its fixed amount or floor.
 - For an indicator where lower is worse (`shared.contracts.indicators.LOWER_IS_WORSE`), need
   is the shortfall below the threshold, so more money still goes where things are worse.
-- Floors, caps and fixed amounts are per area per year for the whole pool. Within a theme
-  they apply pro rata to the theme's share (floor and fixed rounded down, cap rounded up),
-  which keeps every theme x year cell feasible when the pool-year is.
+- Floors, caps and fixed amounts are per area per year for the whole pool. The pool-year is
+  allocated once; each theme x year cell is that allocation split over the themes (exactly
+  pro rata, then rounded so areas add up to the cell and themes to the area's year amount,
+  `split_over_themes`), so every cell is feasible when the pool-year is.
 - `other-vulnerable` takes buurten with decile >= N or score >= threshold that lie in no
   programme area.
 - Each budget year has its own amount (the pool's schedule) and may have its own inputs (the
@@ -26,7 +27,13 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import overload
 
-from services.funding.allocation import AreaInput, NeedRule, allocate
+from services.funding.allocation import (
+    Allocation,
+    AreaInput,
+    NeedRule,
+    allocate,
+    split_over_themes,
+)
 from services.funding.apportionment import split_by_theme_and_year
 from services.funding.catalogue import COMPOSITE_INDEX
 from services.funding.lines import AllocationLine, euros
@@ -220,25 +227,32 @@ def compute_pool(pool: Pool, formula: Formula, years: range, world: World,
             units, considered = units_of(pool, formula, w)
             units_of_world[id(w)] = units
             used |= considered
-    # Judge feasibility on each whole pool-year first: the error then names its real size.
+    # Each pool-year is allocated as a whole (an error names its real size); each theme x year
+    # cell is that allocation split over the themes, so it is feasible when the year is.
+    whole: dict[tuple[int, int], Allocation] = {}
     for world_id, cents in sorted({(id(worlds[y]), amounts[y]) for y in years},
                                   key=lambda pair: pair[1]):
-        allocate(cents, area_inputs(units_of_world[world_id], formula), rule)
+        whole[(world_id, cents)] = allocate(
+            cents, area_inputs(units_of_world[world_id], formula), rule)
     shares = {t.code: Decimal(t.share) for t in pool.themes}
     split = split_by_theme_and_year(sum(amounts.values()), shares, amounts)
+    by_year: dict[int, dict[str, Allocation]] = {}
+    by_budgets: dict[tuple[int, int, tuple[int, ...]], dict[str, Allocation]] = {}
+    for year in years:
+        budgets = {theme: split.cents(theme, year) for theme in sorted(shares)}
+        key = (id(worlds[year]), amounts[year], tuple(budgets.values()))
+        if key not in by_budgets:  # years with equal inputs and cells split alike: once
+            by_budgets[key] = split_over_themes(whole[key[0], key[1]], shares, budgets)
+        by_year[year] = by_budgets[key]
     lines: list[AllocationLine] = []
     unit_maps: dict[int, dict[str, Unit]] = {}
     for theme in sorted(shares):
-        inputs_of_world: dict[int, list[AreaInput]] = {}
         for year in years:
-            key = id(worlds[year])
-            units = units_of_world[key]
-            if key not in inputs_of_world:
-                inputs_of_world[key] = area_inputs(units, formula, shares[theme])
-            allocation = allocate(split.cents(theme, year), inputs_of_world[key], rule)
-            if key not in unit_maps:
-                unit_maps[key] = {u.code: u for u in units}
-            by_code = unit_maps[key]
+            world_id = id(worlds[year])
+            if world_id not in unit_maps:
+                unit_maps[world_id] = {u.code: u for u in units_of_world[world_id]}
+            by_code = unit_maps[world_id]
+            allocation = by_year[year][theme]
             for line in allocation.lines:
                 unit = by_code[line.code]
                 # Built from values of the types the line declares: validating each of many
