@@ -284,3 +284,62 @@ def test_counts_round_trip_through_either_delimiter(count, delimiter):
     (row,) = parse_kerncijfers(text, year=2024).rows
     assert row.code == "GM0363"
     assert row.stats[StatName.INHABITANTS] == count
+
+
+# Thousands separators: read correctly where the file says which mark is decimal, the row
+# rejected where it does not; never `1.000` inhabitants read as 1.
+
+
+def test_a_dot_thousands_separator_in_a_decimal_comma_file_is_read_as_thousands():
+    text = ("Codering_3;AantalInwoners_5;GemiddeldeWOZWaardeVanWoningen_35;"
+            "InBezitWoningcorporatie_42\n"
+            "GM0014;1.000;1.250;47,1\n"
+            "GM0080;12.345.678;250;3,5\n")
+    rows = by_code(parse_kerncijfers(text, year=2024))
+    assert rows["GM0014"].stats[StatName.INHABITANTS] == 1000
+    assert rows["GM0014"].stats[StatName.MEAN_WOZ_VALUE] == 1_250_000  # thousands of euros
+    assert rows["GM0080"].stats[StatName.INHABITANTS] == 12_345_678
+
+
+def test_an_ambiguous_thousands_separator_rejects_the_row():
+    text = ("Codering_3;AantalInwoners_5;GemiddeldeWOZWaardeVanWoningen_35\n"
+            "GM0014;1.000;300\n"
+            "GM0080;800;1.250\n"
+            "GM0150;800;250\n")
+    result = parse_kerncijfers(text, year=2024)
+    assert [r.code for r in result.rows] == ["GM0150"]
+    rejected = {r.code: r.reasons for r in result.rejected}
+    assert "ambiguous" in rejected["GM0014"][0]
+    assert "ambiguous" in rejected["GM0080"][0]
+
+
+def test_a_comma_thousands_separator_in_a_decimal_point_file_is_read_as_thousands():
+    text = ('Codering_3,AantalInwoners_5,InBezitWoningcorporatie_42\n'
+            'GM0014,"1,000",47.1\n')
+    (row,) = parse_kerncijfers(text, year=2024).rows
+    assert row.stats[StatName.INHABITANTS] == 1000
+
+
+@pytest.mark.parametrize("raw", ["1.00", "10.0000", "1.000.00", "1,000.000.5"])
+def test_misplaced_group_separators_are_refused(raw):
+    with pytest.raises(ValueError):
+        parse_cbs_number(raw, decimal_mark=",")
+
+
+def test_old_mac_line_endings_are_read():
+    text = "Codering_3;AantalInwoners_5\rGM0014;238147\rGM0080;5\r"
+    result = parse_kerncijfers(text, year=2024)
+    assert [(r.code, r.line) for r in result.rows] == [("GM0014", 2), ("GM0080", 3)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Codering_3;"AantalInwoners_5\nGM0014;5\n',  # a quote never closed in the header
+        "Codering_3;Aantal\x00Inwoners_5\nGM0014;5\n",
+        'Codering_3;AantalInwoners_5\r\nGM0014;"5\rGM0080;6',
+    ],
+)
+def test_broken_csv_is_malformed_not_a_crash(text):
+    with pytest.raises(KerncijfersImportError):
+        parse_kerncijfers(text, year=2024)
