@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from services.indicators.cbs_csv import MAX_KERNCIJFERS_BYTES
 from services.indicators.cellkey import RecordKeys, record_keys
 from services.indicators.computation.service import ComputationCache
+from services.indicators.maps.endpoints import router as maps_router
+from services.indicators.maps.geometries import MAX_GEOMETRY_BYTES
 from services.indicators.models import Inbox, Outbox
 from services.indicators.publication.endpoints import router as publication_router
 from services.indicators.publication.publisher import IndicatorPublisher
@@ -95,12 +97,13 @@ def build(settings: Settings | None = None) -> FastAPI:
         "refused (`small-denominator`), and further cells are withheld (`secondary`: 1 or "
         "more) so that no withheld count can be worked out from other figures. Those who "
         "record signals read every organisation's figures of final periods only.",
-        routers=[register_router, reporting_router, publication_router],
+        routers=[register_router, reporting_router, publication_router, maps_router],
         runtime=lambda: IndicatorsRuntime(s, outbox=Outbox,
                                           topics=topics + [dlq_topic(t) for t in topics],
                                           consumer_factory=consumers),
         # A whole CBS Kerncijfers file: larger than an API body, still bounded on the bytes read.
-        body_limits={"/v1/areas/import": MAX_KERNCIJFERS_BYTES},
+        body_limits={"/v1/areas/import": MAX_KERNCIJFERS_BYTES,
+                     "/v1/area-geometries/import": MAX_GEOMETRY_BYTES},
     )
     app.state.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s,
                                                    grace_days=s.period_grace_days)
