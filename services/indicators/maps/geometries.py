@@ -127,14 +127,13 @@ def read_area_map(data: bytes) -> list[AreaOutline]:
 
 def display_outline(geometry: BaseGeometry, level: AreaLevel, from_rd: bool) -> str:
     """A valid polygonal outline simplified for display, as WGS84 GeoJSON text."""
-    rd = geometry if from_rd else shapely.transform(geometry, _project(WGS84, RD_NEW),
-                                                    interleaved=False)
+    rd = geometry if from_rd else shapely.transform(geometry, _project(WGS84, RD_NEW))
     if not rd.is_valid:
         rd = _polygonal(shapely.make_valid(rd))
     simple = rd.simplify(TOLERANCE_M[level], preserve_topology=True)
     if simple.is_empty:  # smaller than the tolerance: keep it as it came
         simple = rd
-    lonlat = shapely.transform(simple, _rounded(_project(RD_NEW, WGS84)), interleaved=False)
+    lonlat = shapely.transform(simple, _rounded(_project(RD_NEW, WGS84)))
     return str(shapely.to_geojson(lonlat))
 
 
@@ -244,39 +243,35 @@ def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
     return shapely.unary_union(parts) if parts else geometry
 
 
-Coordinates = NDArray[np.float64]
+Coordinates = NDArray[np.float64]  # shape (n, 2): x, y or longitude, latitude
 
 
 @cache
-def _project(source: str, target: str) -> Callable[[Coordinates, Coordinates],
-                                                    tuple[Coordinates, Coordinates]]:
+def _project(source: str, target: str) -> Callable[[Coordinates], Coordinates]:
     transformer = Transformer.from_crs(source, target, always_xy=True)
 
-    def project(x: Coordinates, y: Coordinates) -> tuple[Coordinates, Coordinates]:
-        out_x, out_y = transformer.transform(x, y)
-        return np.asarray(out_x), np.asarray(out_y)
+    def project(points: Coordinates) -> Coordinates:
+        x, y = transformer.transform(points[:, 0], points[:, 1])
+        return np.column_stack((np.asarray(x), np.asarray(y)))
 
     return project
 
 
-def _rounded(project: Callable[[Coordinates, Coordinates], tuple[Coordinates, Coordinates]]
-             ) -> Callable[[Coordinates, Coordinates], tuple[Coordinates, Coordinates]]:
-    def rounded(x: Coordinates, y: Coordinates) -> tuple[Coordinates, Coordinates]:
-        out_x, out_y = project(x, y)
-        return np.round(out_x, DECIMALS), np.round(out_y, DECIMALS)
+def _rounded(project: Callable[[Coordinates], Coordinates]
+             ) -> Callable[[Coordinates], Coordinates]:
+    def rounded(points: Coordinates) -> Coordinates:
+        return np.round(project(points), DECIMALS)
 
     return rounded
 
 
 def rd_to_wgs84(x: float, y: float) -> tuple[float, float]:
     """One RD New point as (longitude, latitude)."""
-    lon, lat = _project(RD_NEW, WGS84)(np.array([x]), np.array([y]))
-    return float(lon[0]), float(lat[0])
+    lon, lat = _project(RD_NEW, WGS84)(np.array([[x, y]]))[0]
+    return float(lon), float(lat)
 
 
 def wgs84_to_rd(lon: float, lat: float) -> tuple[float, float]:
     """One WGS84 point as RD New (x, y) in metres."""
-    x, y = _project(WGS84, RD_NEW)(np.array([lon]), np.array([lat]))
-    return float(x[0]), float(y[0])
-
-
+    x, y = _project(WGS84, RD_NEW)(np.array([[lon, lat]]))[0]
+    return float(x), float(y)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -34,7 +35,7 @@ RATE = "signalled-households-per-100-corporation-dwellings"
 PERIOD = "rolling-12m:2026-11"
 
 
-def document() -> dict:
+def document() -> dict[str, Any]:
     return orjson.loads(MAP.read_bytes())
 
 
