@@ -31,11 +31,11 @@ COLLECTION_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
 @router.post("/area-geometries/import", response_model=MapImportReport,
              openapi_extra=MAP_BODY, responses=problem_responses(400, 413))
 async def import_area_geometries(
-    session: SessionDep,
+    *, principal: Principal = require_admin,  # first: no body is read for the unauthorised
+    data: UploadedFileDep, session: SessionDep,
     source: Annotated[str, Query(min_length=1, max_length=200, description=(
         "Where the map comes from, e.g. 'CBS wijk- en buurtkaart 2024'"))
     ] = service.DEFAULT_SOURCE,
-    principal: Principal = require_admin, data: UploadedFileDep = b"",
 ) -> MapImportReport:
     """Import outlines from a wijk- en buurtkaart (a bad feature refuses the whole file)."""
     return await service.import_area_map(session, data, source)

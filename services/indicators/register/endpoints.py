@@ -40,9 +40,9 @@ CSV_BODY = upload_body("text/csv", "CBS Kerncijfers wijken en buurten (CSV): kwb
 @router.post("/areas/import", response_model=ImportReport, openapi_extra=CSV_BODY,
              responses=problem_responses(400, 413))
 async def import_areas(
-    session: SessionDep, cache: CacheDep, source: EventSourceDep,
+    *, principal: Principal = require_admin,  # first: no body is read for the unauthorised
+    data: UploadedFileDep, session: SessionDep, cache: CacheDep, source: EventSourceDep,
     year: Annotated[int, Query(ge=1995, le=2100, description="Year the figures are about")],
-    principal: Principal = require_admin, data: UploadedFileDep = b"",
 ) -> ImportReport:
     """Import a CBS Kerncijfers CSV for one year (idempotent; bad rows are reported)."""
     report = await service.import_kerncijfers(session, data, year, source)

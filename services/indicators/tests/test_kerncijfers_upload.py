@@ -153,3 +153,13 @@ def test_a_large_multipart_upload_over_real_http_is_answered(indicators_process,
     finally:
         conn.close()
     assert response.status == 200, answer[:500]
+
+
+async def test_an_upload_is_not_read_before_the_token_is_checked(indicators, auth):
+    """A partner's multipart upload is refused, its body never parsed (no 400 about it)."""
+    body, content_type = multipart("x.csv", b"broken", field="other")
+    async with indicators() as svc:
+        for path in ("/v1/areas/import?year=2023", "/v1/area-geometries/import"):
+            r = await svc.client.post(path, content=body, headers={
+                **auth("partner", "demo-partner"), "Content-Type": content_type})
+            assert r.status_code == 403, r.text
