@@ -222,3 +222,19 @@ async def test_map_requests_that_are_refused(indicators, auth):
             r = await c.get("/v1/area-geometries", headers=reader, params=params)
             assert r.status_code == 400, (params, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_large_map_goes_as_a_multipart_upload(indicators, auth):
+    """A GeoJSON body is JSON, held whole to the 4 MiB JSON limit before the app runs; the
+    same file as a browser upload may be up to MAX_GEOMETRY_BYTES."""
+    admin = auth("admin")
+    padded = MAP.read_bytes() + b" " * (5 * 1024 * 1024)  # still the same JSON document
+    async with indicators() as svc:
+        r = await svc.client.post("/v1/area-geometries/import", content=padded,
+                                  headers={**admin, **GEOJSON})
+        assert r.status_code == 413, r.text
+        body, content_type = multipart("wijkenbuurten.geojson", padded)
+        r = await svc.client.post("/v1/area-geometries/import", content=body,
+                                  headers={**admin, "Content-Type": content_type})
+        assert r.status_code == 200, r.text
+        assert r.json()["stored"] == 7
