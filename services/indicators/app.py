@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.indicators.cbs_csv import MAX_KERNCIJFERS_BYTES
+from services.indicators.maps.endpoints import router as maps_router
+from services.indicators.maps.geometries import MAX_GEOMETRY_BYTES
 from services.indicators.publication.endpoints import router as publication_router
 from services.indicators.register.endpoints import router as register_router
 from services.indicators.reporting.endpoints import router as reporting_router
@@ -26,10 +28,11 @@ def build(settings: Settings | None = None) -> FastAPI:
         "refused (`small-denominator`), and further cells are withheld (`secondary`: 1 or "
         "more) so that no withheld count can be worked out from other figures. Those who "
         "record signals read every organisation's figures of final periods only.",
-        routers=[register_router, reporting_router, publication_router],
+        routers=[register_router, reporting_router, publication_router, maps_router],
         runtime=lambda: IndicatorsRuntime.of(s),
         # A whole CBS Kerncijfers file: larger than an API body, still bounded on the bytes read.
-        body_limits={"/v1/areas/import": MAX_KERNCIJFERS_BYTES},
+        body_limits={"/v1/areas/import": MAX_KERNCIJFERS_BYTES,
+                     "/v1/area-geometries/import": MAX_GEOMETRY_BYTES},
     )
 
 

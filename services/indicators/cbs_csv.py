@@ -1,7 +1,18 @@
 """Read the CBS table "Kerncijfers wijken en buurten" (open data, CC BY 4.0) from CSV.
 
-We read the column keys of the CBS open-data tables (84799NED, 85039NED, 85318NED, 85618NED,
-85984NED, ...), as in the "onbewerkte dataset" CSV or an OData TypedDataSet saved as CSV:
+Two layouts are read, told apart by the header:
+
+- the file users download from cbs.nl, `kwb-YYYY.csv`, with short column codes:
+
+    gwb_code_10;gwb_code_8;regio;gm_naam;recs;gwb_code;ind_wbi;a_inw;...;a_hh;...;g_woz;...
+
+  the code in `gwb_code_10` (or `gwb_code`), the name in `regio`, the level in `recs`
+  (Land, Gemeente, Wijk, Buurt), `.` for unknown or secret;
+- the StatLine layout below.
+
+For StatLine we read the column keys of the CBS open-data tables (84799NED, 85039NED,
+85318NED, 85618NED, 85984NED, ...), as in the "onbewerkte dataset" CSV or an OData
+TypedDataSet saved as CSV:
 
     ID;WijkenEnBuurten;Gemeentenaam_1;SoortRegio_2;Codering_3;...;AantalInwoners_5;...
 
@@ -14,8 +25,11 @@ when it is not a code, and otherwise fall back to `Gemeentenaam` for gemeente ro
 
 Values: empty, `.`, `x` and the CBS special values -99997 (secret), -99995 (not yet
 available) and -99991 (discontinued) mean "unknown" and become None, never zero. A decimal
-comma (`47,3`) is read as well as a decimal point; CBS files have no thousands separators, so a
-lone `.` or `,` is always the decimal mark (with both, the last one is).
+comma (`47,3`) is read as well as a decimal point. CBS files have no thousands separators, but
+a file that went through a spreadsheet may: `1.000` is a thousand in a file whose other figures
+show a decimal comma, and a row is rejected where the file does not say which mark is decimal
+(`1.000` inhabitants is never read as 1, nor a WOZ value of `1.250` as 1,250 euros).
+Line endings may be `\n`, `\r\n` or the old-Mac `\r`.
 
 Units in our domain (see `StatName`): counts are whole numbers, `*Pct` are percentages 0-100,
 `meanWozValue` is in euros (CBS publishes thousands of euros). The Kerncijfers give the share
@@ -114,7 +128,25 @@ CBS_COLUMNS: Final[tuple[CbsColumn, ...]] = (
     CbsColumn(StatName.YOUTH_CARE_PCT, "PercentageJongerenMetJeugdzorg", CbsUnit.PERCENT),
 )
 
+# The short column codes of cbs.nl's kwb-YYYY.csv; the WOZ column was renamed `g_wozbag`
+# (valued from the BAG) in later editions.
+KWB_COLUMNS: Final[tuple[CbsColumn, ...]] = (
+    CbsColumn(StatName.INHABITANTS, "a_inw", CbsUnit.COUNT),
+    CbsColumn(StatName.HOUSEHOLDS, "a_hh", CbsUnit.COUNT),
+    CbsColumn(StatName.DWELLINGS, "a_woning", CbsUnit.COUNT),
+    CbsColumn(StatName.CORPORATION_DWELLINGS_PCT, "p_wcorpw", CbsUnit.PERCENT),
+    CbsColumn(StatName.MEAN_WOZ_VALUE, "g_woz", CbsUnit.THOUSANDS_OF_EUROS),
+    CbsColumn(StatName.MEAN_WOZ_VALUE, "g_wozbag", CbsUnit.THOUSANDS_OF_EUROS),
+    CbsColumn(StatName.LOW_INCOME_HOUSEHOLDS_PCT, "p_hh_li", CbsUnit.PERCENT),
+    CbsColumn(StatName.BIJSTAND_RECIPIENTS, "a_soz_wb", CbsUnit.COUNT),
+    CbsColumn(StatName.WW_RECIPIENTS, "a_soz_ww", CbsUnit.COUNT),
+    CbsColumn(StatName.AO_RECIPIENTS, "a_soz_ao", CbsUnit.COUNT),
+    CbsColumn(StatName.LABOUR_PARTICIPATION_PCT, "p_arb_pp", CbsUnit.PERCENT),
+    CbsColumn(StatName.YOUTH_CARE_PCT, "p_jz_tn", CbsUnit.PERCENT),
+)
+
 _CODE_KEYS: Final = ("codering", "wijkenenbuurten", "regios")
+_KWB_CODE_KEYS: Final = ("gwb_code_10", "gwb_code")
 _REGION_TYPES: Final[dict[str, AreaLevel]] = {
     "land": AreaLevel.NATIONAL,
     "nederland": AreaLevel.NATIONAL,
@@ -166,6 +198,8 @@ class ParseResult:
     columns: dict[StatName, str]  # our statistic -> the CBS column header it was read from
     rows: list[AreaStatisticsRow] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
+    layout: str = "statline"  # or "kwb": cbs.nl's kwb-YYYY.csv
+    decimal_mark: str | None = None  # as the file shows it; None where it does not say
 
     @property
     def missing_stats(self) -> tuple[StatName, ...]:
@@ -175,9 +209,15 @@ class ParseResult:
 
 
 def decode_kerncijfers(data: bytes) -> str:
-    """Bytes of an upload to text: size limit, no binary, UTF-8 (with BOM) or Windows-1252."""
+    """Bytes of an upload to text: size limit, no binary; UTF-8 (with BOM), UTF-16 with a BOM
+    (a spreadsheet's "Unicode text") or Windows-1252."""
     if len(data) > MAX_KERNCIJFERS_BYTES:
         raise FileTooLarge(f"the file is over {MAX_KERNCIJFERS_BYTES} bytes")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise MalformedFile("the file starts as UTF-16 but is not") from None
     if b"\x00" in data:
         raise MalformedFile("the file has binary content, not CSV text")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -204,51 +244,99 @@ def parse_kerncijfers(text: str, year: int) -> ParseResult:
     text = text.removeprefix("\ufeff")
     skipped = 0
     if text[:4].lower() == "sep=":  # a spreadsheet hint line before the header
-        text = text.partition("\n")[2]
+        text = text[len(_first_line(text)):]
         skipped = 1
-    header_line = text.partition("\n")[0].rstrip("\r")
+    header_line = _first_line(text).rstrip("\r\n")
     if not header_line.strip():
         raise MalformedFile("the file is empty or starts with a blank line")
     delimiter, layout = _read_header(header_line)
-    result = ParseResult(year=year, delimiter=delimiter, columns=layout.source_headers)
-    seen: dict[str, int] = {}
     try:
-        for line, values in _records(text, delimiter, skipped):
-            _take_row(result, layout, line, values, seen)
+        records = list(_records(text, delimiter, skipped))
     except csv.Error as exc:
         raise MalformedFile(f"the file is not valid CSV: {exc}") from exc
+    decimal_mark = _decimal_mark(records, layout)
+    result = ParseResult(year=year, delimiter=delimiter, columns=layout.source_headers,
+                         layout=layout.kind, decimal_mark=decimal_mark)
+    seen: dict[str, int] = {}
+    for line, values in records:
+        _take_row(result, layout, line, values, seen)
     if not result.rows and not result.rejected:
         raise MalformedFile("the file has a header but no data rows")
     return result
 
 
-def parse_cbs_number(raw: str) -> Decimal | None:
-    """One CBS cell as a number; None when unknown; raises ValueError when not a number."""
+_NUMBER_SHAPE = re.compile(r"-?[0-9][0-9.,]*")
+
+
+def parse_cbs_number(raw: str, decimal_mark: str | None = None) -> Decimal | None:
+    """One CBS cell as a number; None when unknown; raises ValueError when not a number.
+
+    `decimal_mark` is the file's (`,` or `.`), the other mark then separates thousands in
+    groups of three. Without it, a lone mark followed by exactly three digits (`1.000`) could
+    be either, and is refused as ambiguous.
+    """
     value = raw.strip()
     if value in _UNKNOWN_SYMBOLS:
         return None
-    if "," in value and "." in value:
-        decimal_mark = "," if value.rfind(",") > value.rfind(".") else "."
-        thousands = "." if decimal_mark == "," else ","
-        value = value.replace(thousands, "").replace(decimal_mark, ".")
-    else:
-        value = value.replace(",", ".")
+    shown = value
+    if _NUMBER_SHAPE.fullmatch(value) and ("," in value or "." in value):
+        value = _plain_decimal(value, decimal_mark)
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise ValueError(f"{raw.strip()!r} is not a number") from None
+        raise ValueError(f"{shown!r} is not a number") from None
     if not number.is_finite():
-        raise ValueError(f"{raw.strip()!r} is not a number")
+        raise ValueError(f"{shown!r} is not a number")
     if number in CBS_SPECIAL_VALUES:
         return None
     return number
 
 
+def _plain_decimal(value: str, decimal_mark: str | None) -> str:
+    """`1.234,5` -> `1234.5`; raises ValueError where the marks are misplaced or ambiguous."""
+    sign, digits = ("-", value[1:]) if value.startswith("-") else ("", value)
+    if decimal_mark is None:
+        if "," in digits and "." in digits:
+            decimal_mark = "," if digits.rfind(",") > digits.rfind(".") else "."
+        else:
+            mark = "," if "," in digits else "."
+            if digits.count(mark) > 1:
+                decimal_mark = "." if mark == "," else ","
+            elif len(digits) - digits.index(mark) - 1 == 3:
+                raise ValueError(f"{value!r} is ambiguous: the file shows no decimal mark, so "
+                                 f"'{mark}' may separate thousands or decimals")
+            else:
+                decimal_mark = mark
+    group = "." if decimal_mark == "," else ","
+    whole, _, fraction = digits.partition(decimal_mark)
+    if decimal_mark in fraction or group in fraction:
+        raise ValueError(f"{value!r} has a misplaced separator")
+    if group in whole:
+        parts = whole.split(group)
+        if not (1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])):
+            raise ValueError(f"{value!r}: '{group}' separates thousands here, but not in "
+                             "groups of three")
+        whole = "".join(parts)
+    if not whole or (decimal_mark in digits and not fraction):
+        raise ValueError(f"{value!r} is not a number")
+    return f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}"
+
+
+def _looks_like_thousands(raw: str, decimal_mark: str | None) -> bool:
+    """A whole figure (a count, thousands of euros) written as `1.000` with the decimal mark:
+    three decimals on a whole figure are far likelier a thousands separator."""
+    value = raw.strip().removeprefix("-")
+    if decimal_mark is None or decimal_mark not in value or not _NUMBER_SHAPE.fullmatch(value):
+        return False
+    return len(value.partition(decimal_mark)[2]) == 3
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
+    kind: str
     width: int
     code_index: int
-    label_index: int | None  # WijkenEnBuurten, when it is not the code column
+    label_index: int | None  # WijkenEnBuurten or regio, when it is not the code column
     municipality_index: int | None
     region_type_index: int | None
     stat_indexes: dict[StatName, tuple[int, CbsUnit]]
@@ -263,41 +351,67 @@ def _looks_binary(text: str) -> bool:
     return controls > len(sample) // 100
 
 
+def _first_line(text: str) -> str:
+    """The first line with its ending, whichever of \\n, \\r\\n or \\r ends it."""
+    return io.StringIO(text, newline="").readline()
+
+
 def _column_key(header: str) -> str:
     return _KEY_SUFFIX.sub("", header.strip().strip('"').strip()).casefold()
+
+
+def _kwb_key(header: str) -> str:
+    return header.strip().strip('"').strip().casefold()
 
 
 def _read_header(header_line: str) -> tuple[str, _Layout]:
     by_count = sorted(_DELIMITERS, key=header_line.count, reverse=True)
     for delimiter in by_count:
-        headers = next(csv.reader([header_line], delimiter=delimiter), [])
+        try:
+            headers = next(csv.reader([header_line], delimiter=delimiter, strict=True), [])
+        except csv.Error as exc:
+            raise MalformedFile(f"the header is not valid CSV: {exc}") from exc
+        kwb_keys = [_kwb_key(h) for h in headers]
+        if any(k in kwb_keys for k in _KWB_CODE_KEYS):
+            return delimiter, _kwb_layout(headers, kwb_keys)
         keys = [_column_key(h) for h in headers]
         if any(k in keys for k in _CODE_KEYS):
-            return delimiter, _layout(headers, keys)
+            return delimiter, _statline_layout(headers, keys)
     raise MalformedFile(
-        "no area code column: expected Codering_<n> or WijkenEnBuurten in the header"
+        "no area code column: expected gwb_code_10 (a kwb file from cbs.nl), or "
+        "Codering_<n> or WijkenEnBuurten (StatLine) in the header"
     )
 
 
-def _layout(headers: list[str], keys: list[str]) -> _Layout:
+def _stat_columns(headers: list[str], keys: list[str], columns: tuple[CbsColumn, ...]
+                  ) -> tuple[dict[StatName, tuple[int, CbsUnit]], dict[StatName, str]]:
+    stat_indexes: dict[StatName, tuple[int, CbsUnit]] = {}
+    source_headers: dict[StatName, str] = {}
+    for column in columns:
+        positions = [i for i, k in enumerate(keys) if k == column.key.casefold()]
+        if len(positions) > 1:
+            raise MalformedFile(f"column {column.key} appears {len(positions)} times")
+        if positions and column.stat in stat_indexes:
+            raise MalformedFile(f"columns {source_headers[column.stat]} and "
+                                f"{headers[positions[0]].strip()} both hold {column.stat}")
+        if positions:
+            stat_indexes[column.stat] = (positions[0], column.unit)
+            source_headers[column.stat] = headers[positions[0]].strip()
+    if not stat_indexes:
+        expected = ", ".join(c.key for c in columns[:3])
+        raise MalformedFile(f"no Kerncijfers statistic columns (such as {expected})")
+    return stat_indexes, source_headers
+
+
+def _statline_layout(headers: list[str], keys: list[str]) -> _Layout:
     def index_of(key: str) -> int | None:
         return keys.index(key) if key in keys else None
 
     code_index = next(i for k in _CODE_KEYS if (i := index_of(k)) is not None)
     label_index = index_of("wijkenenbuurten")
-    stat_indexes: dict[StatName, tuple[int, CbsUnit]] = {}
-    source_headers: dict[StatName, str] = {}
-    for column in CBS_COLUMNS:
-        positions = [i for i, k in enumerate(keys) if k == column.key.casefold()]
-        if len(positions) > 1:
-            raise MalformedFile(f"column {column.key} appears {len(positions)} times")
-        if positions:
-            stat_indexes[column.stat] = (positions[0], column.unit)
-            source_headers[column.stat] = headers[positions[0]].strip()
-    if not stat_indexes:
-        expected = ", ".join(c.key for c in CBS_COLUMNS[:3])
-        raise MalformedFile(f"no Kerncijfers statistic columns (such as {expected})")
+    stat_indexes, source_headers = _stat_columns(headers, keys, CBS_COLUMNS)
     return _Layout(
+        kind="statline",
         width=len(headers),
         code_index=code_index,
         label_index=None if label_index == code_index else label_index,
@@ -308,12 +422,60 @@ def _layout(headers: list[str], keys: list[str]) -> _Layout:
     )
 
 
+def _kwb_layout(headers: list[str], keys: list[str]) -> _Layout:
+    def index_of(key: str) -> int | None:
+        return keys.index(key) if key in keys else None
+
+    code_index = next(i for k in _KWB_CODE_KEYS if (i := index_of(k)) is not None)
+    stat_indexes, source_headers = _stat_columns(headers, keys, KWB_COLUMNS)
+    return _Layout(
+        kind="kwb",
+        width=len(headers),
+        code_index=code_index,
+        label_index=index_of("regio"),
+        municipality_index=index_of("gm_naam"),
+        region_type_index=index_of("recs"),
+        stat_indexes=stat_indexes,
+        source_headers=source_headers,
+    )
+
+
 def _records(text: str, delimiter: str, skipped: int) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote never closed is an error, not a field that swallows the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     next(reader)  # the header, already read
     for values in reader:
         if any(v.strip() for v in values):
             yield reader.line_num + skipped, values
+
+
+def _decimal_mark(records: list[tuple[int, list[str]]], layout: _Layout) -> str | None:
+    """The decimal mark the figures of the file show, or None where they do not agree or say.
+
+    `2,14` or `1.234,5` show a decimal comma, `33.4` a decimal point; `1.000` shows nothing.
+    """
+    seen: set[str] = set()
+    indexes = [i for i, _ in layout.stat_indexes.values()]
+    for _, values in records:
+        for i in indexes:
+            if i >= len(values):
+                continue
+            value = values[i].strip().removeprefix("-")
+            if not _NUMBER_SHAPE.fullmatch(value):
+                continue
+            if "," in value and "." in value:
+                seen.add("," if value.rfind(",") > value.rfind(".") else ".")
+            elif value.count(",") + value.count(".") == 1:
+                mark = "," if "," in value else "."
+                if len(value) - value.index(mark) - 1 != 3:
+                    seen.add(mark)
+            elif value.count(",") > 1:
+                seen.add(".")
+            elif value.count(".") > 1:
+                seen.add(",")
+        if len(seen) > 1:
+            return None
+    return next(iter(seen)) if seen else None
 
 
 def _take_row(
@@ -336,13 +498,14 @@ def _take_row(
     if area is not None and not area.is_cbs:
         reasons.append(f"{raw_code!r} is a programme area id, not a CBS area code")
     if area is not None and layout.region_type_index is not None:
+        column = "recs" if layout.kind == "kwb" else "SoortRegio"
         region_type = values[layout.region_type_index].strip()
         stated = _REGION_TYPES.get(region_type.casefold())
         if stated is None:
-            reasons.append(f"SoortRegio {region_type!r} is not Land, Gemeente, Wijk or Buurt")
+            reasons.append(f"{column} {region_type!r} is not Land, Gemeente, Wijk or Buurt")
         elif stated is not area.level:
-            reasons.append(f"SoortRegio says {region_type} but {raw_code} is a {area.level} code")
-    stats = _read_stats(layout, values, reasons)
+            reasons.append(f"{column} says {region_type} but {raw_code} is a {area.level} code")
+    stats = _read_stats(layout, values, reasons, result.decimal_mark)
     if code is not None and code in seen:
         reasons.append(f"duplicate area code (first on line {seen[code]})")
     if reasons or area is None or code is None:
@@ -375,13 +538,19 @@ def _text(values: list[str], index: int | None) -> str | None:
     return values[index].strip() or None
 
 
-def _read_stats(layout: _Layout, values: list[str], reasons: list[str]) -> AreaStats:
+def _read_stats(layout: _Layout, values: list[str], reasons: list[str],
+                decimal_mark: str | None) -> AreaStats:
     stats = empty_stats()
     corporation_pct: Decimal | None = None
     for stat, (index, unit) in layout.stat_indexes.items():
         header = layout.source_headers[stat]
+        raw = values[index]
+        if unit is not CbsUnit.PERCENT and _looks_like_thousands(raw, decimal_mark):
+            reasons.append(f"{header}: {raw.strip()!r} is ambiguous: three decimals on a whole "
+                           f"figure look like a thousands separator")
+            continue
         try:
-            number = parse_cbs_number(values[index])
+            number = parse_cbs_number(raw, decimal_mark)
         except ValueError as exc:
             reasons.append(f"{header}: {exc}")
             continue

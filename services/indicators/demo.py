@@ -1,4 +1,5 @@
-"""Loads the demo register (NPLV focus areas, synthetic buurten) idempotently.
+"""Loads the demo register (NPLV focus areas, synthetic buurten and their synthetic outlines)
+idempotently.
 
 Areas and programme areas go through the same services as the API, so each new or changed
 one writes its `areas.v1` event to the outbox in the same transaction; a second run finds
@@ -11,7 +12,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.indicators.demo_data import DemoArea, DemoDataset, generate_demo
+from services.indicators.demo_data import (
+    SYNTHETIC_MAP_SOURCE,
+    DemoArea,
+    DemoDataset,
+    generate_demo,
+    synthetic_outlines,
+)
+from services.indicators.maps.service import store_outlines
 from services.indicators.models import Area
 from services.indicators.register import repository as repo
 from services.indicators.register import service
@@ -48,6 +56,9 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession], settings: Servic
                                    sorted(current.buurt_codes), current.synthetic) != wanted:
                 await service.put_programme_area(session, programme.id, programme_in, source)
                 changed += 1
+        # Outlines are reference data without events: not counted among the changes.
+        await store_outlines(session, synthetic_outlines(data), SYNTHETIC_MAP_SOURCE,
+                             synthetic=True)
     return changed
 
 

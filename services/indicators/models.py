@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
@@ -167,3 +167,28 @@ class PublishedIndicators(Base):
     period: Mapped[str] = mapped_column(String(30))
     digest: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AreaGeometry(Base):
+    """An area's outline for maps: a GeoJSON geometry in WGS84, simplified for display.
+
+    Kept apart from `areas`: a map may arrive before or after the statistics, and an outline
+    is large while area rows are read everywhere. `gemeente_code` lets a map of every buurt of
+    a municipality be one indexed read.
+    """
+
+    __tablename__ = "area_geometries"
+    __table_args__ = (
+        Index("ix_area_geometries_level_gemeente", "level", "gemeente_code", "code"),
+        Index("ix_area_geometries_level_parent", "level", "parent_code", "code"),
+    )
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(String(10))
+    gemeente_code: Mapped[str | None] = mapped_column(String(6))
+    name: Mapped[str | None] = mapped_column(String(200))
+    geometry: Mapped[str] = mapped_column(Text)  # GeoJSON geometry object, WGS84 lon/lat
+    source: Mapped[str] = mapped_column(String(200))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

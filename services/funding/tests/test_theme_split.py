@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.funding.programmes.schemas import Pool
 from services.funding.compute import compute_pool
+from services.funding.programmes.schemas import Pool
 from services.funding.world import AreaFacts, IndicatorFacts, World
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from services.indicators.dependencies import Admin, CacheDep, EventSourceDep, Reader
 from services.indicators.register import repository as repo
@@ -18,6 +18,7 @@ from services.indicators.register.schemas import (
     ProgrammeAreaList,
     ProgrammeAreaOut,
 )
+from services.indicators.register.uploads import UploadedFileDep, upload_body
 from shared.openapi import problem_responses
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import SessionDep
@@ -26,19 +27,19 @@ router = APIRouter(tags=["area register"])
 AREA_CODE = r"^(NL00|GM[0-9]{4}|WK[0-9]{4}[0-9A-Z]{2}|BU[0-9]{4}[0-9A-Z]{4})$"
 PROGRAMME_AREA_ID = r"^PA-[a-z0-9]+(-[a-z0-9]+)*$"
 CBS_LEVEL = r"^(national|gemeente|wijk|buurt)$"
-CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
-    "schema": {"type": "string", "description": "CBS Kerncijfers wijken en buurten (CSV)"}}}}}
+CSV_BODY = upload_body("text/csv", "CBS Kerncijfers wijken en buurten (CSV): kwb-YYYY.csv "
+                       "from cbs.nl, or a StatLine table")
 
 
 @router.post("/areas/import", response_model=ImportReport, openapi_extra=CSV_BODY,
              responses=problem_responses(400, 413))
 async def import_areas(
-    request: Request, session: SessionDep, cache: CacheDep, source: EventSourceDep,
+    principal: Admin,  # first: no body is read for the unauthorised
+    data: UploadedFileDep, session: SessionDep, cache: CacheDep, source: EventSourceDep,
     year: Annotated[int, Query(ge=1995, le=2100, description="Year the figures are about")],
-    principal: Admin,
 ) -> ImportReport:
     """Import a CBS Kerncijfers CSV for one year (idempotent; bad rows are reported)."""
-    report = await service.import_kerncijfers(session, await request.body(), year, source)
+    report = await service.import_kerncijfers(session, data, year, source)
     cache.clear()
     return report
 

@@ -8,6 +8,7 @@ dirty so its indicators (whose denominators may have moved) are published again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.indicators.cbs_csv import (
     FileTooLarge,
     MalformedFile,
+    ParseResult,
     StatName,
     decode_kerncijfers,
     parse_kerncijfers,
@@ -61,24 +63,26 @@ async def import_kerncijfers(session: AsyncSession, data: bytes, year: int, sour
                              ) -> ImportReport:
     """Upsert every valid row of a Kerncijfers file; a file that cannot be read changes nothing."""
     try:
-        parsed = parse_kerncijfers(decode_kerncijfers(data), year)
+        # In a worker thread: a national file takes seconds to read, and reads go on meanwhile.
+        parsed = await asyncio.to_thread(_parse, data, year)
     except FileTooLarge as exc:
         raise PayloadTooLarge(str(exc)) from exc
     except (MalformedFile, ValueError) as exc:
         raise BadRequest(f"the file cannot be imported: {exc}") from exc
     codes = [r.code for r in parsed.rows]
     existing = await repo.areas_by_code(session, [*codes, NATIONAL_CODE])
-    known = set(existing) | set(codes)
+    known = set(existing) | set(codes) | {NATIONAL_CODE}
     rejected = [RejectedRowOut(line=r.line, code=r.code, reasons=r.reasons)
                 for r in parsed.rejected]
     accepted = []
     for row in parsed.rows:
-        if row.parent_code is not None and row.parent_code not in known | {NATIONAL_CODE}:
+        if row.parent_code is not None and row.parent_code not in known:
             rejected.append(RejectedRowOut(line=row.line, code=row.code, reasons=[
                 f"parent {row.parent_code} is neither registered nor in the file"]))
         else:
             accepted.append(row)
-    if any(r.parent_code == NATIONAL_CODE for r in accepted) and NATIONAL_CODE not in known:
+    if any(r.parent_code == NATIONAL_CODE for r in accepted) and (
+            NATIONAL_CODE not in existing and NATIONAL_CODE not in codes):
         existing[NATIONAL_CODE] = await _new_area(session, NATIONAL_CODE, "Nederland", False)
     current = await repo.statistics_for_year(session, codes, year)
     imported = updated = unchanged = 0
@@ -111,6 +115,10 @@ async def import_kerncijfers(session: AsyncSession, data: bytes, year: int, sour
     return ImportReport(year=year, imported=imported, updated=updated, unchanged=unchanged,
                         rejected=sorted(rejected, key=lambda r: r.line),
                         missing_statistics=[s.value for s in parsed.missing_stats])
+
+
+def _parse(data: bytes, year: int) -> ParseResult:
+    return parse_kerncijfers(decode_kerncijfers(data), year)
 
 
 async def put_area(session: AsyncSession, code: str, body: AreaIn, source: str) -> AreaOut:

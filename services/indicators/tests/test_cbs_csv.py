@@ -8,6 +8,8 @@ buurt name in them is invented for these tests; only municipality names and code
 - kerncijfers_2023_nieuwegein_comma.csv: `,`, codes in WijkenEnBuurten, no Codering_3,
   decimal points, the column suffixes of a later table.
 - not_kerncijfers.csv: a CSV that is not this layout.
+- kwb-2023-utrecht.csv: the file cbs.nl offers for download (short column codes, `;`, decimal
+  commas, `.` for unknown or secret), every figure and wijk or buurt name invented.
 """
 
 from decimal import Decimal
@@ -284,3 +286,116 @@ def test_counts_round_trip_through_either_delimiter(count, delimiter):
     (row,) = parse_kerncijfers(text, year=2024).rows
     assert row.code == "GM0363"
     assert row.stats[StatName.INHABITANTS] == count
+
+
+# Thousands separators: read correctly where the file says which mark is decimal, the row
+# rejected where it does not; never `1.000` inhabitants read as 1.
+
+
+def test_a_dot_thousands_separator_in_a_decimal_comma_file_is_read_as_thousands():
+    text = ("Codering_3;AantalInwoners_5;GemiddeldeWOZWaardeVanWoningen_35;"
+            "InBezitWoningcorporatie_42\n"
+            "GM0014;1.000;1.250;47,1\n"
+            "GM0080;12.345.678;250;3,5\n")
+    rows = by_code(parse_kerncijfers(text, year=2024))
+    assert rows["GM0014"].stats[StatName.INHABITANTS] == 1000
+    assert rows["GM0014"].stats[StatName.MEAN_WOZ_VALUE] == 1_250_000  # thousands of euros
+    assert rows["GM0080"].stats[StatName.INHABITANTS] == 12_345_678
+
+
+def test_an_ambiguous_thousands_separator_rejects_the_row():
+    text = ("Codering_3;AantalInwoners_5;GemiddeldeWOZWaardeVanWoningen_35\n"
+            "GM0014;1.000;300\n"
+            "GM0080;800;1.250\n"
+            "GM0150;800;250\n")
+    result = parse_kerncijfers(text, year=2024)
+    assert [r.code for r in result.rows] == ["GM0150"]
+    rejected = {r.code: r.reasons for r in result.rejected}
+    assert "ambiguous" in rejected["GM0014"][0]
+    assert "ambiguous" in rejected["GM0080"][0]
+
+
+def test_a_comma_thousands_separator_in_a_decimal_point_file_is_read_as_thousands():
+    text = ('Codering_3,AantalInwoners_5,InBezitWoningcorporatie_42\n'
+            'GM0014,"1,000",47.1\n')
+    (row,) = parse_kerncijfers(text, year=2024).rows
+    assert row.stats[StatName.INHABITANTS] == 1000
+
+
+@pytest.mark.parametrize("raw", ["1.00", "10.0000", "1.000.00", "1,000.000.5"])
+def test_misplaced_group_separators_are_refused(raw):
+    with pytest.raises(ValueError):
+        parse_cbs_number(raw, decimal_mark=",")
+
+
+def test_old_mac_line_endings_are_read():
+    text = "Codering_3;AantalInwoners_5\rGM0014;238147\rGM0080;5\r"
+    result = parse_kerncijfers(text, year=2024)
+    assert [(r.code, r.line) for r in result.rows] == [("GM0014", 2), ("GM0080", 3)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Codering_3;"AantalInwoners_5\nGM0014;5\n',  # a quote never closed in the header
+        "Codering_3;Aantal\x00Inwoners_5\nGM0014;5\n",
+        'Codering_3;AantalInwoners_5\r\nGM0014;"5\rGM0080;6',
+    ],
+)
+def test_broken_csv_is_malformed_not_a_crash(text):
+    with pytest.raises(KerncijfersImportError):
+        parse_kerncijfers(text, year=2024)
+
+
+def test_the_kwb_download_of_cbs_nl_is_read():
+    result = parse_kerncijfers(read("kwb-2023-utrecht.csv"), year=2023)
+    assert result.layout == "kwb" and result.delimiter == ";" and result.decimal_mark == ","
+    assert result.rejected == []
+    rows = by_code(result)
+    assert list(rows) == ["NL00", "GM0344", "WK034401", "BU03440101", "BU03440102",
+                          "WK034402", "BU03440201", "BU03440202"]
+    buurt = rows["BU03440101"]
+    assert (buurt.name, buurt.municipality_name, buurt.parent_code) == (
+        "Binnenstad-Noord", "Utrecht", "WK034401")
+    assert buurt.stats == {
+        StatName.INHABITANTS: 1835,
+        StatName.HOUSEHOLDS: 1240,
+        StatName.DWELLINGS: 1215,
+        StatName.CORPORATION_DWELLINGS_PCT: 22.4,
+        StatName.CORPORATION_DWELLINGS: 272,  # 22.4% of 1215 = 272.16
+        StatName.MEAN_WOZ_VALUE: 412_000,
+        StatName.LOW_INCOME_HOUSEHOLDS_PCT: None,  # "."
+        StatName.BIJSTAND_RECIPIENTS: 40,
+        StatName.AO_RECIPIENTS: 55,
+        StatName.WW_RECIPIENTS: 10,
+        StatName.LABOUR_PARTICIPATION_PCT: 73.5,
+        StatName.YOUTH_CARE_PCT: None,
+    }
+    assert rows["BU03440202"].stats[StatName.HOUSEHOLDS] == 5
+    assert rows["BU03440202"].stats[StatName.MEAN_WOZ_VALUE] is None
+    assert result.columns[StatName.MEAN_WOZ_VALUE] == "g_wozbag"
+    assert result.missing_stats == ()
+
+
+def test_kwb_files_of_older_editions_name_the_woz_column_g_woz():
+    text = "gwb_code;regio;gm_naam;recs;a_inw;g_woz\nGM0014;Groningen;Groningen;Gemeente;5;213\n"
+    result = parse_kerncijfers(text, year=2015)
+    (row,) = result.rows
+    assert row.name == "Groningen" and row.stats[StatName.MEAN_WOZ_VALUE] == 213_000
+    assert result.columns[StatName.MEAN_WOZ_VALUE] == "g_woz"
+
+
+def test_kwb_rows_whose_recs_contradicts_the_code_are_rejected():
+    text = "gwb_code_10;recs;a_inw\nWK001401;Buurt;5\n"
+    (rejected,) = parse_kerncijfers(text, year=2023).rejected
+    assert rejected.reasons == ["recs says Buurt but WK001401 is a wijk code"]
+
+
+def test_a_kwb_file_with_both_woz_columns_is_malformed():
+    with pytest.raises(MalformedFile, match="both hold"):
+        parse_kerncijfers("gwb_code_10;g_woz;g_wozbag\nGM0014;1;2\n", year=2023)
+
+
+def test_utf16_with_a_bom_is_decoded():
+    text = "Codering_3\tAantalInwoners_5\nGM0014\t5\n"
+    assert decode_kerncijfers(text.encode("utf-16")) == text
