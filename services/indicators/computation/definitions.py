@@ -10,7 +10,7 @@ from services.indicators.composite import Direction, Domain
 SIGNAL_STREAM: Final = "signal-stream"
 CBS_KERNCIJFERS: Final = "cbs-kerncijfers"
 
-# The categories of the signals taxonomy (services/signals/taxonomy.toml); the events carry the
+# The categories of the signals taxonomy (services/signals/categories/taxonomy.toml); the events carry the
 # code, and a category not listed here still counts in the totals.
 SIGNAL_CATEGORIES: Final = (
     "rent-arrears", "financial-worries", "nuisance", "neglect", "unsafe-situation",
