@@ -10,8 +10,8 @@ from services.indicators.composite import Direction, Domain
 SIGNAL_STREAM: Final = "signal-stream"
 CBS_KERNCIJFERS: Final = "cbs-kerncijfers"
 
-# The categories of the signals taxonomy (services/signals/categories/taxonomy.toml); the events carry the
-# code, and a category not listed here still counts in the totals.
+# The categories of the signals taxonomy (services/signals/categories/taxonomy.toml); the
+# events carry the code, and a category not listed here still counts in the totals.
 SIGNAL_CATEGORIES: Final = (
     "rent-arrears", "financial-worries", "nuisance", "neglect", "unsafe-situation",
     "care-need", "loneliness", "youth-concern", "housing-quality", "other",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -14,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.indicators.computation.periods import GRACE_DAYS
 from services.indicators.models import DirtyArea
 from services.indicators.publication.service import publish_dirty
+from shared.periodic import PeriodicTask
 from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
 
 
-class IndicatorPublisher:
+class IndicatorPublisher(PeriodicTask):
     """Turns dirty buurten into outbox events, at most once per `interval_s`.
 
     It looks for dirty rows every `poll_s` (a cheap query) and publishes as soon as some are
@@ -29,35 +29,37 @@ class IndicatorPublisher:
     repeats rare (consumers keep the newest `computedAt` anyway).
     """
 
+    name = "indicator-publisher"
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str,
                  interval_s: float, after_commit: Callable[[], None],
                  poll_s: float = 0.05, tracer: Tracer | None = None,
                  grace_days: int = GRACE_DAYS) -> None:
+        # A failed round backs off up to one interval; its dirty rows stay for the next one.
+        super().__init__(interval_s=min(poll_s, interval_s), max_backoff_s=interval_s,
+                         first_delay=True, tracer=tracer)
         self._sessions = sessions
         self._source = source
         self._interval = interval_s
-        self._poll = min(poll_s, interval_s)
         self._after_commit = after_commit
-        self._tracer = tracer
         self._grace_days = grace_days
-        self._task: asyncio.Task[None] | None = None
+        self._last = -interval_s
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="indicator-publisher")
+    async def tick(self) -> float | None:
+        loop = asyncio.get_running_loop()
+        since = loop.time() - self._last
+        if since < self._interval:
+            return self._interval - since
+        if await self.publish():
+            self._last = loop.time()
+        return None
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def tick(self) -> bool:
+    async def publish(self) -> bool:
         """Publish what is dirty; False when nothing was."""
         async with self._sessions() as session:
             if await session.scalar(select(DirtyArea.code).limit(1)) is None:
                 return False
-        with worker_span(self._tracer, "publish indicators"):
+        with worker_span(self.tracer, "publish indicators"):
             async with self._sessions() as session, session.begin():
                 written = await publish_dirty(session, self._source,
                                               grace_days=self._grace_days)
@@ -65,18 +67,5 @@ class IndicatorPublisher:
             self._after_commit()
         return True
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = -self._interval
-        while True:
-            await asyncio.sleep(self._poll)
-            if loop.time() - last < self._interval:
-                continue
-            try:
-                if await self.tick():
-                    last = loop.time()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed tick leaves the dirty rows for the next one
-                log.exception("publishing indicators failed; retrying")
-                last = loop.time()
+    async def failed(self, exc: Exception) -> None:
+        log.warning("publishing indicators failed; retrying", extra={"error": repr(exc)})
