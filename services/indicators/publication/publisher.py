@@ -7,11 +7,10 @@ import logging
 from collections.abc import Callable
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.indicators.computation.periods import GRACE_DAYS
-from services.indicators.models import DirtyArea
+from services.indicators.publication import repository
 from services.indicators.publication.service import publish_dirty
 from shared.periodic import PeriodicTask
 from shared.tracing import worker_span
@@ -57,7 +56,7 @@ class IndicatorPublisher(PeriodicTask):
     async def publish(self) -> bool:
         """Publish what is dirty; False when nothing was."""
         async with self._sessions() as session:
-            if await session.scalar(select(DirtyArea.code).limit(1)) is None:
+            if not await repository.any_dirty(session):
                 return False
         with worker_span(self.tracer, "publish indicators"):
             async with self._sessions() as session, session.begin():

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import orjson
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation import definitions
@@ -25,7 +24,7 @@ from services.indicators.computation.engine import AreaResult, Computation, pare
 from services.indicators.computation.periods import GRACE_DAYS, Period, current_period
 from services.indicators.computation.repository import programme_area_members
 from services.indicators.computation.service import compute_period, public_cutoffs
-from services.indicators.models import DirtyArea, PublishedIndicators
+from services.indicators.publication import repository
 from services.indicators.publication.outbox import record_with_nulls
 from shared.areacodes import AreaLevel
 from shared.contracts.indicators import (
@@ -88,7 +87,7 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
     """
     if not await try_exclusive(session, "indicators.publisher"):
         return 0
-    marks = (await session.execute(select(DirtyArea.code, DirtyArea.marked_at))).all()
+    marks = await repository.dirty_marks(session)
     if not marks:
         return 0
     computed_at = now or utcnow()
@@ -100,20 +99,13 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
     for code in affected_areas([m[0] for m in marks], computation, members):
         message = area_message(computation.areas[code], computation, computed_at)
         digest = _digest(message)
-        last = await session.get(PublishedIndicators, code)
+        last = await repository.last_published(session, code)
         if last is not None and last.digest == digest:
             continue
         record_with_nulls(session, AREA_INDICATORS_UPDATED, message, key=code, source=source)
-        if last is None:
-            session.add(PublishedIndicators(code=code, period=str(period), digest=digest,
-                                            published_at=computed_at))
-        else:
-            last.period, last.digest, last.published_at = str(period), digest, computed_at
+        repository.record_published(session, last, code, str(period), digest, computed_at)
         written += 1
-    for code, marked_at in marks:
-        # A mark made after we read it stays for the next tick.
-        await session.execute(delete(DirtyArea).where(
-            DirtyArea.code == code, DirtyArea.marked_at <= marked_at))
+    await repository.clear_marks(session, marks)
     return written
 
 
