@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding.models import Area, ProgrammeArea
-from shared.contracts.areas import AreaStatistics
+from shared.contracts.areas import AreaStatistics, AreaUpserted, ProgrammeAreaUpserted
 
 CODES = TypeAdapter(list[str])
 STATISTICS = TypeAdapter(list[AreaStatistics])
@@ -63,3 +63,36 @@ def latest_bases(area: Area) -> dict[str, int]:
         if known:
             bases[base] = int(max(known)[1])
     return bases
+
+
+async def upsert_area(session: AsyncSession, data: AreaUpserted) -> bool:
+    """Store an area's description; False when an older one arrives late (it never
+    overwrites a newer one)."""
+    area = await session.get(Area, data.code)
+    if area is not None and area.updated_at > data.updated_at:
+        return False
+    if area is None:
+        area = Area(code=data.code)
+        session.add(area)
+    area.level = data.level
+    area.name = data.name
+    area.parent_code = data.parent_code
+    set_programme_area_ids(area, data.programme_area_ids)
+    set_statistics(area, data.statistics)
+    area.updated_at = data.updated_at
+    return True
+
+
+async def upsert_programme_area(session: AsyncSession, data: ProgrammeAreaUpserted) -> bool:
+    """Store a programme area; False when an older description arrives late."""
+    programme_area = await session.get(ProgrammeArea, data.id)
+    if programme_area is not None and programme_area.updated_at > data.updated_at:
+        return False
+    if programme_area is None:
+        programme_area = ProgrammeArea(id=data.id)
+        session.add(programme_area)
+    programme_area.name = data.name
+    programme_area.gemeente_code = data.gemeente_code
+    set_buurt_codes(programme_area, data.buurt_codes)
+    programme_area.updated_at = data.updated_at
+    return True
