@@ -8,9 +8,9 @@ retention and erasure (counts, statuses, referral metadata).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
@@ -102,6 +102,11 @@ class StatusChange(Base):
     # like the note, bound to its signal and version, read only for a stated purpose.
     reason_ciphertext: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(30))
+    # A step in a referral's life cycle (referrals/lifecycle.py), when the entry records one:
+    # the signal's status may stay as it was (`from_status == to_status`).
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(UUIDString())
+    referral_step: Mapped[str | None] = mapped_column(String(20))
+    referral_reason: Mapped[str | None] = mapped_column(String(40))  # a code, not free text
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_by_organisation: Mapped[str] = mapped_column(String(100))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -125,12 +130,27 @@ class Referral(Base):
     exposed_fields: Mapped[str] = mapped_column(Text)  # JSON list of ReferralField values
     referred_by: Mapped[str] = mapped_column(String(200))
     referred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # referrals/lifecycle.py: sent -> accepted -> completed; handed-back; withdrawn. Steps
+    # change it only by a conditional update (`repository.move`), so two racing steps
+    # cannot both apply.
+    status: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str | None] = mapped_column(String(30))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_by: Mapped[str | None] = mapped_column(String(200))
-    # Withdrawn when the consent it rests on is withdrawn: the partner's access ends at once.
+    # The partner's note with the outcome: free text about a household, so personal data
+    # (encrypted, bound to the referral; only the reporting coordinator reads it, logged).
+    outcome_note_ciphertext: Mapped[str | None] = mapped_column(Text)
+    follow_up_date: Mapped[date | None] = mapped_column(Date)
+    handed_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handed_back_by: Mapped[str | None] = mapped_column(String(200))
+    # Withdrawn by the reporting coordinator, or with the consent it rests on: the
+    # partner's access ends at once (so it does when handed back).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+    # The coded reason of a hand-back or withdrawal (its free text is in the history entry).
+    end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class ConsentRecord(Base):

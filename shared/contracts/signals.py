@@ -55,7 +55,8 @@ class SignalReferred(EventData):
 
 
 class ReferralWithdrawn(EventData):
-    """The consent a referral rested on was withdrawn: the partner must stop using it."""
+    """The reporting corporation withdrew a referral, or the consent it rested on was
+    withdrawn: the partner must stop using it."""
 
     signal_id: UUID
     referral_id: UUID
@@ -64,6 +65,30 @@ class ReferralWithdrawn(EventData):
     partner_organisation: str
     purpose: str
     withdrawn_at: datetime
+
+
+class ReferralStepTaken(EventData):
+    """A step in a referral's life cycle: ids only (no reason, outcome or note; a consumer
+    that needs them reads the referral over the API with its own token)."""
+
+    signal_id: UUID
+    referral_id: UUID
+    area_code: str
+    organisation: str = Field(description="The reporting organisation (a corporation)")
+    partner_organisation: str
+    at: datetime
+
+
+class ReferralAccepted(ReferralStepTaken):
+    """The partner took the referral on (in behandeling)."""
+
+
+class ReferralHandedBack(ReferralStepTaken):
+    """The partner gave the referral back to the reporting corporation."""
+
+
+class ReferralOutcomeRecorded(ReferralStepTaken):
+    """The partner recorded how its contact with the household ended."""
 
 
 class SignalEscalated(EventData):
@@ -120,8 +145,16 @@ SIGNAL_STATUS_CHANGED = EventType(_t("signal-status-changed"), TOPIC, SignalStat
 SIGNAL_REFERRED = EventType(_t("signal-referred"), TOPIC, SignalReferred,
                             "A signal was referred to a partner on a recorded legal basis")
 REFERRAL_WITHDRAWN = EventType(_t("referral-withdrawn"), TOPIC, ReferralWithdrawn,
-                                "A referral was withdrawn: the consent it rested on was "
-                                "withdrawn")
+                                "A referral was withdrawn by the reporting corporation, or "
+                                "with the consent it rested on")
+REFERRAL_ACCEPTED = EventType(_t("referral-accepted"), TOPIC, ReferralAccepted,
+                              "A partner accepted a referral (in behandeling)")
+REFERRAL_HANDED_BACK = EventType(_t("referral-handed-back"), TOPIC, ReferralHandedBack,
+                                 "A partner handed a referral back to the reporting "
+                                 "corporation")
+REFERRAL_OUTCOME_RECORDED = EventType(_t("referral-outcome-recorded"), TOPIC,
+                                      ReferralOutcomeRecorded,
+                                      "A partner recorded the outcome of a referral")
 SIGNAL_ESCALATED = EventType(_t("signal-escalated"), TOPIC, SignalEscalated,
                              "An acute unsafe situation or care need needs action now")
 SIGNAL_ERASED = EventType(event_type_name("signals", "signal-erased", 2), TOPIC, SignalErased,
@@ -137,5 +170,6 @@ ACCESS_LOG_CHECKPOINTED = EventType(
 
 EVENT_TYPES: list[EventType[Any]] = [
     SIGNAL_RECORDED, SIGNAL_STATUS_CHANGED, SIGNAL_REFERRED, SIGNAL_ESCALATED, SIGNAL_ERASED,
-    SIGNAL_ERASED_V1, REFERRAL_WITHDRAWN, ACCESS_LOG_CHECKPOINTED,
+    SIGNAL_ERASED_V1, REFERRAL_WITHDRAWN, REFERRAL_ACCEPTED, REFERRAL_HANDED_BACK,
+    REFERRAL_OUTCOME_RECORDED, ACCESS_LOG_CHECKPOINTED,
 ]

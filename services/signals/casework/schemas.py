@@ -37,6 +37,8 @@ class ReferralSummary(Body):
     purpose: str
     legal_basis: str
     referred_at: datetime
+    status: str = Field(default="sent", description="sent, accepted, completed, handed-back "
+                        "or withdrawn")
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
     withdrawn_at: datetime | None = Field(
@@ -124,6 +126,13 @@ class StatusChangeRead(Body):
         "to the change that gave it"))
     reason_given: bool = Field(description="Whether the change has a reason (shown or not)")
     outcome: Outcome | None
+    referral_id: uuid.UUID | None = Field(
+        default=None, description="The referral whose step this entry records")
+    referral_step: str | None = Field(
+        default=None, description="sent, accepted, outcome-recorded, handed-back or withdrawn; "
+        "the signal's status may stay as it was")
+    referral_reason: str | None = Field(
+        default=None, description="The coded reason of a hand-back or withdrawal")
     changed_by: str
     changed_by_organisation: str
     changed_at: datetime

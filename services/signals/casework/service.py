@@ -4,6 +4,8 @@ moving them through the workflow with optimistic concurrency."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,31 +147,64 @@ def check_if_match(signal: Signal, if_match: str | None) -> None:
             "read it again")
 
 
+@dataclass(frozen=True)
+class ReferralMark:
+    """The referral step a history entry records (referrals/lifecycle.py)."""
+
+    referral_id: uuid.UUID
+    step: str
+    reason: str | None = None  # a reason code, never free text
+
+
 def transition(
     session: AsyncSession, signal: Signal, target: SignalStatus, principal: Principal,
     source: str, cipher: FieldCipher, *, reason: str | None = None,
-    outcome: Outcome | None = None,
+    outcome: Outcome | None = None, referral: ReferralMark | None = None,
 ) -> None:
     """Apply an allowed change: new version, history entry and event, one transaction.
     A reason is stored encrypted, like the note."""
     current = SignalStatus(signal.status)
-    now = utcnow()
-    signal.status = target.value
-    signal.version += 1
+    now = _history_entry(session, signal, target, principal, cipher, reason=reason,
+                         outcome=outcome, referral=referral)
     signal.closed_at = now if target.is_closed else None
-    repository.add_status_change(session, StatusChange(
-        signal_id=signal.id, version=signal.version, from_status=current.value,
-        to_status=target.value,
-        reason_ciphertext=views.seal_reason(cipher, signal.id, signal.version, reason),
-        outcome=outcome.value if outcome else None,
-        changed_by=principal.subject, changed_by_organisation=principal.organisation,
-        changed_at=now))
     record_event(
         session, Outbox, SIGNAL_STATUS_CHANGED,
         SignalStatusChanged(signal_id=signal.id, area_code=signal.area_code,
                             category=signal.category, from_status=current.value,
                             to_status=target.value, changed_at=now, version=signal.version),
         key=signal.area_code, source=source, subject=str(signal.id))
+
+
+def record_referral_step(
+    session: AsyncSession, signal: Signal, principal: Principal, cipher: FieldCipher,
+    referral: ReferralMark, *, reason: str | None = None,
+) -> None:
+    """A history entry for a referral step that leaves the signal's status as it is: a new
+    version (the signal reads differently now), no `signal-status-changed` event."""
+    _history_entry(session, signal, SignalStatus(signal.status), principal, cipher,
+                   reason=reason, outcome=None, referral=referral)
+
+
+def _history_entry(
+    session: AsyncSession, signal: Signal, target: SignalStatus, principal: Principal,
+    cipher: FieldCipher, *, reason: str | None, outcome: Outcome | None,
+    referral: ReferralMark | None,
+) -> datetime:
+    current = SignalStatus(signal.status)
+    now = utcnow()
+    signal.status = target.value
+    signal.version += 1
+    repository.add_status_change(session, StatusChange(
+        signal_id=signal.id, version=signal.version, from_status=current.value,
+        to_status=target.value,
+        reason_ciphertext=views.seal_reason(cipher, signal.id, signal.version, reason),
+        outcome=outcome.value if outcome else None,
+        referral_id=referral.referral_id if referral else None,
+        referral_step=referral.step if referral else None,
+        referral_reason=referral.reason if referral else None,
+        changed_by=principal.subject, changed_by_organisation=principal.organisation,
+        changed_at=now))
+    return now
 
 
 def change_status(

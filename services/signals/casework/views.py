@@ -67,7 +67,7 @@ def created(row: dict[str, Any]) -> SignalRead:
 def referral_summary(r: Referral) -> ReferralSummary:
     return ReferralSummary(
         id=r.id, partner_organisation=r.partner_organisation, purpose=r.purpose,
-        legal_basis=r.legal_basis, referred_at=r.referred_at,
+        legal_basis=r.legal_basis, referred_at=r.referred_at, status=r.status,
         outcome=Outcome(r.outcome) if r.outcome else None, outcome_at=r.outcome_at,
         withdrawn_at=r.withdrawn_at)
 
@@ -157,7 +157,8 @@ def status_change(row: StatusChange, cipher: FieldCipher | None) -> StatusChange
     return StatusChangeRead(
         version=row.version, from_status=row.from_status, to_status=row.to_status,
         reason=reason, reason_given=row.reason_ciphertext is not None,
-        outcome=row.outcome, changed_by=row.changed_by,
+        outcome=row.outcome, referral_id=row.referral_id, referral_step=row.referral_step,
+        referral_reason=row.referral_reason, changed_by=row.changed_by,
         changed_by_organisation=row.changed_by_organisation, changed_at=row.changed_at)
 
 

@@ -1,8 +1,9 @@
 """Consent per purpose, its withdrawal and objections, recorded with time and actor.
 
-A withdrawal also withdraws the referrals made for that purpose: each gets `withdrawnAt` (its
-partner's access ends at once), a `referral-withdrawn` event, and a signal left `referred`
-without another open referral goes back to `triaged` (history entry and event).
+A withdrawal also withdraws the referrals made for that purpose (referrals/service.py): each
+gets `withdrawnAt` (its partner's access ends at once), a history entry and a
+`referral-withdrawn` event, and a signal left `referred` without another open referral goes
+back to `triaged`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework.schemas import ConsentRead, ObjectionRead
-from services.signals.casework.service import consent_entries, transition
-from services.signals.casework.workflow import SignalStatus
+from services.signals.casework.service import consent_entries
 from services.signals.consents import repository, views
 from services.signals.consents.schemas import WithdrawalRead
 from services.signals.consents.standing import (
@@ -28,11 +28,11 @@ from services.signals.consents.standing import (
 from services.signals.covenants.need_to_know import objectable
 from services.signals.covenants.registry import LegalBasis, Purpose, load_covenants
 from services.signals.crypto.fields import FieldCipher
-from services.signals.models import ConsentRecord, Outbox, Signal
+from services.signals.models import ConsentRecord, Signal
+from services.signals.referrals import service as referrals
+from services.signals.referrals.lifecycle import ResidentWithdrawalReason
 from shared.auth import Forbidden, Principal, Role
-from shared.contracts.signals import REFERRAL_WITHDRAWN, ReferralWithdrawn
 from shared.db import utcnow
-from shared.outbox import record_event
 from shared.problems import BadRequest, Conflict, InvalidParam
 
 
@@ -87,7 +87,7 @@ async def record_objection(
     _purpose(purpose, "a resident can object to (consent is withdrawn instead)", fits)
     row = _record(session, signal, principal, purpose, OBJECTION, objected_at)
     await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at, source,
-                              cipher, reason=f"objection ({purpose})")
+                              cipher, reason=ResidentWithdrawalReason.OBJECTION)
     return views.objection(row)
 
 
@@ -100,7 +100,8 @@ async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, 
         raise Conflict(f"no standing consent for purpose {purpose!r} on this signal")
     row = _record(session, signal, principal, purpose, WITHDRAWAL, withdrawn_at)
     withdrawn = await _withdraw_referrals(session, signal, principal, purpose, row.recorded_at,
-                                          source, cipher, reason=f"consent withdrawn ({purpose})")
+                                          source, cipher,
+                                          reason=ResidentWithdrawalReason.CONSENT_WITHDRAWN)
     entry = Entry(purpose, WITHDRAWAL, row.given_at, row.recorded_by, row.recorded_at)
     [consent] = [c for c in consents([*known, entry]) if c.purpose == purpose]
     return WithdrawalRead(consent=consent, withdrawn_referrals=withdrawn)
@@ -108,25 +109,10 @@ async def withdraw(session: AsyncSession, signal: Signal, principal: Principal, 
 
 async def _withdraw_referrals(
     session: AsyncSession, signal: Signal, principal: Principal, purpose: str, now: datetime,
-    source: str, cipher: FieldCipher, *, reason: str,
+    source: str, cipher: FieldCipher, *, reason: ResidentWithdrawalReason,
 ) -> list[uuid.UUID]:
-    """Withdraw the signal's open referrals for `purpose`, each with its event; a referred
-    signal left without an open referral goes back to triaged."""
-    withdrawn: list[uuid.UUID] = []
-    for referral in await repository.unwithdrawn_referrals(session, signal.id, purpose):
-        referral.withdrawn_at, referral.withdrawn_by = now, principal.subject
-        withdrawn.append(referral.id)
-        record_event(
-            session, Outbox, REFERRAL_WITHDRAWN,
-            ReferralWithdrawn(signal_id=signal.id, referral_id=referral.id,
-                              area_code=signal.area_code, category=signal.category,
-                              partner_organisation=referral.partner_organisation,
-                              purpose=purpose, withdrawn_at=now),
-            key=signal.area_code, source=source, subject=str(signal.id))
-    if withdrawn:
-        await session.flush()
-        if (signal.status == SignalStatus.REFERRED
-                and await repository.open_referral_count(session, signal.id) == 0):
-            transition(session, signal, SignalStatus.TRIAGED, principal, source, cipher,
-                       reason=reason)
-    return withdrawn
+    """Withdraw the signal's referrals for `purpose` (referrals/service.py: each a history
+    entry and a `referral-withdrawn` event; a referred signal left without an open referral
+    goes back to triaged)."""
+    return await referrals.withdraw_for_resident(
+        session, signal, purpose, reason, now, referrals.Actor(principal, source, cipher))

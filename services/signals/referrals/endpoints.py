@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from services.signals.casework.service import consent_entries, own_signal
+from services.signals.casework.endpoints import Purpose
+from services.signals.casework.service import (
+    authorise_personal_read,
+    consent_entries,
+    own_signal,
+)
+from services.signals.crypto.keys import Crypto
 from services.signals.dependencies import (
     Coordinator,
     CryptoDep,
@@ -20,13 +26,16 @@ from services.signals.dependencies import (
 )
 from services.signals.referrals import repository, service, views
 from services.signals.referrals.schemas import (
+    HandBackCreate,
     OutcomeCreate,
     PartnerReferral,
     PartnerReferralPage,
     ReferralCreate,
     ReferralRead,
+    WithdrawalCreate,
 )
 from services.signals.settings import Settings
+from shared.auth import Principal
 from shared.openapi import problem_responses
 from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
 
@@ -87,6 +96,24 @@ async def get_referral(
     return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
+def _actor(principal: Principal, settings: Settings, crypto: Crypto) -> service.Actor:
+    return service.Actor(principal, settings.cloudevents_source(), crypto.cipher)
+
+
+@router.post("/referrals/{referralId}/acceptance", response_model=PartnerReferral,
+             response_model_exclude_none=True, responses=problem_responses(403, 404, 409))
+async def accept_referral(
+    referral_id: ReferralId, session: SessionDep, settings: SettingsDep, crypto: CryptoDep,
+    principal: Partner,
+) -> PartnerReferral:
+    """Take the referral on (status `accepted`, in behandeling); again is a replay, after it
+    ended a 409 naming its status."""
+    referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
+    await service.accept(session, referral, signal, _actor(principal, settings, crypto))
+    return await service.partner_view(session, referral, signal, principal, None,
+                                      _grace(settings))
+
+
 @router.post("/referrals/{referralId}/outcome", response_model=PartnerReferral,
              response_model_exclude_none=True,
              responses=problem_responses(400, 403, 404, 409))
@@ -94,7 +121,55 @@ async def record_outcome(
     referral_id: ReferralId, body: OutcomeCreate, session: SessionDep, settings: SettingsDep,
     crypto: CryptoDep, principal: Partner,
 ) -> PartnerReferral:
-    """Report how the referral ended (a fixed code; the same code again is a replay)."""
-    found = await service.for_partner_team(session, referral_id, principal, crypto)
-    service.record_outcome(found[0], body.outcome, principal)
-    return await service.partner_view(session, *found, principal, None, _grace(settings))
+    """Report how the referral ended (a fixed code, optionally a short note for the reporter
+    and a follow-up date; the same again is a replay)."""
+    referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
+    await service.record_outcome(session, referral, signal, body,
+                                 _actor(principal, settings, crypto))
+    seen = await service.partner_view(session, referral, signal, principal, None,
+                                      _grace(settings))
+    # The partner's own note, as sent: echoing it reads nothing stored about anyone else.
+    return seen.model_copy(update={"outcome_note": body.note})
+
+
+@router.post("/referrals/{referralId}/hand-back", response_model=PartnerReferral,
+             response_model_exclude_none=True,
+             responses=problem_responses(400, 403, 404, 409))
+async def hand_back_referral(
+    referral_id: ReferralId, body: HandBackCreate, session: SessionDep, settings: SettingsDep,
+    crypto: CryptoDep, principal: Partner,
+) -> PartnerReferral:
+    """Give the referral back to the reporting corporation with a reason (your access to its
+    personal data ends at once)."""
+    referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
+    await service.hand_back(session, referral, signal, body, _actor(principal, settings, crypto))
+    return await service.partner_view(session, referral, signal, principal, None,
+                                      _grace(settings))
+
+
+@router.get("/signals/{signalId}/referrals/{referralId}", response_model=ReferralRead,
+            responses=problem_responses(400, 403, 404))
+async def get_own_referral(
+    signal_id: SignalId, referral_id: ReferralId, session: SessionDep, crypto: CryptoDep,
+    principal: Coordinator, purpose: Purpose = None,
+) -> ReferralRead:
+    """A referral of your organisation's signal; the partner's outcome note only with a
+    `purpose` (logged)."""
+    signal = await own_signal(session, signal_id, principal.organisation)
+    referral = await service.for_coordinator(session, signal, referral_id)
+    if purpose is not None:
+        await authorise_personal_read(session, signal, principal, purpose, crypto)
+    return await service.reporter_view(session, referral, principal, crypto, purpose)
+
+
+@router.post("/signals/{signalId}/referrals/{referralId}/withdrawal",
+             response_model=ReferralRead, responses=problem_responses(400, 403, 404, 409))
+async def withdraw_referral(
+    signal_id: SignalId, referral_id: ReferralId, body: WithdrawalCreate, session: SessionDep,
+    settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
+) -> ReferralRead:
+    """Take a referral back from the partner with a reason (its access ends at once)."""
+    signal = await own_signal(session, signal_id, principal.organisation)
+    referral = await service.for_coordinator(session, signal, referral_id)
+    await service.withdraw(session, referral, signal, body, _actor(principal, settings, crypto))
+    return views.referral(referral)

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from services.signals.casework.schemas import AddressRead
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
+from services.signals.referrals.lifecycle import (
+    HandBackReason,
+    ReferralStatus,
+    WithdrawalReason,
+)
 from services.signals.schemas_common import Body
 
 CODE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+#: Follow-up dates are days in the Netherlands, where partners and residents live.
+LOCAL = ZoneInfo("Europe/Amsterdam")
+MAX_FOLLOW_UP = timedelta(days=366)
+
+#: Free text about a household (encrypted at rest): trimmed, not empty, short.
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500)]
+
+
+def _within_a_year(day: date) -> date:
+    today = datetime.now(LOCAL).date()
+    if day < today:
+        raise ValueError(f"a follow-up date is today ({today}) or later")
+    if day > today + MAX_FOLLOW_UP:
+        raise ValueError(f"a follow-up date is at most a year ahead ({today + MAX_FOLLOW_UP})")
+    return day
 
 
 class ReferralCreate(Body):
@@ -35,8 +58,21 @@ class ReferralRead(Body):
     exposed_fields: list[ReferralField]
     referred_by: str
     referred_at: datetime
+    status: ReferralStatus = ReferralStatus.SENT
+    accepted_at: datetime | None = None
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
+    follow_up_date: date | None = None
+    outcome_note: str | None = Field(default=None, description=(
+        "The partner's note with the outcome (personal data): only to the reporting "
+        "organisation's coordinator, read with a `purpose` (logged)"))
+    outcome_note_given: bool = Field(default=False,
+                                     description="Whether the outcome has a note (shown or not)")
+    handed_back_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    end_reason: str | None = Field(default=None, description=(
+        "The coded reason of the hand-back or withdrawal (a withdrawal that followed the "
+        "resident: consent-withdrawn, objection)"))
 
 
 class SharedSignal(Body):
@@ -64,8 +100,17 @@ class PartnerReferral(Body):
     legal_reference: str
     referred_at: datetime
     exposed_fields: list[ReferralField]
+    status: ReferralStatus = ReferralStatus.SENT
+    accepted_at: datetime | None = None
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
+    follow_up_date: date | None = None
+    outcome_note: str | None = Field(default=None, description=(
+        "Only in the answer to the outcome that gave it: afterwards only the reporting "
+        "organisation reads it"))
+    outcome_note_given: bool | None = None
+    handed_back_at: datetime | None = None
+    end_reason: str | None = None
     withdrawn_at: datetime | None = Field(
         default=None, description="Withdrawn with the consent it rested on: access ended then")
     personal_data_until: datetime | None = Field(
@@ -83,3 +128,28 @@ class OutcomeCreate(Body):
     """How the partner's contact with the household ended (visible to the reporter)."""
 
     outcome: Outcome
+    note: ShortText | None = Field(default=None, description=(
+        "A short note for the reporting corporation (personal data: stored encrypted, read "
+        "only by its coordinators, never sent on to other partners)"))
+    follow_up_date: Annotated[date | None, AfterValidator(
+        lambda d: None if d is None else _within_a_year(d))] = Field(
+        default=None, description="When the reporter may look again: today or later, at most "
+        "a year ahead (Dutch date)")
+
+
+class HandBackCreate(Body):
+    """Give a referral back to the reporting corporation, with a reason."""
+
+    reason_code: HandBackReason
+    reason: ShortText | None = Field(default=None, description=(
+        "A short explanation (personal data: stored encrypted in the signal's history); "
+        "required with reason code `other`"))
+
+
+class WithdrawalCreate(Body):
+    """Take a referral back from the partner, with a reason."""
+
+    reason_code: WithdrawalReason
+    reason: ShortText | None = Field(default=None, description=(
+        "A short explanation (personal data: stored encrypted in the signal's history); "
+        "required with reason code `other`"))

@@ -10,6 +10,7 @@ import orjson
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
 from services.signals.models import Referral
+from services.signals.referrals.lifecycle import ReferralStatus
 from services.signals.referrals.schemas import PartnerReferral, ReferralRead, SharedSignal
 
 
@@ -18,11 +19,18 @@ def exposed(row: Referral) -> list[ReferralField]:
     return [ReferralField(f) for f in orjson.loads(row.exposed_fields)]
 
 
-def referral(row: Referral) -> ReferralRead:
+def referral(row: Referral, outcome_note: str | None = None) -> ReferralRead:
+    """The reporting organisation's view; the note only when the caller read it (logged)."""
     return ReferralRead(
         id=row.id, signal_id=row.signal_id, partner_organisation=row.partner_organisation,
         purpose=row.purpose, legal_basis=row.legal_basis, legal_reference=row.legal_reference,
-        exposed_fields=exposed(row), referred_by=row.referred_by, referred_at=row.referred_at)
+        exposed_fields=exposed(row), referred_by=row.referred_by, referred_at=row.referred_at,
+        status=ReferralStatus(row.status), accepted_at=row.accepted_at,
+        outcome=Outcome(row.outcome) if row.outcome else None, outcome_at=row.outcome_at,
+        follow_up_date=row.follow_up_date, outcome_note=outcome_note,
+        outcome_note_given=row.outcome_note_ciphertext is not None,
+        handed_back_at=row.handed_back_at, withdrawn_at=row.withdrawn_at,
+        end_reason=row.end_reason)
 
 
 def partner_referral(row: Referral, signal: SharedSignal, personal_data_until: datetime | None,
@@ -31,6 +39,10 @@ def partner_referral(row: Referral, signal: SharedSignal, personal_data_until: d
         id=row.id, referring_organisation=row.organisation, purpose=row.purpose,
         legal_basis=row.legal_basis, legal_reference=row.legal_reference,
         referred_at=row.referred_at, exposed_fields=sorted(exposed(row)),
+        status=ReferralStatus(row.status), accepted_at=row.accepted_at,
         outcome=Outcome(row.outcome) if row.outcome else None,
-        outcome_at=row.outcome_at, withdrawn_at=row.withdrawn_at,
+        outcome_at=row.outcome_at, follow_up_date=row.follow_up_date,
+        outcome_note_given=True if row.outcome_note_ciphertext is not None else None,
+        handed_back_at=row.handed_back_at, end_reason=row.end_reason,
+        withdrawn_at=row.withdrawn_at,
         personal_data_until=personal_data_until, signal=signal)

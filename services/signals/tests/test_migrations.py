@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select, text, update
 
 from services.signals.accesslog.chain import verify_chain
 from services.signals.accesslog.repository import to_entry
-from services.signals.casework.views import status_change
+from services.signals.casework.views import reason_field
 from services.signals.crypto.keys import build_crypto
 from services.signals.intake.new_signal import new_signal
 from services.signals.intake.schemas import parse_signal
@@ -116,10 +116,14 @@ async def _history(url: str, key_dir: Path) -> list[tuple[str, str | None, bool]
     cipher = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json"))).cipher
     engine = create_engine(url)
     try:
+        # The columns this revision has (the model has more since): no ORM entity here.
         async with sessionmaker(engine)() as session:
-            rows = await session.scalars(select(StatusChange).order_by(StatusChange.version))
-            return [(r.to_status, status_change(r, cipher).reason, REASON in
-                     (r.reason_ciphertext or "")) for r in rows]
+            rows = (await session.execute(select(
+                StatusChange.signal_id, StatusChange.version, StatusChange.to_status,
+                StatusChange.reason_ciphertext).order_by(StatusChange.version))).all()
+            return [(r.to_status, r.reason_ciphertext and cipher.decrypt(
+                r.reason_ciphertext, record_id=str(r.signal_id), field=reason_field(r.version)),
+                REASON in (r.reason_ciphertext or "")) for r in rows]
     finally:
         await engine.dispose()
 
