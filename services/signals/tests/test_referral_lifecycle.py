@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -43,14 +44,14 @@ def _partner(auth, org: str = MUNICIPALITY):
     return auth("partner", org, sub="partner-system-1", team="municipality")
 
 
-async def _events(client, signal_id: str) -> list[tuple[str, dict]]:
+async def _events(client, signal_id: str) -> list[tuple[str, dict[str, Any]]]:
     async with db(client) as session:
         rows = await session.scalars(select(Outbox).where(Outbox.subject == signal_id)
                                      .order_by(Outbox.id))
         return [(r.type.split(".")[-2], orjson.loads(r.data)) for r in rows]
 
 
-async def _history(client, auth, signal_id: str, **params) -> list[dict]:
+async def _history(client, auth, signal_id: str, **params) -> list[dict[str, Any]]:
     r = await client.get(f"/v1/signals/{signal_id}/history", params=params,
                          headers=auth("coordinator"))
     assert r.status_code == 200, r.text
