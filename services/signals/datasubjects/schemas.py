@@ -56,6 +56,14 @@ class SignalHistory(Body):
     items: list[StatusChangeRead]
 
 
+class OutcomeNoteRead(Body):
+    """A partner's note with a referral's outcome (free text about the household)."""
+
+    signal_id: uuid.UUID
+    referral_id: uuid.UUID
+    outcome_note: str
+
+
 class DataSubjectExport(Body):
     """Everything held about the household: signals (with referrals), their histories with
     the reasons given, and who read what."""
@@ -63,6 +71,8 @@ class DataSubjectExport(Body):
     signals: list[SignalRead]
     histories: list[SignalHistory] = Field(
         description="Each signal's status changes, with the reasons in plaintext")
+    outcome_notes: list[OutcomeNoteRead] = Field(
+        default=[], description="The partners' notes with their referrals' outcomes")
     disclosures: list[AccessLogEntryRead] = Field(
         description="Every logged read of these signals' personal data: who, what, when")
 

@@ -15,9 +15,11 @@ from services.signals.datasubjects.schemas import (
     DataSubjectErasure,
     DataSubjectExport,
     DataSubjectQuery,
+    OutcomeNoteRead,
     SignalHistory,
 )
 from services.signals.models import Outbox
+from services.signals.referrals.service import NOTE_FIELD, open_note
 from services.signals.retention.purge import forget, strip_personal_data
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED, SignalErased
@@ -32,10 +34,12 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
                  crypto: Crypto) -> DataSubjectExport:
     pseudonym = crypto.pseudonymiser.operational(query.household(principal.organisation))
     signals = await repository.household_signals(session, principal.organisation, pseudonym)
-    reads, histories = [], []
+    reads, histories, notes = [], [], []
     for signal in signals:
         personal = views.decrypt_personal(signal, crypto.cipher)
         referrals = await casework.referrals_of(session, signal.id)
+        notes += [OutcomeNoteRead(signal_id=signal.id, referral_id=r.id, outcome_note=note)
+                  for r in referrals if (note := open_note(crypto.cipher, r)) is not None]
         consent = await consent_entries(session, signal)
         reads.append(views.full(signal, referrals, personal, consent=consent))
         histories.append(SignalHistory(signal_id=signal.id, items=[
@@ -54,7 +58,12 @@ async def export(session: AsyncSession, query: DataSubjectQuery, principal: Prin
                 role=Role.PRIVACY_OFFICER.value, purpose=EXPORT_PURPOSE,
                 record_type="signal", record_id=read.id, fields=fields,
                 controller=principal.organisation)
-    return DataSubjectExport(signals=reads, histories=histories,
+    for shared in notes:
+        await access_log.append(
+            session, principal, key=crypto.access_log_key, role=Role.PRIVACY_OFFICER.value,
+            purpose=EXPORT_PURPOSE, record_type="referral", record_id=shared.referral_id,
+            fields=[NOTE_FIELD], controller=principal.organisation)
+    return DataSubjectExport(signals=reads, histories=histories, outcome_notes=notes,
                              disclosures=[access_log_views.entry(r) for r in disclosures])
 
 

@@ -11,7 +11,14 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.models import ErasureRecord, IdempotencyKey, Outbox, Signal, StatusChange
+from services.signals.models import (
+    ErasureRecord,
+    IdempotencyKey,
+    Outbox,
+    Referral,
+    Signal,
+    StatusChange,
+)
 from shared.contracts.signals import SIGNAL_RECORDED
 
 
@@ -41,6 +48,10 @@ async def forget_personal_history(session: AsyncSession, signal_ids: list[uuid.U
     await session.execute(update(StatusChange).where(
         StatusChange.signal_id.in_(signal_ids), StatusChange.reason_ciphertext.is_not(None),
     ).values(reason_ciphertext=None))
+    # A partner's outcome note is free text about the household too; the outcome code stays.
+    await session.execute(update(Referral).where(
+        Referral.signal_id.in_(signal_ids), Referral.outcome_note_ciphertext.is_not(None),
+    ).values(outcome_note_ciphertext=None))
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.signal_id.in_(signal_ids)))
 
 

@@ -278,3 +278,28 @@ async def test_racing_steps_one_wins_and_history_stays_in_order(signals_service,
             assert len(stepped) == len(won)
             final = (await client.get(f"/v1/referrals/{rid}", headers=partner)).json()
             assert final["status"] in {"accepted", "handed-back", "withdrawn"}
+
+
+async def test_the_household_gets_the_note_in_its_export_and_erasure_removes_it(
+        signals_service, auth):
+    async with signals_service() as client:
+        sid, [rid] = await _referred(client, auth)
+        r = await client.post(f"/v1/referrals/{rid}/outcome", headers=_partner(auth),
+                              json={"outcome": "contact-made", "note": OUTCOME_NOTE})
+        assert r.status_code == 200, r.text
+        officer = auth("privacy-officer")
+        query = {"postcode": "3011AB", "houseNumber": 17, "houseLetter": "b"}
+        export = await client.post("/v1/data-subject-exports", json=query, headers=officer)
+        assert export.status_code == 200, export.text
+        assert export.json()["outcomeNotes"] == [
+            {"signalId": sid, "referralId": rid, "outcomeNote": OUTCOME_NOTE}]
+        logged = (await client.get("/v1/access-log", params={"recordId": rid},
+                                   headers=officer)).json()["items"]
+        assert [(e["purpose"], e["fields"]) for e in logged] == [
+            ("data-subject-access", ["outcomeNote"])]
+        erased = await client.post("/v1/data-subject-erasures", json=query, headers=officer)
+        assert erased.status_code == 200 and erased.json()["erased"] == 1
+        async with db(client) as session:
+            row = await session.get(Referral, uuid.UUID(rid))
+            assert row is not None and row.outcome_note_ciphertext is None
+            assert row.outcome == "contact-made"  # the fact stays, the text goes
