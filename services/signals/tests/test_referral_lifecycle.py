@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from services.signals.models import Outbox, Referral
-from services.signals.tests.conftest import NOTE, create, db, move
+from services.signals.tests.conftest import NOTE, create, db, move, recent
 
 MUNICIPALITY = "demo-municipality"
 PURPOSE = "woonoverlast-aanpak"
@@ -303,3 +303,32 @@ async def test_the_household_gets_the_note_in_its_export_and_erasure_removes_it(
             row = await session.get(Referral, uuid.UUID(rid))
             assert row is not None and row.outcome_note_ciphertext is None
             assert row.outcome == "contact-made"  # the fact stays, the text goes
+
+
+async def test_a_consent_withdrawal_after_the_outcome_ends_access_and_keeps_the_outcome(
+        signals_service, auth):
+    async with signals_service() as client:
+        s = await create(client, auth("field-worker"), category="loneliness", subcategory=None)
+        coord = auth("coordinator")
+        assert (await move(client, s["id"], coord, "triaged")).status_code == 201
+        consent = {"purpose": "wijkteam-support", "givenAt": recent(5)}
+        assert (await client.post(f"/v1/signals/{s['id']}/consents", json=consent,
+                                  headers=coord)).status_code == 201
+        r = await client.post(f"/v1/signals/{s['id']}/referrals", headers=coord, json={
+            "partnerOrganisation": MUNICIPALITY, "purpose": "wijkteam-support"})
+        rid = r.json()["id"]
+        wijkteam = auth("partner", MUNICIPALITY, team="wijkteam")
+        assert (await client.post(f"/v1/referrals/{rid}/outcome", json={
+            "outcome": "help-accepted"}, headers=wijkteam)).status_code == 200
+        assert NOTE in (await client.get(f"/v1/referrals/{rid}", headers=wijkteam)).text
+        w = await client.post(f"/v1/signals/{s['id']}/consents/wijkteam-support/withdrawal",
+                              json={}, headers=coord)
+        assert w.status_code == 201 and w.json()["withdrawnReferrals"] == [rid]
+        after = (await client.get(f"/v1/referrals/{rid}", headers=wijkteam)).json()
+        assert (after["status"], after["outcome"], after["endReason"]) == (
+            "completed", "help-accepted", "consent-withdrawn")
+        assert NOTE not in str(after) and after["withdrawnAt"]
+        last = (await _history(client, auth, s["id"]))[-1]
+        assert (last["referralStep"], last["referralReason"]) == ("withdrawn",
+                                                                  "consent-withdrawn")
+        assert (await _events(client, s["id"]))[-1][0] == "referral-withdrawn"
