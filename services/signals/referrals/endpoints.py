@@ -32,7 +32,7 @@ from services.signals.referrals.schemas import (
     PartnerReferralPage,
     ReferralCreate,
     ReferralRead,
-    WithdrawalCreate,
+    ReferralWithdrawalCreate,
 )
 from services.signals.settings import Settings
 from shared.auth import Principal
@@ -165,8 +165,8 @@ async def get_own_referral(
 @router.post("/signals/{signalId}/referrals/{referralId}/withdrawal",
              response_model=ReferralRead, responses=problem_responses(400, 403, 404, 409))
 async def withdraw_referral(
-    signal_id: SignalId, referral_id: ReferralId, body: WithdrawalCreate, session: SessionDep,
-    settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
+    signal_id: SignalId, referral_id: ReferralId, body: ReferralWithdrawalCreate,
+    session: SessionDep, settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
 ) -> ReferralRead:
     """Take a referral back from the partner with a reason (its access ends at once)."""
     signal = await own_signal(session, signal_id, principal.organisation)

@@ -146,7 +146,7 @@ class HandBackCreate(Body):
         "required with reason code `other`"))
 
 
-class WithdrawalCreate(Body):
+class ReferralWithdrawalCreate(Body):
     """Take a referral back from the partner, with a reason."""
 
     reason_code: WithdrawalReason

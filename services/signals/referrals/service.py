@@ -49,8 +49,8 @@ from services.signals.referrals.schemas import (
     OutcomeCreate,
     PartnerReferral,
     ReferralRead,
+    ReferralWithdrawalCreate,
     SharedSignal,
-    WithdrawalCreate,
 )
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import (
@@ -113,7 +113,7 @@ def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
                    reason=f"referred to {partner} ({purpose})", referral=mark)
     else:
         record_referral_step(session, signal, principal, cipher, mark)
-    _announce(session, referral, signal, ReferralStep.SENT, source)
+    _announce(session, referral, signal, ReferralStep.SENT, source, principal)
     return referral
 
 
@@ -208,10 +208,11 @@ class Actor:
 
 
 def _announce(session: AsyncSession, referral: Referral, signal: Signal, step: ReferralStep,
-              source: str) -> None:
+              source: str, by: Principal) -> None:
     """The one place a referral step leaves the service: its event on `signals.v1`, ids only
-    (no reason, outcome, note or date). The reporting organisation's notification of a
-    partner's step belongs here too, beside the event."""
+    (no reason, outcome, note or date), in the step's transaction. The reporting
+    organisation's notification of a step belongs here too, beside the event (`by` tells a
+    partner's step, `by.organisation != referral.organisation`, from the reporter's own)."""
     common: dict[str, Any] = {"signal_id": signal.id, "referral_id": referral.id,
                               "area_code": signal.area_code}
     if step is ReferralStep.SENT:
@@ -247,7 +248,9 @@ async def _take(
 ) -> bool:
     """Take `step` unless it was already taken just so (a replay: False). The status moves
     by a conditional update, so a racing step that got there first turns this one into a
-    409 naming the status it left, or into a replay when it was the same step."""
+    409 naming the status it left, or into a replay when it was the same step. `sources`
+    overrides the life cycle for a step that leaves the status as it is (the resident's
+    withdrawal of a completed referral)."""
     if replayed(referral):
         return False
     allowed, target = STEPS[step]
@@ -273,7 +276,7 @@ async def _take(
     else:
         transition(session, signal, moved_to, actor.principal, actor.source, actor.cipher,
                    reason=reason, referral=mark)
-    _announce(session, referral, signal, step, actor.source)
+    _announce(session, referral, signal, step, actor.source, actor.principal)
     return True
 
 
@@ -365,7 +368,7 @@ async def hand_back(session: AsyncSession, referral: Referral, signal: Signal,
 
 
 async def withdraw(session: AsyncSession, referral: Referral, signal: Signal,
-                   body: WithdrawalCreate, actor: Actor) -> bool:
+                   body: ReferralWithdrawalCreate, actor: Actor) -> bool:
     """The reporting coordinator takes the referral back; the partner's access ends at
     once."""
     _explained(body.reason_code, body.reason)
