@@ -24,6 +24,10 @@ CODE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 LOCAL = ZoneInfo("Europe/Amsterdam")
 MAX_FOLLOW_UP = timedelta(days=366)
 
+#: A day (`YYYY-MM-DD`); the format stated on the field itself as well as inside its
+#: `anyOf`, where the NL API Design Rules' date check looks for it.
+DAY = {"format": "date"}
+
 #: Free text about a household (encrypted at rest): trimmed, not empty, short.
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=500)]
@@ -62,7 +66,7 @@ class ReferralRead(Body):
     accepted_at: datetime | None = None
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
-    follow_up_date: date | None = None
+    follow_up_date: date | None = Field(default=None, json_schema_extra=DAY)
     outcome_note: str | None = Field(default=None, description=(
         "The partner's note with the outcome (personal data): only to the reporting "
         "organisation's coordinator, read with a `purpose` (logged)"))
@@ -104,7 +108,7 @@ class PartnerReferral(Body):
     accepted_at: datetime | None = None
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
-    follow_up_date: date | None = None
+    follow_up_date: date | None = Field(default=None, json_schema_extra=DAY)
     outcome_note: str | None = Field(default=None, description=(
         "Only in the answer to the outcome that gave it: afterwards only the reporting "
         "organisation reads it"))
@@ -133,8 +137,8 @@ class OutcomeCreate(Body):
         "only by its coordinators, never sent on to other partners)"))
     follow_up_date: Annotated[date | None, AfterValidator(
         lambda d: None if d is None else _within_a_year(d))] = Field(
-        default=None, description="When the reporter may look again: today or later, at most "
-        "a year ahead (Dutch date)")
+        default=None, json_schema_extra=DAY, description="When the reporter may look again: "
+        "today or later, at most a year ahead (Dutch date)")
 
 
 class HandBackCreate(Body):
