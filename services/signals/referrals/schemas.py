@@ -8,6 +8,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 
 from services.signals.casework.schemas import AddressRead
 from services.signals.casework.workflow import Outcome
@@ -26,7 +27,7 @@ MAX_FOLLOW_UP = timedelta(days=366)
 
 #: A day (`YYYY-MM-DD`); the format stated on the field itself as well as inside its
 #: `anyOf`, where the NL API Design Rules' date check looks for it.
-DAY = {"format": "date"}
+DAY: JsonDict = {"format": "date"}
 
 #: Free text about a household (encrypted at rest): trimmed, not empty, short.
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
