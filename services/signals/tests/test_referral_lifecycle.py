@@ -6,16 +6,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from services.signals.models import Outbox, Referral
-from services.signals.tests.conftest import NOTE, create, db, move, recent
+from services.signals.crypto.keys import build_crypto
+from services.signals.intake.new_signal import new_signal
+from services.signals.intake.schemas import parse_signal
+from services.signals.models import Outbox, Referral, Signal
+from services.signals.settings import Settings
+from services.signals.tests.conftest import NOTE, create, db, move, recent, signal_body
+from shared.auth import Principal, Role
+from shared.db import create_engine, sessionmaker
+from tools.migrate import downgrade, upgrade
 
 MUNICIPALITY = "demo-municipality"
 PURPOSE = "woonoverlast-aanpak"
@@ -332,3 +339,56 @@ async def test_a_consent_withdrawal_after_the_outcome_ends_access_and_keeps_the_
         assert (last["referralStep"], last["referralReason"]) == ("withdrawn",
                                                                   "consent-withdrawn")
         assert (await _events(client, s["id"]))[-1][0] == "referral-withdrawn"
+
+
+async def _seed_referrals(url: str, key_dir) -> str:
+    """A signal with three referrals as sig0007 stored them: plain, with an outcome,
+    withdrawn with its consent."""
+    crypto = build_crypto(Settings(dev_keys_file=str(key_dir / "signals-keys.json")))
+    engine = create_engine(url)
+    try:
+        body, problems = parse_signal(signal_body())
+        assert body is not None, problems
+        draft = new_signal(body, Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER})),
+                           crypto, "urn:test", None)
+        async with sessionmaker(engine)() as session, session.begin():
+            session.add(Signal(**draft.signal))
+        async with engine.begin() as conn:
+            withdrawn_at = datetime(2026, 11, 2, tzinfo=UTC)
+            for n, (outcome, withdrawn) in enumerate(
+                    ((None, None), ("no-contact", None), (None, withdrawn_at))):
+                await conn.execute(text(
+                    "INSERT INTO referrals (id, signal_id, organisation, partner_organisation, "
+                    "purpose, legal_basis, legal_reference, exposed_fields, referred_by, "
+                    "referred_at, outcome, withdrawn_at) VALUES (:id, :s, 'demo-corp-a', "
+                    "'demo-municipality', 'woonoverlast-aanpak', 'public-task', 'x', '[]', "
+                    "'c-1', '2026-11-01 10:00:00.000000', :o, :w)"),
+                    {"id": f"00000000-0000-0000-0000-00000000000{n}", "s": str(body.id),
+                     "o": outcome, "w": withdrawn})
+        return str(body.id)
+    finally:
+        await engine.dispose()
+
+
+async def _statuses(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.scalars(text(
+                "SELECT status FROM referrals ORDER BY id"))).all())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+def test_sig0008_gives_stored_referrals_their_status_and_downgrades(
+        database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DDK_SIGNALS_DEV_KEYS_FILE", str(tmp_path / "signals-keys.json"))
+    url = database_url("signals")
+    upgrade("signals", url, "sig0007")
+    asyncio.run(_seed_referrals(url, tmp_path))
+    upgrade("signals", url, "sig0008_referral_lifecycle")
+    assert asyncio.run(_statuses(url)) == ["sent", "completed", "withdrawn"]
+    downgrade("signals", url, "sig0007")
+    upgrade("signals", url, "sig0008_referral_lifecycle")
+    assert asyncio.run(_statuses(url)) == ["sent", "completed", "withdrawn"]
