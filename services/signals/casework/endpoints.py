@@ -91,7 +91,7 @@ async def change_status(
                                            description="The signal's ETag")] = None,
 ) -> StatusChangeRead:
     """Move a signal to another workflow state (needs `If-Match`)."""
-    signal = await service.own_signal(session, signal_id, principal.organisation)
+    signal = await service.own_signal(session, signal_id, principal.organisation, lock=True)
     service.change_status(session, signal, principal, body.status,
                           settings.cloudevents_source(), crypto.cipher, if_match=if_match,
                           reason=body.reason, outcome=body.outcome)

@@ -26,8 +26,15 @@ class SignalFilter:
 
 
 async def signal_of(session: AsyncSession, signal_id: uuid.UUID, organisation: str,
-                    ) -> Signal | None:
-    signal = await session.get(Signal, signal_id)
+                    *, lock: bool = False) -> Signal | None:
+    """With `lock`, the row is locked until the commit (PostgreSQL; SQLite has one writer)
+    and read afresh: a change checked against its version cannot lose a concurrent one."""
+    if lock:
+        signal = (await session.scalars(
+            select(Signal).where(Signal.id == signal_id).with_for_update()
+            .execution_options(populate_existing=True))).first()
+    else:
+        signal = await session.get(Signal, signal_id)
     return signal if signal is not None and signal.organisation == organisation else None
 
 

@@ -44,9 +44,11 @@ from shared.problems import (
 )
 
 
-async def own_signal(session: AsyncSession, signal_id: uuid.UUID, organisation: str) -> Signal:
-    """The signal, if it is the organisation's; another organisation's is not found either."""
-    signal = await repository.signal_of(session, signal_id, organisation)
+async def own_signal(session: AsyncSession, signal_id: uuid.UUID, organisation: str,
+                     *, lock: bool = False) -> Signal:
+    """The signal, if it is the organisation's; another organisation's is not found either.
+    `lock` it to change it: a partner's referral step may be changing it meanwhile."""
+    signal = await repository.signal_of(session, signal_id, organisation, lock=lock)
     if signal is None:
         raise NotFound(f"no signal {signal_id} in your organisation")
     return signal

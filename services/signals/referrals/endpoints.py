@@ -53,7 +53,7 @@ async def create_referral(
     settings: SettingsDep, crypto: CryptoDep, principal: Coordinator,
 ) -> ReferralRead:
     """Refer a signal to a partner for a covenant purpose (checked; 422 lists refusals)."""
-    signal = await own_signal(session, signal_id, principal.organisation)
+    signal = await own_signal(session, signal_id, principal.organisation, lock=True)
     referral = service.refer(session, signal, body.partner_organisation, body.purpose,
                              principal, settings.cloudevents_source(), crypto.cipher,
                              await consent_entries(session, signal))

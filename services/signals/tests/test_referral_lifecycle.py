@@ -392,3 +392,29 @@ def test_sig0008_gives_stored_referrals_their_status_and_downgrades(
     downgrade("signals", url, "sig0007")
     upgrade("signals", url, "sig0008_referral_lifecycle")
     assert asyncio.run(_statuses(url)) == ["sent", "completed", "withdrawn"]
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+async def test_a_status_change_racing_a_partners_step_is_stale_not_lost(signals_service, auth):
+    """The coordinator moves the signal (If-Match) while the partner accepts its referral:
+    whichever commits second sees the other's version, so no change is lost and no version
+    is numbered twice."""
+    async with signals_service() as client:
+        coord, partner = auth("coordinator"), _partner(auth)
+        pairs = []
+        for _ in range(6):
+            sid, [rid] = await _referred(client, auth)
+            etag = (await client.get(f"/v1/signals/{sid}", headers=coord)).headers["ETag"]
+            pairs.append((sid, rid, etag))
+        answers = await asyncio.gather(*(c for sid, rid, etag in pairs for c in (
+            client.post(f"/v1/referrals/{rid}/acceptance", headers=partner),
+            client.post(f"/v1/signals/{sid}/status-changes", json={"status": "in-progress"},
+                        headers={**coord, "If-Match": etag}))))
+        for i, (sid, _, _) in enumerate(pairs):
+            accepted, moved = answers[2 * i:2 * i + 2]
+            assert accepted.status_code == 200, accepted.text
+            assert moved.status_code in (201, 412), moved.text
+            history = await _history(client, auth, sid)
+            assert [h["version"] for h in history] == list(range(1, len(history) + 1))
+            signal = (await client.get(f"/v1/signals/{sid}", headers=coord)).json()
+            assert signal["version"] == len(history)
