@@ -39,6 +39,7 @@ class Signal(Base):
     __table_args__ = (
         Index("ix_signals_org_recorded", "organisation", "recorded_at", "id"),
         Index("ix_signals_org_status_due", "organisation", "status", "sla_due_at"),
+        Index("ix_signals_feed", "organisation", "reported_by", "change_position"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
@@ -72,6 +73,38 @@ class Signal(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Seconds added to the device's moments at intake (server now - the batch's `sentAt`);
+    # null when the app sent no `sentAt`.
+    clock_correction_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The signal's place in the change feed of the field apps; null from a change until the
+    # feed's sequencer numbers it (casework/changes.py says why not at the change itself).
+    change_position: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class SignalTombstone(Base):
+    """What the change feed says of a signal whose personal data was erased or purged: that
+    the apps must forget it. Its id and scope only, no personal data."""
+
+    __tablename__ = "signal_tombstones"
+    __table_args__ = (Index("ix_signal_tombstones_feed", "organisation", "reported_by",
+                            "change_position"),)
+
+    signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(100))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # erasure | purge
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    change_position: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class ChangeFeedHead(Base):
+    """The last position the change feed gave out, one row: locked while numbering changes,
+    so positions become visible in their order."""
+
+    __tablename__ = "change_feed_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
 
 
 class IdempotencyKey(Base):

@@ -89,6 +89,10 @@ class SignalSummary(Body):
     debt_help_pointed_at: datetime | None
     written_reminder_at: datetime | None
     personal_data_removed: bool = Field(description="Removed by retention or erasure")
+    clock_correction_seconds: int | None = Field(description=(
+        "Seconds intake added to the device's moments (observedAt and the other moments "
+        "the app stamped) because the device's clock was off, measured from the batch's "
+        "sentAt; null when the app sent no sentAt"))
 
 
 class SignalRead(SignalSummary):

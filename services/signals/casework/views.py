@@ -38,7 +38,7 @@ _FACT_COLUMNS = (
     "id", "organisation", "reported_by", "category", "subcategory", "severity", "area_code",
     "observed_at", "recorded_at", "status", "version", "sla_due_at", "closed_at", "synthetic",
     "tenant_objected", "consent_recorded_at", "personal_contact_attempted_at",
-    "debt_help_pointed_at", "written_reminder_at",
+    "debt_help_pointed_at", "written_reminder_at", "clock_correction_seconds",
 )
 
 

@@ -17,6 +17,7 @@ the stored signal, with another body it conflicts; an Idempotency-Key works the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -67,11 +68,12 @@ async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Princip
 
 
 async def take_batch(rt: SignalsRuntime, bodies: list[SignalCreate], principal: Principal,
-                     ) -> list[Result | Conflict]:
+                     correction: timedelta | None = None) -> list[Result | Conflict]:
     """Store the valid signals of a batch in one transaction of the group writer, or replay
-    them; a conflict stays per item."""
+    them; a conflict stays per item. `correction` is the batch's clock correction."""
     source = rt.settings.cloudevents_source()
-    news = [new_signal(b, principal, rt.crypto, source, None) for b in bodies]
+    news = [new_signal(b, principal, rt.crypto, source, None, correction=correction)
+            for b in bodies]
     results: list[Result | Conflict] = ["created"] * len(news)
     pending = list(range(len(news)))
     for _ in range(ATTEMPTS):
