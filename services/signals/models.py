@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 from shared.consumer import InboxMixin
 from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
@@ -249,3 +261,18 @@ class AccessLogVerified(Base):
     head: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
     mac: Mapped[str] = mapped_column(String(64))
+
+
+# The change feed must hear of every change a field app shows: a status (each one writes a
+# history entry) and a referral (made, its outcome, its withdrawal). Marking the signal here,
+# at the flush that writes them, catches every code path that changes them, also those
+# written later; the feed's sequencer then gives the signal its next position
+# (casework/changes.py). New signals are born unmarked (null), erased and purged ones leave
+# a `SignalTombstone`.
+@event.listens_for(StatusChange, "after_insert")
+@event.listens_for(Referral, "after_insert")
+@event.listens_for(Referral, "after_update")
+def _mark_signal_changed(mapper: Mapper[Any], connection: Connection,
+                         target: StatusChange | Referral) -> None:
+    connection.execute(update(Signal.__table__).where(  # type: ignore[arg-type]
+        Signal.__table__.c.id == target.signal_id).values(change_position=None))

@@ -17,6 +17,7 @@ from services.signals.accesslog.repository import to_entry
 from services.signals.casework.views import status_change
 from services.signals.crypto.keys import build_crypto
 from services.signals.intake.new_signal import new_signal
+from services.signals.intake.repository import SIGNALS
 from services.signals.intake.schemas import parse_signal
 from services.signals.models import AccessLogRow, Outbox, Signal, StatusChange
 from services.signals.settings import Settings
@@ -52,7 +53,7 @@ async def _seed(url: str, key_dir: Path) -> tuple[str, str, str]:
                 assert body is not None, problems
                 drafts.append(new_signal(body, FIELD_WORKER, crypto, "urn:test", None))
             for d in drafts:
-                await session.execute(insert(Signal.__table__).values(older(d.signal)))
+                await session.execute(insert(SIGNALS).values(older(d.signal)))
                 session.add_all(Outbox(**e) for e in d.events)
             erased, kept = (d.signal for d in drafts)
             session.add(Outbox(**outbox_row(
@@ -109,7 +110,7 @@ async def _seed_reasons(url: str, key_dir: Path) -> str:
         assert body is not None, problems
         d = new_signal(body, FIELD_WORKER, crypto, "urn:test", None)
         async with sessionmaker(engine)() as session, session.begin():
-            await session.execute(insert(Signal.__table__).values(older(d.signal)))
+            await session.execute(insert(SIGNALS).values(older(d.signal)))
         async with engine.begin() as conn:
             for version, to_status, reason in ((1, "new", None), (2, "triaged", REASON)):
                 await conn.execute(text(
@@ -261,7 +262,7 @@ async def _seed_idempotency_key(url: str, key_dir: Path, key: str) -> None:
         assert body is not None, problems
         d = new_signal(body, FIELD_WORKER, crypto, "urn:test", None)
         async with sessionmaker(engine)() as session, session.begin():
-            await session.execute(insert(Signal.__table__).values(older(d.signal)))
+            await session.execute(insert(SIGNALS).values(older(d.signal)))
         async with engine.begin() as conn:
             await conn.execute(text(
                 "INSERT INTO idempotency_keys (organisation, key, signal_id, request_hash, "
