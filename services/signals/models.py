@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    text,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
@@ -30,6 +31,7 @@ from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+UNNUMBERED = text("change_position IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -52,6 +54,9 @@ class Signal(Base):
         Index("ix_signals_org_recorded", "organisation", "recorded_at", "id"),
         Index("ix_signals_org_status_due", "organisation", "status", "sla_due_at"),
         Index("ix_signals_feed", "organisation", "reported_by", "change_position"),
+        # Only the changes waiting for a position: small, whatever the table's size.
+        Index("ix_signals_unnumbered", "recorded_at", "id", sqlite_where=UNNUMBERED,
+              postgresql_where=UNNUMBERED),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
@@ -90,7 +95,7 @@ class Signal(Base):
     clock_correction_seconds: Mapped[int | None] = mapped_column(Integer)
     # The signal's place in the change feed of the field apps; null from a change until the
     # feed's sequencer numbers it (casework/changes.py says why not at the change itself).
-    change_position: Mapped[int | None] = mapped_column(BigId, index=True)
+    change_position: Mapped[int | None] = mapped_column(BigId)
 
 
 class SignalTombstone(Base):

@@ -26,14 +26,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UNNUMBERED = sa.text("change_position IS NULL")
 
 
 def upgrade() -> None:
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("clock_correction_seconds", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("change_position", BigId, nullable=True))
-        batch_op.create_index(batch_op.f("ix_signals_change_position"), ["change_position"],
-                              unique=False)
+        batch_op.create_index("ix_signals_unnumbered", ["recorded_at", "id"], unique=False,
+                              sqlite_where=UNNUMBERED, postgresql_where=UNNUMBERED)
         batch_op.create_index("ix_signals_feed", ["organisation", "reported_by",
                                                   "change_position"], unique=False)
     op.create_table(
@@ -75,6 +76,6 @@ def downgrade() -> None:
     op.drop_table("signal_tombstones")
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.drop_index("ix_signals_feed")
-        batch_op.drop_index(batch_op.f("ix_signals_change_position"))
+        batch_op.drop_index("ix_signals_unnumbered")
         batch_op.drop_column("change_position")
         batch_op.drop_column("clock_correction_seconds")
