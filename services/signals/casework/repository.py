@@ -117,10 +117,14 @@ FEED_TABLES = ((SIGNALS, "id", ("recorded_at", "id")),
 
 async def unnumbered(session: AsyncSession, table: Table, key: str, order: tuple[str, ...],
                      limit: int) -> list[uuid.UUID]:
-    """Keys of rows of `table` changed and not numbered yet."""
+    """Keys of rows of `table` changed and not numbered yet, locked for numbering.
+
+    A row another transaction holds is skipped: it is being changed (numbered once that
+    commits, by a later round), and waiting for it while holding the head could deadlock
+    with an erasure or purge that locks several signals."""
     return list(await session.scalars(select(table.c[key]).where(
         table.c.change_position.is_(None)).order_by(*(table.c[c] for c in order))
-        .limit(limit)))
+        .limit(limit).with_for_update(skip_locked=True)))
 
 
 async def number(session: AsyncSession, table: Table, key: str,

@@ -3,6 +3,7 @@ changed since a cursor (status, outcome summaries) and tombstones of those erase
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -152,3 +153,24 @@ async def test_a_change_that_commits_late_is_not_skipped(signals_service, auth):
         after = await feed(client, fw, cursor)
         assert ids(after) == [early["id"]]
         assert after["items"][0]["status"] == "triaged"
+
+
+@pytest.mark.parametrize("database_kind", ["postgresql"], indirect=True)
+async def test_the_feed_does_not_wait_for_a_change_in_flight(signals_service, auth):
+    """A signal locked by an open transaction is numbered once that commits: the feed
+    neither waits for it (nor deadlocks with a purge that locks several) nor loses it."""
+    async with signals_service() as client:
+        fw = auth("field-worker", sub="fw-1")
+        busy = await create(client, fw, houseNumber=1)  # not numbered yet
+        idle = await create(client, fw, houseNumber=2)
+        rt = runtime_of(client)
+        coordinator = Principal("coord-1", "demo-corp-a", frozenset({Role.COORDINATOR}))
+        async with rt.sessions() as slow, slow.begin():
+            signal = await slow.get(Signal, uuid.UUID(busy["id"]))
+            casework.transition(slow, signal, SignalStatus.TRIAGED, coordinator, "urn:test",
+                                rt.crypto.cipher)
+            await slow.flush()
+            first = await asyncio.wait_for(feed(client, fw), timeout=10)
+            assert ids(first) == [idle["id"]]
+        after = await feed(client, fw, first["nextCursor"])
+        assert ids(after) == [busy["id"]] and after["items"][0]["status"] == "triaged"
