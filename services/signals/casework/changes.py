@@ -33,8 +33,10 @@ from shared.problems import BadRequest, InvalidParam
 
 #: `changedSince` for an app's first sync: from the beginning.
 START = "0"
-#: Rows numbered per statement; numbering goes on until nothing waits.
+#: Rows numbered per statement, and at most per read of the feed (a read stays quick;
+#: what is left waits for the next read, numbered as late as it is).
 NUMBERING_CHUNK = 1000
+NUMBERING_MAX = 20_000
 _TAG = "changes"  # a list's cursor is no feed cursor, and the other way round
 
 
@@ -62,11 +64,13 @@ async def number_changes(session: AsyncSession) -> None:
     if not await repository.has_unnumbered_changes(session):
         return
     head = await repository.lock_feed_head(session)
+    budget = NUMBERING_MAX
     for table, key, order in repository.FEED_TABLES:
-        while waiting := await repository.unnumbered(session, table, key, order,
-                                                      NUMBERING_CHUNK):
+        while budget > 0 and (waiting := await repository.unnumbered(
+                session, table, key, order, min(NUMBERING_CHUNK, budget))):
             positions = {row_id: head.position + n for n, row_id in enumerate(waiting, 1)}
             head.position += len(waiting)
+            budget -= len(waiting)
             await repository.number(session, table, key, positions)
     await session.flush()
 

@@ -58,7 +58,6 @@ def upgrade() -> None:
         sa.Column("position", BigId, server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change_feed_head")),
     )
-    op.execute("INSERT INTO change_feed_head (id, position) VALUES (1, 0)")
     # Signals erased or purged before: the apps that still hold them must hear of it too.
     op.execute(
         "INSERT INTO signal_tombstones (signal_id, organisation, reported_by, kind, erased_at) "
@@ -66,6 +65,19 @@ def upgrade() -> None:
         "CASE WHEN erased_at IS NULL THEN 'purge' ELSE 'erasure' END, "
         "COALESCE(erased_at, personal_data_removed_at) "
         "FROM signals WHERE personal_data_removed_at IS NOT NULL OR erased_at IS NOT NULL")
+    # What is stored is numbered here (in intake order, then the tombstones), not by the
+    # first read of the feed: that read would number a whole database in one request.
+    op.execute(
+        "UPDATE signals SET change_position = numbered.n FROM (SELECT id, "
+        "row_number() OVER (ORDER BY recorded_at, id) AS n FROM signals) AS numbered "
+        "WHERE signals.id = numbered.id")
+    op.execute(
+        "UPDATE signal_tombstones SET change_position = numbered.n + "
+        "(SELECT COUNT(*) FROM signals) FROM (SELECT signal_id, "
+        "row_number() OVER (ORDER BY erased_at, signal_id) AS n FROM signal_tombstones) "
+        "AS numbered WHERE signal_tombstones.signal_id = numbered.signal_id")
+    op.execute("INSERT INTO change_feed_head (id, position) SELECT 1, "
+               "(SELECT COUNT(*) FROM signals) + (SELECT COUNT(*) FROM signal_tombstones)")
 
 
 def downgrade() -> None:
