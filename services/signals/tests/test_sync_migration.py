@@ -23,7 +23,7 @@ FIELD_WORKER = Principal("fw-1", "demo-corp-a", frozenset({Role.FIELD_WORKER}))
 
 async def _seed(url: str) -> list[str]:
     """Three signals as sig0007 stored them, the last two erased and purged."""
-    crypto = build_crypto(Settings(**TEST_KEYS))
+    crypto = build_crypto(Settings.model_validate(TEST_KEYS))
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
