@@ -33,17 +33,19 @@ def ids(page):
     return [item["id"] for item in page["items"]]
 
 
-async def refer_with_outcome(client, auth, signal_id, outcome="help-accepted"):
+async def refer(client, auth, signal_id):
     coord = auth("coordinator")
     assert (await move(client, signal_id, coord, "triaged")).status_code == 201
     ref = await client.post(f"/v1/signals/{signal_id}/referrals", json={
         "partnerOrganisation": "demo-municipality", "purpose": PURPOSE}, headers=coord)
     assert ref.status_code == 201, ref.text
-    done = await client.post(f"/v1/referrals/{ref.json()['id']}/outcome",
-                             json={"outcome": outcome},
+    return ref.json()["id"]
+
+
+async def report_outcome(client, auth, referral_id, outcome="help-accepted"):
+    done = await client.post(f"/v1/referrals/{referral_id}/outcome", json={"outcome": outcome},
                              headers=auth("partner", "demo-municipality", team="municipality"))
     assert done.status_code == 200, done.text
-    return ref.json()["id"]
 
 
 @BOTH
@@ -62,11 +64,17 @@ async def test_the_feed_brings_an_app_up_to_date(signals_service, auth):
         quiet = await feed(client, fw, cursor)
         assert quiet["items"] == [] and quiet["nextCursor"] == cursor
 
-        referral = await refer_with_outcome(client, auth, first["id"])
+        referral = await refer(client, auth, first["id"])
+        referred = await feed(client, fw, cursor)
+        assert ids(referred) == [first["id"]]
+        assert referred["items"][0]["status"] == "referred"
+        assert referred["items"][0]["outcomes"] == []
+        cursor = referred["nextCursor"]
+        # The partner's outcome alone (no status change) is a change of the signal too.
+        await report_outcome(client, auth, referral)
         changed = await feed(client, fw, cursor)
         assert ids(changed) == [first["id"]]
         item = changed["items"][0]
-        assert item["status"] == "referred"
         [summary] = item["outcomes"]
         assert set(summary) == {"referralId", "purpose", "outcome", "outcomeAt", "followUpDate"}
         assert (summary["referralId"], summary["outcome"]) == (referral, "help-accepted")
