@@ -52,7 +52,7 @@ def decode_position(cursor: str) -> int:
         tag, position = decode_cursor(cursor, 2)
     except BadRequest:
         tag, position = None, None
-    if tag != _TAG or not isinstance(position, int) or position < 0:
+    if tag != _TAG or not isinstance(position, int) or not 0 <= position < 2**63:
         raise BadRequest("changedSince is not a cursor of the change feed", invalid=[
             InvalidParam(name="query.changedSince", code="invalid_cursor",
                          reason=f"use {START} for a first sync, then a nextCursor as given")])
