@@ -13,10 +13,12 @@ from services.signals.casework.schemas import SignalRead
 from services.signals.dependencies import SettingsDep, signals_runtime
 from services.signals.intake import clock, service
 from services.signals.intake.schemas import (
+    MOMENT_CODES,
     SIGNAL_CREATE_SCHEMA,
     BatchItemResult,
     BatchResult,
     parse_envelope,
+    parse_possible_replay,
     parse_signal,
 )
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
@@ -125,7 +127,7 @@ async def create_signal_batch(
             InvalidParam(name=prefix, code="too_many_items",
                          reason=f"split it into batches of {settings.batch_max_items}")])
     items: list[BatchItemResult | None] = [None] * len(body)
-    valid = []
+    valid, only_moments = [], []
     for index, raw in enumerate(body):
         parsed, problems = parse_signal(raw, prefix=f"{prefix}.{index}", correction=correction)
         if parsed is None:
@@ -133,8 +135,11 @@ async def create_signal_batch(
                 index=index, result="rejected",
                 id=raw.get("id") if isinstance(raw, dict) and _is_uuid(raw.get("id")) else None,
                 problem=_invalid(problems).body())
+            if {p.code for p in problems} <= MOMENT_CODES:
+                only_moments.append(index)
         else:
             valid.append((index, parsed))
+    await _recognise_replays(request, body, only_moments, items, principal)
     outcomes = await service.take_batch(signals_runtime(request), [b for _, b in valid],
                                         principal, correction)
     for (index, parsed), outcome in zip(valid, outcomes, strict=True):
@@ -148,6 +153,21 @@ async def create_signal_batch(
         created=sum(i.result == "created" for i in done),
         replayed=sum(i.result == "replayed" for i in done),
         rejected=sum(i.result == "rejected" for i in done), items=done)
+
+
+async def _recognise_replays(request: Request, body: list[Any], refused: list[int],
+                             items: list[BatchItemResult | None], principal: Principal,
+                             ) -> None:
+    """Items refused for their moments alone that replay a stored signal are replays."""
+    candidates = [(i, parsed) for i in refused
+                  if (parsed := parse_possible_replay(body[i])) is not None]
+    if not candidates:
+        return
+    found = await service.replays(signals_runtime(request), [p for _, p in candidates],
+                                  principal)
+    for (index, parsed), replayed in zip(candidates, found, strict=True):
+        if replayed:
+            items[index] = BatchItemResult(index=index, id=parsed.id, result="replayed")
 
 
 def _is_uuid(value: Any) -> bool:

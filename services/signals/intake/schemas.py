@@ -45,6 +45,18 @@ RENT_ARREARS_FIELDS = ("arrearsAmountCents", "arrearsSince", "personalContactAtt
                        "debtHelpPointedAt", "writtenReminderAt")
 
 
+#: The context key that skips the checks of moments against the server's clock: only to
+#: recognise a retry of a stored signal whose device clock was set right since.
+RECOGNISE_REPLAY = "recognise_replay"
+#: The codes of those checks.
+MOMENT_CODES = frozenset({"in_future", "too_old"})
+
+
+def _checks_moments(info: ValidationInfo) -> bool:
+    context = info.context
+    return not (isinstance(context, dict) and context.get(RECOGNISE_REPLAY))
+
+
 def clock_correction(info: ValidationInfo) -> timedelta:
     """What the batch's `sentAt` says the device's clock is off by (added to its moments)."""
     context = info.context
@@ -53,6 +65,8 @@ def clock_correction(info: ValidationInfo) -> timedelta:
 
 
 def _not_in_future(value: datetime | date | None, what: str, info: ValidationInfo) -> None:
+    if not _checks_moments(info):
+        return
     now = datetime.now(UTC)
     if isinstance(value, datetime) and value + clock_correction(info) > now + MAX_SKEW:
         raise PydanticCustomError("in_future", f"{what} lies in the future")
@@ -114,6 +128,8 @@ class SignalCreate(BaseModel):
     @classmethod
     def _plausible_moment(cls, value: datetime, info: ValidationInfo) -> datetime:
         now, corrected = datetime.now(UTC), value + clock_correction(info)
+        if not _checks_moments(info):
+            return value.astimezone(UTC)
         if corrected > now + MAX_SKEW:
             raise PydanticCustomError("in_future", "observedAt lies in the future")
         if corrected < now - MAX_AGE:
@@ -184,6 +200,15 @@ def parse_signal(raw: Any, prefix: str = "body", correction: timedelta | None = 
     seen = {(p.name, p.code) for p in problems}
     problems += [p for p in _household_problems(raw, prefix) if (p.name, p.code) not in seen]
     return (None if problems else signal), problems
+
+
+def parse_possible_replay(raw: Any) -> SignalCreate | None:
+    """A signal refused only for its moments, parsed without those checks: what a retry of
+    a stored one looks like once its device's clock was set right (`service.replays`)."""
+    try:
+        return SignalCreate.model_validate(raw, context={RECOGNISE_REPLAY: True})
+    except ValidationError:
+        return None
 
 
 SIGNAL_CREATE_SCHEMA = SignalCreate.model_json_schema(by_alias=True)

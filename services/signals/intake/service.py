@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.signals.casework import views
 from services.signals.casework.schemas import SignalRead
 from services.signals.intake import repository
-from services.signals.intake.new_signal import NewSignal, new_signal
+from services.signals.intake.new_signal import NewSignal, body_hash, new_signal
 from services.signals.intake.repository import Stored
 from services.signals.intake.schemas import SignalCreate
 from services.signals.models import Signal
@@ -97,6 +97,23 @@ async def take_batch(rt: SignalsRuntime, bodies: list[SignalCreate], principal: 
         if not pending:
             return results
     raise Conflict("concurrent requests recorded these signals; retry the batch (it is safe)")
+
+
+async def replays(rt: SignalsRuntime, bodies: list[SignalCreate], principal: Principal,
+                  ) -> list[bool]:
+    """Which of these bodies replay a signal their reporter stored with the same body.
+
+    For batch items refused for their moments only: the device stamped them by a clock that
+    was off and has been set right since, so today's check refuses what it took before; the
+    stored signal is the answer all the same, as for any replay."""
+    async with transaction(rt) as session:
+        stored = await repository.signals_by_id(session, {b.id for b in bodies})
+    found = []
+    for body in bodies:
+        signal = stored.get(body.id)
+        found.append(signal is not None and _same_reporter(signal, principal)
+                     and signal.request_hash == body_hash(rt.crypto, body))
+    return found
 
 
 async def _store(rt: SignalsRuntime, signals: list[NewSignal]) -> list[Stored]:

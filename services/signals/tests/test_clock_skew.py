@@ -57,6 +57,17 @@ async def test_a_device_ten_minutes_fast_has_its_moments_corrected(signals_servi
             retry.text)
         after = (await client.get(f"/v1/signals/{items[0]['id']}", headers=coord)).json()
         assert after == before
+        # Meanwhile the device's clock was set right: its moments now lie in the future by
+        # any measure, yet the same batch is still a replay of what is stored.
+        for envelope in ({"sentAt": at(datetime.now(UTC)), "signals": items}, items):
+            fixed = await client.post("/v1/signals/batch", json=envelope, headers=fw)
+            assert [i["result"] for i in fixed.json()["items"]] == ["replayed", "replayed"], (
+                fixed.text)
+        # ... but only for its reporter: a colleague's copy stays a refusal of the moment.
+        other = await client.post("/v1/signals/batch", json=items,
+                                  headers=auth("field-worker", sub="fw-2"))
+        assert [i["problem"]["invalidParams"][0]["code"] for i in other.json()["items"]] == [
+            "in_future", "in_future"]
         # The same id with another device moment is another body: a conflict, as ever.
         changed = {**items[0], "observedAt": at(seen - timedelta(minutes=1))}
         again = await client.post("/v1/signals/batch",
