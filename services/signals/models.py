@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    text,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 from shared.consumer import InboxMixin
 from shared.db import UTCDateTime, UUIDString, service_metadata, utcnow
 from shared.outbox import OutboxMixin
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+UNNUMBERED = text("change_position IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -39,6 +54,10 @@ class Signal(Base):
     __table_args__ = (
         Index("ix_signals_org_recorded", "organisation", "recorded_at", "id"),
         Index("ix_signals_org_status_due", "organisation", "status", "sla_due_at"),
+        Index("ix_signals_feed", "organisation", "reported_by", "change_position"),
+        # Only the changes waiting for a position: small, whatever the table's size.
+        Index("ix_signals_unnumbered", "recorded_at", "id", sqlite_where=UNNUMBERED,
+              postgresql_where=UNNUMBERED),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
@@ -72,6 +91,38 @@ class Signal(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Seconds added to the device's moments at intake (server now - the batch's `sentAt`);
+    # null when the app sent no `sentAt`.
+    clock_correction_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The signal's place in the change feed of the field apps; null from a change until the
+    # feed's sequencer numbers it (casework/changes.py says why not at the change itself).
+    change_position: Mapped[int | None] = mapped_column(BigId)
+
+
+class SignalTombstone(Base):
+    """What the change feed says of a signal whose personal data was erased or purged: that
+    the apps must forget it. Its id and scope only, no personal data."""
+
+    __tablename__ = "signal_tombstones"
+    __table_args__ = (Index("ix_signal_tombstones_feed", "organisation", "reported_by",
+                            "change_position"),)
+
+    signal_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(100))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # erasure | purge
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    change_position: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class ChangeFeedHead(Base):
+    """The last position the change feed gave out, one row: locked while numbering changes,
+    so positions become visible in their order."""
+
+    __tablename__ = "change_feed_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
 
 
 class IdempotencyKey(Base):
@@ -236,3 +287,18 @@ class AccessLogVerified(Base):
     head: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
     mac: Mapped[str] = mapped_column(String(64))
+
+
+# The change feed must hear of every change a field app shows: a status (each one writes a
+# history entry) and a referral (made, its outcome, its withdrawal). Marking the signal here,
+# at the flush that writes them, catches every code path that changes them, also those
+# written later; the feed's sequencer then gives the signal its next position
+# (casework/changes.py). New signals are born unmarked (null), erased and purged ones leave
+# a `SignalTombstone`.
+@event.listens_for(StatusChange, "after_insert")
+@event.listens_for(Referral, "after_insert")
+@event.listens_for(Referral, "after_update")
+def _mark_signal_changed(mapper: Mapper[Any], connection: Connection,
+                         target: StatusChange | Referral) -> None:
+    connection.execute(update(Signal.__table__).where(  # type: ignore[arg-type]
+        Signal.__table__.c.id == target.signal_id).values(change_position=None))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from services.signals.casework import repository, service, views
+from services.signals.casework import changes, repository, service, views
 from services.signals.casework.schemas import (
     History,
     SeverityCode,
@@ -20,9 +20,16 @@ from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, Si
 from shared.db import utcnow
 from shared.openapi import problem_responses
 from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
+from shared.problems import BadRequest, InvalidParam
 from shared.wire import Moment
 
 router = APIRouter(tags=["signals"])
+ChangedSince = Annotated[str | None, Query(
+    alias="changedSince", max_length=300,
+    description="The change feed of a field app: `0` for a first sync, then the "
+    "`nextCursor` of the last page. Gives the signals you reported that changed since "
+    "(status, referral outcomes) in change order, and `tombstones` of those erased or "
+    "purged; takes only `limit` beside it.")]
 PURPOSE = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 Purpose = Annotated[str | None, Query(
     pattern=PURPOSE, max_length=64,
@@ -44,19 +51,42 @@ async def list_signals(
     overdue: Annotated[bool, Query(description="Only signals past their SLA")] = False,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    changed_since: ChangedSince = None,
 ) -> SignalPage:
-    """Your organisation's signals, newest first (no personal data)."""
-    after = decode_keyset(cursor) if cursor else None
+    """Your organisation's signals, newest first (no personal data); with `changedSince`,
+    the change feed of the signals you reported."""
     now = utcnow()
     filters = repository.SignalFilter(
         area_code=area_code, category=category, status=status, severity=severity,
         observed_from=observed_from, observed_until=observed_until,
         overdue_at=now if overdue else None)
+    if changed_since is not None:
+        _only_limit_with_changed_since(filters, cursor)
+        return await changes.changes(session, principal, changed_since, limit)
+    after = decode_keyset(cursor) if cursor else None
     rows = await repository.list_signals(session, principal.organisation, filters, after,
                                          limit + 1)
     page, last = split_page(rows, limit)
     next_cursor = encode_keyset(last.recorded_at, last.id) if last else None
-    return SignalPage(items=[views.summary(s, now) for s in page], next_cursor=next_cursor)
+    outcomes = await repository.outcomes_of(session, (s.id for s in page))
+    return SignalPage(items=[views.summary(s, now, outcomes[s.id]) for s in page],
+                      next_cursor=next_cursor)
+
+
+def _only_limit_with_changed_since(filters: repository.SignalFilter,
+                                   cursor: str | None) -> None:
+    """The feed is every change of your signals: a filter would hide a signal that moved
+    out of it, and the feed pages with its own cursor."""
+    given = {"areaCode": filters.area_code, "category": filters.category,
+             "status": filters.status, "severity": filters.severity,
+             "observedFrom": filters.observed_from, "observedUntil": filters.observed_until,
+             "overdue": filters.overdue_at, "cursor": cursor}
+    names = sorted(name for name, value in given.items() if value is not None)
+    if names:
+        raise BadRequest("the change feed takes only changedSince and limit", invalid=[
+            InvalidParam(name=f"query.{name}", code="not_with_changed_since",
+                         reason="page the change feed with nextCursor as changedSince")
+            for name in names])
 
 
 @router.get("/signals/{signalId}", response_model=SignalRead,

@@ -7,11 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.signals.casework.workflow import SignalStatus
-from services.signals.models import Referral, Signal, StatusChange
+from services.signals.models import (
+    ChangeFeedHead,
+    Referral,
+    Signal,
+    SignalTombstone,
+    StatusChange,
+)
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,89 @@ async def existing_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[u
 def add_status_change(session: AsyncSession, change: StatusChange) -> None:
     """Stage a history entry in the caller's transaction (the history is append-only)."""
     session.add(change)
+
+
+# The change feed (casework/changes.py): numbering changes, and reading them by position.
+FEED_HEAD_ID = 1
+SIGNALS: Table = Signal.__table__  # type: ignore[assignment]
+TOMBSTONES: Table = SignalTombstone.__table__  # type: ignore[assignment]
+
+
+async def has_unnumbered_changes(session: AsyncSession) -> bool:
+    """Whether a committed change waits for its position (a cheap look, no lock)."""
+    for table in (SIGNALS, TOMBSTONES):
+        if await session.scalar(select(literal(1)).select_from(table).where(
+                table.c.change_position.is_(None)).limit(1)):
+            return True
+    return False
+
+
+async def lock_feed_head(session: AsyncSession) -> ChangeFeedHead:
+    """The feed's head row, locked until the transaction ends (numbering serialises)."""
+    head = await session.scalar(
+        select(ChangeFeedHead).where(ChangeFeedHead.id == FEED_HEAD_ID).with_for_update())
+    if head is None:
+        raise LookupError("change_feed_head has no row: run the migrations (sig0008_sync)")
+    return head
+
+
+#: The feed's two tables: their key, and the order in which what waits is numbered
+#: (any order is correct; this one makes a first sync read in intake order).
+FEED_TABLES = ((SIGNALS, "id", ("recorded_at", "id")),
+               (TOMBSTONES, "signal_id", ("erased_at", "signal_id")))
+
+
+async def unnumbered(session: AsyncSession, table: Table, key: str, order: tuple[str, ...],
+                     limit: int) -> list[uuid.UUID]:
+    """Keys of rows of `table` changed and not numbered yet, locked for numbering.
+
+    A row another transaction holds is skipped: it is being changed (numbered once that
+    commits, by a later round), and waiting for it while holding the head could deadlock
+    with an erasure or purge that locks several signals."""
+    return list(await session.scalars(select(table.c[key]).where(
+        table.c.change_position.is_(None)).order_by(*(table.c[c] for c in order))
+        .limit(limit).with_for_update(skip_locked=True)))
+
+
+async def number(session: AsyncSession, table: Table, key: str,
+                 positions: dict[uuid.UUID, int]) -> None:
+    """Give each row its position (one executemany)."""
+    if positions:
+        await session.execute(
+            update(table).where(table.c[key] == bindparam("row_id"))
+            .values(change_position=bindparam("position")),
+            [{"row_id": row_id, "position": p} for row_id, p in positions.items()])
+
+
+async def changed_signals(session: AsyncSession, organisation: str, reporter: str,
+                          after: int, limit: int) -> list[Signal]:
+    """The reporter's signals numbered after `after`, in position order; those whose
+    personal data is gone show as tombstones instead."""
+    q = (select(Signal).where(
+        Signal.organisation == organisation, Signal.reported_by == reporter,
+        Signal.change_position > after, Signal.personal_data_removed_at.is_(None))
+        .order_by(Signal.change_position).limit(limit))
+    return list((await session.scalars(q)).all())
+
+
+async def tombstones_after(session: AsyncSession, organisation: str, reporter: str,
+                           after: int, limit: int) -> list[SignalTombstone]:
+    q = (select(SignalTombstone).where(
+        SignalTombstone.organisation == organisation, SignalTombstone.reported_by == reporter,
+        SignalTombstone.change_position > after)
+        .order_by(SignalTombstone.change_position).limit(limit))
+    return list((await session.scalars(q)).all())
+
+
+async def outcomes_of(session: AsyncSession, signal_ids: Iterable[uuid.UUID],
+                      ) -> dict[uuid.UUID, list[Referral]]:
+    """The referrals with an outcome of these signals, by signal, oldest first."""
+    wanted = list(signal_ids)
+    found: dict[uuid.UUID, list[Referral]] = {i: [] for i in wanted}
+    if wanted:
+        q = (select(Referral).where(Referral.signal_id.in_(wanted),
+                                    Referral.outcome.is_not(None))
+             .order_by(Referral.outcome_at, Referral.id))
+        for referral in await session.scalars(q):
+            found[referral.signal_id].append(referral)
+    return found

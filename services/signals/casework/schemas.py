@@ -67,6 +67,17 @@ class ObjectionRead(Body):
     recorded_at: datetime
 
 
+class OutcomeSummary(Body):
+    """A referral's outcome as the field app shows it: codes and dates, no free text."""
+
+    referral_id: uuid.UUID
+    purpose: str
+    outcome: Outcome
+    outcome_at: datetime | None
+    follow_up_date: date | None = Field(
+        default=None, description="When the partner follows up, if it said so")
+
+
 class SignalSummary(Body):
     """A signal's non-personal facts, as its own organisation sees them."""
 
@@ -91,6 +102,12 @@ class SignalSummary(Body):
     debt_help_pointed_at: datetime | None
     written_reminder_at: datetime | None
     personal_data_removed: bool = Field(description="Removed by retention or erasure")
+    clock_correction_seconds: int | None = Field(description=(
+        "Seconds intake added to the device's moments (observedAt and the other moments "
+        "the app stamped) because the device's clock was off, measured from the batch's "
+        "sentAt; null when the app sent no sentAt"))
+    outcomes: list[OutcomeSummary] = Field(
+        default=[], description="The outcomes of its referrals, oldest first")
 
 
 class SignalRead(SignalSummary):
@@ -103,9 +120,24 @@ class SignalRead(SignalSummary):
     personal_data: PersonalData | None = None
 
 
+class SignalTombstoneRead(Body):
+    """A signal whose personal data was erased or purged: the app forgets it."""
+
+    signal_id: uuid.UUID
+    kind: Literal["erasure", "purge"]
+    erased_at: datetime
+
+
 class SignalPage(Body):
+    """A page of signals; with `changedSince`, a page of the change feed."""
+
     items: list[SignalSummary]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description=(
+        "The next page's cursor; in the change feed always given: the next changedSince"))
+    tombstones: list[SignalTombstoneRead] | None = Field(default=None, description=(
+        "Only with changedSince: the signals to forget (erased or purged), in change order"))
+    has_more: bool | None = Field(default=None, description=(
+        "Only with changedSince: more changes wait, ask again with nextCursor now"))
 
 
 class StatusChangeCreate(Body):

@@ -10,17 +10,19 @@ import orjson
 
 from services.signals.casework.schemas import (
     AddressRead,
+    OutcomeSummary,
     PersonalData,
     ReferralSummary,
     SignalRead,
     SignalSummary,
+    SignalTombstoneRead,
     StatusChangeRead,
 )
 from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.consents import standing
 from services.signals.covenants.registry import load_covenants
 from services.signals.crypto.fields import FieldCipher, FieldCipherError
-from services.signals.models import Referral, Signal, StatusChange
+from services.signals.models import Referral, Signal, SignalTombstone, StatusChange
 from shared.db import utcnow
 from shared.problems import ProblemError
 
@@ -29,8 +31,23 @@ def is_overdue(signal: Signal, now: datetime | None = None) -> bool:
     return signal.status == SignalStatus.NEW and signal.sla_due_at < (now or utcnow())
 
 
-def summary(signal: Signal, now: datetime | None = None) -> SignalSummary:
-    return SignalSummary.model_validate(_facts(signal, now))
+def summary(signal: Signal, now: datetime | None = None,
+            outcomes: list[Referral] | None = None) -> SignalSummary:
+    """A signal in a list; `outcomes`: its referrals with an outcome."""
+    return SignalSummary.model_validate(
+        {**_facts(signal, now), "outcomes": [outcome_summary(r) for r in outcomes or []]})
+
+
+def outcome_summary(referral: Referral) -> OutcomeSummary:
+    # A summary for the field worker's app: codes and dates, never the partner's note.
+    return OutcomeSummary.model_validate({
+        "referral_id": referral.id, "purpose": referral.purpose, "outcome": referral.outcome,
+        "outcome_at": referral.outcome_at, "follow_up_date": referral.follow_up_date})
+
+
+def tombstone(row: SignalTombstone) -> SignalTombstoneRead:
+    return SignalTombstoneRead.model_validate(
+        {"signal_id": row.signal_id, "kind": row.kind, "erased_at": row.erased_at})
 
 
 # The columns a response shows as they are stored.
@@ -38,7 +55,7 @@ _FACT_COLUMNS = (
     "id", "organisation", "reported_by", "category", "subcategory", "severity", "area_code",
     "observed_at", "recorded_at", "status", "version", "sla_due_at", "closed_at", "synthetic",
     "tenant_objected", "consent_recorded_at", "personal_contact_attempted_at",
-    "debt_help_pointed_at", "written_reminder_at",
+    "debt_help_pointed_at", "written_reminder_at", "clock_correction_seconds",
 )
 
 
@@ -85,6 +102,7 @@ def full(signal: Signal, referrals: list[Referral], personal: PersonalData | Non
     entries = consent if consent is not None else intake_consent(signal)
     return SignalRead.model_validate({
         **_facts(signal, None), "referrals": [referral_summary(r) for r in referrals],
+        "outcomes": [outcome_summary(r) for r in referrals if r.outcome],
         "consents": standing.consents(entries), "objections": standing.objections(entries),
         "personal_data": personal,
     })

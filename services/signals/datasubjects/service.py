@@ -83,7 +83,7 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
                 SignalErased(signal_id=signal.id, area_code=signal.area_code, erased_at=now),
                 key=signal.area_code, source=source, subject=str(signal.id))
     if signals:
-        await forget(session, [s.id for s in signals], kind="erasure",
+        await forget(session, signals, kind="erasure",
                      organisation=principal.organisation, actor=principal.subject,
                      actor_role=Role.PRIVACY_OFFICER.value, reason=ERASURE_REASON, at=now)
     return DataSubjectErasure(erased=len(signals), signal_ids=[s.id for s in signals])

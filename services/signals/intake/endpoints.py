@@ -11,14 +11,18 @@ from fastapi import APIRouter, Body, Request, Response, status
 
 from services.signals.casework.schemas import SignalRead
 from services.signals.dependencies import SettingsDep, signals_runtime
-from services.signals.intake import service
+from services.signals.intake import clock, service
 from services.signals.intake.schemas import (
+    MOMENT_CODES,
     SIGNAL_CREATE_SCHEMA,
     BatchItemResult,
     BatchResult,
+    parse_envelope,
+    parse_possible_replay,
     parse_signal,
 )
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise, require_roles
+from shared.db import utcnow
 from shared.jsonbody import is_json_request
 from shared.openapi import problem_responses
 from shared.problems import BadRequest, Conflict, InvalidParam, UnsupportedMediaType
@@ -89,32 +93,55 @@ router.add_api_route(
 )
 
 
+BATCH_ITEMS_SCHEMA = {"type": "array", "maxItems": 500, "items": BATCH_ITEM_SCHEMA}
+BATCH_SCHEMA = {"oneOf": [
+    BATCH_ITEMS_SCHEMA,
+    {"type": "object", "additionalProperties": False, "required": ["sentAt", "signals"],
+     "description": "The batch with the moment the device sent it, by its own clock: the "
+     "items' moments are corrected by the difference with the server's clock (at most 24 "
+     "hours; the signal shows it as clockCorrectionSeconds)",
+     "properties": {"sentAt": {"type": "string", "format": "date-time"},
+                    "signals": BATCH_ITEMS_SCHEMA}}]}
+
+
 @router.post(
     "/signals/batch", response_model=BatchResult, responses=problem_responses(400, 413),
-    openapi_extra=_body_schema({"type": "array", "maxItems": 500, "items": BATCH_ITEM_SCHEMA}),
+    openapi_extra=_body_schema(BATCH_SCHEMA),
 )
 async def create_signal_batch(
-    request: Request, body: Annotated[list[Any], Body()], settings: SettingsDep,
-    principal: Reporter,
+    request: Request, body: Annotated[list[Any] | dict[str, Any], Body()],
+    settings: SettingsDep, principal: Reporter,
 ) -> BatchResult:
-    """Record up to 500 signals; one result per item, a bad item never blocks the others."""
+    """Record up to 500 signals; one result per item, a bad item never blocks the others.
+
+    Sent as `{"sentAt", "signals"}`, the device's clock is corrected."""
+    correction, prefix = None, "body"
+    if isinstance(body, dict):
+        envelope, problems = parse_envelope(body)
+        if envelope is None:
+            raise _invalid(problems)
+        correction = clock.correction(envelope.sent_at, utcnow())
+        body, prefix = envelope.signals, "body.signals"
     if len(body) > settings.batch_max_items:
         raise BadRequest(f"a batch holds at most {settings.batch_max_items} signals", invalid=[
-            InvalidParam(name="body", code="too_many_items",
+            InvalidParam(name=prefix, code="too_many_items",
                          reason=f"split it into batches of {settings.batch_max_items}")])
     items: list[BatchItemResult | None] = [None] * len(body)
-    valid = []
+    valid, only_moments = [], []
     for index, raw in enumerate(body):
-        parsed, problems = parse_signal(raw, prefix=f"body.{index}")
+        parsed, problems = parse_signal(raw, prefix=f"{prefix}.{index}", correction=correction)
         if parsed is None:
             items[index] = BatchItemResult(
                 index=index, result="rejected",
                 id=raw.get("id") if isinstance(raw, dict) and _is_uuid(raw.get("id")) else None,
                 problem=_invalid(problems).body())
+            if {p.code for p in problems} <= MOMENT_CODES:
+                only_moments.append(index)
         else:
             valid.append((index, parsed))
+    await _recognise_replays(request, body, only_moments, items, principal)
     outcomes = await service.take_batch(signals_runtime(request), [b for _, b in valid],
-                                        principal)
+                                        principal, correction)
     for (index, parsed), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, Conflict):
             items[index] = BatchItemResult(index=index, id=parsed.id, result="rejected",
@@ -126,6 +153,21 @@ async def create_signal_batch(
         created=sum(i.result == "created" for i in done),
         replayed=sum(i.result == "replayed" for i in done),
         rejected=sum(i.result == "rejected" for i in done), items=done)
+
+
+async def _recognise_replays(request: Request, body: list[Any], refused: list[int],
+                             items: list[BatchItemResult | None], principal: Principal,
+                             ) -> None:
+    """Items refused for their moments alone that replay a stored signal are replays."""
+    candidates = [(i, parsed) for i in refused
+                  if (parsed := parse_possible_replay(body[i])) is not None]
+    if not candidates:
+        return
+    found = await service.replays(signals_runtime(request), [p for _, p in candidates],
+                                  principal)
+    for (index, parsed), replayed in zip(candidates, found, strict=True):
+        if replayed:
+            items[index] = BatchItemResult(index=index, id=parsed.id, result="replayed")
 
 
 def _is_uuid(value: Any) -> bool:

@@ -59,10 +59,14 @@ class NewSignal:
 
 
 def new_signal(body: SignalCreate, principal: Principal, crypto: Crypto, source: str,
-               idempotency_key: str | None, *, synthetic: bool = False) -> NewSignal:
-    """Everything a new signal of `principal` writes, ready to insert."""
+               idempotency_key: str | None, *, synthetic: bool = False,
+               correction: timedelta | None = None) -> NewSignal:
+    """Everything a new signal of `principal` writes, ready to insert; `correction` (a
+    batch's clock correction) moves its device moments, and not its fingerprint."""
     digest = body_hash(crypto, body)
     row = signal_row(body, principal, crypto, digest, utcnow(), synthetic=synthetic)
+    if correction is not None:
+        correct_clock(row, correction)
     key = None if idempotency_key is None else {
         "organisation": principal.organisation,
         "key": crypto.idempotency_key_hash(idempotency_key),
@@ -121,7 +125,21 @@ def signal_row(body: SignalCreate, principal: Principal, crypto: Crypto, digest:
         "arrears_ciphertext": cipher.encrypt(orjson.dumps(arrears).decode(), record_id=rid,
                                              field="arrears") if arrears else None,
         "request_hash": digest, "personal_data_removed_at": None, "erased_at": None,
+        "clock_correction_seconds": None,
     }
+
+
+#: The moments a device stamps with its own clock (`arrears_since` is a date: left alone).
+DEVICE_MOMENTS = ("observed_at", "consent_recorded_at", "personal_contact_attempted_at",
+                  "debt_help_pointed_at", "written_reminder_at")
+
+
+def correct_clock(row: dict[str, Any], correction: timedelta) -> None:
+    """Move a new signal's device moments by its batch's clock correction, and record it."""
+    for name in DEVICE_MOMENTS:
+        if row[name] is not None:
+            row[name] += correction
+    row["clock_correction_seconds"] = int(correction.total_seconds())
 
 
 def first_status(signal: dict[str, Any]) -> dict[str, Any]:

@@ -36,15 +36,39 @@ from shared.wire import Moment, PlainText, WholeNumber
 
 BUURT_CODE = r"^BU[0-9]{4}[0-9A-Z]{4}$"  # CBS: wijk/buurt parts may hold capitals
 MAX_SKEW = timedelta(minutes=5)
+#: The validation context key of a batch's clock correction (a timedelta); the body keeps
+#: the device's own moments (its idempotency fingerprint), checked as corrected.
+CLOCK_CORRECTION = "clock_correction"
 MAX_AGE = timedelta(days=730)
 RENT_ARREARS = "rent-arrears"
 RENT_ARREARS_FIELDS = ("arrearsAmountCents", "arrearsSince", "personalContactAttemptedAt",
                        "debtHelpPointedAt", "writtenReminderAt")
 
 
-def _not_in_future(value: datetime | date | None, what: str) -> None:
+#: The context key that skips the checks of moments against the server's clock: only to
+#: recognise a retry of a stored signal whose device clock was set right since.
+RECOGNISE_REPLAY = "recognise_replay"
+#: The codes of those checks.
+MOMENT_CODES = frozenset({"in_future", "too_old"})
+
+
+def _checks_moments(info: ValidationInfo) -> bool:
+    context = info.context
+    return not (isinstance(context, dict) and context.get(RECOGNISE_REPLAY))
+
+
+def clock_correction(info: ValidationInfo) -> timedelta:
+    """What the batch's `sentAt` says the device's clock is off by (added to its moments)."""
+    context = info.context
+    correction = context.get(CLOCK_CORRECTION) if isinstance(context, dict) else None
+    return correction if isinstance(correction, timedelta) else timedelta(0)
+
+
+def _not_in_future(value: datetime | date | None, what: str, info: ValidationInfo) -> None:
+    if not _checks_moments(info):
+        return
     now = datetime.now(UTC)
-    if isinstance(value, datetime) and value > now + MAX_SKEW:
+    if isinstance(value, datetime) and value + clock_correction(info) > now + MAX_SKEW:
         raise PydanticCustomError("in_future", f"{what} lies in the future")
     if isinstance(value, date) and not isinstance(value, datetime) and value > now.date():
         raise PydanticCustomError("in_future", f"{what} lies in the future")
@@ -102,18 +126,20 @@ class SignalCreate(BaseModel):
 
     @field_validator("observed_at")
     @classmethod
-    def _plausible_moment(cls, value: datetime) -> datetime:
-        now = datetime.now(UTC)
-        if value > now + MAX_SKEW:
+    def _plausible_moment(cls, value: datetime, info: ValidationInfo) -> datetime:
+        now, corrected = datetime.now(UTC), value + clock_correction(info)
+        if not _checks_moments(info):
+            return value.astimezone(UTC)
+        if corrected > now + MAX_SKEW:
             raise PydanticCustomError("in_future", "observedAt lies in the future")
-        if value < now - MAX_AGE:
+        if corrected < now - MAX_AGE:
             raise PydanticCustomError("too_old", "observedAt lies more than two years back")
         return value.astimezone(UTC)
 
     @field_validator("consent_recorded_at")
     @classmethod
-    def _consent_moment(cls, value: datetime | None) -> datetime | None:
-        _not_in_future(value, "consentRecordedAt")
+    def _consent_moment(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        _not_in_future(value, "consentRecordedAt", info)
         return value
 
     @field_validator("arrears_amount_cents", "arrears_since", "personal_contact_attempted_at",
@@ -124,7 +150,7 @@ class SignalCreate(BaseModel):
         if value is not None and category is not None and category != RENT_ARREARS:
             raise PydanticCustomError("rent_arrears_only",
                                       "only for signals of category rent-arrears")
-        _not_in_future(value, to_camel(info.field_name or "value"))
+        _not_in_future(value, to_camel(info.field_name or "value"), info)
         return value
 
 
@@ -153,15 +179,19 @@ def _household_problems(raw: dict[str, Any], prefix: str) -> list[InvalidParam]:
     return problems
 
 
-def parse_signal(raw: Any, prefix: str = "body") -> tuple[SignalCreate | None, list[InvalidParam]]:
-    """Validate one raw signal; every invalid field is reported, none of their values."""
+def parse_signal(raw: Any, prefix: str = "body", correction: timedelta | None = None,
+                 ) -> tuple[SignalCreate | None, list[InvalidParam]]:
+    """Validate one raw signal; every invalid field is reported, none of their values.
+
+    With a `correction` (a batch's clock correction) its moments are checked as corrected."""
     if not isinstance(raw, dict):
         return None, [InvalidParam(name=prefix, code="object_type",
                                    reason="a signal is a JSON object")]
     problems: list[InvalidParam] = []
     signal: SignalCreate | None = None
     try:
-        signal = SignalCreate.model_validate(raw)
+        signal = SignalCreate.model_validate(
+            raw, context={CLOCK_CORRECTION: correction} if correction else None)
     except ValidationError as exc:
         problems = [
             InvalidParam(name=_where(prefix, e["loc"]), code=e["type"], reason=e["msg"])
@@ -172,7 +202,37 @@ def parse_signal(raw: Any, prefix: str = "body") -> tuple[SignalCreate | None, l
     return (None if problems else signal), problems
 
 
+def parse_possible_replay(raw: Any) -> SignalCreate | None:
+    """A signal refused only for its moments, parsed without those checks: what a retry of
+    a stored one looks like once its device's clock was set right (`service.replays`)."""
+    try:
+        return SignalCreate.model_validate(raw, context={RECOGNISE_REPLAY: True})
+    except ValidationError:
+        return None
+
+
 SIGNAL_CREATE_SCHEMA = SignalCreate.model_json_schema(by_alias=True)
+
+
+class BatchEnvelope(BaseModel):
+    """A batch with the moment the device sent it, by the device's own clock: the server
+    corrects the items' moments by the difference (`intake/clock.py`)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid")
+
+    sent_at: Moment = Field(description="When the device sent the batch, by its own clock")
+    signals: list[Any] = Field(description="Signals in the shape of the body of "
+                               "POST /v1/signals; each item is validated on its own")
+
+
+def parse_envelope(raw: dict[str, Any]) -> tuple[BatchEnvelope | None, list[InvalidParam]]:
+    """The envelope of a batch sent as an object; every invalid field is reported."""
+    try:
+        return BatchEnvelope.model_validate(raw), []
+    except ValidationError as exc:
+        return None, [
+            InvalidParam(name=_where("body", e["loc"]), code=e["type"], reason=e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)]
 
 
 class BatchItemResult(BaseModel):

@@ -17,6 +17,7 @@ the stored signal, with another body it conflicts; an Idempotency-Key works the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.signals.casework import views
 from services.signals.casework.schemas import SignalRead
 from services.signals.intake import repository
-from services.signals.intake.new_signal import NewSignal, new_signal
+from services.signals.intake.new_signal import NewSignal, body_hash, new_signal
 from services.signals.intake.repository import Stored
 from services.signals.intake.schemas import SignalCreate
 from services.signals.models import Signal
@@ -67,11 +68,12 @@ async def take_signal(rt: SignalsRuntime, body: SignalCreate, principal: Princip
 
 
 async def take_batch(rt: SignalsRuntime, bodies: list[SignalCreate], principal: Principal,
-                     ) -> list[Result | Conflict]:
+                     correction: timedelta | None = None) -> list[Result | Conflict]:
     """Store the valid signals of a batch in one transaction of the group writer, or replay
-    them; a conflict stays per item."""
+    them; a conflict stays per item. `correction` is the batch's clock correction."""
     source = rt.settings.cloudevents_source()
-    news = [new_signal(b, principal, rt.crypto, source, None) for b in bodies]
+    news = [new_signal(b, principal, rt.crypto, source, None, correction=correction)
+            for b in bodies]
     results: list[Result | Conflict] = ["created"] * len(news)
     pending = list(range(len(news)))
     for _ in range(ATTEMPTS):
@@ -95,6 +97,23 @@ async def take_batch(rt: SignalsRuntime, bodies: list[SignalCreate], principal: 
         if not pending:
             return results
     raise Conflict("concurrent requests recorded these signals; retry the batch (it is safe)")
+
+
+async def replays(rt: SignalsRuntime, bodies: list[SignalCreate], principal: Principal,
+                  ) -> list[bool]:
+    """Which of these bodies replay a signal their reporter stored with the same body.
+
+    For batch items refused for their moments only: the device stamped them by a clock that
+    was off and has been set right since, so today's check refuses what it took before; the
+    stored signal is the answer all the same, as for any replay."""
+    async with transaction(rt) as session:
+        stored = await repository.signals_by_id(session, {b.id for b in bodies})
+    found = []
+    for body in bodies:
+        signal = stored.get(body.id)
+        found.append(signal is not None and _same_reporter(signal, principal)
+                     and signal.request_hash == body_hash(rt.crypto, body))
+    return found
 
 
 async def _store(rt: SignalsRuntime, signals: list[NewSignal]) -> list[Stored]:

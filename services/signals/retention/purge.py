@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -51,12 +50,15 @@ def strip_personal_data(signal: Signal, now: datetime) -> None:
     signal.personal_data_removed_at = now
 
 
-async def forget(session: AsyncSession, signal_ids: list[uuid.UUID], *, kind: str,
+async def forget(session: AsyncSession, signals: list[Signal], *, kind: str,
                  organisation: str, actor: str, actor_role: str, reason: str, at: datetime,
                  ) -> None:
     """After `strip_personal_data`: the signals' personal history, the events that still tie
-    them to the household, and the record of who did this, when and why."""
+    them to the household, the record of who did this, when and why, and the tombstones
+    that tell the field apps to forget them too (the change feed)."""
+    signal_ids = [s.id for s in signals]
     await repository.forget_personal_history(session, signal_ids)
+    await repository.add_tombstones(session, signals, kind=kind, at=at)
     await repository.unlink_recorded_events(session, signal_ids)
     repository.add_erasure_record(session, kind=kind, organisation=organisation, actor=actor,
                                   actor_role=actor_role, reason=reason, signal_ids=signal_ids,
@@ -67,7 +69,7 @@ async def purge_expired(session: AsyncSession, now: datetime | None = None) -> i
     """Strip every closed signal whose retention has run out, and every open one past its
     category's maximum age; returns how many."""
     now = now or utcnow()
-    purged: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
+    purged: dict[tuple[str, str], list[Signal]] = defaultdict(list)
     for category in load_taxonomy().categories:
         closed = await repository.closed_before(
             session, category.code, now - timedelta(days=category.retention_days))
@@ -76,11 +78,11 @@ async def purge_expired(session: AsyncSession, now: datetime | None = None) -> i
         for reason, signals in ((CLOSED_PAST_RETENTION, closed), (OPEN_PAST_MAX_AGE, stale)):
             for signal in signals:
                 strip_personal_data(signal, now)
-                purged[signal.organisation, reason].append(signal.id)
-    for (organisation, reason), ids in sorted(purged.items()):
-        await forget(session, ids, kind="purge", organisation=organisation, actor=PURGE_ACTOR,
+                purged[signal.organisation, reason].append(signal)
+    for (organisation, reason), signals in sorted(purged.items()):
+        await forget(session, signals, kind="purge", organisation=organisation, actor=PURGE_ACTOR,
                      actor_role=SYSTEM_ROLE, reason=reason, at=now)
-    return sum(len(ids) for ids in purged.values())
+    return sum(len(signals) for signals in purged.values())
 
 
 class PurgeTask(PeriodicTask):

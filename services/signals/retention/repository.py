@@ -17,6 +17,7 @@ from services.signals.models import (
     Outbox,
     Referral,
     Signal,
+    SignalTombstone,
     StatusChange,
 )
 from shared.contracts.signals import SIGNAL_RECORDED
@@ -81,3 +82,15 @@ def add_erasure_record(session: AsyncSession, *, kind: str, organisation: str, a
     session.add(ErasureRecord(
         kind=kind, organisation=organisation, actor=actor, actor_role=actor_role,
         reason=reason, signal_ids=orjson.dumps([str(i) for i in signal_ids]).decode(), at=at))
+
+
+async def add_tombstones(session: AsyncSession, signals: Sequence[Signal], *, kind: str,
+                         at: datetime) -> None:
+    """What the change feed tells the field apps of these signals: forget them. Ids and
+    scope only; a signal that has one already keeps it."""
+    ids = [s.id for s in signals]
+    known = set(await session.scalars(select(SignalTombstone.signal_id).where(
+        SignalTombstone.signal_id.in_(ids))))
+    session.add_all(SignalTombstone(signal_id=s.id, organisation=s.organisation,
+                                    reported_by=s.reported_by, kind=kind, erased_at=at)
+                    for s in signals if s.id not in known)
