@@ -75,7 +75,8 @@ class OutcomeSummary(Body):
     outcome: Outcome
     outcome_at: datetime | None
     follow_up_date: date | None = Field(
-        default=None, description="When the partner follows up, if it said so")
+        default=None, description="When the partner follows up, if it said so",
+        json_schema_extra={"format": "date"})  # on the field itself, for the API design rules
 
 
 class SignalSummary(Body):
