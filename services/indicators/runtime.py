@@ -48,7 +48,8 @@ class IndicatorsRuntime(Runtime):
     async def start(self) -> None:
         s = self.settings
         self.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s,
-                                                  grace_days=s.period_grace_days)
+                                                  grace_days=s.period_grace_days,
+                                                  bounds_ttl_s=s.period_bounds_cache_s)
         self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
         await super().start()
         self.configure_sessions()

@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     indicator_publisher_enabled: bool = True
     # How long API readers share one full computation of a period.
     indicator_cache_s: float = 1.0
+    # How long the first month with data (the lower bound of period parameters) is reused.
+    period_bounds_cache_s: float = 60.0
     # Areas per indicator-snapshot-published part (each part stays well under 1 MiB).
     snapshot_areas_per_part: int = 100
 

@@ -67,6 +67,37 @@ def parse_period(text: str) -> Period:
     return Period(match.group(1), f"{match.group(2)}-{match.group(3)}")
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodBounds:
+    """The periods a reader may ask for: their last month from the first month with data (a
+    signal fact, or January of the register's first statistics year) up to the current month.
+    Outside them a figure is either all zeros or not there yet, and a caller could make the
+    service compute any of ten thousand years."""
+
+    first_month: str  # YYYY-MM
+    last_month: str  # YYYY-MM, the current month
+
+    def why_not(self, period: Period) -> str | None:
+        """None for a period inside the bounds, otherwise what is wrong with it."""
+        if period.last_month < self.first_month:
+            return (f"{period} ends before {self.first_month}, the first month with data "
+                    f"(periods run from {self.first_month} to {self.last_month})")
+        if period.last_month > self.last_month:
+            return (f"{period} ends after the current month {self.last_month} (periods run "
+                    f"from {self.first_month} to {self.last_month})")
+        return None
+
+
+def period_bounds(now: datetime, first_fact_month: str | None,
+                  first_statistics_year: int | None) -> PeriodBounds:
+    """The bounds at `now`; without any data only the current month is readable."""
+    current = now.strftime("%Y-%m")
+    starts = [m for m in (first_fact_month,
+                          None if first_statistics_year is None
+                          else f"{first_statistics_year:04d}-01") if m is not None]
+    return PeriodBounds(min([*starts, current]), current)
+
+
 def current_period(now: datetime, kind: str = "rolling-12m") -> Period:
     return Period(kind, now.strftime("%Y-%m"))
 

@@ -179,6 +179,13 @@ async def open_statistics(session: AsyncSession, year: int) -> dict[str, OpenSta
     return chosen
 
 
+async def first_months(session: AsyncSession) -> tuple[str | None, int | None]:
+    """The first month with a signal fact and the first year with open statistics."""
+    month = await session.scalar(select(func.min(F.month)))
+    year = await session.scalar(select(func.min(AreaStatistics.year)))
+    return (None if month is None else str(month)), (None if year is None else int(year))
+
+
 async def programme_area_members(session: AsyncSession) -> Mapping[str, list[str]]:
     members: dict[str, list[str]] = defaultdict(list)
     rows = await session.execute(

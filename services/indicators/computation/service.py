@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation import repository
 from services.indicators.computation.engine import Computation, compute
-from services.indicators.computation.periods import GRACE_DAYS, Period
+from services.indicators.computation.periods import GRACE_DAYS, Period, PeriodBounds, period_bounds
 from services.indicators.computation.repository import Cutoffs
 from shared.db import utcnow
 
@@ -56,8 +56,28 @@ class ComputationCache:
 
     ttl_s: float
     grace_days: int = GRACE_DAYS
+    # How long the first month with data is reused for the period bounds (`bounds_for`).
+    bounds_ttl_s: float = 60.0
     _entries: dict[tuple[str, Cutoffs], tuple[float, Computation]] = field(
         default_factory=dict)
+    _first: tuple[float, tuple[str | None, int | None]] | None = None
+
+    async def bounds_for(self, session: AsyncSession, period: Period) -> PeriodBounds:
+        """The period bounds to check `period` against (`periods.PeriodBounds`).
+
+        The first month with data only moves back when a late signal arrives, so it is
+        reused for `bounds_ttl_s`; a period before it is checked again against the database
+        (at most once a second), so a late signal's month is readable at once.
+        """
+        now = time.monotonic()
+        if self._first is None or now - self._first[0] >= self.bounds_ttl_s:
+            self._first = (now, await repository.first_months(session))
+        bounds = period_bounds(utcnow(), *self._first[1])
+        if (period.last_month < bounds.first_month
+                and now - self._first[0] >= min(1.0, self.bounds_ttl_s)):
+            self._first = (now, await repository.first_months(session))
+            bounds = period_bounds(utcnow(), *self._first[1])
+        return bounds
 
     def cutoffs(self, period: Period, raw: bool) -> Cutoffs:
         return Cutoffs() if raw else public_cutoffs(period, utcnow(), self.grace_days)
@@ -78,3 +98,4 @@ class ComputationCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._first = None

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation.service import ComputationCache
-from services.indicators.dependencies import readable_period
+from services.indicators.dependencies import requested_period
 from services.indicators.maps import repository as repo
 from services.indicators.maps.geometries import (
     AreaOutline,
@@ -98,7 +98,7 @@ async def published_values(session: AsyncSession, cache: ComputationCache, princ
                            ) -> PublishedValues:
     """The values everyone may see (disclosure-controlled, admins included), read the way the
     /indicators ranking reads them. The one place maps depend on how indicators are read."""
-    chosen = readable_period(period, principal, cache.grace_days)
+    chosen = await requested_period(session, cache, principal, period)
     ranking = reporting.ranking(await cache.get(session, chosen), level, indicator, raw=False)
     return PublishedValues(
         indicator_id=ranking.indicator_id, period=ranking.period,

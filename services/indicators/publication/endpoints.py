@@ -10,7 +10,7 @@ from services.indicators.dependencies import (
     CacheDep,
     EventSourceDep,
     PeriodQuery,
-    period_of,
+    bounded_period,
 )
 from services.indicators.publication import service
 from services.indicators.publication.schemas import SnapshotAccepted
@@ -25,7 +25,7 @@ async def publish_snapshot(
     cache: CacheDep, principal: Admin, period: PeriodQuery = None,
 ) -> SnapshotAccepted:
     """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
-    chosen = period_of(period)
+    chosen = await bounded_period(session, cache, period)
     snapshot_id, parts, areas = await service.publish_snapshot(
         session, chosen, source, areas_per_part, cache.grace_days)
     return SnapshotAccepted(snapshot_id=snapshot_id, period=str(chosen), parts=parts,

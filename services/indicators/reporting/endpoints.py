@@ -12,8 +12,8 @@ from services.indicators.dependencies import (
     CacheDep,
     PeriodQuery,
     Reader,
-    readable_period,
     records_signals,
+    requested_period,
 )
 from services.indicators.reporting import audit, repository, service
 from services.indicators.reporting.schemas import (
@@ -60,7 +60,7 @@ async def area_indicators(
     cache: CacheDep, principal: Reader, period: PeriodQuery = None,
 ) -> AreaIndicatorsOut:
     """An area's indicators and vulnerability index for a period (raw for admins)."""
-    chosen = readable_period(period, principal, cache.grace_days)
+    chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "area-indicators", code, str(chosen))
     computation = await cache.get(session, chosen, raw)
     return service.area_indicators(computation, code, raw)
@@ -74,7 +74,7 @@ async def indicator_ranking(
     principal: Reader, period: PeriodQuery = None,
 ) -> IndicatorRanking:
     """Areas of one level ranked on one indicator for a period, worst first."""
-    chosen = readable_period(period, principal, cache.grace_days)
+    chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
     computation = await cache.get(session, chosen, raw)
     return service.ranking(computation, AreaLevel(level), indicator, raw)
@@ -90,7 +90,7 @@ async def indicator_series(
     count: Annotated[int, Query(ge=1, le=36, description="How many periods")] = 12,
 ) -> IndicatorSeries:
     """One indicator of an area over `count` consecutive periods ending with `until`."""
-    last = readable_period(until, principal, cache.grace_days)
+    last = await requested_period(session, cache, principal, until, "until")
     if indicator_id not in definitions.BY_ID:
         raise BadRequest(f"unknown indicator {indicator_id!r}; see /indicator-definitions")
     raw = _raw(principal, "indicator-series", code, str(last))
@@ -117,7 +117,8 @@ async def vulnerability_index(
     period: PeriodQuery = None,
 ) -> VulnerabilityIndexList:
     """The composite vulnerability index of every buurt, most vulnerable first."""
-    computation = await cache.get(session, readable_period(period, principal, cache.grace_days))
+    computation = await cache.get(session, await requested_period(session, cache, principal,
+                                                                  period))
     return service.vulnerability_index(computation)
 
 
