@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from services.indicators.computation import definitions
-from services.indicators.computation.engine import Cell
 from services.indicators.dependencies import (
     CacheDep,
     PeriodQuery,
@@ -22,7 +21,6 @@ from services.indicators.reporting.schemas import (
     IndicatorDefinitionList,
     IndicatorRanking,
     IndicatorSeries,
-    SeriesPoint,
     VulnerabilityIndexList,
 )
 from shared.areacodes import AreaLevel
@@ -87,27 +85,28 @@ async def indicator_series(
     indicator_id: Annotated[str, Path(alias="indicatorId", max_length=100)],
     session: SessionDep, cache: CacheDep, principal: Reader,
     until: PeriodQuery = None,
-    count: Annotated[int, Query(ge=1, le=36, description="How many periods")] = 12,
+    count: Annotated[int, Query(ge=1, le=service.SERIES_MAX_COUNT, description=(
+        "How many periods the whole series has (periods before the first month with data "
+        "are left out)"))] = 12,
+    limit: Annotated[int, Query(ge=1, le=service.SERIES_MAX_LIMIT, description=(
+        "Periods per page: one request computes at most this many periods"))] = 12,
+    cursor: Annotated[str | None, Query(max_length=40, description=(
+        "The nextCursor of the previous page"))] = None,
 ) -> IndicatorSeries:
-    """One indicator of an area over `count` consecutive periods ending with `until`."""
+    """One indicator of an area over `count` consecutive periods ending with `until`, a page
+    of at most `limit` periods at a time."""
     last = await requested_period(session, cache, principal, until, "until")
     if indicator_id not in definitions.BY_ID:
         raise BadRequest(f"unknown indicator {indicator_id!r}; see /indicator-definitions")
     raw = _raw(principal, "indicator-series", code, str(last))
-    if code not in (await cache.get(session, last, raw)).areas:
+    bounds = await cache.bounds_for(session, last)
+    periods = service.series_periods(last, count, bounds.first_month)
+    page, next_cursor = service.series_page(periods, cursor, limit)
+    computations = [await cache.get(session, period, raw) for period in page]
+    if all(code not in c.areas for c in computations) and code not in (
+            await cache.get(session, last, raw)).areas:
         raise NotFound(f"area {code} is not registered and has no signals")
-    points: list[SeriesPoint] = []
-    method_version = ""
-    for step in range(count - 1, -1, -1):
-        # Each point as its own period publishes it (earlier periods are final sooner).
-        computation = await cache.get(session, last.shifted(-step), raw)
-        method_version = computation.method_version
-        result = computation.areas.get(code)
-        cell = service.cell_of(result, indicator_id, raw) if result else Cell(None)
-        points.append(SeriesPoint(period=str(computation.period), value=cell.value,
-                                  suppressed=cell.reason is not None, reason=cell.reason))
-    return IndicatorSeries(area_code=code, indicator_id=indicator_id,
-                           method_version=method_version, raw=raw, points=points)
+    return service.series(code, indicator_id, raw, computations, next_cursor)
 
 
 @router.get("/vulnerability-index", response_model=VulnerabilityIndexList)

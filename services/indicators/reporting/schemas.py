@@ -88,13 +88,17 @@ class SeriesPoint(Schema):
 
 
 class IndicatorSeries(Schema):
-    """One indicator of one area over consecutive periods, oldest first."""
+    """One page of an indicator of one area over consecutive periods, oldest first; pass
+    `nextCursor` as `cursor` (with the same `until` and `count`) for the next page."""
 
     area_code: str
     indicator_id: str
     method_version: str
     raw: bool
-    points: list[SeriesPoint]
+    items: list[SeriesPoint] = Field(description="This page's periods, oldest first")
+    points: list[SeriesPoint] = Field(
+        deprecated=True, description="The same as `items` (kept for earlier clients)")
+    next_cursor: str | None = Field(description="null on the last page")
 
 
 class VulnerabilityIndexList(Schema):

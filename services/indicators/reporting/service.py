@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.indicators.composite import METHOD_VERSION, Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Cell, Computation
+from services.indicators.computation.periods import Period
 from services.indicators.disclosure import disclose_hierarchy
 from services.indicators.reporting.schemas import (
     AreaIndicatorsOut,
@@ -12,13 +15,21 @@ from services.indicators.reporting.schemas import (
     IndicatorDefinitionList,
     IndicatorDefinitionOut,
     IndicatorRanking,
+    IndicatorSeries,
     IndicatorValueOut,
     RankedValue,
+    SeriesPoint,
     VulnerabilityIndexList,
     VulnerabilityIndexOut,
 )
 from shared.areacodes import AreaLevel
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest, NotFound
+
+# A series page computes at most this many periods (one full computation each, shared with
+# other readers through the computation cache), and one more to tell an unknown area (404).
+SERIES_MAX_LIMIT = 24
+SERIES_MAX_COUNT = 36
 
 
 def definition_list() -> IndicatorDefinitionList:
@@ -91,6 +102,42 @@ def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
     items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
     return VulnerabilityIndexList(level=AreaLevel.BUURT.value, period=str(computation.period),
                                   method_version=computation.method_version, items=items)
+
+
+def series_periods(last: Period, count: int, first_month: str) -> list[Period]:
+    """The `count` periods ending with `last`, oldest first, without those ending before the
+    first month with data (nothing is counted there: no computation for them)."""
+    periods = [last.shifted(-step) for step in range(count - 1, -1, -1)]
+    return [p for p in periods if p.last_month >= first_month] or [last]
+
+
+def series_page(periods: Sequence[Period], cursor: str | None, limit: int
+                ) -> tuple[list[Period], str | None]:
+    """The periods of one page and the cursor of the next (None on the last page). A cursor
+    names the first period of its page; one outside this series is a 400."""
+    start = 0
+    if cursor is not None:
+        first = decode_cursor(cursor, 1)[0]
+        start = next((i for i, p in enumerate(periods) if p.last_month == first), -1)
+        if start < 0:
+            raise invalid_cursor()
+    page = list(periods[start:start + limit])
+    after = start + limit
+    return page, encode_cursor(periods[after].last_month) if after < len(periods) else None
+
+
+def series(code: str, indicator: str, raw: bool, computations: Sequence[Computation],
+           next_cursor: str | None) -> IndicatorSeries:
+    """Each point as its own period publishes it (earlier periods are final sooner)."""
+    points: list[SeriesPoint] = []
+    for computation in computations:
+        result = computation.areas.get(code)
+        cell = cell_of(result, indicator, raw) if result else Cell(None)
+        points.append(SeriesPoint(period=str(computation.period), value=cell.value,
+                                  suppressed=cell.reason is not None, reason=cell.reason))
+    return IndicatorSeries(area_code=code, indicator_id=indicator,
+                           method_version=computations[-1].method_version, raw=raw,
+                           items=points, points=points, next_cursor=next_cursor)
 
 
 def signal_counts(code: str, by_category: dict[str, tuple[int, int]], raw: bool,

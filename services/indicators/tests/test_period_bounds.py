@@ -40,7 +40,8 @@ def _out_of_range() -> list[str]:
             f"rolling-12m:{_next_month()}", "month:2025-12"]
 
 
-MALFORMED = ["month:2026-13", "2026-11", "week:2026-11", "month:2026-1", "month:２０２６-11"]
+MALFORMED = ["month:2026-13", "2026-11", "week:2026-11", "month:2026-1",
+             "month:\uff12\uff10\uff12\uff16-11"]  # full-width digits
 
 
 def _assert_names(r: Any, parameter: str) -> None:
