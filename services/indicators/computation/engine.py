@@ -27,6 +27,7 @@ from services.indicators.composite import (
     METHOD_VERSION,
     AreaScore,
     IndicatorSpec,
+    RankStability,
     compute_vulnerability_index,
 )
 from services.indicators.computation import definitions as d
@@ -148,6 +149,8 @@ class Computation:
     method_version: str
     areas: Mapping[str, AreaResult]
     data_until: datetime | None = None  # facts recorded from then on are not counted
+    # How the buurten's index ranks move under the alternative methods (from public values).
+    rank_stability: tuple[RankStability, ...] = ()
 
 
 def parents_of(buurt: str) -> tuple[str, str, str]:
@@ -176,8 +179,8 @@ def compute(
         stats = statistics.get(code) or _summed_statistics(buurten_of.get(code, ()),
                                                            statistics)
         results[code] = AreaResult(code, level, c, stats, public_counts[code])
-    _composite(results, statistics)
-    return Computation(period, METHOD_VERSION, results)
+    stability = _composite(results, statistics)
+    return Computation(period, METHOD_VERSION, results, rank_stability=stability)
 
 
 def _roll_up(
@@ -350,11 +353,14 @@ def _summed_statistics(
     )
 
 
-def _composite(results: dict[str, AreaResult], statistics: Mapping[str, OpenStatistics]) -> None:
-    """Index of the buurten, from public signal rates and the open statistics."""
+def _composite(results: dict[str, AreaResult], statistics: Mapping[str, OpenStatistics]
+               ) -> tuple[RankStability, ...]:
+    """Index of the buurten, from public signal rates and the open statistics only (a withheld
+    value is missing): the index, its alternative ranks and their rank stability are made of
+    published figures, for admins too."""
     buurten = sorted(c for c, r in results.items() if r.level is AreaLevel.BUURT)
     if not buurten:
-        return
+        return ()
     specs = [IndicatorSpec(x.id, x.domain, x.direction) for x in d.DEFINITIONS
              if x.domain is not None]
     open_data = [x.id in _PER_INHABITANT or x.id in _AS_PUBLISHED for x in specs]
@@ -368,6 +374,7 @@ def _composite(results: dict[str, AreaResult], statistics: Mapping[str, OpenStat
     index = compute_vulnerability_index(buurten, population, values, specs)
     for score in index.areas:
         results[score.code].composite = score
+    return index.stability
 
 
 def _nan(value: float | None) -> float:

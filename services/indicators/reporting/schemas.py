@@ -101,11 +101,26 @@ class IndicatorSeries(Schema):
     next_cursor: str | None = Field(description="null on the last page")
 
 
+class RankStabilityOut(Schema):
+    """How much the ranks depend on the method: one alternative normalisation against the
+    z-score ranks, over every ranked buurt. Made from the ranks of published values only."""
+
+    method: str = Field(description="min-max | percentile-rank")
+    spearman: float | None = Field(
+        description="Spearman rank correlation with the z-score ranks; null under 2 buurten")
+    max_abs_rank_shift: int = Field(description="Largest move of one buurt, in ranks")
+    median_abs_rank_shift: float = Field(description="Median move of a buurt, in ranks")
+    share_same_decile: float | None = Field(
+        description="Share of the buurten that keep their decile; null without ranked buurten")
+
+
 class VulnerabilityIndexList(Schema):
     level: str
     period: str
     method_version: str
     items: list[VulnerabilityIndexOut]
+    rank_stability: list[RankStabilityOut] = Field(description=(
+        "Per alternative method (see alternativeRanks): how stable the ranking is"))
 
 
 class AreaSignalCounts(Schema):

@@ -18,6 +18,7 @@ from services.indicators.reporting.schemas import (
     IndicatorSeries,
     IndicatorValueOut,
     RankedValue,
+    RankStabilityOut,
     SeriesPoint,
     VulnerabilityIndexList,
     VulnerabilityIndexOut,
@@ -100,8 +101,15 @@ def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
              if r.level is AreaLevel.BUURT
              and (out := index_out(r, computation.method_version)) is not None]
     items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
+    stability = [RankStabilityOut(
+        method=s.method.value, spearman=None if s.spearman is None else round(s.spearman, 4),
+        max_abs_rank_shift=s.max_abs_rank_shift,
+        median_abs_rank_shift=s.median_abs_rank_shift,
+        share_same_decile=None if s.share_same_decile is None else round(s.share_same_decile, 4),
+    ) for s in computation.rank_stability]
     return VulnerabilityIndexList(level=AreaLevel.BUURT.value, period=str(computation.period),
-                                  method_version=computation.method_version, items=items)
+                                  method_version=computation.method_version, items=items,
+                                  rank_stability=stability)
 
 
 def series_periods(last: Period, count: int, first_month: str) -> list[Period]:
