@@ -1,6 +1,7 @@
 """API conventions for every service (NL API Design Rules, RFC 9457).
 
-`/v1` prefix, problem+json for every error (400 lists every invalid field), `API-Version`
+`/v1` prefix, problem+json for every error (400 lists every invalid field, unknown query
+parameters included), `API-Version`
 on every response, public OpenAPI at /v1/openapi.json with contact, security headers, CORS by
 allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
 """
@@ -31,6 +32,7 @@ from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
 from shared.problems import PROBLEM_JSON, InvalidParam, ProblemError
+from shared.query_params import guard_query_params
 from shared.ratelimit import RateLimitMiddleware
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
@@ -284,6 +286,7 @@ def create_app(
         app.state.runtime = rt
         app.state.token_verifier = rt.token_verifier
         app.state.tracer = rt.tracer
+        guard_query_params(app)  # again: routes a service added after create_app
         freeze_startup_objects()
         if on_startup is not None:
             await on_startup(rt)
@@ -311,6 +314,7 @@ def create_app(
     for router in routers:
         include_flat(app, router, prefix="/v1")
     include_flat(app, health_router())
+    guard_query_params(app)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -201,7 +201,7 @@ async def test_an_unhandled_error_logs_its_route_and_class_never_the_path_or_mes
     app = testapp.build(testsvc_settings(relay_enabled=False, consumer_enabled=False,
                                          log_json=as_json, log_level="INFO"))
 
-    async def boom(resident: str) -> None:
+    async def boom(resident: str, note: str | None = None) -> None:
         """Fail the way a bug does: with the request's data in the message and the locals."""
         address = f"{resident} woont hier"  # noqa: F841 (a local that must stay out of logs)
         raise ValueError(f"cannot handle {resident}")
