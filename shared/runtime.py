@@ -107,6 +107,12 @@ class Runtime:
         if self.relay:
             self.relay.notify()
 
+    def committed(self, session: AsyncSession) -> None:
+        """After a unit of work committed: wake whoever sends what it wrote (the relay for
+        outbox rows; a service may wake its own workers too)."""
+        if wrote_outbox(session):
+            self.notify_relay()
+
     async def database_ok(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -134,8 +140,7 @@ async def transaction(rt: Runtime) -> AsyncIterator[AsyncSession]:
         async with rt.sessions() as session:
             async with session.begin():
                 yield session
-            if wrote_outbox(session):
-                rt.notify_relay()
+            rt.committed(session)
 
 
 @contextlib.contextmanager

@@ -56,6 +56,9 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> bool:
     return False
 
 
+#: What the dev configuration changes from production's defaults (the environment wins):
+#: webhooks may go to a receiver on this machine.
+DEV_CONFIGURATION = {"DDK_SIGNALS_WEBHOOK_ALLOW_LOOPBACK": "true"}
 #: Signals that stop `make run` (the terminal's Ctrl-C is SIGINT, raised as KeyboardInterrupt).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -122,7 +125,7 @@ def main() -> int:
                 sys.executable, "-m", "uvicorn", "--factory", service.asgi_factory,
                 "--host", settings.host, "--port", str(settings.port), "--no-access-log",
                 "--log-level", "warning",
-            ], env={**os.environ},
+            ], env={**DEV_CONFIGURATION, **os.environ},
                 # Own process group, like the broker's: Ctrl-C reaches only this supervisor,
                 # which stops the services first and the broker last (not all at once).
                 # Killed outright, the supervisor takes them along.

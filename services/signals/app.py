@@ -14,6 +14,7 @@ from services.signals.models import Outbox
 from services.signals.referrals.endpoints import router as referrals_router
 from services.signals.runtime import SignalsRuntime
 from services.signals.settings import Settings
+from services.signals.webhooks.endpoints import router as webhooks_router
 from shared.api import create_app
 from shared.contracts.signals import TOPIC
 from shared.kafka import dlq_topic
@@ -28,7 +29,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         "intake, privacy by design, referrals to partners and their outcomes.",
         # intake before case work: `/signals/batch` must not match `/signals/{signalId}`.
         routers=[categories_router, intake_router, casework_router, consents_router,
-                 referrals_router, access_log_router, data_subjects_router],
+                 referrals_router, access_log_router, data_subjects_router, webhooks_router],
         runtime=lambda: SignalsRuntime(
             s, outbox=Outbox,
             topics=[TOPIC, dlq_topic(TOPIC), s.access_log_checkpoint_topic]),

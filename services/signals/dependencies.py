@@ -19,8 +19,8 @@ from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.runtime import SessionDep, runtime_of
 
 __all__ = [
-    "Coordinator", "CryptoDep", "CurrentPrincipal", "Partner", "PrivacyOfficer", "ReferralId",
-    "Reporter", "SessionDep", "SettingsDep", "SignalId", "Staff", "signals_runtime",
+    "Admin", "Coordinator", "CryptoDep", "CurrentPrincipal", "Partner", "PrivacyOfficer",
+    "ReferralId", "Reporter", "SessionDep", "SettingsDep", "SignalId", "Staff", "signals_runtime",
 ]
 
 
@@ -51,6 +51,8 @@ Reporter = Staff
 Coordinator = Annotated[Principal, require_roles(Role.COORDINATOR)]
 Partner = Annotated[Principal, require_roles(Role.PARTNER)]
 PrivacyOfficer = Annotated[Principal, require_roles(Role.PRIVACY_OFFICER)]
+#: An organisation's administrator: its webhook subscriptions.
+Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 
 SignalId = Annotated[uuid.UUID, Path(alias="signalId")]
 ReferralId = Annotated[uuid.UUID, Path(alias="referralId")]

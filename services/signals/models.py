@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -302,3 +303,88 @@ def _mark_signal_changed(mapper: Mapper[Any], connection: Connection,
                          target: StatusChange | Referral) -> None:
     connection.execute(update(Signal.__table__).where(  # type: ignore[arg-type]
         Signal.__table__.c.id == target.signal_id).values(change_position=None))
+
+
+class WebhookSubscription(Base):
+    """A partner organisation's push target (webhooks/): where, which events, which format.
+    The signing secret is stored encrypted (field `webhookSecret`); during a rotation's
+    overlap the previous one signs too, until `previous_secret_until`."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(100), index=True)
+    target_url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[str] = mapped_column(Text)  # JSON list
+    format: Mapped[str] = mapped_column(String(30))  # standard-webhooks | zgw
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookEvent(Base):
+    """The webhooks' own outbox: a notification for one organisation, written in the same
+    transaction as the change it tells of. The dispatcher fans it out to that organisation's
+    subscriptions (`fanned_out_at`). Ids and a resource path only, never personal data."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(50))
+    organisation: Mapped[str] = mapped_column(String(100))
+    ordering_key: Mapped[str] = mapped_column(String(36))  # the referral (or signal) id
+    data: Mapped[str] = mapped_column(Text)  # JSON: ids, resource path, occurredAt
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_webhook_events_unfanned", "id", sqlite_where=text(
+        "fanned_out_at IS NULL"), postgresql_where=text("fanned_out_at IS NULL")),)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: its `id` is the `webhook-id` of every attempt (and of
+    a replay), so a receiver drops duplicates. A delivery waits while an earlier one for
+    the same subscription and ordering key is pending: order holds per referral and target."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDString(), primary_key=True)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(UUIDString())
+    event_seq: Mapped[int] = mapped_column(BigId)
+    type: Mapped[str] = mapped_column(String(50))
+    ordering_key: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_chain", "subscription_id", "ordering_key", "event_seq"),
+        Index("ix_webhook_deliveries_log", "subscription_id", "event_seq"),
+    )
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per attempt (status code or error kind, latency)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(UUIDString(), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(200))

@@ -34,3 +34,21 @@ class Settings(ServiceSettings):
     # Partners read a referral's personal fields until this many days after its outcome (or
     # the signal's closure); a withdrawn referral ends at once.
     partner_access_grace_days: int = Field(default=30, ge=0)
+
+    # Partner push (webhooks/). Production: only https targets outside loopback, private and
+    # link-local ranges (SSRF); the dev configuration (`make run`) allows loopback http too.
+    webhook_allow_loopback: bool = False
+    webhook_enabled: bool = True  # the dispatcher; off in tests that drive it by hand
+    webhook_connect_timeout_s: float = Field(default=2.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    # Retries: exponential from `base` (doubling, capped at `max`, with jitter) for `window`
+    # seconds after the first attempt (about a day), then the delivery is dead-lettered.
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_s: float = Field(default=86_400.0, gt=0)
+    # A claimed delivery is leased this long: a process that died mid-delivery leaves it to
+    # another (or to itself after a restart) when the lease runs out.
+    webhook_lease_s: float = Field(default=30.0, gt=0)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    # At most this many requests in flight per subscription: a slow target waits alone.
+    webhook_concurrency_per_target: int = Field(default=4, ge=1)
