@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import i18n
 from shared.asyncapi import build_document
 from shared.fastpath import freeze_startup_objects, include_flat
 from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
@@ -331,6 +332,7 @@ def create_app(
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
                        api_version=settings.api_version, body_limits=body_limits)
+    i18n.install(app)  # outside the rest: their problems are translated too
     app.add_middleware(TracingMiddleware)  # outermost: its span covers all the rest
 
     def openapi() -> dict[str, Any]:

@@ -87,6 +87,11 @@ async def test_the_expiry_horizon_is_a_setting(testsvc_settings, key_dir):
 async def test_wrong_role_gets_403(client, auth):
     r = await client.get("/v1/applied-count", headers=auth("field-worker"))
     assert r.status_code == 403
+    # Dutch by default (shared/i18n.py); the English text on request.
+    assert r.json()["title"] == "Niet toegestaan"
+    assert r.json()["detail"].startswith("deze handeling vraagt een van de rollen: ")
+    r = await client.get("/v1/applied-count",
+                         headers={**auth("field-worker"), "Accept-Language": "en"})
     assert r.json()["title"] == "Not allowed"
 
 
