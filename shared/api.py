@@ -1,9 +1,9 @@
 """API conventions for every service (NL API Design Rules, RFC 9457).
 
 `/v1` prefix, problem+json for every error (400 lists every invalid field, unknown query
-parameters included), `API-Version`
-on every response, public OpenAPI at /v1/openapi.json with contact, security headers, CORS by
-allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
+parameters included), `API-Version` on every response, ETag and 304 on reads
+(shared.http_cache), public OpenAPI at /v1/openapi.json with contact, security headers, CORS
+by allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
 from shared.fastpath import freeze_startup_objects, include_flat
+from shared.http_cache import HttpCacheMiddleware
 from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
@@ -173,8 +174,11 @@ class ConventionsMiddleware:
                 status_holder[0] = message["status"]
                 headers = [h for h in message.get("headers", [])
                            if not (docs and h[0] == b"content-security-policy")]
+                # no-store unless the route chose otherwise (shared.http_cache.cacheable).
+                chosen = any(h[0] == b"cache-control" for h in headers)
                 headers.extend(h for h in self.headers
-                               if not (docs and h[0] == b"content-security-policy"))
+                               if not (chosen and h[0] == b"cache-control")
+                               and not (docs and h[0] == b"content-security-policy"))
                 headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
             await send(message)
@@ -323,10 +327,11 @@ def create_app(
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
-                           "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-Request-ID"],
             expose_headers=["API-Version", "ETag", "Location", "X-Request-ID"],
         )
+    app.add_middleware(HttpCacheMiddleware)  # outside CORS: adds to its Vary: Origin
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second,
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
