@@ -27,6 +27,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
+from shared.docs_page import docs_router
 from shared.fastpath import freeze_startup_objects, include_flat
 from shared.http_cache import HttpCacheMiddleware
 from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
@@ -52,6 +53,8 @@ CONTACT = {
     "email": "platform@dichtdekloof.example.org",
 }
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Default headers a route may set otherwise.
+OVERRIDABLE = frozenset({b"cache-control", b"content-security-policy"})
 
 
 def problem_response(
@@ -167,18 +170,15 @@ class ConventionsMiddleware:
         token = request_id.set(rid)
         started = time.perf_counter()
         status_holder = [500]
-        docs = scope["path"].startswith("/v1/docs")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                headers = [h for h in message.get("headers", [])
-                           if not (docs and h[0] == b"content-security-policy")]
-                # no-store unless the route chose otherwise (shared.http_cache.cacheable).
-                chosen = any(h[0] == b"cache-control" for h in headers)
-                headers.extend(h for h in self.headers
-                               if not (chosen and h[0] == b"cache-control")
-                               and not (docs and h[0] == b"content-security-policy"))
+                headers = list(message.get("headers", []))
+                # The defaults, unless the route chose otherwise: a cache rule
+                # (shared.http_cache.cacheable) or a policy (the docs page's, for its files).
+                chosen = {h[0] for h in headers if h[0] in OVERRIDABLE}
+                headers.extend(h for h in self.headers if h[0] not in chosen)
                 headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
             await send(message)
@@ -307,7 +307,8 @@ def create_app(
         contact=CONTACT,
         license_info={"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"},
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # shared.docs_page: served from here, under a strict CSP
+        swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
         lifespan=lifespan,
         # FastAPI's own telemetry is off: its spans carry the raw path and query string, and
@@ -318,6 +319,7 @@ def create_app(
     for router in routers:
         include_flat(app, router, prefix="/v1")
     include_flat(app, health_router())
+    include_flat(app, docs_router(title))
     guard_query_params(app)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ProblemError, _on_problem)
