@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +27,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asyncapi import build_document
+from shared.auth import Unauthorized, authenticate, bearer_token
 from shared.docs_page import docs_router
 from shared.fastpath import freeze_startup_objects, include_flat
 from shared.http_cache import HttpCacheMiddleware
@@ -145,11 +146,14 @@ class ConventionsMiddleware:
     """Pure ASGI (cheaper than BaseHTTPMiddleware): headers, request id, size limit, metrics."""
 
     def __init__(self, app: ASGIApp, service: str, api_version: str,
-                 body_limits: Mapping[str, int] | None = None) -> None:
+                 body_limits: Mapping[str, int] | None = None,
+                 public_writes: Collection[str] = ()) -> None:
         self.app = app
         self.service = service
         # Paths whose bodies may be larger than MAX_BODY_BYTES (a CBS file to import).
         self.body_limits = dict(body_limits or {})
+        # Paths that take a body without a token (none today): see `_unauthenticated`.
+        self.public_writes = frozenset(public_writes)
         self.headers = [
             (b"api-version", api_version.encode()),
             (b"cache-control", b"no-store"),
@@ -193,6 +197,15 @@ class ConventionsMiddleware:
                     413, "Payload too large", f"the body exceeds {limit} bytes")
                 await response(scope, receive, send_with_headers)
                 return
+            if (scope["method"] in WRITE_METHODS and scope["path"] not in self.public_writes
+                    and _has_body(scope)):
+                refusal = await _unauthenticated(scope)
+                if refusal is not None:
+                    response = JSONResponse(refusal.body(scope["path"]), status_code=401,
+                                            media_type=PROBLEM_JSON)
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                    await response(scope, receive, send_with_headers)
+                    return
             if is_json_request(scope):
                 # Parsed whole before the app runs, so never more than the JSON limit.
                 body = await read_body(receive, min(limit, MAX_BODY_BYTES))
@@ -218,6 +231,31 @@ class ConventionsMiddleware:
                                            "status": status_holder[0],
                                            "durationMs": round(elapsed * 1000, 2)})
             request_id.reset(token)
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope.get("headers", ()):
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+async def _unauthenticated(scope: Scope) -> ProblemError | None:
+    """Why a body must not be read: no bearer token, or one that does not verify.
+
+    Every write of every service needs a token, so a caller without a valid one is answered
+    401 before a byte of its body is read (a stranger cannot make the service read 4 MB, nor
+    parse it). The outcome is kept in the scope: the rate limiter and the route's own check
+    reuse it, so a known token costs one dictionary look-up here. Who may do what (roles,
+    organisation) is still the route's to decide."""
+    token = bearer_token(scope)
+    if token is None:
+        return Unauthorized("send an 'Authorization: Bearer <token>' header")
+    outcome = await authenticate(scope, token)
+    return outcome if isinstance(outcome, ProblemError) else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -277,10 +315,13 @@ def create_app(
     runtime: Callable[[], Runtime],
     on_startup: Callable[[Runtime], Any] | None = None,
     body_limits: Mapping[str, int] | None = None,
+    public_writes: Collection[str] = (),
 ) -> FastAPI:
     """A service app following every convention; `runtime` builds its parts at start-up.
 
-    `body_limits` raises the body limit (MAX_BODY_BYTES) for the paths it names."""
+    `body_limits` raises the body limit (MAX_BODY_BYTES) for the paths it names;
+    `public_writes` names the paths that take a body without a bearer token (else 401 before
+    the body is read)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -337,7 +378,8 @@ def create_app(
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second,
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
-                       api_version=settings.api_version, body_limits=body_limits)
+                       api_version=settings.api_version, body_limits=body_limits,
+                       public_writes=public_writes)
     app.add_middleware(TracingMiddleware)  # outermost: its span covers all the rest
 
     def openapi() -> dict[str, Any]:
