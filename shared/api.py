@@ -1,9 +1,9 @@
 """API conventions for every service (NL API Design Rules, RFC 9457).
 
 `/v1` prefix, problem+json for every error (400 lists every invalid field, unknown query
-parameters included), `API-Version`
-on every response, public OpenAPI at /v1/openapi.json with contact, security headers, CORS by
-allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
+parameters included), `API-Version` on every response, ETag and 304 on reads
+(shared.http_cache), public OpenAPI at /v1/openapi.json with contact, security headers, CORS
+by allowlist, `/livez`, `/readyz`, `/metrics`, and a request id in every log line.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import i18n
 from shared.asyncapi import build_document
+from shared.auth import Unauthorized, authenticate, bearer_token
+from shared.docs_page import docs_router
 from shared.fastpath import freeze_startup_objects, include_flat
+from shared.http_cache import HttpCacheMiddleware
 from shared.jsonbody import Refusal, is_json_request, limited, read_body, replay
 from shared.logs import configure_logging, request_id
 from shared.openapi import conform_openapi
@@ -52,6 +55,8 @@ CONTACT = {
     "email": "platform@dichtdekloof.example.org",
 }
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Default headers a route may set otherwise.
+OVERRIDABLE = frozenset({b"cache-control", b"content-security-policy"})
 
 
 def problem_response(
@@ -142,11 +147,14 @@ class ConventionsMiddleware:
     """Pure ASGI (cheaper than BaseHTTPMiddleware): headers, request id, size limit, metrics."""
 
     def __init__(self, app: ASGIApp, service: str, api_version: str,
-                 body_limits: Mapping[str, int] | None = None) -> None:
+                 body_limits: Mapping[str, int] | None = None,
+                 public_writes: Collection[str] = ()) -> None:
         self.app = app
         self.service = service
         # Paths whose bodies may be larger than MAX_BODY_BYTES (a CBS file to import).
         self.body_limits = dict(body_limits or {})
+        # Paths that take a body without a token (none today): see `_unauthenticated`.
+        self.public_writes = frozenset(public_writes)
         self.headers = [
             (b"api-version", api_version.encode()),
             (b"cache-control", b"no-store"),
@@ -167,15 +175,15 @@ class ConventionsMiddleware:
         token = request_id.set(rid)
         started = time.perf_counter()
         status_holder = [500]
-        docs = scope["path"].startswith("/v1/docs")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                headers = [h for h in message.get("headers", [])
-                           if not (docs and h[0] == b"content-security-policy")]
-                headers.extend(h for h in self.headers
-                               if not (docs and h[0] == b"content-security-policy"))
+                headers = list(message.get("headers", []))
+                # The defaults, unless the route chose otherwise: a cache rule
+                # (shared.http_cache.cacheable) or a policy (the docs page's, for its files).
+                chosen = {h[0] for h in headers if h[0] in OVERRIDABLE}
+                headers.extend(h for h in self.headers if h[0] not in chosen)
                 headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
             await send(message)
@@ -190,6 +198,15 @@ class ConventionsMiddleware:
                     413, "Payload too large", f"the body exceeds {limit} bytes")
                 await response(scope, receive, send_with_headers)
                 return
+            if (scope["method"] in WRITE_METHODS and scope["path"] not in self.public_writes
+                    and _has_body(scope)):
+                refusal = await _unauthenticated(scope)
+                if refusal is not None:
+                    response = JSONResponse(refusal.body(scope["path"]), status_code=401,
+                                            media_type=PROBLEM_JSON)
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                    await response(scope, receive, send_with_headers)
+                    return
             if is_json_request(scope):
                 # Parsed whole before the app runs, so never more than the JSON limit.
                 body = await read_body(receive, min(limit, MAX_BODY_BYTES))
@@ -215,6 +232,31 @@ class ConventionsMiddleware:
                                            "status": status_holder[0],
                                            "durationMs": round(elapsed * 1000, 2)})
             request_id.reset(token)
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope.get("headers", ()):
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+async def _unauthenticated(scope: Scope) -> ProblemError | None:
+    """Why a body must not be read: no bearer token, or one that does not verify.
+
+    Every write of every service needs a token, so a caller without a valid one is answered
+    401 before a byte of its body is read (a stranger cannot make the service read 4 MB, nor
+    parse it). The outcome is kept in the scope: the rate limiter and the route's own check
+    reuse it, so a known token costs one dictionary look-up here. Who may do what (roles,
+    organisation) is still the route's to decide."""
+    token = bearer_token(scope)
+    if token is None:
+        return Unauthorized("send an 'Authorization: Bearer <token>' header")
+    outcome = await authenticate(scope, token)
+    return outcome if isinstance(outcome, ProblemError) else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -274,10 +316,13 @@ def create_app(
     runtime: Callable[[], Runtime],
     on_startup: Callable[[Runtime], Any] | None = None,
     body_limits: Mapping[str, int] | None = None,
+    public_writes: Collection[str] = (),
 ) -> FastAPI:
     """A service app following every convention; `runtime` builds its parts at start-up.
 
-    `body_limits` raises the body limit (MAX_BODY_BYTES) for the paths it names."""
+    `body_limits` raises the body limit (MAX_BODY_BYTES) for the paths it names;
+    `public_writes` names the paths that take a body without a bearer token (else 401 before
+    the body is read)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -304,7 +349,8 @@ def create_app(
         contact=CONTACT,
         license_info={"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"},
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # shared.docs_page: served from here, under a strict CSP
+        swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
         lifespan=lifespan,
         # FastAPI's own telemetry is off: its spans carry the raw path and query string, and
@@ -315,6 +361,7 @@ def create_app(
     for router in routers:
         include_flat(app, router, prefix="/v1")
     include_flat(app, health_router())
+    include_flat(app, docs_router(title))
     guard_query_params(app)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ProblemError, _on_problem)
@@ -324,14 +371,16 @@ def create_app(
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key",
-                           "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-Request-ID"],
             expose_headers=["API-Version", "ETag", "Location", "X-Request-ID"],
         )
+    app.add_middleware(HttpCacheMiddleware)  # outside CORS: adds to its Vary: Origin
     app.add_middleware(RateLimitMiddleware, per_second=settings.rate_limit_per_second,
                        burst=settings.rate_limit_burst)
     app.add_middleware(ConventionsMiddleware, service=settings.service_name,
-                       api_version=settings.api_version, body_limits=body_limits)
+                       api_version=settings.api_version, body_limits=body_limits,
+                       public_writes=public_writes)
     i18n.install(app)  # outside the rest: their problems are translated too
     app.add_middleware(TracingMiddleware)  # outermost: its span covers all the rest
 

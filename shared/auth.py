@@ -180,6 +180,9 @@ def bearer_token(scope: Scope) -> str | None:
 
 async def authenticate(scope: Scope, token: str) -> Principal | ProblemError:
     """Verify `token` once per request: the outcome is kept in the scope for the route."""
+    known: tuple[str, Principal | ProblemError] | None = scope.get(_OUTCOME)
+    if known is not None and known[0] == token:  # by the body check before
+        return known[1]
     verifier: TokenVerifier = scope["app"].state.token_verifier
     try:
         outcome: Principal | ProblemError = await verifier.verify(token)

@@ -106,3 +106,12 @@ def test_parameters_declared_by_dependencies_and_query_models_count():
     assert declared_query_names(route.dependant) == {"q", "cursor", "pageSize", "since",
                                                      "untilDate"}
     assert isinstance(route.app, QueryGuard) and not isinstance(route.app.app, QueryGuard)
+
+
+@pytest.mark.parametrize("service", list(READS))
+async def test_every_operation_documents_the_400(start_service, service):
+    async with start_service(service, relay_enabled=False, consumer_enabled=False) as client:
+        doc = (await client.get("/v1/openapi.json")).json()
+    missing = [f"{method} {path}" for path, item in doc["paths"].items()
+               for method, operation in item.items() if "400" not in operation["responses"]]
+    assert missing == []

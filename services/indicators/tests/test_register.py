@@ -158,5 +158,5 @@ async def test_a_cbs_file_may_pass_the_api_body_limit_but_not_its_own(indicators
         assert r.status_code == 413, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         r = await svc.client.put("/v1/areas/GM0344", content=chunked(b"x" * (5 << 20)),
-                                  headers={"Content-Type": "text/plain"})
+                                  headers={**admin, "Content-Type": "text/plain"})
         assert r.status_code == 413, r.text  # elsewhere, the API limit

@@ -1,4 +1,5 @@
-"""Body limits hold on the bytes actually read, before authentication, over real HTTP.
+"""Over real HTTP: a body without a token is never read; with one, it is held to its limit on
+the bytes actually read.
 
 The service runs as a real uvicorn process: what is measured is its memory, and the socket
 behaviour (a refusal while the client is still sending) is uvicorn's.
@@ -90,7 +91,26 @@ def test_a_chunked_600_mb_body_without_a_token_is_refused_at_once(signals_proces
                                      give_up_s=10)
     grown = rss_mb(pid) - before
     seen = f"{answer[:12]!r} after {seconds:.2f} s, RSS +{grown:.0f} MB"
-    assert answer.startswith(b"HTTP/1.1 413"), seen
+    assert answer.startswith(b"HTTP/1.1 401"), seen  # no token: not one chunk read
     assert b"application/problem+json" in answer
     assert seconds < 1.0, seen
+    assert grown < 20, seen
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", None])
+def test_a_chunked_600_mb_body_with_a_token_is_cut_off_at_the_limit(signals_process, token,
+                                                                    content_type):
+    port, pid = signals_process
+    before = rss_mb(pid)
+    headers = {"Authorization": f"Bearer {token('field-worker', 'demo-corp-a')}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer, seconds = send_streaming(port, "/v1/signals/batch", headers, chunks(TOTAL),
+                                     give_up_s=10)
+    grown = rss_mb(pid) - before
+    seen = f"{answer[:12]!r} after {seconds:.2f} s, RSS +{grown:.0f} MB"
+    assert answer.startswith(b"HTTP/1.1 413"), seen
+    assert b"application/problem+json" in answer
+    assert seconds < 2.0, seen
     assert grown < 20, seen

@@ -1,0 +1,143 @@
+"""Validators and cache rules for reads: `ETag`, `If-None-Match` -> 304, `Cache-Control`, `Vary`.
+
+Two route classes (docs/guarantees.md, "Caching"):
+
+- **Public reference data** the same for every caller and free of personal data (the signal
+  taxonomy at `/v1/categories`): the route calls `cacheable(response)`, so the answer says
+  `Cache-Control: public, max-age=300` and any cache may keep it for five minutes.
+- **Everything else**, personal data or data of one organisation: `Cache-Control: no-store`
+  (set by ConventionsMiddleware wherever a route set none), so neither a shared cache nor the
+  browser keeps it. It still gets an ETag: an app that keeps its own copy (a field app's local
+  store) revalidates with `If-None-Match` and gets a 304 without the body when nothing changed.
+
+The ETag is strong: a hash of the exact body the route produced (so it changes with every
+byte, the taxonomy's `version` in the body included). A route that sets an ETag of its own
+(a signal's or scenario's version, the token for `If-Match` on a change) keeps it, and no 304
+is given on it: a version does not tell the representations of one resource apart (a signal
+read with and without a purpose have the same version).
+
+Cheap where it matters: anything but a GET passes straight through; a GET's body is held
+until complete (up to MAX_HELD_BYTES, then it streams on without an ETag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PUBLIC_MAX_AGE_S = 300
+MAX_HELD_BYTES = 8 * 1024 * 1024
+#: The headers a 304 carries over from the 200 it stands for (RFC 9110 15.4.5).
+KEPT_ON_304 = {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"}
+
+
+def cacheable(response: Response, max_age_s: int = PUBLIC_MAX_AGE_S) -> None:
+    """Mark a route's answer as public reference data: the same for every caller and
+    without personal data (never use it on anything else)."""
+    response.headers["Cache-Control"] = f"public, max-age={max_age_s}"
+
+
+def append_vary(headers: list[tuple[bytes, bytes]], *names: str) -> list[tuple[bytes, bytes]]:
+    """`headers` with `names` added to its Vary (one header, existing names kept, no
+    duplicates): another layer may have said `Vary: Accept-Language` or `Origin` already."""
+    present: list[str] = []
+    rest: list[tuple[bytes, bytes]] = []
+    for key, value in headers:
+        if key.lower() == b"vary":
+            present.extend(v.strip() for v in value.decode("latin-1").split(",") if v.strip())
+        else:
+            rest.append((key, value))
+    lowered = {p.lower() for p in present}
+    if "*" in lowered:
+        return headers
+    for name in names:
+        if name.lower() not in lowered:
+            present.append(name)
+            lowered.add(name.lower())
+    if present:
+        rest.append((b"vary", ", ".join(present).encode("latin-1")))
+    return rest
+
+
+def strong_etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
+
+
+def none_match(header: bytes, etag: bytes) -> bool:
+    """Does `If-None-Match` name `etag`? Weak comparison (RFC 9110 13.1.2): W/ is ignored."""
+    if header.strip() == b"*":
+        return True
+    bare = etag.removeprefix(b"W/")
+    return any(tag.strip().removeprefix(b"W/") == bare for tag in header.split(b","))
+
+
+class HttpCacheMiddleware:
+    """Adds a strong ETag to each complete 200 answer to a GET, answers `If-None-Match`
+    with 304 and says `Vary: Authorization` where the answer depends on the caller."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        if_none_match: bytes | None = None
+        authorised = False
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                if_none_match = value
+            elif key == b"authorization":
+                authorised = True
+        held: list[Message] = []
+        size = 0
+        passing = False  # not ours to change: sent on as it comes
+
+        async def send_cached(message: Message) -> None:
+            nonlocal size, passing
+            if passing:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if message["status"] != 200 or any(k == b"etag" for k, _ in headers):
+                    passing = True
+                    await send(message)
+                    return
+                held.append(message)
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            held.append(message)
+            size += len(message.get("body", b""))
+            if message.get("more_body", False):
+                if size > MAX_HELD_BYTES:  # too big to hold: on without a validator
+                    passing = True
+                    for m in held:
+                        await send(m)
+                    held.clear()
+                return
+            await self._answer(held, if_none_match, authorised, send)
+
+        await self.app(scope, receive, send_cached)
+
+    @staticmethod
+    async def _answer(held: list[Message], if_none_match: bytes | None, authorised: bool,
+                      send: Send) -> None:
+        start, chunks = held[0], held[1:]
+        body = b"".join(m.get("body", b"") for m in chunks)
+        etag = strong_etag(body)
+        headers = [*start.get("headers", ()), (b"etag", etag)]
+        public = any(k == b"cache-control" and b"public" in v.lower() for k, v in headers)
+        if authorised and not public:
+            headers = append_vary(headers, "Authorization")
+        if if_none_match is not None and none_match(if_none_match, etag):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": [h for h in headers if h[0].lower() in KEPT_ON_304]})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
