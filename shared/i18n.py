@@ -143,10 +143,13 @@ class Catalogue:
                         merged[code] = _pair(texts, f"{origin}: labels.{list_name}.{code}")
                 continue
             for key, texts in table.items():
-                name = f"{section}.{key}"
-                if name in self.entries:
-                    raise ValueError(f"{origin}: {name} is defined twice")
-                self.entries[name] = _pair(texts, f"{origin}: {name}")
+                name = f"{origin}: {section}.{key}"
+                pair = _pair(texts, name)
+                twin = next((n for n, t in self.entries.items()
+                             if t[SOURCE] == pair[SOURCE] and t != pair), None)
+                if twin is not None:
+                    raise ValueError(f"{name} and {twin}: one English text, two translations")
+                self.entries[name] = pair
 
     def _index(self) -> None:
         templated: list[_Template] = []
