@@ -6,10 +6,14 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from services.signals.casework.workflow import Outcome, SignalStatus
+from services.signals.labels import label, subcategory_label
 from services.signals.schemas_common import Body
+
+#: The description of every `...Label` field: the code beside it stays the contract.
+LABEL = "The label of {} in the language of the answer (Content-Language); see /code-lists"
 
 SeverityCode = Literal["low", "medium", "high", "acute"]
 
@@ -44,6 +48,21 @@ class ReferralSummary(Body):
     withdrawn_at: datetime | None = Field(
         default=None, description="Withdrawn with the consent it rested on")
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
+
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("referral-status", self.status)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
 
 class ConsentRead(Body):
     """The resident's consent to one purpose: given, or given and withdrawn."""
@@ -56,6 +75,16 @@ class ConsentRead(Body):
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = None
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
+
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("consent-status", self.status)
+
 
 class ObjectionRead(Body):
     """The resident objected to one purpose (GDPR art. 21; Besluit schuldhulpverlening art.
@@ -65,6 +94,11 @@ class ObjectionRead(Body):
     objected_at: datetime
     recorded_by: str
     recorded_at: datetime
+
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
 
 
 class OutcomeSummary(Body):
@@ -77,6 +111,16 @@ class OutcomeSummary(Body):
     follow_up_date: date | None = Field(
         default=None, description="When the partner follows up, if it said so",
         json_schema_extra={"format": "date"})  # on the field itself, for the API design rules
+
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
 
 
 class SignalSummary(Body):
@@ -109,6 +153,26 @@ class SignalSummary(Body):
         "sentAt; null when the app sent no sentAt"))
     outcomes: list[OutcomeSummary] = Field(
         default=[], description="The outcomes of its referrals, oldest first")
+
+    @computed_field(description=LABEL.format("category"))  # type: ignore[prop-decorator]
+    @property
+    def category_label(self) -> str | None:
+        return label("category", self.category)
+
+    @computed_field(description=LABEL.format("subcategory"))  # type: ignore[prop-decorator]
+    @property
+    def subcategory_label(self) -> str | None:
+        return subcategory_label(self.category, self.subcategory)
+
+    @computed_field(description=LABEL.format("severity"))  # type: ignore[prop-decorator]
+    @property
+    def severity_label(self) -> str | None:
+        return label("severity", self.severity)
+
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("signal-status", self.status)
 
 
 class SignalRead(SignalSummary):
@@ -169,6 +233,32 @@ class StatusChangeRead(Body):
     changed_by: str
     changed_by_organisation: str
     changed_at: datetime
+
+    @computed_field(description=LABEL.format("fromStatus"))  # type: ignore[prop-decorator]
+    @property
+    def from_status_label(self) -> str | None:
+        return label("signal-status", self.from_status)
+
+    @computed_field(description=LABEL.format("toStatus"))  # type: ignore[prop-decorator]
+    @property
+    def to_status_label(self) -> str | None:
+        return label("signal-status", self.to_status)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
+    @computed_field(description=LABEL.format("referralStep"))  # type: ignore[prop-decorator]
+    @property
+    def referral_step_label(self) -> str | None:
+        return label("referral-step", self.referral_step)
+
+    @computed_field(description=LABEL.format("referralReason"))  # type: ignore[prop-decorator]
+    @property
+    def referral_reason_label(self) -> str | None:
+        return (label("hand-back-reason", self.referral_reason)
+                or label("withdrawal-reason", self.referral_reason))
 
 
 class History(Body):
