@@ -313,6 +313,25 @@ async def _send_translated(held: list[Message], lang: str, send: Send) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
+CONTENT_LANGUAGE_HEADER = {"$ref": "#/components/headers/Content-Language"}
+
+
+def document(spec: dict[str, Any]) -> None:
+    """Say in the OpenAPI document that every answer has a language (and how to choose it)."""
+    spec.setdefault("components", {}).setdefault("headers", {})["Content-Language"] = {
+        "description": "The language of the texts for people in this answer (problem title "
+                       "and detail, `...Label` fields): nl, or en when `Accept-Language` "
+                       "prefers it (q-values count; any other language gets nl)",
+        "schema": {"type": "string", "enum": list(SUPPORTED)},
+    }
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["Content-Language"] = (
+                        CONTENT_LANGUAGE_HEADER)
+
+
 def install(app: Any) -> None:
     """Wire the language middleware into an app (outside the conventions and rate limit, so
     their problems are translated too)."""

@@ -105,9 +105,14 @@ async def test_success_says_its_language_and_varies(client, auth) -> None:
         assert r.headers["vary"] == "Accept-Language"
 
 
-async def test_documents_are_not_tagged(client) -> None:
+async def test_documents_are_not_tagged_but_document_the_language(client) -> None:
     r = await client.get("/v1/openapi.json")
     assert r.status_code == 200 and "content-language" not in r.headers
+    spec = r.json()
+    assert spec["components"]["headers"]["Content-Language"]["schema"]["enum"] == ["nl", "en"]
+    responses = [response for item in spec["paths"].values() for op in item.values()
+                 for response in op["responses"].values()]
+    assert responses and all("Content-Language" in r["headers"] for r in responses)
 
 
 async def test_vary_is_appended_never_overwritten() -> None:

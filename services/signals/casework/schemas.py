@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, computed_field
+from pydantic import ConfigDict, Field, computed_field
 
 from services.signals.casework.workflow import Outcome, SignalStatus
 from services.signals.labels import label, subcategory_label
@@ -14,6 +14,22 @@ from services.signals.schemas_common import Body
 
 #: The description of every `...Label` field: the code beside it stays the contract.
 LABEL = "The label of {} in the language of the answer (Content-Language); see /code-lists"
+
+
+def _labels_optional(schema: dict[str, Any]) -> None:
+    """A label is absent where its code is (answers that leave out nulls): not required."""
+    required = [name for name in schema.get("required", []) if not name.endswith("Label")]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)
+
+
+class Labelled(Body):
+    """A body whose codes have `...Label` fields beside them (computed, in the answer's
+    language)."""
+
+    model_config = ConfigDict(json_schema_extra=_labels_optional)
 
 SeverityCode = Literal["low", "medium", "high", "acute"]
 
@@ -35,7 +51,7 @@ class PersonalData(Body):
     arrears_since: date | None = None
 
 
-class ReferralSummary(Body):
+class ReferralSummary(Labelled):
     id: uuid.UUID
     partner_organisation: str
     purpose: str
@@ -64,7 +80,7 @@ class ReferralSummary(Body):
         return label("outcome", self.outcome)
 
 
-class ConsentRead(Body):
+class ConsentRead(Labelled):
     """The resident's consent to one purpose: given, or given and withdrawn."""
 
     purpose: str
@@ -86,7 +102,7 @@ class ConsentRead(Body):
         return label("consent-status", self.status)
 
 
-class ObjectionRead(Body):
+class ObjectionRead(Labelled):
     """The resident objected to one purpose (GDPR art. 21; Besluit schuldhulpverlening art.
     2 d): referrals for it are refused."""
 
@@ -101,7 +117,7 @@ class ObjectionRead(Body):
         return label("purpose", self.purpose)
 
 
-class OutcomeSummary(Body):
+class OutcomeSummary(Labelled):
     """A referral's outcome as the field app shows it: codes and dates, no free text."""
 
     referral_id: uuid.UUID
@@ -123,7 +139,7 @@ class OutcomeSummary(Body):
         return label("outcome", self.outcome)
 
 
-class SignalSummary(Body):
+class SignalSummary(Labelled):
     """A signal's non-personal facts, as its own organisation sees them."""
 
     id: uuid.UUID
@@ -214,7 +230,7 @@ class StatusChangeCreate(Body):
         default=None, description="Required when closing (resolved or closed-no-action)")
 
 
-class StatusChangeRead(Body):
+class StatusChangeRead(Labelled):
     version: int
     from_status: SignalStatus | None
     to_status: SignalStatus

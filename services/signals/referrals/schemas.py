@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, Field, StringConstraints, computed_field
 from pydantic.config import JsonDict
 
-from services.signals.casework.schemas import LABEL, AddressRead
+from services.signals.casework.schemas import LABEL, AddressRead, Labelled
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
 from services.signals.labels import label, subcategory_label
@@ -35,7 +35,7 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
                                              max_length=500)]
 
 
-class ReferralLabels(Body):
+class ReferralLabels(Labelled):
     """The labels of a referral's codes (purpose, status, outcome, end reason)."""
 
     purpose: str
@@ -111,7 +111,7 @@ class ReferralRead(ReferralLabels):
         "resident: consent-withdrawn, objection)"))
 
 
-class SharedSignal(Body):
+class SharedSignal(Labelled):
     """The signal's fields the referral's purpose allows; the rest is absent."""
 
     category: str | None = None
