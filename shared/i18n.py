@@ -140,7 +140,10 @@ class Catalogue:
                 for list_name, codes in table.items():
                     merged = self.labels.setdefault(list_name, {})
                     for code, texts in codes.items():
-                        merged[code] = _pair(texts, f"{origin}: labels.{list_name}.{code}")
+                        pair = _pair(texts, f"{origin}: labels.{list_name}.{code}")
+                        if merged.setdefault(code, pair) != pair:
+                            raise ValueError(f"{origin}: labels.{list_name}.{code} differs "
+                                             "from its label in another file")
                 continue
             for key, texts in table.items():
                 name = f"{origin}: {section}.{key}"
