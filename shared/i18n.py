@@ -140,13 +140,19 @@ class Catalogue:
                 for list_name, codes in table.items():
                     merged = self.labels.setdefault(list_name, {})
                     for code, texts in codes.items():
-                        merged[code] = _pair(texts, f"{origin}: labels.{list_name}.{code}")
+                        pair = _pair(texts, f"{origin}: labels.{list_name}.{code}")
+                        if merged.setdefault(code, pair) != pair:
+                            raise ValueError(f"{origin}: labels.{list_name}.{code} differs "
+                                             "from its label in another file")
                 continue
             for key, texts in table.items():
-                name = f"{section}.{key}"
-                if name in self.entries:
-                    raise ValueError(f"{origin}: {name} is defined twice")
-                self.entries[name] = _pair(texts, f"{origin}: {name}")
+                name = f"{origin}: {section}.{key}"
+                pair = _pair(texts, name)
+                twin = next((n for n, t in self.entries.items()
+                             if t[SOURCE] == pair[SOURCE] and t != pair), None)
+                if twin is not None:
+                    raise ValueError(f"{name} and {twin}: one English text, two translations")
+                self.entries[name] = pair
 
     def _index(self) -> None:
         templated: list[_Template] = []
@@ -308,6 +314,25 @@ async def _send_translated(held: list[Message], lang: str, send: Send) -> None:
     start["headers"].append((b"content-length", str(len(raw)).encode()))
     await send(start)
     await send({"type": "http.response.body", "body": raw})
+
+
+CONTENT_LANGUAGE_HEADER = {"$ref": "#/components/headers/Content-Language"}
+
+
+def document(spec: dict[str, Any]) -> None:
+    """Say in the OpenAPI document that every answer has a language (and how to choose it)."""
+    spec.setdefault("components", {}).setdefault("headers", {})["Content-Language"] = {
+        "description": "The language of the texts for people in this answer (problem title "
+                       "and detail, `...Label` fields): nl, or en when `Accept-Language` "
+                       "prefers it (q-values count; any other language gets nl)",
+        "schema": {"type": "string", "enum": list(SUPPORTED)},
+    }
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["Content-Language"] = (
+                        CONTENT_LANGUAGE_HEADER)
 
 
 def install(app: Any) -> None:

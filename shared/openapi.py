@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shared import i18n
 from shared.problems import PROBLEM_JSON, InvalidParam, Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -58,6 +59,7 @@ def conform_openapi(spec: dict[str, Any], api_version: str, prefix: str = "/v1")
                 _conform_operation(method, operation)
         paths[path] = item
     spec["paths"] = paths
+    i18n.document(spec)
     return spec
 
 

@@ -9,6 +9,7 @@ each value inside is replaced by a stand-in, so the sample shows the template's 
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class Text:
     where: str
 
 
+@functools.cache
 def _problem_classes() -> frozenset[str]:
     """Names of ProblemError and its subclasses, however deep, in the source."""
     bases: dict[str, set[str]] = {}
@@ -95,26 +97,51 @@ def texts(top: str | None = None) -> list[Text]:
     for path in _files((top,) if top else SOURCES):
         rel = str(path.relative_to(ROOT))
         validators = any(part in rel for part in VALIDATOR_FILES)
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            name = _name(node.func)
-            args: list[ast.expr] = []
-            if name in problems or name in MESSAGE_EXCEPTIONS:
-                args = list(node.args[:1])
-                if name in ("Refusal", "HTTPException", "InvalidAreaCode"):
-                    args = list(node.args[1:2])
-                args += [k.value for k in node.keywords if k.arg == "detail"]
-            elif name == "InvalidParam":
-                args = [k.value for k in node.keywords if k.arg == "reason"]
-            elif name == "PydanticCustomError":
-                args = list(node.args[1:2])
-            elif name == "ValueError" and validators:
-                args = list(node.args[:1])
-            for arg in args:
-                for sample in _samples(arg) or []:
-                    found.append(Text(sample, f"{rel}:{node.lineno}"))
+            scope: ast.AST = node
+            while scope in parents and not isinstance(scope, (ast.FunctionDef,
+                                                               ast.AsyncFunctionDef)):
+                scope = parents[scope]
+            owner = parents.get(scope)
+            owner_name = owner.name if isinstance(owner, ast.ClassDef) else None
+            for arg in _message_args(node, problems, validators, owner_name):
+                for expr in _resolved(arg, scope):
+                    for sample in _samples(expr) or []:
+                        found.append(Text(sample, f"{rel}:{node.lineno}"))
     return found
+
+
+def _message_args(node: ast.AST, problems: frozenset[str], validators: bool,
+                  owner: str | None) -> list[ast.expr]:
+    """The arguments of a call that are texts for people."""
+    if not isinstance(node, ast.Call):
+        return []
+    name = _name(node.func)
+    if name == "__init__" and (owner in problems or owner in MESSAGE_EXCEPTIONS):
+        return list(node.args[:1])  # super().__init__(message) of such a class
+    if name in problems or name in MESSAGE_EXCEPTIONS:
+        second = name in ("Refusal", "HTTPException", "InvalidAreaCode", "InvalidAddress")
+        args = list(node.args[1:2] if second else node.args[:1])
+        return args + [k.value for k in node.keywords if k.arg in ("detail", "message")]
+    if name == "InvalidParam":
+        return [k.value for k in node.keywords if k.arg == "reason"]
+    if name == "PydanticCustomError":
+        return list(node.args[1:2])
+    if name == "ValueError" and validators:
+        return list(node.args[:1])
+    return []
+
+
+def _resolved(arg: ast.expr, scope: ast.AST) -> list[ast.expr]:
+    """A local name is read as what the function assigns to it (`why = f"..."`)."""
+    if not isinstance(arg, ast.Name):
+        return [arg]
+    return [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == arg.id for t in n.targets)]
 
 
 def titles() -> list[Text]:

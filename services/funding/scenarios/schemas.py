@@ -6,12 +6,26 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from services.funding.inputs.schemas import SnapshotArea
 from services.funding.lines import AllocationLine
 from services.funding.models import ScenarioStatus
 from services.funding.programmes.schemas import Camel, FormulaOverride
+from shared.i18n import label
+
+#: The label of a scenario's status, in the language of the answer.
+STATUS_LABEL = ("The label of status in the language of the answer (Content-Language): "
+                "Concept, Goedgekeurd, Gepubliceerd / Draft, Approved, Published")
+
+
+class StatusLabelled(Camel):
+    status: ScenarioStatus
+
+    @computed_field(description=STATUS_LABEL)  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("scenario-status", self.status)
 
 __all__ = [
     "AllocationLine",
@@ -89,7 +103,7 @@ class ApprovalRecord(Camel):
     overrides: list[FormulaOverride] = Field(description="The formula overrides approved")
 
 
-class ScenarioRead(Camel):
+class ScenarioRead(StatusLabelled):
     id: UUID
     programme_id: UUID
     name: str
@@ -116,7 +130,7 @@ class ScenarioRead(Camel):
                                     "year; the lines are at /scenarios/{scenarioId}/lines")
 
 
-class ScenarioSummary(Camel):
+class ScenarioSummary(StatusLabelled):
     id: UUID
     name: str
     status: ScenarioStatus

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, computed_field
 
 from services.signals.casework.workflow import Outcome, SignalStatus
+from services.signals.labels import label, subcategory_label
 from services.signals.schemas_common import Body
+
+#: The description of every `...Label` field: the code beside it stays the contract.
+LABEL = "The label of {} in the language of the answer (Content-Language); see /code-lists"
+
+
+def _labels_optional(schema: dict[str, Any]) -> None:
+    """A label is absent where its code is (answers that leave out nulls): not required."""
+    required = [name for name in schema.get("required", []) if not name.endswith("Label")]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)
+
+
+class Labelled(Body):
+    """A body whose codes have `...Label` fields beside them (computed, in the answer's
+    language)."""
+
+    model_config = ConfigDict(json_schema_extra=_labels_optional)
 
 SeverityCode = Literal["low", "medium", "high", "acute"]
 
@@ -31,7 +51,7 @@ class PersonalData(Body):
     arrears_since: date | None = None
 
 
-class ReferralSummary(Body):
+class ReferralSummary(Labelled):
     id: uuid.UUID
     partner_organisation: str
     purpose: str
@@ -44,8 +64,23 @@ class ReferralSummary(Body):
     withdrawn_at: datetime | None = Field(
         default=None, description="Withdrawn with the consent it rested on")
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
 
-class ConsentRead(Body):
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("referral-status", self.status)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
+
+class ConsentRead(Labelled):
     """The resident's consent to one purpose: given, or given and withdrawn."""
 
     purpose: str
@@ -56,8 +91,18 @@ class ConsentRead(Body):
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = None
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
 
-class ObjectionRead(Body):
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("consent-status", self.status)
+
+
+class ObjectionRead(Labelled):
     """The resident objected to one purpose (GDPR art. 21; Besluit schuldhulpverlening art.
     2 d): referrals for it are refused."""
 
@@ -66,8 +111,13 @@ class ObjectionRead(Body):
     recorded_by: str
     recorded_at: datetime
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
 
-class OutcomeSummary(Body):
+
+class OutcomeSummary(Labelled):
     """A referral's outcome as the field app shows it: codes and dates, no free text."""
 
     referral_id: uuid.UUID
@@ -78,8 +128,18 @@ class OutcomeSummary(Body):
         default=None, description="When the partner follows up, if it said so",
         json_schema_extra={"format": "date"})  # on the field itself, for the API design rules
 
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
 
-class SignalSummary(Body):
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
+
+class SignalSummary(Labelled):
     """A signal's non-personal facts, as its own organisation sees them."""
 
     id: uuid.UUID
@@ -109,6 +169,26 @@ class SignalSummary(Body):
         "sentAt; null when the app sent no sentAt"))
     outcomes: list[OutcomeSummary] = Field(
         default=[], description="The outcomes of its referrals, oldest first")
+
+    @computed_field(description=LABEL.format("category"))  # type: ignore[prop-decorator]
+    @property
+    def category_label(self) -> str | None:
+        return label("category", self.category)
+
+    @computed_field(description=LABEL.format("subcategory"))  # type: ignore[prop-decorator]
+    @property
+    def subcategory_label(self) -> str | None:
+        return subcategory_label(self.category, self.subcategory)
+
+    @computed_field(description=LABEL.format("severity"))  # type: ignore[prop-decorator]
+    @property
+    def severity_label(self) -> str | None:
+        return label("severity", self.severity)
+
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("signal-status", self.status)
 
 
 class SignalRead(SignalSummary):
@@ -150,7 +230,7 @@ class StatusChangeCreate(Body):
         default=None, description="Required when closing (resolved or closed-no-action)")
 
 
-class StatusChangeRead(Body):
+class StatusChangeRead(Labelled):
     version: int
     from_status: SignalStatus | None
     to_status: SignalStatus
@@ -169,6 +249,32 @@ class StatusChangeRead(Body):
     changed_by: str
     changed_by_organisation: str
     changed_at: datetime
+
+    @computed_field(description=LABEL.format("fromStatus"))  # type: ignore[prop-decorator]
+    @property
+    def from_status_label(self) -> str | None:
+        return label("signal-status", self.from_status)
+
+    @computed_field(description=LABEL.format("toStatus"))  # type: ignore[prop-decorator]
+    @property
+    def to_status_label(self) -> str | None:
+        return label("signal-status", self.to_status)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
+    @computed_field(description=LABEL.format("referralStep"))  # type: ignore[prop-decorator]
+    @property
+    def referral_step_label(self) -> str | None:
+        return label("referral-step", self.referral_step)
+
+    @computed_field(description=LABEL.format("referralReason"))  # type: ignore[prop-decorator]
+    @property
+    def referral_reason_label(self) -> str | None:
+        return (label("hand-back-reason", self.referral_reason)
+                or label("withdrawal-reason", self.referral_reason))
 
 
 class History(Body):

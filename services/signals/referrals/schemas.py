@@ -7,12 +7,13 @@ from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, computed_field
 from pydantic.config import JsonDict
 
-from services.signals.casework.schemas import AddressRead
+from services.signals.casework.schemas import LABEL, AddressRead, Labelled
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
+from services.signals.labels import label, subcategory_label
 from services.signals.referrals.lifecycle import (
     HandBackReason,
     ReferralStatus,
@@ -34,6 +35,36 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
                                              max_length=500)]
 
 
+class ReferralLabels(Labelled):
+    """The labels of a referral's codes (purpose, status, outcome, end reason)."""
+
+    purpose: str
+    status: ReferralStatus = ReferralStatus.SENT
+    outcome: Outcome | None = None
+    end_reason: str | None = None
+
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
+
+    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str | None:
+        return label("referral-status", self.status)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("outcome", self.outcome)
+
+    @computed_field(description=LABEL.format("endReason"))  # type: ignore[prop-decorator]
+    @property
+    def end_reason_label(self) -> str | None:
+        return (label("hand-back-reason", self.end_reason)
+                or label("withdrawal-reason", self.end_reason))
+
+
 def _within_a_year(day: date) -> date:
     today = datetime.now(LOCAL).date()
     if day < today:
@@ -51,7 +82,7 @@ class ReferralCreate(Body):
                          description="A covenant purpose; it fixes the legal basis and fields")
 
 
-class ReferralRead(Body):
+class ReferralRead(ReferralLabels):
     """A referral as the referring organisation sees it."""
 
     id: uuid.UUID
@@ -80,7 +111,7 @@ class ReferralRead(Body):
         "resident: consent-withdrawn, objection)"))
 
 
-class SharedSignal(Body):
+class SharedSignal(Labelled):
     """The signal's fields the referral's purpose allows; the rest is absent."""
 
     category: str | None = None
@@ -94,8 +125,23 @@ class SharedSignal(Body):
     arrears_amount_cents: int | None = None
     arrears_since: date | None = None
 
+    @computed_field(description=LABEL.format("category"))  # type: ignore[prop-decorator]
+    @property
+    def category_label(self) -> str | None:
+        return label("category", self.category)
 
-class PartnerReferral(Body):
+    @computed_field(description=LABEL.format("subcategory"))  # type: ignore[prop-decorator]
+    @property
+    def subcategory_label(self) -> str | None:
+        return subcategory_label(self.category, self.subcategory)
+
+    @computed_field(description=LABEL.format("severity"))  # type: ignore[prop-decorator]
+    @property
+    def severity_label(self) -> str | None:
+        return label("severity", self.severity)
+
+
+class PartnerReferral(ReferralLabels):
     """A referral in a partner's inbox."""
 
     id: uuid.UUID

@@ -12,6 +12,7 @@ import pytest
 
 from services.signals.casework import service as casework
 from services.signals.casework.workflow import SignalStatus
+from services.signals.labels import code_lists
 from services.signals.models import Signal
 from services.signals.retention.purge import purge_expired
 from services.signals.tests.conftest import create, db, move
@@ -77,7 +78,9 @@ async def test_the_feed_brings_an_app_up_to_date(signals_service, auth):
         assert ids(changed) == [first["id"]]
         item = changed["items"][0]
         [summary] = item["outcomes"]
-        assert set(summary) == {"referralId", "purpose", "outcome", "outcomeAt", "followUpDate"}
+        assert set(summary) == {"referralId", "purpose", "outcome", "outcomeAt", "followUpDate",
+                                "purposeLabel", "outcomeLabel"}  # labels: Dutch by default
+        assert summary["outcomeLabel"] == code_lists()["outcome"][summary["outcome"]]["nl"]
         assert (summary["referralId"], summary["outcome"]) == (referral, "help-accepted")
         assert "personalData" not in item and "note" not in str(item)
         # The ordinary list carries the same summary: no GET per signal needed.
