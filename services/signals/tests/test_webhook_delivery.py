@@ -242,6 +242,20 @@ async def test_the_household_erasure_reaches_the_partner(signals_service, auth, 
         assert got["body"]["data"]["referralId"] == referral_id
 
 
+async def test_zgw_format_is_a_notificaties_api_notification(signals_service, auth, receiver):
+    async with signals_service(**FAST) as client:
+        await _subscribe(client, auth, receiver, fmt="zgw")
+        signal_id, referral_id = await _refer(client, auth)
+        [got] = await _arrived(receiver, 1)
+        url = f"http://127.0.0.1:8001/v1/referrals/{referral_id}"
+        assert got["body"] == {
+            "kanaal": "verwijzingen", "hoofdObject": url, "resource": "verwijzing",
+            "resourceUrl": url, "actie": "create", "aanmaakdatum": got["body"]["aanmaakdatum"],
+            "kenmerken": {"gebeurtenis": "referral.created", "referralId": referral_id,
+                          "signalId": signal_id}}
+        assert got["verified"] == [0]
+
+
 async def test_nothing_is_lost_when_the_service_restarts_mid_delivery(
         signals_service, auth, receiver, database_url):
     url = database_url("signals")
