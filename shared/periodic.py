@@ -65,7 +65,12 @@ class PeriodicTask(ABC):
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
+            # Cancel until it has ended: on Python 3.11 `asyncio.wait_for` drops a cancellation
+            # that arrives just as its wait completes (a `notify()` at that moment), and the
+            # loop would go on into another tick while its owner shuts down.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

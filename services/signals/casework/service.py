@@ -30,6 +30,7 @@ from services.signals.covenants.registry import load_covenants
 from services.signals.crypto.fields import FieldCipher
 from services.signals.crypto.keys import Crypto
 from services.signals.models import Outbox, Signal, StatusChange
+from services.signals.webhooks import events as webhook_events
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import SIGNAL_STATUS_CHANGED, SignalStatusChanged
 from shared.db import utcnow
@@ -175,6 +176,7 @@ def transition(
                             category=signal.category, from_status=current.value,
                             to_status=target.value, changed_at=now, version=signal.version),
         key=signal.area_code, source=source, subject=str(signal.id))
+    webhook_events.signal_status_changed(session, signal.id, signal.organisation, now)
 
 
 def record_referral_step(

@@ -19,8 +19,10 @@ from services.signals.datasubjects.schemas import (
     SignalHistory,
 )
 from services.signals.models import Outbox
+from services.signals.referrals import repository as referrals
 from services.signals.referrals.service import NOTE_FIELD, open_note
 from services.signals.retention.purge import forget, strip_personal_data
+from services.signals.webhooks import events as webhook_events
 from shared.auth import Principal, Role
 from shared.contracts.signals import SIGNAL_ERASED, SignalErased
 from shared.db import utcnow
@@ -82,6 +84,9 @@ async def erase(session: AsyncSession, query: DataSubjectQuery, principal: Princ
                 session, Outbox, SIGNAL_ERASED,
                 SignalErased(signal_id=signal.id, area_code=signal.area_code, erased_at=now),
                 key=signal.area_code, source=source, subject=str(signal.id))
+    # Partners that received a referral of the household hear of the erasure (ids only).
+    for referral in await referrals.of_signals(session, [s.id for s in signals]):
+        webhook_events.referral_erased(session, referral, now)
     if signals:
         await forget(session, signals, kind="erasure",
                      organisation=principal.organisation, actor=principal.subject,

@@ -84,3 +84,12 @@ async def not_withdrawn(session: AsyncSession, signal_id: uuid.UUID, purpose: st
                                 Referral.handed_back_at.is_(None))
          .order_by(Referral.referred_at, Referral.id))
     return list((await session.scalars(q)).all())
+
+
+async def of_signals(session: AsyncSession, signal_ids: list[uuid.UUID]) -> list[Referral]:
+    """Every referral of these signals, oldest first."""
+    if not signal_ids:
+        return []
+    rows = await session.scalars(select(Referral).where(Referral.signal_id.in_(signal_ids))
+                                 .order_by(Referral.referred_at, Referral.id))
+    return list(rows.all())

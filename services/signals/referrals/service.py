@@ -52,6 +52,7 @@ from services.signals.referrals.schemas import (
     ReferralWithdrawalCreate,
     SharedSignal,
 )
+from services.signals.webhooks import events as webhook_events
 from shared.auth import Forbidden, Principal, Role
 from shared.contracts.signals import (
     REFERRAL_ACCEPTED,
@@ -210,9 +211,10 @@ class Actor:
 def _announce(session: AsyncSession, referral: Referral, signal: Signal, step: ReferralStep,
               source: str, by: Principal) -> None:
     """The one place a referral step leaves the service: its event on `signals.v1`, ids only
-    (no reason, outcome, note or date), in the step's transaction. The reporting
-    organisation's notification of a step belongs here too, beside the event (`by` tells a
-    partner's step, `by.organisation != referral.organisation`, from the reporter's own)."""
+    (no reason, outcome, note or date), in the step's transaction, and the webhook
+    notifications of both parties to the referral (webhooks/events.py)."""
+    # Partner push: each party's subscribed systems hear of the step (ids only), after commit.
+    webhook_events.referral_step(session, referral, step.value)
     common: dict[str, Any] = {"signal_id": signal.id, "referral_id": referral.id,
                               "area_code": signal.area_code}
     if step is ReferralStep.SENT:

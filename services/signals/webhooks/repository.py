@@ -143,13 +143,6 @@ async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime,
                           .values(leased_until=until, lease_token=token))
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    found: datetime | None = await session.scalar(
-        select(func.min(WebhookDelivery.next_attempt_at))
-        .where(WebhookDelivery.status == PENDING))
-    return found
-
-
 async def locked_delivery(session: AsyncSession, delivery_id: uuid.UUID,
                           ) -> WebhookDelivery | None:
     found: WebhookDelivery | None = await session.scalar(
@@ -159,3 +152,12 @@ async def locked_delivery(session: AsyncSession, delivery_id: uuid.UUID,
 
 async def event(session: AsyncSession, seq: int) -> WebhookEvent | None:
     return await session.get(WebhookEvent, seq)
+
+
+async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the next scheduled retry falls due (deliveries due now are claimed already or
+    wait for an earlier one of their key, whose completion wakes the dispatcher)."""
+    found: datetime | None = await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at))
+        .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at > now))
+    return found

@@ -1,0 +1,76 @@
+"""The pure rules of the webhooks: formats, backoff, the SSRF check and the signature (checked
+against the `standardwebhooks` library)."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+import orjson
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from services.signals.webhooks import formats, signing, targets
+from services.signals.webhooks.delivery import backoff_s, pinned
+from services.signals.webhooks.schemas import WebhookFormat
+
+STATUS = {"type": "signal.status-changed", "occurredAt": "2026-12-04T10:00:00+00:00",
+          "signalId": "s-1", "resourcePath": "/v1/signals/s-1"}
+
+
+def test_a_status_change_in_both_formats():
+    assert orjson.loads(formats.render(WebhookFormat.STANDARD_WEBHOOKS, STATUS,
+                                       "https://api.example.nl/")) == {
+        "type": "signal.status-changed", "timestamp": "2026-12-04T10:00:00+00:00",
+        "data": {"signalId": "s-1", "resourceUrl": "https://api.example.nl/v1/signals/s-1"}}
+    zgw = orjson.loads(formats.render(WebhookFormat.ZGW, STATUS, "https://api.example.nl"))
+    assert zgw == {"kanaal": "signalen", "hoofdObject": "https://api.example.nl/v1/signals/s-1",
+                   "resource": "signaal", "resourceUrl": "https://api.example.nl/v1/signals/s-1",
+                   "actie": "partial_update", "aanmaakdatum": "2026-12-04T10:00:00+00:00",
+                   "kenmerken": {"gebeurtenis": "signal.status-changed", "signalId": "s-1"}}
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap_and_spans_about_a_day():
+    for attempt in range(1, 40):
+        ceiling = min(5 * 2 ** (attempt - 1), 3600)
+        assert ceiling / 2 <= backoff_s(attempt, 5, 3600) <= ceiling
+    attempts, waited = 0, 0.0
+    while waited < 86_400:
+        attempts += 1
+        waited += backoff_s(attempts, 5, 3600)
+    assert 25 <= attempts <= 60
+
+
+def test_our_signature_verifies_with_the_standardwebhooks_library_and_both_secrets():
+    old, new = signing.new_secret(), signing.new_secret()
+    body = b'{"type":"referral.created"}'
+    headers = signing.headers([new, old], "msg_1", int(time.time()), body)
+    for secret in (old, new):
+        assert Webhook(secret).verify(body, headers) == {"type": "referral.created"}
+    with pytest.raises(Exception, match="signature"):
+        Webhook(signing.new_secret()).verify(body, headers)
+
+
+def _ips(*values: str) -> list[targets.IPAddress]:
+    return [ipaddress.ip_address(v) for v in values]
+
+
+def test_every_address_of_a_host_must_be_public():
+    target = targets.parse("https://partner.example.nl/h", allow_loopback=False)
+    assert str(targets.check_addresses(target, _ips("93.184.216.34"),
+                                       allow_loopback=False)) == "93.184.216.34"
+    for bad in ("10.0.0.1", "100.64.0.1", "fe80::1", "fd00::1", "0.0.0.0", "224.0.0.1"):
+        with pytest.raises(targets.TargetRefused):
+            targets.check_addresses(target, _ips("93.184.216.34", bad), allow_loopback=False)
+    with pytest.raises(targets.TargetRefused, match="does not resolve"):
+        targets.check_addresses(target, [], allow_loopback=False)
+    loopback = targets.parse("http://localhost:8080/h", allow_loopback=True)
+    assert targets.check_addresses(loopback, _ips("127.0.0.1", "::1"), allow_loopback=True)
+
+
+def test_the_request_goes_to_the_checked_address_under_the_named_host():
+    target = targets.parse("https://partner.example.nl:8443/hooks?x=1", allow_loopback=False)
+    url, host, extensions = pinned(target, ipaddress.ip_address("2001:db8::5"))
+    assert url == "https://[2001:db8::5]:8443/hooks?x=1"
+    assert host == {"host": "partner.example.nl:8443"}
+    assert extensions == {"sni_hostname": "partner.example.nl"}
