@@ -1,0 +1,129 @@
+"""Dutch first, English on request: the console's own words (the APIs' words come as sent).
+
+The language is the `lang` cookie (set by the switch in the page header), else the first of
+Dutch or English in the browser's Accept-Language, else Dutch. It is passed on to the APIs.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGUAGES = ("nl", "en")
+
+#: key -> (Dutch, English)
+LABELS: dict[str, tuple[str, str]] = {
+    "console": ("Dicht de kloof: console", "Dicht de kloof: console"),
+    "skip": ("Naar de inhoud", "Skip to content"),
+    "switch_language": ("English", "Nederlands"),
+    "switch_language_title": ("Switch to English", "Schakel naar Nederlands"),
+    "nav": ("Hoofdmenu", "Main menu"),
+    "signed_in_as": ("Aangemeld als", "Signed in as"),
+    "sign_out": ("Afmelden", "Sign out"),
+    "sign_in": ("Aanmelden", "Sign in"),
+    "sign_in_dev": ("Aanmelden voor ontwikkeling", "Development sign-in"),
+    "sign_in_dev_intro": (
+        "Kies een rol en organisatie. Dit kan alleen met de ontwikkelsleutel van deze "
+        "machine; in productie meldt u zich aan bij uw organisatie.",
+        "Pick a role and organisation. This works only with this machine's development "
+        "key; in production you sign in with your organisation."),
+    "sign_in_oidc": ("Aanmelden bij uw organisatie", "Sign in with your organisation"),
+    "sign_in_none": ("Aanmelden is niet ingesteld: vraag de beheerder om OpenID Connect.",
+                     "Sign-in is not configured: ask the administrator for OpenID Connect."),
+    "role": ("Rol", "Role"),
+    "organisation": ("Organisatie", "Organisation"),
+    "user_name": ("Gebruikersnaam (optioneel)", "User name (optional)"),
+    "team": ("Team van de partner (optioneel)", "Partner team (optional)"),
+    "home": ("Start", "Home"),
+    "home_intro": ("Kies een onderdeel in het menu.", "Choose a part in the menu."),
+    "queue": ("Werkvoorraad", "Queue"),
+    "queue_intro": ("Acute signalen eerst, dan signalen over hun termijn, dan de rest.",
+                    "Acute signals first, then overdue signals, then the rest."),
+    "filter": ("Filteren", "Filter"),
+    "area": ("Buurt", "Neighbourhood"),
+    "area_code": ("Buurtcode", "Area code"),
+    "category": ("Categorie", "Category"),
+    "status": ("Status", "Status"),
+    "severity": ("Ernst", "Severity"),
+    "observed_at": ("Waargenomen", "Observed"),
+    "sla_due_at": ("Termijn", "Due"),
+    "overdue": ("Over termijn", "Overdue"),
+    "on_time": ("Op tijd", "On time"),
+    "any": ("(alle)", "(any)"),
+    "next_page": ("Volgende pagina", "Next page"),
+    "no_signals": ("Geen signalen met deze filters.", "No signals with these filters."),
+    "signal": ("Signaal", "Signal"),
+    "open": ("Openen", "Open"),
+    "facts": ("Gegevens", "Facts"),
+    "history": ("Geschiedenis", "History"),
+    "changed_at": ("Wanneer", "When"),
+    "changed_by": ("Door", "By"),
+    "from_to": ("Van → naar", "From → to"),
+    "reason": ("Reden", "Reason"),
+    "reason_hidden": ("(reden vastgelegd; zichtbaar na het kiezen van een doel)",
+                      "(reason recorded; shown after choosing a purpose)"),
+    "change_status": ("Status wijzigen", "Change status"),
+    "new_status": ("Nieuwe status", "New status"),
+    "outcome": ("Uitkomst", "Outcome"),
+    "save": ("Opslaan", "Save"),
+    "referrals": ("Doorverwijzingen", "Referrals"),
+    "no_referrals": ("Nog geen doorverwijzingen.", "No referrals yet."),
+    "refer": ("Doorverwijzen", "Refer"),
+    "partner": ("Partnerorganisatie", "Partner organisation"),
+    "purpose": ("Doel", "Purpose"),
+    "legal_basis": ("Grondslag", "Legal basis"),
+    "referred_at": ("Verwezen op", "Referred at"),
+    "outcomes": ("Uitkomsten", "Outcomes"),
+    "no_outcomes": ("Nog geen uitkomsten.", "No outcomes yet."),
+    "follow_up": ("Vervolg op", "Follow-up on"),
+    "personal_data": ("Persoonsgegevens", "Personal data"),
+    "personal_data_intro": (
+        "Persoonsgegevens ziet u pas na het kiezen van een doel. Elke inzage wordt vastgelegd "
+        "in het toegangslogboek.",
+        "Personal data is shown only after choosing a purpose. Every read is recorded in the "
+        "access log."),
+    "read_logged": ("Deze inzage is vastgelegd in het toegangslogboek (doel: {purpose}).",
+                    "This read is recorded in the access log (purpose: {purpose})."),
+    "show_personal_data": ("Persoonsgegevens tonen", "Show personal data"),
+    "address": ("Adres", "Address"),
+    "unit_ref": ("Eenheid", "Unit"),
+    "note": ("Notitie", "Note"),
+    "arrears": ("Achterstand", "Arrears"),
+    "none": ("geen", "none"),
+    "refusals": ("De dienst weigerde dit:", "The service refused this:"),
+    "saved": ("Opgeslagen.", "Saved."),
+    "error": ("Er ging iets mis", "Something went wrong"),
+    "service_down": (
+        "De dienst {service} is nu niet bereikbaar. Probeer het over een paar minuten "
+        "opnieuw; blijft het zo, neem dan contact op met de beheerder.",
+        "The {service} service cannot be reached now. Try again in a few minutes; if it "
+        "stays so, contact the administrator."),
+    "not_signed_in": ("U bent niet aangemeld.", "You are not signed in."),
+    "csrf_failed": ("Het formulier is verlopen. Laad de pagina opnieuw en probeer het nog eens.",
+                    "The form expired. Reload the page and try again."),
+    "forbidden": ("U hebt geen toegang tot deze pagina met uw rol.",
+                  "Your role gives no access to this page."),
+    "back": ("Terug", "Back"),
+    "partner_types": ("Deze categorie mag naar partners van het type",
+                      "This category may go to partners of type"),
+    "access_log": ("Toegangslog", "Access log"),
+    "programmes": ("Programma's", "Programmes"),
+    "map": ("Kaart", "Map"),
+    "admin": ("Beheer", "Administration"),
+}
+
+
+def language(request: Request) -> str:
+    chosen = request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return "nl"
+
+
+def translate(lang: str, key: str, **values: object) -> str:
+    nl, en = LABELS.get(key, (key, key))
+    text = en if lang == "en" else nl
+    return text.format(**values) if values else text

@@ -1,0 +1,166 @@
+"""The console in a real browser against the real services with demo data, page by page.
+
+One stack for the whole module (see conftest): each test signs in as its role through the
+dev sign-in page, opens its pages, asserts what the APIs said, clicks the real flows, checks
+every page with axe-core (WCAG 2.1 A and AA) and saves a screenshot under var/.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.console.tests.conftest import axe_check, screenshot
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.click("nav >> text=Werkvoorraad")
+    await page.wait_for_selector("table.queue")
+    assert await page.locator("h1").inner_text() == "Werkvoorraad"
+    severities = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
+    assert severities, "the demo data gives the coordinator a queue"
+    # Acute first: no acute row after a non-acute one.
+    acute = [s.strip() == "acute" for s in severities]
+    assert acute == sorted(acute, reverse=True), severities
+    await axe_check(page)
+    await screenshot(page, "coordinator-queue")
+
+    await page.select_option("#status", "new")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**status=new**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) == {"new"}
+
+
+async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stack, token):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.goto("/werkvoorraad?status=new&categorie=loneliness")
+    await page.locator("table.queue a >> text=Openen").first.click()
+    await page.wait_for_selector("h1 >> text=Signaal")
+    signal_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    assert await page.locator(".signal-status").inner_text() == "new"
+    # No personal data until a purpose is chosen; then the page says the read is logged.
+    assert await page.locator(".personal-data").count() == 0
+    await axe_check(page)
+    await screenshot(page, "coordinator-signal")
+    await page.select_option("#doel", "triage")
+    await page.click("button >> text=Persoonsgegevens tonen")
+    await page.wait_for_selector(".logged-note")
+    assert "toegangslogboek" in await page.locator(".logged-note").inner_text()
+    assert "doel=triage" in page.url
+    await axe_check(page)
+
+    # A status the workflow refuses: the API's problem shows, nothing changes.
+    await page.select_option("#status", "resolved")
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector(".problem")
+    assert await page.locator(".signal-status").inner_text() == "new"
+
+    # A reason longer than the API takes: its message next to the field, the text kept.
+    await page.select_option("#status", "triaged")
+    await page.fill("#reason", "x" * 501)
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector("#reason-fout")
+    assert await page.get_attribute("#reason", "aria-invalid") == "true"
+    assert len(await page.input_value("#reason")) == 501
+    await axe_check(page)
+    await screenshot(page, "coordinator-field-error")
+
+    await page.fill("#reason", "Eenzaamheid bevestigd bij huisbezoek")
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector("text=Opgeslagen.")
+    assert await page.locator(".signal-status").inner_text() == "triaged"
+
+    # A referral the covenants refuse shows the API's refusal reasons.
+    await page.fill("#partnerOrganisation", "demo-police")
+    await page.fill("#purpose", "police-crime-report")
+    await page.click("form[action$='/doorverwijzing'] button")
+    await page.wait_for_selector(".refusals li")
+    await axe_check(page)
+    await screenshot(page, "coordinator-referral-refused")
+
+    # Recorded consent for the wijkteam purpose, through the API as the reporter would.
+    signals = stack.urls["signals"]
+    coordinator = {"Authorization": f"Bearer {token('coordinator', 'demo-corp-a')}"}
+    async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
+        r = await client.post(f"/v1/signals/{signal_id}/consents",
+                              json={"purpose": "wijkteam-support"})
+        assert r.status_code in (201, 409), r.text
+    await page.reload()
+    await page.fill("#partnerOrganisation", "demo-municipality")
+    await page.fill("#purpose", "wijkteam-support")
+    await page.click("form[action$='/doorverwijzing'] button")
+    await page.wait_for_selector("table.referrals")
+    assert "wijkteam-support" in await page.locator("table.referrals").inner_text()
+
+    # The partner accepts and records an outcome over its API; the coordinator sees it.
+    async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
+        referrals = (await client.get(f"/v1/signals/{signal_id}")).json()["referrals"]
+        rid = referrals[-1]["id"]
+    partner = {"Authorization": "Bearer " + token("partner", "demo-municipality",
+                                                  team="wijkteam")}
+    async with httpx.AsyncClient(base_url=signals, headers=partner) as client:
+        r = await client.post(f"/v1/referrals/{rid}/acceptance", json={})
+        assert r.status_code == 200, r.text
+        r = await client.post(f"/v1/referrals/{rid}/outcome", json={"outcome": "contact-made"})
+        assert r.status_code == 200, r.text
+    await page.reload()
+    await page.wait_for_selector("ul.outcomes")
+    assert "contact-made" in await page.locator("ul.outcomes").inner_text()
+    await screenshot(page, "coordinator-outcome")
+
+
+async def test_sign_in_page_and_english(browser, stack):
+    context = await browser.new_context(base_url=stack.console_url, locale="en-GB",
+                                        extra_http_headers={"Accept-Language": "en-GB,en"})
+    page = await context.new_page()
+    response = await page.goto("/werkvoorraad")
+    assert page.url.endswith("/aanmelden")
+    headers = response.headers if response else {}
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert await page.locator("h1").inner_text() == "Sign in"
+    await axe_check(page)
+    await screenshot(page, "sign-in")
+    cookies = await context.cookies()
+    session = next(c for c in cookies if c["name"] == "ddk_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    await page.click("text=Nederlands")
+    assert await page.locator("h1").inner_text() == "Aanmelden"
+    await context.close()
+
+
+async def test_a_service_that_is_down_shows_a_plain_dutch_message(browser, stack, key_dir):
+    """A console whose signals service does not answer: a message, never a stack trace."""
+    from services.console.app import build
+    from services.console.settings import Settings
+    from services.console.tests.conftest import start_server
+    from tools.broker import free_port
+
+    port = free_port()
+    console = build(Settings(signals_url=f"http://127.0.0.1:{free_port()}",
+                             indicators_url=stack.urls["indicators"],
+                             funding_url=stack.urls["funding"],
+                             dev_signin_key_file=str(key_dir / "issuer-private.pem"),
+                             log_json=False))
+    server, task = await start_server(console, port)
+    try:
+        context = await browser.new_context(base_url=f"http://127.0.0.1:{port}",
+                                            locale="nl-NL")
+        page = await context.new_page()
+        await page.goto("/aanmelden")
+        await page.select_option("#role", "coordinator")
+        await page.click("button[type=submit] >> text=Aanmelden")
+        response = await page.goto("/werkvoorraad")
+        assert response is not None and response.status == 503
+        message = await page.locator(".message").inner_text()
+        assert "De dienst signalen is nu niet bereikbaar" in message
+        assert "Traceback" not in await page.content()
+        await axe_check(page)
+        await screenshot(page, "service-down")
+        await context.close()
+    finally:
+        server.should_exit = True
+        await task
