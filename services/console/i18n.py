@@ -109,6 +109,45 @@ LABELS: dict[str, tuple[str, str]] = {
     "programmes": ("Programma's", "Programmes"),
     "map": ("Kaart", "Map"),
     "admin": ("Beheer", "Administration"),
+    "data_subjects": ("Verzoeken van betrokkenen", "Data-subject requests"),
+    "data_subjects_intro": (
+        "Zoek een huishouden op adres (postcode en huisnummer) of op uw eenheidsnummer. "
+        "Inzage toont alles wat uw organisatie over het huishouden heeft; wissen verwijdert "
+        "de persoonsgegevens uit uw signalen (AVG art. 15 en 17).",
+        "Find a household by address (postcode and house number) or by your unit reference. "
+        "An export shows everything your organisation holds on it; erasure removes the "
+        "personal data from your signals (GDPR art. 15 and 17)."),
+    "chain": ("Ketencontrole", "Chain verification"),
+    "chain_valid": ("De keten is intact.", "The chain is intact."),
+    "chain_broken": ("De keten is verbroken!", "The chain is broken!"),
+    "chain_checked": ("{n} vermeldingen gecontroleerd", "{n} entries checked"),
+    "checkpoint": ("laatste controlepunt", "latest checkpoint"),
+    "entry": ("vermelding", "entry"),
+    "reads": ("Inzages van persoonsgegevens", "Reads of personal data"),
+    "no_reads": ("Geen inzages met deze filters.", "No reads with these filters."),
+    "record_id": ("Dossier (id)", "Record (id)"),
+    "reader": ("Gebruiker", "User"),
+    "since": ("Vanaf", "From"),
+    "until": ("Tot", "Until"),
+    "fields": ("Velden", "Fields"),
+    "result": ("Resultaat", "Result"),
+    "postcode": ("Postcode", "Postcode"),
+    "house_number": ("Huisnummer", "House number"),
+    "house_letter": ("Huisletter", "House letter"),
+    "confirm_erasure": ("Ik wil de persoonsgegevens van dit huishouden wissen",
+                        "I want to erase this household's personal data"),
+    "confirm_erasure_needed": ("Vink dit aan om te wissen.", "Tick this to erase."),
+    "export": ("Inzage", "Export"),
+    "erase": ("Wissen", "Erase"),
+    "export_result": ("Inzage: {n} signalen", "Export: {n} signals"),
+    "export_logged": ("Deze inzage is vastgelegd in het toegangslogboek.",
+                      "This export is recorded in the access log."),
+    "disclosures": ("Wie zag wat wanneer", "Who saw what when"),
+    "erased": ("Gewist: persoonsgegevens van {n} signalen.",
+               "Erased: personal data of {n} signals."),
+    "erasure_records": ("Register van wissingen", "Record of erasures"),
+    "kind": ("Soort", "Kind"),
+    "signals": ("Signalen", "Signals"),
 }
 
 

@@ -123,6 +123,7 @@ async def as_role(browser: Browser, stack: Stack) -> AsyncIterator[Any]:
     async def sign_in(role: str, organisation: str, user: str = "", lang: str = "nl") -> Page:
         context = await browser.new_context(base_url=stack.console_url,
                                             locale="nl-NL" if lang == "nl" else "en-GB")
+        context.set_default_timeout(10_000)
         contexts.append(context)
         page = await context.new_page()
         await page.goto("/aanmelden")

@@ -164,3 +164,56 @@ async def test_a_service_that_is_down_shows_a_plain_dutch_message(browser, stack
     finally:
         server.should_exit = True
         await task
+
+
+async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, stack, token):
+    # A household to ask for (one of the demo signals with a unit reference); reading it
+    # puts the coordinator in the access log.
+    headers = {"Authorization": f"Bearer {token('coordinator', 'demo-corp-a')}"}
+    async with httpx.AsyncClient(base_url=stack.urls["signals"], headers=headers) as client:
+        page_ = (await client.get("/v1/signals", params={"category": "rent-arrears",
+                                                         "limit": 50})).json()
+        unit = None
+        for s in page_["items"]:
+            read = (await client.get(f"/v1/signals/{s['id']}",
+                                     params={"purpose": "case-handling"})).json()
+            unit = (read.get("personalData") or {}).get("unitRef")
+            if unit:
+                break
+        assert unit
+
+    page = await as_role("privacy-officer", "demo-corp-a")
+    await page.click("nav >> text=Toegangslog")
+    await page.wait_for_selector(".chain-status")
+    assert "intact" in await page.locator(".chain-status").inner_text()
+    await page.wait_for_selector("table.access-log")
+    await axe_check(page)
+    await screenshot(page, "privacy-access-log")
+    await page.fill("#subject", "dev-coordinator@demo-corp-a")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**subject=**")
+    readers = await page.locator("table.access-log tbody tr td:nth-child(2)").all_inner_texts()
+    assert set(readers) <= {"dev-coordinator@demo-corp-a"}
+
+    await page.click("text=Verzoeken van betrokkenen")
+    await page.fill("#postcode", "not a postcode")
+    await page.click("button >> text=Inzage")
+    await page.wait_for_selector("#postcode-fout")
+    assert await page.get_attribute("#postcode", "aria-invalid") == "true"
+    await page.fill("#postcode", "")
+    await page.fill("#unitRef", unit)
+    await page.click("button >> text=Inzage")
+    await page.wait_for_selector("section.export")
+    assert "Inzage: 1 signalen" in await page.locator("section.export h2").inner_text() or \
+        await page.locator("section.export li").count() >= 1
+    await axe_check(page)
+    await screenshot(page, "privacy-export")
+    # Erasure needs the box ticked, then the API erases and the record shows it.
+    await page.click("button >> text=Wissen")
+    await page.wait_for_selector("#confirm-fout")
+    await page.fill("#unitRef", unit)
+    await page.check("#confirm")
+    await page.click("button >> text=Wissen")
+    await page.wait_for_selector(".erasure-result")
+    assert "Gewist" in await page.locator(".erasure-result").inner_text()
+    assert "data-subject-request" in await page.locator("table.erasure-records").inner_text()
