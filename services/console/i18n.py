@@ -148,6 +148,78 @@ LABELS: dict[str, tuple[str, str]] = {
     "erasure_records": ("Register van wissingen", "Record of erasures"),
     "kind": ("Soort", "Kind"),
     "signals": ("Signalen", "Signals"),
+    "name": ("Naam", "Name"),
+    "years": ("Jaren", "Years"),
+    "annual_total": ("Per jaar", "Per year"),
+    "pools": ("Potten", "Pools"),
+    "pool": ("Pot", "Pool"),
+    "annual_amount": ("Bedrag per jaar", "Annual amount"),
+    "themes": ("Thema's (aandeel)", "Themes (share)"),
+    "theme": ("Thema", "Theme"),
+    "level": ("Niveau", "Level"),
+    "need_indicator": ("Indicator van de behoefte", "Need indicator"),
+    "formula_by": ("Formules geschreven door", "Formulas written by"),
+    "scenarios": ("Scenario's", "Scenarios"),
+    "scenario": ("Scenario", "Scenario"),
+    "version": ("Versie", "Version"),
+    "new_scenario": ("Nieuw scenario opstellen", "Draft a new scenario"),
+    "draft": ("Opstellen", "Draft"),
+    "total": ("Totaal", "Total"),
+    "over_areas": ("over {n} gebieden", "over {n} areas"),
+    "drafted_by": ("Opgesteld door", "Drafted by"),
+    "approved_by": ("Goedgekeurd door", "Approved by"),
+    "four_eyes": ("Vier ogen", "Four eyes"),
+    "four_eyes_rule": (
+        "Goedkeuren kan een goedkeurder van {org} die dit scenario niet zelf opstelde of "
+        "bewerkte ({drafter}) en de formules van het programma niet schreef ({formula}). "
+        "De financieringsdienst controleert dit.",
+        "An approver of {org} may approve who neither drafted nor edited this scenario "
+        "({drafter}) nor wrote the programme's formulas ({formula}). The funding service "
+        "checks this."),
+    "approve": ("Goedkeuren", "Approve"),
+    "why_not_not_draft": ("Dit scenario is geen concept meer: er valt niets goed te keuren.",
+                          "This scenario is no longer a draft: nothing to approve."),
+    "why_not_not_approver": ("U kunt niet goedkeuren: uw rol is geen goedkeurder.",
+                             "You cannot approve: your role is not approver."),
+    "why_not_other_organisation": ("U kunt niet goedkeuren: het programma is van een andere "
+                                   "organisatie.",
+                                   "You cannot approve: the programme belongs to another "
+                                   "organisation."),
+    "why_not_you_drafted": ("U kunt niet goedkeuren: u stelde dit scenario zelf op (vier "
+                            "ogen).", "You cannot approve: you drafted this scenario (four "
+                            "eyes)."),
+    "why_not_you_wrote_formula": ("U kunt niet goedkeuren: u schreef de formules van dit "
+                                  "programma (vier ogen).",
+                                  "You cannot approve: you wrote this programme's formulas "
+                                  "(four eyes)."),
+    "totals": ("Totalen per pot, thema en jaar", "Totals per pool, theme and year"),
+    "year": ("Jaar", "Year"),
+    "amount": ("Bedrag", "Amount"),
+    "csv": ("Download alle regels (CSV)", "Download all lines (CSV)"),
+    "compare": ("Vergelijken", "Compare"),
+    "compare_with": ("Vergelijk met", "Compare with"),
+    "lines": ("Regels met uitleg", "Lines with explanation"),
+    "lines_intro": (
+        "Per gebied: de behoefte (indicatorwaarde), de effectieve behoefte na drempel en "
+        "exponent, de factor λ die de pot precies verdeelt, een eventuele bodem of plafond, "
+        "en het bedrag.",
+        "Per area: the need (indicator value), the effective need after threshold and "
+        "exponent, the factor λ that spends the pool exactly, a binding floor or cap, and "
+        "the amount."),
+    "need": ("Behoefte", "Need"),
+    "need_effective": ("Effectief", "Effective"),
+    "lambda": ("λ", "λ"),
+    "constraint": ("Grens", "Constraint"),
+    "per_inhabitant": ("€ per inwoner", "€ per inhabitant"),
+    "suppressed_or_unknown": ("onbekend of afgeschermd", "unknown or suppressed"),
+    "more_in_csv": ("De eerste 50 regels; alle regels staan in de CSV.",
+                    "The first 50 lines; the CSV has them all."),
+    "total_difference": ("Totaal verschil", "Total difference"),
+    "difference": ("Verschil", "Difference"),
+    "chart_table_below": ("de cijfers staan in de tabel hieronder",
+                          "the figures are in the table below"),
+    "difference_chart": ("Verschil per gebied (tweede min eerste)",
+                         "Difference per area (second minus first)"),
 }
 
 

@@ -19,7 +19,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("/werkvoorraad", "queue", ("coordinator",)),
     ("/privacy/toegangslog", "access_log", ("privacy-officer",)),
-    ("/programmas", "programmes", ("programme-officer", "programme-approver")),
+    ("/programmas", "programmes", ("programme-officer", "programme-approver", "analyst")),
     ("/kaart", "map", ("analyst",)),
     ("/beheer", "admin", ("admin",)),
 ]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services.console.tests.conftest import axe_check, screenshot
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -217,3 +218,61 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     await page.wait_for_selector(".erasure-result")
     assert "Gewist" in await page.locator(".erasure-result").inner_text()
     assert "data-subject-request" in await page.locator("table.erasure-records").inner_text()
+
+
+async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_role, stack,
+                                                                            token):
+    # Funding computes from the indicators the indicators service published over the broker.
+    headers = {"Authorization": f"Bearer {token('programme-officer', 'demo-municipality')}"}
+    async with httpx.AsyncClient(base_url=stack.urls["funding"], headers=headers) as client:
+        async def received():
+            r = await client.get("/v1/indicator-inputs/BU0599X001")
+            return r.status_code == 200
+        await eventually(received, timeout_s=60)
+
+    officer = await as_role("programme-officer", "demo-municipality", user="olga@gemeente")
+    await officer.click("nav >> text=Programma's")
+    await officer.locator("table.programmes a").first.click()
+    await officer.wait_for_selector("table.pools")
+    await axe_check(officer)
+    await screenshot(officer, "programme")
+    # An empty name: the API's message next to the field.
+    await officer.click("button >> text=Opstellen")
+    await officer.wait_for_selector("#name-fout")
+    for name in ("Basis", "Variant"):
+        await officer.fill("#name", name)
+        await officer.click("button >> text=Opstellen")
+        await officer.wait_for_selector("h1 >> text=Scenario:")
+        if name == "Basis":
+            first_url = officer.url
+            await officer.click("main a >> nth=0")  # back to the programme
+            await officer.wait_for_selector("table.pools")
+    assert await officer.locator(".drafted-by").inner_text() == "olga@gemeente"
+    # The drafter is told why there is no approve button.
+    assert await officer.locator("button >> text=Goedkeuren").count() == 0
+    assert "goedkeurder" in await officer.locator(".why-not").inner_text()
+    await axe_check(officer)
+    await screenshot(officer, "scenario-draft")
+    async with officer.expect_download() as download:
+        await officer.click("a.csv")
+    csv = await (await download.value).path()
+    assert "areaCode" in open(csv).read().splitlines()[0]
+
+    # Compare the two: a chart (plotly, served by the console) and the table behind it.
+    await officer.select_option("#met", label="Basis (draft)")
+    await officer.click("button >> text=Vergelijken")
+    await officer.wait_for_selector("[data-chart][data-drawn=yes]")
+    assert await officer.locator("table.comparison tbody tr").count() >= 1
+    await axe_check(officer)
+    await screenshot(officer, "scenario-compare")
+
+    # The approver (another person) sees the button and approves.
+    approver = await as_role("programme-approver", "demo-municipality", user="anton@gemeente")
+    await approver.goto(first_url)
+    assert "olga@gemeente" in await approver.locator(".drafted-by").inner_text()
+    await approver.click("button >> text=Goedkeuren")
+    await approver.wait_for_selector("text=Opgeslagen.")
+    assert await approver.locator(".scenario-status").inner_text() == "approved"
+    assert await approver.locator(".approved-by").inner_text() == "anton@gemeente"
+    await axe_check(approver)
+    await screenshot(approver, "scenario-approved")
