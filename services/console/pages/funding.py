@@ -141,6 +141,6 @@ async def compare(request: Request, scenario_id: str, met: str = "") -> Response
     chart = {"kind": "bar",
              "x": [a["areaCode"] for a in areas],
              "y": [a["differenceCents"] / 100 for a in areas],
-             "title": f"{other['name']} − {first['name']} (€)"}
+             "title": f"{other['name']} - {first['name']} (€)"}
     return render(request, "compare.html", comparison=comparison, first=first, other=other,
                   areas=areas, chart=json.dumps(chart))

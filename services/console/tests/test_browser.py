@@ -7,6 +7,8 @@ every page with axe-core (WCAG 2.1 A and AA) and saves a screenshot under var/.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -256,7 +258,7 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     async with officer.expect_download() as download:
         await officer.click("a.csv")
     csv = await (await download.value).path()
-    assert "areaCode" in open(csv).read().splitlines()[0]
+    assert "areaCode" in Path(csv).read_text().splitlines()[0]
 
     # Compare the two: a chart (plotly, served by the console) and the table behind it.
     await officer.select_option("#met", label="Basis (draft)")
