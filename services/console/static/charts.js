@@ -16,7 +16,7 @@
     } else if (spec.kind === "map") {
       data = [{type: "choroplethmap", geojson: spec.geojson, locations: spec.locations,
                z: spec.z, featureidkey: "properties.code", text: spec.text,
-               hovertemplate: "%{text}<extra></extra>", colorscale: "YlOrRd",
+               hovertemplate: "%{text}<extra></extra>", colorscale: "YlOrRd", reversescale: true,
                marker: {line: {width: 0.5, color: "#444"}},
                colorbar: {title: {text: spec.legend || ""}}}];
       if (spec.suppressed && spec.suppressed.locations.length) {

@@ -278,3 +278,34 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     assert await approver.locator(".approved-by").inner_text() == "anton@gemeente"
     await axe_check(approver)
     await screenshot(approver, "scenario-approved")
+
+
+async def test_analyst_map_ranking_and_area(as_role, stack):
+    page = await as_role("analyst", "demo-municipality")
+    await page.click("nav >> text=Kaart")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    # Drawn by plotly's map trace, offline (blank style): the outlines are there.
+    await page.wait_for_selector(".chart .maplibregl-canvas, .chart canvas")
+    assert await page.locator("table.map-values tbody tr").count() > 0
+    await axe_check(page)
+    await screenshot(page, "analyst-map")
+    # An indicator with withheld cells: they are listed with their reason.
+    await page.select_option("#indicator", index=1)
+    await page.click("button >> text=Tonen")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    withheld = await page.locator("ul.withheld li").all_inner_texts()
+    assert withheld and all(w.rsplit(": ", 1)[1] in
+                            {"small-count", "small-denominator", "secondary", "no-data"}
+                            for w in withheld), withheld
+    await axe_check(page)
+    await screenshot(page, "analyst-map-indicator")
+    await page.click("text=Ranglijst")
+    await page.wait_for_selector("table.ranking")
+    assert await page.locator("table.ranking tbody tr").count() > 0
+    await axe_check(page)
+    await screenshot(page, "analyst-ranking")
+    await page.locator("table.ranking a").first.click()
+    await page.wait_for_selector("table.series")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    await axe_check(page)
+    await screenshot(page, "analyst-area")
