@@ -5,8 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SPECTRAL := .tools/node_modules/.bin/spectral
 RULESET := ../shared/conformance/nl-api-design-rules.spectral.yaml
+# The console's front-end packages (htmx, NL Design System CSS), from npm into an ignored
+# folder: served by the console itself, never committed. Needs npm (see README).
+CONSOLE_ASSETS_DIR := services/console/assets
+CONSOLE_ASSETS := $(CONSOLE_ASSETS_DIR)/node_modules/.installed-$(shell sha1sum $(CONSOLE_ASSETS_DIR)/package.json | cut -c1-12)
 
-.PHONY: install run test lint conformance bench soak migrate token clean asyncapi validate-deploy replay-dlq
+.PHONY: console-assets install run test lint conformance bench soak migrate token clean asyncapi validate-deploy replay-dlq
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2 || python3 -m venv $(VENV) >&2
@@ -14,14 +18,21 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]' >&2
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(CONSOLE_ASSETS)
 
-run: $(STAMP)  ## broker + three services on SQLite with demo data, in the foreground
+$(CONSOLE_ASSETS): $(CONSOLE_ASSETS_DIR)/package.json
+	@command -v npm >/dev/null || { echo "npm is needed for the console's assets (apt-get install npm)" >&2; exit 1; }
+	@npm install --silent --no-audit --no-fund --no-package-lock --prefix $(CONSOLE_ASSETS_DIR) >&2
+	@rm -f $(CONSOLE_ASSETS_DIR)/node_modules/.installed-* && touch $(CONSOLE_ASSETS)
+
+console-assets: $(CONSOLE_ASSETS)
+
+run: $(STAMP) $(CONSOLE_ASSETS)  ## broker, three services and the console (127.0.0.1:8000) on SQLite with demo data
 	@$(PY) -m tools.devstack
 
 # The PostgreSQL pass uses the server at DDK_TEST_POSTGRES (default 127.0.0.1:5432) or, where
 # none answers, an embedded one that tests.pgserver starts for the pass and removes after it.
-test: $(STAMP)  ## the whole suite on SQLite, then every database test again on PostgreSQL
+test: $(STAMP) $(CONSOLE_ASSETS)  ## the whole suite on SQLite, then every database test again on PostgreSQL
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -k "not postgresql"
 	DDK_TEST_DATABASE=postgresql $(PY) -m tests.pgserver -- \
 	  $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql shared services tests
@@ -40,7 +51,7 @@ conformance: $(STAMP) $(SPECTRAL)  ## NL API Design Rules on every service's Ope
 	  $(SPECTRAL) lint --fail-severity error -r $(RULESET) var/openapi/$$s.json || exit 1; \
 	done
 
-bench: $(STAMP)
+bench: $(STAMP) $(CONSOLE_ASSETS)
 	$(PY) -m benchmarks
 
 SOAK_SECONDS ?= 300

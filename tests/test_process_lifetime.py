@@ -62,6 +62,7 @@ def dev_stack_environment(tmp_path: Path, kafka_port: int) -> dict[str, str]:
     for service in ("SIGNALS", "INDICATORS", "FUNDING"):
         env[f"DDK_{service}_PORT"] = str(free_port())
         env[f"DDK_{service}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / service}.db"
+    env["DDK_CONSOLE_PORT"] = str(free_port())
     return env
 
 
@@ -83,7 +84,7 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
         started = children(stack.pid)
         brokers = [pid for pid, cmd in started.items() if f"127.0.0.1:{kafka_port}" in cmd]
         services = [pid for pid, cmd in started.items() if "uvicorn" in cmd]
-        assert len(brokers) == 1 and len(services) == 3, started
+        assert len(brokers) == 1 and len(services) == 4, started  # three APIs, the console
 
         os.kill(stack.pid, first)
         read_until(stack, "stopping the services", timeout_s=10)

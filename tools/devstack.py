@@ -24,7 +24,7 @@ from shared.settings import VAR, ServiceSettings
 from tools.broker import EmbeddedBroker, dies_with_parent, wait_for_port
 from tools.devtoken import ensure_key_pair
 from tools.migrate import upgrade
-from tools.registry import SERVICES, Service, all_topics
+from tools.registry import FRONTENDS, SERVICES, Frontend, Service, all_topics
 
 
 def say(message: str) -> None:
@@ -82,6 +82,9 @@ def main() -> int:
             "DDK_KAFKA_BOOTSTRAP_SERVERS to another port")
         return 1
     processes: list[subprocess.Popen[bytes]] = []
+    # The console's dev sign-in mints tokens with the same key as `make token`.
+    os.environ.setdefault("DDK_CONSOLE_DEV_SIGNIN_KEY_FILE",
+                          str(VAR / "keys" / "issuer-private.pem"))
 
     def stop() -> None:
         def hurry(_signum: int, _frame: FrameType | None) -> None:
@@ -119,10 +122,14 @@ def main() -> int:
             asyncio.run(load_demo(service, settings))
             say(f"{service.name}: database migrated and demo data loaded "
                 f"({settings.sqlalchemy_url()})")
-        for service in SERVICES:
-            settings = service.settings()
+        for service in SERVICES:  # the console calls the services where they listen
+            os.environ.setdefault(f"DDK_CONSOLE_{service.name.upper()}_URL",
+                                  service.settings().base_url())
+        deployables: list[Service | Frontend] = [*SERVICES, *FRONTENDS]
+        for deployable in deployables:
+            settings = deployable.settings()
             processes.append(subprocess.Popen([
-                sys.executable, "-m", "uvicorn", "--factory", service.asgi_factory,
+                sys.executable, "-m", "uvicorn", "--factory", deployable.asgi_factory,
                 "--host", settings.host, "--port", str(settings.port), "--no-access-log",
                 "--log-level", "warning",
             ], env={**DEV_CONFIGURATION, **os.environ},
@@ -135,6 +142,10 @@ def main() -> int:
             ok = wait_ready(settings.base_url())
             state = "ready" if ok else "NOT READY"
             say(f"{service.name:<10} {state}  {settings.base_url()}/v1/docs")
+        for frontend in FRONTENDS:
+            settings = frontend.settings()
+            state = "ready" if wait_ready(settings.base_url()) else "NOT READY"
+            say(f"{frontend.name:<10} {state}  {settings.base_url()}/  <- open this")
         say(f"all started in {time.monotonic() - started:.1f}s. Get a token with "
             "`make token ROLE=field-worker ORG=demo-corp-a`. Ctrl-C stops everything.")
         while True:

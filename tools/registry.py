@@ -86,6 +86,37 @@ NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 _BY_NAME = {s.name: s for s in SERVICES}
 
 
+@dataclass(frozen=True)
+class Frontend:
+    """A deployable that serves people, not an API: no database, no topics, no OpenAPI
+    document (so `make conformance` and the migrations leave it out)."""
+
+    name: str
+    #: `build(settings) -> FastAPI`, as `module:function`.
+    app_factory: str
+    #: The uvicorn factory (`uvicorn --factory`), as `module:function`.
+    asgi_factory: str
+    #: Its settings class, as `module:Class`.
+    settings_class: str
+
+    @property
+    def port(self) -> int:
+        return int(self.settings_type().model_fields["port"].default)
+
+    def settings_type(self) -> type[ServiceSettings]:
+        cls: type[ServiceSettings] = _load(self.settings_class)
+        return cls
+
+    def settings(self, **values: Any) -> ServiceSettings:
+        return self.settings_type()(**values)
+
+
+#: Started after the services, whose APIs they call.
+FRONTENDS: tuple[Frontend, ...] = (Frontend(
+    name="console", app_factory="services.console.app:build",
+    asgi_factory="services.console.app:app", settings_class="services.console.settings:Settings"),)
+
+
 def service(name: str) -> Service:
     try:
         return _BY_NAME[name]

@@ -1,0 +1,311 @@
+"""The console in a real browser against the real services with demo data, page by page.
+
+One stack for the whole module (see conftest): each test signs in as its role through the
+dev sign-in page, opens its pages, asserts what the APIs said, clicks the real flows, checks
+every page with axe-core (WCAG 2.1 A and AA) and saves a screenshot under var/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.console.tests.conftest import axe_check, screenshot
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.click("nav >> text=Werkvoorraad")
+    await page.wait_for_selector("table.queue")
+    assert await page.locator("h1").inner_text() == "Werkvoorraad"
+    severities = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
+    assert severities, "the demo data gives the coordinator a queue"
+    # Acute first: no acute row after a non-acute one.
+    acute = [s.strip() == "acute" for s in severities]
+    assert acute == sorted(acute, reverse=True), severities
+    await axe_check(page)
+    await screenshot(page, "coordinator-queue")
+
+    await page.select_option("#status", "new")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**status=new**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) == {"new"}
+
+
+async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stack, token):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.goto("/werkvoorraad?status=new&categorie=loneliness")
+    await page.locator("table.queue a >> text=Openen").first.click()
+    await page.wait_for_selector("h1 >> text=Signaal")
+    signal_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    assert await page.locator(".signal-status").inner_text() == "new"
+    # No personal data until a purpose is chosen; then the page says the read is logged.
+    assert await page.locator(".personal-data").count() == 0
+    await axe_check(page)
+    await screenshot(page, "coordinator-signal")
+    await page.select_option("#doel", "triage")
+    await page.click("button >> text=Persoonsgegevens tonen")
+    await page.wait_for_selector(".logged-note")
+    assert "toegangslogboek" in await page.locator(".logged-note").inner_text()
+    assert "doel=triage" in page.url
+    await axe_check(page)
+
+    # A status the workflow refuses: the API's problem shows, nothing changes.
+    await page.select_option("#status", "resolved")
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector(".problem")
+    assert await page.locator(".signal-status").inner_text() == "new"
+
+    # A reason longer than the API takes: its message next to the field, the text kept.
+    await page.select_option("#status", "triaged")
+    await page.fill("#reason", "x" * 501)
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector("#reason-fout")
+    assert await page.get_attribute("#reason", "aria-invalid") == "true"
+    assert len(await page.input_value("#reason")) == 501
+    await axe_check(page)
+    await screenshot(page, "coordinator-field-error")
+
+    await page.fill("#reason", "Eenzaamheid bevestigd bij huisbezoek")
+    await page.click("form[action$='/status'] button")
+    await page.wait_for_selector("text=Opgeslagen.")
+    assert await page.locator(".signal-status").inner_text() == "triaged"
+
+    # A referral the covenants refuse shows the API's refusal reasons.
+    await page.fill("#partnerOrganisation", "demo-police")
+    await page.fill("#purpose", "police-crime-report")
+    await page.click("form[action$='/doorverwijzing'] button")
+    await page.wait_for_selector(".refusals li")
+    await axe_check(page)
+    await screenshot(page, "coordinator-referral-refused")
+
+    # Recorded consent for the wijkteam purpose, through the API as the reporter would.
+    signals = stack.urls["signals"]
+    coordinator = {"Authorization": f"Bearer {token('coordinator', 'demo-corp-a')}"}
+    async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
+        r = await client.post(f"/v1/signals/{signal_id}/consents",
+                              json={"purpose": "wijkteam-support"})
+        assert r.status_code in (201, 409), r.text
+    await page.reload()
+    await page.fill("#partnerOrganisation", "demo-municipality")
+    await page.fill("#purpose", "wijkteam-support")
+    await page.click("form[action$='/doorverwijzing'] button")
+    await page.wait_for_selector("table.referrals")
+    assert "wijkteam-support" in await page.locator("table.referrals").inner_text()
+
+    # The partner accepts and records an outcome over its API; the coordinator sees it.
+    async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
+        referrals = (await client.get(f"/v1/signals/{signal_id}")).json()["referrals"]
+        rid = referrals[-1]["id"]
+    partner = {"Authorization": "Bearer " + token("partner", "demo-municipality",
+                                                  team="wijkteam")}
+    async with httpx.AsyncClient(base_url=signals, headers=partner) as client:
+        r = await client.post(f"/v1/referrals/{rid}/acceptance", json={})
+        assert r.status_code == 200, r.text
+        r = await client.post(f"/v1/referrals/{rid}/outcome", json={"outcome": "contact-made"})
+        assert r.status_code == 200, r.text
+    await page.reload()
+    await page.wait_for_selector("ul.outcomes")
+    assert "contact-made" in await page.locator("ul.outcomes").inner_text()
+    await screenshot(page, "coordinator-outcome")
+
+
+async def test_sign_in_page_and_english(browser, stack):
+    context = await browser.new_context(base_url=stack.console_url, locale="en-GB",
+                                        extra_http_headers={"Accept-Language": "en-GB,en"})
+    page = await context.new_page()
+    response = await page.goto("/werkvoorraad")
+    assert page.url.endswith("/aanmelden")
+    headers = response.headers if response else {}
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert await page.locator("h1").inner_text() == "Sign in"
+    await axe_check(page)
+    await screenshot(page, "sign-in")
+    cookies = await context.cookies()
+    session = next(c for c in cookies if c["name"] == "ddk_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    await page.click("text=Nederlands")
+    assert await page.locator("h1").inner_text() == "Aanmelden"
+    await context.close()
+
+
+async def test_a_service_that_is_down_shows_a_plain_dutch_message(browser, stack, key_dir):
+    """A console whose signals service does not answer: a message, never a stack trace."""
+    from services.console.app import build
+    from services.console.settings import Settings
+    from services.console.tests.conftest import start_server
+    from tools.broker import free_port
+
+    port = free_port()
+    console = build(Settings(signals_url=f"http://127.0.0.1:{free_port()}",
+                             indicators_url=stack.urls["indicators"],
+                             funding_url=stack.urls["funding"],
+                             dev_signin_key_file=str(key_dir / "issuer-private.pem"),
+                             log_json=False))
+    server, task = await start_server(console, port)
+    try:
+        context = await browser.new_context(base_url=f"http://127.0.0.1:{port}",
+                                            locale="nl-NL")
+        page = await context.new_page()
+        await page.goto("/aanmelden")
+        await page.select_option("#role", "coordinator")
+        await page.click("button[type=submit] >> text=Aanmelden")
+        response = await page.goto("/werkvoorraad")
+        assert response is not None and response.status == 503
+        message = await page.locator(".message").inner_text()
+        assert "De dienst signalen is nu niet bereikbaar" in message
+        assert "Traceback" not in await page.content()
+        await axe_check(page)
+        await screenshot(page, "service-down")
+        await context.close()
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, stack, token):
+    # A household to ask for (one of the demo signals with a unit reference); reading it
+    # puts the coordinator in the access log.
+    headers = {"Authorization": f"Bearer {token('coordinator', 'demo-corp-a')}"}
+    async with httpx.AsyncClient(base_url=stack.urls["signals"], headers=headers) as client:
+        page_ = (await client.get("/v1/signals", params={"category": "rent-arrears",
+                                                         "limit": 50})).json()
+        unit = None
+        for s in page_["items"]:
+            read = (await client.get(f"/v1/signals/{s['id']}",
+                                     params={"purpose": "case-handling"})).json()
+            unit = (read.get("personalData") or {}).get("unitRef")
+            if unit:
+                break
+        assert unit
+
+    page = await as_role("privacy-officer", "demo-corp-a")
+    await page.click("nav >> text=Toegangslog")
+    await page.wait_for_selector(".chain-status")
+    assert "intact" in await page.locator(".chain-status").inner_text()
+    await page.wait_for_selector("table.access-log")
+    await axe_check(page)
+    await screenshot(page, "privacy-access-log")
+    await page.fill("#subject", "dev-coordinator@demo-corp-a")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**subject=**")
+    readers = await page.locator("table.access-log tbody tr td:nth-child(2)").all_inner_texts()
+    assert set(readers) <= {"dev-coordinator@demo-corp-a"}
+
+    await page.click("text=Verzoeken van betrokkenen")
+    await page.fill("#postcode", "not a postcode")
+    await page.click("button >> text=Inzage")
+    await page.wait_for_selector("#postcode-fout")
+    assert await page.get_attribute("#postcode", "aria-invalid") == "true"
+    await page.fill("#postcode", "")
+    await page.fill("#unitRef", unit)
+    await page.click("button >> text=Inzage")
+    await page.wait_for_selector("section.export")
+    assert "Inzage: 1 signalen" in await page.locator("section.export h2").inner_text() or \
+        await page.locator("section.export li").count() >= 1
+    await axe_check(page)
+    await screenshot(page, "privacy-export")
+    # Erasure needs the box ticked, then the API erases and the record shows it.
+    await page.click("button >> text=Wissen")
+    await page.wait_for_selector("#confirm-fout")
+    await page.fill("#unitRef", unit)
+    await page.check("#confirm")
+    await page.click("button >> text=Wissen")
+    await page.wait_for_selector(".erasure-result")
+    assert "Gewist" in await page.locator(".erasure-result").inner_text()
+    assert "data-subject-request" in await page.locator("table.erasure-records").inner_text()
+
+
+async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_role, stack,
+                                                                            token):
+    # Funding computes from the indicators the indicators service published over the broker.
+    headers = {"Authorization": f"Bearer {token('programme-officer', 'demo-municipality')}"}
+    async with httpx.AsyncClient(base_url=stack.urls["funding"], headers=headers) as client:
+        async def received():
+            r = await client.get("/v1/indicator-inputs/BU0599X001")
+            return r.status_code == 200
+        await eventually(received, timeout_s=60)
+
+    officer = await as_role("programme-officer", "demo-municipality", user="olga@gemeente")
+    await officer.click("nav >> text=Programma's")
+    await officer.locator("table.programmes a").first.click()
+    await officer.wait_for_selector("table.pools")
+    await axe_check(officer)
+    await screenshot(officer, "programme")
+    # An empty name: the API's message next to the field.
+    await officer.click("button >> text=Opstellen")
+    await officer.wait_for_selector("#name-fout")
+    for name in ("Basis", "Variant"):
+        await officer.fill("#name", name)
+        await officer.click("button >> text=Opstellen")
+        await officer.wait_for_selector("h1 >> text=Scenario:")
+        if name == "Basis":
+            first_url = officer.url
+            await officer.click("main a >> nth=0")  # back to the programme
+            await officer.wait_for_selector("table.pools")
+    assert await officer.locator(".drafted-by").inner_text() == "olga@gemeente"
+    # The drafter is told why there is no approve button.
+    assert await officer.locator("button >> text=Goedkeuren").count() == 0
+    assert "goedkeurder" in await officer.locator(".why-not").inner_text()
+    await axe_check(officer)
+    await screenshot(officer, "scenario-draft")
+    async with officer.expect_download() as download:
+        await officer.click("a.csv")
+    csv = await (await download.value).path()
+    assert "areaCode" in Path(csv).read_text().splitlines()[0]
+
+    # Compare the two: a chart (plotly, served by the console) and the table behind it.
+    await officer.select_option("#met", label="Basis (draft)")
+    await officer.click("button >> text=Vergelijken")
+    await officer.wait_for_selector("[data-chart][data-drawn=yes]")
+    assert await officer.locator("table.comparison tbody tr").count() >= 1
+    await axe_check(officer)
+    await screenshot(officer, "scenario-compare")
+
+    # The approver (another person) sees the button and approves.
+    approver = await as_role("programme-approver", "demo-municipality", user="anton@gemeente")
+    await approver.goto(first_url)
+    assert "olga@gemeente" in await approver.locator(".drafted-by").inner_text()
+    await approver.click("button >> text=Goedkeuren")
+    await approver.wait_for_selector("text=Opgeslagen.")
+    assert await approver.locator(".scenario-status").inner_text() == "approved"
+    assert await approver.locator(".approved-by").inner_text() == "anton@gemeente"
+    await axe_check(approver)
+    await screenshot(approver, "scenario-approved")
+
+
+async def test_analyst_map_ranking_and_area(as_role, stack):
+    page = await as_role("analyst", "demo-municipality")
+    await page.click("nav >> text=Kaart")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    # Drawn by plotly's map trace, offline (blank style): the outlines are there.
+    await page.wait_for_selector(".chart .maplibregl-canvas, .chart canvas")
+    assert await page.locator("table.map-values tbody tr").count() > 0
+    await axe_check(page)
+    await screenshot(page, "analyst-map")
+    # An indicator with withheld cells: they are listed with their reason.
+    await page.select_option("#indicator", index=1)
+    await page.click("button >> text=Tonen")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    withheld = await page.locator("ul.withheld li").all_inner_texts()
+    assert withheld and all(w.rsplit(": ", 1)[1] in
+                            {"small-count", "small-denominator", "secondary", "no-data"}
+                            for w in withheld), withheld
+    await axe_check(page)
+    await screenshot(page, "analyst-map-indicator")
+    await page.click("text=Ranglijst")
+    await page.wait_for_selector("table.ranking")
+    assert await page.locator("table.ranking tbody tr").count() > 0
+    await axe_check(page)
+    await screenshot(page, "analyst-ranking")
+    await page.locator("table.ranking a").first.click()
+    await page.wait_for_selector("table.series")
+    await page.wait_for_selector("[data-chart][data-drawn=yes]")
+    await axe_check(page)
+    await screenshot(page, "analyst-area")

@@ -1,0 +1,79 @@
+"""What every page needs: the session, the user's API client, templates, CSRF and role checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.console.backend import Api
+from services.console.i18n import language, translate
+from services.console.session import Session
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+#: Which roles see which part of the console (the APIs decide what each may do).
+SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("/werkvoorraad", "queue", ("coordinator",)),
+    ("/privacy/toegangslog", "access_log", ("privacy-officer",)),
+    ("/programmas", "programmes", ("programme-officer", "programme-approver", "analyst")),
+    ("/kaart", "map", ("analyst",)),
+    ("/beheer", "admin", ("admin",)),
+]
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def session_of(request: Request) -> Session:
+    s: Session = request.state.session
+    return s
+
+
+def api(request: Request) -> Api:
+    s = session_of(request)
+    return Api(request.app.state.http, request.app.state.settings, s.token, language(request))
+
+
+def require(request: Request, *roles: str) -> Session:
+    s = session_of(request)
+    if not s.signed_in:
+        raise NotSignedIn
+    if roles and not s.has(*roles):
+        raise HTTPException(403)
+    return s
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form, after its CSRF token checked out."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not session_of(request).csrf_ok(values.get("csrf")):
+        raise CsrfFailed
+    return values
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    lang = language(request)
+    s = session_of(request)
+
+    def t(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
+    sections = [(href, t(key)) for href, key, roles in SECTIONS if s.has(*roles)]
+    return TEMPLATES.TemplateResponse(request, template, {
+        "t": t, "lang": lang, "session": s, "csrf": s.csrf, "sections": sections,
+        "path": request.url.path, **context}, status_code=status_code)
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
