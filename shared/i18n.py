@@ -50,6 +50,7 @@ TRANSLATED = ("title", "detail", "reason", "message")
 #: Problem members holding lists of objects with texts of their own.
 NESTED = ("invalidParams", "refusals")
 
+_SENTENCE_END = re.compile(r"(?<=\.) ")
 _language: ContextVar[str] = ContextVar("language", default=DEFAULT)
 _SHARED_DIR = Path(__file__).parent
 _SERVICES_DIR = _SHARED_DIR.parent / "services"
@@ -184,9 +185,18 @@ class Catalogue:
                 continue
             values = match.groupdict()
             if _depth < 2:  # a caught text that is a catalogue text itself is translated too
-                values = {k: self.translate(v, lang, _depth + 1) for k, v in values.items()}
+                values = {k: self._translate_part(v, lang, _depth + 1)
+                          for k, v in values.items()}
             return template.target.format_map(values)
         return text
+
+    def _translate_part(self, text: str, lang: str, depth: int) -> str:
+        """A caught part: one catalogue text, or sentences joined by spaces (the covenant's
+        refusals in one detail), each translated on its own."""
+        sentences = _SENTENCE_END.split(text)
+        if len(sentences) > 1 and all(self.knows(s) for s in sentences):
+            return " ".join(self.translate(s, lang, depth) for s in sentences)
+        return self.translate(text, lang, depth)
 
     def label(self, list_name: str, code: str, lang: str) -> str | None:
         texts = self.labels.get(list_name, {}).get(code)
