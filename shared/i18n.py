@@ -61,14 +61,19 @@ def current_language() -> str:
     return _language.get()
 
 
-@functools.lru_cache(maxsize=512)
 def negotiate(accept_language: str | None) -> str:
     """The supported language the header prefers most (RFC 9110 12.5.4), else `nl`.
 
     Only the primary subtag counts (`en-GB` is `en`, `nl-BE` is `nl`); `*` stands for the
-    default; `q=0` refuses a language. Ties go to the one named first."""
+    default; `q=0` refuses a language. Ties go to the one named first. Browsers send a few
+    distinct headers, so the answers are cached; a header's first 200 characters count."""
     if not accept_language:
         return DEFAULT
+    return _negotiate(accept_language[:200])
+
+
+@functools.lru_cache(maxsize=256)
+def _negotiate(accept_language: str) -> str:
     best, best_q = DEFAULT, 0.0
     for part in accept_language.split(",")[:20]:  # a header is short; a long one is noise
         tag, _, params = part.strip().partition(";")
