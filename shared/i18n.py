@@ -50,6 +50,7 @@ TRANSLATED = ("title", "detail", "reason", "message")
 #: Problem members holding lists of objects with texts of their own.
 NESTED = ("invalidParams", "refusals")
 
+_SENTENCE_END = re.compile(r"(?<=\.) ")
 _language: ContextVar[str] = ContextVar("language", default=DEFAULT)
 _SHARED_DIR = Path(__file__).parent
 _SERVICES_DIR = _SHARED_DIR.parent / "services"
@@ -60,14 +61,19 @@ def current_language() -> str:
     return _language.get()
 
 
-@functools.lru_cache(maxsize=512)
 def negotiate(accept_language: str | None) -> str:
     """The supported language the header prefers most (RFC 9110 12.5.4), else `nl`.
 
     Only the primary subtag counts (`en-GB` is `en`, `nl-BE` is `nl`); `*` stands for the
-    default; `q=0` refuses a language. Ties go to the one named first."""
+    default; `q=0` refuses a language. Ties go to the one named first. Browsers send a few
+    distinct headers, so the answers are cached; a header's first 200 characters count."""
     if not accept_language:
         return DEFAULT
+    return _negotiate(accept_language[:200])
+
+
+@functools.lru_cache(maxsize=256)
+def _negotiate(accept_language: str) -> str:
     best, best_q = DEFAULT, 0.0
     for part in accept_language.split(",")[:20]:  # a header is short; a long one is noise
         tag, _, params = part.strip().partition(";")
@@ -184,9 +190,18 @@ class Catalogue:
                 continue
             values = match.groupdict()
             if _depth < 2:  # a caught text that is a catalogue text itself is translated too
-                values = {k: self.translate(v, lang, _depth + 1) for k, v in values.items()}
+                values = {k: self._translate_part(v, lang, _depth + 1)
+                          for k, v in values.items()}
             return template.target.format_map(values)
         return text
+
+    def _translate_part(self, text: str, lang: str, depth: int) -> str:
+        """A caught part: one catalogue text, or sentences joined by spaces (the covenant's
+        refusals in one detail), each translated on its own."""
+        sentences = _SENTENCE_END.split(text)
+        if len(sentences) > 1 and all(self.knows(s) for s in sentences):
+            return " ".join(self.translate(s, lang, depth) for s in sentences)
+        return self.translate(text, lang, depth)
 
     def label(self, list_name: str, code: str, lang: str) -> str | None:
         texts = self.labels.get(list_name, {}).get(code)

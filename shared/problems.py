@@ -14,7 +14,7 @@ class InvalidParam(BaseModel):
 
     name: str = Field(description="Where the field is: body.x.y, query.x, path.x, header.x")
     code: str = Field(description="Machine-readable reason, e.g. missing, extra_forbidden")
-    reason: str = Field(description="Human-readable reason")
+    reason: str = Field(description="Human-readable reason, in the answer's language")
 
 
 class Problem(BaseModel):
@@ -23,9 +23,11 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(default="about:blank", description="A URI that identifies the problem type")
-    title: str = Field(description="Short summary of the problem type")
+    title: str = Field(description="Short summary of the problem type, in the answer's "
+                       "language (Content-Language: nl by default, en on request)")
     status: int = Field(description="The HTTP status code", ge=400, le=599)
-    detail: str = Field(description="What went wrong in this occurrence")
+    detail: str = Field(description="What went wrong in this occurrence, in the answer's "
+                        "language")
     instance: str | None = Field(default=None, description="The request this problem is about")
     invalidParams: list[InvalidParam] | None = Field(  # noqa: N815 (JSON field name)
         default=None, description="Every invalid input field, for status 400"

@@ -255,3 +255,13 @@ def test_translation_puts_caught_parts_in_place() -> None:
         "ongeldige gebiedscode 'GM12': een gemeente-code is GM + 4 digits (6 tekens)")
     assert book.translate(text, "en") == text
     assert book.translate("a text nobody catalogued", "nl") == "a text nobody catalogued"
+    assert book.translate("Input should be 'low', 'medium', 'high' or 'acute'", "nl") == (
+        "Moet 'low', 'medium', 'high' of 'acute' zijn")
+
+
+def test_joined_sentences_are_translated_one_by_one() -> None:
+    detail = ("the covenant does not allow this referral: Unknown purpose 'x'. "
+              "The resident objected to purpose 'y'.")
+    assert i18n.catalogue().translate(detail, "nl") == (
+        "het convenant staat deze verwijzing niet toe: Onbekend doel 'x'. "
+        "De bewoner maakte bezwaar tegen doel 'y'.")

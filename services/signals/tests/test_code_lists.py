@@ -127,3 +127,22 @@ async def test_problems_are_dutch_unless_english_is_asked(signals_service, auth)
         reasons = {p["name"]: (p["code"], p["reason"]) for p in bad.json()["invalidParams"]}
         assert reasons["body.category"] == ("unknown_category",
                                             "geen categorie van GET /v1/categories")
+
+
+async def test_covenant_refusals_are_dutch_with_their_codes_kept(signals_service, auth) -> None:
+    async with signals_service() as client:
+        coord = auth("coordinator")
+        signal = await create(client, auth("field-worker"))
+        assert (await move(client, signal["id"], coord, "triaged")).status_code == 201
+        body = {"partnerOrganisation": "demo-police", "purpose": "wijkteam-support"}
+        path = f"/v1/signals/{signal['id']}/referrals"
+        dutch = await client.post(path, json=body, headers=coord)
+        english = await client.post(path, json=body, headers={**coord, "Accept-Language": "en"})
+        assert dutch.status_code == english.status_code == 422, dutch.text
+        nl, en = dutch.json(), english.json()
+        assert [r["code"] for r in nl["refusals"]] == [r["code"] for r in en["refusals"]]
+        assert nl["title"] == "Kan niet worden verwerkt"
+        assert nl["detail"].startswith("het convenant staat deze verwijzing niet toe: Het ")
+        assert en["detail"].startswith("the covenant does not allow this referral: The ")
+        assert all(a["message"] != b["message"] for a, b in zip(nl["refusals"], en["refusals"],
+                                                                strict=True))
