@@ -7,6 +7,7 @@ every page with axe-core (WCAG 2.1 A and AA) and saves a screenshot under var/.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -309,3 +310,48 @@ async def test_analyst_map_ranking_and_area(as_role, stack):
     await page.wait_for_selector("[data-chart][data-drawn=yes]")
     await axe_check(page)
     await screenshot(page, "analyst-area")
+
+
+KERNCIJFERS = (Path(__file__).resolve().parents[2] / "indicators" / "tests" / "data"
+               / "kerncijfers_2023_nieuwegein_comma.csv")
+
+
+async def test_admin_uploads_a_cbs_file_and_a_map_and_sees_the_reports(as_role, stack,
+                                                                     tmp_path):
+    page = await as_role("admin", "demo-municipality")
+    await page.click("nav >> text=Beheer")
+    await page.wait_for_selector("table.programme-areas")
+    await axe_check(page)
+    await screenshot(page, "admin")
+    # No year: the API's message for `year` appears next to the year field.
+    await page.set_input_files("#cbs-file", str(KERNCIJFERS))
+    await page.click("form[action='/beheer/kerncijfers'] button")
+    await page.wait_for_selector("#year-fout")
+    assert await page.get_attribute("#year", "aria-invalid") == "true"
+    await page.set_input_files("#cbs-file", str(KERNCIJFERS))
+    await page.fill("#year", "2023")
+    await page.click("form[action='/beheer/kerncijfers'] button")
+    await page.wait_for_selector(".import-report")
+    report = await page.locator(".import-report").inner_text()
+    assert "Ingelezen voor 2023" in report and "nieuw" in report
+    await axe_check(page)
+    await screenshot(page, "admin-cbs-report")
+
+    square = [[5.08, 52.02], [5.09, 52.02], [5.09, 52.03], [5.08, 52.03], [5.08, 52.02]]
+    geojson = tmp_path / "kaart.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"buurtcode": "BU03560101", "buurtnaam": "Proef"},
+        "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    await page.set_input_files("#map-file", str(geojson))
+    await page.fill("#source", "proefkaart")
+    await page.click("form[action='/beheer/kaart'] button")
+    await page.wait_for_selector(".map-report")
+    assert "1 nieuw of gewijzigd" in await page.locator(".map-report").inner_text()
+
+    await page.fill("#pa-id", "PA-proef")
+    await page.fill("#pa-name", "Proefgebied")
+    await page.fill("#pa-buurtCodes", "BU03560101")
+    await page.click("form[action='/beheer/programmagebieden'] button")
+    await page.wait_for_selector("text=Opgeslagen.")
+    assert "PA-proef" in await page.locator("table.programme-areas").inner_text()
+    await axe_check(page)
