@@ -21,6 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     page = await as_role("coordinator", "demo-corp-a")
+    await axe_check(page)  # the start page
     await page.click("nav >> text=Werkvoorraad")
     await page.wait_for_selector("table.queue")
     assert await page.locator("h1").inner_text() == "Werkvoorraad"
@@ -136,6 +137,15 @@ async def test_sign_in_page_and_english(browser, stack):
     await context.close()
 
 
+async def test_a_page_in_english(as_role):
+    page = await as_role("coordinator", "demo-corp-a", lang="en")
+    await page.goto("/werkvoorraad")
+    assert await page.locator("h1").inner_text() == "Queue"
+    assert await page.locator("html").get_attribute("lang") == "en"
+    await axe_check(page)
+    await screenshot(page, "coordinator-queue-en")
+
+
 async def test_a_service_that_is_down_shows_a_plain_dutch_message(browser, stack, key_dir):
     """A console whose signals service does not answer: a message, never a stack trace."""
     from services.console.app import build
@@ -200,6 +210,8 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     assert set(readers) <= {"dev-coordinator@demo-corp-a"}
 
     await page.click("text=Verzoeken van betrokkenen")
+    await page.wait_for_selector("table.erasure-records")
+    await axe_check(page)
     await page.fill("#postcode", "not a postcode")
     await page.click("button >> text=Inzage")
     await page.wait_for_selector("#postcode-fout")
@@ -235,6 +247,8 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
 
     officer = await as_role("programme-officer", "demo-municipality", user="olga@gemeente")
     await officer.click("nav >> text=Programma's")
+    await officer.wait_for_selector("table.programmes")
+    await axe_check(officer)
     await officer.locator("table.programmes a").first.click()
     await officer.wait_for_selector("table.pools")
     await axe_check(officer)
