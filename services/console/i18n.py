@@ -189,6 +189,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "table below."),
     "withheld": ("Afgeschermde gebieden", "Withheld areas"),
     "withheld_cell": ("afgeschermd", "withheld"),
+    "first_of": ("De eerste {n} van {total} gebieden; alle staan in de", "The first {n} of "
+                 "{total} areas; all of them are in the"),
     "value": ("Waarde", "Value"),
     "unknown": ("onbekend", "unknown"),
     "rank": ("Positie", "Rank"),

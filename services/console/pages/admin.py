@@ -68,15 +68,17 @@ async def upload_kerncijfers(request: Request) -> Response:
 @router.post("/beheer/kaart")
 async def upload_map(request: Request) -> Response:
     require(request, "admin")
-    fields, data, _ = await _upload(request)
+    fields, data, name = await _upload(request)
     if not data:
         return await _page(request, 400, problem=_no_file("map"), problem_form="map",
                            values=fields)
     params = {"source": fields["source"]} if fields.get("source") else {}
     try:
+        # As a multipart file, as the browser sent it: a GeoJSON body is held to the API's
+        # JSON limit (4 MiB), a national map is far larger; a file part gets the map limit.
         r = await api(request).call("POST", "indicators", "/v1/area-geometries/import",
-                                    content=data, params=params,
-                                    headers={"Content-Type": "application/geo+json"})
+                                    files={"file": (name or "kaart.geojson", data,
+                                                    "application/geo+json")}, params=params)
     except ApiProblem as e:
         if e.status >= 500:
             raise
