@@ -137,6 +137,22 @@ async def test_sign_in_page_and_english(browser, stack):
     await context.close()
 
 
+async def test_keyboard_reaches_the_skip_link_first_and_it_moves_focus(as_role):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.goto("/werkvoorraad")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip-link utrecht-link"
+    assert await page.locator(".skip-link").is_visible()  # visible when focused
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "inhoud"
+    # Then on through the filters, each with a visible focus outline.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.id")
+    assert focused == "buurt"
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+
 async def test_a_page_in_english(as_role):
     page = await as_role("coordinator", "demo-corp-a", lang="en")
     await page.goto("/werkvoorraad")
