@@ -153,6 +153,24 @@ async def test_keyboard_reaches_the_skip_link_first_and_it_moves_focus(as_role):
     assert outline != "none"
 
 
+async def test_pages_work_without_javascript(browser, stack):
+    """Progressive enhancement: htmx only speeds pages up; forms work as plain HTML."""
+    context = await browser.new_context(base_url=stack.console_url, locale="nl-NL",
+                                        java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    await page.goto("/aanmelden")
+    await page.select_option("#role", "coordinator")
+    await page.click("button[type=submit] >> text=Aanmelden")
+    await page.goto("/werkvoorraad")
+    await page.select_option("#status", "triaged")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**status=triaged**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) == {"triaged"}
+    await context.close()
+
+
 async def test_a_page_in_english(as_role):
     page = await as_role("coordinator", "demo-corp-a", lang="en")
     await page.goto("/werkvoorraad")
