@@ -159,6 +159,8 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
         ("signal-batch", lambda: signal_batch(seconds)),
         ("end-to-end-latency", lambda: end_to_end_latency(max(seconds, 20.0))),
     ]
+    from benchmarks.console import console_national_map, console_pages  # they use this module
+    steps += [("console-pages", console_pages), ("console-map-national", console_national_map)]
     for name, step in steps:
         if want(name):
             try:

@@ -15,7 +15,10 @@ import yaml
 
 from conftest import PG_ADMIN_DSN, _pg
 from tools import registry
-from tools.registry import NAMES
+from tools.registry import FRONTENDS, NAMES
+
+#: Deployables that serve people (the console): their own Secret, no service's keys.
+FRONTEND_NAMES = {f.name for f in FRONTENDS}
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,7 +44,7 @@ def _docs(path):
 
 def test_deployments_are_replicated_probed_and_non_root():
     deployments = [d for p in K8S for d in _docs(p) if d["kind"] == "Deployment"]
-    assert {d["metadata"]["name"] for d in deployments} == set(NAMES)
+    assert {d["metadata"]["name"] for d in deployments} == set(NAMES) | FRONTEND_NAMES
     for d in deployments:
         spec = d["spec"]["template"]["spec"]
         container = spec["containers"][0]
@@ -103,7 +106,7 @@ def test_kubernetes_services_use_sasl_ssl_to_kafka_and_verify_full_to_postgres(t
     assert config["DDK_KAFKA_SASL_MECHANISM"] in ("SCRAM-SHA-256", "SCRAM-SHA-512")
     assert config["DDK_KAFKA_ENABLE_IDEMPOTENCE"] == "true"
     assert config["DDK_DATABASE_SSLMODE"] == "verify-full"
-    workloads = _workloads()
+    workloads = [(name, spec) for name, spec in _workloads() if name not in FRONTEND_NAMES]
     assert {name for name, _ in workloads} == {
         *APPS, "ddk-topics", *(f"ddk-migrate-{app}" for app in APPS)}
     for name, spec in workloads:
@@ -119,6 +122,20 @@ def test_kubernetes_services_use_sasl_ssl_to_kafka_and_verify_full_to_postgres(t
             assert "secretKeyRef" in env[variable]["valueFrom"], (name, variable)
         _accepted_by_the_settings({**config, "DDK_KAFKA_SASL_USERNAME": "u",
                                    "DDK_KAFKA_SASL_PASSWORD": "p"}, tmp_path)
+
+
+def test_the_console_reaches_no_broker_database_nor_service_keys():
+    """It calls the public APIs only: no Kafka or database setting, no service's Secret."""
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    pods = dict(_workloads())
+    for name in FRONTEND_NAMES:
+        container = pods[name]["containers"][0]
+        assert "envFrom" not in container, name
+        k8s_env = {e["name"] for e in container["env"]}
+        for env in (k8s_env, set(compose[name]["environment"])):
+            assert not [v for v in env if v.startswith(("DDK_KAFKA", "DDK_DATABASE"))], env
+            assert {f"DDK_{name.upper()}_{s.upper()}_URL" for s in SERVICES} <= env
+        assert "volumes" not in compose[name] and not pods[name].get("volumes")
 
 
 def test_compose_services_use_mutual_tls_to_kafka_and_verify_full_to_postgres(tmp_path):
@@ -240,7 +257,8 @@ def _compose_app_containers():
             continue  # Kafka and PostgreSQL themselves
         assert "env_file" not in svc, f"{name}: an env file hides what the container sees"
         # A one-shot job acting for a service (its migrations) names it in a label.
-        service = name if name in SERVICES else (svc.get("labels") or {}).get(
+        service = name if name in SERVICES or name in FRONTEND_NAMES else (
+            svc.get("labels") or {}).get(
             "nl.dichtdekloof.service")
         env = svc.get("environment") or {}
         if isinstance(env, list):
@@ -271,7 +289,7 @@ def _k8s_workloads():
             labels = pod["metadata"].get("labels", {})
             # Whose Secret a pod may hold: the label, else a service's own Deployment.
             service = labels.get("dichtdekloof.nl/service") or labels.get("app.kubernetes.io/name")
-            service = service if service in SERVICES else None
+            service = service if service in SERVICES or service in FRONTEND_NAMES else None
             spec = pod["spec"]
             tokens[doc["metadata"]["name"]] = spec.get("automountServiceAccountToken", True)
             env = {}

@@ -146,7 +146,9 @@ def main() -> int:
             settings = frontend.settings()
             state = "ready" if wait_ready(settings.base_url()) else "NOT READY"
             say(f"{frontend.name:<10} {state}  {settings.base_url()}/  <- open this")
-        say(f"all started in {time.monotonic() - started:.1f}s. Get a token with "
+        consoles = " ".join(f"{f.settings().base_url()}/" for f in FRONTENDS)
+        say(f"all started in {time.monotonic() - started:.1f}s. Open the console at "
+            f"{consoles} (sign in with any role); an API token: "
             "`make token ROLE=field-worker ORG=demo-corp-a`. Ctrl-C stops everything.")
         while True:
             for p in processes:

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from services.console import signin
 from services.console.backend import SERVICE_NAMES_NL, ApiProblem, ServiceDown, SignedOut
 from services.console.i18n import language, translate
-from services.console.pages import analyst, coordinator, funding, privacy
+from services.console.pages import admin, analyst, coordinator, funding, privacy
 from services.console.session import COOKIE, Session, SessionCodec
 from services.console.settings import Settings
 from services.console.web import CsrfFailed, NotSignedIn, redirect, render, session_of
@@ -167,6 +167,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(funding.router)
     app.include_router(analyst.router)
+    app.include_router(admin.router)
     return app
 
 

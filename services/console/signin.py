@@ -161,5 +161,12 @@ async def oidc_callback(request: Request, code: str = "", state: str = "") -> Re
         raise HTTPException(502, "the identity provider did not answer") from e
     if r.status_code != 200 or "access_token" not in r.json():
         raise HTTPException(400, "the identity provider refused the sign-in")
+    id_token = r.json().get("id_token")
+    if id_token:
+        # Straight from the token endpoint over TLS (OIDC Core 3.1.3.7: its signature may go
+        # unchecked); its nonce must be the one this sign-in sent, or it is a replay.
+        claims = jwt.decode(str(id_token), options={"verify_signature": False})
+        if not secrets.compare_digest(str(claims.get("nonce", "")), pending["nonce"]):
+            raise HTTPException(400, "the identity token belongs to another sign-in")
     _adopt(request, str(r.json()["access_token"]))
     return redirect("/")

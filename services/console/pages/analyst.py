@@ -21,6 +21,8 @@ from services.console.web import api, render, require
 router = APIRouter()
 READERS = ("analyst", "admin", "programme-officer", "programme-approver")
 INDEX = "vulnerability-index"
+#: How many areas the table and the withheld list beside the map show.
+LISTED = 300
 
 
 def _points(geometry: dict[str, Any]) -> list[tuple[float, float]]:
@@ -101,7 +103,13 @@ async def map_page(request: Request, niveau: str = "buurt", gemeente: str = "GM0
              "suppressed": {"locations": [r["code"] for r in withheld],
                             "text": [f"{r['name']}: {r['reason']}" for r in withheld]},
              "legend": legend, "center": center, "zoom": zoom}
-    return render(request, "map.html", chart=json.dumps(chart), rows=rows, withheld=withheld,
+    # At national scale (14,000 buurten) the lists beside the map would drown the page: they
+    # show the first ones, the withheld by reason in full counts, and point to the ranking.
+    by_reason: dict[str, int] = {}
+    for r in withheld:
+        by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+    return render(request, "map.html", chart=json.dumps(chart), rows=rows[:LISTED],
+                  withheld=withheld[:LISTED], by_reason=by_reason, total=len(rows),
                   definitions=definitions, filters={"niveau": niveau, "gemeente": gemeente,
                                                     "indicator": indicator},
                   legend=legend, problem=problem, index=INDEX)

@@ -7,6 +7,7 @@ every page with axe-core (WCAG 2.1 A and AA) and saves a screenshot under var/.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     page = await as_role("coordinator", "demo-corp-a")
+    await axe_check(page)  # the start page
     await page.click("nav >> text=Werkvoorraad")
     await page.wait_for_selector("table.queue")
     assert await page.locator("h1").inner_text() == "Werkvoorraad"
@@ -135,6 +137,49 @@ async def test_sign_in_page_and_english(browser, stack):
     await context.close()
 
 
+async def test_keyboard_reaches_the_skip_link_first_and_it_moves_focus(as_role):
+    page = await as_role("coordinator", "demo-corp-a")
+    await page.goto("/werkvoorraad")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip-link utrecht-link"
+    assert await page.locator(".skip-link").is_visible()  # visible when focused
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "inhoud"
+    # Then on through the filters, each with a visible focus outline.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.id")
+    assert focused == "buurt"
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+
+async def test_pages_work_without_javascript(browser, stack):
+    """Progressive enhancement: htmx only speeds pages up; forms work as plain HTML."""
+    context = await browser.new_context(base_url=stack.console_url, locale="nl-NL",
+                                        java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    await page.goto("/aanmelden")
+    await page.select_option("#role", "coordinator")
+    await page.click("button[type=submit] >> text=Aanmelden")
+    await page.goto("/werkvoorraad")
+    await page.select_option("#status", "triaged")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**status=triaged**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) == {"triaged"}
+    await context.close()
+
+
+async def test_a_page_in_english(as_role):
+    page = await as_role("coordinator", "demo-corp-a", lang="en")
+    await page.goto("/werkvoorraad")
+    assert await page.locator("h1").inner_text() == "Queue"
+    assert await page.locator("html").get_attribute("lang") == "en"
+    await axe_check(page)
+    await screenshot(page, "coordinator-queue-en")
+
+
 async def test_a_service_that_is_down_shows_a_plain_dutch_message(browser, stack, key_dir):
     """A console whose signals service does not answer: a message, never a stack trace."""
     from services.console.app import build
@@ -199,6 +244,8 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     assert set(readers) <= {"dev-coordinator@demo-corp-a"}
 
     await page.click("text=Verzoeken van betrokkenen")
+    await page.wait_for_selector("table.erasure-records")
+    await axe_check(page)
     await page.fill("#postcode", "not a postcode")
     await page.click("button >> text=Inzage")
     await page.wait_for_selector("#postcode-fout")
@@ -234,6 +281,8 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
 
     officer = await as_role("programme-officer", "demo-municipality", user="olga@gemeente")
     await officer.click("nav >> text=Programma's")
+    await officer.wait_for_selector("table.programmes")
+    await axe_check(officer)
     await officer.locator("table.programmes a").first.click()
     await officer.wait_for_selector("table.pools")
     await axe_check(officer)
@@ -309,3 +358,48 @@ async def test_analyst_map_ranking_and_area(as_role, stack):
     await page.wait_for_selector("[data-chart][data-drawn=yes]")
     await axe_check(page)
     await screenshot(page, "analyst-area")
+
+
+KERNCIJFERS = (Path(__file__).resolve().parents[2] / "indicators" / "tests" / "data"
+               / "kerncijfers_2023_nieuwegein_comma.csv")
+
+
+async def test_admin_uploads_a_cbs_file_and_a_map_and_sees_the_reports(as_role, stack,
+                                                                     tmp_path):
+    page = await as_role("admin", "demo-municipality")
+    await page.click("nav >> text=Beheer")
+    await page.wait_for_selector("table.programme-areas")
+    await axe_check(page)
+    await screenshot(page, "admin")
+    # No year: the API's message for `year` appears next to the year field.
+    await page.set_input_files("#cbs-file", str(KERNCIJFERS))
+    await page.click("form[action='/beheer/kerncijfers'] button")
+    await page.wait_for_selector("#year-fout")
+    assert await page.get_attribute("#year", "aria-invalid") == "true"
+    await page.set_input_files("#cbs-file", str(KERNCIJFERS))
+    await page.fill("#year", "2023")
+    await page.click("form[action='/beheer/kerncijfers'] button")
+    await page.wait_for_selector(".import-report")
+    report = await page.locator(".import-report").inner_text()
+    assert "Ingelezen voor 2023" in report and "nieuw" in report
+    await axe_check(page)
+    await screenshot(page, "admin-cbs-report")
+
+    square = [[5.08, 52.02], [5.09, 52.02], [5.09, 52.03], [5.08, 52.03], [5.08, 52.02]]
+    geojson = tmp_path / "kaart.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"buurtcode": "BU03560101", "buurtnaam": "Proef"},
+        "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    await page.set_input_files("#map-file", str(geojson))
+    await page.fill("#source", "proefkaart")
+    await page.click("form[action='/beheer/kaart'] button")
+    await page.wait_for_selector(".map-report")
+    assert "1 nieuw of gewijzigd" in await page.locator(".map-report").inner_text()
+
+    await page.fill("#pa-id", "PA-proef")
+    await page.fill("#pa-name", "Proefgebied")
+    await page.fill("#pa-buurtCodes", "BU03560101")
+    await page.click("form[action='/beheer/programmagebieden'] button")
+    await page.wait_for_selector("text=Opgeslagen.")
+    assert "PA-proef" in await page.locator("table.programme-areas").inner_text()
+    await axe_check(page)

@@ -64,7 +64,7 @@ async def test_the_session_cookie_is_secure_outside_localhost(key_dir):
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
-def fake_idp(issuer: str, private_pem: str) -> FastAPI:
+def fake_idp(issuer: str, private_pem: str, nonce_of=lambda sent: sent) -> FastAPI:
     """A tiny OpenID provider: discovery, and a token endpoint that checks PKCE."""
     idp = FastAPI()
     codes: dict[str, str] = {}
@@ -79,6 +79,7 @@ def fake_idp(issuer: str, private_pem: str) -> FastAPI:
         q = request.query_params
         assert q["code_challenge_method"] == "S256"
         codes["code-1"] = q["code_challenge"]
+        codes["nonce"] = q["nonce"]
         return {"code": "code-1"}
 
     @idp.post("/token")
@@ -92,7 +93,9 @@ def fake_idp(issuer: str, private_pem: str) -> FastAPI:
         access = jwt.encode({"sub": "ana@gemeente", "org": "demo-municipality",
                              "roles": ["analyst"], "iat": now, "exp": now + 600},
                             private_pem, algorithm="ES256")
-        return {"access_token": access, "token_type": "Bearer"}
+        id_token = jwt.encode({"sub": "ana@gemeente", "nonce": nonce_of(codes["nonce"]),
+                               "iat": now, "exp": now + 600}, private_pem, algorithm="ES256")
+        return {"access_token": access, "id_token": id_token, "token_type": "Bearer"}
 
     return idp
 
@@ -121,6 +124,25 @@ async def test_oidc_code_flow_with_pkce_against_a_local_idp(key_dir, monkeypatch
         assert r.status_code == 303 and r.headers["location"] == "/"
         home = await client.get("/")
         assert "ana@gemeente" in home.text and "Kaart" in home.text
+        await app.state.http.aclose()
+
+
+async def test_an_identity_token_with_another_nonce_is_refused(key_dir):
+    issuer = "http://idp.test"
+    idp = fake_idp(issuer, (key_dir / "issuer-private.pem").read_text(),
+                   nonce_of=lambda sent: "someone-elses")
+    app = build(Settings(oidc_issuer=issuer, oidc_client_id="console", log_json=False))
+    transport = httpx.ASGITransport(app=idp)
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        app.state.http = httpx.AsyncClient(transport=transport)
+        r = await client.get("/aanmelden/oidc")
+        query = {k: v[0] for k, v in parse_qs(urlparse(r.headers["location"]).query).items()}
+        async with httpx.AsyncClient(transport=transport, base_url=issuer) as browser:
+            code = (await browser.get("/authorize", params=query)).json()["code"]
+        r = await client.get("/aanmelden/callback",
+                             params={"code": code, "state": query["state"]})
+        assert r.status_code == 400
+        assert (await client.get("/")).status_code == 303  # still signed out
         await app.state.http.aclose()
 
 
