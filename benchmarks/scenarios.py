@@ -158,6 +158,7 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
     steps: list[tuple[str, Callable[[], Awaitable[Row]]]] = [
         ("signal-batch", lambda: signal_batch(seconds)),
         ("end-to-end-latency", lambda: end_to_end_latency(max(seconds, 20.0))),
+        ("webhook-latency", lambda: _webhook_latency(max(seconds, 10.0))),
     ]
     from benchmarks.console import console_national_map, console_pages  # they use this module
     steps += [("console-pages", console_pages), ("console-map-national", console_national_map)]
@@ -179,6 +180,11 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
         from benchmarks.soak import soak  # it builds on this module's load helpers
         rows.append(await soak(soak_seconds))
     return rows
+
+
+async def _webhook_latency(seconds: float) -> Row:
+    from benchmarks.webhooks import webhook_latency  # it builds on this module's helpers
+    return await webhook_latency(seconds)
 
 
 @dataclass

@@ -51,4 +51,4 @@ class Settings(ServiceSettings):
     webhook_lease_s: float = Field(default=30.0, gt=0)
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     # At most this many requests in flight per subscription: a slow target waits alone.
-    webhook_concurrency_per_target: int = Field(default=4, ge=1)
+    webhook_concurrency_per_target: int = Field(default=16, ge=1)

@@ -1,9 +1,10 @@
 """The webhook dispatcher: fans the webhooks' outbox out to subscriptions and delivers.
 
 One loop (a `PeriodicTask`, woken right after a commit that wrote a notification) does, in
-one short transaction: fan out new events into deliveries, claim the deliveries that are
-due with a lease, and hand each to a task of its own. A task signs and posts one delivery
-and records the attempt; the loop never waits for a target, and a subscription has at most
+one short transaction: record the attempts that ended, fan out new events into deliveries,
+claim the deliveries that are due with a lease, and hand each to a task of its own. A task
+signs and posts one delivery and wakes the loop; the loop never waits for a target (and
+commits once per round, not per delivery), and a subscription has at most
 `webhook_concurrency_per_target` requests in flight, so a slow or dead target holds up only
 itself. Order holds per subscription and referral: a delivery is claimed only when no
 earlier one of its ordering key is still pending (repository.due).
@@ -34,6 +35,7 @@ import orjson
 from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import object_session
 
 from services.signals.crypto.fields import FieldCipher
 from services.signals.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -52,7 +54,7 @@ WEBHOOK_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300, 3600))
 
 FAN_OUT_BATCH = 500
-CLAIM_BATCH = 200
+CLAIM_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ def pinned(target: targets.Target, address: targets.IPAddress) -> tuple[str, dic
 class WebhookDispatcher(PeriodicTask):
     name = "webhook dispatcher"
     span_name = "webhooks.dispatch"
+    # After a wake, wait this long for the commits and answers right behind it: one round
+    # (one transaction) then covers them all instead of one round each.
+    linger_s = 0.05
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings,
                  cipher: FieldCipher, tracer: Tracer | None = None) -> None:
@@ -125,20 +130,32 @@ class WebhookDispatcher(PeriodicTask):
         # pool waiting for ever. HTTP requests in flight are cancelled; their leases run out.
         self._in_transaction = asyncio.Lock()
         self._posting: set[asyncio.Task[Any]] = set()
+        self._ended: list[tuple[Claim, Outcome]] = []  # posted, not yet recorded
 
     # --- the loop
 
     async def tick(self) -> float | None:
+        """One transaction: record the attempts that ended, fan out, claim; then start the
+        claimed deliveries. One commit per round, however many deliveries it covers."""
+        ended = list(self._ended)
         async with self._in_transaction, self.sessions() as session, session.begin():
+            await self._record(session, ended)
             more_events = await self._fan_out(session)
             claims, more_due = await self._claim(session)
+            next_at = await repository.next_retry_at(session, utcnow())
+        del self._ended[:len(ended)]  # recorded (what ended meanwhile waits for the next)
         for claim in claims:
             task = asyncio.create_task(self._deliver(claim), name=f"webhook {claim.delivery_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if more_events or more_due:
+        if more_events or more_due:  # a full batch: go on at once
             return 0.0
-        return await self._pause()
+        # Attempts that ended during this round woke the loop already: the next round
+        # records them after the linger, with whatever else ends or commits meanwhile.
+        if next_at is None:
+            return self.interval_s
+        # Until the next retry falls due, at most the poll interval (a commit wakes us).
+        return max(0.0, min(self.interval_s, (next_at - utcnow()).total_seconds()))
 
     async def _fan_out(self, session: AsyncSession) -> bool:
         """New events become one delivery per subscription of their organisation that wants
@@ -168,35 +185,41 @@ class WebhookDispatcher(PeriodicTask):
     async def _claim(self, session: AsyncSession) -> tuple[list[Claim], bool]:
         now = utcnow()
         skip_locked = session.get_bind().dialect.name == "postgresql"
-        due = await repository.due(session, now, CLAIM_BATCH, skip_locked=skip_locked)
         cap = self.settings.webhook_concurrency_per_target
+        busy = {sub for sub, n in self._in_flight.items() if n >= cap}
+        due = await repository.due(session, now, CLAIM_BATCH, skip_locked=skip_locked,
+                                   except_subscriptions=busy)
         chosen: list[WebhookDelivery] = []
         taking: defaultdict[uuid.UUID, int] = defaultdict(int)
         for row in due:
             if self._in_flight[row.subscription_id] + taking[row.subscription_id] < cap:
                 taking[row.subscription_id] += 1
                 chosen.append(row)
+        # More waiting only when the batch, not a target's limit, stopped this round (a
+        # target at its limit is woken by its own deliveries ending).
+        more = len(due) == CLAIM_BATCH and len(chosen) == len(due)
         if not chosen:
             return [], False
         token = str(uuid.uuid4())
         await repository.lease(session, [d.id for d in chosen],
                                now + timedelta(seconds=self.settings.webhook_lease_s), token)
-        subscriptions: dict[uuid.UUID, WebhookSubscription] = {}
+        subscriptions = await repository.subscriptions_by_id(
+            session, {d.subscription_id for d in chosen})
+        events = await repository.events(session, {d.event_seq for d in chosen})
+        secrets = {sub.id: self._secrets(sub, now) for sub in subscriptions.values()}
         claims: list[Claim] = []
         for row in chosen:
-            sub = subscriptions.get(row.subscription_id) or await repository.subscription(
-                session, row.subscription_id)
-            event = await repository.event(session, row.event_seq)
+            sub = subscriptions.get(row.subscription_id)
+            event = events.get(row.event_seq)
             if sub is None or event is None:  # deleted meanwhile: cancelled with it
                 continue
-            subscriptions[sub.id] = sub
             self._in_flight[sub.id] += 1
             claims.append(Claim(
                 delivery_id=row.id, subscription_id=sub.id, lease_token=token,
                 target_url=sub.target_url, fmt=WebhookFormat(sub.format),
-                secrets=self._secrets(sub, now), event=orjson.loads(event.data),
+                secrets=secrets[sub.id], event=orjson.loads(event.data),
                 event_created_at=event.created_at))
-        return claims, len(due) == CLAIM_BATCH
+        return claims, more
 
     def _secrets(self, sub: WebhookSubscription, now: datetime) -> list[str]:
         """The current secret, and the previous one while the rotation's overlap lasts."""
@@ -206,33 +229,20 @@ class WebhookDispatcher(PeriodicTask):
             tokens.append(sub.previous_secret_ciphertext)
         return [open_secret(self.cipher, sub.id, t) for t in tokens]
 
-    async def _pause(self) -> float:
-        """Until the next retry falls due, at most the poll interval (a commit wakes us)."""
-        async with self._in_transaction, self.sessions() as session:
-            next_at = await repository.next_retry_at(session, utcnow())
-        if next_at is None:
-            return self.interval_s
-        return max(0.0, min(self.interval_s, (next_at - utcnow()).total_seconds()))
-
     # --- one delivery
 
     async def _deliver(self, claim: Claim) -> None:
+        """Post one delivery; its attempt is recorded by the next round (`_record`)."""
+        posting = asyncio.current_task()
+        assert posting is not None
+        self._posting.add(posting)
         try:
-            posting = asyncio.current_task()
-            assert posting is not None
-            self._posting.add(posting)
-            try:
-                outcome = await self._post(claim)
-            finally:
-                self._posting.discard(posting)
-            try:
-                await self._record(claim, outcome)
-            except Exception as exc:  # the lease runs out and the delivery is sent again
-                log.warning("webhook attempt not recorded", extra={
-                    "delivery": str(claim.delivery_id), "error": type(exc).__name__})
+            outcome = await self._post(claim)
         finally:
+            self._posting.discard(posting)
             self._in_flight[claim.subscription_id] -= 1
-            self.notify()  # the next delivery of this key (or this target) may go now
+        self._ended.append((claim, outcome))
+        self.notify()  # record it; the next delivery of this key (or target) may go now
 
     async def _post(self, claim: Claim) -> Outcome:
         at = utcnow()
@@ -255,56 +265,69 @@ class WebhookDispatcher(PeriodicTask):
         except httpx.TimeoutException:
             error = "timeout"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}"
+            error = type(exc).__name__
+        except Exception as exc:  # recorded as a failed attempt, never a stuck lease
+            log.warning("webhook post failed", extra={"error": type(exc).__name__})
+            error = type(exc).__name__
         return Outcome(at=at, status_code=code, error=error,
                        latency_ms=round((time.monotonic() - started) * 1000, 2))
 
     def _client(self, host: str) -> httpx.AsyncClient:
         client = self._clients.get(host)
         if client is None:
+            cap = self.settings.webhook_concurrency_per_target
+            # As many kept-alive connections as requests in flight: a new TLS handshake per
+            # delivery would cost both sides more than the delivery itself.
             client = self._clients[host] = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=self.settings.webhook_concurrency_per_target
-                                    * 4, max_keepalive_connections=8))
+                limits=httpx.Limits(max_connections=cap, max_keepalive_connections=cap))
         return client
 
-    async def _record(self, claim: Claim, outcome: Outcome) -> None:
+    async def _record(self, session: AsyncSession, ended: list[tuple[Claim, Outcome]],
+                      ) -> None:
+        """The attempts that ended since the last round: the log, and each delivery's next
+        state (delivered, a retry later, or dead after the window)."""
+        rows = await repository.locked_deliveries(session, [c.delivery_id for c, _ in ended])
+        for claim, outcome in ended:
+            row = rows.get(claim.delivery_id)
+            if row is not None:
+                self._record_one(row, claim, outcome)
+
+    def _record_one(self, row: WebhookDelivery, claim: Claim, outcome: Outcome) -> None:
         s = self.settings
-        async with self._in_transaction, self.sessions() as session, session.begin():
-            row = await repository.locked_delivery(session, claim.delivery_id)
-            if row is None:
-                return
-            row.attempts += 1
-            repository.add(session, WebhookAttempt(
-                delivery_id=row.id, number=row.attempts, at=outcome.at,
-                status_code=outcome.status_code, latency_ms=outcome.latency_ms,
-                error=outcome.error))
-            row.last_status_code = outcome.status_code
-            row.last_error = outcome.error
-            if row.lease_token == claim.lease_token:
-                row.leased_until = None
-                row.lease_token = None
-            if row.status != DeliveryStatus.PENDING:
-                return  # cancelled (subscription deleted) or delivered by another worker
-            now = utcnow()
-            if outcome.delivered:
-                row.status = DeliveryStatus.DELIVERED.value
-                row.delivered_at = now
-                WEBHOOK_ATTEMPTS.labels("delivered").inc()
-                WEBHOOK_LATENCY.observe((now - claim.event_created_at).total_seconds())
-                return
-            delay = backoff_s(row.attempts, s.webhook_retry_base_s, s.webhook_retry_max_s)
-            retry_at = now + timedelta(seconds=delay)
-            if (retry_at - row.window_started_at).total_seconds() > s.webhook_retry_window_s:
-                row.status = DeliveryStatus.DEAD.value
-                row.dead_at = now
-                WEBHOOK_ATTEMPTS.labels("dead").inc()
-                log.warning("webhook delivery dead-lettered", extra={
-                    "delivery": str(row.id), "subscription": str(row.subscription_id),
-                    "attempts": row.attempts})
-            else:
-                row.next_attempt_at = retry_at
-                WEBHOOK_ATTEMPTS.labels("failed").inc()
+        row.attempts += 1
+        session = object_session(row)
+        assert session is not None
+        session.add(WebhookAttempt(
+            delivery_id=row.id, number=row.attempts, at=outcome.at,
+            status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+            error=outcome.error))
+        row.last_status_code = outcome.status_code
+        row.last_error = outcome.error
+        if row.lease_token == claim.lease_token:
+            row.leased_until = None
+            row.lease_token = None
+        if row.status != DeliveryStatus.PENDING:
+            return  # cancelled (subscription deleted) or delivered by another worker
+        now = utcnow()
+        if outcome.delivered:
+            row.status = DeliveryStatus.DELIVERED.value
+            row.delivered_at = now
+            WEBHOOK_ATTEMPTS.labels("delivered").inc()
+            WEBHOOK_LATENCY.observe((now - claim.event_created_at).total_seconds())
+            return
+        delay = backoff_s(row.attempts, s.webhook_retry_base_s, s.webhook_retry_max_s)
+        retry_at = now + timedelta(seconds=delay)
+        if (retry_at - row.window_started_at).total_seconds() > s.webhook_retry_window_s:
+            row.status = DeliveryStatus.DEAD.value
+            row.dead_at = now
+            WEBHOOK_ATTEMPTS.labels("dead").inc()
+            log.warning("webhook delivery dead-lettered", extra={
+                "delivery": str(row.id), "subscription": str(row.subscription_id),
+                "attempts": row.attempts})
+        else:
+            row.next_attempt_at = retry_at
+            WEBHOOK_ATTEMPTS.labels("failed").inc()
 
     async def stop(self) -> None:
         async with self._in_transaction:
@@ -312,11 +335,14 @@ class WebhookDispatcher(PeriodicTask):
             for task in list(self._posting):  # their leases run out: sent again later
                 task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._ended:  # answered before the stop: record them, so they are not sent again
+            try:
+                async with self.sessions() as session, session.begin():
+                    await self._record(session, self._ended)
+                self._ended.clear()
+            except Exception as exc:  # their leases run out; the receiver drops the copies
+                log.warning("webhook attempts not recorded at stop",
+                            extra={"error": type(exc).__name__})
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-
-    async def drain(self) -> None:
-        """Wait for the deliveries in flight (tests, and a graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)

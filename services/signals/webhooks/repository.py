@@ -117,7 +117,7 @@ async def mark_fanned_out(session: AsyncSession, ids: list[int], at: datetime) -
 
 
 async def due(session: AsyncSession, now: datetime, limit: int, *, skip_locked: bool,
-              ) -> Sequence[WebhookDelivery]:
+              except_subscriptions: set[uuid.UUID]) -> Sequence[WebhookDelivery]:
     """The deliveries to send now: pending, due, not leased to a live worker, and first in
     line for their subscription and ordering key (an earlier pending one waits its retry
     first: order holds per referral and target; a dead one no longer holds the line)."""
@@ -131,6 +131,8 @@ async def due(session: AsyncSession, now: datetime, limit: int, *, skip_locked: 
                                     earlier.status == PENDING,
                                     earlier.event_seq < WebhookDelivery.event_seq)))
         .order_by(WebhookDelivery.event_seq).limit(limit))
+    if except_subscriptions:  # at their limit of requests in flight
+        query = query.where(WebhookDelivery.subscription_id.not_in(except_subscriptions))
     if skip_locked:
         query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
     rows = await session.scalars(query)
@@ -143,15 +145,27 @@ async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime,
                           .values(leased_until=until, lease_token=token))
 
 
-async def locked_delivery(session: AsyncSession, delivery_id: uuid.UUID,
-                          ) -> WebhookDelivery | None:
-    found: WebhookDelivery | None = await session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
-    return found
+async def locked_deliveries(session: AsyncSession, ids: list[uuid.UUID],
+                            ) -> dict[uuid.UUID, WebhookDelivery]:
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).with_for_update())
+    return {r.id: r for r in rows}
 
 
-async def event(session: AsyncSession, seq: int) -> WebhookEvent | None:
-    return await session.get(WebhookEvent, seq)
+async def events(session: AsyncSession, seqs: set[int]) -> dict[int, WebhookEvent]:
+    rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(seqs)))
+    return {r.id: r for r in rows}
+
+
+async def subscriptions_by_id(session: AsyncSession, ids: set[uuid.UUID],
+                              ) -> dict[uuid.UUID, WebhookSubscription]:
+    """The live ones among `ids` (a deleted subscription's deliveries were cancelled)."""
+    rows = await session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.id.in_(ids),
+                                          WebhookSubscription.deleted_at.is_(None)))
+    return {r.id: r for r in rows}
 
 
 async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LOOKUP_S = 2.0
 
 
 class TargetRefused(Exception):
@@ -88,8 +89,10 @@ async def resolve(target: Target) -> list[IPAddress]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except OSError:
+        # Bounded: a name server that does not answer must not hold a request or a delivery.
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), LOOKUP_S)
+    except (OSError, TimeoutError):
         return []
     found: list[IPAddress] = []
     for info in infos:
