@@ -39,16 +39,24 @@ Secondary suppression
     protected, more of its cells are withheld as `secondary`: the smallest publishable cell
     (ties by code) that protects it on its own, else the smallest, and again. Zero cells are
     never chosen (they add no uncertainty). When no choice protects a relation of kind 1 or 3,
-    its total (the larger group's) is withheld as `secondary` instead; when nothing is left to
-    withhold, `small-count` cells of the relation are published as `secondary` (which tells
-    less: 1 or more) until it is protected. If children do not add
+    its total (the larger group's, or else the other's) is withheld as `secondary` instead,
+    never a total of 0 (published as 0, and known anyway from its published zero parts); when
+    nothing is left to withhold, `small-count` cells of the relation are published as
+    `secondary` (which tells less: 1 or more) until it is protected. If children do not add
     up to their parent, the unallocated rest is a hidden cell of its own when it is 1-4 and
     assumed known otherwise. All relations are checked again until none changes.
 
-    Not covered exactly: what three or more relations give together (e.g. two overlapping
-    programme areas and a wijk). There the noise on every published total (unknown to the
-    attacker, the same on every query) is the protection; the attacker suite checks with an
-    exact integer solver that no withheld 1-4 cell is pinned.
+    Then an audit of all relations together: interval propagation, and where that pins
+    nothing, a trial of every other value of each small count within its neighbourhood (what
+    only a combination of relations gives, e.g. two overlapping programme areas and a wijk).
+    A pinned small count is published as `secondary`, or else the largest small count beside
+    it; when every one of them says `secondary` already, one more published cell (or total)
+    of a relation that pins it is withheld. Then everything is checked again.
+
+    Not covered exactly: trials look at a cell's neighbourhood only (relations of at most 16
+    hidden cells). There the noise on every published total (unknown to the attacker, the
+    same on every query) is the protection; the attacker suite checks with an exact integer
+    solver that no withheld 1-4 cell is pinned.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Literal, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 from services.indicators.cellkey import perturb
 
@@ -217,33 +225,43 @@ def disclose_groups(
         touched: set[K] | None = None  # None: check every relation
         while touched is None or touched:
             before = dict(hidden)
-            for cells, remainder, kids, fallback in _relations(groups, shared, unallocated,
-                                                               hidden):
+            for cells, remainder, kids, totals in _relations(groups, shared, unallocated,
+                                                             hidden):
                 if touched is not None and not any(code in touched for code, _ in cells):
                     continue  # unchanged since it was last checked
                 if not is_small_count(abs(remainder)) and not any(
                         code in hidden for code, _ in cells):
                     continue  # nothing hidden: nothing to protect
-                _protect(cells, remainder, kids, fallback, counts, hidden, relabelled)
+                _protect(cells, remainder, kids, totals, counts, hidden, relabelled)
             touched = {code for code, reason in hidden.items() if before.get(code) != reason}
         # What the relations give together (e.g. a small gemeente whose wijken and buurten
         # are all small): publish the small counts they pin as `secondary`.
-        pinned = set(_audit(groups, shared, unallocated, counts, hidden, relabelled))
+        # Intervals first; the trials of single values (costlier) once intervals pin nothing.
+        pinned = (set(_audit(groups, shared, unallocated, counts, hidden, relabelled))
+                  or set(_audit(groups, shared, unallocated, counts, hidden, relabelled,
+                                trials=True)))
         if not pinned:
             break
         # Relabel each pinned small count, or else the largest small count beside it.
         chosen = {code for code in pinned if hidden[code] is SuppressionReason.SMALL_COUNT}
-        for cells, _, _, _ in _relations(groups, shared, unallocated, hidden):
+        relations = _relations(groups, shared, unallocated, hidden)
+        for cells, _, _, _ in relations:
             codes = [c for c, _ in cells]
             if any(c in pinned and c not in chosen for c in codes):
                 near = [c for c in codes if hidden.get(c) is SuppressionReason.SMALL_COUNT]
                 if near:
                     chosen.add(max(near, key=lambda c: (counts[c], str(c))))
-        if not chosen:
-            break
         for code in chosen:
             hidden[code] = SuppressionReason.SECONDARY
             relabelled.add(code)
+        if not chosen:
+            # Every small count beside them says `secondary` already (e.g. a small gemeente
+            # whose wijken are small too, under a published national total): withhold one more
+            # published cell or total of a relation that pins them, and check again.
+            extra = _widening(relations, pinned, counts, hidden)
+            if extra is None:
+                break
+            hidden[extra] = SuppressionReason.SECONDARY
     out: dict[K, DisclosedValue] = {}
     for code, n in counts.items():
         reason = hidden.get(code)
@@ -252,36 +270,61 @@ def disclose_groups(
     return out
 
 
-_Relation = tuple[list[tuple[K, int]], int, Sequence[K], "K | None"]
+_Relation = tuple[list[tuple[K, int]], int, Sequence[K], Sequence[K]]
 
 
 def _relations(groups: Mapping[K, Sequence[K]],
                shared: list[tuple[K, K, list[K], list[K]]], unallocated: Mapping[K, int],
                hidden: Mapping[K, SuppressionReason]) -> list[_Relation[K]]:
-    """(cells with signs, known remainder, cells that may be withheld, total to withhold
-    instead) of every relation an attacker can form (see the module doc)."""
+    """(cells with signs, known remainder, cells that may be withheld, totals to withhold
+    instead, by preference) of every relation an attacker can form (see the module doc)."""
     out: list[_Relation[K]] = []
     for parent in sorted(groups, key=str):
         kids = groups[parent]
         if parent in hidden:  # 2: the parent is rebuilt from its children
             out.append(([(parent, 1), *((code, -1) for code in kids)], -unallocated[parent],
-                        kids, None))
+                        kids, ()))
         else:  # 1: the hidden children's total is the parent minus the published ones
-            out.append(([(code, 1) for code in kids], unallocated[parent], kids, parent))
+            out.append(([(code, 1) for code in kids], unallocated[parent], kids, (parent,)))
     for first, second, only_first, only_second in shared:
         if first in hidden or second in hidden:
             continue  # no exact difference
-        outer = max((first, second), key=lambda g: (len(groups[g]), str(g)))
+        outer, inner = sorted((first, second), key=lambda g: (len(groups[g]), str(g)),
+                              reverse=True)
         out.append(([*((code, 1) for code in only_first), *((code, -1) for code in only_second)],
                     unallocated[first] - unallocated[second], [*only_first, *only_second],
-                    outer))
+                    (outer, inner)))
     return out
+
+
+def _widening(relations: Sequence[_Relation[K]], pinned: set[K], counts: Mapping[K, int],
+              hidden: Mapping[K, SuppressionReason]) -> K | None:
+    """A published cell to withhold for a relation that pins a small count: its smallest
+    publishable cell (ties by code), else a total to withhold instead."""
+    for cells, _, candidates, totals in relations:
+        if not any(code in pinned for code, _ in cells):
+            continue
+        options = sorted((counts.get(code, 0), str(code), code) for code in set(candidates)
+                         if code not in hidden and counts.get(code, 0) > SMALL_COUNT_MAX)
+        if options:
+            return options[0][2]
+        total = _withholdable_total(totals, counts, hidden)
+        if total is not None:
+            return total
+    return None
 
 
 def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], list[K]]],
            unallocated: Mapping[K, int], counts: Mapping[K, int],
-           hidden: Mapping[K, SuppressionReason], relabelled: set[K]) -> list[K]:
-    """Small counts that all relations together pin (interval propagation to a fixpoint)."""
+           hidden: Mapping[K, SuppressionReason], relabelled: set[K], trials: bool = False
+           ) -> list[K]:
+    """Small counts that all relations together pin: interval propagation to a fixpoint,
+    then (with `trials`) for each small count still open each other value it could take is
+    tried and propagated again within its neighbourhood (singleton consistency). Trials find
+    what only a combination of relations gives, e.g. a published programme area of small
+    buurten beside a small programme area and a small wijk (the sum of two relations bounds a
+    cell by a half), which intervals alone miss.
+    """
     relations = [[(code, sign) for code, sign in cells if code in hidden]
                  for cells, _, _, _ in _relations(groups, shared, unallocated, hidden)]
     relations = [r for r in relations if r]
@@ -291,38 +334,89 @@ def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], li
     for i, cells in enumerate(relations):
         for code, _ in cells:
             holding.setdefault(code, []).append(i)
-    queue = list(range(len(relations)))
-    queued = set(queue)
-    budget = 50 * len(relations)  # propagation converges long before; a bound on the cost
-    while queue and budget:
-        budget -= 1
-        i = queue.pop()
-        queued.discard(i)
-        cells = relations[i]
-        total = sum(sign * counts.get(code, 0) for code, sign in cells)
-        lows = [sign * bounds[code][0] if sign > 0 else -bounds[code][1] for code, sign in cells]
-        highs = [sign * bounds[code][1] if sign > 0 else -bounds[code][0] for code, sign in cells]
-        low_sum, low_inf = _finite_sum(lows)
-        high_sum, high_inf = _finite_sum(highs)
-        for (code, sign), lo, hi in zip(cells, lows, highs, strict=True):
-            others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
-            others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
-            low, high = total - others_high, total - others_low  # of sign * value
-            new = [low, high] if sign > 0 else [-high, -low]
-            old = bounds[code]
-            tightened = [max(old[0], new[0]), min(old[1], new[1])]
-            if tightened != old:
-                bounds[code] = tightened
-                for j in holding[code]:
-                    if j not in queued:
-                        queued.add(j)
-                        queue.append(j)
-    return [code for code, (lo, hi) in bounds.items()
-            if lo >= hi and is_small_count(counts.get(code, 0))]
+    propagation = _Propagation(relations, counts, bounds, holding)
+    # Propagation converges long before the budget; it bounds the cost.
+    propagation.run(list(range(len(relations))), 50 * len(relations))
+    pinned = [code for code, (lo, hi) in bounds.items()
+              if lo >= hi and is_small_count(counts.get(code, 0))]
+    for code in sorted(holding, key=str) if trials and not pinned else ():
+        n = counts.get(code, 0)
+        lo, hi = bounds[code]
+        if not is_small_count(n) or lo >= hi:
+            continue
+        if hi - lo > _TRIAL_WIDTH:
+            continue  # e.g. a relabelled small count with no upper bound
+        # The true value is always possible; pinned when no other value is.
+        others = [v for v in range(int(lo), int(hi) + 1) if v != n]
+        if not any(propagation.possible(code, v) for v in others):
+            pinned.append(code)
+    return pinned
+
+
+# A trial value of a cell looks at the cell's neighbourhood only: at most this many relations
+# visited, each of at most this many hidden cells (a long relation has slack to spare).
+_TRIAL_BUDGET: Final = 60
+_TRIAL_RELATION_CELLS: Final = 16
+# Values tried per small count: its bounds after propagation must be this narrow.
+_TRIAL_WIDTH: Final = 12
+
+
+class _Propagation(Generic[K]):
+    """Bounds of hidden cells tightened by relations of known signed totals."""
+
+    def __init__(self, relations: list[list[tuple[K, int]]], counts: Mapping[K, int],
+                 bounds: dict[K, list[float]], holding: Mapping[K, list[int]]) -> None:
+        self.relations, self.bounds, self.holding = relations, bounds, holding
+        self.totals = [sum(sign * counts.get(code, 0) for code, sign in cells)
+                       for cells in relations]
+
+    def possible(self, code: K, value: int) -> bool:
+        """Whether `code` may hold `value` as far as propagation tells (undone afterwards)."""
+        trail: list[tuple[K, list[float]]] = [(code, self.bounds[code])]
+        self.bounds[code] = [value, value]
+        try:
+            return self.run(list(self.holding[code]), _TRIAL_BUDGET, trail)
+        finally:
+            for changed, old in reversed(trail):
+                self.bounds[changed] = old
+
+    def run(self, queue: list[int], budget: int,
+            trail: list[tuple[K, list[float]]] | None = None) -> bool:
+        """Propagate from the relations in `queue`; False when some cell has no value left."""
+        bounds, queued = self.bounds, set(queue)
+        while queue and budget:
+            budget -= 1
+            i = queue.pop()
+            queued.discard(i)
+            cells, total = self.relations[i], self.totals[i]
+            if trail is not None and len(cells) > _TRIAL_RELATION_CELLS:
+                continue
+            lows = [sign * bounds[c][0] if sign > 0 else -bounds[c][1] for c, sign in cells]
+            highs = [sign * bounds[c][1] if sign > 0 else -bounds[c][0] for c, sign in cells]
+            low_sum, low_inf = _finite_sum(lows)
+            high_sum, high_inf = _finite_sum(highs)
+            for (code, sign), lo, hi in zip(cells, lows, highs, strict=True):
+                others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
+                others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+                low, high = total - others_high, total - others_low  # of sign * value
+                new = [low, high] if sign > 0 else [-high, -low]
+                old = bounds[code]
+                tightened = [max(old[0], new[0]), min(old[1], new[1])]
+                if tightened != old:
+                    if trail is not None:
+                        trail.append((code, old))
+                    bounds[code] = tightened
+                    if tightened[0] > tightened[1]:
+                        return False
+                    for j in self.holding[code]:
+                        if j not in queued:
+                            queued.add(j)
+                            queue.append(j)
+        return True
 
 
 def _protect(cells: Sequence[tuple[K, int]], remainder: int, candidates: Sequence[K],
-             fallback: K | None, counts: Mapping[K, int],
+             totals: Sequence[K], counts: Mapping[K, int],
              hidden: dict[K, SuppressionReason], relabelled: set[K]) -> bool:
     """Protect the hidden cells of one relation (cells with their signs, and a signed
     remainder that is not in any cell); returns whether a suppression was added."""
@@ -338,7 +432,8 @@ def _protect(cells: Sequence[tuple[K, int]], remainder: int, candidates: Sequenc
     picked: list[K] = []
     while not _is_protected([*current.values(), *rest]):
         if not options:
-            if fallback is not None and fallback not in hidden:
+            fallback = _withholdable_total(totals, counts, hidden)
+            if fallback is not None:
                 # Withhold the total instead; the cells keep only their own suppression.
                 hidden[fallback] = SuppressionReason.SECONDARY
                 return True
@@ -362,6 +457,14 @@ def _protect(cells: Sequence[tuple[K, int]], remainder: int, candidates: Sequenc
         current[code] = _HiddenCell(current[code].value, 1, math.inf, current[code].sign)
         picked.append(code)
     return bool(picked)
+
+
+def _withholdable_total(totals: Sequence[K], counts: Mapping[K, int],
+                        hidden: Mapping[K, SuppressionReason]) -> K | None:
+    """The first total that withholding hides anything: not withheld yet, and not 0. A total
+    of 0 is published as 0 (its cells are all 0 and published, so it is known anyway); hiding
+    it would protect nothing and mislabel a 0 as `secondary` (1 or more)."""
+    return next((t for t in totals if t not in hidden and counts.get(t, 0) > 0), None)
 
 
 def _sharing_pairs(groups: Mapping[K, Sequence[K]]
