@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 import time
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.signals.webhooks import formats, signing, targets
+from services.signals.webhooks import events, formats, signing, targets
 from services.signals.webhooks.delivery import backoff_s, pinned
 from services.signals.webhooks.schemas import WebhookFormat
 
@@ -101,3 +104,33 @@ async def test_numeric_spellings_of_loopback_are_refused(url):
 def test_a_public_address_in_6to4_is_still_allowed():
     target = targets.parse("https://partner.example.nl/h", allow_loopback=False)
     assert targets.check_addresses(target, _ips("2002:5db8:d822::1"), allow_loopback=False)
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.info: dict[str, object] = {}
+        self.added: list[object] = []
+
+    def add(self, row: object) -> None:
+        self.added.append(row)
+
+
+def test_the_partner_is_not_told_the_signal_id_its_api_withholds():
+    """The partner's API shows a referral without its signal (PartnerReferral has no
+    signalId): a notification must not tell it more, or two referrals of one household
+    could be linked by it. The reporting organisation owns the signal and hears its id."""
+    referral = SimpleNamespace(id=uuid.uuid4(), signal_id=uuid.uuid4(),
+                               organisation="demo-corp-a", partner_organisation="demo-ggz")
+    session = _Session()
+    events.referral_step(session, referral, "sent")
+    events.referral_erased(session, referral, datetime.now(UTC))
+    sent = [(row.organisation, orjson.loads(row.data)) for row in session.added]
+    to_partner = [data for org, data in sent if org == "demo-ggz"]
+    to_reporter = [data for org, data in sent if org == "demo-corp-a"]
+    assert len(to_partner) == len(to_reporter) == 2
+    for data in to_partner:
+        assert str(referral.signal_id) not in orjson.dumps(data).decode()
+        assert data["referralId"] == str(referral.id)
+        assert data["resourcePath"] == f"/v1/referrals/{referral.id}"
+    for data in to_reporter:
+        assert data["signalId"] == str(referral.signal_id)
