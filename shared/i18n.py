@@ -49,6 +49,10 @@ UNLOCALISED = ("/v1/openapi.json", "/v1/docs", "/v1/asyncapi.json", "/metrics", 
 TRANSLATED = ("title", "detail", "reason", "message")
 #: Problem members holding lists of objects with texts of their own.
 NESTED = ("invalidParams", "refusals")
+#: Longer texts are not matched against the templates (they stay in English): a template with
+#: several `.+?` placeholders costs cubic time on a text made of its own literals, and a caught
+#: part (an area code, a CSV cell) can be anyone's. Far above any catalogued text's length.
+MAX_TEMPLATED_CHARS = 2000
 
 _SENTENCE_END = re.compile(r"(?<=\.) ")
 _language: ContextVar[str] = ContextVar("language", default=DEFAULT)
@@ -176,7 +180,8 @@ class Catalogue:
 
     def knows(self, text: str) -> bool:
         """Whether the catalogue has a translation for this (English) text."""
-        return text in self._exact or any(t.pattern.fullmatch(text) for t in self._templates)
+        return text in self._exact or (len(text) <= MAX_TEMPLATED_CHARS and any(
+            t.pattern.fullmatch(text) for t in self._templates))
 
     def translate(self, text: str, lang: str, _depth: int = 0) -> str:
         if lang == SOURCE or not text:
@@ -184,6 +189,8 @@ class Catalogue:
         exact = self._exact.get(text)
         if exact is not None:
             return exact[lang]
+        if len(text) > MAX_TEMPLATED_CHARS:
+            return text
         for template in self._templates:
             match = template.pattern.fullmatch(text)
             if match is None:

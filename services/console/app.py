@@ -60,6 +60,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Dicht de kloof: console", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.settings = s
+    app.state.session_codec = codec  # the OpenID Connect sign-in keeps its state by it
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request,

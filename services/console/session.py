@@ -22,6 +22,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Request, Response
 
 COOKIE = "ddk_console"
+#: The OpenID Connect sign-in in flight (state, nonce, PKCE verifier), for the callback only.
+SIGN_IN_COOKIE = "ddk_console_sign_in"
+SIGN_IN_PATH = "/aanmelden/callback"
+SIGN_IN_MAX_AGE_S = 600
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -77,3 +81,20 @@ class SessionCodec:
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(COOKIE, path="/")
+
+    def write_sign_in(self, request: Request, response: Response, pending: dict[str, str],
+                      ) -> None:
+        """An OpenID Connect sign-in's state, in a cookie of its own: the IdP sends the browser
+        back from its own site, a cross-site navigation that carries no SameSite=Strict
+        cookie (the session's), but a Lax one; only the callback's path gets it."""
+        secure = (request.url.hostname or "") not in LOCAL_HOSTS
+        response.set_cookie(SIGN_IN_COOKIE, self.dump(Session(pending=pending)),
+                            max_age=SIGN_IN_MAX_AGE_S, httponly=True, secure=secure,
+                            samesite="lax", path=SIGN_IN_PATH)
+
+    def read_sign_in(self, request: Request) -> dict[str, str]:
+        found = self.load(request.cookies.get(SIGN_IN_COOKIE))
+        return found.pending if found is not None else {}
+
+    def clear_sign_in(self, response: Response) -> None:
+        response.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH)

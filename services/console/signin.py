@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from services.console.session import SessionCodec
 from services.console.settings import Settings
 from services.console.web import form_of, redirect, render, session_of
 
@@ -35,6 +36,11 @@ DEMO_ORGANISATIONS = ("demo-corp-a", "demo-corp-b", "demo-municipality", "demo-p
 def _settings(request: Request) -> Settings:
     s: Settings = request.app.state.settings
     return s
+
+
+def _codec(request: Request) -> SessionCodec:
+    codec: SessionCodec = request.app.state.session_codec
+    return codec
 
 
 def _adopt(request: Request, token: str) -> None:
@@ -132,19 +138,21 @@ async def oidc_start(request: Request) -> Response:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
                                          ).rstrip(b"=").decode()
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    session_of(request).pending = {"state": state, "nonce": nonce, "verifier": verifier}
+    pending = {"state": state, "nonce": nonce, "verifier": verifier}
     query = urlencode({
         "response_type": "code", "client_id": settings.oidc_client_id,
         "redirect_uri": _callback_url(request), "scope": settings.oidc_scopes,
         "state": state, "nonce": nonce, "code_challenge": challenge,
         "code_challenge_method": "S256"})
-    return redirect(f"{found['authorization_endpoint']}?{query}")
+    response = redirect(f"{found['authorization_endpoint']}?{query}")
+    _codec(request).write_sign_in(request, response, pending)
+    return response
 
 
 @router.get("/aanmelden/callback", name="oidc_callback")
 async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
     settings = _settings(request)
-    pending = session_of(request).pending
+    pending = _codec(request).read_sign_in(request)
     if not settings.oidc_issuer or not pending or not secrets.compare_digest(
             state, pending.get("state", "")) or not code:
         raise HTTPException(400, "sign-in expired or was not started here")
@@ -169,4 +177,16 @@ async def oidc_callback(request: Request, code: str = "", state: str = "") -> Re
         if not secrets.compare_digest(str(claims.get("nonce", "")), pending["nonce"]):
             raise HTTPException(400, "the identity token belongs to another sign-in")
     _adopt(request, str(r.json()["access_token"]))
-    return redirect("/")
+    # Not a redirect: one would continue the IdP's cross-site navigation, which carries no
+    # SameSite=Strict cookie, so "/" would not see the session just set. This page's own
+    # refresh is a navigation from the console itself.
+    response = HTMLResponse(SIGNED_IN_PAGE)
+    _codec(request).clear_sign_in(response)
+    return response
+
+
+SIGNED_IN_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">
+<title>Aangemeld · Dicht de kloof: console</title></head>
+<body><p><a href="/">Verder naar de console</a></p></body></html>
+"""

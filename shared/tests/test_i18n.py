@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 import tomllib
 from collections.abc import MutableMapping
 from typing import Any
@@ -265,3 +266,22 @@ def test_joined_sentences_are_translated_one_by_one() -> None:
     assert i18n.catalogue().translate(detail, "nl") == (
         "het convenant staat deze verwijzing niet toe: Onbekend doel 'x'. "
         "De bewoner maakte bezwaar tegen doel 'y'.")
+
+
+def test_a_long_crafted_text_cannot_make_template_matching_backtrack() -> None:
+    """ReDoS: a caught value (an area code, a CSV cell, a validator's message) is matched
+    against every template again; one with three `.+?` placeholders and a literal end costs
+    cubic time on text built of its own literals. A text longer than any catalogue text is
+    left as it is, at once."""
+    book = i18n.catalogue()
+    crafted = ("A " + "r may not move its own signal from '" * 60 + "c' to '" * 600 + "t")
+    assert len(crafted) > i18n.MAX_TEMPLATED_CHARS
+    started = time.perf_counter()
+    wrapped = f"invalid area code {crafted}: empty"
+    assert book.translate(wrapped, "nl") == wrapped
+    assert book.translate(crafted, "nl") == crafted
+    assert not book.knows(crafted)
+    # The worst text still matched, just under the limit, is cheap too.
+    limit = crafted[:i18n.MAX_TEMPLATED_CHARS - 30]
+    assert book.translate(f"invalid area code {limit}: empty", "nl").endswith(": leeg")
+    assert time.perf_counter() - started < 0.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -121,7 +122,13 @@ async def test_oidc_code_flow_with_pkce_against_a_local_idp(key_dir, monkeypatch
         assert bad.status_code == 400
         r = await client.get("/aanmelden/callback",
                              params={"code": code, "state": query["state"]})
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        # A page that goes on to "/" itself (a redirect would continue the IdP's cross-site
+        # navigation, without the Strict session cookie: test_oidc_browser.py).
+        assert r.status_code == 200 and 'content="0;url=/"' in r.text
+        # The sign-in's state is used up: the same callback again is refused.
+        again = await client.get("/aanmelden/callback",
+                                 params={"code": code, "state": query["state"]})
+        assert again.status_code == 400
         home = await client.get("/")
         assert "ana@gemeente" in home.text and "Kaart" in home.text
         await app.state.http.aclose()
@@ -153,3 +160,43 @@ async def test_language_from_accept_language(header, expected):
     async with app.router.lifespan_context(app), client_for(app) as client:
         page = await client.get("/aanmelden", headers={"Accept-Language": header})
         assert f"<h1 class=\"utrecht-heading-1\">{expected}</h1>" in page.text
+
+
+def fake_funding(name_of_b: str) -> FastAPI:
+    """The funding API's two reads the comparison page makes; scenario `b` has `name_of_b`."""
+    funding = FastAPI()
+
+    @funding.get("/v1/scenarios/{sid}/compare/{other}")
+    async def compare(sid: str, other: str) -> dict[str, object]:
+        return {"totalDifferenceCents": 100, "areas": [
+            {"areaCode": "GM0599", "areaName": "Rotterdam", "cents": 200, "otherCents": 100,
+             "differenceCents": 100, "differenceEuros": "1.00"}]}
+
+    @funding.get("/v1/scenarios/{sid}")
+    async def scenario(sid: str) -> dict[str, str]:
+        return {"id": sid, "name": name_of_b if sid == "b" else "Basis"}
+
+    return funding
+
+
+async def test_a_name_from_the_api_cannot_close_the_chart_data_script(key_dir):
+    """Chart data goes into `<script type="application/json">`; a scenario name is typed by a
+    programme officer. `</script>` in it must not end the element and put the officer's
+    markup (a fake figure, a form) into the approver's comparison page."""
+    evil = "Plan </script><h1 id=injected>Goedgekeurd</h1><script>"
+    funding = fake_funding(evil)
+    app = build(Settings(dev_signin_key_file=str(key_dir / "issuer-private.pem"),
+                         log_json=False))
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        await app.state.http.aclose()
+        app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=funding))
+        r = await client.post("/aanmelden/dev", data={
+            "role": "programme-approver", "organisation": "demo-programme",
+            "csrf": await csrf_of(client)})
+        assert r.status_code == 303
+        page = await client.get("/scenarios/a/vergelijk", params={"met": "b"})
+        assert page.status_code == 200, page.text
+        assert "<h1 id=injected>" not in page.text
+        data = page.text.split('id="verschil-data">', 1)[1].split("</script>", 1)[0]
+        assert json.loads(data)["title"].startswith("Plan </script><h1 id=injected>")
+        await app.state.http.aclose()

@@ -87,3 +87,31 @@ async def test_the_dev_configuration_allows_a_loopback_receiver(signals_service,
         r = await client.post("/v1/webhook-subscriptions", headers=auth("admin"),
                               json=_body(targetUrl="http://10.0.0.1/hook"))
         assert r.status_code == 400
+
+
+async def test_another_organisations_admin_can_neither_rotate_delete_nor_read_deliveries(
+        signals_service, auth, caplog):
+    caplog.set_level("DEBUG")
+    async with signals_service() as client:
+        admin = auth("admin", "demo-municipality")
+        made = await client.post("/v1/webhook-subscriptions", json=_body(), headers=admin)
+        sub = made.json()
+        assert made.headers["Cache-Control"] == "no-store"
+        base = f"/v1/webhook-subscriptions/{sub['id']}"
+        other = auth("admin", "demo-ggz")
+        delivery = "00000000-0000-4000-8000-000000000001"
+        for method, path in [("POST", base + "/secret-rotation"), ("DELETE", base),
+                             ("GET", base + "/deliveries"),
+                             ("POST", f"{base}/deliveries/{delivery}/replay")]:
+            r = await client.request(method, path, headers=other)
+            assert r.status_code == 404, (method, path, r.text)
+            assert sub["id"] in r.json()["detail"] and "whsec_" not in r.text
+        async with db(client) as session:
+            row = await session.scalar(select(WebhookSubscription))
+            assert row is not None and row.deleted_at is None
+            assert row.secret_rotated_at is None and row.previous_secret_ciphertext is None
+        rotated = await client.post(base + "/secret-rotation", headers=admin)
+        assert rotated.headers["Cache-Control"] == "no-store"
+        logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+        for secret in (sub["secret"], rotated.json()["secret"]):
+            assert secret not in logged and secret.removeprefix("whsec_") not in logged

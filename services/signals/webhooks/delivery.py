@@ -54,6 +54,8 @@ WEBHOOK_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300, 3600))
 
 FAN_OUT_BATCH = 500
+#: Of a receiver's answer only its status counts; more than this of its body is not read.
+MAX_ANSWER_BYTES = 64 * 1024
 CLAIM_BATCH = 100
 
 
@@ -120,6 +122,7 @@ class WebhookDispatcher(PeriodicTask):
         self.base_url = settings.base_url()
         self._timeout = httpx.Timeout(settings.webhook_timeout_s,
                                       connect=settings.webhook_connect_timeout_s)
+        self._deadline_s = settings.webhook_connect_timeout_s + settings.webhook_timeout_s
         # A client per target host: a connection verified for one name never carries a
         # request for another that shares its address.
         self._clients: dict[str, httpx.AsyncClient] = {}
@@ -257,12 +260,21 @@ class WebhookDispatcher(PeriodicTask):
             headers = {**signing.headers(claim.secrets, str(claim.delivery_id),
                                          int(time.time()), body), **host,
                        "user-agent": "dicht-de-kloof-webhooks/1"}
-            response = await self._client(target.host).post(
-                url, content=body, headers=headers, extensions=extensions)
-            code = response.status_code
+            # A deadline for the whole request (httpx's timeouts are per read: headers trickled
+            # a byte at a time would hold the delivery for hours), and of the answer's body
+            # only what a receiver says in a few kilobytes is read (an endless one is left).
+            async with asyncio.timeout(self._deadline_s), self._client(target.host).stream(
+                    "POST", url, content=body, headers=headers,
+                    extensions=extensions) as response:
+                code = response.status_code
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > MAX_ANSWER_BYTES:
+                        break
         except targets.TargetRefused as exc:
             error = f"target refused: {exc.code}"
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             error = "timeout"
         except httpx.HTTPError as exc:
             error = type(exc).__name__

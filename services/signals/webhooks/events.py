@@ -3,8 +3,9 @@ outbox (`webhook_events`) in the transaction of the change they tell of.
 
 A notification carries its type, ids and the path of the resource its recipient may fetch
 with its own token (the VNG Notificaties pattern), never a reason, note, outcome or address.
-Each party to a referral hears of each of its steps (the partner at `/v1/referrals/{id}`, the
-reporting organisation at `/v1/signals/{signalId}/referrals/{id}`); a signal's status change
+Each party to a referral hears of each of its steps (the partner at `/v1/referrals/{id}`, without
+the signal's id its API withholds; the reporting organisation at
+`/v1/signals/{signalId}/referrals/{id}`); a signal's status change
 goes to the reporting organisation's own integrations.
 """
 
@@ -67,12 +68,14 @@ def referral_erased(session: AsyncSession, referral: Referral, at: datetime) -> 
 
 def _to_both_parties(session: AsyncSession, referral: Referral,
                      event_type: WebhookEventType, at: datetime) -> None:
-    ids = {"referralId": str(referral.id), "signalId": str(referral.signal_id)}
+    # The partner reads a referral without its signal (PartnerReferral): no signalId for it,
+    # or two referrals of one household could be linked by it.
     _add(session, event_type, referral.partner_organisation, referral.id, at,
-         resourcePath=f"/v1/referrals/{referral.id}", **ids)
+         resourcePath=f"/v1/referrals/{referral.id}", referralId=str(referral.id))
     if referral.organisation != referral.partner_organisation:
         _add(session, event_type, referral.organisation, referral.id, at,
-             resourcePath=f"/v1/signals/{referral.signal_id}/referrals/{referral.id}", **ids)
+             resourcePath=f"/v1/signals/{referral.signal_id}/referrals/{referral.id}",
+             referralId=str(referral.id), signalId=str(referral.signal_id))
 
 
 def signal_status_changed(session: AsyncSession, signal_id: uuid.UUID, organisation: str,

@@ -57,8 +57,15 @@ def parse(url: str, *, allow_loopback: bool) -> Target:
 
 
 def _forbidden(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _forbidden(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (mapped, or 6to4 that a relay unwraps) is
+        # judged as that IPv4 address; site-local (fec0::/10) is inside by definition.
+        if address.ipv4_mapped is not None:
+            return _forbidden(address.ipv4_mapped)
+        if address.sixtofour is not None and _forbidden(address.sixtofour):
+            return True
+        if address.is_site_local:
+            return True
     return (address.is_private or address.is_loopback or address.is_link_local
             or address.is_multicast or address.is_reserved or address.is_unspecified
             or not address.is_global)
