@@ -96,7 +96,7 @@ async def resolve(target: Target) -> list[IPAddress]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a label IDNA cannot encode (empty, long)
         return []
     found: list[IPAddress] = []
     for info in infos:
