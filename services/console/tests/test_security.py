@@ -200,3 +200,16 @@ async def test_a_name_from_the_api_cannot_close_the_chart_data_script(key_dir):
         data = page.text.split('id="verschil-data">', 1)[1].split("</script>", 1)[0]
         assert json.loads(data)["title"].startswith("Plan </script><h1 id=injected>")
         await app.state.http.aclose()
+
+
+@pytest.mark.parametrize("back", ["//evil.example/x", "/\\evil.example/x", "https://evil.example",
+                                  "/\t/evil.example", "javascript:alert(1)"])
+async def test_the_language_switch_never_sends_the_browser_elsewhere(back):
+    app = build(Settings(log_json=False))
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        r = await client.get("/taal/en", params={"terug": back})
+        assert r.status_code == 303
+        location = r.headers["location"]
+        assert location.startswith("/") and not location.startswith("//")
+        assert "\\" not in location and "\t" not in location
+        assert urlparse(location).netloc == ""

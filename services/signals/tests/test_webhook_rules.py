@@ -134,3 +134,11 @@ def test_the_partner_is_not_told_the_signal_id_its_api_withholds():
         assert data["resourcePath"] == f"/v1/referrals/{referral.id}"
     for data in to_reporter:
         assert data["signalId"] == str(referral.signal_id)
+
+
+@pytest.mark.parametrize("url", ["https://a..b/h", "https://" + "a" * 70 + ".nl/h"])
+async def test_a_host_name_idna_cannot_encode_is_refused_not_a_crash(url):
+    """getaddrinfo raises UnicodeError (not OSError) for an empty or over-long label: it was
+    a 500 at subscription time; now a 400 like any host that does not resolve."""
+    with pytest.raises(targets.TargetRefused, match="does not resolve"):
+        await targets.checked(url, allow_loopback=False)

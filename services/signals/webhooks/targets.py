@@ -99,7 +99,7 @@ async def resolve(target: Target) -> list[IPAddress]:
         # Bounded: a name server that does not answer must not hold a request or a delivery.
         infos = await asyncio.wait_for(
             loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), LOOKUP_S)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError):  # UnicodeError: a label IDNA cannot encode
         return []
     found: list[IPAddress] = []
     for info in infos:
