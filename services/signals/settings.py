@@ -52,3 +52,6 @@ class Settings(ServiceSettings):
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     # At most this many requests in flight per subscription: a slow target waits alone.
     webhook_concurrency_per_target: int = Field(default=16, ge=1)
+    # The delivery log (and the events behind it) is kept this long; a dead delivery can be
+    # replayed until then.
+    webhook_log_retention_days: int = Field(default=30, ge=1)

@@ -89,10 +89,14 @@ async def test_sigkill_mid_delivery_loses_nothing(tmp_path, key_dir, auth, recei
             [got] = await eventually(delivered, timeout_s=20, interval_s=0.05)
             assert got["id"] == first["id"]  # the same webhook-id: the receiver drops one
             assert got["body"]["data"]["referralId"] == r.json()["id"]
-            [log] = (await client.get(
-                f"/v1/webhook-subscriptions/{made.json()['id']}/deliveries",
-                headers=auth("admin", PARTNER))).json()["items"]
-            assert log["id"] == first["id"] and log["attempts"] >= 1
+
+            async def recorded():
+                items = (await client.get(
+                    f"/v1/webhook-subscriptions/{made.json()['id']}/deliveries",
+                    headers=auth("admin", PARTNER))).json()["items"]
+                return items if items[0]["status"] == "delivered" else None
+            [log] = await eventually(recorded, timeout_s=10, interval_s=0.05)
+            assert log["id"] == first["id"] and log["attempts"] == 1  # the killed one: none
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

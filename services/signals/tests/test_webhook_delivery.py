@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from services.signals.models import WebhookDelivery
+from services.signals.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from services.signals.runtime import SignalsRuntime
 from services.signals.tests.conftest import NOTE, POSTCODE, create, db, move
+from services.signals.webhooks import repository
+from shared.db import utcnow
 from tests.apps import runtime_of
 from tests.helpers import eventually
 from tests.webhook_receiver import Receiver
@@ -303,3 +306,38 @@ async def test_two_dispatchers_claim_each_delivery_once(signals_service, auth, r
             assert steps == ["referral.created", "referral.accepted"]
         for client in (one, two):
             assert isinstance(runtime_of(client), SignalsRuntime)
+
+
+async def test_the_log_is_pruned_after_its_retention_but_pending_work_stays(
+        signals_service, auth, receiver):
+    async with signals_service(**FAST) as client:
+        sub = await _subscribe(client, auth, receiver)
+        await _refer(client, auth)
+        await _arrived(receiver, 1)
+
+        async def recorded():
+            items = await _deliveries(client, auth, sub["id"])
+            return items if items[0]["status"] == "delivered" else None
+        await eventually(recorded, timeout_s=5, interval_s=0.02)
+        receiver.stop()  # the next one stays pending
+        await _refer(client, auth)
+
+        async def failing():
+            items = await _deliveries(client, auth, sub["id"])
+            return items if len(items) == 2 and items[0]["attempts"] >= 1 else None
+        await eventually(failing, timeout_s=5, interval_s=0.02)
+        long_ago = utcnow() - timedelta(days=31)
+        async with db(client) as session:
+            await session.execute(update(WebhookDelivery).values(created_at=long_ago))
+            await session.execute(update(WebhookEvent).values(fanned_out_at=long_ago))
+        async with db(client) as session:
+            removed = await repository.prune(session, utcnow() - timedelta(days=30))
+        assert removed == 1
+        async with db(client) as session:
+            left = (await session.scalars(select(WebhookDelivery))).all()
+            assert [d.status for d in left] == ["pending"]
+            # The delivered one's attempts went with it; the pending one's stay.
+            assert set(await session.scalars(select(WebhookAttempt.delivery_id))) \
+                == {left[0].id}
+            # Only the pending delivery's event is kept (the rest were for nobody or done).
+            assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == 1

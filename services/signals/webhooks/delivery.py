@@ -57,6 +57,7 @@ FAN_OUT_BATCH = 500
 #: Of a receiver's answer only its status counts; more than this of its body is not read.
 MAX_ANSWER_BYTES = 64 * 1024
 CLAIM_BATCH = 100
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class WebhookDispatcher(PeriodicTask):
         self._in_transaction = asyncio.Lock()
         self._posting: set[asyncio.Task[Any]] = set()
         self._ended: list[tuple[Claim, Outcome]] = []  # posted, not yet recorded
+        self._next_prune = 0.0  # monotonic time of the next prune (the first round prunes)
 
     # --- the loop
 
@@ -146,6 +148,7 @@ class WebhookDispatcher(PeriodicTask):
             more_events = await self._fan_out(session)
             claims, more_due = await self._claim(session)
             next_at = await repository.next_retry_at(session, utcnow())
+            await self._prune(session)
         del self._ended[:len(ended)]  # recorded (what ended meanwhile waits for the next)
         for claim in claims:
             task = asyncio.create_task(self._deliver(claim), name=f"webhook {claim.delivery_id}")
@@ -223,6 +226,18 @@ class WebhookDispatcher(PeriodicTask):
                 secrets=secrets[sub.id], event=orjson.loads(event.data),
                 event_created_at=event.created_at))
         return claims, more
+
+    async def _prune(self, session: AsyncSession) -> None:
+        """Once an hour: the log and the events older than `webhook_log_retention_days`
+        (finished ones only; a dead delivery can be replayed until then)."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        days = self.settings.webhook_log_retention_days
+        removed = await repository.prune(session, utcnow() - timedelta(days=days))
+        if removed:
+            log.info("webhook log pruned", extra={"deliveries": removed})
 
     def _secrets(self, sub: WebhookSubscription, now: datetime) -> list[str]:
         """The current secret, and the previous one while the rotation's overlap lasts."""

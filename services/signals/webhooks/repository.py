@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import and_, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -175,3 +175,21 @@ async def next_retry_at(session: AsyncSession, now: datetime) -> datetime | None
         select(func.min(WebhookDelivery.next_attempt_at))
         .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at > now))
     return found
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Forget what ended before `before`: finished deliveries (delivered, cancelled, dead)
+    with their attempts, and events no pending delivery still needs. Returns deliveries
+    removed."""
+    done = ("delivered", "cancelled", "dead")
+    old = select(WebhookDelivery.id).where(WebhookDelivery.status.in_(done),
+                                           WebhookDelivery.created_at < before)
+    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    removed = await session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.status.in_(done),
+                                      WebhookDelivery.created_at < before))
+    await session.execute(delete(WebhookEvent).where(
+        WebhookEvent.fanned_out_at < before,
+        ~exists().where(WebhookDelivery.event_seq == WebhookEvent.id)))
+    count: int = removed.rowcount  # type: ignore[attr-defined]
+    return count
