@@ -54,9 +54,10 @@ Secondary suppression
     of a relation that pins it is withheld. Then everything is checked again.
 
     Not covered exactly: trials look at a cell's neighbourhood only (relations of at most 16
-    hidden cells). There the noise on every published total (unknown to the attacker, the
-    same on every query) is the protection; the attacker suite checks with an exact integer
-    solver that no withheld 1-4 cell is pinned.
+    hidden cells), and only at small counts that intervals narrowed below 1-4. There the noise
+    on every published total (unknown to the attacker, the same on every query) is the
+    protection; the attacker suite checks with an exact integer solver that no withheld 1-4
+    cell is pinned.
 """
 
 from __future__ import annotations
@@ -257,11 +258,12 @@ def disclose_groups(
         if not chosen:
             # Every small count beside them says `secondary` already (e.g. a small gemeente
             # whose wijken are small too, under a published national total): withhold one more
-            # published cell or total of a relation that pins them, and check again.
+            # published cell or total of a relation that pins each, and check again.
             extra = _widening(relations, pinned, counts, hidden)
-            if extra is None:
+            if not extra:
                 break
-            hidden[extra] = SuppressionReason.SECONDARY
+            for code in extra:
+                hidden[code] = SuppressionReason.SECONDARY
     out: dict[K, DisclosedValue] = {}
     for code, n in counts.items():
         reason = hidden.get(code)
@@ -298,20 +300,24 @@ def _relations(groups: Mapping[K, Sequence[K]],
 
 
 def _widening(relations: Sequence[_Relation[K]], pinned: set[K], counts: Mapping[K, int],
-              hidden: Mapping[K, SuppressionReason]) -> K | None:
-    """A published cell to withhold for a relation that pins a small count: its smallest
-    publishable cell (ties by code), else a total to withhold instead."""
-    for cells, _, candidates, totals in relations:
-        if not any(code in pinned for code, _ in cells):
-            continue
-        options = sorted((counts.get(code, 0), str(code), code) for code in set(candidates)
-                         if code not in hidden and counts.get(code, 0) > SMALL_COUNT_MAX)
-        if options:
-            return options[0][2]
-        total = _withholdable_total(totals, counts, hidden)
-        if total is not None:
-            return total
-    return None
+              hidden: Mapping[K, SuppressionReason]) -> set[K]:
+    """Published cells to withhold, one for each pinned small count: in the first relation
+    holding it that has one, its smallest publishable cell (ties by code), else a total to
+    withhold instead."""
+    extra: set[K] = set()
+    for code in sorted(pinned, key=str):
+        for cells, _, candidates, totals in relations:
+            if not any(c == code for c, _ in cells):
+                continue
+            options = sorted((counts.get(c, 0), str(c), c) for c in set(candidates)
+                             if c not in hidden and c not in extra
+                             and counts.get(c, 0) > SMALL_COUNT_MAX)
+            total = _withholdable_total([t for t in totals if t not in extra], counts, hidden)
+            pick = options[0][2] if options else total
+            if pick is not None:
+                extra.add(pick)
+                break
+    return extra
 
 
 def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], list[K]]],
@@ -335,6 +341,7 @@ def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], li
         for code, _ in cells:
             holding.setdefault(code, []).append(i)
     propagation = _Propagation(relations, counts, bounds, holding)
+    initial = {code: tuple(b) for code, b in bounds.items()} if trials else {}
     # Propagation converges long before the budget; it bounds the cost.
     propagation.run(list(range(len(relations))), 50 * len(relations))
     pinned = [code for code, (lo, hi) in bounds.items()
@@ -344,6 +351,8 @@ def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], li
         lo, hi = bounds[code]
         if not is_small_count(n) or lo >= hi:
             continue
+        if (lo, hi) == initial[code]:
+            continue  # intervals left it as its reason says: not tried (cost), see above
         if hi - lo > _TRIAL_WIDTH:
             continue  # e.g. a relabelled small count with no upper bound
         # The true value is always possible; pinned when no other value is.
