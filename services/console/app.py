@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.console import signin
 from services.console.backend import SERVICE_NAMES_NL, ApiProblem, ServiceDown, SignedOut
+from services.console.codelists import CodeLists
 from services.console.i18n import language, translate
 from services.console.pages import admin, analyst, coordinator, funding, privacy
 from services.console.session import COOKIE, Session, SessionCodec
@@ -60,6 +61,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Dicht de kloof: console", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.settings = s
+    app.state.code_lists = CodeLists()
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request,

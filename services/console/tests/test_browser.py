@@ -27,8 +27,9 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     assert await page.locator("h1").inner_text() == "Werkvoorraad"
     severities = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
     assert severities, "the demo data gives the coordinator a queue"
-    # Acute first: no acute row after a non-acute one.
-    acute = [s.strip() == "acute" for s in severities]
+    # Acute first: no acute row after a non-acute one (labels from the API, not codes).
+    assert set(severities) <= {"Acuut", "Hoog", "Gemiddeld", "Laag"}, severities
+    acute = [s.strip() == "Acuut" for s in severities]
     assert acute == sorted(acute, reverse=True), severities
     await axe_check(page)
     await screenshot(page, "coordinator-queue")
@@ -37,7 +38,10 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     await page.click("button >> text=Filteren")
     await page.wait_for_url("**status=new**")
     statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
-    assert statuses and set(statuses) == {"new"}
+    assert statuses and set(statuses) == {"Nieuw"}
+    # The filter's options are the API's code list, labelled.
+    options = await page.locator("#status option").all_inner_texts()
+    assert "Gesloten zonder actie" in options and "closed-no-action" not in options
 
 
 async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stack, token):
@@ -46,7 +50,12 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.locator("table.queue a >> text=Openen").first.click()
     await page.wait_for_selector("h1 >> text=Signaal")
     signal_id = page.url.rsplit("/", 1)[1].split("?")[0]
-    assert await page.locator(".signal-status").inner_text() == "new"
+    assert await page.locator(".signal-status").inner_text() == "Nieuw"
+    # The read purposes are the API's for a coordinator (code-lists `roles`), labelled.
+    read_purposes = await page.locator("#doel option").evaluate_all(
+        "options => options.map(o => o.value)")
+    assert sorted(read_purposes) == ["case-handling", "debt-outreach", "outreach", "triage"]
+    assert "Beoordeling en doorverwijzing" in await page.locator("#doel").inner_text()
     # No personal data until a purpose is chosen; then the page says the read is logged.
     assert await page.locator(".personal-data").count() == 0
     await axe_check(page)
@@ -62,7 +71,7 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.select_option("#status", "resolved")
     await page.click("form[action$='/status'] button")
     await page.wait_for_selector(".problem")
-    assert await page.locator(".signal-status").inner_text() == "new"
+    assert await page.locator(".signal-status").inner_text() == "Nieuw"
 
     # A reason longer than the API takes: its message next to the field, the text kept.
     await page.select_option("#status", "triaged")
@@ -77,7 +86,8 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.fill("#reason", "Eenzaamheid bevestigd bij huisbezoek")
     await page.click("form[action$='/status'] button")
     await page.wait_for_selector("text=Opgeslagen.")
-    assert await page.locator(".signal-status").inner_text() == "triaged"
+    assert await page.locator(".signal-status").inner_text() == "Beoordeeld"
+    assert "Nieuw → Beoordeeld" in await page.locator("table.history").inner_text()
 
     # A referral the covenants refuse shows the API's refusal reasons.
     await page.fill("#partnerOrganisation", "demo-police")
@@ -99,7 +109,8 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.fill("#purpose", "wijkteam-support")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector("table.referrals")
-    assert "wijkteam-support" in await page.locator("table.referrals").inner_text()
+    referrals_table = await page.locator("table.referrals").inner_text()
+    assert "Ondersteuning door het wijkteam" in referrals_table and "Verstuurd" in referrals_table
 
     # The partner accepts and records an outcome over its API; the coordinator sees it.
     async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
@@ -114,7 +125,7 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
         assert r.status_code == 200, r.text
     await page.reload()
     await page.wait_for_selector("ul.outcomes")
-    assert "contact-made" in await page.locator("ul.outcomes").inner_text()
+    assert "Contact gelegd" in await page.locator("ul.outcomes").inner_text()
     await screenshot(page, "coordinator-outcome")
 
 
@@ -167,7 +178,7 @@ async def test_pages_work_without_javascript(browser, stack):
     await page.click("button >> text=Filteren")
     await page.wait_for_url("**status=triaged**")
     statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
-    assert statuses and set(statuses) == {"triaged"}
+    assert statuses and set(statuses) == {"Beoordeeld"}
     await context.close()
 
 
@@ -176,6 +187,9 @@ async def test_a_page_in_english(as_role):
     await page.goto("/werkvoorraad")
     assert await page.locator("h1").inner_text() == "Queue"
     assert await page.locator("html").get_attribute("lang") == "en"
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) <= {"New", "Triaged", "Referred", "In progress",
+                                          "Resolved", "Closed without action"}, statuses
     await axe_check(page)
     await screenshot(page, "coordinator-queue-en")
 

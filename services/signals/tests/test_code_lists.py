@@ -69,7 +69,12 @@ async def test_code_lists_in_dutch_and_english(signals_service, auth) -> None:
         statuses = {i["code"]: i for i in body["lists"]["signal-status"]}
         assert statuses["in-progress"] == {"code": "in-progress", "label": "In behandeling",
                                            "labelNl": "In behandeling",
-                                           "labelEn": "In progress", "category": None}
+                                           "labelEn": "In progress", "category": None,
+                                           "roles": None}
+        # A read purpose says who may give it (covenants.toml), so a console offers only those.
+        read = {i["code"]: i["roles"] for i in body["lists"]["read-purpose"]}
+        assert read["triage"] == ["coordinator"]
+        assert read["data-subject-access"] == ["privacy-officer"]
         subs = [i for i in body["lists"]["subcategory"] if i["code"] == "noise"]
         assert subs and subs[0]["category"] == "nuisance"
         assert set(body["lists"]) == set(code_lists())
