@@ -62,11 +62,12 @@ async def _signal_page(request: Request, signal_id: str, purpose: str = "",
     response = await client.call("GET", "signals", f"/v1/signals/{signal_id}", params=params)
     signal = response.json()
     history = await client.get("signals", f"/v1/signals/{signal_id}/history", params=params)
-    categories = await _categories(request)
+    # Where it may go, and why not elsewhere: the API's own covenant check, per option.
+    options = await client.get("signals", f"/v1/signals/{signal_id}/referral-options")
     codes = await labels(request)
     return render(request, "signal.html", status_code, signal=signal, etag=response.headers.get(
-        "etag", ""), history=history["items"], category=categories.get(signal["category"]),
-        purpose=purpose, codes=codes, read_purposes=codes.read_purposes("coordinator"),
+        "etag", ""), history=history["items"], options=options, purpose=purpose, codes=codes,
+        read_purposes=codes.read_purposes("coordinator"),
         problem=problem, problem_form=form, values=values or {}, saved=saved)
 
 

@@ -89,9 +89,20 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     assert await page.locator(".signal-status").inner_text() == "Beoordeeld"
     assert "Nieuw → Beoordeeld" in await page.locator("table.history").inner_text()
 
-    # A referral the covenants refuse shows the API's refusal reasons.
-    await page.fill("#partnerOrganisation", "demo-police")
-    await page.fill("#purpose", "police-crime-report")
+    # The referral form offers the API's options (GET .../referral-options), and says why
+    # the refused ones cannot go: no consent for the wijkteam yet.
+    allowed = page.locator("#purpose optgroup[label='Toegestaan door het convenant'] option")
+    refused = page.locator("#purpose optgroup[label='Niet toegestaan (zie hieronder)'] option")
+    assert await refused.count() > 0
+    assert "wijkteam-support" not in await allowed.evaluate_all("os => os.map(o => o.value)")
+    why = await page.locator(".refused-options li[data-purpose='wijkteam-support']").text_content()
+    assert why and "Toestemming ontbreekt" in why
+    partners = await page.locator("#partnerOrganisation option").all_inner_texts()
+    assert "Politie Demo (basisteam)" in partners
+
+    # A referral the covenants refuse, chosen all the same, shows the API's refusal reasons.
+    await page.select_option("#partnerOrganisation", "demo-police")
+    await page.select_option("#purpose", "police-crime-report")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector(".refusals li")
     await axe_check(page)
@@ -105,8 +116,9 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
                               json={"purpose": "wijkteam-support"})
         assert r.status_code in (201, 409), r.text
     await page.reload()
-    await page.fill("#partnerOrganisation", "demo-municipality")
-    await page.fill("#purpose", "wijkteam-support")
+    assert "wijkteam-support" in await allowed.evaluate_all("os => os.map(o => o.value)")
+    await page.select_option("#partnerOrganisation", "demo-municipality")
+    await page.select_option("#purpose", "wijkteam-support")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector("table.referrals")
     referrals_table = await page.locator("table.referrals").inner_text()
