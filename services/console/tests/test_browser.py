@@ -335,11 +335,30 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     csv = await (await download.value).path()
     assert "areaCode" in Path(csv).read_text().splitlines()[0]
 
+    # Change the variant's input: a bad exponent gets the API's message next to its field,
+    # the value kept; a good one makes a new version that differs from the first scenario.
+    await officer.fill("#exponent", "0")
+    await officer.click("form[action$='/invoer'] button")
+    await officer.wait_for_selector("#exponent-fout")
+    assert await officer.get_attribute("#exponent", "aria-invalid") == "true"
+    assert "exponent" in await officer.locator("#exponent-fout").inner_text()
+    assert await officer.input_value("#exponent") == "0"
+    await axe_check(officer)
+    await screenshot(officer, "scenario-input-error")
+    await officer.fill("#exponent", "2")
+    await officer.click("form[action$='/invoer'] button")
+    await officer.wait_for_selector("text=Opgeslagen.")
+    assert await officer.input_value("#exponent") == "2"
+    assert (await officer.locator(".scenario-version").inner_text()).startswith("2 ")
+
     # Compare the two: a chart (plotly, served by the console) and the table behind it.
-    await officer.select_option("#met", label="Basis (draft)")
+    await officer.select_option("#met", label="Basis (Concept)")
     await officer.click("button >> text=Vergelijken")
     await officer.wait_for_selector("[data-chart][data-drawn=yes]")
     assert await officer.locator("table.comparison tbody tr").count() >= 1
+    differences = await officer.locator(
+        "table.comparison tbody tr td:nth-child(4)").all_inner_texts()
+    assert any(any(ch in "123456789" for ch in d) for d in differences), differences
     await axe_check(officer)
     await screenshot(officer, "scenario-compare")
 
@@ -349,7 +368,7 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     assert "olga@gemeente" in await approver.locator(".drafted-by").inner_text()
     await approver.click("button >> text=Goedkeuren")
     await approver.wait_for_selector("text=Opgeslagen.")
-    assert await approver.locator(".scenario-status").inner_text() == "approved"
+    assert await approver.locator(".scenario-status").inner_text() == "Goedgekeurd"
     assert await approver.locator(".approved-by").inner_text() == "anton@gemeente"
     await axe_check(approver)
     await screenshot(approver, "scenario-approved")
