@@ -123,6 +123,7 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.wait_for_selector("table.referrals")
     referrals_table = await page.locator("table.referrals").inner_text()
     assert "Ondersteuning door het wijkteam" in referrals_table and "Verstuurd" in referrals_table
+    assert "Toestemming (AVG" in referrals_table and "consent" not in referrals_table
 
     # The partner accepts and records an outcome over its API; the coordinator sees it.
     async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:

@@ -85,6 +85,11 @@ class ReferralCreate(Body):
 class ReferralRead(ReferralLabels):
     """A referral as the referring organisation sees it."""
 
+    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
+    @property
+    def legal_basis_label(self) -> str | None:
+        return label("legal-basis", self.legal_basis)
+
     id: uuid.UUID
     signal_id: uuid.UUID
     partner_organisation: str
@@ -234,6 +239,11 @@ class ReferralOption(Labelled):
     exposed_fields: list[ReferralField] = Field(description=(
         "What the partner would see; empty when refused"))
     refusals: list[ReferralRefusal] = Field(description="Why not; empty when allowed")
+
+    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
+    @property
+    def legal_basis_label(self) -> str | None:
+        return label("legal-basis", self.legal_basis)
 
     @computed_field(description=LABEL.format("partnerType"))  # type: ignore[prop-decorator]
     @property

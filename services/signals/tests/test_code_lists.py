@@ -9,7 +9,7 @@ import pytest
 
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
-from services.signals.covenants.registry import RefusalCode, load_covenants
+from services.signals.covenants.registry import LegalBasis, RefusalCode, load_covenants
 from services.signals.labels import OWN_LISTS, code_lists
 from services.signals.referrals.lifecycle import (
     HandBackReason,
@@ -25,7 +25,7 @@ ENUMS: dict[str, list[type[StrEnum]]] = {
     "referral-status": [ReferralStatus], "referral-step": [ReferralStep],
     "hand-back-reason": [HandBackReason],
     "withdrawal-reason": [WithdrawalReason, ResidentWithdrawalReason],
-    "sensitivity": [Sensitivity], "refusal": [RefusalCode],
+    "sensitivity": [Sensitivity], "refusal": [RefusalCode], "legal-basis": [LegalBasis],
 }
 
 

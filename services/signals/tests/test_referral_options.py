@@ -41,6 +41,7 @@ async def test_every_option_agrees_with_the_referral_it_stands_for(signals_servi
         wvggz = options[("demo-municipality", "wvggz-melding")]
         assert wvggz["allowed"] is True and wvggz["refusals"] == []
         assert "address" in wvggz["exposedFields"] and wvggz["legalBasis"] == "public-task"
+        assert wvggz["legalBasisLabel"].startswith("Publieke taak")
 
         # Each refused option is refused by the referral with the same codes; an allowed one
         # is made. Refusals first: a referral made changes nothing for the others' checks.
@@ -57,6 +58,9 @@ async def test_every_option_agrees_with_the_referral_it_stands_for(signals_servi
                                  json={"partnerOrganisation": "demo-municipality",
                                        "purpose": "wvggz-melding"})
         assert made.status_code == 201, made.text
+        assert made.json()["legalBasisLabel"].startswith("Publieke taak")
+        listed = (await client.get(f"/v1/signals/{signal['id']}", headers=coord)).json()
+        assert listed["referrals"][0]["legalBasisLabel"].startswith("Publieke taak")
 
         # Consent recorded: the option that lacked it is allowed now.
         assert options[("demo-ggz", "ggz-care-referral")]["refusals"][0]["code"] == (
