@@ -105,6 +105,9 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.select_option("#purpose", "police-crime-report")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector(".refusals li")
+    refusals = await page.locator(".refusals").inner_text()
+    assert "Categorie valt niet onder het doel" in refusals  # the code's label, not the code
+    assert "category-not-for-purpose" not in refusals
     await axe_check(page)
     await screenshot(page, "coordinator-referral-refused")
 
