@@ -272,6 +272,12 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     await page.wait_for_url("**subject=**")
     readers = await page.locator("table.access-log tbody tr td:nth-child(2)").all_inner_texts()
     assert set(readers) <= {"dev-coordinator@demo-corp-a"}
+    def column(n: int):
+        return page.locator(f"table.access-log tbody tr td:nth-child({n})").all_inner_texts()
+
+    assert set(await column(4)) == {"Coördinator"}  # labels of the API, not codes
+    assert "Behandeling van de melding" in await column(5)
+    assert set(await column(8)) <= {"Toegestaan", "Geweigerd"}
 
     await page.click("text=Verzoeken van betrokkenen")
     await page.wait_for_selector("table.erasure-records")

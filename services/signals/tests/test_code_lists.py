@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import pytest
 
+from services.signals.accesslog.chain import AccessOutcome
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
 from services.signals.covenants.registry import LegalBasis, RefusalCode, load_covenants
@@ -19,6 +20,7 @@ from services.signals.referrals.lifecycle import (
     WithdrawalReason,
 )
 from services.signals.tests.conftest import create, move
+from shared.auth import Role
 
 ENUMS: dict[str, list[type[StrEnum]]] = {
     "signal-status": [SignalStatus], "severity": [Severity], "outcome": [Outcome],
@@ -26,6 +28,7 @@ ENUMS: dict[str, list[type[StrEnum]]] = {
     "hand-back-reason": [HandBackReason],
     "withdrawal-reason": [WithdrawalReason, ResidentWithdrawalReason],
     "sensitivity": [Sensitivity], "refusal": [RefusalCode], "legal-basis": [LegalBasis],
+    "role": [Role], "access-outcome": [AccessOutcome],
 }
 
 
@@ -113,6 +116,13 @@ async def test_answers_label_their_codes_in_the_requested_language(signals_servi
         listed = (await client.get("/v1/signals", headers={**fw, "Accept-Language": "en"}
                                    )).json()["items"]
         assert {i["statusLabel"] for i in listed} == {"Triaged"}
+        read = await client.get(f"/v1/signals/{signal['id']}", params={"purpose": "triage"},
+                                headers=coord)
+        assert read.status_code == 200, read.text
+        log = (await client.get("/v1/access-log", headers=auth("privacy-officer"))).json()
+        entry = log["items"][-1]
+        assert (entry["roleLabel"], entry["purposeLabel"], entry["outcomeLabel"]) == (
+            "Coördinator", "Beoordeling en doorverwijzing", "Toegestaan")
 
 
 async def test_problems_are_dutch_unless_english_is_asked(signals_service, auth) -> None:
