@@ -206,6 +206,15 @@ async def test_a_page_in_english(as_role):
     statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
     assert statuses and set(statuses) <= {"New", "Triaged", "Referred", "In progress",
                                           "Resolved", "Closed without action"}, statuses
+    # A signal's page in English: the referral options' labels and reasons too.
+    await page.locator("table.queue a >> text=Open").first.click()
+    await page.wait_for_selector("#purpose")
+    groups = await page.locator("#purpose optgroup").evaluate_all(
+        "gs => gs.map(g => g.label)")
+    assert set(groups) <= {"Allowed by the covenant", "Not allowed (see below)"}, groups
+    why = await page.locator(".refused-options summary").text_content()
+    assert why and why.startswith("Why these referrals cannot be made")
+    await axe_check(page)
     await axe_check(page)
     await screenshot(page, "coordinator-queue-en")
 
