@@ -103,8 +103,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "forbidden": ("U hebt geen toegang tot deze pagina met uw rol.",
                   "Your role gives no access to this page."),
     "back": ("Terug", "Back"),
-    "partner_types": ("Deze categorie mag naar partners van het type",
-                      "This category may go to partners of type"),
+    "allowed_options": ("Toegestaan door het convenant", "Allowed by the covenant"),
+    "refused_options": ("Niet toegestaan (zie hieronder)", "Not allowed (see below)"),
+    "why_refused": ("Waarom deze doorverwijzingen niet kunnen",
+                    "Why these referrals cannot be made"),
     "access_log": ("Toegangslog", "Access log"),
     "programmes": ("Programma's", "Programmes"),
     "map": ("Kaart", "Map"),
@@ -231,6 +233,18 @@ LABELS: dict[str, tuple[str, str]] = {
         "({drafter}) nor wrote the programme's formulas ({formula}). The funding service "
         "checks this."),
     "approve": ("Goedkeuren", "Approve"),
+    "edit_inputs": ("Invoer van dit concept wijzigen", "Change this draft's inputs"),
+    "edit_inputs_intro": (
+        "Wijzig de formule van één pot in dit scenario; de financieringsdienst controleert de "
+        "invoer en rekent een nieuwe versie uit. Zo kunnen twee scenario's verschillen.",
+        "Change one pool's formula in this scenario; the funding service checks the input and "
+        "computes a new version. So two scenarios can differ."),
+    "threshold": ("Drempel van de behoefte", "Need threshold"),
+    "exponent": ("Exponent van de behoefte", "Need exponent"),
+    "floor_cents": ("Bodem per gebied (eurocent)", "Floor per area (euro cents)"),
+    "cap_cents": ("Plafond per gebied (eurocent, leeg: geen)", "Cap per area (euro cents, "
+                  "empty: none)"),
+    "recompute": ("Opslaan en herberekenen", "Save and recompute"),
     "why_not_not_draft": ("Dit scenario is geen concept meer: er valt niets goed te keuren.",
                           "This scenario is no longer a draft: nothing to approve."),
     "why_not_not_approver": ("U kunt niet goedkeuren: uw rol is geen goedkeurder.",

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from services.console.backend import Api
+from services.console.codelists import CodeLists, Labels
 from services.console.i18n import language, translate
 from services.console.session import Session
 
@@ -54,6 +55,12 @@ def session_of(request: Request) -> Session:
 def api(request: Request) -> Api:
     s = session_of(request)
     return Api(request.app.state.http, request.app.state.settings, s.token, language(request))
+
+
+async def labels(request: Request) -> Labels:
+    """The signals API's code lists in the page's language (cached; see codelists.py)."""
+    lists: CodeLists = request.app.state.code_lists
+    return await lists.get(api(request), language(request))
 
 
 def require(request: Request, *roles: str) -> Session:

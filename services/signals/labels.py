@@ -17,7 +17,7 @@ from shared import i18n
 #: The lists of labels.toml, in the order the code-lists document shows them.
 OWN_LISTS = ("signal-status", "severity", "outcome", "referral-status", "referral-step",
              "hand-back-reason", "withdrawal-reason", "sensitivity", "consent-status",
-             "refusal")
+             "refusal", "legal-basis", "role", "access-outcome")
 #: A subcategory is labelled within its category: "category/subcategory".
 SUBCATEGORY = "subcategory"
 

@@ -12,16 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.console.backend import ApiProblem
-from services.console.web import api, form_of, redirect, render, require
+from services.console.web import api, form_of, labels, redirect, render, require
 
 router = APIRouter()
-STATUSES = ("new", "triaged", "referred", "in-progress", "resolved", "closed-no-action")
-OUTCOMES = ("contact-made", "help-accepted", "help-declined", "no-contact", "not-our-domain")
-#: The read purposes a coordinator may give (covenants.toml `read_purposes`); the API checks.
-READ_PURPOSES = {"triage": ("Triage", "Triage"),
-                 "case-handling": ("Behandeling van de melding", "Handling the signal"),
-                 "outreach": ("Contact met de bewoner", "Contacting the resident")}
-SEVERITY_ORDER = {"acute": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def queue_order(item: dict[str, Any]) -> tuple[int, int, str]:
@@ -56,7 +49,8 @@ async def queue(request: Request, buurt: str = "", categorie: str = "", status: 
     filters = {"buurt": buurt, "categorie": categorie, "status": status,
                "over_termijn": over_termijn}
     return render(request, "queue.html", items=items, next_cursor=next_cursor,
-                  categories=categories, statuses=STATUSES, filters=filters, problem=problem)
+                  categories=categories, codes=await labels(request), filters=filters,
+                  problem=problem)
 
 
 async def _signal_page(request: Request, signal_id: str, purpose: str = "",
@@ -68,10 +62,12 @@ async def _signal_page(request: Request, signal_id: str, purpose: str = "",
     response = await client.call("GET", "signals", f"/v1/signals/{signal_id}", params=params)
     signal = response.json()
     history = await client.get("signals", f"/v1/signals/{signal_id}/history", params=params)
-    categories = await _categories(request)
+    # Where it may go, and why not elsewhere: the API's own covenant check, per option.
+    options = await client.get("signals", f"/v1/signals/{signal_id}/referral-options")
+    codes = await labels(request)
     return render(request, "signal.html", status_code, signal=signal, etag=response.headers.get(
-        "etag", ""), history=history["items"], category=categories.get(signal["category"]),
-        purpose=purpose, purposes=READ_PURPOSES, statuses=STATUSES, outcomes=OUTCOMES,
+        "etag", ""), history=history["items"], options=options, purpose=purpose, codes=codes,
+        read_purposes=codes.read_purposes("coordinator"),
         problem=problem, problem_form=form, values=values or {}, saved=saved)
 
 

@@ -82,7 +82,8 @@ def four_eyes(request: Request, scenario: dict[str, Any], programme: dict[str, A
 
 
 async def _scenario_page(request: Request, scenario_id: str, problem: ApiProblem | None = None,
-                         status_code: int = 200, saved: bool = False) -> Response:
+                         status_code: int = 200, saved: bool = False, form: str = "approval",
+                         values: dict[str, str] | None = None, pool: str = "") -> Response:
     client = api(request)
     response = await client.call("GET", "funding", f"/v1/scenarios/{scenario_id}")
     scenario = response.json()
@@ -95,14 +96,82 @@ async def _scenario_page(request: Request, scenario_id: str, problem: ApiProblem
     return render(request, "scenario.html", status_code, scenario=scenario, programme=programme,
                   lines=lines["items"], more_lines=bool(lines["nextCursor"]),
                   etag=response.headers.get("etag", ""), may_approve=may_approve,
-                  why_not=why_not, problem=problem, saved=saved,
-                  others=[o for o in others["items"] if o["id"] != scenario_id])
+                  why_not=why_not, problem=problem, problem_form=form, saved=saved,
+                  others=[o for o in others["items"] if o["id"] != scenario_id],
+                  may_edit=scenario["status"] == "draft" and session_of(request).has(
+                      "programme-officer"),
+                  inputs=values or pool_inputs(scenario, programme, pool))
+
+
+#: The form's fields of one pool's formula (the API's names, so its messages find them).
+INPUT_FIELDS = ("pool", "indicator", "threshold", "exponent", "floorCents", "capCents")
+
+
+def pool_inputs(scenario: dict[str, Any], programme: dict[str, Any], pool: str
+                ) -> dict[str, str]:
+    """The form's starting values for a pool (the first if none is named): the scenario's
+    override where it has one, else the programme's formula, as the API gave them."""
+    pools = programme.get("pools") or []
+    chosen = next((p for p in pools if p["name"] == pool), pools[0] if pools else None)
+    if chosen is None:
+        return {}
+    formula = chosen["formula"]
+    override: dict[str, Any] = next((o for o in scenario.get("overrides") or []
+                                     if o["pool"] == chosen["name"]), {})
+    need = override.get("need") or formula["need"]
+    cap = override.get("capCents", formula.get("capCents"))
+    return {"pool": chosen["name"], "indicator": need["indicator"],
+            "threshold": str(need["threshold"]), "exponent": str(need["exponent"]),
+            "floorCents": str(_first(override.get("floorCents"), formula.get("floorCents"), 0)),
+            "capCents": "" if cap is None else str(cap)}
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
+def _cents(value: str) -> int | str:
+    """A whole number of cents as a number; anything else as typed, for the API to judge."""
+    value = value.strip()
+    return int(value) if value.isdigit() else value
+
+
+@router.post("/scenarios/{scenario_id}/invoer")
+async def edit_inputs(request: Request, scenario_id: str) -> Response:
+    """A new version of a draft with one pool's formula changed: the API checks and
+    recomputes; its messages come back next to the fields."""
+    require(request, "programme-officer")
+    form = await form_of(request)
+    client = api(request)
+    scenario = await client.get("funding", f"/v1/scenarios/{scenario_id}")
+    pool = form.get("pool", "")
+    override: dict[str, Any] = {
+        "pool": pool, "need": {"indicator": form.get("indicator", "").strip(),
+                               "threshold": form.get("threshold", "").strip(),
+                               "exponent": form.get("exponent", "").strip()},
+        "floorCents": _cents(form.get("floorCents", "") or "0")}
+    if form.get("capCents", "").strip():
+        override["capCents"] = _cents(form["capCents"])
+    # The other pools' overrides stay as they are (the API replaces the whole list).
+    kept = [{k: v for k, v in o.items() if v is not None}
+            for o in scenario.get("overrides") or [] if o["pool"] != pool]
+    try:
+        await client.call("POST", "funding", f"/v1/scenarios/{scenario_id}/versions",
+                          json={"overrides": [*kept, override]})
+    except ApiProblem as e:
+        if e.status >= 500:
+            raise
+        values = {k: form.get(k, "") for k in INPUT_FIELDS}
+        return await _scenario_page(request, scenario_id, e, e.status, form="edit",
+                                    values=values)
+    return redirect(f"/scenarios/{scenario_id}?opgeslagen=1")
 
 
 @router.get("/scenarios/{scenario_id}")
-async def scenario(request: Request, scenario_id: str, opgeslagen: str = "") -> Response:
+async def scenario(request: Request, scenario_id: str, opgeslagen: str = "",
+                   pot: str = "") -> Response:
     require(request, *READERS)
-    return await _scenario_page(request, scenario_id, saved=bool(opgeslagen))
+    return await _scenario_page(request, scenario_id, saved=bool(opgeslagen), pool=pot)
 
 
 @router.post("/scenarios/{scenario_id}/goedkeuring")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.console.backend import ApiProblem
-from services.console.web import api, form_of, render, require
+from services.console.web import api, form_of, labels, render, require
 
 router = APIRouter()
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -44,8 +44,9 @@ async def access_log(request: Request, recordId: str = "", subject: str = "",  #
             raise
         problem = e
     verification = await client.get("signals", "/v1/access-log/verification")
-    return render(request, "access_log.html", items=items, next_cursor=next_cursor,
-                  filters=filters, problem=problem, verification=verification)
+    return render(request, "access_log.html", codes=await labels(request), items=items,
+                  next_cursor=next_cursor, filters=filters, problem=problem,
+                  verification=verification)
 
 
 def _household(form: dict[str, str]) -> dict[str, Any]:
@@ -66,7 +67,8 @@ async def _records(request: Request) -> list[dict[str, Any]]:
 @router.get("/privacy/betrokkenen")
 async def data_subjects(request: Request) -> Response:
     require(request, "privacy-officer")
-    return render(request, "data_subjects.html", records=await _records(request), values={})
+    return render(request, "data_subjects.html", records=await _records(request), values={},
+                  codes=await labels(request))
 
 
 @router.post("/privacy/betrokkenen")
@@ -91,5 +93,6 @@ async def data_subject_request(request: Request) -> Response:
         if e.status >= 500:
             raise
         problem, status_code = e, e.status
-    return render(request, "data_subjects.html", status_code, records=await _records(request),
+    return render(request, "data_subjects.html", status_code, codes=await labels(request),
+                  records=await _records(request),
                   values=form, export=export, erasure=erasure, problem=problem, action=action)

@@ -61,3 +61,35 @@ async def test_no_answer_is_a_service_down():
     with pytest.raises(ServiceDown) as caught:
         await api_with(handler).get("signals", "/v1/x")
     assert caught.value.service == "signals"
+
+
+async def test_code_lists_are_kept_per_language_and_revalidated_with_their_etag():
+    from services.console.codelists import CodeLists
+
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        lang = request.headers["accept-language"]
+        seen.append((lang, request.headers.get("if-none-match")))
+        if request.headers.get("if-none-match") == f'"{lang}1"':
+            return httpx.Response(304, headers={"ETag": f'"{lang}1"'})
+        label = "Nieuw" if lang == "nl" else "New"
+        return httpx.Response(200, headers={"ETag": f'"{lang}1"'}, json={"lists": {
+            "signal-status": [{"code": "new", "label": label}],
+            "subcategory": [{"code": "noise", "category": "nuisance", "label": "Geluid"}],
+            "read-purpose": [{"code": "triage", "label": "Triage", "roles": ["coordinator"]},
+                             {"code": "data-subject-access", "label": "Inzage",
+                              "roles": ["privacy-officer"]}]}})
+
+    lists = CodeLists(ttl_s=60)
+    nl = await lists.get(api_with(handler, lang="nl"), "nl")
+    assert nl("signal-status", "new") == "Nieuw" and nl("signal-status", "odd") == "odd"
+    assert nl("subcategory", "nuisance/noise") == "Geluid"
+    assert nl.read_purposes("coordinator") == [("triage", "Triage")]
+    assert (await lists.get(api_with(handler, lang="nl"), "nl")) is nl  # kept: no request
+    en = await lists.get(api_with(handler, lang="en"), "en")
+    assert en("signal-status", "new") == "New"
+    assert seen == [("nl", None), ("en", None)]
+    lists.ttl_s = 0  # expired: revalidated with the ETag, the 304 keeps the copy
+    assert (await lists.get(api_with(handler, lang="nl"), "nl")) is nl
+    assert seen[-1] == ("nl", '"nl1"')

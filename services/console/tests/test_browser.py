@@ -27,8 +27,9 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     assert await page.locator("h1").inner_text() == "Werkvoorraad"
     severities = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
     assert severities, "the demo data gives the coordinator a queue"
-    # Acute first: no acute row after a non-acute one.
-    acute = [s.strip() == "acute" for s in severities]
+    # Acute first: no acute row after a non-acute one (labels from the API, not codes).
+    assert set(severities) <= {"Acuut", "Hoog", "Gemiddeld", "Laag"}, severities
+    acute = [s.strip() == "Acuut" for s in severities]
     assert acute == sorted(acute, reverse=True), severities
     await axe_check(page)
     await screenshot(page, "coordinator-queue")
@@ -37,7 +38,10 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     await page.click("button >> text=Filteren")
     await page.wait_for_url("**status=new**")
     statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
-    assert statuses and set(statuses) == {"new"}
+    assert statuses and set(statuses) == {"Nieuw"}
+    # The filter's options are the API's code list, labelled.
+    options = await page.locator("#status option").all_inner_texts()
+    assert "Gesloten zonder actie" in options and "closed-no-action" not in options
 
 
 async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stack, token):
@@ -46,7 +50,12 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.locator("table.queue a >> text=Openen").first.click()
     await page.wait_for_selector("h1 >> text=Signaal")
     signal_id = page.url.rsplit("/", 1)[1].split("?")[0]
-    assert await page.locator(".signal-status").inner_text() == "new"
+    assert await page.locator(".signal-status").inner_text() == "Nieuw"
+    # The read purposes are the API's for a coordinator (code-lists `roles`), labelled.
+    read_purposes = await page.locator("#doel option").evaluate_all(
+        "options => options.map(o => o.value)")
+    assert sorted(read_purposes) == ["case-handling", "debt-outreach", "outreach", "triage"]
+    assert "Beoordeling en doorverwijzing" in await page.locator("#doel").inner_text()
     # No personal data until a purpose is chosen; then the page says the read is logged.
     assert await page.locator(".personal-data").count() == 0
     await axe_check(page)
@@ -62,7 +71,7 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.select_option("#status", "resolved")
     await page.click("form[action$='/status'] button")
     await page.wait_for_selector(".problem")
-    assert await page.locator(".signal-status").inner_text() == "new"
+    assert await page.locator(".signal-status").inner_text() == "Nieuw"
 
     # A reason longer than the API takes: its message next to the field, the text kept.
     await page.select_option("#status", "triaged")
@@ -77,13 +86,28 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
     await page.fill("#reason", "Eenzaamheid bevestigd bij huisbezoek")
     await page.click("form[action$='/status'] button")
     await page.wait_for_selector("text=Opgeslagen.")
-    assert await page.locator(".signal-status").inner_text() == "triaged"
+    assert await page.locator(".signal-status").inner_text() == "Beoordeeld"
+    assert "Nieuw → Beoordeeld" in await page.locator("table.history").inner_text()
 
-    # A referral the covenants refuse shows the API's refusal reasons.
-    await page.fill("#partnerOrganisation", "demo-police")
-    await page.fill("#purpose", "police-crime-report")
+    # The referral form offers the API's options (GET .../referral-options), and says why
+    # the refused ones cannot go: no consent for the wijkteam yet.
+    allowed = page.locator("#purpose optgroup[label='Toegestaan door het convenant'] option")
+    refused = page.locator("#purpose optgroup[label='Niet toegestaan (zie hieronder)'] option")
+    assert await refused.count() > 0
+    assert "wijkteam-support" not in await allowed.evaluate_all("os => os.map(o => o.value)")
+    why = await page.locator(".refused-options li[data-purpose='wijkteam-support']").text_content()
+    assert why and "Toestemming ontbreekt" in why
+    partners = await page.locator("#partnerOrganisation option").all_inner_texts()
+    assert "Politie Demo (basisteam)" in partners
+
+    # A referral the covenants refuse, chosen all the same, shows the API's refusal reasons.
+    await page.select_option("#partnerOrganisation", "demo-police")
+    await page.select_option("#purpose", "police-crime-report")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector(".refusals li")
+    refusals = await page.locator(".refusals").inner_text()
+    assert "Categorie valt niet onder het doel" in refusals  # the code's label, not the code
+    assert "category-not-for-purpose" not in refusals
     await axe_check(page)
     await screenshot(page, "coordinator-referral-refused")
 
@@ -95,11 +119,14 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
                               json={"purpose": "wijkteam-support"})
         assert r.status_code in (201, 409), r.text
     await page.reload()
-    await page.fill("#partnerOrganisation", "demo-municipality")
-    await page.fill("#purpose", "wijkteam-support")
+    assert "wijkteam-support" in await allowed.evaluate_all("os => os.map(o => o.value)")
+    await page.select_option("#partnerOrganisation", "demo-municipality")
+    await page.select_option("#purpose", "wijkteam-support")
     await page.click("form[action$='/doorverwijzing'] button")
     await page.wait_for_selector("table.referrals")
-    assert "wijkteam-support" in await page.locator("table.referrals").inner_text()
+    referrals_table = await page.locator("table.referrals").inner_text()
+    assert "Ondersteuning door het wijkteam" in referrals_table and "Verstuurd" in referrals_table
+    assert "Toestemming (AVG" in referrals_table and "consent" not in referrals_table
 
     # The partner accepts and records an outcome over its API; the coordinator sees it.
     async with httpx.AsyncClient(base_url=signals, headers=coordinator) as client:
@@ -114,7 +141,7 @@ async def test_coordinator_triages_and_refers_and_sees_the_outcome(as_role, stac
         assert r.status_code == 200, r.text
     await page.reload()
     await page.wait_for_selector("ul.outcomes")
-    assert "contact-made" in await page.locator("ul.outcomes").inner_text()
+    assert "Contact gelegd" in await page.locator("ul.outcomes").inner_text()
     await screenshot(page, "coordinator-outcome")
 
 
@@ -167,7 +194,7 @@ async def test_pages_work_without_javascript(browser, stack):
     await page.click("button >> text=Filteren")
     await page.wait_for_url("**status=triaged**")
     statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
-    assert statuses and set(statuses) == {"triaged"}
+    assert statuses and set(statuses) == {"Beoordeeld"}
     await context.close()
 
 
@@ -176,6 +203,18 @@ async def test_a_page_in_english(as_role):
     await page.goto("/werkvoorraad")
     assert await page.locator("h1").inner_text() == "Queue"
     assert await page.locator("html").get_attribute("lang") == "en"
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert statuses and set(statuses) <= {"New", "Triaged", "Referred", "In progress",
+                                          "Resolved", "Closed without action"}, statuses
+    # A signal's page in English: the referral options' labels and reasons too.
+    await page.locator("table.queue a >> text=Open").first.click()
+    await page.wait_for_selector("#purpose")
+    groups = await page.locator("#purpose optgroup").evaluate_all(
+        "gs => gs.map(g => g.label)")
+    assert set(groups) <= {"Allowed by the covenant", "Not allowed (see below)"}, groups
+    why = await page.locator(".refused-options summary").text_content()
+    assert why and why.startswith("Why these referrals cannot be made")
+    await axe_check(page)
     await axe_check(page)
     await screenshot(page, "coordinator-queue-en")
 
@@ -242,6 +281,12 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     await page.wait_for_url("**subject=**")
     readers = await page.locator("table.access-log tbody tr td:nth-child(2)").all_inner_texts()
     assert set(readers) <= {"dev-coordinator@demo-corp-a"}
+    def column(n: int):
+        return page.locator(f"table.access-log tbody tr td:nth-child({n})").all_inner_texts()
+
+    assert set(await column(4)) == {"Coördinator"}  # labels of the API, not codes
+    assert "Behandeling van de melding" in await column(5)
+    assert set(await column(8)) <= {"Toegestaan", "Geweigerd"}
 
     await page.click("text=Verzoeken van betrokkenen")
     await page.wait_for_selector("table.erasure-records")
@@ -309,11 +354,30 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     csv = await (await download.value).path()
     assert "areaCode" in Path(csv).read_text().splitlines()[0]
 
+    # Change the variant's input: a bad exponent gets the API's message next to its field,
+    # the value kept; a good one makes a new version that differs from the first scenario.
+    await officer.fill("#exponent", "0")
+    await officer.click("form[action$='/invoer'] button")
+    await officer.wait_for_selector("#exponent-fout")
+    assert await officer.get_attribute("#exponent", "aria-invalid") == "true"
+    assert "exponent" in await officer.locator("#exponent-fout").inner_text()
+    assert await officer.input_value("#exponent") == "0"
+    await axe_check(officer)
+    await screenshot(officer, "scenario-input-error")
+    await officer.fill("#exponent", "2")
+    await officer.click("form[action$='/invoer'] button")
+    await officer.wait_for_selector("text=Opgeslagen.")
+    assert await officer.input_value("#exponent") == "2"
+    assert (await officer.locator(".scenario-version").inner_text()).startswith("2 ")
+
     # Compare the two: a chart (plotly, served by the console) and the table behind it.
-    await officer.select_option("#met", label="Basis (draft)")
+    await officer.select_option("#met", label="Basis (Concept)")
     await officer.click("button >> text=Vergelijken")
     await officer.wait_for_selector("[data-chart][data-drawn=yes]")
     assert await officer.locator("table.comparison tbody tr").count() >= 1
+    differences = await officer.locator(
+        "table.comparison tbody tr td:nth-child(4)").all_inner_texts()
+    assert any(any(ch in "123456789" for ch in d) for d in differences), differences
     await axe_check(officer)
     await screenshot(officer, "scenario-compare")
 
@@ -323,7 +387,7 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     assert "olga@gemeente" in await approver.locator(".drafted-by").inner_text()
     await approver.click("button >> text=Goedkeuren")
     await approver.wait_for_selector("text=Opgeslagen.")
-    assert await approver.locator(".scenario-status").inner_text() == "approved"
+    assert await approver.locator(".scenario-status").inner_text() == "Goedgekeurd"
     assert await approver.locator(".approved-by").inner_text() == "anton@gemeente"
     await axe_check(approver)
     await screenshot(approver, "scenario-approved")

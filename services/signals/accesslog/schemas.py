@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
+from services.signals.casework.schemas import LABEL, Labelled
+from services.signals.labels import label
 from services.signals.schemas_common import Body
 
 
-class AccessLogEntryRead(Body):
+class AccessLogEntryRead(Labelled):
     """One read of personal data, with its place in the hash chain."""
 
     id: int
@@ -26,6 +28,21 @@ class AccessLogEntryRead(Body):
     at: datetime
     prev_hash: str
     entry_hash: str
+
+    @computed_field(description=LABEL.format("role"))  # type: ignore[prop-decorator]
+    @property
+    def role_label(self) -> str | None:
+        return label("role", self.role)
+
+    @computed_field(description=LABEL.format("purpose") + " (a read or a referral purpose)")  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("read-purpose", self.purpose) or label("purpose", self.purpose)
+
+    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> str | None:
+        return label("access-outcome", self.outcome)
 
 
 class AccessLogPage(Body):

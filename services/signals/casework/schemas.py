@@ -74,6 +74,11 @@ class ReferralSummary(Labelled):
     def status_label(self) -> str | None:
         return label("referral-status", self.status)
 
+    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
+    @property
+    def legal_basis_label(self) -> str | None:
+        return label("legal-basis", self.legal_basis)
+
     @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
     @property
     def outcome_label(self) -> str | None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from services.signals.categories.taxonomy import Taxonomy, load_taxonomy
+from services.signals.covenants.registry import load_covenants
 from services.signals.dependencies import CurrentPrincipal
 from services.signals.labels import SUBCATEGORY, code_lists
 from services.signals.schemas_common import Body
@@ -33,6 +34,8 @@ class CodeItem(Body):
     label_nl: str
     label_en: str
     category: str | None = Field(default=None, description="Of a subcategory: its category")
+    roles: list[str] | None = Field(default=None, description=(
+        "Of a read purpose: the roles that may give it (GET /v1/signals/{signalId}?purpose=)"))
 
 
 class CodeLists(Body):
@@ -41,8 +44,9 @@ class CodeLists(Body):
     language: str = Field(description="The language of `label`: nl (default) or en")
     lists: dict[str, list[CodeItem]] = Field(description=(
         "By list: signal-status, severity, outcome, referral-status, referral-step, "
-        "hand-back-reason, withdrawal-reason, sensitivity, consent-status, refusal, category, "
-        "subcategory, partner-type, purpose, read-purpose"))
+        "hand-back-reason, withdrawal-reason, sensitivity, consent-status, refusal, "
+        "legal-basis, role, access-outcome, category, subcategory, partner-type, purpose, "
+        "read-purpose"))
 
 
 @router.get("/code-lists", response_model=CodeLists)
@@ -52,12 +56,14 @@ async def list_codes(_: CurrentPrincipal) -> CodeLists:
     `label` follows `Accept-Language` (nl by default, en on request); `labelNl` and
     `labelEn` are always both there. Codes are the contract; labels may be reworded."""
     lang = current_language()
+    read_roles = {p.code: list(p.roles) for p in load_covenants().read_purposes.values()}
     lists: dict[str, list[CodeItem]] = {}
     for name, codes in code_lists().items():
         items = []
         for code, texts in codes.items():
             parent, own = code.rsplit("/", 1) if name == SUBCATEGORY else ("", code)
             items.append(CodeItem(code=own, label=texts[lang], label_nl=texts["nl"],
-                                  label_en=texts["en"], category=parent or None))
+                                  label_en=texts["en"], category=parent or None,
+                                  roles=read_roles.get(own) if name == "read-purpose" else None))
         lists[name] = items
     return CodeLists(language=lang, lists=lists)

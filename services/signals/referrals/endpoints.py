@@ -31,6 +31,7 @@ from services.signals.referrals.schemas import (
     PartnerReferral,
     PartnerReferralPage,
     ReferralCreate,
+    ReferralOptions,
     ReferralRead,
     ReferralWithdrawalCreate,
 )
@@ -59,6 +60,20 @@ async def create_referral(
                              await consent_entries(session, signal))
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
     return views.referral(referral)
+
+
+@router.get("/signals/{signalId}/referral-options", response_model=ReferralOptions,
+            responses=problem_responses(400, 404))
+async def list_referral_options(
+    signal_id: SignalId, session: SessionDep, principal: Coordinator,
+) -> ReferralOptions:
+    """Where your organisation's signal may be referred: every partner organisation and
+    purpose the covenants name, each allowed or refused with the reasons, by the same check
+    as POST /v1/signals/{signalId}/referrals (its consents and objections counted). No
+    personal data and no read logged: it says what may go, never what is in the signal."""
+    signal = await own_signal(session, signal_id, principal.organisation)
+    options = service.referral_options(signal, await consent_entries(session, signal))
+    return views.referral_options(signal, options, service.not_referable(signal))
 
 
 @router.get("/referrals", response_model=PartnerReferralPage, response_model_exclude_none=True,

@@ -85,6 +85,11 @@ class ReferralCreate(Body):
 class ReferralRead(ReferralLabels):
     """A referral as the referring organisation sees it."""
 
+    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
+    @property
+    def legal_basis_label(self) -> str | None:
+        return label("legal-basis", self.legal_basis)
+
     id: uuid.UUID
     signal_id: uuid.UUID
     partner_organisation: str
@@ -204,3 +209,60 @@ class ReferralWithdrawalCreate(Body):
     reason: ShortText | None = Field(default=None, description=(
         "A short explanation (personal data: stored encrypted in the signal's history); "
         "required with reason code `other`"))
+
+
+class ReferralRefusal(Labelled):
+    """Why the covenants refuse one referral: the code POST .../referrals would give."""
+
+    code: str = Field(description="As in the 422 of POST /v1/signals/{signalId}/referrals")
+    message: str = Field(description="In the language of the answer (Content-Language)")
+
+    @computed_field(description=LABEL.format("code"))  # type: ignore[prop-decorator]
+    @property
+    def code_label(self) -> str | None:
+        return label("refusal", self.code)
+
+
+class ReferralOption(Labelled):
+    """One partner organisation and purpose a covenant names, checked for this signal."""
+
+    partner_organisation: str = Field(
+        description="Send as partnerOrganisation to POST /v1/signals/{signalId}/referrals")
+    partner_organisation_name: str
+    partner_type: str
+    purpose: str = Field(description="Send as purpose to POST /v1/signals/{signalId}/referrals")
+    legal_basis: str = Field(description="GDPR art. 6(1) ground the referral would rest on")
+    legal_reference: str
+    allowed: bool = Field(description=(
+        "Whether the covenants allow this referral of this signal now (its status aside: see "
+        "`referable`)"))
+    exposed_fields: list[ReferralField] = Field(description=(
+        "What the partner would see; empty when refused"))
+    refusals: list[ReferralRefusal] = Field(description="Why not; empty when allowed")
+
+    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
+    @property
+    def legal_basis_label(self) -> str | None:
+        return label("legal-basis", self.legal_basis)
+
+    @computed_field(description=LABEL.format("partnerType"))  # type: ignore[prop-decorator]
+    @property
+    def partner_type_label(self) -> str | None:
+        return label("partner-type", self.partner_type)
+
+    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
+    @property
+    def purpose_label(self) -> str | None:
+        return label("purpose", self.purpose)
+
+
+class ReferralOptions(Body):
+    """Where this signal may go: every partner and purpose of the covenants, allowed or not
+    and why, by the very check a referral gets. No personal data."""
+
+    signal_id: uuid.UUID
+    referable: bool = Field(description="Whether the signal's status allows a referral now")
+    not_referable_reason: str | None = Field(description=(
+        "Why not (the 409 a referral would get), in the language of the answer"))
+    options: list[ReferralOption] = Field(description=(
+        "In covenant order: allowed and refused alike"))

@@ -24,6 +24,8 @@ from services.signals.covenants.need_to_know import (
     team_purposes,
 )
 from services.signals.covenants.registry import (
+    Purpose,
+    ReferralDecision,
     ReferralField,
     ReferralSubject,
     RentArrearsPreconditions,
@@ -86,14 +88,47 @@ def subject_of(signal: Signal, consent: list[Entry]) -> ReferralSubject:
             tenant_objected=signal.tenant_objected))
 
 
+def not_referable(signal: Signal) -> str | None:
+    """Why the signal's status allows no referral now (None: it does)."""
+    if SignalStatus(signal.status) in REFERABLE:
+        return None
+    if signal.status == SignalStatus.NEW:
+        return f"a signal that is {signal.status} cannot be referred; triage it first"
+    return f"a signal that is {signal.status} cannot be referred; reopen it first"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One partner and purpose of a covenant, and the check `refer` would make of it."""
+
+    organisation: str
+    organisation_name: str
+    purpose: Purpose
+    decision: ReferralDecision
+
+
+def referral_options(signal: Signal, consent: list[Entry]) -> list[Option]:
+    """Every partner organisation and purpose the covenants name, each checked by
+    `check_referral` exactly as `refer` checks it, so a list and a referral cannot disagree.
+    Covenant order: organisations, then their purposes, as in covenants.toml."""
+    registry, subject = load_covenants(), subject_of(signal, consent)
+    options = []
+    for covenant in registry.organisations.values():
+        for code in covenant.purposes:
+            purpose = registry.purposes[code]  # the loader refuses an unknown one
+            options.append(Option(covenant.organisation, covenant.name, purpose,
+                                  check_referral(subject, covenant.organisation, code,
+                                                 registry=registry)))
+    return options
+
+
 def refer(session: AsyncSession, signal: Signal, partner: str, purpose: str,
           principal: Principal, source: str, cipher: FieldCipher, consent: list[Entry],
           ) -> Referral:
     """Check the covenant, record the referral and its event; a triaged signal is referred."""
-    if SignalStatus(signal.status) not in REFERABLE:
-        raise Conflict(f"a signal that is {signal.status} cannot be referred; triage it first"
-                       if signal.status == SignalStatus.NEW else
-                       f"a signal that is {signal.status} cannot be referred; reopen it first")
+    why_not = not_referable(signal)
+    if why_not is not None:
+        raise Conflict(why_not)
     decision = check_referral(subject_of(signal, consent), partner, purpose)
     if not decision.allowed or decision.purpose is None:
         raise Unprocessable(

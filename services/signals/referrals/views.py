@@ -4,14 +4,26 @@ sees (the signal's fields already cut down to what the purpose allows)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import orjson
 
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
-from services.signals.models import Referral
+from services.signals.models import Referral, Signal
 from services.signals.referrals.lifecycle import ReferralStatus
-from services.signals.referrals.schemas import PartnerReferral, ReferralRead, SharedSignal
+from services.signals.referrals.schemas import (
+    PartnerReferral,
+    ReferralOption,
+    ReferralOptions,
+    ReferralRead,
+    ReferralRefusal,
+    SharedSignal,
+)
+from shared import i18n
+
+if TYPE_CHECKING:  # service.py imports this module
+    from services.signals.referrals import service
 
 
 def exposed(row: Referral) -> list[ReferralField]:
@@ -46,3 +58,20 @@ def partner_referral(row: Referral, signal: SharedSignal, personal_data_until: d
         handed_back_at=row.handed_back_at, end_reason=row.end_reason,
         withdrawn_at=row.withdrawn_at,
         personal_data_until=personal_data_until, signal=signal)
+
+
+def referral_options(signal: Signal, options: list[service.Option],
+                     not_referable: str | None) -> ReferralOptions:
+    """The options as the API shows them; messages in the answer's language (a 200 body is
+    not translated on the way out, unlike a problem)."""
+    return ReferralOptions(
+        signal_id=signal.id, referable=not_referable is None,
+        not_referable_reason=i18n.translate(not_referable) if not_referable else None,
+        options=[ReferralOption(
+            partner_organisation=o.organisation, partner_organisation_name=o.organisation_name,
+            partner_type=o.purpose.partner_type, purpose=o.purpose.code,
+            legal_basis=o.purpose.legal_basis.value, legal_reference=o.purpose.reference,
+            allowed=o.decision.allowed, exposed_fields=sorted(o.decision.exposed_fields),
+            refusals=[ReferralRefusal(code=r.code.value, message=i18n.translate(r.message))
+                      for r in o.decision.reasons])
+            for o in options])

@@ -7,9 +7,10 @@ from enum import StrEnum
 
 import pytest
 
+from services.signals.accesslog.chain import AccessOutcome
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
-from services.signals.covenants.registry import RefusalCode, load_covenants
+from services.signals.covenants.registry import LegalBasis, RefusalCode, load_covenants
 from services.signals.labels import OWN_LISTS, code_lists
 from services.signals.referrals.lifecycle import (
     HandBackReason,
@@ -19,13 +20,15 @@ from services.signals.referrals.lifecycle import (
     WithdrawalReason,
 )
 from services.signals.tests.conftest import create, move
+from shared.auth import Role
 
 ENUMS: dict[str, list[type[StrEnum]]] = {
     "signal-status": [SignalStatus], "severity": [Severity], "outcome": [Outcome],
     "referral-status": [ReferralStatus], "referral-step": [ReferralStep],
     "hand-back-reason": [HandBackReason],
     "withdrawal-reason": [WithdrawalReason, ResidentWithdrawalReason],
-    "sensitivity": [Sensitivity], "refusal": [RefusalCode],
+    "sensitivity": [Sensitivity], "refusal": [RefusalCode], "legal-basis": [LegalBasis],
+    "role": [Role], "access-outcome": [AccessOutcome],
 }
 
 
@@ -69,7 +72,12 @@ async def test_code_lists_in_dutch_and_english(signals_service, auth) -> None:
         statuses = {i["code"]: i for i in body["lists"]["signal-status"]}
         assert statuses["in-progress"] == {"code": "in-progress", "label": "In behandeling",
                                            "labelNl": "In behandeling",
-                                           "labelEn": "In progress", "category": None}
+                                           "labelEn": "In progress", "category": None,
+                                           "roles": None}
+        # A read purpose says who may give it (covenants.toml), so a console offers only those.
+        read = {i["code"]: i["roles"] for i in body["lists"]["read-purpose"]}
+        assert read["triage"] == ["coordinator"]
+        assert read["data-subject-access"] == ["privacy-officer"]
         subs = [i for i in body["lists"]["subcategory"] if i["code"] == "noise"]
         assert subs and subs[0]["category"] == "nuisance"
         assert set(body["lists"]) == set(code_lists())
@@ -108,6 +116,13 @@ async def test_answers_label_their_codes_in_the_requested_language(signals_servi
         listed = (await client.get("/v1/signals", headers={**fw, "Accept-Language": "en"}
                                    )).json()["items"]
         assert {i["statusLabel"] for i in listed} == {"Triaged"}
+        read = await client.get(f"/v1/signals/{signal['id']}", params={"purpose": "triage"},
+                                headers=coord)
+        assert read.status_code == 200, read.text
+        log = (await client.get("/v1/access-log", headers=auth("privacy-officer"))).json()
+        entry = log["items"][-1]
+        assert (entry["roleLabel"], entry["purposeLabel"], entry["outcomeLabel"]) == (
+            "Coördinator", "Beoordeling en doorverwijzing", "Toegestaan")
 
 
 async def test_problems_are_dutch_unless_english_is_asked(signals_service, auth) -> None:
