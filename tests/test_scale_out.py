@@ -59,7 +59,7 @@ async def test_two_indicators_instances_split_the_work_and_survive_a_kill(
          "--port", str(port), "--log-level", "error"],
         env={**os.environ, "DDK_INDICATORS_DATABASE_URL": settings.database_url,
              "DDK_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-             "DDK_KAFKA_SESSION_TIMEOUT_MS": "6000", "DDK_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+             "DDK_KAFKA_SESSION_TIMEOUT_MS": "2000", "DDK_KAFKA_HEARTBEAT_INTERVAL_MS": "400",
              "DDK_AUTH_PUBLIC_KEY_FILE": settings.auth_public_key_file,
              "DDK_LOG_LEVEL": "ERROR"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

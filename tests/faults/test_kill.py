@@ -72,8 +72,13 @@ class Server:
         assert any(backlog for _, backlog in self.at_kill), self.at_kill
 
 
-async def kill_now_and_then(client, server, done, pause=(0.1, 0.6)):
-    """SIGKILL the server a random `pause` after each time it is up again, until `done`."""
+async def kill_now_and_then(client, server, done, pause=(0.1, 0.6), posts=(20, 60)):
+    """SIGKILL the server a random `pause` after each time it is up again, or once a random
+    number of `posts` more were answered if that comes first, until `done`.
+
+    The count keeps kills spread over the stream however fast the machine is: on time alone,
+    a fast machine got through the posts with two kills.
+    """
     rng = random.Random(7)
     while not done.is_set():
         while not done.is_set():  # let it come up (and its relay run) first
@@ -82,7 +87,11 @@ async def kill_now_and_then(client, server, done, pause=(0.1, 0.6)):
                 break
             except httpx.HTTPError:
                 await asyncio.sleep(0.05)
-        await asyncio.sleep(rng.uniform(*pause))
+        deadline = asyncio.get_running_loop().time() + rng.uniform(*pause)
+        target = server.acked + rng.randint(*posts)
+        while (not done.is_set() and server.acked < target  # noqa: ASYNC110 (a counter)
+               and asyncio.get_running_loop().time() < deadline):
+            await asyncio.sleep(0.01)
         if done.is_set():
             break
         server.kill()
@@ -204,7 +213,7 @@ async def test_signals_relay_killed_while_1000_signals_are_posted(indicators, au
             async with httpx.AsyncClient(timeout=5) as client:
                 # Longer pauses than above: the real service takes a while to start again.
                 kill_task = asyncio.create_task(
-                    kill_now_and_then(client, server, done, pause=(0.5, 2.0)))
+                    kill_now_and_then(client, server, done, pause=(0.5, 2.0), posts=(60, 200)))
                 await asyncio.gather(*(post_area(client, a) for a in SIGNAL_AREAS))
                 done.set()
                 await kill_task
