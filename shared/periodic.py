@@ -98,6 +98,9 @@ class PeriodicTask(ABC):
                 self._failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 await self.failed(exc)
+                # A wake that came during the failing tick (a commit's notify) must not end
+                # the backoff at once: under load that would retry at the commit rate.
+                self._wake.clear()
                 pause = self.backoff_s()
                 continue
             self._failures = 0

@@ -65,3 +65,23 @@ async def test_first_delay_waits_one_interval() -> None:
     await asyncio.sleep(0.1)
     assert task.ticks == []
     await task.stop()
+
+
+class NotifiedWhileFailing(Recorder):
+    """A commit's notify() lands while the tick is failing (before the backoff begins)."""
+
+    async def tick(self) -> float | None:
+        if self.plan and isinstance(self.plan[0], Exception):
+            self.notify()
+        return await super().tick()
+
+
+async def test_a_wake_during_a_failing_tick_does_not_cut_the_backoff_short() -> None:
+    task = NotifiedWhileFailing([RuntimeError("broker away")] * 5,
+                                interval_s=0.2, max_backoff_s=0.2)
+    task.start()
+    await asyncio.sleep(0.5)
+    await task.stop()
+    # At once, then every 0.2 s: three ticks. A wake kept from the failing tick would end
+    # each backoff at once: all five failures and a success within the first moment.
+    assert len(task.ticks) <= 4, len(task.ticks)
