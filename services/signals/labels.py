@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, computed_field
+from pydantic.alias_generators import to_camel
 
 from shared import i18n
 
@@ -59,3 +63,17 @@ def subcategory_label(category: str | None, subcategory: str | None) -> str | No
     if category is None or subcategory is None:
         return None
     return label(SUBCATEGORY, f"{category}/{subcategory}")
+
+
+LABEL = "The label of {} in the language of the answer (Content-Language); see /code-lists"
+
+
+def code_label(field: str, *lists: str, note: str = "") -> Any:
+    """A schema's computed `<field>Label`: the label of its code `field` in the first of `lists`
+    that has it, in the answer's language."""
+
+    def of(model: BaseModel) -> str | None:
+        code = getattr(model, field)
+        return next((text for name in lists if (text := label(name, code)) is not None), None)
+
+    return computed_field(description=LABEL.format(to_camel(field)) + note)(property(of))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
-from pydantic import Field, computed_field
+from pydantic import Field
 
-from services.signals.casework.schemas import LABEL, Labelled
-from services.signals.labels import label
+from services.signals.casework.schemas import Labelled
+from services.signals.labels import code_label
 from services.signals.schemas_common import Body
 
 
@@ -29,20 +30,12 @@ class AccessLogEntryRead(Labelled):
     prev_hash: str
     entry_hash: str
 
-    @computed_field(description=LABEL.format("role"))  # type: ignore[prop-decorator]
-    @property
-    def role_label(self) -> str | None:
-        return label("role", self.role)
+    role_label: ClassVar[Any] = code_label("role", "role")
 
-    @computed_field(description=LABEL.format("purpose") + " (a read or a referral purpose)")  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("read-purpose", self.purpose) or label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "read-purpose", "purpose",
+                                           note=" (a read or a referral purpose)")
 
-    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
-    @property
-    def outcome_label(self) -> str | None:
-        return label("access-outcome", self.outcome)
+    outcome_label: ClassVar[Any] = code_label("outcome", "access-outcome")
 
 
 class AccessLogPage(Body):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, computed_field
 
 from services.signals.casework.workflow import Outcome, SignalStatus
-from services.signals.labels import label, subcategory_label
+from services.signals.labels import LABEL, code_label, subcategory_label
 from services.signals.schemas_common import Body
 
 #: The description of every `...Label` field: the code beside it stays the contract.
-LABEL = "The label of {} in the language of the answer (Content-Language); see /code-lists"
 
 
 def _labels_optional(schema: dict[str, Any]) -> None:
@@ -64,25 +63,13 @@ class ReferralSummary(Labelled):
     withdrawn_at: datetime | None = Field(
         default=None, description="Withdrawn with the consent it rested on")
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
-    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
-    @property
-    def status_label(self) -> str | None:
-        return label("referral-status", self.status)
+    status_label: ClassVar[Any] = code_label("status", "referral-status")
 
-    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
-    @property
-    def legal_basis_label(self) -> str | None:
-        return label("legal-basis", self.legal_basis)
+    legal_basis_label: ClassVar[Any] = code_label("legal_basis", "legal-basis")
 
-    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
-    @property
-    def outcome_label(self) -> str | None:
-        return label("outcome", self.outcome)
+    outcome_label: ClassVar[Any] = code_label("outcome", "outcome")
 
 
 class ConsentRead(Labelled):
@@ -96,15 +83,9 @@ class ConsentRead(Labelled):
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = None
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
-    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
-    @property
-    def status_label(self) -> str | None:
-        return label("consent-status", self.status)
+    status_label: ClassVar[Any] = code_label("status", "consent-status")
 
 
 class ObjectionRead(Labelled):
@@ -116,10 +97,7 @@ class ObjectionRead(Labelled):
     recorded_by: str
     recorded_at: datetime
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
 
 class OutcomeSummary(Labelled):
@@ -133,15 +111,9 @@ class OutcomeSummary(Labelled):
         default=None, description="When the partner follows up, if it said so",
         json_schema_extra={"format": "date"})  # on the field itself, for the API design rules
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
-    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
-    @property
-    def outcome_label(self) -> str | None:
-        return label("outcome", self.outcome)
+    outcome_label: ClassVar[Any] = code_label("outcome", "outcome")
 
 
 class SignalSummary(Labelled):
@@ -175,25 +147,16 @@ class SignalSummary(Labelled):
     outcomes: list[OutcomeSummary] = Field(
         default=[], description="The outcomes of its referrals, oldest first")
 
-    @computed_field(description=LABEL.format("category"))  # type: ignore[prop-decorator]
-    @property
-    def category_label(self) -> str | None:
-        return label("category", self.category)
+    category_label: ClassVar[Any] = code_label("category", "category")
 
     @computed_field(description=LABEL.format("subcategory"))  # type: ignore[prop-decorator]
     @property
     def subcategory_label(self) -> str | None:
         return subcategory_label(self.category, self.subcategory)
 
-    @computed_field(description=LABEL.format("severity"))  # type: ignore[prop-decorator]
-    @property
-    def severity_label(self) -> str | None:
-        return label("severity", self.severity)
+    severity_label: ClassVar[Any] = code_label("severity", "severity")
 
-    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
-    @property
-    def status_label(self) -> str | None:
-        return label("signal-status", self.status)
+    status_label: ClassVar[Any] = code_label("status", "signal-status")
 
 
 class SignalRead(SignalSummary):
@@ -255,31 +218,16 @@ class StatusChangeRead(Labelled):
     changed_by_organisation: str
     changed_at: datetime
 
-    @computed_field(description=LABEL.format("fromStatus"))  # type: ignore[prop-decorator]
-    @property
-    def from_status_label(self) -> str | None:
-        return label("signal-status", self.from_status)
+    from_status_label: ClassVar[Any] = code_label("from_status", "signal-status")
 
-    @computed_field(description=LABEL.format("toStatus"))  # type: ignore[prop-decorator]
-    @property
-    def to_status_label(self) -> str | None:
-        return label("signal-status", self.to_status)
+    to_status_label: ClassVar[Any] = code_label("to_status", "signal-status")
 
-    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
-    @property
-    def outcome_label(self) -> str | None:
-        return label("outcome", self.outcome)
+    outcome_label: ClassVar[Any] = code_label("outcome", "outcome")
 
-    @computed_field(description=LABEL.format("referralStep"))  # type: ignore[prop-decorator]
-    @property
-    def referral_step_label(self) -> str | None:
-        return label("referral-step", self.referral_step)
+    referral_step_label: ClassVar[Any] = code_label("referral_step", "referral-step")
 
-    @computed_field(description=LABEL.format("referralReason"))  # type: ignore[prop-decorator]
-    @property
-    def referral_reason_label(self) -> str | None:
-        return (label("hand-back-reason", self.referral_reason)
-                or label("withdrawal-reason", self.referral_reason))
+    referral_reason_label: ClassVar[Any] = code_label("referral_reason", "hand-back-reason",
+                                                      "withdrawal-reason")
 
 
 class History(Body):

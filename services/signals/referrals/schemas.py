@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, StringConstraints, computed_field
 from pydantic.config import JsonDict
 
-from services.signals.casework.schemas import LABEL, AddressRead, Labelled
+from services.signals.casework.schemas import AddressRead, Labelled
 from services.signals.casework.workflow import Outcome
 from services.signals.covenants.registry import ReferralField
-from services.signals.labels import label, subcategory_label
+from services.signals.labels import LABEL, code_label, subcategory_label
 from services.signals.referrals.lifecycle import (
     HandBackReason,
     ReferralStatus,
@@ -43,26 +43,14 @@ class ReferralLabels(Labelled):
     outcome: Outcome | None = None
     end_reason: str | None = None
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
-    @computed_field(description=LABEL.format("status"))  # type: ignore[prop-decorator]
-    @property
-    def status_label(self) -> str | None:
-        return label("referral-status", self.status)
+    status_label: ClassVar[Any] = code_label("status", "referral-status")
 
-    @computed_field(description=LABEL.format("outcome"))  # type: ignore[prop-decorator]
-    @property
-    def outcome_label(self) -> str | None:
-        return label("outcome", self.outcome)
+    outcome_label: ClassVar[Any] = code_label("outcome", "outcome")
 
-    @computed_field(description=LABEL.format("endReason"))  # type: ignore[prop-decorator]
-    @property
-    def end_reason_label(self) -> str | None:
-        return (label("hand-back-reason", self.end_reason)
-                or label("withdrawal-reason", self.end_reason))
+    end_reason_label: ClassVar[Any] = code_label("end_reason", "hand-back-reason",
+                                                 "withdrawal-reason")
 
 
 def _within_a_year(day: date) -> date:
@@ -85,10 +73,7 @@ class ReferralCreate(Body):
 class ReferralRead(ReferralLabels):
     """A referral as the referring organisation sees it."""
 
-    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
-    @property
-    def legal_basis_label(self) -> str | None:
-        return label("legal-basis", self.legal_basis)
+    legal_basis_label: ClassVar[Any] = code_label("legal_basis", "legal-basis")
 
     id: uuid.UUID
     signal_id: uuid.UUID
@@ -130,20 +115,14 @@ class SharedSignal(Labelled):
     arrears_amount_cents: int | None = None
     arrears_since: date | None = None
 
-    @computed_field(description=LABEL.format("category"))  # type: ignore[prop-decorator]
-    @property
-    def category_label(self) -> str | None:
-        return label("category", self.category)
+    category_label: ClassVar[Any] = code_label("category", "category")
 
     @computed_field(description=LABEL.format("subcategory"))  # type: ignore[prop-decorator]
     @property
     def subcategory_label(self) -> str | None:
         return subcategory_label(self.category, self.subcategory)
 
-    @computed_field(description=LABEL.format("severity"))  # type: ignore[prop-decorator]
-    @property
-    def severity_label(self) -> str | None:
-        return label("severity", self.severity)
+    severity_label: ClassVar[Any] = code_label("severity", "severity")
 
 
 class PartnerReferral(ReferralLabels):
@@ -217,10 +196,7 @@ class ReferralRefusal(Labelled):
     code: str = Field(description="As in the 422 of POST /v1/signals/{signalId}/referrals")
     message: str = Field(description="In the language of the answer (Content-Language)")
 
-    @computed_field(description=LABEL.format("code"))  # type: ignore[prop-decorator]
-    @property
-    def code_label(self) -> str | None:
-        return label("refusal", self.code)
+    code_label: ClassVar[Any] = code_label("code", "refusal")
 
 
 class ReferralOption(Labelled):
@@ -240,20 +216,11 @@ class ReferralOption(Labelled):
         "What the partner would see; empty when refused"))
     refusals: list[ReferralRefusal] = Field(description="Why not; empty when allowed")
 
-    @computed_field(description=LABEL.format("legalBasis"))  # type: ignore[prop-decorator]
-    @property
-    def legal_basis_label(self) -> str | None:
-        return label("legal-basis", self.legal_basis)
+    legal_basis_label: ClassVar[Any] = code_label("legal_basis", "legal-basis")
 
-    @computed_field(description=LABEL.format("partnerType"))  # type: ignore[prop-decorator]
-    @property
-    def partner_type_label(self) -> str | None:
-        return label("partner-type", self.partner_type)
+    partner_type_label: ClassVar[Any] = code_label("partner_type", "partner-type")
 
-    @computed_field(description=LABEL.format("purpose"))  # type: ignore[prop-decorator]
-    @property
-    def purpose_label(self) -> str | None:
-        return label("purpose", self.purpose)
+    purpose_label: ClassVar[Any] = code_label("purpose", "purpose")
 
 
 class ReferralOptions(Body):
