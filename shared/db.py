@@ -83,8 +83,12 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, busy_timeout_ms: int = 5000, *, immediate: bool = True,
+                  **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, FULL sync, a busy timeout and immediate transactions.
+
+    `immediate=False`: plain (deferred) transactions, for an engine that only reads: in WAL
+    mode its reads then neither wait for nor block the writer.
 
     SQLite allows one writer: a single pooled connection, used inline on the event loop
     (see shared.sqlite_inline), serialises this process's access, and BEGIN IMMEDIATE makes
@@ -104,7 +108,7 @@ def create_engine(url: str, busy_timeout_ms: int = 5000, **kwargs: Any) -> Async
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -127,11 +131,13 @@ def connect_args(settings: ServiceSettings) -> dict[str, Any]:
     return {"ssl": context}
 
 
-def engine_for(settings: ServiceSettings, url: str | None = None) -> AsyncEngine:
-    """A service's engine: its database (or `url`), over TLS as its settings say."""
+def engine_for(settings: ServiceSettings, url: str | None = None, *, reads_only: bool = False
+               ) -> AsyncEngine:
+    """A service's engine: its database (or `url`), over TLS as its settings say.
+    `reads_only`: see `create_engine`'s `immediate`."""
     url = url or settings.sqlalchemy_url()
     if is_sqlite(url):
-        return create_engine(url, settings.sqlite_busy_timeout_ms)
+        return create_engine(url, settings.sqlite_busy_timeout_ms, immediate=not reads_only)
     return create_engine(url, connect_args=connect_args(settings))
 
 

@@ -13,8 +13,8 @@ from services.indicators.computation.periods import (
     latest_final_period,
     parse_period,
 )
-from services.indicators.computation.service import ComputationCache
 from services.indicators.runtime import indicators_runtime
+from services.indicators.snapshots.reader import SnapshotReader
 from shared.auth import Forbidden, Principal, Role, require_roles
 from shared.db import utcnow
 from shared.problems import BadRequest, InvalidParam
@@ -41,7 +41,7 @@ def _bad_period(name: str, code: str, reason: str) -> BadRequest:
                       [InvalidParam(name=f"query.{name}", code=code, reason=reason)])
 
 
-async def bounded_period(session: AsyncSession, cache: ComputationCache, text: str | None,
+async def bounded_period(session: AsyncSession, cache: SnapshotReader, text: str | None,
                          name: str = "period") -> Period:
     """`period_of`, and a period named in the query must lie within the period bounds (the
     first month with data up to the current month); anything else is a 400 naming it."""
@@ -53,7 +53,7 @@ async def bounded_period(session: AsyncSession, cache: ComputationCache, text: s
     return period
 
 
-async def requested_period(session: AsyncSession, cache: ComputationCache,
+async def requested_period(session: AsyncSession, cache: SnapshotReader,
                            principal: Principal, text: str | None, name: str = "period"
                            ) -> Period:
     """The bounded period a reader asks for, as `readable_period` allows it."""
@@ -87,8 +87,8 @@ def readable_period(text: str | None, principal: Principal, grace_days: int,
     return period
 
 
-async def computation_cache(request: Request) -> ComputationCache:
-    return indicators_runtime(request).computation_cache
+async def snapshot_reader(request: Request) -> SnapshotReader:
+    return indicators_runtime(request).reader
 
 
 async def snapshot_areas_per_part(request: Request) -> int:
@@ -99,7 +99,7 @@ async def event_source(request: Request) -> str:
     return indicators_runtime(request).settings.cloudevents_source()
 
 
-CacheDep = Annotated[ComputationCache, Depends(computation_cache)]
+CacheDep = Annotated[SnapshotReader, Depends(snapshot_reader)]
 EventSourceDep = Annotated[str, Depends(event_source)]
 AreasPerPartDep = Annotated[int, Depends(snapshot_areas_per_part)]
 

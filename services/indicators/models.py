@@ -192,3 +192,65 @@ class AreaGeometry(Base):
     source: Mapped[str] = mapped_column(String(200))
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SnapshotMark(Base):
+    """A buurt whose facts of one month changed since the stored snapshots were last updated.
+
+    The snapshot worker (`services.indicators.snapshots`) updates every stored period the
+    month counts in (as period, as previous period of a trend, or in the stacking window).
+    `code` "*" marks a change of the register or the open statistics: every stored period is
+    computed again.
+    """
+
+    __tablename__ = "snapshot_marks"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IndicatorSnapshot(Base):
+    """The stored indicators of one period: what every reader reads (reads never compute).
+
+    `seq` grows with every write of the period (of any area row or the index); readers keep
+    the newest `seq` they loaded and read only the area rows written after it. A full
+    recompute starts a new `generation`: readers then load the period again whole.
+    """
+
+    __tablename__ = "indicator_snapshots"
+
+    period: Mapped[str] = mapped_column(String(30), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    method_version: Mapped[str] = mapped_column(String(30))
+    # The buurten's vulnerability index and its rank stability (JSON), rewritten whole.
+    vulnerability_index: Mapped[str] = mapped_column(Text)
+    index_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class SnapshotArea(Base):
+    """One area's stored indicators in one period: public cells and raw values (JSON)."""
+
+    __tablename__ = "indicator_snapshot_areas"
+    __table_args__ = (Index("ix_indicator_snapshot_areas_period_seq", "period", "seq"),)
+
+    period: Mapped[str] = mapped_column(String(30), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # [[value, reason], ...] and [raw value, ...], both in the order of the definitions.
+    public: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class SnapshotRequest(Base):
+    """A period a reader asked for that has no stored snapshot yet: the worker computes it."""
+
+    __tablename__ = "indicator_snapshot_requests"
+
+    period: Mapped[str] = mapped_column(String(30), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

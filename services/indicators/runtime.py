@@ -7,17 +7,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.indicators.cellkey import RecordKeys, record_keys
 from services.indicators.computation.service import ComputationCache
 from services.indicators.models import Inbox, Outbox
-from services.indicators.publication.publisher import IndicatorPublisher
 from services.indicators.settings import Settings
+from services.indicators.snapshots.process import WorkerProcess
+from services.indicators.snapshots.reader import SnapshotReader
+from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
 from services.indicators.stream.handlers import ROUTES
 from services.indicators.stream.record_keys import fill_record_keys
 from services.indicators.stream.retention import RetentionClock
 from shared.consumer import EventConsumer
 from shared.contracts import areas, indicators, signals
+from shared.db import engine_for, sessionmaker
 from shared.kafka import dlq_topic
 from shared.runtime import Runtime, runtime_of
 
@@ -35,7 +39,11 @@ class IndicatorsRuntime(Runtime):
 
     settings: Settings
     computation_cache: ComputationCache = field(init=False)
-    publisher: IndicatorPublisher | None = field(init=False, default=None)
+    reader: SnapshotReader = field(init=False)
+    snapshots: SnapshotWorker = field(init=False)
+    worker_process: WorkerProcess | None = field(init=False, default=None)
+    inline_worker: InlineWorker | None = field(init=False, default=None)
+    read_engine: AsyncEngine = field(init=False)
     retention: RetentionClock | None = field(init=False, default=None)
     record_keys: RecordKeys = field(init=False)
 
@@ -53,14 +61,27 @@ class IndicatorsRuntime(Runtime):
         self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
         await super().start()
         self.configure_sessions()
+        # Plain transactions on SQLite: the readers' and the worker's reads never wait for
+        # a writer (each is BEGIN IMMEDIATE there), and block none.
+        self.read_engine = engine_for(s, reads_only=True)
+        reads = sessionmaker(self.read_engine)
+        self.reader = SnapshotReader(reads, self.sessions, self.computation_cache,
+                                     refresh_s=s.snapshot_read_refresh_s,
+                                     wait_s=s.snapshot_wait_s)
+        self.snapshots = SnapshotWorker(
+            self.sessions, reads, source=s.cloudevents_source(),
+            publish_events=s.indicator_publisher_enabled, debounce_s=s.indicator_debounce_s,
+            index_interval_s=s.snapshot_index_interval_s,
+            grace_days=s.period_grace_days, after_commit=self.notify_relay, tracer=self.tracer)
         filled = await fill_record_keys(self.sessions, self.record_keys)
         if filled:
             log.info("record keys filled in", extra={"facts": filled})
-        if s.indicator_publisher_enabled:
-            self.publisher = IndicatorPublisher(
-                self.sessions, s.cloudevents_source(), s.indicator_debounce_s, self.notify_relay,
-                tracer=self.tracer, grace_days=s.period_grace_days)
-            self.publisher.start()
+        if s.snapshot_worker == "process":
+            self.worker_process = WorkerProcess(s)
+            self.worker_process.start()
+        elif s.snapshot_worker == "inline":
+            self.inline_worker = InlineWorker(self.snapshots, s.snapshot_poll_s)
+            self.inline_worker.start()
         if s.pseudonym_retention_interval_s > 0:
             self.retention = RetentionClock(
                 self.sessions, timedelta(days=s.late_signal_grace_days),
@@ -74,9 +95,12 @@ class IndicatorsRuntime(Runtime):
     async def stop(self) -> None:
         if self.retention is not None:
             await self.retention.stop()
-        if self.publisher is not None:
-            await self.publisher.stop()
+        if self.inline_worker is not None:
+            await self.inline_worker.stop()
+        if self.worker_process is not None:
+            await self.worker_process.stop()
         await super().stop()
+        await self.read_engine.dispose()
 
 
 def _signals_consumer(rt: Runtime) -> list[EventConsumer]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 
 from services.indicators.computation.periods import GRACE_DAYS
@@ -16,11 +18,26 @@ class Settings(ServiceSettings):
 
     # The consumer group reading signals.v1 (a new group rebuilds the facts from the start).
     signals_consumer_group: str = "indicators.signals"
-    # At most one area-indicators-updated event per area per interval (the publisher's tick).
+    # At most one area-indicators-updated event per area per interval (the publisher's tick);
+    # with a snapshot worker, that worker writes the events (at most once per round).
     indicator_debounce_s: float = 1.0
     indicator_publisher_enabled: bool = True
-    # How long API readers share one full computation of a period.
+    # How long the period bounds' computation cache is shared (the indicators themselves are
+    # read from the stored snapshots).
     indicator_cache_s: float = 1.0
+    # Where the snapshot worker runs (services/indicators/snapshots): `process`, a process of
+    # its own started and watched by the service (a national computation must not stall the
+    # API); `inline`, in the service's event loop (tiny set-ups); `off`, elsewhere (another
+    # replica, or `python -m services.indicators.snapshots.process`).
+    snapshot_worker: Literal["process", "inline", "off"] = "process"
+    # How often the worker looks for marks, and readers for newer stored rows.
+    snapshot_poll_s: float = 0.05
+    snapshot_read_refresh_s: float = 0.05
+    # The buurten's vulnerability index is derived again at most this often (a national
+    # computation); an area's own figures are stored at every round.
+    snapshot_index_interval_s: float = 2.0
+    # How long a read of a period not stored yet waits for the worker before a 503.
+    snapshot_wait_s: float = 30.0
     # How long the first month with data (the lower bound of period parameters) is reused.
     period_bounds_cache_s: float = 60.0
     # Areas per indicator-snapshot-published part (each part stays well under 1 MiB).

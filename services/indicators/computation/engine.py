@@ -166,24 +166,37 @@ def compute(
     registered: Iterable[str] = (),
 ) -> Computation:
     """Every area's raw and public indicators, and the composite index of the buurten."""
-    counts = _roll_up(buurt_counts, programme_areas, registered)
-    public_counts = _disclose_counts(counts, programme_areas)
+    counts = roll_up(buurt_counts, programme_areas, registered)
+    public_counts = disclose_counts(counts, programme_areas)
+    results = area_results(counts, public_counts, statistics, programme_areas)
+    stability = composite_index(results, statistics)
+    return Computation(period, METHOD_VERSION, results, rank_stability=stability)
+
+
+def area_results(counts: Mapping[str, SignalCounts],
+                 public_counts: Mapping[str, Mapping[str, DisclosedValue]],
+                 statistics: Mapping[str, OpenStatistics],
+                 programme_areas: Mapping[str, Iterable[str]]) -> dict[str, AreaResult]:
+    """The areas of `counts` with their statistics (own, or their buurten's summed)."""
+    buurten_of = buurten_by_area(statistics, programme_areas)
+    return {code: AreaResult(code, area_level(code), c,
+                             statistics.get(code) or summed_statistics(
+                                 buurten_of.get(code, ()), statistics),
+                             public_counts[code])
+            for code, c in counts.items()}
+
+
+def buurten_by_area(statistics: Mapping[str, OpenStatistics],
+                    programme_areas: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
     buurten_of: dict[str, list[str]] = {k: list(v) for k, v in programme_areas.items()}
     for code in statistics:
         if area_level(code) is AreaLevel.BUURT:
             for parent in parents_of(code):
                 buurten_of.setdefault(parent, []).append(code)
-    results: dict[str, AreaResult] = {}
-    for code, c in counts.items():
-        level = area_level(code)
-        stats = statistics.get(code) or _summed_statistics(buurten_of.get(code, ()),
-                                                           statistics)
-        results[code] = AreaResult(code, level, c, stats, public_counts[code])
-    stability = _composite(results, statistics)
-    return Computation(period, METHOD_VERSION, results, rank_stability=stability)
+    return buurten_of
 
 
-def _roll_up(
+def roll_up(
     buurt_counts: Mapping[str, SignalCounts],
     programme_areas: Mapping[str, Iterable[str]],
     registered: Iterable[str],
@@ -207,13 +220,31 @@ def _roll_up(
     return dict(counts)
 
 
-def _disclose_counts(
+def disclose_counts(
     counts: Mapping[str, SignalCounts], programme_areas: Mapping[str, Iterable[str]],
 ) -> dict[str, dict[str, DisclosedValue]]:
     """Every area's protected counts: the CBS hierarchy and the programme areas protected
     together (`disclose_groups`), one count at a time, each perturbed by its cell key."""
+    groups = cell_groups(counts, programme_areas)
+    out: dict[str, dict[str, DisclosedValue]] = {code: {} for code in counts}
+    done: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, DisclosedValue]] = {}
+    for name, values, keys in count_cells(counts):
+        # The same counts with the same keys are the same cells (the base of stacking is the
+        # period's households for rolling periods): protected once, published alike.
+        signature = (tuple(values.values()), tuple(keys.values()))
+        if signature not in done:
+            done[signature] = disclose_groups(values, groups, keys)
+        for code, cell in done[signature].items():
+            out[code][name] = cell
+    return out
+
+
+def cell_groups(codes: Iterable[str], programme_areas: Mapping[str, Iterable[str]]
+                ) -> dict[str, list[str]]:
+    """The groups of `disclose_groups` among `codes`: each parent and its parts."""
+    codes = list(codes)
     groups: dict[str, list[str]] = defaultdict(list)
-    for code in counts:
+    for code in codes:
         level = area_level(code)
         if level is AreaLevel.BUURT:
             groups["WK" + code[2:8]].append(code)
@@ -223,9 +254,13 @@ def _disclose_counts(
             groups[NATIONAL_CODE].append(code)
     for programme_id, buurten in programme_areas.items():
         groups[programme_id] = sorted(set(buurten))
-    groups = {parent: kids for parent, kids in groups.items() if parent in counts}
-    out: dict[str, dict[str, DisclosedValue]] = {code: {} for code in counts}
-    done: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[str, DisclosedValue]] = {}
+    present = set(codes)
+    return {parent: kids for parent, kids in groups.items() if parent in present}
+
+
+def count_cells(counts: Mapping[str, SignalCounts]
+                ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
+    """(cell name, count per area, cell key per area) of every protected count."""
     cells: list[tuple[str, dict[str, int], dict[str, int]]] = [
         (name, {code: getattr(c, f) for code, c in counts.items()},
          {code: c.keys.get(f, 0) for code, c in counts.items()})
@@ -233,15 +268,7 @@ def _disclose_counts(
     cells += [(category_cell(x), {code: c.by_category.get(x, 0) for code, c in counts.items()},
                {code: c.by_category_keys.get(x, 0) for code, c in counts.items()})
               for x in sorted({x for c in counts.values() for x in c.by_category})]
-    for name, values, keys in cells:
-        # The same counts with the same keys are the same cells (the base of stacking is the
-        # period's households for rolling periods): protected once, published alike.
-        signature = (tuple(values.values()), tuple(keys.values()))
-        if signature not in done:
-            done[signature] = disclose_groups(values, groups, keys)
-        for code, cell in done[signature].items():
-            out[code][name] = cell
-    return out
+    return cells
 
 
 def category_cell(category: str) -> str:
@@ -319,7 +346,7 @@ def _open_value(s: OpenStatistics, indicator: str) -> float | None:
     return value
 
 
-def _summed_statistics(
+def summed_statistics(
     buurten: Iterable[str], statistics: Mapping[str, OpenStatistics]
 ) -> OpenStatistics:
     """Statistics of an area without its own CBS row (always so for a programme area): its
@@ -353,7 +380,7 @@ def _summed_statistics(
     )
 
 
-def _composite(results: dict[str, AreaResult], statistics: Mapping[str, OpenStatistics]
+def composite_index(results: dict[str, AreaResult], statistics: Mapping[str, OpenStatistics]
                ) -> tuple[RankStability, ...]:
     """Index of the buurten, from public signal rates and the open statistics only (a withheld
     value is missing): the index, its alternative ranks and their rank stability are made of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,11 +36,12 @@ class Cutoffs:
 
 
 async def signal_counts(session: AsyncSession, period: Period,
-                        cutoffs: Cutoffs = Cutoffs()) -> dict[str, SignalCounts]:
+                        cutoffs: Cutoffs = Cutoffs(), areas: Collection[str] | None = None
+                        ) -> dict[str, SignalCounts]:
     """Per buurt: signals, distinct households (also per category and in the previous period),
     acute escalations, and stacking over the 12 months ending with the period, each with its
     cell key (the sum of the record keys it counts). `cutoffs`: only facts recorded before
-    them count (a final period's public figures are frozen).
+    them count (a final period's public figures are frozen). `areas`: only these buurten.
 
     One pass over the facts: the inner query makes one row per (buurt, household) with each
     count and its key, the outer one sums them per buurt. In a settled period
@@ -121,7 +122,8 @@ async def signal_counts(session: AsyncSession, period: Period,
         category_keys.append(outer_keys.pop())
     per_household = (
         select(F.area_code.label("area"), func.max(key).label("hh_key"), *inner)
-        .where(F.month.between(min(previous.first_month, stack.first_month), period.last_month))
+        .where(F.month.between(min(previous.first_month, stack.first_month), period.last_month),
+               *(() if areas is None else (F.area_code.in_(sorted(areas)),)))
         .group_by(F.area_code, F.household_stats_pseudonym)
         .subquery()
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.indicators.computation.service import ComputationCache
 from services.indicators.dependencies import requested_period
 from services.indicators.maps import repository as repo
 from services.indicators.maps.geometries import (
@@ -27,6 +26,7 @@ from services.indicators.maps.geometries import (
 from services.indicators.maps.schemas import MapImportReport
 from services.indicators.models import AreaGeometry
 from services.indicators.reporting import service as reporting
+from services.indicators.snapshots.reader import SnapshotReader
 from shared.areacodes import AreaLevel
 from shared.auth import Principal
 from shared.db import utcnow
@@ -93,7 +93,7 @@ class PublishedValues:
     cells: dict[str, tuple[float | None, str | None]]  # code -> (value, reason withheld)
 
 
-async def published_values(session: AsyncSession, cache: ComputationCache, principal: Principal,
+async def published_values(session: AsyncSession, cache: SnapshotReader, principal: Principal,
                            level: AreaLevel, indicator: str, period: str | None
                            ) -> PublishedValues:
     """The values everyone may see (disclosure-controlled, admins included), read the way the

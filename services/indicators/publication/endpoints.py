@@ -26,7 +26,8 @@ async def publish_snapshot(
 ) -> SnapshotAccepted:
     """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
     chosen = await bounded_period(session, cache, period)
-    snapshot_id, parts, areas = await service.publish_snapshot(
-        session, chosen, source, areas_per_part, cache.grace_days)
+    computation = await cache.get(session, chosen)
+    snapshot_id, parts, areas = service.publish_snapshot(session, computation, source,
+                                                         areas_per_part)
     return SnapshotAccepted(snapshot_id=snapshot_id, period=str(chosen), parts=parts,
                             areas=areas)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Computation, parents_of
-from services.indicators.computation.periods import GRACE_DAYS, Period, current_period
+from services.indicators.computation.periods import GRACE_DAYS, current_period
 from services.indicators.computation.repository import programme_area_members
 from services.indicators.computation.service import compute_period, public_cutoffs
 from services.indicators.publication import repository
@@ -79,8 +79,12 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
 
 
 async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
-                        grace_days: int = GRACE_DAYS) -> int:
+                        grace_days: int = GRACE_DAYS, computation: Computation | None = None
+                        ) -> int:
     """One publisher tick; returns how many events it wrote to the outbox.
+
+    `computation`: the current rolling period as the snapshot worker holds it (else it is
+    computed here).
 
     Several replicas may tick at once: one publishes, the others find the tick taken and
     return 0 (else two would read the same marks and publish every change twice).
@@ -92,8 +96,10 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
         return 0
     computed_at = now or utcnow()
     period = current_period(computed_at)
-    computation = await compute_period(session, period, include=[m[0] for m in marks],
-                                       cutoffs=public_cutoffs(period, computed_at, grace_days))
+    if computation is None or computation.period != period:
+        computation = await compute_period(
+            session, period, include=[m[0] for m in marks],
+            cutoffs=public_cutoffs(period, computed_at, grace_days))
     members = await programme_area_members(session)
     written = 0
     for code in affected_areas([m[0] for m in marks], computation, members):
@@ -109,20 +115,17 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
     return written
 
 
-async def publish_snapshot(
-    session: AsyncSession, period: Period, source: str, areas_per_part: int,
-    grace_days: int = GRACE_DAYS,
-) -> tuple[uuid.UUID, int, int]:
-    """Every area's public indicators in parts; returns (snapshot id, parts, areas)."""
+def publish_snapshot(session: AsyncSession, computation: Computation, source: str,
+                     areas_per_part: int) -> tuple[uuid.UUID, int, int]:
+    """Every area's public indicators (as stored) in parts; returns (snapshot id, parts,
+    areas)."""
     computed_at = utcnow()
-    computation = await compute_period(session, period,
-                                       cutoffs=public_cutoffs(period, computed_at, grace_days))
     snapshot_id = uuid.uuid4()
     codes = sorted(computation.areas)
     chunks = [codes[i:i + areas_per_part] for i in range(0, len(codes), areas_per_part)] or [[]]
     for part, chunk in enumerate(chunks, start=1):
         message = IndicatorSnapshotPublished(
-            snapshot_id=snapshot_id, period=str(period),
+            snapshot_id=snapshot_id, period=str(computation.period),
             method_version=computation.method_version, part=part, parts=len(chunks),
             areas=[area_message(computation.areas[c], computation, computed_at) for c in chunk],
             computed_at=computed_at,

@@ -34,6 +34,7 @@ from services.indicators.register.schemas import (
     ProgrammeAreaOut,
     RejectedRowOut,
 )
+from services.indicators.snapshots import store as snapshot_store
 from services.indicators.stream.service import mark_dirty
 from shared.areacodes import (
     NATIONAL_CODE,
@@ -175,7 +176,7 @@ async def put_programme_area(session: AsyncSession, programme_id: str, body: Pro
         id=out.id, name=out.name, gemeente_code=out.gemeente_code, buurt_codes=out.buurt_codes,
         synthetic=out.synthetic, updated_at=now), key=out.id, source=source)
     for buurt in out.buurt_codes:
-        await mark_dirty(session, buurt)
+        await mark_dirty(session, buurt, snapshot_store.ALL)
     return out
 
 
@@ -231,4 +232,4 @@ async def _announce(session: AsyncSession, areas: Sequence[Area], source: str) -
                 for s in out.statistics],
             updated_at=out.updated_at), key=out.code, source=source)
         if out.level == AreaLevel.BUURT.value:
-            await mark_dirty(session, out.code)
+            await mark_dirty(session, out.code, snapshot_store.ALL)

@@ -102,7 +102,7 @@ async def indicator_series(
     bounds = await cache.bounds_for(session, last)
     periods = service.series_periods(last, count, bounds.first_month)
     page, next_cursor = service.series_page(periods, cursor, limit)
-    computations = [await cache.get(session, period, raw) for period in page]
+    computations = await cache.get_many(session, page, raw)
     if all(code not in c.areas for c in computations) and code not in (
             await cache.get(session, last, raw)).areas:
         raise NotFound(f"area {code} is not registered and has no signals")

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.indicators.cellkey import KEY_SPACE
 from services.indicators.computation.periods import month_index, month_label
 from services.indicators.models import SettledPeriod, SignalFact
+from services.indicators.snapshots import store as snapshot_store
 from shared.db import try_exclusive, utcnow
 from shared.periodic import PeriodicTask
 
@@ -137,6 +138,8 @@ async def settle(sessions: async_sessionmaker[AsyncSession], last_month: str) ->
             return False
         session.add(SettledPeriod(last_month=last_month, settled_at=utcnow()))
         await forget_pseudonyms(session, last_month)
+        # The settled cells' keys changed: every stored period is computed again.
+        await snapshot_store.mark(session, snapshot_store.ALL, snapshot_store.ALL)
     return True
 
 

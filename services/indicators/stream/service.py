@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.cellkey import RecordKeys
 from services.indicators.models import AcuteEscalation, DirtyArea, SignalFact, SignalTombstone
+from services.indicators.snapshots import store as snapshot_store
 from shared.contracts.signals import (
     SignalErased,
     SignalErasedV1,
@@ -50,7 +51,7 @@ async def record_signal(session: AsyncSession, signal: SignalRecorded) -> None:
         organisation=signal.organisation,
         record_key=keys.of(signal.household_stats_pseudonym),
     ))
-    await mark_dirty(session, signal.area_code)
+    await mark_dirty(session, signal.area_code, signal.observed_at.strftime("%Y-%m"))
 
 
 async def escalate_signal(session: AsyncSession, escalation: SignalEscalated) -> None:
@@ -61,7 +62,7 @@ async def escalate_signal(session: AsyncSession, escalation: SignalEscalated) ->
     fact = await session.get(SignalFact, escalation.signal_id)
     if fact is not None and not fact.acute:
         fact.acute = True
-        await mark_dirty(session, fact.area_code)
+        await mark_dirty(session, fact.area_code, fact.month)
 
 
 async def erase_signal(session: AsyncSession, erasure: SignalErased | SignalErasedV1) -> None:
@@ -72,11 +73,13 @@ async def erase_signal(session: AsyncSession, erasure: SignalErased | SignalEras
         AcuteEscalation.signal_id == erasure.signal_id))
     if fact is not None:
         await session.delete(fact)
-        await mark_dirty(session, fact.area_code)
+        await mark_dirty(session, fact.area_code, fact.month)
 
 
-async def mark_dirty(session: AsyncSession, area_code: str) -> None:
+async def mark_dirty(session: AsyncSession, area_code: str, month: str) -> None:
+    """For the publisher's events and the stored snapshots of every period `month` counts in."""
     await _insert_ignore(session, DirtyArea, code=area_code, marked_at=utcnow())
+    await snapshot_store.mark(session, area_code, month)
 
 
 async def _erased(session: AsyncSession, signal_id: uuid.UUID) -> bool:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services.indicators.runtime import IndicatorsRuntime
+from services.indicators.snapshots.worker import settle
 from tests.apps import runtime_of
 
 # A fixed secret: the noise of every published count is the same on every run.
@@ -21,6 +22,10 @@ TEST_CELL_KEY_SECRET = "dGVzdC1jZWxsLWtleS1zZWNyZXQtb2YtMzItYnl0ZXMh"
 class Running:
     client: httpx.AsyncClient
     runtime: IndicatorsRuntime
+
+    async def settle(self) -> None:
+        """Bring the stored snapshots up to date, as the worker's rounds do."""
+        await settle(self.runtime.snapshots)
 
 
 @pytest.fixture
@@ -33,6 +38,8 @@ def indicators(start_service: Callable[..., Any]
         overrides.setdefault("consumer_enabled", False)
         overrides.setdefault("relay_enabled", False)
         overrides.setdefault("indicator_publisher_enabled", False)
+        overrides.setdefault("snapshot_worker", "inline")
+        overrides.setdefault("snapshot_index_interval_s", 0.0)
         overrides.setdefault("indicator_cache_s", 0.0)
         overrides.setdefault("cell_key_secret", TEST_CELL_KEY_SECRET)
         async with start_service("indicators", **overrides) as client:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from shared.contracts.signals import SignalRecorded
 
@@ -24,10 +25,12 @@ def recorded(area: str, household: str, category: str = "rent-arrears",
 
 
 async def record_all(runtime: Any, signals: list[SignalRecorded]) -> None:
-    """Apply signals as the consumer does (one transaction each)."""
+    """Apply signals as the consumer does (one transaction each), then bring the stored
+    snapshots up to date as the worker does."""
     for signal in signals:
         async with runtime.sessions() as session, session.begin():
             await stream.record_signal(session, signal)
+    await settle(runtime.snapshots)
 
 
 async def small_register(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

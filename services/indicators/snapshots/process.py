@@ -1,0 +1,98 @@
+"""The snapshot worker's own process: `python -m services.indicators.snapshots.process`.
+
+The service starts it (`WorkerProcess`, with `snapshot_worker = "process"`) with its settings
+in the environment, restarts it when it dies, and stops it with SIGTERM. A deployment that runs
+it on its own sets `snapshot_worker = "off"` on the API replicas and runs this module instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+
+from services.indicators.settings import Settings
+from services.indicators.snapshots.worker import SnapshotWorker, run_forever
+from shared.db import engine_for, sessionmaker
+from shared.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ENV = "DDK_INDICATORS_WORKER_SETTINGS"  # the parent's settings, as JSON
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    return {**os.environ, SETTINGS_ENV: settings.model_dump_json()}
+
+
+async def main() -> None:
+    text = os.environ.get(SETTINGS_ENV)
+    settings = Settings.model_validate_json(text) if text else Settings()
+    configure_logging(settings.service_name + "-snapshots", settings.log_level,
+                      settings.log_json)
+    engine = engine_for(settings)
+    reads = engine_for(settings, reads_only=True)
+    worker = SnapshotWorker(sessionmaker(engine), sessionmaker(reads),
+                            source=settings.cloudevents_source(),
+                            publish_events=settings.indicator_publisher_enabled,
+                            debounce_s=settings.indicator_debounce_s,
+                            index_interval_s=settings.snapshot_index_interval_s,
+                            grace_days=settings.period_grace_days)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_forever(worker, settings.snapshot_poll_s, stop)
+    finally:
+        await reads.dispose()
+        await engine.dispose()
+
+
+class WorkerProcess:
+    """The worker as the service's child: started, restarted when it dies, stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch(), name="snapshot-worker-process")
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    async def _watch(self) -> None:
+        delay = 0.5
+        while True:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.indicators.snapshots.process",
+                env=worker_environment(self._settings))
+            code = await self._process.wait()
+            log.warning("snapshot worker ended; starting it again",
+                        extra={"exit_code": code})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

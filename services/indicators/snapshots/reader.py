@@ -1,0 +1,201 @@
+"""What API readers read: the stored snapshots, held in memory per period and refreshed by the
+rows written since (`store.rows_since`), never computed here.
+
+A period is checked against its stored head at most every `refresh_s`, by one reader at a
+time; the others read what is held meanwhile. A period never stored is asked of the worker
+(`store.request`) and waited for up to `wait_s`, then a 503 problem with `Retry-After`.
+Rows are loaded in pages, so no load holds the event loop for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.indicators.composite import AreaScore, Normalisation, RankStability
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import Cell, Computation
+from services.indicators.computation.periods import Period, PeriodBounds
+from services.indicators.computation.service import ComputationCache
+from services.indicators.models import IndicatorSnapshot
+from services.indicators.snapshots import store
+from shared.areacodes import AreaLevel
+from shared.problems import ServiceUnavailable
+
+_INDEX = {d.id: i for i, d in enumerate(definitions.DEFINITIONS)}
+
+
+class StoredArea:
+    """One area of a stored snapshot, read as a computation's `AreaResult` is."""
+
+    __slots__ = ("code", "composite", "level", "public", "raw")
+
+    def __init__(self, code: str, level: str, public: list[list[object]], raw: list[object]
+                 ) -> None:
+        self.code, self.level = code, AreaLevel(level)
+        self.public, self.raw = public, raw
+        self.composite: AreaScore | None = None
+
+    def value(self, indicator: str) -> tuple[float | None, Cell]:
+        i = _INDEX[indicator]
+        value, reason = self.public[i]
+        raw = self.raw[i]
+        return (None if raw is None else float(raw),  # type: ignore[arg-type]
+                Cell(None if value is None else float(value),  # type: ignore[arg-type]
+                     None if reason is None else str(reason)))
+
+    def public_cell(self, indicator: str) -> Cell:
+        return self.value(indicator)[1]
+
+
+@dataclass
+class StoredPeriod:
+    period: Period
+    seq: int = 0
+    generation: int = -1
+    index_seq: int = -1
+    method_version: str = ""
+    data_until: datetime | None = None
+    areas: dict[str, StoredArea] = field(default_factory=dict)
+    stability: tuple[RankStability, ...] = ()
+    checked: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def computation(self) -> Computation:
+        return Computation(self.period, self.method_version, self.areas,  # type: ignore[arg-type]
+                           data_until=self.data_until, rank_stability=self.stability)
+
+
+class SnapshotReader:
+    """The indicators readers read (`get`), and the period bounds of their parameters."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 writes: async_sessionmaker[AsyncSession], bounds: ComputationCache,
+                 *, refresh_s: float = 0.05, wait_s: float = 30.0, held: int = 8) -> None:
+        self._sessions = sessions  # reads only
+        self._writes = writes
+        self._bounds = bounds
+        self.grace_days = bounds.grace_days
+        self.refresh_s, self.wait_s, self.held = refresh_s, wait_s, held
+        self._periods: OrderedDict[str, StoredPeriod] = OrderedDict()
+
+    async def bounds_for(self, session: AsyncSession, period: Period) -> PeriodBounds:
+        """The bounds of period parameters, read through this reader's own sessions (see
+        `_refresh`); `session` is the request's, left unused."""
+        async with self._sessions() as own:
+            return await self._bounds.bounds_for(own, period)
+
+    def clear(self) -> None:
+        """After a write to the register: bounds again, and the heads checked at once."""
+        self._bounds.clear()
+        for stored in self._periods.values():
+            stored.checked = 0.0
+
+    async def get_many(self, session: AsyncSession, periods: list[Period], raw: bool = False
+                       ) -> list[Computation]:
+        """Several periods (a series' page): those not stored yet are asked for together."""
+        missing = [str(p) for p in periods
+                   if str(p) not in self._periods and await self._head(str(p)) is None]
+        if missing:
+            async with self._writes() as own, own.begin():
+                for key in missing:
+                    await store.request(own, key)
+        return [await self.get(session, p, raw) for p in periods]
+
+    async def get(self, session: AsyncSession, period: Period, raw: bool = False
+                  ) -> Computation:
+        """The stored indicators of `period` (raw values and public cells in each area)."""
+        key = str(period)
+        stored = self._periods.get(key)
+        if stored is None:
+            stored = self._periods[key] = StoredPeriod(period)
+            while len(self._periods) > self.held:
+                self._periods.popitem(last=False)
+        self._periods.move_to_end(key)
+        if time.monotonic() - stored.checked >= self.refresh_s:
+            if stored.lock.locked() and stored.generation >= 0:
+                return stored.computation()  # another reader is refreshing it
+            async with stored.lock:
+                if time.monotonic() - stored.checked >= self.refresh_s:
+                    await self._refresh(stored)
+        return stored.computation()
+
+    async def _refresh(self, stored: StoredPeriod) -> None:
+        key = str(stored.period)
+        head = await self._head(key)
+        if head is None:
+            # In a transaction of its own, committed at once, so the worker sees it while
+            # this reader waits. (A read endpoint leaves the request's session unused: on
+            # SQLite that would hold this process's one writing connection meanwhile.)
+            async with self._writes() as own, own.begin():
+                await store.request(own, key)
+            deadline = time.monotonic() + self.wait_s
+            while head is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                head = await self._head(key)
+            if head is None:
+                problem = ServiceUnavailable(
+                    f"the indicators of {key} are being computed; try again shortly")
+                problem.headers["Retry-After"] = "10"
+                raise problem
+        seq, generation, index_seq, method_version, data_until = head
+        since = stored.seq
+        if generation != stored.generation:
+            stored.areas, since = {}, 0
+            stored.index_seq = -1
+        if seq > since or generation != stored.generation:
+            await self._load_rows(stored, key, since)
+        if index_seq != stored.index_seq:
+            await self._load_index(stored, key)
+        stored.seq, stored.generation, stored.index_seq = seq, generation, index_seq
+        stored.method_version, stored.data_until = method_version, data_until
+        stored.checked = time.monotonic()
+
+    async def _head(self, key: str) -> tuple[int, int, int, str, datetime | None] | None:
+        s = IndicatorSnapshot
+        async with self._sessions() as session:
+            row = (await session.execute(
+                select(s.seq, s.generation, s.index_seq, s.method_version, s.data_until)
+                .where(s.period == key))).first()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+    async def _load_rows(self, stored: StoredPeriod, key: str, since: int) -> None:
+        after = ""
+        areas = dict(stored.areas)
+        while True:
+            async with self._sessions() as session:
+                page = await store.rows_since(session, key, since, after)
+            for code, level, _, public, raw in page:
+                area = StoredArea(code, level, orjson.loads(public), orjson.loads(raw))
+                old = areas.get(code)
+                area.composite = None if old is None else old.composite
+                areas[code] = area
+            if len(page) < 2000:
+                break
+            after = page[-1][0]
+            await asyncio.sleep(0)  # let other requests in between pages
+        stored.areas = areas
+
+    async def _load_index(self, stored: StoredPeriod, key: str) -> None:
+        async with self._sessions() as session:
+            text = await session.scalar(select(IndicatorSnapshot.vulnerability_index)
+                                        .where(IndicatorSnapshot.period == key))
+        index = orjson.loads(text or "{}")
+        for each in stored.areas.values():
+            each.composite = None
+        for code, (score, rank, decile, alternatives) in index.get("areas", {}).items():
+            area = stored.areas.get(code)
+            if area is not None:
+                area.composite = AreaScore(
+                    code, score, rank, decile, {},
+                    {Normalisation(m): r for m, r in alternatives.items()}, None)
+        stored.stability = tuple(
+            RankStability(Normalisation(m), spearman, max_shift, median_shift, share)
+            for m, spearman, max_shift, median_shift, share in index.get("stability", []))

@@ -1,0 +1,135 @@
+"""The stored snapshots: what the worker writes and what readers load (`models.py` explains the
+sequence numbers and generations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.indicators.models import (
+    IndicatorSnapshot,
+    SnapshotArea,
+    SnapshotMark,
+    SnapshotRequest,
+)
+from shared.db import utcnow
+
+if TYPE_CHECKING:
+    from services.indicators.snapshots.state import AreaRow
+
+ALL = "*"  # the code and month of a mark for a change of the register
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def mark(session: AsyncSession, code: str, month: str) -> None:
+    """A buurt's facts of `month` changed (or, with `ALL`, the register did)."""
+    now = utcnow()
+    statement = _insert(session)(SnapshotMark).values(code=code, month=month, marked_at=now)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["code", "month"], set_={"marked_at": now}))
+
+
+async def marks(session: AsyncSession) -> list[tuple[str, str, datetime]]:
+    rows = await session.execute(select(SnapshotMark.code, SnapshotMark.month,
+                                        SnapshotMark.marked_at))
+    return [(code, month, at) for code, month, at in rows]
+
+
+async def clear_marks(session: AsyncSession, done: Sequence[tuple[str, str, datetime]]) -> None:
+    for code, month, at in done:
+        # A mark made again after it was read stays for the next round.
+        await session.execute(delete(SnapshotMark).where(
+            SnapshotMark.code == code, SnapshotMark.month == month,
+            SnapshotMark.marked_at <= at))
+
+
+async def request(session: AsyncSession, period: str) -> None:
+    statement = _insert(session)(SnapshotRequest).values(period=period, requested_at=utcnow())
+    await session.execute(statement.on_conflict_do_nothing())
+
+
+async def requests(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(
+        select(SnapshotRequest.period).order_by(SnapshotRequest.requested_at))).all())
+
+
+async def clear_request(session: AsyncSession, period: str) -> None:
+    await session.execute(delete(SnapshotRequest).where(SnapshotRequest.period == period))
+
+
+async def stored_periods(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(IndicatorSnapshot.period))).all())
+
+
+async def head(session: AsyncSession, period: str) -> IndicatorSnapshot | None:
+    return await session.get(IndicatorSnapshot, period)
+
+
+async def heads(session: AsyncSession) -> list[Row[str, int, int, int]]:
+    """(period, seq, generation, index_seq) of every stored period: what readers poll."""
+    return list((await session.execute(select(
+        IndicatorSnapshot.period, IndicatorSnapshot.seq, IndicatorSnapshot.generation,
+        IndicatorSnapshot.index_seq))).all())
+
+
+async def write(session: AsyncSession, period: str, rows: Sequence[AreaRow], *,
+                whole: bool, index_json: bytes | None, computed_at: datetime,
+                data_until: datetime | None, method_version: str) -> int:
+    """Store `rows` (with `whole`, as the period's only rows: a new generation) and, when
+    given, the index; returns the new sequence number."""
+    snapshot = await session.get(IndicatorSnapshot, period, with_for_update=True)
+    if snapshot is None:
+        snapshot = IndicatorSnapshot(period=period, seq=0, generation=0, index_seq=0,
+                                     vulnerability_index=b"{}".decode())
+        session.add(snapshot)
+    seq = snapshot.seq + 1
+    snapshot.seq, snapshot.computed_at = seq, computed_at
+    snapshot.data_until, snapshot.method_version = data_until, method_version
+    if whole:
+        snapshot.generation += 1
+        await session.execute(delete(SnapshotArea).where(SnapshotArea.period == period))
+    if index_json is not None:
+        snapshot.vulnerability_index, snapshot.index_seq = index_json.decode(), seq
+    await session.flush()
+    values = [{"period": period, "code": r.code, "level": r.level, "seq": seq,
+               "public": r.public.decode(), "raw": r.raw.decode(), "digest": r.digest}
+              for r in rows]
+    for start in range(0, len(values), 2000):
+        chunk = values[start:start + 2000]
+        statement = _insert(session)(SnapshotArea)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["period", "code"],
+            set_={name: getattr(statement.excluded, name)
+                  for name in ("level", "seq", "public", "raw", "digest")}), chunk)
+    return seq
+
+
+async def digests(session: AsyncSession, period: str, codes: Sequence[str]) -> dict[str, str]:
+    rows = await session.execute(select(SnapshotArea.code, SnapshotArea.digest)
+                                 .where(SnapshotArea.period == period,
+                                        SnapshotArea.code.in_(codes)))
+    return {code: digest for code, digest in rows}
+
+
+async def rows_since(session: AsyncSession, period: str, seq: int, after: str = "",
+                     limit: int = 2000) -> list[Row[str, str, int, str, str]]:
+    """A page of the area rows written after `seq` (by code, after `after`)."""
+    return list((await session.execute(
+        select(SnapshotArea.code, SnapshotArea.level, SnapshotArea.seq, SnapshotArea.public,
+               SnapshotArea.raw)
+        .where(SnapshotArea.period == period, SnapshotArea.seq > seq, SnapshotArea.code > after)
+        .order_by(SnapshotArea.code).limit(limit))).all())
+
+
+async def newest_seq(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(IndicatorSnapshot.seq), 0)))
+               or 0)
