@@ -8,6 +8,7 @@ from enum import StrEnum
 import pytest
 
 from services.signals.accesslog.chain import AccessOutcome
+from services.signals.casework.ordering import SignalSort
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
 from services.signals.covenants.registry import LegalBasis, RefusalCode, load_covenants
@@ -23,7 +24,8 @@ from services.signals.tests.conftest import create, move
 from shared.auth import Role
 
 ENUMS: dict[str, list[type[StrEnum]]] = {
-    "signal-status": [SignalStatus], "severity": [Severity], "outcome": [Outcome],
+    "signal-status": [SignalStatus], "signal-sort": [SignalSort], "severity": [Severity],
+    "outcome": [Outcome],
     "referral-status": [ReferralStatus], "referral-step": [ReferralStep],
     "hand-back-reason": [HandBackReason],
     "withdrawal-reason": [WithdrawalReason, ResidentWithdrawalReason],
