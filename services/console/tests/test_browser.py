@@ -31,8 +31,28 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     assert set(severities) <= {"Acuut", "Hoog", "Gemiddeld", "Laag"}, severities
     acute = [s.strip() == "Acuut" for s in severities]
     assert acute == sorted(acute, reverse=True), severities
+    # The order is the API's over all pages: past a non-acute row, no page holds an acute one.
+    assert not acute[-1], "the demo data has fewer acute signals than a page holds"
+    # Open work only by default: nothing closed, nothing erased.
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert not {"Opgelost", "Gesloten zonder actie"} & set(statuses), statuses
+    assert not await page.is_checked("#alle")
     await axe_check(page)
     await screenshot(page, "coordinator-queue")
+    await page.click("text=Volgende pagina")
+    await page.wait_for_url("**cursor=**")
+    later = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
+    assert later and "Acuut" not in later, later
+
+    # Everything, closed signals too, still in the API's order.
+    await page.goto("/werkvoorraad")
+    await page.check("#alle")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**alle=1**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert "Opgelost" in statuses, statuses
+    assert await page.is_checked("#alle")
+    await page.uncheck("#alle")
 
     await page.select_option("#status", "new")
     await page.click("button >> text=Filteren")
