@@ -21,7 +21,8 @@ from shared import i18n
 #: The lists of labels.toml, in the order the code-lists document shows them.
 OWN_LISTS = ("signal-status", "signal-sort", "severity", "outcome", "referral-status",
              "referral-step", "hand-back-reason", "withdrawal-reason", "sensitivity",
-             "consent-status", "refusal", "legal-basis", "role", "access-outcome")
+             "consent-status", "refusal", "legal-basis", "role", "access-outcome",
+             "erasure-kind", "erasure-reason")
 #: A subcategory is labelled within its category: "category/subcategory".
 SUBCATEGORY = "subcategory"
 
