@@ -331,7 +331,9 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     await page.click("button >> text=Wissen")
     await page.wait_for_selector(".erasure-result")
     assert "Gewist" in await page.locator(".erasure-result").inner_text()
-    assert "data-subject-request" in await page.locator("table.erasure-records").inner_text()
+    records = await page.locator("table.erasure-records").inner_text()
+    assert "Gewist op verzoek" in records and "Verzoek van de betrokkene" in records, records
+    assert "data-subject-request" not in records and "erasure" not in records
 
 
 async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_role, stack,
@@ -350,6 +352,10 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     await axe_check(officer)
     await officer.locator("table.programmes a").first.click()
     await officer.wait_for_selector("table.pools")
+    # Themes and levels as the funding API's code lists label them, not as codes.
+    pools = await officer.locator("table.pools").inner_text()
+    assert "Onderwijs" in pools and "Arbeidsmarkt" in pools, pools
+    assert "labour-market" not in pools and "programme-area" not in pools, pools
     await axe_check(officer)
     await screenshot(officer, "programme")
     # An empty name: the API's message next to the field.
@@ -364,6 +370,11 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
             await officer.click("main a >> nth=0")  # back to the programme
             await officer.wait_for_selector("table.pools")
     assert await officer.locator(".drafted-by").inner_text() == "olga@gemeente"
+    lines = await officer.locator("table.lines").inner_text()
+    assert "labour-market" not in lines and "education" not in lines, lines
+    bounds = await officer.locator("table.lines tbody tr td:nth-child(7)").all_inner_texts()
+    assert bounds and set(bounds) <= {"Ondergrens", "Plafond", "Geen"}, bounds
+    assert "Veiligheid" in await officer.locator("table.totals").inner_text()
     # The drafter is told why there is no approve button.
     assert await officer.locator("button >> text=Goedkeuren").count() == 0
     assert "goedkeurder" in await officer.locator(".why-not").inner_text()
