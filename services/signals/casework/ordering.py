@@ -30,6 +30,8 @@ from shared.problems import BadRequest, InvalidParam
 
 
 class SignalSort(StrEnum):
+    """The orders of `GET /v1/signals?sort=` (labels: the `signal-sort` code list)."""
+
     RECORDED = "recorded"
     URGENCY = "urgency"
 
@@ -48,8 +50,8 @@ class RecordedKey:
 
 @dataclass(frozen=True)
 class UrgencyKey:
-    """Where an urgency list stopped, and the moment it is ordered as of. The ranks sort
-    ascending: 0 is acute (overdue), 1 is not."""
+    """Where an urgency list stopped, and the moment it is ordered as of. Ranks sort
+    ascending: 0 for an acute (an overdue) signal, 1 for the others."""
 
     as_of: datetime
     acute_rank: int
