@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.console import signin
 from services.console.backend import SERVICE_NAMES_NL, ApiProblem, ServiceDown, SignedOut
-from services.console.codelists import CodeLists
+from services.console.codelists import CODE_LIST_SERVICES, CodeLists
 from services.console.i18n import language, translate
 from services.console.pages import admin, analyst, coordinator, funding, privacy
 from services.console.session import COOKIE, Session, SessionCodec
@@ -62,7 +62,7 @@ def build(settings: Settings | None = None) -> FastAPI:
                   redoc_url=None, openapi_url=None)
     app.state.settings = s
     app.state.session_codec = codec  # the OpenID Connect sign-in keeps its state by it
-    app.state.code_lists = CodeLists()
+    app.state.code_lists = {service: CodeLists(service) for service in CODE_LIST_SERVICES}
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request,

@@ -1,4 +1,5 @@
-"""The signals API's code lists (`GET /v1/code-lists`), kept a few minutes per language.
+"""The APIs' code lists (`GET /v1/code-lists` of signals and of funding), kept a few
+minutes per language.
 
 The console copies no code list: the options of a select and the label of a code come from
 the API. A response field `xLabel` beside a code `x` is shown where the API gives one; these
@@ -17,6 +18,8 @@ from typing import Any
 from services.console.backend import Api
 
 TTL_S = 300.0
+#: The services that serve code lists.
+CODE_LIST_SERVICES = ("signals", "funding")
 #: A subcategory's code is only unique within its category: "category/subcategory".
 SUBCATEGORY = "subcategory"
 
@@ -71,9 +74,11 @@ class _Copy:
 
 
 class CodeLists:
-    """The console's one copy per language (on `app.state.code_lists`)."""
+    """The console's one copy per language of one service's lists (on
+    `app.state.code_lists[service]`)."""
 
-    def __init__(self, ttl_s: float = TTL_S) -> None:
+    def __init__(self, service: str = "signals", ttl_s: float = TTL_S) -> None:
+        self.service = service
         self.ttl_s = ttl_s
         self._copies: dict[str, _Copy] = {}
         self._lock = asyncio.Lock()
@@ -87,7 +92,7 @@ class CodeLists:
             if copy is not None and time.monotonic() - copy.fetched_at < self.ttl_s:
                 return copy.labels
             headers = {"If-None-Match": copy.etag} if copy is not None and copy.etag else {}
-            response = await api.call("GET", "signals", "/v1/code-lists", headers=headers)
+            response = await api.call("GET", self.service, "/v1/code-lists", headers=headers)
             now = time.monotonic()
             if response.status_code == 304 and copy is not None:
                 copy.fetched_at = now

@@ -36,8 +36,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "home": ("Start", "Home"),
     "home_intro": ("Kies een onderdeel in het menu.", "Choose a part in the menu."),
     "queue": ("Werkvoorraad", "Queue"),
-    "queue_intro": ("Acute signalen eerst, dan signalen over hun termijn, dan de rest.",
-                    "Acute signals first, then overdue signals, then the rest."),
+    "queue_intro": ("Openstaande signalen: acute eerst, dan die over hun termijn, dan op "
+                    "termijn, de vroegste eerst.",
+                    "Open signals: acute first, then overdue ones, then by due date, "
+                    "earliest first."),
+    "show_all": ("Ook afgesloten signalen en signalen met gewiste persoonsgegevens",
+                 "Also closed signals and signals whose personal data was erased"),
+    "personal_data_removed": ("Persoonsgegevens gewist", "Personal data erased"),
     "filter": ("Filteren", "Filter"),
     "area": ("Buurt", "Neighbourhood"),
     "area_code": ("Buurtcode", "Area code"),

@@ -57,9 +57,9 @@ def api(request: Request) -> Api:
     return Api(request.app.state.http, request.app.state.settings, s.token, language(request))
 
 
-async def labels(request: Request) -> Labels:
-    """The signals API's code lists in the page's language (cached; see codelists.py)."""
-    lists: CodeLists = request.app.state.code_lists
+async def labels(request: Request, service: str = "signals") -> Labels:
+    """A service's code lists in the page's language (cached; see codelists.py)."""
+    lists: CodeLists = request.app.state.code_lists[service]
     return await lists.get(api(request), language(request))
 
 

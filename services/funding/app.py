@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.funding.areas.endpoints import router as areas_router
 from services.funding.areas.handlers import ROUTES as AREA_ROUTES
+from services.funding.codelists import router as code_lists_router
 from services.funding.inputs.endpoints import router as inputs_router
 from services.funding.inputs.handlers import ROUTES as INDICATOR_ROUTES
 from services.funding.models import Inbox, Outbox
@@ -37,7 +38,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         title="Dicht de kloof: funding",
         description="Allocation of programme budgets over areas by an explainable, exact "
         "formula on the neighbourhood indicators, with scenarios and four-eyes approval.",
-        routers=[inputs_router, areas_router, programmes_router, scenarios_router],
+        routers=[inputs_router, areas_router, programmes_router, scenarios_router,
+                 code_lists_router],
         runtime=lambda: FundingRuntime(s, outbox=Outbox,
                                        topics=topics + [dlq_topic(t) for t in topics],
                                        consumer_factory=consumers,

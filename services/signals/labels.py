@@ -19,9 +19,10 @@ from pydantic.alias_generators import to_camel
 from shared import i18n
 
 #: The lists of labels.toml, in the order the code-lists document shows them.
-OWN_LISTS = ("signal-status", "severity", "outcome", "referral-status", "referral-step",
-             "hand-back-reason", "withdrawal-reason", "sensitivity", "consent-status",
-             "refusal", "legal-basis", "role", "access-outcome")
+OWN_LISTS = ("signal-status", "signal-sort", "severity", "outcome", "referral-status",
+             "referral-step", "hand-back-reason", "withdrawal-reason", "sensitivity",
+             "consent-status", "refusal", "legal-basis", "role", "access-outcome",
+             "erasure-kind", "erasure-reason")
 #: A subcategory is labelled within its category: "category/subcategory".
 SUBCATEGORY = "subcategory"
 

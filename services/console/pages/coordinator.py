@@ -1,7 +1,7 @@
 """The coordinator's pages: the queue and a signal's page (history, status, referral).
 
-Everything shown and every refusal comes from the signals API; the console sorts a page of
-the queue for the eye (acute first, then overdue, then by due date) and nothing more.
+Everything shown and every refusal comes from the signals API, the queue's order too
+(`sort=urgency`: acute first, then overdue, then by due date, over all pages).
 """
 
 from __future__ import annotations
@@ -17,11 +17,6 @@ from services.console.web import api, form_of, labels, redirect, render, require
 router = APIRouter()
 
 
-def queue_order(item: dict[str, Any]) -> tuple[int, int, str]:
-    return (0 if item["severity"] == "acute" else 1, 0 if item["overdue"] else 1,
-            item["slaDueAt"])
-
-
 async def _categories(request: Request) -> dict[str, dict[str, Any]]:
     taxonomy = await api(request).get("signals", "/v1/categories")
     return {c["code"]: c for c in taxonomy["categories"]}
@@ -29,25 +24,30 @@ async def _categories(request: Request) -> dict[str, dict[str, Any]]:
 
 @router.get("/werkvoorraad")
 async def queue(request: Request, buurt: str = "", categorie: str = "", status: str = "",
-                over_termijn: str = "", cursor: str = "") -> Response:
+                over_termijn: str = "", alle: str = "", cursor: str = "") -> Response:
     require(request, "coordinator")
     params = {k: v for k, v in {"areaCode": buurt.strip(), "category": categorie,
                                 "status": status, "cursor": cursor}.items() if v}
+    params["sort"] = "urgency"
     if over_termijn:
         params["overdue"] = "true"
+    # The work still to do, unless asked for all; a chosen status shows all of that status
+    # (asking for "resolved" means wanting to see them).
+    if not alle and not status:
+        params["open"] = "true"
     categories = await _categories(request)
     problem = None
     items: list[dict[str, Any]] = []
     next_cursor = None
     try:
         page = await api(request).get("signals", "/v1/signals", params=params)
-        items, next_cursor = sorted(page["items"], key=queue_order), page["nextCursor"]
+        items, next_cursor = page["items"], page["nextCursor"]
     except ApiProblem as e:
         if e.status != 400:
             raise
         problem = e
     filters = {"buurt": buurt, "categorie": categorie, "status": status,
-               "over_termijn": over_termijn}
+               "over_termijn": over_termijn, "alle": alle}
     return render(request, "queue.html", items=items, next_cursor=next_cursor,
                   categories=categories, codes=await labels(request), filters=filters,
                   problem=problem)

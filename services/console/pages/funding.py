@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.console.backend import ApiProblem
-from services.console.web import api, form_of, redirect, render, require, session_of
+from services.console.web import api, form_of, labels, redirect, render, require, session_of
 
 router = APIRouter()
 READERS = ("programme-officer", "programme-approver", "analyst")
@@ -37,7 +37,8 @@ async def _programme_page(request: Request, programme_id: str, problem: ApiProbl
     scenarios = await client.get("funding", f"/v1/programmes/{programme_id}/scenarios",
                                  params={"limit": 100})
     return render(request, "programme.html", status_code, programme=programme,
-                  scenarios=scenarios["items"], problem=problem, values=values or {},
+                  codes=await labels(request, "funding"), scenarios=scenarios["items"],
+                  problem=problem, values=values or {},
                   may_draft=session_of(request).has("programme-officer"),
                   new_id=str(uuid.uuid4()))
 
@@ -94,7 +95,8 @@ async def _scenario_page(request: Request, scenario_id: str, problem: ApiProblem
                               params={"limit": 100})
     may_approve, why_not = four_eyes(request, scenario, programme)
     return render(request, "scenario.html", status_code, scenario=scenario, programme=programme,
-                  lines=lines["items"], more_lines=bool(lines["nextCursor"]),
+                  codes=await labels(request, "funding"), lines=lines["items"],
+                  more_lines=bool(lines["nextCursor"]),
                   etag=response.headers.get("etag", ""), may_approve=may_approve,
                   why_not=why_not, problem=problem, problem_form=form, saved=saved,
                   others=[o for o in others["items"] if o["id"] != scenario_id],

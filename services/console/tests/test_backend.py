@@ -81,7 +81,7 @@ async def test_code_lists_are_kept_per_language_and_revalidated_with_their_etag(
                              {"code": "data-subject-access", "label": "Inzage",
                               "roles": ["privacy-officer"]}]}})
 
-    lists = CodeLists(ttl_s=60)
+    lists = CodeLists("signals", ttl_s=60)
     nl = await lists.get(api_with(handler, lang="nl"), "nl")
     assert nl("signal-status", "new") == "Nieuw" and nl("signal-status", "odd") == "odd"
     assert nl("subcategory", "nuisance/noise") == "Geluid"

@@ -31,8 +31,28 @@ async def test_coordinator_queue_is_acute_first_and_filters(as_role, stack):
     assert set(severities) <= {"Acuut", "Hoog", "Gemiddeld", "Laag"}, severities
     acute = [s.strip() == "Acuut" for s in severities]
     assert acute == sorted(acute, reverse=True), severities
+    # The order is the API's over all pages: past a non-acute row, no page holds an acute one.
+    assert not acute[-1], "the demo data has fewer acute signals than a page holds"
+    # Open work only by default: nothing closed, nothing erased.
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert not {"Opgelost", "Gesloten zonder actie"} & set(statuses), statuses
+    assert not await page.is_checked("#alle")
     await axe_check(page)
     await screenshot(page, "coordinator-queue")
+    await page.click("text=Volgende pagina")
+    await page.wait_for_url("**cursor=**")
+    later = await page.locator("table.queue tbody tr td:first-child").all_inner_texts()
+    assert later and "Acuut" not in later, later
+
+    # Everything, closed signals too, still in the API's order.
+    await page.goto("/werkvoorraad")
+    await page.check("#alle")
+    await page.click("button >> text=Filteren")
+    await page.wait_for_url("**alle=1**")
+    statuses = await page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert "Opgelost" in statuses, statuses
+    assert await page.is_checked("#alle")
+    await page.uncheck("#alle")
 
     await page.select_option("#status", "new")
     await page.click("button >> text=Filteren")
@@ -311,7 +331,9 @@ async def test_privacy_officer_reads_the_log_and_exports_and_erases(as_role, sta
     await page.click("button >> text=Wissen")
     await page.wait_for_selector(".erasure-result")
     assert "Gewist" in await page.locator(".erasure-result").inner_text()
-    assert "data-subject-request" in await page.locator("table.erasure-records").inner_text()
+    records = await page.locator("table.erasure-records").inner_text()
+    assert "Gewist op verzoek" in records and "Verzoek van de betrokkene" in records, records
+    assert "data-subject-request" not in records and "erasure" not in records
 
 
 async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_role, stack,
@@ -330,6 +352,10 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
     await axe_check(officer)
     await officer.locator("table.programmes a").first.click()
     await officer.wait_for_selector("table.pools")
+    # Themes and levels as the funding API's code lists label them, not as codes.
+    pools = await officer.locator("table.pools").inner_text()
+    assert "Onderwijs" in pools and "Arbeidsmarkt" in pools, pools
+    assert "labour-market" not in pools and "programme-area" not in pools, pools
     await axe_check(officer)
     await screenshot(officer, "programme")
     # An empty name: the API's message next to the field.
@@ -344,6 +370,11 @@ async def test_officer_drafts_another_person_approves_and_scenarios_compare(as_r
             await officer.click("main a >> nth=0")  # back to the programme
             await officer.wait_for_selector("table.pools")
     assert await officer.locator(".drafted-by").inner_text() == "olga@gemeente"
+    lines = await officer.locator("table.lines").inner_text()
+    assert "labour-market" not in lines and "education" not in lines, lines
+    bounds = await officer.locator("table.lines tbody tr td:nth-child(7)").all_inner_texts()
+    assert bounds and set(bounds) <= {"Ondergrens", "Plafond", "Geen"}, bounds
+    assert "Veiligheid" in await officer.locator("table.totals").inner_text()
     # The drafter is told why there is no approve button.
     assert await officer.locator("button >> text=Goedkeuren").count() == 0
     assert "goedkeurder" in await officer.locator(".why-not").inner_text()

@@ -6,7 +6,9 @@ from enum import StrEnum
 
 import pytest
 
-from services.funding.allocation import InfeasibleConstraint
+from services.funding.allocation import Binding, InfeasibleConstraint
+from services.funding.codelists import LISTS
+from services.funding.demo import THEMES
 from services.funding.models import ScenarioStatus
 from services.funding.programmes.schemas import AllocationLevel, BaseKind
 from services.funding.scenarios.schemas import ScenarioSummary
@@ -15,6 +17,7 @@ from shared import i18n
 ENUMS: dict[str, type[StrEnum]] = {
     "scenario-status": ScenarioStatus, "allocation-level": AllocationLevel,
     "base-kind": BaseKind, "infeasible-constraint": InfeasibleConstraint,
+    "binding-constraint": Binding,
 }
 
 
@@ -35,3 +38,25 @@ def test_a_scenario_shows_its_status_label_in_the_answers_language() -> None:
         assert summary.model_dump(by_alias=True)["statusLabel"] == "Approved"
     finally:
         i18n._language.reset(token)
+
+
+def test_the_demo_programmes_themes_have_labels() -> None:
+    themes = i18n.catalogue().labels["theme"]
+    assert {t["code"] for t in THEMES} <= set(themes)
+    assert all(texts["nl"] and texts["en"] for texts in themes.values())
+
+
+async def test_code_lists_in_dutch_and_english(start_service, auth) -> None:
+    async with start_service("funding", consumer_enabled=False, relay_enabled=False) as client:
+        analyst = auth("analyst")
+        r = await client.get("/v1/code-lists", headers=analyst)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-language"] == "nl" and r.headers["etag"]
+        body = r.json()
+        assert list(body["lists"]) == list(LISTS)
+        assert {"code": "cap", "label": "Plafond", "labelNl": "Plafond",
+                "labelEn": "Cap"} in body["lists"]["binding-constraint"]
+        en = (await client.get("/v1/code-lists",
+                               headers={**analyst, "Accept-Language": "en"})).json()
+        assert {i["code"]: i["label"] for i in en["lists"]["theme"]}["safety"] == "Safety"
+        assert (await client.get("/v1/code-lists")).status_code == 401

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from services.signals.casework import changes, repository, service, views
+from services.signals.casework import changes, ordering, repository, service, views
+from services.signals.casework.ordering import SignalSort
 from services.signals.casework.schemas import (
     History,
     SeverityCode,
@@ -19,7 +20,7 @@ from services.signals.casework.workflow import SignalStatus
 from services.signals.dependencies import CryptoDep, SessionDep, SettingsDep, SignalId, Staff
 from shared.db import utcnow
 from shared.openapi import problem_responses
-from shared.pagination import MAX_LIMIT, decode_keyset, encode_keyset, split_page
+from shared.pagination import MAX_LIMIT, split_page
 from shared.problems import BadRequest, InvalidParam
 from shared.wire import Moment
 
@@ -39,48 +40,66 @@ Purpose = Annotated[str | None, Query(
     "403). Every read with a purpose is in the access log.")]
 
 
+Sort = Annotated[SignalSort, Query(
+    description="The order: `recorded` newest first (the default); `urgency` the work queue: "
+    "acute first, then overdue (still `new` past the SLA), then by SLA due date, earliest "
+    "first. A `nextCursor` pages only the order that gave it.")]
+OpenOnly = Annotated[bool, Query(
+    alias="open", description="Only work still to do: not `resolved` or `closed-no-action`, "
+    "and the personal data not erased or purged")]
+
+
 @router.get("/signals", response_model=SignalPage, responses=problem_responses(400))
 async def list_signals(
     session: SessionDep, principal: Staff,
     area_code: Annotated[str | None, Query(alias="areaCode", max_length=10)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     status: SignalStatus | None = None,
+    open_only: OpenOnly = False,
     severity: SeverityCode | None = None,
     observed_from: Annotated[Moment | None, Query(alias="observedFrom")] = None,
     observed_until: Annotated[Moment | None, Query(alias="observedUntil")] = None,
     overdue: Annotated[bool, Query(description="Only signals past their SLA")] = False,
+    sort: Sort = SignalSort.RECORDED,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     changed_since: ChangedSince = None,
 ) -> SignalPage:
-    """Your organisation's signals, newest first (no personal data); with `changedSince`,
-    the change feed of the signals you reported."""
+    """Your organisation's signals, newest first or most urgent first (no personal data);
+    with `changedSince`, the change feed of the signals you reported."""
     now = utcnow()
+    after = ordering.decode(sort, cursor) if cursor and changed_since is None else None
+    # An urgency list is ordered as of its first page's moment, overdue filter included.
+    as_of = after.as_of if isinstance(after, ordering.UrgencyKey) else now
     filters = repository.SignalFilter(
         area_code=area_code, category=category, status=status, severity=severity,
         observed_from=observed_from, observed_until=observed_until,
-        overdue_at=now if overdue else None)
+        overdue_at=as_of if overdue else None, open_only=open_only)
     if changed_since is not None:
-        _only_limit_with_changed_since(filters, cursor)
+        _only_limit_with_changed_since(filters, cursor, sort)
         return await changes.changes(session, principal, changed_since, limit)
-    after = decode_keyset(cursor) if cursor else None
     rows = await repository.list_signals(session, principal.organisation, filters, after,
-                                         limit + 1)
+                                         limit + 1, sort=sort, as_of=as_of)
     page, last = split_page(rows, limit)
-    next_cursor = encode_keyset(last.recorded_at, last.id) if last else None
+    next_cursor = None
+    if last is not None:
+        next_cursor = ordering.encode(
+            ordering.urgency_key(last, as_of) if sort == SignalSort.URGENCY
+            else ordering.RecordedKey(last.recorded_at, last.id))
     outcomes = await repository.outcomes_of(session, (s.id for s in page))
     return SignalPage(items=[views.summary(s, now, outcomes[s.id]) for s in page],
                       next_cursor=next_cursor)
 
 
-def _only_limit_with_changed_since(filters: repository.SignalFilter,
-                                   cursor: str | None) -> None:
+def _only_limit_with_changed_since(filters: repository.SignalFilter, cursor: str | None,
+                                   sort: SignalSort) -> None:
     """The feed is every change of your signals: a filter would hide a signal that moved
     out of it, and the feed pages with its own cursor."""
     given = {"areaCode": filters.area_code, "category": filters.category,
              "status": filters.status, "severity": filters.severity,
              "observedFrom": filters.observed_from, "observedUntil": filters.observed_until,
-             "overdue": filters.overdue_at, "cursor": cursor}
+             "overdue": filters.overdue_at, "open": filters.open_only or None,
+             "sort": None if sort == SignalSort.RECORDED else sort, "cursor": cursor}
     names = sorted(name for name, value in given.items() if value is not None)
     if names:
         raise BadRequest("the change feed takes only changedSince and limit", invalid=[

@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.signals.casework.workflow import SignalStatus
+from services.signals.casework.ordering import RecordedKey, SignalSort, UrgencyKey
+from services.signals.casework.workflow import CLOSED_STATUSES, Severity, SignalStatus
 from services.signals.models import (
     ChangeFeedHead,
     Referral,
@@ -29,6 +31,7 @@ class SignalFilter:
     observed_from: datetime | None = None
     observed_until: datetime | None = None
     overdue_at: datetime | None = None  # only signals overdue at this moment
+    open_only: bool = False  # only work still to do: not closed, personal data not removed
 
 
 async def signal_of(session: AsyncSession, signal_id: uuid.UUID, organisation: str,
@@ -46,9 +49,11 @@ async def signal_of(session: AsyncSession, signal_id: uuid.UUID, organisation: s
 
 async def list_signals(
     session: AsyncSession, organisation: str, f: SignalFilter,
-    after: tuple[datetime, uuid.UUID] | None, limit: int,
+    after: RecordedKey | UrgencyKey | None, limit: int, *,
+    sort: SignalSort = SignalSort.RECORDED, as_of: datetime | None = None,
 ) -> list[Signal]:
-    """Newest first; `after` is the (recordedAt, id) of the last item already seen."""
+    """In `sort` order (casework/ordering.py); `after`: the key of the last item already
+    seen; `as_of`: the moment an urgency order tells overdue by (the first page's)."""
     q = select(Signal).where(Signal.organisation == organisation)
     if f.area_code:
         q = q.where(Signal.area_code == f.area_code)
@@ -56,6 +61,9 @@ async def list_signals(
         q = q.where(Signal.category == f.category)
     if f.status:
         q = q.where(Signal.status == f.status.value)
+    if f.open_only:
+        q = q.where(Signal.status.not_in([s.value for s in CLOSED_STATUSES]),
+                    Signal.personal_data_removed_at.is_(None))
     if f.severity:
         q = q.where(Signal.severity == f.severity)
     if f.observed_from:
@@ -64,12 +72,35 @@ async def list_signals(
         q = q.where(Signal.observed_at < f.observed_until)
     if f.overdue_at:
         q = q.where(Signal.status == SignalStatus.NEW.value, Signal.sla_due_at < f.overdue_at)
-    if after is not None:
-        at, last_id = after
-        q = q.where(or_(Signal.recorded_at < at,
-                        and_(Signal.recorded_at == at, Signal.id < last_id)))
-    q = q.order_by(Signal.recorded_at.desc(), Signal.id.desc()).limit(limit)
-    return list((await session.scalars(q)).all())
+    if sort == SignalSort.URGENCY:
+        if as_of is None:
+            raise ValueError("an urgency order needs the moment it is ordered as of")
+        keys: list[ColumnElement[Any]] = [
+            case((Signal.severity == Severity.ACUTE.value, 0), else_=1),
+            case((and_(Signal.status == SignalStatus.NEW.value, Signal.sla_due_at < as_of), 0),
+                 else_=1),
+            Signal.sla_due_at.expression, Signal.id.expression]
+        if isinstance(after, UrgencyKey):
+            q = q.where(_after(keys, [after.acute_rank, after.overdue_rank, after.sla_due_at,
+                                      after.id]))
+        q = q.order_by(*keys)
+    else:
+        if isinstance(after, RecordedKey):
+            q = q.where(or_(Signal.recorded_at < after.recorded_at,
+                            and_(Signal.recorded_at == after.recorded_at,
+                                 Signal.id < after.id)))
+        q = q.order_by(Signal.recorded_at.desc(), Signal.id.desc())
+    return list((await session.scalars(q.limit(limit))).all())
+
+
+def _after(keys: list[ColumnElement[Any]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows after `values` in the ascending order of `keys`: (k1, k2, ...) > (v1, v2, ...),
+    spelt out (a row-value comparison would not bind the values with their columns' types)."""
+    key, value = keys[-1], values[-1]
+    condition: ColumnElement[bool] = key > value
+    for key, value in zip(reversed(keys[:-1]), reversed(values[:-1]), strict=True):
+        condition = or_(key > value, and_(key == value, condition))
+    return condition
 
 
 async def history(session: AsyncSession, signal_id: uuid.UUID) -> list[StatusChange]:

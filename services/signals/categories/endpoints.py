@@ -43,10 +43,10 @@ class CodeLists(Body):
 
     language: str = Field(description="The language of `label`: nl (default) or en")
     lists: dict[str, list[CodeItem]] = Field(description=(
-        "By list: signal-status, severity, outcome, referral-status, referral-step, "
-        "hand-back-reason, withdrawal-reason, sensitivity, consent-status, refusal, "
-        "legal-basis, role, access-outcome, category, subcategory, partner-type, purpose, "
-        "read-purpose"))
+        "By list: signal-status, signal-sort, severity, outcome, referral-status, "
+        "referral-step, hand-back-reason, withdrawal-reason, sensitivity, consent-status, "
+        "refusal, legal-basis, role, access-outcome, erasure-kind, erasure-reason, category, "
+        "subcategory, partner-type, purpose, read-purpose"))
 
 
 @router.get("/code-lists", response_model=CodeLists)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -20,7 +20,8 @@ from services.signals.addresses import (
     UnitRef,
     household_key,
 )
-from services.signals.casework.schemas import SignalRead, StatusChangeRead
+from services.signals.casework.schemas import Labelled, SignalRead, StatusChangeRead
+from services.signals.labels import code_label
 from services.signals.schemas_common import Body
 
 
@@ -82,17 +83,24 @@ class DataSubjectErasure(Body):
     signal_ids: list[uuid.UUID]
 
 
-class ErasureRecordRead(Body):
+#: How personal data went: a privacy officer's erasure, or the retention purge.
+ErasureKind = Literal["erasure", "purge"]
+
+
+class ErasureRecordRead(Labelled):
     """Who erased or purged which signals' personal data, when and why."""
 
     id: int
-    kind: Literal["erasure", "purge"]
+    kind: ErasureKind
     actor: str = Field(description="The privacy officer's subject, or `retention-purge`")
     actor_role: str
     reason: str = Field(description="`data-subject-request` (GDPR art. 17), "
                         "`closed-past-retention` or `open-past-max-age`")
     signal_ids: list[uuid.UUID]
     at: datetime
+
+    kind_label: ClassVar[Any] = code_label("kind", "erasure-kind")
+    reason_label: ClassVar[Any] = code_label("reason", "erasure-reason")
 
 
 class ErasureRecordPage(Body):

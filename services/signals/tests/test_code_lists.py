@@ -4,13 +4,17 @@ request's language, GET /v1/code-lists lists them all, problems come in Dutch by
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import get_args
 
 import pytest
 
 from services.signals.accesslog.chain import AccessOutcome
+from services.signals.casework.ordering import SignalSort
 from services.signals.casework.workflow import Outcome, Severity, SignalStatus
 from services.signals.categories.taxonomy import Sensitivity, load_taxonomy
 from services.signals.covenants.registry import LegalBasis, RefusalCode, load_covenants
+from services.signals.datasubjects.schemas import ErasureKind
+from services.signals.datasubjects.service import ERASURE_REASON
 from services.signals.labels import OWN_LISTS, code_lists
 from services.signals.referrals.lifecycle import (
     HandBackReason,
@@ -19,11 +23,13 @@ from services.signals.referrals.lifecycle import (
     ResidentWithdrawalReason,
     WithdrawalReason,
 )
+from services.signals.retention.purge import CLOSED_PAST_RETENTION, OPEN_PAST_MAX_AGE
 from services.signals.tests.conftest import create, move
 from shared.auth import Role
 
 ENUMS: dict[str, list[type[StrEnum]]] = {
-    "signal-status": [SignalStatus], "severity": [Severity], "outcome": [Outcome],
+    "signal-status": [SignalStatus], "signal-sort": [SignalSort], "severity": [Severity],
+    "outcome": [Outcome],
     "referral-status": [ReferralStatus], "referral-step": [ReferralStep],
     "hand-back-reason": [HandBackReason],
     "withdrawal-reason": [WithdrawalReason, ResidentWithdrawalReason],
@@ -39,6 +45,14 @@ def test_every_code_of_an_enum_has_both_labels(name: str) -> None:
     assert set(listed) == codes  # nothing missing, nothing stale
     for code, texts in listed.items():
         assert texts["nl"].strip() and texts["en"].strip(), (name, code)
+
+
+def test_every_erasure_kind_and_reason_has_both_labels() -> None:
+    """Plain codes, not enums: the erasure record's `kind` and `reason`."""
+    lists = code_lists()
+    assert set(lists["erasure-kind"]) == set(get_args(ErasureKind))
+    assert set(lists["erasure-reason"]) == {ERASURE_REASON, CLOSED_PAST_RETENTION,
+                                            OPEN_PAST_MAX_AGE}
 
 
 def test_configuration_codes_have_both_labels() -> None:

@@ -318,6 +318,9 @@ async def test_every_erasure_and_purge_records_who_when_and_why(signals_service,
             ("purge", "retention-purge", "system", "open-past-max-age", [stale["id"]]),
         ]
         assert all(i["at"] and "3011" not in str(i) for i in items)
+        assert [(i["kindLabel"], i["reasonLabel"]) for i in items] == [
+            ("Gewist op verzoek", "Verzoek van de betrokkene (AVG art. 17)"),
+            ("Opgeschoond (bewaartermijn)", "Open, maximale looptijd verstreken")]
         assert (await client.get("/v1/erasure-records",
                                  headers=auth("privacy-officer", "demo-corp-b"))).json()[
             "items"] == []
