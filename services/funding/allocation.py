@@ -145,23 +145,23 @@ def allocate(
     pool_cents: int, areas: Sequence[AreaInput], rule: NeedRule | None = None
 ) -> Allocation:
     """Allocate `pool_cents` over `areas` by the formula; see the module docstring."""
-    rule = rule or NeedRule()
+    with _collector_paused():
+        return _allocate(pool_cents, areas, rule or NeedRule())
+
+
+def _allocate(pool_cents: int, areas: Sequence[AreaInput], rule: NeedRule) -> Allocation:
     ordered = sorted(areas, key=_BY_CODE)
     columns = _Columns.of(ordered)
-    with _collector_paused():
-        bases, needs = _validate(pool_cents, ordered, rule, columns)
-        weights, unit = _weights(needs, bases)
-        solution = solve(
-            pool_cents, columns.fixed, columns.floors, columns.caps, weights, columns.codes
-        )
-        factor = REPORT.divide(
-            Decimal(solution.numerator * unit), Decimal(solution.denominator)
-        )
-        lines = _explain(pool_cents, columns, bases, needs, factor, solution)
+    bases, needs = _validate(pool_cents, ordered, rule, columns)
+    weights, unit = _weights(needs, bases)
+    solution = solve(
+        pool_cents, columns.fixed, columns.floors, columns.caps, weights, columns.codes
+    )
+    factor = REPORT.divide(Decimal(solution.numerator * unit), Decimal(solution.denominator))
     return Allocation(
         pool_cents=pool_cents,
         factor=factor,
-        lines=lines,
+        lines=_explain(pool_cents, columns, bases, needs, factor, solution),
         exact=tuple(solution.exact),
         denominator=solution.denominator,
         inhabitants=tuple(columns.inhabitants),
@@ -175,10 +175,10 @@ _BY_CODE = attrgetter("code")
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while the columns and lines are built.
 
-    An allocation creates no cycles, but its 14,000 lines (and the columns alive meanwhile)
-    would wake the collector some twenty times, each pass walking every young column again:
-    a sixth of the time. Paused, one pass afterwards walks them once. Re-enabled only if it
-    was on; a concurrent allocation finishing first merely re-enables it early.
+    An allocation creates no cycles, but its 14,000 lines would wake the collector some
+    twenty times, each pass walking every young column again: a sixth of the time. Paused,
+    one later pass walks the lines once, the columns being gone by then. Re-enabled only if
+    it was on; a concurrent allocation finishing first merely re-enables it early.
     """
     if not gc.isenabled():
         yield
