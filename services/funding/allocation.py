@@ -41,9 +41,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from itertools import repeat
+from itertools import compress, repeat
 from math import lcm
-from operator import attrgetter, gt, mul, sub, truediv
+from operator import attrgetter, gt, is_not, mul, sub, truediv
 from typing import NamedTuple, cast
 
 from services.funding.apportionment import (
@@ -301,12 +301,16 @@ def _weights(needs: list[Decimal], bases: list[Decimal]) -> tuple[list[int], int
     numerators: list[int] = []
     denominators: list[int] = []
     numerator, denominator = numerators.append, denominators.append
+    ratio = _INTEGER_RATIO
     with localcontext(EXACT):
-        # A loop rather than a list of ratios: 14,000 live tuples would wake the garbage
-        # collector some twenty times.
-        for p, q in map(_INTEGER_RATIO, map(mul, needs, bases)):
-            numerator(p)
-            denominator(q)
+        for need, base in zip(needs, bases, strict=True):
+            if need is ZERO:  # `_validate` gives ZERO itself at or below the threshold
+                numerator(0)
+                denominator(1)
+            else:
+                p, q = ratio(need * base)
+                numerator(p)
+                denominator(q)
     distinct = set(denominators)
     unit = lcm(*distinct)
     if len(distinct) <= 1:
@@ -411,24 +415,26 @@ def _usual(columns: _Columns) -> bool:
     """True when no area can fail `_validate_each`: unique codes, int or finite Decimal
     bases and needs, no negative base, amount or inhabitants, and no floor above its cap."""
     codes, bases, needs, inhabitants, fixed, floors, caps = columns
-    if not (_numbers(bases) and _numbers(needs)) or len(set(codes)) != len(codes):
+    if not (_numbers(bases) and _numbers(needs)):
         return False
-    every_cap = None not in caps
-    capped = cast(list[int], caps) if every_cap else [cap for cap in caps if cap is not None]
-    counted = [count for count in inhabitants if count is not None]
-    if min(
-        min(bases, default=0),
-        min(fixed, default=0),
-        min(floors, default=0),
-        min(capped, default=0),
-        min(counted, default=0),
-    ) < 0:
+    # map and compress rather than comprehensions: no Python-level step per area.
+    has_cap = list(map(is_not, caps, repeat(None)))
+    capped = cast(list[int], list(compress(caps, has_cap)))
+    counted = cast(list[int], list(compress(inhabitants, map(is_not, inhabitants, repeat(None)))))
+    try:
+        return (
+            len(set(codes)) == len(codes)
+            and min(
+                min(bases, default=0),
+                min(fixed, default=0),
+                min(floors, default=0),
+                min(capped, default=0),
+                min(counted, default=0),
+            ) >= 0
+            and not any(map(gt, compress(floors, has_cap), capped))
+        )
+    except TypeError:  # a code or amount of the wrong type: for `_validate_each` to meet
         return False
-    if every_cap:
-        return not any(map(gt, floors, capped))
-    return not any(
-        floor > cap for floor, cap in zip(floors, caps, strict=True) if cap is not None
-    )
 
 
 def _numbers(values: list[Decimal | int]) -> bool:
