@@ -259,19 +259,17 @@ def _order_exactly(order: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarra
     if len(order) < 2:
         return order
     keys = p[order].astype(np.float64) / q[order].astype(np.float64)
-    ties = np.flatnonzero(keys[1:] == keys[:-1])
+    ties = np.flatnonzero(keys[1:] == keys[:-1])  # key[i] == key[i + 1]
     if not len(ties):
         return order
     result = order.copy()
-    start = None
-    ends = set((ties + 1).tolist())
-    for index in range(len(order) + 1):
-        if index in ends:
-            continue
-        if start is not None and index - start > 1:
-            run = result[start:index].tolist()
-            result[start:index] = sorted(run, key=lambda j: Fraction(int(p[j]), int(q[j])))
-        start = index
+    # A run of equal keys is a stretch of consecutive ties: it spans first to last + 1.
+    breaks = np.flatnonzero(np.diff(ties) != 1)
+    firsts = ties[np.concatenate(([0], breaks + 1))].tolist()
+    lasts = ties[np.concatenate((breaks, [len(ties) - 1]))].tolist()
+    for first, last in zip(firsts, lasts, strict=True):
+        run = result[first : last + 2].tolist()
+        result[first : last + 2] = sorted(run, key=lambda j: Fraction(int(p[j]), int(q[j])))
     return result
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import random
 from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from services.funding import allocation as engine
+from services.funding import clamping
 from services.funding.allocation import (
     AreaInput,
     InfeasibleAllocation,
@@ -108,3 +111,20 @@ def test_the_column_checks_name_the_area_the_area_by_area_check_names(
     monkeypatch.setattr(engine, "_usual", lambda columns: False)
     slow = [validation_outcome(*programme) for programme in flawed_programmes()]
     assert fast == slow
+
+
+def test_breakpoints_are_ordered_exactly_where_float_keys_tie() -> None:
+    """The fast path sorts breakpoints p / q by float key, then by the exact fraction within
+    runs of equal keys: together a stable sort by the fraction."""
+    rng = random.Random(24)  # noqa: S311 (test data)
+    for _ in range(300):
+        count = rng.randint(1, 60)
+        big = 2**52 + rng.randint(0, 50)  # neighbours whose ratios round to one float
+        pairs = [rng.choice([(rng.randint(1, 4), rng.randint(1, 4)),
+                             (big + rng.randint(0, 3), big + rng.randint(0, 3)),
+                             (3 * big + rng.randint(0, 3), 3 * big)]) for _ in range(count)]
+        p = np.array([pair[0] for pair in pairs], dtype=np.int64)
+        q = np.array([pair[1] for pair in pairs], dtype=np.int64)
+        order = np.argsort(p.astype(np.float64) / q.astype(np.float64), kind="stable")
+        exact = sorted(range(count), key=lambda j: Fraction(*pairs[j]))
+        assert clamping._order_exactly(order, p, q).tolist() == exact
