@@ -379,10 +379,8 @@ def _explain(
         euros_per_inhabitant,
         strict=True,
     )
-    # tuple.__new__: an AllocationLine without its Python-level __new__, 14,000 times. Into
-    # a list first: a tuple grown by resizing stays young, so every garbage collection while
-    # the lines are built would walk it again.
-    return tuple(list(map(tuple.__new__, repeat(AllocationLine), lines)))
+    # tuple.__new__: an AllocationLine without its Python-level __new__, 14,000 times.
+    return tuple(map(tuple.__new__, repeat(AllocationLine), lines))
 
 
 def _validate(
