@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory, key_dir: Path) -> Asyn
                         await engine.dispose()
                 stack.servers[service.name] = await start_server(
                     service.build(settings), ports[service.name])
+            # The indicators' snapshot worker publishes the demo data's figures once it has
+            # computed them; funding turns them into inputs (and recomputes drafts). Tests
+            # start once that has settled, so no draft changes under a test's hands.
+            await _settled(folder)
             console = ConsoleSettings(
                 signals_url=stack.urls["signals"], indicators_url=stack.urls["indicators"],
                 funding_url=stack.urls["funding"],
@@ -156,3 +162,26 @@ async def axe_check(page: Page) -> None:
     assert not violations, "\n".join(
         f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes']][:3]})"
         for v in violations)
+
+
+async def _settled(folder: Path, timeout_s: float = 120.0) -> None:
+    """Until the indicators have no unpublished change and funding holds what was published
+    (its inputs unchanged for a second)."""
+    def counts() -> tuple[int, int]:
+        with sqlite3.connect(folder / "indicators.db") as ind, \
+                sqlite3.connect(folder / "funding.db") as fun:
+            dirty = ind.execute("SELECT count(*) FROM dirty_areas").fetchone()[0]
+            unsent = ind.execute(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+            inputs = fun.execute("SELECT count(*) FROM area_indicator_inputs").fetchone()[0]
+        return dirty + unsent, inputs
+
+    deadline = time.monotonic() + timeout_s
+    last: tuple[int, int] | None = None
+    while time.monotonic() < deadline:
+        now = await asyncio.to_thread(counts)
+        if now[0] == 0 and now == last:
+            return
+        last = now
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"the demo data's figures did not settle: {last}")

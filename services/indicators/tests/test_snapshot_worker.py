@@ -1,0 +1,161 @@
+"""The snapshot worker in its own process, and readers that never compute.
+
+The first test runs the service as production does (`snapshot_worker = "process"`) on a
+country of 1,500 buurten and 60,000 facts: while the worker computes every period and, after
+a change to the register, all of them again, readers read and a ticker measures how long the
+API's event loop is held between two of its turns. The bound is on the loop thread's CPU time
+(50 ms), which a busy machine cannot inflate by descheduling the test; the wall time is in the
+message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from services.indicators.bench_recompute import fill
+from services.indicators.computation import repository
+from services.indicators.models import Area
+from services.indicators.stream import service as stream
+from services.indicators.tests.helpers import (
+    households,
+    record_all,
+    recorded,
+    small_register,
+    value,
+)
+from tests.helpers import eventually
+from tools.migrate import upgrade
+
+STALL_BOUND_S = 0.05
+
+
+def national_database(path: Path, buurten: int, facts: int) -> str:
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade("indicators", url)
+    fill(path, buurten, facts)
+    conn = sqlite3.connect(path)
+    # The facts in the 12 months up to now, so the current periods have data.
+    conn.execute("UPDATE signal_facts SET month = strftime('%Y-%m', 'now', "
+                 "'-' || (abs(random()) % 12) || ' months')")
+    conn.commit()
+    conn.close()
+    return url
+
+
+class Ticker:
+    """The longest gap between two turns of the event loop, in loop-thread CPU and wall."""
+
+    def __init__(self) -> None:
+        self.worst_cpu = self.worst_wall = 0.0
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.005)
+            now_wall, now_cpu = time.perf_counter(), time.thread_time()
+            self.worst_wall = max(self.worst_wall, now_wall - wall - 0.005)
+            self.worst_cpu = max(self.worst_cpu, now_cpu - cpu)
+            wall, cpu = now_wall, now_cpu
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+async def test_the_worker_process_keeps_snapshots_while_the_loop_stays_free(
+        indicators, auth, tmp_path):
+    url = national_database(tmp_path / "national.db", 1500, 60_000)
+    analyst, admin = auth("analyst"), auth("admin")
+    async with indicators(database_url=url, snapshot_worker="process",
+                          snapshot_index_interval_s=0.5) as svc:
+        ticker = Ticker()
+        stop = asyncio.Event()
+        reads: list[int] = []
+
+        async def reader(path: str, params: dict[str, str]) -> None:
+            while not stop.is_set():
+                r = await svc.client.get(path, params=params, headers=analyst)
+                reads.append(r.status_code)
+                await asyncio.sleep(0.02)
+
+        readers = [asyncio.create_task(reader("/v1/areas/NL00/indicators", {})),
+                   asyncio.create_task(reader("/v1/indicators", {
+                       "level": "buurt",
+                       "indicator": "signalled-households-per-100-corporation-dwellings"}))]
+        await eventually(lambda: asyncio.sleep(0, 200 in reads), timeout_s=120)
+        pid = svc.runtime.worker_process.pid
+        assert pid is not None
+        # A change to the register: the worker computes every stored period again.
+        r = await svc.client.put("/v1/areas/GM9999", json={"name": "Nieuw"}, headers=admin)
+        assert r.status_code == 200, r.text
+        # One more signal, stored as the consumer stores it: visible without a computation
+        # here, within a few rounds of the worker.
+        async with svc.runtime.sessions() as session:
+            buurt = await session.scalar(select(Area.code).where(Area.level == "buurt")
+                                         .order_by(Area.code).limit(1))
+        before = await _raw_signals(svc.client, buurt, admin)
+        async with svc.runtime.sessions() as session, session.begin():
+            await stream.record_signal(session, recorded(buurt, "hh-new",
+                                                         observed=time.strftime("%Y-%m-%d")))
+
+        async def counted() -> bool:
+            return await _raw_signals(svc.client, buurt, admin) == before + 1
+
+        await eventually(counted, timeout_s=60)
+        stop.set()
+        await asyncio.gather(*readers)
+        await ticker.stop()
+    print(f"loop held at most {ticker.worst_cpu * 1000:.1f} ms CPU, "
+          f"{ticker.worst_wall * 1000:.1f} ms wall; {len(reads)} reads")
+    assert set(reads) <= {200}, reads
+    assert ticker.worst_cpu < STALL_BOUND_S, (
+        f"the loop was held {ticker.worst_cpu * 1000:.0f} ms of CPU "
+        f"({ticker.worst_wall * 1000:.0f} ms wall) between two turns")
+    with pytest.raises(ProcessLookupError):  # stopped with the service
+        os.kill(pid, 0)
+
+
+async def _raw_signals(client, code: str, admin: dict[str, str]) -> float:
+    r = await client.get(f"/v1/areas/{code}/indicators", headers=admin)
+    assert r.status_code == 200, r.text
+    return value(r.json(), "signals")["value"]
+
+
+async def test_reads_come_from_storage_and_never_compute(indicators, auth, monkeypatch):
+    analyst = auth("analyst")
+    older = {"period": "rolling-12m:2026-10"}
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        # An older period is stored when first asked for, then kept up to date.
+        r = await svc.client.get("/v1/areas/BU03440101/indicators", params=older,
+                                 headers=analyst)
+        assert r.status_code == 200, r.text
+        await record_all(svc.runtime, households("BU03440101", 12, observed="2026-10-02"))
+
+        def no_computation(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a read computed")
+
+        monkeypatch.setattr(repository, "signal_counts", no_computation)
+        monkeypatch.setattr(repository, "open_statistics", no_computation)
+        for path, params in [
+            ("/v1/areas/BU03440101/indicators", older),
+            ("/v1/areas/GM0344/indicators", {}),
+            ("/v1/indicators", {"level": "buurt", "indicator": "signals"}),
+            ("/v1/vulnerability-index", {}),
+            ("/v1/areas/WK034401/indicators/signals/series",
+             {"until": "rolling-12m:2026-10", "count": "1"}),
+        ]:
+            r = await svc.client.get(path, params=params, headers=analyst)
+            assert r.status_code == 200, (path, r.text)
+        r = await svc.client.get("/v1/areas/BU03440101/indicators", params=older,
+                                 headers=analyst)
+        assert value(r.json(), "signals")["value"] is not None  # 12 signals, published
