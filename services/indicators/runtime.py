@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.indicators.cellkey import RecordKeys, record_keys
 from services.indicators.computation.service import ComputationCache
 from services.indicators.models import Inbox, Outbox
+from services.indicators.reporting.rankings import RankingCache
 from services.indicators.settings import Settings
 from services.indicators.snapshots.process import WorkerProcess
 from services.indicators.snapshots.reader import SnapshotReader
@@ -40,6 +41,7 @@ class IndicatorsRuntime(Runtime):
     settings: Settings
     computation_cache: ComputationCache = field(init=False)
     reader: SnapshotReader = field(init=False)
+    rankings: RankingCache = field(init=False)
     snapshots: SnapshotWorker = field(init=False)
     worker_process: WorkerProcess | None = field(init=False, default=None)
     inline_worker: InlineWorker | None = field(init=False, default=None)
@@ -68,6 +70,7 @@ class IndicatorsRuntime(Runtime):
         self.reader = SnapshotReader(reads, self.sessions, self.computation_cache,
                                      refresh_s=s.snapshot_read_refresh_s,
                                      wait_s=s.snapshot_wait_s)
+        self.rankings = RankingCache()
         self.snapshots = SnapshotWorker(
             self.sessions, reads, source=s.cloudevents_source(),
             publish_events=s.indicator_publisher_enabled, debounce_s=s.indicator_debounce_s,

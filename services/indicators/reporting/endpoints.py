@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from services.indicators.computation import definitions
 from services.indicators.dependencies import (
     CacheDep,
     PeriodQuery,
+    RankingsDep,
     Reader,
     records_signals,
     requested_period,
@@ -66,16 +67,18 @@ async def area_indicators(
 
 @router.get("/indicators", response_model=IndicatorRanking)
 async def indicator_ranking(
-    session: SessionDep, cache: CacheDep,
+    session: SessionDep, cache: CacheDep, rankings: RankingsDep,
     level: Annotated[str, Query(pattern=LEVEL)],
     indicator: Annotated[str, Query(max_length=100)],
     principal: Reader, period: PeriodQuery = None,
-) -> IndicatorRanking:
+) -> Response:
     """Areas of one level ranked on one indicator for a period, worst first."""
     chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
     computation = await cache.get(session, chosen, raw)
-    return service.ranking(computation, AreaLevel(level), indicator, raw)
+    body = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
+                                  indicator, raw)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,

@@ -98,6 +98,11 @@ class SnapshotReader:
         for stored in self._periods.values():
             stored.checked = 0.0
 
+    def version(self, period: Period) -> tuple[int, int]:
+        """(generation, seq) of the period as last loaded: what a derived answer depends on."""
+        stored = self._periods.get(str(period))
+        return (-1, -1) if stored is None else (stored.generation, stored.seq)
+
     async def get_many(self, session: AsyncSession, periods: list[Period], raw: bool = False
                        ) -> list[Computation]:
         """Several periods (a series' page): those not stored yet are asked for together."""

@@ -21,7 +21,9 @@ from sqlalchemy import select
 
 from services.indicators.bench_recompute import fill
 from services.indicators.computation import repository
+from services.indicators.computation.periods import parse_period
 from services.indicators.models import Area
+from services.indicators.reporting.service import ranking
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
@@ -30,6 +32,7 @@ from services.indicators.tests.helpers import (
     small_register,
     value,
 )
+from shared.areacodes import AreaLevel
 from tests.helpers import eventually
 from tools.migrate import upgrade
 
@@ -159,3 +162,24 @@ async def test_reads_come_from_storage_and_never_compute(indicators, auth, monke
         r = await svc.client.get("/v1/areas/BU03440101/indicators", params=older,
                                  headers=analyst)
         assert value(r.json(), "signals")["value"] is not None  # 12 signals, published
+
+
+async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators, auth):
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        signals = [*households("BU03440101", 12), *households("BU03440102", 3),
+                   *households("BU03440201", 30)]
+        await record_all(svc.runtime, signals)
+        for who in ("analyst", "admin"):
+            r = await svc.client.get("/v1/indicators", headers=auth(who), params={
+                "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
+            assert r.status_code == 200, r.text
+            computation = await svc.runtime.reader.get(
+                None, parse_period("rolling-12m:2026-10"), who == "admin")  # type: ignore[arg-type]
+            expected = ranking(computation, AreaLevel.BUURT, "signals", who == "admin")
+            assert r.json() == expected.model_dump(mode="json", by_alias=True)
+            ranks = [i["rank"] for i in r.json()["items"] if i["rank"] is not None]
+            assert ranks == list(range(1, len(ranks) + 1)) and ranks
+        r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
+            "level": "buurt", "indicator": "nonsense"})
+        assert r.status_code == 400

@@ -1,0 +1,108 @@
+"""Rankings as readers get them: the answer's bytes, kept per stored version of the period.
+
+A buurt ranking is 14,000 items: made per request it would hold the event loop for 100 ms and
+more. Here it is made at most once per `min_age_s` for a period that keeps changing (readers get
+the previous bytes meanwhile, at most that much older than the store), in slices of
+`SLICE` areas with a turn of the loop between them; readers asking while it is being made
+wait for that one making. What it holds is public (or, for `raw`, an admin's raw) figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import orjson
+
+from services.indicators.composite import Direction
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import Cell, Computation
+from services.indicators.reporting.schemas import IndicatorRanking
+from services.indicators.reporting.service import cell_of
+from shared.areacodes import AreaLevel
+from shared.problems import BadRequest
+
+SLICE = 2000
+
+
+@dataclass
+class _Entry:
+    version: Hashable
+    made_at: float
+    body: bytes | None = None
+    making: asyncio.Task[bytes] | None = None
+
+
+class RankingCache:
+    def __init__(self, min_age_s: float = 0.5, held: int = 64) -> None:
+        self.min_age_s = min_age_s
+        self.held = held
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+
+    async def ranking(self, computation: Computation, version: Hashable, level: AreaLevel,
+                      indicator: str, raw: bool) -> bytes:
+        """The JSON of `IndicatorRanking` for the computation (as stored at `version`)."""
+        definition = definitions.BY_ID.get(indicator)
+        if definition is None:
+            raise BadRequest(f"unknown indicator {indicator!r}; see /indicator-definitions")
+        key = (str(computation.period), level, indicator, raw)
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry is not None and entry.body is not None and (
+                entry.version == version or entry.making is not None
+                or now - entry.made_at < self.min_age_s):
+            self._entries.move_to_end(key)
+            return entry.body
+        if entry is None or entry.making is None:
+            entry = entry or _Entry(version, now)
+            self._entries[key] = entry
+            while len(self._entries) > self.held:
+                self._entries.popitem(last=False)
+            higher_is_worse = definition.direction is Direction.HIGHER_IS_WORSE
+            entry.making = asyncio.create_task(
+                _make(computation, level, indicator, raw, higher_is_worse))
+            entry.version, entry.made_at = version, now
+        making = entry.making
+        if entry.body is not None:
+            return entry.body  # the previous one while the new one is made
+        try:
+            body = await asyncio.shield(making)
+        finally:
+            if making.done() and entry.making is making:
+                entry.making = None
+                if not making.cancelled() and making.exception() is None:
+                    entry.body = making.result()
+        return body
+
+
+async def _make(computation: Computation, level: AreaLevel, indicator: str, raw: bool,
+                higher_is_worse: bool) -> bytes:
+    areas = list(computation.areas.values())
+    cells: list[tuple[str, Cell]] = []
+    for start in range(0, len(areas), SLICE):
+        cells += [(r.code, cell_of(r, indicator, raw))
+                  for r in areas[start:start + SLICE] if r.level is level]
+        await asyncio.sleep(0)
+    known = [(code, c) for code, c in cells if c.value is not None]
+    sign = -1.0 if higher_is_worse else 1.0
+    known.sort(key=lambda item: (sign * (item[1].value or 0.0), item[0]))
+    withheld = sorted((item for item in cells if item[1].value is None), key=lambda i: i[0])
+    envelope = IndicatorRanking(
+        indicator_id=indicator, level=level.value, period=str(computation.period),
+        method_version=computation.method_version, raw=raw,
+        data_until=None if raw else computation.data_until, items=[],
+    ).model_dump(mode="json", by_alias=True)
+    ordered = [*known, *withheld]
+    parts: list[bytes] = []
+    for start in range(0, len(ordered), SLICE):
+        parts.append(orjson.dumps([
+            {"indicatorId": indicator, "value": c.value, "suppressed": c.reason is not None,
+             "reason": c.reason, "areaCode": code,
+             "rank": start + i + 1 if c.value is not None else None}
+            for i, (code, c) in enumerate(ordered[start:start + SLICE])])[1:-1])
+        await asyncio.sleep(0)
+    head = orjson.dumps(envelope)[:-len(b"[]}")]
+    return head + b"[" + b",".join(p for p in parts if p) + b"]}"
