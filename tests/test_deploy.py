@@ -2,6 +2,7 @@
 
 import asyncio
 import importlib
+import os
 import re
 import subprocess
 import sys
@@ -42,17 +43,26 @@ def _docs(path):
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
+#: Workloads without an HTTP API, by name: the module each runs (`python -m ...`).
+WORKERS = {"indicators-snapshots": "services.indicators.snapshots.process"}
+
+
 def test_deployments_are_replicated_probed_and_non_root():
     deployments = [d for p in K8S for d in _docs(p) if d["kind"] == "Deployment"]
-    assert {d["metadata"]["name"] for d in deployments} == set(NAMES) | FRONTEND_NAMES
+    assert {d["metadata"]["name"] for d in deployments} == (
+        set(NAMES) | FRONTEND_NAMES | set(WORKERS))
     for d in deployments:
         spec = d["spec"]["template"]["spec"]
         container = spec["containers"][0]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["resources"]["limits"] and container["resources"]["requests"]
+        if d["metadata"]["name"] in WORKERS:
+            continue  # test_one_workload_runs_the_snapshot_worker
         assert d["spec"]["replicas"] >= 2
         assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert spec["securityContext"]["runAsNonRoot"] is True
-        assert container["resources"]["limits"] and container["resources"]["requests"]
         app_module = container["command"][2].split(":")[0]
         importlib.import_module(app_module)  # the command names a real app
     kinds = {d["kind"] for p in K8S for d in _docs(p)}
@@ -108,7 +118,7 @@ def test_kubernetes_services_use_sasl_ssl_to_kafka_and_verify_full_to_postgres(t
     assert config["DDK_DATABASE_SSLMODE"] == "verify-full"
     workloads = [(name, spec) for name, spec in _workloads() if name not in FRONTEND_NAMES]
     assert {name for name, _ in workloads} == {
-        *APPS, "ddk-topics", *(f"ddk-migrate-{app}" for app in APPS)}
+        *APPS, *WORKERS, "ddk-topics", *(f"ddk-migrate-{app}" for app in APPS)}
     for name, spec in workloads:
         container = spec["containers"][0]
         assert {"configMapRef": {"name": "ddk-config"}} in container["envFrom"], name
@@ -118,10 +128,100 @@ def test_kubernetes_services_use_sasl_ssl_to_kafka_and_verify_full_to_postgres(t
         for file in ("DDK_KAFKA_SSL_CAFILE", "DDK_DATABASE_SSLROOTCERT"):
             assert _under(config[file], mounts), (name, file)  # mounted from a Secret
         env = {e["name"]: e for e in container.get("env", [])}
+        if name in WORKERS:  # no Kafka client: no Kafka user (test_the_snapshot_worker_...)
+            assert not [v for v in env if "KAFKA_SASL" in v], name
+            continue
         for variable in ("DDK_KAFKA_SASL_USERNAME", "DDK_KAFKA_SASL_PASSWORD"):
             assert "secretKeyRef" in env[variable]["valueFrom"], (name, variable)
         _accepted_by_the_settings({**config, "DDK_KAFKA_SASL_USERNAME": "u",
                                    "DDK_KAFKA_SASL_PASSWORD": "p"}, tmp_path)
+
+
+# -- the indicators snapshot worker: one for all replicas ----------------------------------
+SNAPSHOT_WORKER = WORKERS["indicators-snapshots"]
+INDICATORS_APP = "services.indicators.app:app"
+
+
+def _runs(command, target):
+    """Whether a container command runs `target` (a module, or an app `module:attr`)."""
+    return target in (command or [])
+
+
+def test_one_workload_runs_the_snapshot_worker_and_the_api_does_not():
+    """Each indicators API replica would otherwise start a worker of its own (the default,
+    `snapshot_worker = process`), and every one would compute the whole country."""
+    importlib.import_module(SNAPSHOT_WORKER)
+    deployments = [d for p in K8S for d in _docs(p) if d["kind"] in ("Deployment", "Job")]
+    workers = [d for d in deployments
+               if _runs(d["spec"]["template"]["spec"]["containers"][0].get("command"),
+                        SNAPSHOT_WORKER)]
+    assert [d["metadata"]["name"] for d in workers] == ["indicators-snapshots"]
+    (worker,) = workers
+    assert worker["kind"] == "Deployment" and worker["spec"]["replicas"] == 1
+    assert worker["spec"]["strategy"] == {"type": "Recreate"}  # never two at once
+    assert not [d for d in _docs(ROOT / "deploy" / "k8s" / "10-indicators.yaml")
+                if d["kind"] == "HorizontalPodAutoscaler"
+                and d["spec"]["scaleTargetRef"]["name"] == "indicators-snapshots"]
+    apis = [d for d in deployments
+            if _runs(d["spec"]["template"]["spec"]["containers"][0].get("command"),
+                     INDICATORS_APP)]
+    assert [d["metadata"]["name"] for d in apis] == ["indicators"]
+    for d in apis:
+        env = {e["name"]: e.get("value")
+               for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["DDK_INDICATORS_SNAPSHOT_WORKER"] == "off", d["metadata"]["name"]
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    workers = [name for name, s in services.items() if _runs(s.get("command"), SNAPSHOT_WORKER)]
+    assert workers == ["indicators-snapshots"]
+    assert "deploy" not in services["indicators-snapshots"]  # no replicas: one container
+    apis = [name for name, s in services.items() if _runs(s.get("command"), INDICATORS_APP)]
+    assert apis == ["indicators"]
+    # A string: a bare `off` would be YAML's false.
+    assert services["indicators"]["environment"]["DDK_INDICATORS_SNAPSHOT_WORKER"] == "off"
+
+
+def _worker_settings(env, mounts, tmp_path, monkeypatch):
+    """The snapshot worker's settings as its process reads them (`Settings()` from the
+    environment), with a stand-in file for each path under a mount."""
+    from services.indicators.settings import Settings
+
+    stand_in = tmp_path / "mounted.pem"
+    stand_in.write_text("")
+    for name in [n for n in os.environ if n.startswith("DDK_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(stand_in) if _under(value, mounts) else value)
+    return Settings()
+
+
+def test_the_snapshot_worker_starts_with_only_the_database(tmp_path, monkeypatch):
+    """Its settings load (the start-up checks of transport security pass) without a Kafka
+    user or client certificate, and it reaches its database with verify-full."""
+    config = next(d["data"] for p in K8S for d in _docs(p) if d["kind"] == "ConfigMap"
+                  and d["metadata"]["name"] == "ddk-config")
+    spec = dict(_workloads())["indicators-snapshots"]
+    container = spec["containers"][0]
+    assert container["command"] == ["python", "-m", SNAPSHOT_WORKER]
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+               if "valueFrom" in e}
+    assert secrets == {"DDK_INDICATORS_DATABASE_URL": {"name": "ddk-indicators",
+                                                       "key": "database-url"}}
+    env = {**config, **{e["name"]: e["value"] for e in container["env"] if "value" in e},
+           "DDK_INDICATORS_DATABASE_URL": "postgresql+asyncpg://indicators:pw@pg/indicators"}
+    mounts = [m["mountPath"] for m in container["volumeMounts"] if m.get("readOnly")]
+    settings = _worker_settings(env, mounts, tmp_path, monkeypatch)
+    assert settings.database_sslmode == "verify-full" and settings.database_sslrootcert
+    assert settings.database_url.startswith("postgresql+asyncpg://indicators:")
+
+    service = yaml.safe_load(COMPOSE.read_text())["services"]["indicators-snapshots"]
+    env = {k: _compose_value(v) for k, v in service["environment"].items()}
+    mounts = [v.split(":")[1] for v in service["volumes"] if v.endswith(":ro")]
+    assert not [v for v in service["volumes"] if "/client" in v]  # no Kafka client key
+    settings = _worker_settings(env, mounts, tmp_path, monkeypatch)
+    assert (settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile) == ("", "")
+    assert settings.database_sslmode == "verify-full" and settings.database_sslrootcert
+    assert "DDK_INDICATORS_CELL_KEY_SECRET" not in env
 
 
 def test_the_console_reaches_no_broker_database_nor_service_keys():
