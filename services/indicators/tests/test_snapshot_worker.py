@@ -175,7 +175,7 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
                 "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
             assert r.status_code == 200, r.text
             computation = await svc.runtime.reader.get(
-                None, parse_period("rolling-12m:2026-10"), who == "admin")  # type: ignore[arg-type]
+                None, parse_period("rolling-12m:2026-10"), who == "admin")
             expected = ranking(computation, AreaLevel.BUURT, "signals", who == "admin")
             assert r.json() == expected.model_dump(mode="json", by_alias=True)
             ranks = [i["rank"] for i in r.json()["items"] if i["rank"] is not None]
