@@ -10,7 +10,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.indicators.cellkey import RecordKeys, record_keys
-from services.indicators.computation.service import ComputationCache
+from services.indicators.computation.service import PeriodBoundsCache
 from services.indicators.models import Inbox, Outbox
 from services.indicators.reporting.rankings import RankingCache
 from services.indicators.settings import Settings
@@ -39,7 +39,7 @@ class IndicatorsRuntime(Runtime):
     method in every session's `info` (the consumer stores them with each fact)."""
 
     settings: Settings
-    computation_cache: ComputationCache = field(init=False)
+    period_bounds: PeriodBoundsCache = field(init=False)
     reader: SnapshotReader = field(init=False)
     rankings: RankingCache = field(init=False)
     snapshots: SnapshotWorker = field(init=False)
@@ -57,9 +57,8 @@ class IndicatorsRuntime(Runtime):
 
     async def start(self) -> None:
         s = self.settings
-        self.computation_cache = ComputationCache(ttl_s=s.indicator_cache_s,
-                                                  grace_days=s.period_grace_days,
-                                                  bounds_ttl_s=s.period_bounds_cache_s)
+        self.period_bounds = PeriodBoundsCache(grace_days=s.period_grace_days,
+                                               bounds_ttl_s=s.period_bounds_cache_s)
         self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
         await super().start()
         self.configure_sessions()
@@ -67,7 +66,7 @@ class IndicatorsRuntime(Runtime):
         # a writer (each is BEGIN IMMEDIATE there), and block none.
         self.read_engine = engine_for(s, reads_only=True)
         reads = sessionmaker(self.read_engine)
-        self.reader = SnapshotReader(reads, self.sessions, self.computation_cache,
+        self.reader = SnapshotReader(reads, self.sessions, self.period_bounds,
                                      refresh_s=s.snapshot_read_refresh_s,
                                      wait_s=s.snapshot_wait_s)
         self.rankings = RankingCache()

@@ -22,9 +22,6 @@ class Settings(ServiceSettings):
     # with a snapshot worker, that worker writes the events (at most once per round).
     indicator_debounce_s: float = 1.0
     indicator_publisher_enabled: bool = True
-    # How long the period bounds' computation cache is shared (the indicators themselves are
-    # read from the stored snapshots).
-    indicator_cache_s: float = 1.0
     # Where the snapshot worker runs (services/indicators/snapshots): `process`, a process of
     # its own started and watched by the service (a national computation must not stall the
     # API); `inline`, in the service's event loop (tiny set-ups); `off`, elsewhere (another

@@ -59,8 +59,7 @@ async def platform(start_service: Callable[..., Any], database_url: Callable[[st
         start_service("signals", database_url=database_url(f"signals_{run}"), **common,
                       **TEST_KEYS) as signals,
         start_service("indicators", database_url=database_url(f"indicators_{run}"), **common,
-                      cell_key_secret=TEST_CELL_KEY_SECRET, indicator_debounce_s=0.2,
-                      indicator_cache_s=0.0) as indicators,
+                      cell_key_secret=TEST_CELL_KEY_SECRET, indicator_debounce_s=0.2) as indicators,
         start_service("funding", database_url=database_url(f"funding_{run}"), **common,
                       ) as funding,
     ):

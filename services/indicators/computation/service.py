@@ -1,11 +1,11 @@
-"""Runs a full computation for a period, with a short-lived cache shared by readers."""
+"""Runs a full computation for a period (the snapshot worker's), and the period bounds."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,20 +46,12 @@ async def compute_period(session: AsyncSession, period: Period, include: Iterabl
 
 
 @dataclass
-class ComputationCache:
-    """Readers share a computation for `ttl_s` seconds; a write to the register clears it.
+class PeriodBoundsCache:
+    """The first month with data, which bounds every period parameter (`bounds_for`), reused
+    for `bounds_ttl_s`; a write to the register clears it."""
 
-    A full computation is a few GROUP BY queries over the period's facts; caching it keeps a
-    burst of API reads from repeating them, at the cost of answers up to `ttl_s` old. Admins'
-    raw values count every fact; everyone else's are the public ones (`public_cutoffs`).
-    """
-
-    ttl_s: float
     grace_days: int = GRACE_DAYS
-    # How long the first month with data is reused for the period bounds (`bounds_for`).
     bounds_ttl_s: float = 60.0
-    _entries: dict[tuple[str, Cutoffs], tuple[float, Computation]] = field(
-        default_factory=dict)
     _first: tuple[float, tuple[str | None, int | None]] | None = None
 
     async def bounds_for(self, session: AsyncSession, period: Period) -> PeriodBounds:
@@ -79,23 +71,5 @@ class ComputationCache:
             bounds = period_bounds(utcnow(), *self._first[1])
         return bounds
 
-    def cutoffs(self, period: Period, raw: bool) -> Cutoffs:
-        return Cutoffs() if raw else public_cutoffs(period, utcnow(), self.grace_days)
-
-    async def get(self, session: AsyncSession, period: Period, raw: bool = False
-                  ) -> Computation:
-        cutoffs = self.cutoffs(period, raw)
-        key = (str(period), cutoffs)
-        hit = self._entries.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
-        result = await compute_period(session, period, cutoffs=cutoffs)
-        if len(self._entries) > 64:
-            self._entries.clear()
-        self._entries[key] = (now, result)
-        return result
-
     def clear(self) -> None:
-        self._entries.clear()
         self._first = None

@@ -23,7 +23,7 @@ from services.indicators.composite import AreaScore, Normalisation, RankStabilit
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import Cell, Computation
 from services.indicators.computation.periods import Period, PeriodBounds
-from services.indicators.computation.service import ComputationCache
+from services.indicators.computation.service import PeriodBoundsCache
 from services.indicators.models import IndicatorSnapshot
 from services.indicators.snapshots import store
 from shared.areacodes import AreaLevel
@@ -77,7 +77,7 @@ class SnapshotReader:
     """The indicators readers read (`get`), and the period bounds of their parameters."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 writes: async_sessionmaker[AsyncSession], bounds: ComputationCache,
+                 writes: async_sessionmaker[AsyncSession], bounds: PeriodBoundsCache,
                  *, refresh_s: float = 0.05, wait_s: float = 30.0, held: int = 8) -> None:
         self._sessions = sessions  # reads only
         self._writes = writes

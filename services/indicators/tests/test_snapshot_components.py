@@ -69,6 +69,13 @@ def test_components_give_what_the_whole_country_gives(seed: int) -> None:
         counts = roll_up(buurten, programmes, [])
         protection.update(counts, [changed], changed_cells(old, new))
         assert_same(protection.cells, disclose_counts(counts, programmes))
+    # A buurt with its first signals, in a gemeente that had none and in one that had.
+    for fresh in ("BU99990101", next(iter(sorted(buurten)))[:8] + "99"):
+        buurten[fresh] = SignalCounts(signals=3, households=2, by_category={"nuisance": 2},
+                                      keys={"signals": 11, "households": 5})
+        counts = roll_up(buurten, programmes, [])
+        protection.update(counts, [fresh], changed_cells(SignalCounts(), buurten[fresh]))
+        assert_same(protection.cells, disclose_counts(counts, programmes))
 
 
 def assert_same(parts: dict[str, dict[str, DisclosedValue]],
