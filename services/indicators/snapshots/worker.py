@@ -61,6 +61,10 @@ def touches(period: Period, month: str) -> bool:
     return first <= month <= period.last_month
 
 
+class TakenElsewhere(Exception):
+    """Another worker holds the write lock (PostgreSQL's advisory lock)."""
+
+
 @dataclass
 class Write:
     """A period's rows to store (with `whole`, all of them) and its index when it changed."""
@@ -104,7 +108,10 @@ class SnapshotWorker:
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
         async with self._lock:
-            return await self._round()
+            try:
+                return await self._round()
+            except TakenElsewhere:
+                return False
 
     async def _round(self) -> bool:
         now = utcnow()
@@ -140,19 +147,18 @@ class SnapshotWorker:
                 if fill is None:
                     return False
                 writes.append(fill)
-            for period in sorted(whole, key=lambda p: (p != str(current), p)):
+            first = str(current)  # what most readers read: stored first, on its own
+            for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._compute(session, parse_period(period), now, None))
-            for period, buurten in sorted(changed.items()):
+                await self._store(writes, now)
+            for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._compute(session, parse_period(period), now, buurten))
+                await self._store(writes, now)
+        await self._store(writes, now)
         events = 0
         async with self._sessions() as session, session.begin():
             if not await try_exclusive(session, "indicators.snapshots"):
                 return False
-            for w in writes:
-                if w.rows or w.whole or w.index_json is not None:
-                    await store.write(session, w.period, w.rows, whole=w.whole,
-                                      index_json=w.index_json, computed_at=now,
-                                      data_until=w.data_until, method_version=METHOD_VERSION)
             state = self._states.get(str(current))
             if publish and state is not None:
                 with worker_span(self.tracer, "publish indicators"):
@@ -165,6 +171,21 @@ class SnapshotWorker:
         if events:
             self._after_commit()
         return True
+
+    async def _store(self, writes: list[Write], now: datetime) -> None:
+        """Store what `writes` holds, in a short transaction of its own, and empty it."""
+        todo = [w for w in writes if w.rows or w.whole or w.index_json is not None]
+        writes.clear()
+        if not todo:
+            return
+        async with self._sessions() as session, session.begin():
+            if not await try_exclusive(session, "indicators.snapshots"):
+                # Another worker is writing the same marks: this round ends, its marks stay.
+                raise TakenElsewhere
+            for w in todo:
+                await store.write(session, w.period, w.rows, whole=w.whole,
+                                  index_json=w.index_json, computed_at=now,
+                                  data_until=w.data_until, method_version=METHOD_VERSION)
 
     async def _compute(self, session: AsyncSession, period: Period, now: datetime,
                        buurten: set[str] | None) -> Write:
