@@ -27,7 +27,8 @@ from typing import NoReturn
 
 import asyncpg
 
-from tools.broker import dies_with_parent, free_port
+from shared.childprocess import dies_with_parent
+from tools.broker import free_port
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: PostgreSQL refuses to run as root; as root the server runs as this user, created if need be.

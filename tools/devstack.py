@@ -18,10 +18,11 @@ import urllib.request
 from types import FrameType
 from typing import NoReturn
 
+from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
 from shared.kafka import ensure_topics
 from shared.settings import VAR, ServiceSettings
-from tools.broker import EmbeddedBroker, dies_with_parent, wait_for_port
+from tools.broker import EmbeddedBroker, wait_for_port
 from tools.devtoken import ensure_key_pair
 from tools.migrate import upgrade
 from tools.registry import FRONTENDS, SERVICES, Frontend, Service, all_topics

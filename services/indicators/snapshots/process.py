@@ -16,6 +16,7 @@ import sys
 
 from services.indicators.settings import Settings
 from services.indicators.snapshots.worker import SnapshotWorker, run_forever
+from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
 from shared.logs import configure_logging
 
@@ -70,9 +71,13 @@ class WorkerProcess:
     async def _watch(self) -> None:
         delay = 0.5
         while True:
+            # Killed with the service, however it ends: a worker left behind would compute
+            # on and hold the service's output open. (Its writes are transactions, its
+            # marks stay until stored: a kill loses nothing.)
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "services.indicators.snapshots.process",
-                env=worker_environment(self._settings))
+                env=worker_environment(self._settings),
+                preexec_fn=dies_with_parent(signal.SIGKILL))
             code = await self._process.wait()
             log.warning("snapshot worker ended; starting it again",
                         extra={"exit_code": code})

@@ -7,9 +7,11 @@ the rows that changed (`store.py`); and, for the current rolling period, write t
 `area-indicators-updated` events of the areas it touched (the publisher's digests keep
 unchanged areas quiet). Marks, rows and events are written in one transaction.
 
-Stored are always the current rolling period and the current month; every calendar month with
-data back to the first is filled in when nothing else waits; other periods when first asked for.
-Closed months stay stored; a late signal corrects them like any other mark.
+Stored are always the current rolling period and the current month, so every month is stored
+from the time it is current on; other periods (months before the first start, other rolling
+periods) when first asked for. Stored periods stay stored; a late signal corrects them like any
+other mark. (Filling in every earlier month when idle was tried: at national scale a round
+then holds new marks back for a whole computation, 6-8 s, at every start.)
 
 It runs in a process of its own (`python -m services.indicators.snapshots.worker`, started and
 watched by the service, see `process.py`): a national computation takes seconds of CPU, which
@@ -30,13 +32,10 @@ from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.indicators.composite import METHOD_VERSION
-from services.indicators.computation import repository as computation_repository
 from services.indicators.computation.periods import (
     GRACE_DAYS,
     Period,
     current_period,
-    month_index,
-    month_label,
     parse_period,
 )
 from services.indicators.computation.service import public_cutoffs
@@ -143,10 +142,7 @@ class SnapshotWorker:
                     writes.append(self._reindexed(held, loop.time()))
             if (not whole and not changed and not marks and not asked and not publish
                     and not writes):
-                fill = await self._fill_in(session, stored, now)
-                if fill is None:
-                    return False
-                writes.append(fill)
+                return False
             first = str(current)  # what most readers read: stored first, on its own
             for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._compute(session, parse_period(period), now, None))
@@ -223,22 +219,6 @@ class SnapshotWorker:
         index = None if state.index_json == state.stored_index else state.index_json
         state.stored_index = state.index_json
         return Write(str(state.period), [], False, index, state.cutoffs.current)
-
-    async def _fill_in(self, session: AsyncSession, stored: set[str], now: datetime
-                       ) -> Write | None:
-        """The newest calendar month with data that is not stored yet."""
-        first, _ = await computation_repository.first_months(session)
-        if first is None:
-            return None
-        last = month_index(current_period(now, "month").last_month)
-        for index in range(last - 1, month_index(first) - 1, -1):
-            period = Period("month", month_label(index))
-            if str(period) not in stored:
-                state = await PeriodState.build(session, period,
-                                                public_cutoffs(period, now, self._grace_days))
-                return Write(str(period), [state.row(c) for c in state.codes()], True,
-                             state.index_json, state.cutoffs.current)
-        return None
 
 
 class InlineWorker(PeriodicTask):
