@@ -147,8 +147,9 @@ class LivezWatch:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._recv.poll(90):
-            self.samples = self._recv.recv()
+        with contextlib.suppress(EOFError, OSError):  # a dead watcher leaves no samples
+            if self._recv.poll(90):
+                self.samples = self._recv.recv()
         self._proc.join(10)
         if self._proc.is_alive():
             self._proc.kill()
@@ -220,7 +221,8 @@ def _read_row(name: str, r: LoadResult, ceiling: LoadResult) -> Row:
     ok = r.requests > 0 and r.errors == 0 and p99 < TARGET_READ_P99_S
     return Row(name, f"{r.throughput:.1f} req/s", r.percentile(50) * 1000, p99 * 1000, None,
                ratio, f"p99 < {TARGET_READ_P99_S * 1000:.0f} ms, {BLOCK_TARGET}", ok,
-               f"{r.requests} reads, {r.errors} errors {dict(sorted(r.statuses.items()))}")
+               f"{r.requests} reads, {r.errors} errors {dict(sorted(r.statuses.items()))} "
+               f"(status 0: no answer within {READ_TIMEOUT_S:.0f} s)")
 
 
 async def indicators_national(seconds: float, n_buurten: int = N_BUURTEN,
