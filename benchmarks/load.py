@@ -47,8 +47,21 @@ class LoadResult:
 RequestFactory = Callable[[int], tuple[str, str, bytes]]  # i -> (method, path, body)
 
 
+async def _response(reader: asyncio.StreamReader) -> int:
+    """Read one response; its status."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12])
+
+
 async def _connection(host: str, port: int, make: RequestFactory, headers: dict[str, str],
-                      deadline: float, counter: list[int], result: LoadResult) -> None:
+                      deadline: float, counter: list[int], result: LoadResult,
+                      response_s: float | None) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     try:
@@ -60,31 +73,35 @@ async def _connection(host: str, port: int, make: RequestFactory, headers: dict[
                        ).encode() + body
             started = time.perf_counter()
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            try:
+                status = await asyncio.wait_for(_response(reader), response_s)
+            except TimeoutError:  # counted as status 0, at the timeout; a fresh connection
+                status = 0
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
             result.latencies.append(time.perf_counter() - started)
             result.requests += 1
             result.statuses[status] = result.statuses.get(status, 0) + 1
-            if status >= 400:
+            if status >= 400 or status == 0:
                 result.errors += 1
     finally:
         writer.close()
 
 
 async def run_load(host: str, port: int, make: RequestFactory, *, headers: dict[str, str],
-                   connections: int = 32, seconds: float = 10.0) -> LoadResult:
+                   connections: int = 32, seconds: float = 10.0,
+                   response_s: float | None = None) -> LoadResult:
+    """Closed loop: `connections` keep-alive connections ask `make(i)` until `seconds` are over.
+
+    `response_s`: at most this long per response (None: as long as it takes); a request still
+    unanswered then counts as an error with status 0.
+    """
     result = LoadResult()
     counter = [0]
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(
-        _connection(host, port, make, headers, deadline, counter, result)
+        _connection(host, port, make, headers, deadline, counter, result, response_s)
         for _ in range(connections)))
     result.seconds = time.perf_counter() - started
     return result

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,6 +176,13 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
     ]:
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
+    if want("indicators-national"):
+        from benchmarks.national import indicators_national  # it builds on this module
+        try:
+            rows += await indicators_national(seconds)
+        except Exception as exc:  # as above: reported, not fatal
+            rows.append(Row("indicators-national", "failed", None, None, None, None, "", False,
+                            repr(exc)))
     if soak_seconds and want("soak"):
         from benchmarks.soak import soak  # it builds on this module's load helpers
         rows.append(await soak(soak_seconds))
@@ -195,8 +202,12 @@ class Tally:
 
 
 async def steady_load(signals: httpx.AsyncClient, rate: float, stop: float, tally: Tally,
-                      areas: int = 50) -> None:
-    """Apps coming back online send batches: rate/10 signals every 100 ms, to `areas` buurten."""
+                      areas: int = 50, area_codes: Sequence[str] = (),
+                      until: asyncio.Event | None = None) -> None:
+    """Apps coming back online send batches: rate/10 signals every 100 ms, to `areas` buurten
+    (BU0599X000 onwards), or round-robin to `area_codes` when given; until `stop` (a
+    perf_counter time) or `until` is set."""
+    codes = list(area_codes) or [f"BU0599X0{a:02d}" for a in range(areas)]
     in_flight: set[asyncio.Task[None]] = set()
     started = time.perf_counter()
     ticks = 0
@@ -208,8 +219,8 @@ async def steady_load(signals: httpx.AsyncClient, rate: float, stop: float, tall
         else:
             tally.failed_batches += 1
 
-    while time.perf_counter() < stop:
-        batch = [signal_body(tally.sent + j, area=f"BU0599X0{(tally.sent + j) % areas:02d}")
+    while time.perf_counter() < stop and not (until and until.is_set()):
+        batch = [signal_body(tally.sent + j, area=codes[(tally.sent + j) % len(codes)])
                  for j in range(int(rate / 10))]
         tally.sent += len(batch)
         ticks += 1

@@ -30,7 +30,20 @@ from tools.migrate import upgrade
 SEVERITIES = ("low", "medium", "high", "acute")
 
 
-def fill(path: Path, n_buurten: int, n_facts: int) -> None:
+def months_until(last: str, count: int) -> list[str]:
+    """The `count` months ending with `last` (YYYY-MM), oldest first."""
+    year, month = map(int, last.split("-"))
+    end = year * 12 + month - 1
+    return [f"{i // 12}-{i % 12 + 1:02d}" for i in range(end - count + 1, end + 1)]
+
+
+def fill(path: Path, n_buurten: int, n_facts: int, until: str | None = None) -> None:
+    """A synthetic country and `n_facts` signal facts in the migrated database at `path`.
+
+    The facts fall in 2025-2026 (what the recompute figure has always measured), or, with
+    `until` (YYYY-MM), in the 24 months ending with it: a service started on them has data
+    in the current rolling period whatever today's date.
+    """
     data = generate_national(n_buurten=n_buurten)
     year = data.years[-1]
     conn = sqlite3.connect(path)
@@ -49,13 +62,18 @@ def fill(path: Path, n_buurten: int, n_facts: int) -> None:
     households = [f"hh{i}" for i in range(n_facts // 3)]
     home = {h: rng.choice(buurten) for h in households}
     key = {h: rng.getrandbits(32) for h in households}  # record keys (cell-key method)
+    months = None if until is None else months_until(until, 24)
+    day = "15" if until is None else "01"  # not after today in the current month
     rows = []
     for _ in range(n_facts):
         h = rng.choice(households)
-        month = f"{rng.choice((2025, 2026))}-{rng.randint(1, 12):02d}"
+        if months is None:
+            month = f"{rng.choice((2025, 2026))}-{rng.randint(1, 12):02d}"
+        else:
+            month = rng.choice(months)
+        at = f"{month}-{day} 10:00:00.000000"
         rows.append((str(uuid.uuid4()), home[h], rng.choice(SIGNAL_CATEGORIES),
-                     rng.choice(SEVERITIES), rng.random() < 0.02, month, h,
-                     f"{month}-15 10:00:00.000000", f"{month}-15 10:00:00.000000", key[h]))
+                     rng.choice(SEVERITIES), rng.random() < 0.02, month, h, at, at, key[h]))
     conn.executemany(
         "INSERT INTO signal_facts (signal_id, area_code, category, severity, acute, month, "
         "household_stats_pseudonym, observed_at, recorded_at, record_key) "

@@ -1,0 +1,394 @@
+"""Indicators at national scale: 14,000 buurten and 1,000,000 signal facts, under intake.
+
+The indicators database is filled before the service starts (`bench_recompute.fill`, the facts
+in the 24 months up to this one, so the current rolling period has data; the filled file is
+kept in var/bench-cache, keyed by its parameters and the code that made it, and copied per
+run). Signals and indicators run under uvicorn with the broker; 200 signals/s go in, spread
+over the register's buurten. Then, in turns, each under that intake:
+
+- the framework's ceiling: hello-world with the same 50 connections;
+- 50 analysts (closed loop) read areas' indicators (buurt, wijk, gemeente in turn);
+- 50 analysts read the buurt ranking of one indicator;
+- every 100 ms a probe signal to a buurt that gets no background load, and an admin's raw
+  indicators of that buurt polled until its signal count has gone up by one.
+
+A separate process asks the indicators service's /livez every 10 ms throughout: its slowest
+answer is how long a request or tick held the event loop (target: never over 50 ms). Before
+each phase the service gets up to 90 s to work off what the previous one left (`_settle`).
+Timeouts are generous (first read 120 s, a read 120 s, a probe 60 s) so that a slow service
+shows slow figures rather than a failed row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import http.client
+import multiprocessing
+import random
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from benchmarks.load import LoadResult, run_load
+from benchmarks.procs import peak_rss_mb, uvicorn
+from benchmarks.report import Row
+from benchmarks.scenarios import ROOT, Tally, platform_env, signal_body, steady_load, token
+from services.indicators.computation.definitions import SIGNALLED_RATE, SIGNALS
+
+N_BUURTEN = 14_000
+N_FACTS = 1_000_000
+RATE = 200.0  # signals/s of background intake
+READERS = 50
+PROBE_BUURTEN = 1_000  # kept out of the background load, so a probe is the only change
+CACHE = ROOT / "var" / "bench-cache"
+CONSUMER_JOIN_S = 8.0
+WARM_UP_S = 120.0  # until the first read succeeds
+SETTLE_S = 90.0  # between phases, until /livez answers quickly again
+READ_TIMEOUT_S = 120.0
+PROBE_TIMEOUT_S = 60.0
+LIVEZ_EVERY_S = 0.010
+TARGET_READ_P99_S = 0.050
+TARGET_VISIBLE_P99_S = 0.250
+TARGET_BLOCK_S = 0.050
+# What the filled database depends on besides its parameters: a change makes a new one.
+FILL_SOURCES = ("services/indicators/bench_recompute.py", "services/indicators/demo_data.py",
+                "services/indicators/migrations/versions")
+
+
+def _digest(paths: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for name in paths:
+        root = ROOT / name
+        for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(f.relative_to(ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def filled_database(n_buurten: int, n_facts: int, until: str) -> Path:
+    """A migrated indicators database with the country and its facts (made once, ~20 s)."""
+    from services.indicators.bench_recompute import fill
+    from tools.migrate import upgrade
+
+    name = f"indicators-{n_buurten}-{n_facts}-{until}-{_digest(FILL_SOURCES)}.db"
+    path = CACHE / name
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CACHE.glob("indicators-*.db"):  # hundreds of MB each: keep only the current
+        stale.unlink()
+    partial = CACHE / (name + ".filling")
+    partial.unlink(missing_ok=True)
+    upgrade("indicators", f"sqlite+aiosqlite:///{partial}")
+    fill(partial, n_buurten, n_facts, until=until)
+    partial.replace(path)
+    return path
+
+
+def register_codes(db: Path) -> dict[str, list[str]]:
+    """The register's area codes by level."""
+    conn = sqlite3.connect(db)
+    try:
+        by_level: dict[str, list[str]] = {}
+        for code, level in conn.execute("SELECT code, level FROM areas ORDER BY code"):
+            by_level.setdefault(level, []).append(code)
+        return by_level
+    finally:
+        conn.close()
+
+
+def _watch_livez(port: int, every_s: float, stop: Event, out: Connection) -> None:
+    """Child process: GET /livez every `every_s` until `stop` is set; sends (at, seconds)."""
+    samples: list[tuple[float, float]] = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        samples.append((started, time.monotonic() - started))
+        time.sleep(max(0.0, started + every_s - time.monotonic()))
+    out.send(samples)
+    out.close()
+
+
+@dataclass
+class LivezWatch:
+    """The /livez poller in its own process, so the load client's work does not count."""
+
+    port: int
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def __enter__(self) -> LivezWatch:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_watch_livez,
+                                 args=(self.port, LIVEZ_EVERY_S, self._stop, send), daemon=True)
+        self._proc.start()
+        send.close()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(EOFError, OSError):  # a dead watcher leaves no samples
+            if self._recv.poll(90):
+                self.samples = self._recv.recv()
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+    def between(self, start: float, end: float) -> str:
+        """The note on /livez in a phase (times from time.monotonic)."""
+        during = sorted(s for at, s in self.samples if start <= at <= end)
+        if not during:
+            return "/livez: no samples"
+        p99 = during[min(len(during) - 1, int(0.99 * len(during)))]
+        return (f"/livez every {LIVEZ_EVERY_S * 1000:.0f} ms: longest {during[-1] * 1000:.0f} "
+                f"ms, p99 {p99 * 1000:.0f} ms ({len(during)} asked)")
+
+    def longest(self, start: float, end: float) -> float:
+        return max((s for at, s in self.samples if start <= at <= end), default=float("nan"))
+
+
+def current_month() -> str:
+    return f"{datetime.now(UTC):%Y-%m}"
+
+
+def _raw_signals(body: dict[str, Any]) -> float:
+    for value in body.get("values", []):
+        if value.get("indicatorId") == SIGNALS:
+            return float(value.get("value") or 0)
+    return 0.0
+
+
+async def _warm_up(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
+    """The first successful read of `path` and how long the wait for it took."""
+    started = time.perf_counter()
+    last = "no answer"
+    while time.perf_counter() - started < WARM_UP_S:
+        try:
+            r = await client.get(path)
+            if r.status_code == 200:
+                return r, time.perf_counter() - started
+            last = f"{r.status_code} {r.text[:120]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        await asyncio.sleep(1)
+    raise RuntimeError(f"no successful read of {path} within {WARM_UP_S:.0f} s: {last}")
+
+
+BLOCK_TARGET = f"/livez < {TARGET_BLOCK_S * 1000:.0f} ms"
+
+
+async def _settle(client: httpx.AsyncClient) -> str:
+    """Wait (at most SETTLE_S) until /livez answers within 100 ms again.
+
+    A request the client gave up on is still worked off by the service; without this a slow
+    phase's backlog would be measured in the next one.
+    """
+    started = time.perf_counter()
+    while (left := SETTLE_S - (time.perf_counter() - started)) > 0:
+        asked = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError):
+            await client.get("/livez", timeout=left)
+        if time.perf_counter() - asked < 0.1:
+            return f"settled {time.perf_counter() - started:.0f} s before"
+        await asyncio.sleep(0.1)
+    return f"not settled after {SETTLE_S:.0f} s"
+
+
+def _read_row(name: str, r: LoadResult, ceiling: LoadResult) -> Row:
+    """A read phase's row; its /livez figure and resident size are added at the end."""
+    p99 = r.percentile(99)
+    ratio = r.throughput / ceiling.throughput if ceiling.throughput else None
+    ok = r.requests > 0 and r.errors == 0 and p99 < TARGET_READ_P99_S
+    return Row(name, f"{r.throughput:.1f} req/s", r.percentile(50) * 1000, p99 * 1000, None,
+               ratio, f"p99 < {TARGET_READ_P99_S * 1000:.0f} ms, {BLOCK_TARGET}", ok,
+               f"{r.requests} reads, {r.errors} errors {dict(sorted(r.statuses.items()))} "
+               f"(status 0: no answer within {READ_TIMEOUT_S:.0f} s)")
+
+
+async def indicators_national(seconds: float, n_buurten: int = N_BUURTEN,
+                              n_facts: int = N_FACTS) -> list[Row]:
+    until = current_month()
+    filling = time.perf_counter()
+    source = await asyncio.to_thread(filled_database, n_buurten, n_facts, until)
+    filled_s = time.perf_counter() - filling
+    scale = f"{n_buurten:,} buurten, {n_facts / 1e6:g}M facts"
+    with platform_env() as env, ExitStack() as procs:
+        db = Path(env["DDK_INDICATORS_DATABASE_URL"].split("///", 1)[1])
+        await asyncio.to_thread(shutil.copyfile, source, db)
+        codes = register_codes(db)
+        buurten = codes["buurt"]
+        probes, background = buurten[-PROBE_BUURTEN:], buurten[:-PROBE_BUURTEN]
+        random.Random(5).shuffle(background)  # noqa: S311 (load spread, not secrets)
+        hport, hproc = procs.enter_context(uvicorn("benchmarks.hello:app"))
+        sport, _ = procs.enter_context(uvicorn("services.signals.app:app", env, factory=True))
+        iport, iproc = procs.enter_context(uvicorn("services.indicators.app:app", env,
+                                                   factory=True))
+        watch = procs.enter_context(LivezWatch(iport))
+        analyst_token = token(env, "analyst", "demo-municipality")
+        field_h = {"Authorization": f"Bearer {token(env, 'field-worker', 'demo-corp-a')}"}
+        admin_h = {"Authorization": f"Bearer {token(env, 'admin', 'demo-municipality')}"}
+        base = f"http://127.0.0.1:{iport}"
+        async with AsyncExitStack() as clients:
+            signals = await clients.enter_async_context(httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{sport}", headers=field_h, timeout=30))
+            analyst = await clients.enter_async_context(httpx.AsyncClient(
+                base_url=base, headers={"Authorization": f"Bearer {analyst_token}"},
+                timeout=READ_TIMEOUT_S))
+            admin = await clients.enter_async_context(httpx.AsyncClient(
+                base_url=base, headers=admin_h, timeout=READ_TIMEOUT_S))
+            await asyncio.sleep(CONSUMER_JOIN_S)  # the consumer joins its group
+            tally = Tally()
+            stop_intake = asyncio.Event()
+            intake = asyncio.create_task(steady_load(
+                signals, RATE, float("inf"), tally, area_codes=background, until=stop_intake))
+            rows: list[Row] = []
+            windows: list[tuple[float, float]] = []
+            began = time.monotonic()
+            try:
+                await _phases(seconds, analyst, admin, signals, analyst_token, codes, probes,
+                              hport, iport, tally, scale, rows, windows)
+            except Exception as exc:  # the phases measured so far still count
+                rows.append(Row("indicators-national", "failed", None, None, None, None, "",
+                                False, f"after {len(rows)} phases: {exc!r}"))
+                windows.append((windows[-1][1] if windows else began, time.monotonic()))
+            finally:
+                stop_intake.set()
+                await intake
+            rss = peak_rss_mb(iproc.pid)
+            for row in rows:
+                if row.scenario.startswith("hello-world"):
+                    row.peak_rss_mb = peak_rss_mb(hproc.pid)
+    # The watch has its samples only now that it stopped: the notes on /livez come last.
+    for row, (start, end) in zip(rows, windows, strict=True):
+        if row.peak_rss_mb is None:
+            row.peak_rss_mb = rss
+        row.note += f"; {watch.between(start, end)}"
+        if BLOCK_TARGET in row.target and not watch.longest(start, end) < TARGET_BLOCK_S:
+            row.ok = False
+    rows[0].note += (f"; database ready in {filled_s:.0f} s (filled once per parameters, "
+                     "then copied from var/bench-cache)")
+    return rows
+
+
+async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.AsyncClient,
+                  signals: httpx.AsyncClient, analyst_token: str, codes: dict[str, list[str]],
+                  probes: list[str], hport: int, iport: int, tally: Tally, scale: str,
+                  rows: list[Row], windows: list[tuple[float, float]]) -> None:
+    """The measured phases, in turn: their rows, and when each ran (time.monotonic)."""
+    gemeente = codes["gemeente"][0]
+    began = time.monotonic()
+    _, waited = await _warm_up(analyst, f"/v1/areas/{gemeente}/indicators")
+    first, _ = await _warm_up(
+        admin, f"/v1/indicators?level=buurt&indicator={SIGNALS}")
+    baseline = {i["areaCode"]: float(i["value"] or 0) for i in first.json()["items"]}
+    rows.append(Row(f"indicators national: warm-up ({scale})", f"{waited:.1f} s", None, None,
+                    None, None, "", True, "start + 8 s consumer join -> an analyst's first "
+                    "read of a gemeente"))
+    windows.append((began, time.monotonic()))
+
+    phase_s = max(seconds, 10.0)
+    hello_body = orjson.dumps({"name": "x" * 40})
+    settled = await _settle(admin)
+    began = time.monotonic()
+    ceiling = await run_load("127.0.0.1", hport, lambda i: ("POST", "/hello", hello_body),
+                             headers={}, connections=READERS, seconds=max(5.0, phase_s / 2))
+    rows.append(Row(f"hello-world ceiling, {READERS} connections, under {RATE:.0f} signals/s",
+                    f"{ceiling.throughput:.0f} req/s", ceiling.percentile(50) * 1000,
+                    ceiling.percentile(99) * 1000, None, 1.0, "", True,
+                    f"{ceiling.errors} errors; the same intake as the reads; {settled}"))
+    windows.append((began, time.monotonic()))
+
+    rng = random.Random(11)  # noqa: S311 (which areas are read)
+    levels = [codes["buurt"], codes["wijk"], codes["gemeente"]]
+    auth = {"Authorization": f"Bearer {analyst_token}"}
+
+    def area_read(i: int) -> tuple[str, str, bytes]:
+        return "GET", f"/v1/areas/{rng.choice(levels[i % 3])}/indicators", b""
+
+    ranking = f"/v1/indicators?level=buurt&indicator={SIGNALLED_RATE}"
+    for name, make in (
+            ("an area's indicators (buurt/wijk/gemeente in turn)", area_read),
+            ("the buurt ranking of " + SIGNALLED_RATE, lambda i: ("GET", ranking, b""))):
+        settled = await _settle(admin)
+        began = time.monotonic()
+        r = await run_load("127.0.0.1", iport, make, headers=auth, connections=READERS,
+                           seconds=phase_s, response_s=READ_TIMEOUT_S)
+        rows.append(_read_row(f"indicators national: {READERS} analysts read {name}", r,
+                              ceiling))
+        rows[-1].note += f"; {settled}"
+        windows.append((began, time.monotonic()))
+
+    settled = await _settle(admin)
+    began = time.monotonic()
+    rows.append(await _visible(max(seconds, 20.0), signals, admin, probes, baseline, tally))
+    rows[-1].note += f"; {settled}"
+    windows.append((began, time.monotonic()))
+
+
+async def _visible(seconds: float, signals: httpx.AsyncClient, admin: httpx.AsyncClient,
+                   probes: list[str], baseline: dict[str, float], tally: Tally) -> Row:
+    """Probe signal posted -> an admin's raw signal count of its buurt up by one."""
+    expected = {code: baseline.get(code, 0.0) for code in probes}
+    lags: list[float] = []
+    refused = 0
+
+    async def probe(i: int) -> None:
+        nonlocal refused
+        code = probes[i % len(probes)]
+        expected[code] += 1
+        wanted = expected[code]
+        t0 = time.perf_counter()
+        r = await signals.post("/v1/signals", json=signal_body(i, area=code))
+        if r.status_code != 201:
+            refused += 1
+            return
+        while (left := PROBE_TIMEOUT_S - (time.perf_counter() - t0)) > 0:
+            try:
+                c = await admin.get(f"/v1/areas/{code}/indicators", timeout=left)
+                if c.status_code == 200 and _raw_signals(c.json()) >= wanted:
+                    lags.append(time.perf_counter() - t0)
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)  # polls cost the service too: 20 per second per probe
+
+    sent_before, began = tally.sent, time.perf_counter()
+    stop = began + seconds
+    tasks = []
+    i = 0
+    while time.perf_counter() < stop:
+        tasks.append(asyncio.create_task(probe(i)))
+        i += 1
+        await asyncio.sleep(0.1)
+    await asyncio.gather(*tasks)
+    lags.sort()
+    p50 = lags[len(lags) // 2] if lags else float("nan")
+    p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("nan")
+    intake = (tally.sent - sent_before) / (time.perf_counter() - began)
+    return Row(f"indicators national: signal -> indicator visible, under {RATE:.0f} signals/s",
+               f"{intake:.0f} signals/s", p50 * 1000, p99 * 1000, None, None,
+               f"p99 < {TARGET_VISIBLE_P99_S * 1000:.0f} ms, {BLOCK_TARGET}",
+               bool(lags) and p99 < TARGET_VISIBLE_P99_S and len(lags) == i,
+               f"{len(lags)}/{i} probes seen within {PROBE_TIMEOUT_S:.0f} s, {refused} refused; "
+               f"intake so far {tally.sent} sent, {tally.created} stored, "
+               f"{tally.failed_batches} failed batches")
