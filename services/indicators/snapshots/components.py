@@ -138,14 +138,22 @@ class Protection:
         for name, values, keys in count_cells(national):
             if names is not None and name not in names:
                 continue
-            for code in self._coupled.pop(name, set()):  # back to their own outcome
-                if code in self.local:
-                    self.cells[code] = _merged(self.cells[code], {
-                        k: v for k, v in self.local[code].items() if k == name}, {name})
             result = self._national(counts, by_component, gemeenten, name, values, keys)
+            for code in self._coupled.pop(name, set()) - set(result):
+                if code in self.local:  # no longer coupled: back to its own outcome
+                    self._set(code, name, self.local[code].get(name))
             for code, cell in result.items():
-                self.cells[code] = {**self.cells.get(code, {}), name: cell}
+                self._set(code, name, cell)
             self._coupled[name] = set(result) - {NATIONAL_CODE}
+
+    def _set(self, code: str, name: str, cell: DisclosedValue | None) -> None:
+        """One cell of an area; its mapping is replaced only when the cell changes."""
+        cells = self.cells.get(code, {})
+        if code in self.cells and cells.get(name) == cell:
+            return
+        self.cells[code] = {k: v for k, v in cells.items() if k != name}
+        if cell is not None:
+            self.cells[code][name] = cell
 
     def _national(self, counts: Mapping[str, SignalCounts],
                   by_component: Mapping[str, list[str]], gemeenten: list[str], name: str,
