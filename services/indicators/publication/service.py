@@ -79,19 +79,22 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
 
 
 async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
-                        grace_days: int = GRACE_DAYS, computation: Computation | None = None
-                        ) -> int:
+                        grace_days: int = GRACE_DAYS, computation: Computation | None = None,
+                        marks: list[tuple[str, datetime]] | None = None) -> int:
     """One publisher tick; returns how many events it wrote to the outbox.
 
     `computation`: the current rolling period as the snapshot worker holds it (else it is
-    computed here).
+    computed here), with the dirty `marks` it read together with the facts it counted: only
+    those are published and cleared (a mark made since waits for the next round, which
+    counts its facts).
 
     Several replicas may tick at once: one publishes, the others find the tick taken and
     return 0 (else two would read the same marks and publish every change twice).
     """
     if not await try_exclusive(session, "indicators.publisher"):
         return 0
-    marks = await repository.dirty_marks(session)
+    if marks is None:
+        marks = await repository.dirty_marks(session)
     if not marks:
         return 0
     computed_at = now or utcnow()

@@ -111,6 +111,11 @@ class SnapshotWorker:
                 return await self._round()
             except TakenElsewhere:
                 return False
+            except BaseException:
+                # What is held may be half updated (counts without their protection): the
+                # next round builds from the facts again; the marks are still there.
+                self._states.clear()
+                raise
 
     async def _round(self) -> bool:
         now = utcnow()
@@ -133,8 +138,13 @@ class SnapshotWorker:
                             changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
             loop = asyncio.get_running_loop()
-            publish = (self._publish and loop.time() - self._published_at >= self._debounce_s
-                       and await publication_repository.any_dirty(session))
+            # The dirty marks are read here, with the facts the round counts: a mark made
+            # after this read waits for the next round (else its area would be published
+            # without its new facts, and its mark cleared).
+            dirty = (await publication_repository.dirty_marks(session)
+                     if self._publish and loop.time() - self._published_at >= self._debounce_s
+                     else [])
+            publish = bool(dirty)
             writes: list[Write] = []
             for period, held in self._states.items():
                 if (held.index_stale and period not in changed
@@ -150,6 +160,10 @@ class SnapshotWorker:
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._compute(session, parse_period(period), now, buurten))
                 await self._store(writes, now)
+            fresh = self._states.get(first)
+            if publish and fresh is not None and fresh.index_stale:
+                # Events carry each area's index: derived again first, as readers get it.
+                writes.append(self._reindexed(fresh, loop.time()))
         await self._store(writes, now)
         events = 0
         async with self._sessions() as session, session.begin():
@@ -159,7 +173,7 @@ class SnapshotWorker:
             if publish and state is not None:
                 with worker_span(self.tracer, "publish indicators"):
                     events = await publish_dirty(session, self._source, now, self._grace_days,
-                                                 computation=state.computation())
+                                                 computation=state.computation(), marks=dirty)
                 self._published_at = loop.time()
             for period in asked:
                 await store.clear_request(session, period)
