@@ -22,12 +22,10 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import String
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, upsert_into, utcnow
 from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decode
 from shared.events import describe_validation_error as describe
 from shared.kafka import Producer, dlq_topic, new_consumer
@@ -318,10 +316,8 @@ class EventConsumer(PeriodicTask):
 
     async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
         table = self._inbox.__table__  # type: ignore[attr-defined]
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         result = await session.execute(
-            insert(table)
+            upsert_into(session, table)
             .values(consumer=self.name, source=event.source, event_id=event.id,
                     processed_at=utcnow())
             .on_conflict_do_nothing()

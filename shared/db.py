@@ -16,6 +16,10 @@ from sqlalchemy import (
     make_url,
     text,
 )
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -157,3 +161,10 @@ async def try_exclusive(session: AsyncSession, name: str) -> bool:
     got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
                                {"name": name})
     return bool(got)
+
+
+def upsert_into(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
+    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` / `_do_update`
+    (the same on both backends)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(table)

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from services.indicators.settings import Settings
-from services.indicators.snapshots.worker import SnapshotWorker, run_forever
+from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
 from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
 from shared.logs import configure_logging
@@ -42,13 +42,16 @@ async def main() -> None:
                             debounce_s=settings.indicator_debounce_s,
                             index_interval_s=settings.snapshot_index_interval_s,
                             grace_days=settings.period_grace_days)
+    rounds = InlineWorker(worker, settings.snapshot_poll_s)  # the same loop as `inline`
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    rounds.start()
     try:
-        await run_forever(worker, settings.snapshot_poll_s, stop)
+        await stop.wait()
     finally:
+        await rounds.stop()
         await reads.dispose()
         await engine.dispose()
 

@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Row, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.models import (
@@ -18,7 +16,7 @@ from services.indicators.models import (
     SnapshotMark,
     SnapshotRequest,
 )
-from shared.db import utcnow
+from shared.db import upsert_into, utcnow
 
 if TYPE_CHECKING:
     from services.indicators.snapshots.state import AreaRow
@@ -26,14 +24,10 @@ if TYPE_CHECKING:
 ALL = "*"  # the code and month of a mark for a change of the register
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 async def mark(session: AsyncSession, code: str, month: str) -> None:
     """A buurt's facts of `month` changed (or, with `ALL`, the register did)."""
     now = utcnow()
-    statement = _insert(session)(SnapshotMark).values(code=code, month=month, marked_at=now)
+    statement = upsert_into(session, SnapshotMark).values(code=code, month=month, marked_at=now)
     await session.execute(statement.on_conflict_do_update(
         index_elements=["code", "month"], set_={"marked_at": now}))
 
@@ -53,7 +47,7 @@ async def clear_marks(session: AsyncSession, done: Sequence[tuple[str, str, date
 
 
 async def request(session: AsyncSession, period: str) -> None:
-    statement = _insert(session)(SnapshotRequest).values(period=period, requested_at=utcnow())
+    statement = upsert_into(session, SnapshotRequest).values(period=period, requested_at=utcnow())
     await session.execute(statement.on_conflict_do_nothing())
 
 
@@ -105,7 +99,7 @@ async def write(session: AsyncSession, period: str, rows: Sequence[AreaRow], *,
               for r in rows]
     for start in range(0, len(values), 2000):
         chunk = values[start:start + 2000]
-        statement = _insert(session)(SnapshotArea)
+        statement = upsert_into(session, SnapshotArea)
         await session.execute(statement.on_conflict_do_update(
             index_elements=["period", "code"],
             set_={name: getattr(statement.excluded, name)

@@ -236,7 +236,8 @@ class SnapshotWorker:
 
 
 class InlineWorker(PeriodicTask):
-    """The worker's rounds in this process, every `poll_s` (tests and tiny set-ups)."""
+    """The worker's rounds, every `poll_s`, at once again while there is more to do; a failed
+    round backs off (its marks stay). In the worker's process, or inline in the service's."""
 
     name = "snapshot-worker"
 
@@ -257,21 +258,3 @@ async def settle(worker: SnapshotWorker, rounds: int = 500) -> None:
         if not await worker.round():
             return
     raise RuntimeError(f"snapshots still changing after {rounds} rounds")
-
-
-async def run_forever(worker: SnapshotWorker, poll_s: float, stop: asyncio.Event) -> None:
-    """The worker process's loop: a round, then a pause unless more waits."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            more = await worker.round()
-            failures = 0
-        except Exception as exc:  # a failed round is retried; its marks stay
-            failures += 1
-            log.warning("snapshot round failed; retrying", extra={"error": repr(exc)})
-            more = False
-        pause = 0.0 if more else min(poll_s * 2 ** failures, 5.0) if failures else poll_s
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=pause)
-        except TimeoutError:
-            pass

@@ -12,8 +12,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.cellkey import RecordKeys
@@ -25,7 +23,7 @@ from shared.contracts.signals import (
     SignalEscalated,
     SignalRecorded,
 )
-from shared.db import utcnow
+from shared.db import upsert_into, utcnow
 
 ACUTE = "acute"
 
@@ -89,5 +87,4 @@ async def _erased(session: AsyncSession, signal_id: uuid.UUID) -> bool:
 async def _insert_ignore(session: AsyncSession, model: type[object], **values: str | datetime
                          ) -> None:
     table = model.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    await session.execute(upsert_into(session, table).values(**values).on_conflict_do_nothing())
