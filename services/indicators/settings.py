@@ -33,6 +33,10 @@ class Settings(ServiceSettings):
     # The buurten's vulnerability index is derived again at most this often (a national
     # computation); an area's own figures are stored at every round.
     snapshot_index_interval_s: float = 2.0
+    # Public cells are protected again at most this often (raw values are stored at every
+    # round): at national intake each protection is up to seconds of CPU, and batching more
+    # changes into one costs little more than one.
+    snapshot_protect_interval_s: float = 5.0
     # How long a read of a period not stored yet waits for the worker before a 503.
     snapshot_wait_s: float = 30.0
     # How long the first month with data (the lower bound of period parameters) is reused.

@@ -8,6 +8,7 @@ from shared.fastpath import (
     FLAT_COPIED,
     FLAT_SET_HERE,
     api_route_parameters,
+    freeze_held_objects,
     freeze_startup_objects,
 )
 
@@ -23,5 +24,15 @@ def test_objects_of_start_up_are_frozen():
     freeze_startup_objects()
     try:
         assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
+def test_held_objects_are_frozen():
+    before = gc.get_freeze_count()
+    held = [{"cell": i} for i in range(1000)]
+    freeze_held_objects()
+    try:
+        assert gc.get_freeze_count() >= before + len(held)
     finally:
         gc.unfreeze()

@@ -16,8 +16,9 @@ statistics are public already and pass as they are. Admins get the raw values.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,19 +65,31 @@ class SignalCounts:
     keys: dict[str, int] = field(default_factory=dict)
     by_category_keys: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: SignalCounts) -> None:
-        self.signals += other.signals
-        self.households += other.households
-        self.acute += other.acute
-        self.stacked += other.stacked
-        self.stack_base += other.stack_base
-        self.previous_households += other.previous_households
-        for category, n in other.by_category.items():
-            self.by_category[category] = self.by_category.get(category, 0) + n
+    def add(self, other: SignalCounts, sign: int = 1) -> None:
+        """Add `other` (sign -1: take it away). A category left at 0 is dropped, as if it
+        had never been added."""
+        self.signals += sign * other.signals
+        self.households += sign * other.households
+        self.acute += sign * other.acute
+        self.stacked += sign * other.stacked
+        self.stack_base += sign * other.stack_base
+        self.previous_households += sign * other.previous_households
         for name, key in other.keys.items():
-            self.keys[name] = self.keys.get(name, 0) + key
-        for category, key in other.by_category_keys.items():
-            self.by_category_keys[category] = self.by_category_keys.get(category, 0) + key
+            self.keys[name] = self.keys.get(name, 0) + sign * key
+        counts, keys = self.by_category, self.by_category_keys
+        for category in {*other.by_category, *other.by_category_keys}:
+            n = counts.get(category, 0) + sign * other.by_category.get(category, 0)
+            key = keys.get(category, 0) + sign * other.by_category_keys.get(category, 0)
+            if n or key:
+                counts[category], keys[category] = n, key
+            else:
+                counts.pop(category, None)
+                keys.pop(category, None)
+
+    def copy(self) -> SignalCounts:
+        return dataclasses.replace(self, by_category=dict(self.by_category),
+                                   keys=dict(self.keys),
+                                   by_category_keys=dict(self.by_category_keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,17 +271,30 @@ def cell_groups(codes: Iterable[str], programme_areas: Mapping[str, Iterable[str
     return {parent: kids for parent, kids in groups.items() if parent in present}
 
 
-def count_cells(counts: Mapping[str, SignalCounts]
+def count_cells(counts: Mapping[str, SignalCounts], names: Collection[str] | None = None
                 ) -> list[tuple[str, dict[str, int], dict[str, int]]]:
-    """(cell name, count per area, cell key per area) of every protected count."""
+    """(cell name, count per area, cell key per area) of every protected count (of those in
+    `names` only, when given)."""
     cells: list[tuple[str, dict[str, int], dict[str, int]]] = [
         (name, {code: getattr(c, f) for code, c in counts.items()},
          {code: c.keys.get(f, 0) for code, c in counts.items()})
-        for name, f in _FIELDS.items()]
+        for name, f in _FIELDS.items() if names is None or name in names]
+    categories = sorted({x for c in counts.values() for x in c.by_category})
     cells += [(category_cell(x), {code: c.by_category.get(x, 0) for code, c in counts.items()},
                {code: c.by_category_keys.get(x, 0) for code, c in counts.items()})
-              for x in sorted({x for c in counts.values() for x in c.by_category})]
+              for x in categories if names is None or category_cell(x) in names]
     return cells
+
+
+def changed_cells(old: SignalCounts, new: SignalCounts) -> set[str]:
+    """The cells (by the names of `count_cells`) whose count or key differs."""
+    out = {name for name, f in _FIELDS.items()
+           if getattr(old, f) != getattr(new, f) or old.keys.get(f, 0) != new.keys.get(f, 0)}
+    for x in {*old.by_category, *new.by_category}:
+        if (old.by_category.get(x, 0) != new.by_category.get(x, 0)
+                or old.by_category_keys.get(x, 0) != new.by_category_keys.get(x, 0)):
+            out.add(category_cell(x))
+    return out
 
 
 def category_cell(category: str) -> str:
@@ -287,40 +313,57 @@ def _rate(numerator: int, denominator: int | None) -> float | None:
 
 
 def _evaluate(area: AreaResult, indicator: str) -> tuple[float | None, Cell]:
+    return raw_value(area, indicator), _public_cell(area, indicator)
+
+
+def raw_value(area: AreaResult, indicator: str) -> float | None:
+    """An indicator's raw value (admins'): from the area's counts and statistics."""
+    c, stats = area.counts, area.stats
+    if indicator in COUNT_IDS:
+        return float(_count(c, indicator))
+    corp = stats.corporation_dwellings
+    if indicator == d.SIGNALLED_RATE:
+        return _rate(c.households, corp)
+    if indicator.startswith(d.SIGNALLED_RATE + "."):
+        return _rate(c.by_category.get(indicator[len(d.SIGNALLED_RATE) + 1:], 0), corp)
+    if indicator == d.STACKED_PCT:
+        return _rate(c.stacked, c.stack_base)
+    if indicator == d.SIGNALLED_TREND:
+        current, previous = _rate(c.households, corp), _rate(c.previous_households, corp)
+        return None if current is None or previous is None else round(current - previous, 2)
+    return _open_value(stats, indicator)
+
+
+def _public_cell(area: AreaResult, indicator: str) -> Cell:
+    """An indicator's public cell: from the area's protected counts only (and its
+    statistics)."""
     c, stats, public = area.counts, area.stats, area.public_counts
     if indicator in COUNT_IDS:
-        return float(_count(c, indicator)), Cell.of(public[indicator])
+        return Cell.of(public[indicator])
     corp = stats.corporation_dwellings
     if indicator == d.SIGNALLED_RATE:
         if corp is None:
-            return None, Cell(None)
-        rate = disclose_rate_of(public[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
-        return _rate(c.households, corp), Cell.of(rate)
+            return Cell(None)
+        return Cell.of(disclose_rate_of(public[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings"))
     if indicator.startswith(d.SIGNALLED_RATE + "."):
-        category = indicator[len(d.SIGNALLED_RATE) + 1:]
         if corp is None:
-            return None, Cell(None)
+            return Cell(None)
+        category = indicator[len(d.SIGNALLED_RATE) + 1:]
         count = public.get(category_cell(category), DisclosedValue.published(0))
-        return (_rate(c.by_category.get(category, 0), corp),
-                Cell.of(disclose_rate_of(count, corp, "dwellings")))
+        return Cell.of(disclose_rate_of(count, corp, "dwellings"))
     if indicator == d.STACKED_PCT:
         if c.stack_base == 0:
-            return None, Cell(None)
-        return (_rate(c.stacked, c.stack_base),
-                Cell.of(disclose_share(public[STACKED], public[STACK_BASE], "households")))
+            return Cell(None)
+        return Cell.of(disclose_share(public[STACKED], public[STACK_BASE], "households"))
     if indicator == d.SIGNALLED_TREND:
         if corp is None:
-            return None, Cell(None)
-        current_raw, previous_raw = _rate(c.households, corp), _rate(c.previous_households, corp)
-        raw = (None if current_raw is None or previous_raw is None
-               else round(current_raw - previous_raw, 2))
+            return Cell(None)
         # Both rates as their own periods publish them: last period's count is protected
         # exactly as in last period's publication (same cells, same keys, same verdicts).
         rate = disclose_rate_of(public[d.SIGNALLED_HOUSEHOLDS], corp, "dwellings")
         previous = disclose_rate_of(public[PREVIOUS], corp, "dwellings")
-        return raw, Cell.of(disclose_difference(rate, previous))
-    value = _open_value(stats, indicator)
-    return value, Cell(value)
+        return Cell.of(disclose_difference(rate, previous))
+    return Cell(_open_value(stats, indicator))
 
 
 _PER_INHABITANT = {

@@ -78,44 +78,59 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
     return sorted(c for c in out if c in computation.areas)
 
 
-async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
-                        grace_days: int = GRACE_DAYS, computation: Computation | None = None,
-                        marks: list[tuple[str, datetime]] | None = None) -> int:
-    """One publisher tick; returns how many events it wrote to the outbox.
+AreaEvent = tuple[str, AreaIndicatorsUpdated, str]  # area code, message, digest
 
-    `computation`: the current rolling period as the snapshot worker holds it (else it is
-    computed here), with the dirty `marks` it read together with the facts it counted: only
-    those are published and cleared (a mark made since waits for the next round, which
-    counts its facts).
+
+def prepare_events(computation: Computation, dirty: Iterable[str],
+                   programme_areas: Mapping[str, Iterable[str]], computed_at: datetime
+                   ) -> list[AreaEvent]:
+    """The message of every area the dirty buurten affect, with its digest (CPU only: the
+    snapshot worker makes them off its event loop, `write_events` stores them)."""
+    return [(code, message, _digest(message))
+            for code in affected_areas(dirty, computation, programme_areas)
+            for message in (area_message(computation.areas[code], computation, computed_at),)]
+
+
+async def write_events(session: AsyncSession, source: str, period: str,
+                       events: list[AreaEvent], marks: list[tuple[str, datetime]]) -> int:
+    """Write the events whose area changed since it was last published, and clear `marks`;
+    returns how many were written."""
+    last = await repository.last_published(session, [code for code, _, _ in events])
+    written = 0
+    for code, message, digest in events:
+        previous = last.get(code)
+        if previous is not None and previous.digest == digest:
+            continue
+        record_with_nulls(session, AREA_INDICATORS_UPDATED, message, key=code, source=source)
+        repository.record_published(session, previous, code, period, digest,
+                                    message.computed_at)
+        written += 1
+    await repository.clear_marks(session, marks)
+    return written
+
+
+async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
+                        grace_days: int = GRACE_DAYS) -> int:
+    """One publisher tick computing the current period itself (the snapshot worker uses
+    `prepare_events` and `write_events` with the period it holds); returns how many events
+    it wrote to the outbox.
 
     Several replicas may tick at once: one publishes, the others find the tick taken and
     return 0 (else two would read the same marks and publish every change twice).
     """
     if not await try_exclusive(session, "indicators.publisher"):
         return 0
-    if marks is None:
-        marks = await repository.dirty_marks(session)
+    marks = await repository.dirty_marks(session)
     if not marks:
         return 0
     computed_at = now or utcnow()
     period = current_period(computed_at)
-    if computation is None or computation.period != period:
-        computation = await compute_period(
-            session, period, include=[m[0] for m in marks],
-            cutoffs=public_cutoffs(period, computed_at, grace_days))
+    computation = await compute_period(
+        session, period, include=[m[0] for m in marks],
+        cutoffs=public_cutoffs(period, computed_at, grace_days))
     members = await programme_area_members(session)
-    written = 0
-    for code in affected_areas([m[0] for m in marks], computation, members):
-        message = area_message(computation.areas[code], computation, computed_at)
-        digest = _digest(message)
-        last = await repository.last_published(session, code)
-        if last is not None and last.digest == digest:
-            continue
-        record_with_nulls(session, AREA_INDICATORS_UPDATED, message, key=code, source=source)
-        repository.record_published(session, last, code, str(period), digest, computed_at)
-        written += 1
-    await repository.clear_marks(session, marks)
-    return written
+    events = prepare_events(computation, [m[0] for m in marks], members, computed_at)
+    return await write_events(session, source, str(period), events, marks)
 
 
 def publish_snapshot(session: AsyncSession, computation: Computation, source: str,

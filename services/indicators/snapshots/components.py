@@ -17,12 +17,14 @@ those cells (`tests/test_snapshot_components.py` checks this against that run).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
 from services.indicators.cellkey import perturb
 from services.indicators.computation.engine import (
     SignalCounts,
     cell_groups,
+    changed_cells,
     count_cells,
     disclose_counts,
 )
@@ -30,6 +32,7 @@ from services.indicators.disclosure import DisclosedValue, disclose_groups, is_s
 from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level
 
 PublicCounts = dict[str, dict[str, DisclosedValue]]
+__all__ = ["Components", "Protection", "PublicCounts", "changed_cells", "protect"]
 
 
 def gemeente_of(code: str) -> str | None:
@@ -83,16 +86,6 @@ class Components:
         return {c: self.programme_areas[c] for c in codes if c in self.programme_areas}
 
 
-def changed_cells(old: SignalCounts, new: SignalCounts) -> set[str]:
-    """The cells (by the names of `count_cells`) whose count or key differs."""
-    a, b = _cells_of(old), _cells_of(new)
-    return {name for name in {*a, *b} if a.get(name, (0, 0)) != b.get(name, (0, 0))}
-
-
-def _cells_of(c: SignalCounts) -> dict[str, tuple[int, int]]:
-    return {name: (values["x"], keys["x"]) for name, values, keys in count_cells({"x": c})}
-
-
 class Protection:
     """Every area's protected counts (`cells`), as `disclose_counts` over the whole country
     gives them, kept up to date one component at a time.
@@ -111,33 +104,43 @@ class Protection:
         self._coupled: dict[str, set[str]] = {}
         self._protect(counts, None, None)
 
-    def update(self, counts: Mapping[str, SignalCounts], changed: Collection[str],
-               names: Collection[str] | None) -> None:
-        """Protect again the cells in `names` (`changed_cells`) of the components of the
-        areas in `changed`, and the national relation of those cells."""
-        if any(code not in self.cells for code in counts):
-            names = None  # a new area: every cell of its component, and nationally
-        self._protect(counts, {c for code in changed
-                               if (c := self.components.of(code)) is not None}, names)
+    def update(self, counts: Mapping[str, SignalCounts],
+               changes: Mapping[str, Collection[str]]) -> None:
+        """Protect again, in the component of each changed buurt, the cells it changed
+        (`changes`: buurt -> names of `changed_cells`; every cell of a component with a new
+        area), and the national relation of those cells."""
+        by_component: dict[str, set[str]] = defaultdict(set)
+        for code, names in changes.items():
+            if (component := self.components.of(code)) is not None:
+                by_component[component].update(names)
+        new = {c for code in counts if code not in self.cells
+               and (c := self.components.of(code)) is not None}
+        todo = {c: None if c in new else names for c, names in by_component.items()}
+        todo.update(dict.fromkeys(new))
+        # A new area (a new gemeente, say) takes part in the national relation of every cell.
+        national = None if new else {name for names in changes.values() for name in names}
+        self._protect(counts, todo, national)
 
-    def _protect(self, counts: Mapping[str, SignalCounts], todo: set[str] | None,
-                 names: Collection[str] | None) -> None:
+    def _protect(self, counts: Mapping[str, SignalCounts],
+                 todo: Mapping[str, set[str] | None] | None, national: Collection[str] | None
+                 ) -> None:
+        """Protect the components in `todo` (None: all), each for its names (None: all),
+        then the national relation for `national` (None: all names)."""
         by_component = self.components.members(counts)
         for component in sorted(by_component if todo is None else todo):
+            names = None if todo is None else todo[component]
             codes = by_component.get(component, [])
             fresh = _disclose_names({code: counts[code] for code in codes},
                                     self.components.programmes_among(codes), names)
             for code in codes:
-                self.local[code] = _merged(self.local.get(code, {}), fresh[code], names)
-                self.cells[code] = _merged(self.cells.get(code, {}), fresh[code], names)
+                self.local[code] = _kept(self.local.get(code), fresh[code], names)
+                self.cells[code] = _kept(self.cells.get(code), fresh[code], names)
         if NATIONAL_CODE not in counts:
             return
-        self.cells[NATIONAL_CODE] = _merged(self.cells.get(NATIONAL_CODE, {}), {}, names)
+        self.cells[NATIONAL_CODE] = _kept(self.cells.get(NATIONAL_CODE), {}, national)
         gemeenten = [code for code in counts if area_level(code) is AreaLevel.GEMEENTE]
-        national = {code: counts[code] for code in (NATIONAL_CODE, *gemeenten)}
-        for name, values, keys in count_cells(national):
-            if names is not None and name not in names:
-                continue
+        values_of = {code: counts[code] for code in (NATIONAL_CODE, *gemeenten)}
+        for name, values, keys in count_cells(values_of, national):
             result = self._national(counts, by_component, gemeenten, name, values, keys)
             for code in self._coupled.pop(name, set()) - set(result):
                 if code in self.local:  # no longer coupled: back to its own outcome
@@ -171,7 +174,8 @@ class Protection:
         while True:
             inside = {code for c in coupled for code in by_component[c]}
             codes = [code for code in counts if code in inside or code in national]
-            cells = {n: (v, k) for n, v, k in count_cells({c: counts[c] for c in codes})}
+            cells = {n: (v, k) for n, v, k in count_cells({c: counts[c] for c in codes},
+                                                          (name,))}
             groups = cell_groups(codes, components.programmes_among(inside))
             # Gemeenten outside the coupled components take part in the national relation
             # only (their own parts are protected in their components).
@@ -201,6 +205,14 @@ def _merged(old: Mapping[str, DisclosedValue], fresh: Mapping[str, DisclosedValu
     return {**kept, **fresh}
 
 
+def _kept(old: dict[str, DisclosedValue] | None, fresh: Mapping[str, DisclosedValue],
+          names: Collection[str] | None) -> dict[str, DisclosedValue]:
+    """`_merged`, or `old` itself when that is what it is (an area whose cells are the same
+    object is known to be unchanged)."""
+    merged = _merged(old or {}, fresh, names)
+    return old if old == merged and old is not None else merged
+
+
 def _disclose_names(counts: Mapping[str, SignalCounts],
                     programme_areas: Mapping[str, list[str]], names: Collection[str] | None
                     ) -> PublicCounts:
@@ -209,10 +221,9 @@ def _disclose_names(counts: Mapping[str, SignalCounts],
         return disclose_counts(counts, programme_areas)
     groups = cell_groups(counts, programme_areas)
     out: PublicCounts = {code: {} for code in counts}
-    for name, values, keys in count_cells(counts):
-        if name in names:
-            for code, cell in disclose_groups(values, groups, keys).items():
-                out[code][name] = cell
+    for name, values, keys in count_cells(counts, names):
+        for code, cell in disclose_groups(values, groups, keys).items():
+            out[code][name] = cell
     return out
 
 

@@ -34,6 +34,9 @@ async def main() -> None:
     settings = Settings.model_validate_json(text) if text else Settings()
     configure_logging(settings.service_name + "-snapshots", settings.log_level,
                       settings.log_json)
+    # Rounds wait on the database often, and each time take the GIL back from a protection
+    # running in a thread (`worker.Lane`): within 0.5 ms rather than Python's 5 ms.
+    sys.setswitchinterval(0.0005)
     engine = engine_for(settings)
     reads = engine_for(settings, reads_only=True)
     worker = SnapshotWorker(sessionmaker(engine), sessionmaker(reads),
@@ -41,7 +44,8 @@ async def main() -> None:
                             publish_events=settings.indicator_publisher_enabled,
                             debounce_s=settings.indicator_debounce_s,
                             index_interval_s=settings.snapshot_index_interval_s,
-                            grace_days=settings.period_grace_days)
+                            protect_interval_s=settings.snapshot_protect_interval_s,
+                            grace_days=settings.period_grace_days, freeze_held=True)
     rounds = InlineWorker(worker, settings.snapshot_poll_s)  # the same loop as `inline`
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

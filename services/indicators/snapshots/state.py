@@ -10,7 +10,8 @@ keeps (`rows`): readers read those, never this.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -25,18 +26,31 @@ from services.indicators.computation.engine import (
     SignalCounts,
     buurten_by_area,
     composite_index,
+    parents_of,
+    raw_value,
     roll_up,
     summed_statistics,
 )
 from services.indicators.computation.periods import Period
 from services.indicators.computation.repository import Cutoffs
+from services.indicators.disclosure import DisclosedValue
 from services.indicators.snapshots.components import (
     Components,
     Protection,
-    PublicCounts,
     changed_cells,
 )
-from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level
+from shared.areacodes import area_level
+
+
+class _Zeros(dict[str, DisclosedValue]):
+    """The raw side's cells: raw values are computed beside cells, which nobody reads."""
+
+    def __missing__(self, key: str) -> DisclosedValue:
+        return _ZERO
+
+
+_ZERO = DisclosedValue.published(0)
+_UNPROTECTED = _Zeros()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +72,29 @@ class Register:
     members: Mapping[str, list[str]]
     registered: list[str]
     _buurten_of: dict[str, list[str]] | None = None
+    _programmes_of: defaultdict[str, list[str]] | None = None
 
-    def results(self, counts: Mapping[str, SignalCounts], cells: PublicCounts
+    def results(self, counts: Mapping[str, SignalCounts],
+                cells: Mapping[str, Mapping[str, DisclosedValue]] | None
                 ) -> dict[str, AreaResult]:
-        """The areas of `counts` with their statistics (own, or their buurten's summed)."""
+        """The areas of `counts` with their statistics (own, or their buurten's summed) and
+        their protected `cells` (None: raw values only, every cell 0)."""
         if self._buurten_of is None:
             self._buurten_of = buurten_by_area(self.statistics, self.members)
         return {code: AreaResult(code, area_level(code), c,
                                  self.statistics.get(code) or summed_statistics(
                                      self._buurten_of.get(code, ()), self.statistics),
-                                 cells[code])
+                                 _UNPROTECTED if cells is None else cells[code])
                 for code, c in counts.items()}
+
+    def totals_of(self, buurt: str) -> list[str]:
+        """The areas whose counts hold a buurt's: itself, its parents, its programme areas."""
+        if self._programmes_of is None:
+            self._programmes_of = defaultdict(list)
+            for programme_id, buurten in self.members.items():
+                for b in buurten:
+                    self._programmes_of[b].append(programme_id)
+        return [buurt, *parents_of(buurt), *self._programmes_of.get(buurt, ())]
 
     @classmethod
     async def load(cls, session: AsyncSession, year: int) -> Register:
@@ -99,7 +125,13 @@ class PeriodState:
     stability: tuple[RankStability, ...] = ()
     index_json: bytes = b""
     stored_index: bytes = b""  # the index as last written to the store
-    index_stale: bool = False  # an update changed published values since `reindex`
+    index_stale: bool = False  # published values changed since `reindex`
+    # Public side: buurt -> names of the cells changed since they were last protected.
+    pending: dict[str, set[str]] = field(default_factory=dict)
+    # Areas whose public cells a protection changed and whose rows are not stored yet.
+    unstored: set[str] = field(default_factory=set)
+    _public_json: dict[str, tuple[Mapping[str, DisclosedValue], bytes]] = field(
+        default_factory=dict)
 
     @classmethod
     async def build(cls, session: AsyncSession, period: Period, cutoffs: Cutoffs
@@ -112,8 +144,11 @@ class PeriodState:
         state = cls(period, cutoffs, register, Components(codes, register.members), public, raw)
         for side in state.sides():
             side.rolled = roll_up(side.buurten, register.members, register.registered)
-            side.protection = Protection(side.rolled, state.components)
-            side.results = register.results(side.rolled, side.protection.cells)
+            # Only the public side is protected: of the raw side, admins read raw values.
+            if side is state.public:
+                side.protection = Protection(side.rolled, state.components)
+            side.results = register.results(
+                side.rolled, None if side.protection is None else side.protection.cells)
         state.reindex()
         return state
 
@@ -121,52 +156,91 @@ class PeriodState:
         return [self.public] if self.raw is None else [self.public, self.raw]
 
     async def update(self, session: AsyncSession, buurten: Collection[str]) -> set[str]:
-        """Count `buurten` again; returns the codes of the areas computed again."""
+        """Count `buurten` again; returns the codes of the areas computed again.
+
+        Raw values are new at once; the public side's changes wait in `pending` for
+        `protect_pending` (until then its areas keep their protected cells).
+        """
         fresh = [await repository.signal_counts(session, self.period, self.cutoffs, buurten)]
         if self.raw is not None:
             fresh.append(await repository.signal_counts(session, self.period, areas=buurten))
-        touched = {c for b in buurten if (c := self.components.of(b)) is not None}
         redone: set[str] = set()
         for side, counts in zip(self.sides(), fresh, strict=True):
-            assert side.protection is not None
-            names: set[str] = set()
             for b in buurten:
-                new = counts.get(b, SignalCounts())  # zeros stay published
-                names |= changed_cells(side.buurten.get(b, SignalCounts()), new)
-                side.buurten[b] = new
-            in_touched = [b for b in side.buurten if self.components.of(b) in touched]
-            registered = [c for c in self.register.registered
-                          if self.components.of(c) in touched]
-            rolled = roll_up({b: side.buurten[b] for b in in_touched},
-                             {k: v for k, v in self.register.members.items()
-                              if self.components.of(k) in touched}, registered)
-            rolled.pop(NATIONAL_CODE)
-            side.rolled.update(rolled)
-            side.rolled[NATIONAL_CODE] = _national(side.rolled)
-            side.protection.update(side.rolled, buurten, names)
-            cells = side.protection.cells
-            redone |= {*rolled, NATIONAL_CODE}
-            # The national relation may have changed cells of areas elsewhere.
-            redone |= {code for code, result in side.results.items()
-                       if cells[code] is not result.public_counts}
-            results = self.register.results({c: side.rolled[c] for c in redone}, cells)
-            for code, result in results.items():
-                # The index is derived again now and then (`reindex`), not at every update.
-                old = side.results.get(code)
-                result.composite = None if old is None else old.composite
-            side.results.update(results)
-        self.index_stale = True
-        return redone
+                old, new = side.buurten.get(b, SignalCounts()), counts.get(b, SignalCounts())
+                totals = self.register.totals_of(b)
+                if side is self.public:
+                    names = changed_cells(old, new)
+                    if names or any(code not in side.results for code in totals):
+                        self.pending[b] = self.pending.get(b, set()) | names
+                side.buurten[b] = new  # zeros stay published
+                # Every total holding the buurt, by its difference (a copy: a protection
+                # running on the counts as they were, and the old results, keep the old one).
+                difference = new.copy()
+                difference.add(old, -1)
+                for code in totals:
+                    total = side.rolled[code].copy() if code in side.rolled else SignalCounts()
+                    total.add(difference)
+                    side.rolled[code] = total
+                    redone.add(code)
+        public = self.public.results
+        self._derive(self.public, [c for c in redone if c in public],
+                     {c: public[c].public_counts for c in redone if c in public})
+        if self.raw is not None:
+            self._derive(self.raw, redone, None)
+        return {c for c in redone if c in public}
 
-    def reindex(self) -> None:
+    def protect_pending(self) -> Callable[[], None] | None:
+        """The protection of the public side's pending changes, to run off the event loop
+        (None: nothing pending); `protected` takes its outcome in afterwards.
+
+        It protects the counts as they are now: a shallow copy, since an update replaces
+        the counts it changes, never changes them in place.
+        """
+        if not self.pending:
+            return None
+        changes, self.pending = self.pending, {}
+        counts = dict(self.public.rolled)
+        protection = self.public.protection
+        assert protection is not None
+        return lambda: protection.update(counts, changes)
+
+    def protected(self) -> set[str]:
+        """Take in what `protect_pending` protected; returns the codes of the areas whose
+        public cells changed (the national relation may change areas far from the
+        changes)."""
+        assert self.public.protection is not None
+        cells = self.public.protection.cells
+        results = self.public.results
+        codes = [code for code, now in cells.items()
+                 if code not in results or (now is not (old := results[code].public_counts)
+                                            and now != old)]
+        self._derive(self.public, codes, cells)
+        if codes:
+            self.index_stale = True
+        return set(codes)
+
+    def _derive(self, side: Side, codes: Collection[str],
+                cells: Mapping[str, Mapping[str, DisclosedValue]] | None) -> None:
+        """The results of `codes` from their counts and `cells` (None: raw values only)."""
+        results = self.register.results({c: side.rolled[c] for c in codes}, cells)
+        for code, result in results.items():
+            # The index is derived again now and then (`reindex`), not at every change.
+            old = side.results.get(code)
+            result.composite = None if old is None else old.composite
+        side.results.update(results)
+
+    def reindex(self, results: dict[str, AreaResult] | None = None) -> None:
         """The buurten's vulnerability index from every buurt's published values (a
-        national computation: 0.7 s for 14,000 buurten, so the worker runs it at most once
-        per `snapshot_index_interval_s`, not at every update)."""
+        national computation: 0.7 s for 14,000 buurten, so the worker runs it off the event
+        loop, at most once per `snapshot_index_interval_s`). `results`: the public results
+        to derive it from (a copy, when an update may replace some meanwhile)."""
         self.index_stale = False
-        self.stability = composite_index(self.public.results, self.register.statistics)
+        results = self.public.results if results is None else results
+        self.stability = composite_index(results, self.register.statistics)
         areas = {code: [None if s.score is None else round(s.score, 4), s.rank, s.decile,
                         {m.value: r for m, r in s.alternative_ranks.items()}]
-                 for code, r in self.public.results.items()
+                 for code, r in results.items()
                  if (s := r.composite) is not None}
         stability = [[s.method.value, s.spearman, s.max_abs_rank_shift,
                       s.median_abs_rank_shift, s.share_same_decile] for s in self.stability]
@@ -182,22 +256,19 @@ class PeriodState:
         result = self.public.results[code]
         raw_side = self.raw or self.public
         raw_result = raw_side.results.get(code)
-        public = [[cell.value, cell.reason] for d in definitions.DEFINITIONS
-                  for cell in (result.public_cell(d.id),)]
-        raw = [None if raw_result is None else raw_result.value(d.id)[0]
+        # The public cells as JSON, made again only when the area's protected cells are
+        # another mapping (most rows change in their raw values only).
+        made = self._public_json.get(code)
+        if made is None or made[0] is not result.public_counts:
+            made = self._public_json[code] = (result.public_counts, orjson.dumps(
+                [[cell.value, cell.reason] for d in definitions.DEFINITIONS
+                 for cell in (result.public_cell(d.id),)]))
+        public_json = made[1]
+        raw = [None if raw_result is None else raw_value(raw_result, d.id)
                for d in definitions.DEFINITIONS]
-        public_json = orjson.dumps(public)
         raw_json = orjson.dumps(raw)
         digest = hashlib.sha256(public_json + b"|" + raw_json).hexdigest()
         return AreaRow(code, result.level.value, public_json, raw_json, digest)
 
     def codes(self) -> list[str]:
         return sorted(self.public.results)
-
-
-def _national(rolled: Mapping[str, SignalCounts]) -> SignalCounts:
-    total = SignalCounts()
-    for code, counts in rolled.items():
-        if area_level(code) is AreaLevel.GEMEENTE:
-            total.add(counts)
-    return total

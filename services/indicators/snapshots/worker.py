@@ -25,10 +25,12 @@ import asyncio
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from opentelemetry.trace import Tracer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.indicators.composite import METHOD_VERSION
@@ -40,10 +42,11 @@ from services.indicators.computation.periods import (
 )
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
-from services.indicators.publication.service import publish_dirty
+from services.indicators.publication.service import AreaEvent, prepare_events, write_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.state import AreaRow, PeriodState
 from shared.db import try_exclusive, utcnow
+from shared.fastpath import freeze_held_objects
 from shared.periodic import PeriodicTask
 from shared.tracing import worker_span
 
@@ -73,23 +76,45 @@ class Write:
     whole: bool
     index_json: bytes | None
     data_until: datetime | None
+    codes: set[str] = field(default_factory=set)  # whose rows these are, changed or not
+
+
+@dataclass
+class Lane:
+    """The public side of one held period being protected (and its index derived) off the
+    event loop, while rounds go on counting: `task` gives the codes whose public cells
+    changed. `marks`: the dirty marks whose facts it protects; their events are made with
+    it (`events`) and written by the round that takes it in."""
+
+    state: PeriodState
+    marks: list[tuple[str, datetime]]
+    task: asyncio.Future[set[str]] | None = None
+    events: list[AreaEvent] = field(default_factory=list)
 
 
 class SnapshotWorker:
     """Rounds of snapshot updates; holds up to `held` periods in memory.
 
-    A round computes from reads (`reads`: on SQLite plain transactions, which neither wait
-    for nor block the service's writers), then writes in one short transaction.
+    Two speeds. A round counts the marked buurten and stores their raw values at once (reads
+    on SQLite in plain transactions, which neither wait for nor block the service's writers;
+    writes in short transactions). Protecting the public side again (`components.py`, up to
+    seconds nationally) runs meanwhile in a thread of its own (`Lane`), on the counts as they
+    were when it started; the round after it is done stores the public cells it changed and
+    publishes the events of the marks it covered. Until then an area keeps the public cells
+    of its last protection: every published cell is always one protection's outcome.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
                  reads: async_sessionmaker[AsyncSession] | None = None, *, source: str,
                  publish_events: bool = True, debounce_s: float = 1.0,
-                 index_interval_s: float = 2.0,
+                 index_interval_s: float = 2.0, protect_interval_s: float = 0.0,
                  grace_days: int = GRACE_DAYS, held: int = 4,
                  after_commit: Callable[[], None] = lambda: None,
-                 tracer: Tracer | None = None) -> None:
+                 tracer: Tracer | None = None, freeze_held: bool = False) -> None:
         self._sessions = sessions
+        # In the worker's own process: what it holds is frozen for the garbage collector
+        # (`shared.fastpath`). Not inline: the service's objects in flight would be too.
+        self._freeze = freeze_held_objects if freeze_held else lambda: None
         self._reads = reads or sessions
         self._source = source
         self._publish = publish_events
@@ -99,9 +124,14 @@ class SnapshotWorker:
         self._debounce_s = debounce_s
         self._index_interval_s = index_interval_s
         self._indexed_at: dict[str, float] = {}
+        self._protect_interval_s = protect_interval_s
+        self._protected_at: dict[str, float] = {}
         self._published_at = -debounce_s
         self.tracer = tracer
         self._states: OrderedDict[str, PeriodState] = OrderedDict()
+        self._lanes: dict[str, Lane] = {}
+        # One protection at a time: they are CPU work, and the rounds need the other core.
+        self._protecting = ThreadPoolExecutor(1, thread_name_prefix="snapshot-protection")
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
 
     async def round(self) -> bool:
@@ -111,15 +141,23 @@ class SnapshotWorker:
                 return await self._round()
             except TakenElsewhere:
                 return False
+            except DBAPIError:
+                # A read or a write failed (e.g. a lock waited for too long): what is held
+                # changes only after its reads and is stored again from the marks, which stay,
+                # and from `unstored`. Building every period again would only add to the load.
+                raise
             except BaseException:
                 # What is held may be half updated (counts without their protection): the
                 # next round builds from the facts again; the marks are still there.
                 self._states.clear()
+                self._drop_lanes(list(self._lanes))
                 raise
 
     async def _round(self) -> bool:
         now = utcnow()
         current = current_period(now)
+        first = str(current)  # what most readers read: stored first, on its own
+        loop = asyncio.get_running_loop()
         async with self._reads() as session:
             marks = await store.marks(session)
             asked = await store.requests(session)
@@ -129,6 +167,7 @@ class SnapshotWorker:
             whole.update(p for p in asked if p not in stored)
             if any(store.ALL in (code, month) for code, month, _ in marks):
                 self._states.clear()
+                self._drop_lanes(list(self._lanes))
                 whole.update(stored)
             changed: dict[str, set[str]] = defaultdict(set)  # period -> buurten
             for code, month, _ in marks:
@@ -137,102 +176,192 @@ class SnapshotWorker:
                         if touches(parse_period(period), month):
                             changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
-            loop = asyncio.get_running_loop()
             # The dirty marks are read here, with the facts the round counts: a mark made
-            # after this read waits for the next round (else its area would be published
+            # after this read waits for a later round (else its area would be published
             # without its new facts, and its mark cleared).
             dirty = (await publication_repository.dirty_marks(session)
                      if self._publish and loop.time() - self._published_at >= self._debounce_s
                      else [])
-            publish = bool(dirty)
             writes: list[Write] = []
-            for period, held in self._states.items():
-                if (held.index_stale and period not in changed
-                        and self._index_due(period, loop.time())):
-                    writes.append(self._reindexed(held, loop.time()))
-            if (not whole and not changed and not marks and not asked and not publish
-                    and not writes):
+            done: Lane | None = None  # of the current period, with events to write
+            for period, lane in [(p, lane) for p, lane in self._lanes.items()
+                                 if lane.task is not None and lane.task.done()]:
+                del self._lanes[period]
+                assert lane.task is not None
+                codes = lane.task.result()  # a failed protection fails the round
+                # The next one starts `protect_interval_s` after this one ended: the CPU
+                # protections take stays bounded when each takes seconds.
+                self._protected_at[period] = loop.time()
+                if self._states.get(period) is lane.state:
+                    lane.state.unstored |= codes  # until the round's write commits
+                    if period == first and lane.marks:
+                        done = lane
+            for held in self._states.values():
+                if held.unstored:
+                    writes.append(await self._rows(session, held, set(held.unstored),
+                                                   whole=False))
+            if not (whole or changed or marks or asked or dirty or writes
+                    or self._lanes_due(loop.time())):
+                if self._lanes:  # nothing but a protection running: wait a little for it
+                    await asyncio.wait([lane.task for lane in self._lanes.values()
+                                        if lane.task is not None], timeout=0.05)
+                    return True
                 return False
-            first = str(current)  # what most readers read: stored first, on its own
             for period in sorted(whole, key=lambda p: (p != first, p)):
-                writes.append(await self._compute(session, parse_period(period), now, None))
+                writes.append(await self._build(session, parse_period(period), now))
                 await self._store(writes, now)
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
-                writes.append(await self._compute(session, parse_period(period), now, buurten))
-                await self._store(writes, now)
-            fresh = self._states.get(first)
-            if publish and fresh is not None and fresh.index_stale:
-                # Events carry each area's index: derived again first, as readers get it.
-                writes.append(self._reindexed(fresh, loop.time()))
-        await self._store(writes, now)
+                writes.append(await self._update(session, parse_period(period), now, buurten))
+                if period == first:  # what readers wait for: visible before the others
+                    await self._store(writes, now)
+        state = self._states.get(first)
+        if dirty and state is not None and self._lane_may_start(first, loop.time()):
+            # Published when the lane that protects their facts is done (with a lane running
+            # already, they wait: it protects older counts).
+            self._start_lane(first, state, loop.time(), dirty, now)
+        for period, held in self._states.items():
+            if self._lane_due(period, held, loop.time()):
+                self._start_lane(period, held, loop.time(), [], now)
         events = 0
+        # Rows, events and the marks they cover in one short transaction: a round that
+        # fails before its end leaves the marks for the next one, which counts again.
+        last = list(writes)
         async with self._sessions() as session, session.begin():
             if not await try_exclusive(session, "indicators.snapshots"):
                 return False
-            state = self._states.get(str(current))
-            if publish and state is not None:
+            await self._write(session, writes, now)
+            if done is not None:
                 with worker_span(self.tracer, "publish indicators"):
-                    events = await publish_dirty(session, self._source, now, self._grace_days,
-                                                 computation=state.computation(), marks=dirty)
+                    events = await write_events(session, self._source, first, done.events,
+                                                done.marks)
                 self._published_at = loop.time()
             for period in asked:
                 await store.clear_request(session, period)
             await store.clear_marks(session, marks)
+        self._committed(last)
         if events:
             self._after_commit()
         return True
 
+    def _drop_lanes(self, periods: list[str]) -> None:
+        """Forget the lanes of `periods` (what they protect is dropped or built anew); a
+        failure of theirs is taken, not reported again as never retrieved."""
+        for period in periods:
+            lane = self._lanes.pop(period, None)
+            if lane is not None and lane.task is not None:
+                lane.task.add_done_callback(
+                    lambda task: task.cancelled() or task.exception())
+
+    def _lanes_due(self, at: float) -> bool:
+        return any(self._lane_due(period, held, at) for period, held in self._states.items())
+
+    def _lane_due(self, period: str, held: PeriodState, at: float) -> bool:
+        """Whether a held period has a protection or an index to start now."""
+        return self._lane_may_start(period, at) and (
+            bool(held.pending) or (held.index_stale and self._index_due(period, at)))
+
+    def _lane_may_start(self, period: str, at: float) -> bool:
+        return period not in self._lanes and (
+            at - self._protected_at.get(period, -self._protect_interval_s)
+            >= self._protect_interval_s)
+
+    def _start_lane(self, period: str, state: PeriodState, at: float,
+                    marks: list[tuple[str, datetime]], now: datetime) -> None:
+        """Protect `state`'s pending changes off the loop, derive the index when it is due,
+        and make the events of `marks`."""
+        reindex = self._index_due(period, at)
+        if reindex:
+            self._indexed_at[period] = at
+        lane = self._lanes[period] = Lane(state, marks)
+        lane.task = asyncio.ensure_future(
+            self._protect(lane, state.protect_pending(), reindex, now))
+
+    async def _protect(self, lane: Lane, job: Callable[[], None] | None, reindex: bool,
+                       now: datetime) -> set[str]:
+        loop = asyncio.get_running_loop()
+        state = lane.state
+        if job is not None:
+            with worker_span(self.tracer, "protect indicators"):
+                await loop.run_in_executor(self._protecting, job)
+        codes = state.protected()
+        self._freeze()
+        if reindex:
+            # Derived from the results as they are now (a copy: rounds go on meanwhile).
+            await loop.run_in_executor(self._protecting, state.reindex,
+                                       dict(state.public.results))
+        if lane.marks:
+            # Events carry the index as readers have it (derived at most
+            # `index_interval_s` ago).
+            lane.events = await loop.run_in_executor(
+                self._protecting, prepare_events, state.computation(),
+                [code for code, _ in lane.marks], state.register.members, now)
+        return codes
+
     async def _store(self, writes: list[Write], now: datetime) -> None:
         """Store what `writes` holds, in a short transaction of its own, and empty it."""
-        todo = [w for w in writes if w.rows or w.whole or w.index_json is not None]
-        writes.clear()
-        if not todo:
+        if not writes:
             return
+        done = list(writes)
         async with self._sessions() as session, session.begin():
             if not await try_exclusive(session, "indicators.snapshots"):
                 # Another worker is writing the same marks: this round ends, its marks stay.
                 raise TakenElsewhere
-            for w in todo:
+            await self._write(session, writes, now)
+        self._committed(done)
+
+    def _committed(self, writes: list[Write]) -> None:
+        for w in writes:
+            if (state := self._states.get(w.period)) is not None:
+                state.unstored -= w.codes
+
+    @staticmethod
+    async def _write(session: AsyncSession, writes: list[Write], now: datetime) -> None:
+        for w in writes:
+            if w.rows or w.whole or w.index_json is not None:
                 await store.write(session, w.period, w.rows, whole=w.whole,
                                   index_json=w.index_json, computed_at=now,
                                   data_until=w.data_until, method_version=METHOD_VERSION)
+        writes.clear()
 
-    async def _compute(self, session: AsyncSession, period: Period, now: datetime,
-                       buurten: set[str] | None) -> Write:
+    async def _update(self, session: AsyncSession, period: Period, now: datetime,
+                      buurten: set[str]) -> Write:
+        """Count `buurten` again where `period` is held (their raw values are stored at
+        once, their public cells when a lane has protected them), else build it whole."""
         cutoffs = public_cutoffs(period, now, self._grace_days)
         state = self._states.get(str(period))
-        if state is not None and state.cutoffs == cutoffs and buurten is not None:
-            self._states.move_to_end(str(period))
-            codes = await state.update(session, buurten)
-            loop = asyncio.get_running_loop()
-            if self._index_due(str(period), loop.time()):
-                state.reindex()
-                self._indexed_at[str(period)] = loop.time()
-            rows = [state.row(code) for code in sorted(codes) if code in state.public.results]
-            known = await store.digests(session, str(period), [row.code for row in rows])
-            index = None if state.index_json == state.stored_index else state.index_json
-            state.stored_index = state.index_json
-            return Write(str(period), [r for r in rows if known.get(r.code) != r.digest],
-                         False, index, cutoffs.current)
+        if state is None or state.cutoffs != cutoffs:
+            return await self._build(session, period, now)
+        self._states.move_to_end(str(period))
+        return await self._rows(session, state, await state.update(session, buurten),
+                                whole=False)
+
+    async def _build(self, session: AsyncSession, period: Period, now: datetime) -> Write:
+        cutoffs = public_cutoffs(period, now, self._grace_days)
+        self._drop_lanes([str(period)])  # a protection of what is replaced now
         state = await PeriodState.build(session, period, cutoffs)
+        self._freeze()
         self._states[str(period)] = state
         self._states.move_to_end(str(period))
         while len(self._states) > self._held:
+            self._drop_lanes([next(iter(self._states))])
             self._states.popitem(last=False)
+        return await self._rows(session, state, set(state.codes()), whole=True)
+
+    async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,
+                    whole: bool) -> Write:
+        """The rows of `codes` that differ from the stored ones, and the index if it did."""
+        rows = [state.row(code) for code in sorted(codes) if code in state.public.results]
+        if not whole:
+            known = await store.digests(session, str(state.period), [r.code for r in rows])
+            rows = [r for r in rows if known.get(r.code) != r.digest]
+        index = None if state.index_json == state.stored_index else state.index_json
         state.stored_index = state.index_json
-        return Write(str(period), [state.row(c) for c in state.codes()], True,
-                     state.index_json, cutoffs.current)
+        return Write(str(state.period), rows, whole, index if not whole else state.index_json,
+                     state.cutoffs.current, codes)
 
     def _index_due(self, period: str, at: float) -> bool:
         return at - self._indexed_at.get(period, -self._index_interval_s) \
             >= self._index_interval_s
-
-    def _reindexed(self, state: PeriodState, at: float) -> Write:
-        state.reindex()
-        self._indexed_at[str(state.period)] = at
-        index = None if state.index_json == state.stored_index else state.index_json
-        state.stored_index = state.index_json
-        return Write(str(state.period), [], False, index, state.cutoffs.current)
 
 
 class InlineWorker(PeriodicTask):

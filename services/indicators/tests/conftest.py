@@ -40,6 +40,7 @@ def indicators(start_service: Callable[..., Any]
         overrides.setdefault("indicator_publisher_enabled", False)
         overrides.setdefault("snapshot_worker", "inline")
         overrides.setdefault("snapshot_index_interval_s", 0.0)
+        overrides.setdefault("snapshot_protect_interval_s", 0.0)
         overrides.setdefault("cell_key_secret", TEST_CELL_KEY_SECRET)
         async with start_service("indicators", **overrides) as client:
             yield Running(client, runtime_of(client, IndicatorsRuntime))

@@ -55,26 +55,29 @@ def test_components_give_what_the_whole_country_gives(seed: int) -> None:
     counts = roll_up(buurten, programmes, [])
     protection = Protection(counts, Components(counts, programmes))
     assert_same(protection.cells, disclose_counts(counts, programmes))
-    # Buurten changing one after the other, each protected again in its component only,
-    # give what the whole run gives every time (gemeenten coupled and uncoupled again).
+    # Buurten changing, one to three at a time, each protected again in its component only
+    # and for the cells it changed, give what the whole run gives every time (gemeenten
+    # coupled and uncoupled again).
     for _ in range(4):
-        changed = rng.choice(sorted(buurten))
-        old = buurten[changed]
-        new = SignalCounts(
-            signals=old.signals + rng.randint(-old.signals, 3),
-            households=rng.randint(0, 8), acute=rng.randint(0, 2), stack_base=1,
-            by_category={c: rng.randint(1, 5) for c in rng.sample(CATEGORIES, 2)},
-            keys={"signals": rng.getrandbits(32), "acute": rng.getrandbits(32)})
-        buurten[changed] = new
+        changes = {}
+        for changed in rng.sample(sorted(buurten), rng.randint(1, min(3, len(buurten)))):
+            old = buurten[changed]
+            new = SignalCounts(
+                signals=old.signals + rng.randint(-old.signals, 3),
+                households=rng.randint(0, 8), acute=rng.randint(0, 2), stack_base=1,
+                by_category={c: rng.randint(1, 5) for c in rng.sample(CATEGORIES, 2)},
+                keys={"signals": rng.getrandbits(32), "acute": rng.getrandbits(32)})
+            buurten[changed] = new
+            changes[changed] = changed_cells(old, new)
         counts = roll_up(buurten, programmes, [])
-        protection.update(counts, [changed], changed_cells(old, new))
+        protection.update(counts, changes)
         assert_same(protection.cells, disclose_counts(counts, programmes))
     # A buurt with its first signals, in a gemeente that had none and in one that had.
     for fresh in ("BU99990101", next(iter(sorted(buurten)))[:8] + "99"):
         buurten[fresh] = SignalCounts(signals=3, households=2, by_category={"nuisance": 2},
                                       keys={"signals": 11, "households": 5})
         counts = roll_up(buurten, programmes, [])
-        protection.update(counts, [fresh], changed_cells(SignalCounts(), buurten[fresh]))
+        protection.update(counts, {fresh: changed_cells(SignalCounts(), buurten[fresh])})
         assert_same(protection.cells, disclose_counts(counts, programmes))
 
 

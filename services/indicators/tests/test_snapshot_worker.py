@@ -12,18 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import sqlite3
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from services.indicators.bench_recompute import fill
 from services.indicators.computation import repository
-from services.indicators.computation.periods import parse_period
+from services.indicators.computation.periods import current_period, parse_period
+from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import Area
 from services.indicators.reporting.service import ranking
+from services.indicators.snapshots import store
+from services.indicators.snapshots.components import Protection
+from services.indicators.snapshots.state import PeriodState
+from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
@@ -33,10 +43,12 @@ from services.indicators.tests.helpers import (
     value,
 )
 from shared.areacodes import AreaLevel
+from shared.db import utcnow
 from tests.helpers import eventually
 from tools.migrate import upgrade
 
 STALL_BOUND_S = 0.05
+CATEGORIES = ("rent-arrears", "nuisance", "loneliness", "neglect")
 
 
 def national_database(path: Path, buurten: int, facts: int) -> str:
@@ -183,3 +195,121 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
         r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
             "level": "buurt", "indicator": "nonsense"})
         assert r.status_code == 400
+
+
+async def test_raw_values_are_stored_while_the_public_side_is_protected(
+        indicators, auth, monkeypatch):
+    """Two speeds: a new signal's raw count is stored at once, while protecting the public
+    side (seconds nationally) runs; an analyst keeps the last protected figures meanwhile."""
+    analyst, admin = auth("analyst"), auth("admin")
+    async with indicators() as svc:
+        await small_register(svc.client, admin)
+        await record_all(svc.runtime, households("BU03440101", 12))
+        before = value(await _indicators(svc.client, "BU03440101", analyst), "signals")
+        assert before["value"] is not None  # 12 signals, published (perturbed)
+        release = threading.Event()
+        update = Protection.update
+
+        def held_back(self: Protection, *args: object) -> None:
+            assert release.wait(60), "the protection was never released"
+            update(self, *args)
+
+        monkeypatch.setattr(Protection, "update", held_back)
+        try:
+            for signal in households("BU03440101", 8, observed="2026-11-20"):
+                async with svc.runtime.sessions() as session, session.begin():
+                    await stream.record_signal(session, signal)
+
+            async def raw_counted() -> bool:
+                return await _raw_signals(svc.client, "BU03440101", admin) == 20
+
+            await eventually(raw_counted, timeout_s=20)
+            after = value(await _indicators(svc.client, "BU03440101", analyst), "signals")
+            assert after == before  # still the protection of the 12
+        finally:
+            release.set()
+
+        async def protected() -> bool:
+            now = value(await _indicators(svc.client, "BU03440101", analyst), "signals")
+            return now["value"] is not None and now["value"] >= 18  # 20, perturbed by <= 2
+
+        await eventually(protected, timeout_s=20)
+
+
+async def _indicators(client, code: str, headers: dict[str, str]) -> dict[str, Any]:
+    r = await client.get(f"/v1/areas/{code}/indicators", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, auth):
+    """Counts kept by their differences, cells protected in lanes and public JSON kept per
+    protection: after rounds of changes, every stored row of both current periods is the row
+    a build from the facts makes (a buurt outside the register, households coming back in
+    other categories, acute signals, this month, earlier this year and last year)."""
+    rng = random.Random(4)
+    buurten = ["BU03440101", "BU03440102", "BU03440103", "BU03440201", "BU03449901"]
+    today = datetime.now(UTC)
+    days = [2, 35, 200, 400]
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        for _ in range(6):
+            for _ in range(rng.randint(1, 12)):
+                observed = (today - timedelta(days=rng.choice(days))).strftime("%Y-%m-%d")
+                signal = recorded(rng.choice(buurten), f"hh-{rng.randint(0, 30)}",
+                                  category=rng.choice(CATEGORIES), observed=observed,
+                                  severity=rng.choice(("low", "high", "acute")))
+                async with svc.runtime.sessions() as session, session.begin():
+                    await stream.record_signal(session, signal)
+            await settle(svc.runtime.snapshots)
+        now = utcnow()
+        for period in (current_period(now), current_period(now, "month")):
+            async with svc.runtime.sessions() as session:
+                fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+                stored = await store.digests(session, str(period), fresh.codes())
+            differing = [code for code in fresh.codes()
+                         if stored.get(code) != fresh.row(code).digest]
+            assert not differing, (str(period), differing)
+
+
+async def test_a_failed_write_keeps_what_the_worker_holds(indicators, auth, monkeypatch):
+    """A database that refuses a round's write (a lock waited for too long, under load) does
+    not make the worker build every period again: the next round stores what the failed one
+    would have (its marks stayed, and the rows a protection changed wait in `unstored`)."""
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12))
+        builds: list[str] = []
+        build = PeriodState.build.__func__
+
+        async def counted(cls, session, period, cutoffs):
+            builds.append(str(period))
+            return await build(cls, session, period, cutoffs)
+
+        write = store.write
+        refusals = [3]
+
+        async def locked(*args, **kwargs):
+            if refusals[0]:
+                refusals[0] -= 1
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError("locked"))
+            return await write(*args, **kwargs)
+
+        monkeypatch.setattr(PeriodState, "build", classmethod(counted))
+        monkeypatch.setattr(store, "write", locked)
+        for signal in [*households("BU03440102", 7), *households("BU03440201", 9)]:
+            async with svc.runtime.sessions() as session, session.begin():
+                await stream.record_signal(session, signal)
+        for _ in range(10):
+            try:
+                await settle(svc.runtime.snapshots)
+                break
+            except OperationalError:
+                continue
+        assert refusals == [0] and builds == []
+        now = utcnow()
+        period = current_period(now)
+        async with svc.runtime.sessions() as session:
+            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+            stored = await store.digests(session, str(period), fresh.codes())
+        assert [c for c in fresh.codes() if stored.get(c) != fresh.row(c).digest] == []
