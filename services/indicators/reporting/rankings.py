@@ -25,7 +25,7 @@ from services.indicators.reporting.service import cell_of
 from shared.areacodes import AreaLevel
 from shared.problems import BadRequest
 
-SLICE = 2000
+SLICE = 500
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """One period's indicators as the snapshot worker keeps them: built once, then per buurt.
 
-A full build loads every buurt's counts with the GROUP BY queries of a computation; an update
-loads the changed buurten's counts only, rolls up and protects their components again
-(`components.py`), and re-derives the buurten's vulnerability index (from every buurt's
-published values, most of them kept from before). What came out is held as the rows the store
-keeps (`rows`): readers read those, never this.
+A full build loads every buurt's counts with the GROUP BY queries of a computation. An update
+(`update`) loads the changed buurten's counts only, moves every total holding them by the
+difference and derives their raw values; the public side's changes wait in `pending` until a
+protection (`protect_pending`, off the event loop) has protected their components again
+(`components.py`) and `protected` takes its outcome in. The buurten's vulnerability index is
+derived now and then from every buurt's published values (`reindex`). What came out is held
+as the rows the store keeps (`row`): readers read those, never this.
 """
 
 from __future__ import annotations

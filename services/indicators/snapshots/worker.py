@@ -1,11 +1,14 @@
 """The snapshot worker: keeps every stored period's indicators up to date from the marks.
 
 One round (`SnapshotWorker.round`): take the marks (buurt and month of every changed fact, or a
-change of the register) and the periods readers asked for; compute what they touch, a changed
-buurt's component only where the period is held in memory (`state.py`), whole otherwise; store
-the rows that changed (`store.py`); and, for the current rolling period, write the
-`area-indicators-updated` events of the areas it touched (the publisher's digests keep
-unchanged areas quiet). Marks, rows and events are written in one transaction.
+change of the register) and the periods readers asked for; count what they touch again, a
+changed buurt only where the period is held in memory (`state.py`), whole otherwise; store the
+rows that changed (`store.py`), with their raw values at once. Protecting the public side again
+(seconds of CPU nationally) runs meanwhile in a thread (`Lane`); the round that takes a finished
+lane in stores the public cells it changed and, for the current rolling period, writes the
+`area-indicators-updated` events of the marks it covered (the publisher's digests keep
+unchanged areas quiet). A round's last rows, events and the marks they cover are written in
+one transaction.
 
 Stored are always the current rolling period and the current month, so every month is stored
 from the time it is current on; other periods (months before the first start, other rolling
@@ -13,7 +16,7 @@ periods) when first asked for. Stored periods stay stored; a late signal correct
 other mark. (Filling in every earlier month when idle was tried: at national scale a round
 then holds new marks back for a whole computation, 6-8 s, at every start.)
 
-It runs in a process of its own (`python -m services.indicators.snapshots.worker`, started and
+It runs in a process of its own (`python -m services.indicators.snapshots.process`, started and
 watched by the service, see `process.py`): a national computation takes seconds of CPU, which
 must not stall the API's event loop. `inline` runs the same rounds in the API's process (tests,
 tiny set-ups).
