@@ -48,7 +48,16 @@ import orjson
 from benchmarks.load import LoadResult, run_load
 from benchmarks.procs import peak_rss_mb, uvicorn
 from benchmarks.report import Row
-from benchmarks.scenarios import ROOT, Tally, platform_env, signal_body, steady_load, token
+from benchmarks.scenarios import (
+    ROOT,
+    Tally,
+    percentile,
+    platform_env,
+    probe_every,
+    signal_body,
+    steady_load,
+    token,
+)
 from services.indicators.computation.definitions import SIGNALLED_RATE, SIGNALS
 
 N_BUURTEN = 14_000
@@ -164,7 +173,7 @@ class LivezWatch:
         during = sorted(s for at, s in self.samples if start <= at <= end)
         if not during:
             return "/livez: no samples"
-        p99 = during[min(len(during) - 1, int(0.99 * len(during)))]
+        p99 = percentile(during, 99)
         return (f"/livez every {LIVEZ_EVERY_S * 1000:.0f} ms: longest {during[-1] * 1000:.0f} "
                 f"ms, p99 {p99 * 1000:.0f} ms ({len(during)} asked)")
 
@@ -440,23 +449,13 @@ async def _visible(seconds: float, signals: httpx.AsyncClient, admin: httpx.Asyn
 
     watcher = asyncio.create_task(watch_facts())
     sent_before, began = tally.sent, time.perf_counter()
-    stop = began + seconds
-    tasks = []
-    i = 0
-    while time.perf_counter() < stop:
-        tasks.append(asyncio.create_task(probe(i)))
-        i += 1
-        await asyncio.sleep(0.1)
-    await asyncio.gather(*tasks)
+    i = await probe_every(0.1, began + seconds, probe)
     done.set()
     await watcher
     lags.sort()
     stored_lags.sort()
-    stored_p50 = stored_lags[len(stored_lags) // 2] if stored_lags else float("nan")
-    stored_p99 = (stored_lags[min(len(stored_lags) - 1, int(0.99 * len(stored_lags)))]
-                  if stored_lags else float("nan"))
-    p50 = lags[len(lags) // 2] if lags else float("nan")
-    p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("nan")
+    stored_p50, stored_p99 = percentile(stored_lags, 50), percentile(stored_lags, 99)
+    p50, p99 = percentile(lags, 50), percentile(lags, 99)
     intake = (tally.sent - sent_before) / (time.perf_counter() - began)
     return Row(f"indicators national: signal -> indicator visible, under {RATE:.0f} signals/s",
                f"{intake:.0f} signals/s", p50 * 1000, p99 * 1000, None, None,

@@ -10,10 +10,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -55,6 +56,25 @@ def signal_body(i: int, area: str = "BU05990101") -> dict[str, object]:
             "severity": "medium", "observedAt": observed.isoformat(), "areaCode": area,
             "postcode": "3071AB", "houseNumber": 10 + i % 90,
             "note": "Geluidsoverlast 's nachts, buren klagen al weken." * 3}
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """The `p`-th percentile (0-100) of values in ascending order; nan when there are none."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def probe_every(interval_s: float, until: float,
+                      probe: Callable[[int], Coroutine[Any, Any, None]]) -> int:
+    """Start `probe(0)`, `probe(1)`, ... every `interval_s` until `until` (perf_counter),
+    then wait for all of them; returns how many were started."""
+    tasks: list[asyncio.Task[None]] = []
+    while time.perf_counter() < until:
+        tasks.append(asyncio.create_task(probe(len(tasks))))
+        await asyncio.sleep(interval_s)
+    await asyncio.gather(*tasks)
+    return len(tasks)
 
 
 HELLO = "hello-world (bare FastAPI, validated body)"
@@ -265,17 +285,10 @@ async def end_to_end_latency(seconds: float, rate: float = 200.0) -> Row:
             await asyncio.sleep(8)  # the consumer joins its group
             stop = time.perf_counter() + seconds
             load_task = asyncio.create_task(steady_load(signals, rate, stop, tally))
-            probes = []
-            i = 0
-            while time.perf_counter() < stop:
-                probes.append(asyncio.create_task(probe(i)))
-                i += 1
-                await asyncio.sleep(0.1)
+            i = await probe_every(0.1, stop, probe)
             await load_task
-            await asyncio.gather(*probes)
         lags.sort()
-        p50 = lags[len(lags) // 2] if lags else float("nan")
-        p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("nan")
+        p50, p99 = percentile(lags, 50), percentile(lags, 99)
         return Row(f"signal -> indicator visible, under {rate:.0f} signals/s",
                    f"{tally.sent / seconds:.0f} signals/s", p50 * 1000, p99 * 1000,
                    peak_rss_mb(iproc.pid), None, "p99 < 1 s",
