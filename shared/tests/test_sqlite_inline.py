@@ -1,10 +1,18 @@
-"""shared.sqlite_inline: SQLAlchemy's aiosqlite dialect works on it, and never waits on it."""
+"""shared.sqlite_inline: SQLAlchemy's aiosqlite dialect works on it, and never waits on it;
+waiting for another connection's lock leaves the event loop free."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.exc import OperationalError
 
 from shared.db import create_engine
 
@@ -44,5 +52,79 @@ async def test_a_transaction_runs_without_a_turn_of_the_event_loop(tmp_path):
         assert len(rows) == 51 and rows[-1].text == "one" and len(streamed) == 51
         stop.set()
         await counter
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def longest_stall() -> AsyncIterator[Callable[[], float]]:
+    """The longest the event loop went without a turn, meanwhile (in seconds)."""
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    stop = asyncio.Event()
+
+    async def beat() -> None:
+        nonlocal longest
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.002)
+            longest = max(longest, loop.time() - before - 0.002)
+
+    task = asyncio.create_task(beat())
+    await asyncio.sleep(0.01)
+    try:
+        yield lambda: longest
+    finally:
+        stop.set()
+        await task
+
+
+def hold_the_lock(path: Path) -> sqlite3.Connection:
+    """Another connection, as another process would be, in the midst of a write."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO notes (text) VALUES ('other')")
+    return other
+
+
+async def test_waiting_for_another_writer_leaves_the_loop_free(tmp_path):
+    """The national bench's /livez answered after 5 s: the API's consumer waited for the
+    snapshot worker's write lock inside SQLite, on the loop."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'locked.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        other = hold_the_lock(tmp_path / "locked.db")
+        threading.Timer(0.4, other.commit).start()
+        async with longest_stall() as stall:
+            async with engine.begin() as conn:
+                await conn.execute(insert(NOTES).values(text="mine"))
+            assert stall() < 0.1
+        async with engine.connect() as conn:
+            texts = (await conn.execute(select(NOTES.c.text).order_by(NOTES.c.id))).scalars()
+            assert list(texts) == ["other", "mine"]
+        other.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lock_held_past_the_busy_timeout_still_fails_and_writes_nothing(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'locked.db'}",
+                           busy_timeout_ms=300)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        other = hold_the_lock(tmp_path / "locked.db")
+        started = asyncio.get_running_loop().time()
+        async with longest_stall() as stall:
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with engine.begin() as conn:
+                    await conn.execute(insert(NOTES).values(text="mine"))
+            assert stall() < 0.1
+        assert asyncio.get_running_loop().time() - started >= 0.3
+        other.rollback()
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(NOTES)) == 0
+        other.close()
     finally:
         await engine.dispose()
