@@ -57,12 +57,13 @@ async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
 async def area_indicators(
     code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)], session: SessionDep,
     cache: CacheDep, principal: Reader, period: PeriodQuery = None,
-) -> AreaIndicatorsOut:
+) -> Response:
     """An area's indicators and vulnerability index for a period (raw for admins)."""
     chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "area-indicators", code, str(chosen))
     computation = await cache.get(session, chosen, raw)
-    return service.area_indicators(computation, code, raw)
+    return Response(service.area_indicators_body(computation, code, raw),
+                    media_type="application/json")
 
 
 @router.get("/indicators", response_model=IndicatorRanking)

@@ -23,6 +23,7 @@ from services.indicators.reporting.schemas import (
     VulnerabilityIndexList,
     VulnerabilityIndexOut,
 )
+from services.indicators.snapshots.reader import StoredArea
 from shared.areacodes import AreaLevel
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest, NotFound
@@ -71,6 +72,26 @@ def area_indicators(computation: Computation, code: str, raw: bool) -> AreaIndic
         data_until=None if raw else computation.data_until,
         values=[value_out(d.id, cell_of(result, d.id, raw)) for d in definitions.DEFINITIONS],
         vulnerability_index=index_out(result, computation.method_version))
+
+
+def area_indicators_body(computation: Computation, code: str, raw: bool) -> bytes:
+    """The JSON of `area_indicators`, made once per stored state of the area: analysts and
+    dashboards read the same areas again and again, and making it is most of a read."""
+    result = computation.areas.get(code)
+    if not isinstance(result, StoredArea):
+        return _json(area_indicators(computation, code, raw))
+    key = (raw, computation.method_version, computation.data_until)
+    answers = result.answers if result.answers is not None else {}
+    body = answers.get(key)
+    if body is None:
+        body = answers[key] = _json(area_indicators(computation, code, raw))
+        result.answers = answers
+    return body
+
+
+def _json(answer: AreaIndicatorsOut) -> bytes:
+    """As FastAPI writes a response model: by alias, in JSON mode."""
+    return AreaIndicatorsOut.__pydantic_serializer__.to_json(answer, by_alias=True)
 
 
 def ranking(computation: Computation, level: AreaLevel, indicator: str, raw: bool

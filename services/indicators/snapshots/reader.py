@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,15 +36,30 @@ PAGE = 500
 
 
 class StoredArea:
-    """One area of a stored snapshot, read as a computation's `AreaResult` is."""
+    """One area of a stored snapshot, read as a computation's `AreaResult` is.
 
-    __slots__ = ("code", "composite", "level", "public", "raw")
+    `answers` holds the bytes readers were answered about it (made by reporting, keyed by
+    the kind of answer). They are as current as the area: a new row makes a new StoredArea,
+    and a new index entry (`composite`) drops them.
+    """
+
+    __slots__ = ("_composite", "answers", "code", "level", "public", "raw")
 
     def __init__(self, code: str, level: str, public: list[list[object]], raw: list[object]
                  ) -> None:
         self.code, self.level = code, AreaLevel(level)
         self.public, self.raw = public, raw
-        self.composite: AreaScore | None = None
+        self._composite: AreaScore | None = None
+        self.answers: dict[Hashable, bytes] | None = None
+
+    @property
+    def composite(self) -> AreaScore | None:
+        return self._composite
+
+    @composite.setter
+    def composite(self, score: AreaScore | None) -> None:
+        self._composite = score
+        self.answers = None
 
     def value(self, indicator: str) -> tuple[float | None, Cell]:
         i = _INDEX[indicator]

@@ -29,7 +29,7 @@ from services.indicators.computation import repository
 from services.indicators.computation.periods import current_period, parse_period
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import Area
-from services.indicators.reporting.service import ranking
+from services.indicators.reporting.service import area_indicators, ranking
 from services.indicators.snapshots import store
 from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.state import PeriodState
@@ -195,6 +195,38 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
         r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
             "level": "buurt", "indicator": "nonsense"})
         assert r.status_code == 400
+
+
+async def test_an_area_answer_is_the_stored_area_and_follows_its_index(indicators, auth):
+    """Answers are kept as bytes per stored area: each is the answer made from the figures
+    held, after a change to the area's own row and after one that moves only its index."""
+    analyst, admin = auth("analyst"), auth("admin")
+    codes = ["BU03440101", "BU03440102", "BU03440103", "WK034401", "GM0344", "PA-test"]
+    period = current_period(utcnow())
+
+    async def answers() -> dict[tuple[str, bool], dict[str, Any]]:
+        seen = {}
+        for code in codes:
+            for raw, who in ((False, analyst), (True, admin)):
+                body = await _indicators(svc.client, code, who)
+                computation = await svc.runtime.reader.get(None, period, raw)
+                made = area_indicators(computation, code, raw)
+                assert body == made.model_dump(mode="json", by_alias=True), (code, raw)
+                seen[code, raw] = body
+        return seen
+
+    async with indicators() as svc:
+        await small_register(svc.client, admin)
+        await record_all(svc.runtime, [*households("BU03440101", 12),
+                                       *households("BU03440102", 20)])
+        before = await answers()
+        # Another buurt's signals: BU03440102's own row stays, its place in the index moves.
+        await record_all(svc.runtime, households("BU03440103", 40))
+        await asyncio.sleep(svc.runtime.reader.refresh_s)
+        after = await answers()
+    index = "vulnerabilityIndex"
+    assert after["BU03440102", False][index] != before["BU03440102", False][index]
+    assert after["BU03440102", False]["values"] == before["BU03440102", False]["values"]
 
 
 async def test_raw_values_are_stored_while_the_public_side_is_protected(
