@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session
 
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
@@ -90,14 +90,19 @@ def _note_outbox_write(mapper: Mapper[Any], connection: Any, row: OutboxMixin) -
     # passes here, whoever wrote it.
     session = object_session(row)
     if session is not None:
-        session.info[_WROTE_OUTBOX] = True
+        note_outbox_write(session)
+
+
+def note_outbox_write(session: AsyncSession | Session) -> None:
+    """The session inserted outbox rows (said by who inserts them with a Core statement)."""
+    session.info[_WROTE_OUTBOX] = True
 
 
 def wrote_outbox(session: AsyncSession) -> bool:
     """Whether the session inserted outbox rows: after its commit, the relay should publish.
 
-    Rows inserted through the ORM count; a Core insert into the outbox (the signals group
-    writer) wakes the relay itself.
+    Rows inserted through the ORM count, and those of a Core insert whose writer said so
+    (`note_outbox_write`); the signals group writer wakes the relay itself.
     """
     return bool(session.info.get(_WROTE_OUTBOX))
 

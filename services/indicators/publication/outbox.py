@@ -22,10 +22,10 @@ from shared.tracing import current_traceparent
 MAX_EVENT_BYTES = 1_048_576
 
 
-def record_with_nulls(
-    session: AsyncSession, event_type: EventType[Any], data: EventData, *, key: str,
-    source: str,
-) -> CloudEvent:
+def outbox_row_with_nulls(event_type: EventType[Any], data: EventData, *, key: str,
+                          source: str) -> dict[str, Any]:
+    """The column values of the event's outbox row (for a session or a Core insert); its
+    `traceparent` is for the caller to set, in the span that writes it."""
     if not isinstance(data, event_type.data_model):
         raise TypeError(f"{event_type.type} takes {event_type.data_model.__name__}")
     event = CloudEvent.new(source, event_type.type, data)
@@ -33,9 +33,14 @@ def record_with_nulls(
     value = orjson.dumps(body)
     if len(value) > MAX_EVENT_BYTES:
         raise MessageTooLarge(f"event {event_type.type} is {len(value)} bytes")
-    session.add(Outbox(
-        event_id=event.id, topic=event_type.topic, key=key, type=event.type,
-        source=event.source, subject=None, time=event.time, data=value.decode(),
-        traceparent=current_traceparent(),
-    ))
-    return event
+    return {"event_id": event.id, "topic": event_type.topic, "key": key, "type": event.type,
+            "source": event.source, "subject": None, "time": event.time,
+            "data": value.decode(), "traceparent": None}
+
+
+def record_with_nulls(
+    session: AsyncSession, event_type: EventType[Any], data: EventData, *, key: str,
+    source: str,
+) -> None:
+    row = outbox_row_with_nulls(event_type, data, key=key, source=source)
+    session.add(Outbox(**{**row, "traceparent": current_traceparent()}))

@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.models import DirtyArea, PublishedIndicators
+from shared.db import upsert_into
 
 
 async def dirty_marks(session: AsyncSession) -> list[tuple[str, datetime]]:
@@ -21,24 +22,29 @@ async def any_dirty(session: AsyncSession) -> bool:
     return await session.scalar(select(DirtyArea.code).limit(1)) is not None
 
 
-async def last_published(session: AsyncSession, codes: Sequence[str]
-                         ) -> dict[str, PublishedIndicators]:
-    """What was last published of each of `codes` (absent: never), in pages of 500."""
-    out: dict[str, PublishedIndicators] = {}
+async def last_digests(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
+    """The digest of what was last published of each of `codes` (absent: never), read in
+    pages of 500 codes."""
+    table = cast(Table, PublishedIndicators.__table__)
+    out: dict[str, str] = {}
     for i in range(0, len(codes), 500):
-        rows = await session.scalars(select(PublishedIndicators).where(
-            PublishedIndicators.code.in_(codes[i:i + 500])))
-        out.update((row.code, row) for row in rows)
+        rows = await session.execute(select(table.c.code, table.c.digest)
+                                     .where(table.c.code.in_(codes[i:i + 500])))
+        out.update((code, digest) for code, digest in rows)
     return out
 
 
-def record_published(session: AsyncSession, last: PublishedIndicators | None, code: str,
-                     period: str, digest: str, at: datetime) -> None:
-    if last is None:
-        session.add(PublishedIndicators(code=code, period=period, digest=digest,
-                                        published_at=at))
-    else:
-        last.period, last.digest, last.published_at = period, digest, at
+async def record_published(session: AsyncSession, published: Sequence[tuple[str, str, str]],
+                           at: datetime) -> None:
+    """(code, period, digest) of each area just published, in one statement."""
+    table = cast(Table, PublishedIndicators.__table__)
+    statement = upsert_into(session, table)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["code"],
+        set_={name: getattr(statement.excluded, name)
+              for name in ("period", "digest", "published_at")}),
+        [{"code": code, "period": period, "digest": digest, "published_at": at}
+         for code, period, digest in published])
 
 
 async def clear_marks(session: AsyncSession, marks: Sequence[tuple[str, datetime]]) -> None:

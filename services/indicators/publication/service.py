@@ -5,18 +5,22 @@ The consumer marks a buurt dirty in the transaction that changes its facts. A pu
 and writes one `area-indicators-updated` per affected area whose public values changed since
 it was last published: the buurt, its wijk siblings (secondary suppression works per wijk),
 its wijk, gemeente, the nation and the programme areas holding it. Only disclosure-controlled
-values travel, with the method version. Dirty rows, outbox rows and the digests of what was
-published are written in one transaction.
+values travel, with the method version. An area whose public values are what was last
+published of it (by digest) gets no event: so the snapshot worker may write a publication's
+events in parts, one transaction each, and clear its dirty marks with the last part.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation import definitions
@@ -24,8 +28,9 @@ from services.indicators.computation.engine import AreaResult, Computation, pare
 from services.indicators.computation.periods import GRACE_DAYS, current_period
 from services.indicators.computation.repository import programme_area_members
 from services.indicators.computation.service import compute_period, public_cutoffs
+from services.indicators.models import Outbox
 from services.indicators.publication import repository
-from services.indicators.publication.outbox import record_with_nulls
+from services.indicators.publication.outbox import outbox_row_with_nulls, record_with_nulls
 from shared.areacodes import AreaLevel
 from shared.contracts.indicators import (
     AREA_INDICATORS_UPDATED,
@@ -35,6 +40,8 @@ from shared.contracts.indicators import (
     IndicatorValue,
 )
 from shared.db import try_exclusive, utcnow
+from shared.outbox import note_outbox_write
+from shared.tracing import current_traceparent
 
 
 def area_message(result: AreaResult, computation: Computation, computed_at: datetime
@@ -78,35 +85,47 @@ def affected_areas(dirty: Iterable[str], computation: Computation,
     return sorted(c for c in out if c in computation.areas)
 
 
-AreaEvent = tuple[str, AreaIndicatorsUpdated, str]  # area code, message, digest
+@dataclass(frozen=True)
+class AreaEvent:
+    """One area's `area-indicators-updated`, made off the event loop: the digest of its
+    public values and the outbox row that carries them."""
+
+    code: str
+    digest: str
+    row: dict[str, Any]
 
 
 def prepare_events(computation: Computation, dirty: Iterable[str],
-                   programme_areas: Mapping[str, Iterable[str]], computed_at: datetime
-                   ) -> list[AreaEvent]:
-    """The message of every area the dirty buurten affect, with its digest (CPU only: the
-    snapshot worker makes them off its event loop, `write_events` stores them)."""
-    return [(code, message, _digest(message))
+                   programme_areas: Mapping[str, Iterable[str]], computed_at: datetime,
+                   source: str) -> list[AreaEvent]:
+    """The event of every area the dirty buurten affect (CPU only: the snapshot worker makes
+    them in a thread of its own, `write_events` stores them)."""
+    return [AreaEvent(code, _digest(message),
+                      outbox_row_with_nulls(AREA_INDICATORS_UPDATED, message, key=code,
+                                            source=source))
             for code in affected_areas(dirty, computation, programme_areas)
             for message in (area_message(computation.areas[code], computation, computed_at),)]
 
 
-async def write_events(session: AsyncSession, source: str, period: str,
-                       events: list[AreaEvent], marks: list[tuple[str, datetime]]) -> int:
-    """Write the events whose area changed since it was last published, and clear `marks`;
-    returns how many were written."""
-    last = await repository.last_published(session, [code for code, _, _ in events])
-    written = 0
-    for code, message, digest in events:
-        previous = last.get(code)
-        if previous is not None and previous.digest == digest:
-            continue
-        record_with_nulls(session, AREA_INDICATORS_UPDATED, message, key=code, source=source)
-        repository.record_published(session, previous, code, period, digest,
-                                    message.computed_at)
-        written += 1
-    await repository.clear_marks(session, marks)
-    return written
+async def write_events(session: AsyncSession, period: str, events: Sequence[AreaEvent],
+                       published_at: datetime) -> int:
+    """Write the events whose area changed since it was last published; returns how many.
+
+    Core statements, one per table, whatever the number: a publication at national intake
+    is thousands of events, written while the transaction holds SQLite's one write lock.
+    Writing the same events again writes none, so they may go in several transactions.
+    """
+    last = await repository.last_digests(session, [e.code for e in events])
+    new = [e for e in events if last.get(e.code) != e.digest]
+    if not new:
+        return 0
+    traceparent = current_traceparent()
+    await session.execute(insert(Outbox), [{**e.row, "traceparent": traceparent,
+                                             "created_at": published_at} for e in new])
+    note_outbox_write(session)
+    await repository.record_published(
+        session, [(e.code, period, e.digest) for e in new], published_at)
+    return len(new)
 
 
 async def publish_dirty(session: AsyncSession, source: str, now: datetime | None = None,
@@ -129,8 +148,10 @@ async def publish_dirty(session: AsyncSession, source: str, now: datetime | None
         session, period, include=[m[0] for m in marks],
         cutoffs=public_cutoffs(period, computed_at, grace_days))
     members = await programme_area_members(session)
-    events = prepare_events(computation, [m[0] for m in marks], members, computed_at)
-    return await write_events(session, source, str(period), events, marks)
+    events = prepare_events(computation, [m[0] for m in marks], members, computed_at, source)
+    written = await write_events(session, str(period), events, computed_at)
+    await repository.clear_marks(session, marks)
+    return written
 
 
 def publish_snapshot(session: AsyncSession, computation: Computation, source: str,

@@ -54,6 +54,8 @@ from shared.periodic import PeriodicTask
 from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
+# Events written per round: each round holds SQLite's one write lock for a short time.
+EVENTS_PER_ROUND = 1000
 
 Mark = tuple[str, str, datetime]
 
@@ -102,9 +104,10 @@ class SnapshotWorker:
     on SQLite in plain transactions, which neither wait for nor block the service's writers;
     writes in short transactions). Protecting the public side again (`components.py`, up to
     seconds nationally) runs meanwhile in a thread of its own (`Lane`), on the counts as they
-    were when it started; the round after it is done stores the public cells it changed and
-    publishes the events of the marks it covered. Until then an area keeps the public cells
-    of its last protection: every published cell is always one protection's outcome.
+    were when it started; the round after it is done stores the public cells it changed, and
+    that round and the next ones write the events of the marks it covered, a part each.
+    Until then an area keeps the public cells of its last protection: every published cell
+    is always one protection's outcome.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
@@ -133,6 +136,7 @@ class SnapshotWorker:
         self.tracer = tracer
         self._states: OrderedDict[str, PeriodState] = OrderedDict()
         self._lanes: dict[str, Lane] = {}
+        self._publishing: Lane | None = None  # a done lane whose events are being written
         # One protection at a time: they are CPU work, and the rounds need the other core.
         self._protecting = ThreadPoolExecutor(1, thread_name_prefix="snapshot-protection")
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
@@ -183,10 +187,9 @@ class SnapshotWorker:
             # after this read waits for a later round (else its area would be published
             # without its new facts, and its mark cleared).
             dirty = (await publication_repository.dirty_marks(session)
-                     if self._publish and loop.time() - self._published_at >= self._debounce_s
-                     else [])
+                     if self._publish and self._publishing is None
+                     and loop.time() - self._published_at >= self._debounce_s else [])
             writes: list[Write] = []
-            done: Lane | None = None  # of the current period, with events to write
             for period, lane in [(p, lane) for p, lane in self._lanes.items()
                                  if lane.task is not None and lane.task.done()]:
                 del self._lanes[period]
@@ -198,13 +201,13 @@ class SnapshotWorker:
                 if self._states.get(period) is lane.state:
                     lane.state.unstored |= codes  # until the round's write commits
                     if period == first and lane.marks:
-                        done = lane
+                        self._publishing = lane
             for held in self._states.values():
                 if held.unstored:
                     writes.append(await self._rows(session, held, set(held.unstored),
                                                    whole=False))
             if not (whole or changed or marks or asked or dirty or writes
-                    or self._lanes_due(loop.time())):
+                    or self._publishing or self._lanes_due(loop.time())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await asyncio.wait([lane.task for lane in self._lanes.values()
                                         if lane.task is not None], timeout=0.05)
@@ -218,33 +221,53 @@ class SnapshotWorker:
                 if period == first:  # what readers wait for: visible before the others
                     await self._store(writes, now)
         state = self._states.get(first)
-        if dirty and state is not None and self._lane_may_start(first, loop.time()):
+        if (dirty and state is not None and self._publishing is None
+                and self._lane_may_start(first, loop.time())):
             # Published when the lane that protects their facts is done (with a lane running
-            # already, they wait: it protects older counts).
+            # already, they wait: it protects older counts; so they do while the events of
+            # a lane are still being written).
             self._start_lane(first, state, loop.time(), dirty, now)
         for period, held in self._states.items():
             if self._lane_due(period, held, loop.time()):
                 self._start_lane(period, held, loop.time(), [], now)
-        events = 0
-        # Rows, events and the marks they cover in one short transaction: a round that
-        # fails before its end leaves the marks for the next one, which counts again.
+        # Rows and the marks they cover in one short transaction: a round that fails
+        # before its end leaves the marks for the next one, which counts again.
         last = list(writes)
         async with self._sessions() as session, session.begin():
             if not await try_exclusive(session, "indicators.snapshots"):
                 return False
             await self._write(session, writes, now)
-            if done is not None:
-                with worker_span(self.tracer, "publish indicators"):
-                    events = await write_events(session, self._source, first, done.events,
-                                                done.marks)
-                self._published_at = loop.time()
             for period in asked:
                 await store.clear_request(session, period)
             await store.clear_marks(session, marks)
         self._committed(last)
-        if events:
-            self._after_commit()
+        if self._publishing is not None:
+            await self._publish_some(first, self._publishing, now)
         return True
+
+    async def _publish_some(self, period: str, lane: Lane, now: datetime) -> None:
+        """Up to `EVENTS_PER_ROUND` of a done lane's events, after the rows they describe;
+        the lane's dirty marks are cleared with its last events.
+
+        A publication at national intake is thousands of events: written at once, they
+        held SQLite's one write lock for seconds, and the service's consumer waited. A
+        round that fails half-way writes none twice: `write_events` skips an area whose
+        published values are what was last published of it.
+        """
+        part, rest = lane.events[:EVENTS_PER_ROUND], lane.events[EVENTS_PER_ROUND:]
+        async with self._sessions() as session, session.begin():
+            if not await try_exclusive(session, "indicators.snapshots"):
+                raise TakenElsewhere
+            with worker_span(self.tracer, "publish indicators"):
+                written = await write_events(session, period, part, now)
+            if not rest:
+                await publication_repository.clear_marks(session, lane.marks)
+        lane.events = rest  # only now: a part that failed is written by the next round
+        if not rest:
+            self._publishing = None
+            self._published_at = asyncio.get_running_loop().time()
+        if written:
+            self._after_commit()
 
     def _drop_lanes(self, periods: list[str]) -> None:
         """Forget the lanes of `periods` (what they protect is dropped or built anew); a
@@ -297,7 +320,7 @@ class SnapshotWorker:
             # `index_interval_s` ago).
             lane.events = await loop.run_in_executor(
                 self._protecting, prepare_events, state.computation(),
-                [code for code, _ in lane.marks], state.register.members, now)
+                [code for code, _ in lane.marks], state.register.members, now, self._source)
         return codes
 
     async def _store(self, writes: list[Write], now: datetime) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sqlite3
 from typing import Any
 
 import orjson
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from services.indicators.cellkey import perturb
 from services.indicators.models import DirtyArea, Outbox, SignalFact
 from services.indicators.publication.service import publish_dirty
+from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import households, record_all, small_register
 from shared.contracts.indicators import (
@@ -180,3 +184,47 @@ async def test_a_publisher_round_is_a_trace_and_its_events_carry_it(indicators, 
             assert rounds[span_id].trace_id == trace_id
     finally:
         collector.close()
+
+
+async def test_a_large_publication_is_written_over_rounds_each_area_once(
+        indicators, auth, monkeypatch):
+    """At national intake one publication is thousands of events, and written at once they
+    held SQLite's one write lock for seconds. A round writes a part of them; the dirty marks
+    stay until the last part; a part that fails is written by a later round; no area twice."""
+    monkeypatch.setattr(snapshot_worker, "EVENTS_PER_ROUND", 2)
+    parts: list[tuple[list[str], int]] = []  # the areas of each try, the marks meanwhile
+    write = snapshot_worker.write_events
+
+    async def flaky(session, period, part, now):
+        marks = await session.scalar(select(func.count()).select_from(DirtyArea))
+        parts.append(([e.code for e in part], marks))
+        if len(parts) == 2:
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+        return await write(session, period, part, now)
+
+    # Rounds run by this test only: every signal is in before the first of them.
+    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
+                          snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await settle(svc.runtime.snapshots)  # what the register itself changed
+        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        monkeypatch.setattr(snapshot_worker, "write_events", flaky)
+        for signal in [*households("BU03440101", 12, observed="2026-11-02"),
+                       *households("BU03440201", 14, observed="2026-11-02")]:
+            async with svc.runtime.sessions() as session, session.begin():
+                await stream.record_signal(session, signal)
+        for _ in range(10):
+            try:
+                await settle(svc.runtime.snapshots)
+                break
+            except OperationalError:
+                continue
+        keys = [key for key, _ in (await _events(svc, AREA_INDICATORS_UPDATED))[before:]]
+        async with svc.runtime.sessions() as session:
+            left = await session.scalar(select(func.count()).select_from(DirtyArea))
+    assert {"BU03440101", "BU03440102", "BU03440201", "WK034401", "WK034402", "GM0344",
+            "NL00", "PA-test"} <= set(keys)
+    assert len(keys) == len(set(keys))
+    assert all(len(codes) <= 2 for codes, _ in parts) and len(parts) >= 5
+    assert parts[2][0] == parts[1][0]  # the failed part, tried again
+    assert all(marks > 0 for _, marks in parts) and left == 0
