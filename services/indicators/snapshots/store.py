@@ -26,10 +26,10 @@ ALL = "*"  # the code and month of a mark for a change of the register
 
 async def mark(session: AsyncSession, code: str, month: str) -> None:
     """A buurt's facts of `month` changed (or, with `ALL`, the register did)."""
-    now = utcnow()
-    statement = upsert_into(session, SnapshotMark).values(code=code, month=month, marked_at=now)
+    statement = upsert_into(session, SnapshotMark)  # values as parameters: see stream.service
     await session.execute(statement.on_conflict_do_update(
-        index_elements=["code", "month"], set_={"marked_at": now}))
+        index_elements=["code", "month"], set_={"marked_at": statement.excluded.marked_at}),
+        {"code": code, "month": month, "marked_at": utcnow()})
 
 
 async def marks(session: AsyncSession) -> list[tuple[str, str, datetime]]:
