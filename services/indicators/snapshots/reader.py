@@ -38,17 +38,19 @@ PAGE = 500
 class StoredArea:
     """One area of a stored snapshot, read as a computation's `AreaResult` is.
 
-    `answers` holds the bytes readers were answered about it (made by reporting, keyed by
-    the kind of answer). They are as current as the area: a new row makes a new StoredArea,
-    and a new index entry (`composite`) drops them.
+    Its cells are read from the stored JSON when first asked for: under intake a reader
+    loads hundreds of changed rows a second, most of which change again before anyone reads
+    them. `answers` holds the bytes readers were answered about it (made by reporting, keyed
+    by the kind of answer). They are as current as the area: a new row makes a new
+    StoredArea, and a new index entry (`composite`) drops them.
     """
 
-    __slots__ = ("_composite", "answers", "code", "level", "public", "raw")
+    __slots__ = ("_cells", "_composite", "_stored", "answers", "code", "level")
 
-    def __init__(self, code: str, level: str, public: list[list[object]], raw: list[object]
-                 ) -> None:
+    def __init__(self, code: str, level: str, public: str, raw: str) -> None:
         self.code, self.level = code, AreaLevel(level)
-        self.public, self.raw = public, raw
+        self._stored = (public, raw)
+        self._cells: tuple[list[list[object]], list[object]] | None = None
         self._composite: AreaScore | None = None
         self.answers: dict[Hashable, bytes] | None = None
 
@@ -62,9 +64,12 @@ class StoredArea:
         self.answers = None
 
     def value(self, indicator: str) -> tuple[float | None, Cell]:
+        if self._cells is None:
+            public, raw_values = self._stored
+            self._cells = (orjson.loads(public), orjson.loads(raw_values))
         i = _INDEX[indicator]
-        value, reason = self.public[i]
-        raw = self.raw[i]
+        value, reason = self._cells[0][i]
+        raw = self._cells[1][i]
         return (None if raw is None else float(raw),  # type: ignore[arg-type]
                 Cell(None if value is None else float(value),  # type: ignore[arg-type]
                      None if reason is None else str(reason)))
@@ -196,7 +201,7 @@ class SnapshotReader:
             async with self._sessions() as session:
                 page = await store.rows_since(session, key, since, after, limit=PAGE)
             for code, level, _, public, raw in page:
-                area = StoredArea(code, level, orjson.loads(public), orjson.loads(raw))
+                area = StoredArea(code, level, public, raw)
                 old = areas.get(code)
                 area.composite = None if old is None else old.composite
                 areas[code] = area
