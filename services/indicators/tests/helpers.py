@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import OperationalError
 
-from services.indicators.snapshots.worker import settle
+from services.indicators.snapshots.worker import SnapshotWorker, settle
 from services.indicators.stream import service as stream
 from shared.contracts.signals import SignalRecorded
 
@@ -24,13 +25,29 @@ def recorded(area: str, household: str, category: str = "rent-arrears",
     )
 
 
-async def record_all(runtime: Any, signals: list[SignalRecorded]) -> None:
-    """Apply signals as the consumer does (one transaction each), then bring the stored
-    snapshots up to date as the worker does."""
+async def record_each(runtime: Any, signals: list[SignalRecorded]) -> None:
+    """Apply signals as the consumer does, one transaction each."""
     for signal in signals:
         async with runtime.sessions() as session, session.begin():
             await stream.record_signal(session, signal)
+
+
+async def record_all(runtime: Any, signals: list[SignalRecorded]) -> None:
+    """`record_each`, then bring the stored snapshots up to date as the worker does."""
+    await record_each(runtime, signals)
     await settle(runtime.snapshots)
+
+
+async def settle_through_refusals(worker: SnapshotWorker, tries: int = 10) -> None:
+    """`settle`, again after each round the database refused (a test's injected failure),
+    as the worker's loop goes on after a failed round."""
+    for _ in range(tries):
+        try:
+            await settle(worker)
+            return
+        except OperationalError:
+            continue
+    raise AssertionError(f"the rounds failed {tries} times")
 
 
 async def small_register(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

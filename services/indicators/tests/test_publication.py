@@ -17,7 +17,13 @@ from services.indicators.publication.service import publish_dirty
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
-from services.indicators.tests.helpers import households, record_all, small_register
+from services.indicators.tests.helpers import (
+    households,
+    record_all,
+    record_each,
+    settle_through_refusals,
+    small_register,
+)
 from shared.contracts.indicators import (
     AREA_INDICATORS_UPDATED,
     INDICATOR_SNAPSHOT_PUBLISHED,
@@ -209,16 +215,9 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
         await settle(svc.runtime.snapshots)  # what the register itself changed
         before = len(await _events(svc, AREA_INDICATORS_UPDATED))
         monkeypatch.setattr(snapshot_worker, "write_events", flaky)
-        for signal in [*households("BU03440101", 12, observed="2026-11-02"),
-                       *households("BU03440201", 14, observed="2026-11-02")]:
-            async with svc.runtime.sessions() as session, session.begin():
-                await stream.record_signal(session, signal)
-        for _ in range(10):
-            try:
-                await settle(svc.runtime.snapshots)
-                break
-            except OperationalError:
-                continue
+        await record_each(svc.runtime, [*households("BU03440101", 12, observed="2026-11-02"),
+                                        *households("BU03440201", 14, observed="2026-11-02")])
+        await settle_through_refusals(svc.runtime.snapshots)
         keys = [key for key, _ in (await _events(svc, AREA_INDICATORS_UPDATED))[before:]]
         async with svc.runtime.sessions() as session:
             left = await session.scalar(select(func.count()).select_from(DirtyArea))

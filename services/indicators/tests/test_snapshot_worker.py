@@ -38,7 +38,9 @@ from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
     record_all,
+    record_each,
     recorded,
+    settle_through_refusals,
     small_register,
     value,
 )
@@ -329,15 +331,9 @@ async def test_a_failed_write_keeps_what_the_worker_holds(indicators, auth, monk
 
         monkeypatch.setattr(PeriodState, "build", classmethod(counted))
         monkeypatch.setattr(store, "write", locked)
-        for signal in [*households("BU03440102", 7), *households("BU03440201", 9)]:
-            async with svc.runtime.sessions() as session, session.begin():
-                await stream.record_signal(session, signal)
-        for _ in range(10):
-            try:
-                await settle(svc.runtime.snapshots)
-                break
-            except OperationalError:
-                continue
+        await record_each(svc.runtime, [*households("BU03440102", 7),
+                                        *households("BU03440201", 9)])
+        await settle_through_refusals(svc.runtime.snapshots)
         assert refusals == [0] and builds == []
         now = utcnow()
         period = current_period(now)
