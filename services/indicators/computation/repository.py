@@ -35,8 +35,33 @@ class Cutoffs:
     previous: datetime | None = None
 
 
+async def public_and_raw_counts(session: AsyncSession, period: Period, cutoffs: Cutoffs,
+                                areas: Collection[str]
+                                ) -> tuple[dict[str, SignalCounts], dict[str, SignalCounts]]:
+    """`signal_counts` of `areas` up to `cutoffs` and of every fact, the two sides of a held
+    period that has cutoffs.
+
+    One pass over the facts where they differ in the previous period's cutoff only (an open
+    period whose previous one is final: the current periods' case, counted every round of
+    the snapshot worker), two otherwise.
+    """
+    if cutoffs.current is not None:
+        return (await signal_counts(session, period, cutoffs, areas),
+                await signal_counts(session, period, areas=areas))
+    both: dict[str, tuple[int, int]] = {}
+    public = await signal_counts(session, period, cutoffs, areas, uncut_previous=both)
+    raw: dict[str, SignalCounts] = {}
+    for code, counts in public.items():
+        households, key = both[code]
+        raw[code] = each = counts.copy()
+        each.previous_households = households
+        each.keys["previous_households"] = key
+    return public, raw
+
+
 async def signal_counts(session: AsyncSession, period: Period,
-                        cutoffs: Cutoffs = Cutoffs(), areas: Collection[str] | None = None
+                        cutoffs: Cutoffs = Cutoffs(), areas: Collection[str] | None = None,
+                        uncut_previous: dict[str, tuple[int, int]] | None = None
                         ) -> dict[str, SignalCounts]:
     """Per buurt: signals, distinct households (also per category and in the previous period),
     acute escalations, and stacking over the 12 months ending with the period, each with its
@@ -48,6 +73,9 @@ async def signal_counts(session: AsyncSession, period: Period,
     (`stream/retention.py`) a household counts through the bit its representative fact
     carries, with that fact's record key, so facts whose pseudonym is gone (one NULL group per
     buurt) still add up; a period not yet settled has every pseudonym.
+
+    `uncut_previous`: filled with each buurt's previous-period households and their key as
+    they are without `cutoffs.previous` (see `public_and_raw_counts`).
     """
     settled = await retention.settled_through(session)
 
@@ -120,6 +148,12 @@ async def signal_counts(session: AsyncSession, period: Period,
                         F.category_windows, bit_now)
         category_counts.append(outer_counts.pop())
         category_keys.append(outer_keys.pop())
+    uncut: list[ColumnElement[int]] = []
+    if uncut_previous is not None:
+        household_count("previous_uncut",
+                        F.month.between(previous.first_month, previous.last_month),
+                        previous.last_month, F.household_windows, bit_before)
+        uncut = [outer_counts.pop(), outer_keys.pop()]
     per_household = (
         select(F.area_code.label("area"), func.max(key).label("hh_key"), *inner)
         .where(F.month.between(min(previous.first_month, stack.first_month), period.last_month),
@@ -131,11 +165,14 @@ async def signal_counts(session: AsyncSession, period: Period,
     names = ("signals", "households", "acute", "previous_households", "stacked", "stack_base")
     n = len(SIGNAL_CATEGORIES)
     rows = await session.execute(
-        select(h.area, *outer_counts, *outer_keys, *category_counts, *category_keys)
+        select(h.area, *outer_counts, *outer_keys, *category_counts, *category_keys, *uncut)
         .select_from(per_household).group_by(h.area))
     counts: dict[str, SignalCounts] = {}
     for area, *rest in rows:
         values = [int(v or 0) for v in rest]
+        if uncut_previous is not None:
+            uncut_previous[str(area)] = (values[-2], values[-1])
+            del values[-2:]
         totals, keys = values[:6], values[6:12]
         by_category, by_category_key = values[12:12 + n], values[12 + n:]
         signals, present_n, acute, prev, stacked_n, base = totals

@@ -163,9 +163,11 @@ class PeriodState:
         Raw values are new at once; the public side's changes wait in `pending` for
         `protect_pending` (until then its areas keep their protected cells).
         """
-        fresh = [await repository.signal_counts(session, self.period, self.cutoffs, buurten)]
-        if self.raw is not None:
-            fresh.append(await repository.signal_counts(session, self.period, areas=buurten))
+        if self.raw is None:
+            fresh = [await repository.signal_counts(session, self.period, self.cutoffs, buurten)]
+        else:
+            fresh = list(await repository.public_and_raw_counts(session, self.period,
+                                                                self.cutoffs, buurten))
         redone: set[str] = set()
         for side, counts in zip(self.sides(), fresh, strict=True):
             for b in buurten:

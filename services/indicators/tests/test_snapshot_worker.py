@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from services.indicators.bench_recompute import fill
 from services.indicators.computation import repository
 from services.indicators.computation.periods import current_period, parse_period
+from services.indicators.computation.repository import Cutoffs
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import Area
 from services.indicators.reporting.service import area_indicators, ranking
@@ -45,7 +46,7 @@ from services.indicators.tests.helpers import (
     value,
 )
 from shared.areacodes import AreaLevel
-from shared.db import utcnow
+from shared.db import create_engine, sessionmaker, utcnow
 from tests.helpers import eventually
 from tools.migrate import upgrade
 
@@ -304,6 +305,43 @@ async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, au
             differing = [code for code in fresh.codes()
                          if stored.get(code) != fresh.row(code).digest]
             assert not differing, (str(period), differing)
+
+
+async def test_public_and_raw_counts_in_one_pass_are_those_of_two(tmp_path):
+    """A round counts the public side (the previous period up to its cutoff) and the raw side
+    (every fact) in one query: each must be what its own query gives, for the late facts of
+    the previous period too (recorded after it became final)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'counts.db'}"
+    upgrade("indicators", url)
+    fill(tmp_path / "counts.db", 300, 20_000, until=utcnow().strftime("%Y-%m"))
+    conn = sqlite3.connect(tmp_path / "counts.db")
+    conn.execute("UPDATE signal_facts SET recorded_at = ? WHERE rowid % 5 = 0",
+                 (utcnow().strftime("%Y-%m-%d %H:%M:%S.000000"),))
+    conn.commit()
+    conn.close()
+    engine = create_engine(url)
+    rng = random.Random(5)
+    try:
+        async with sessionmaker(engine)() as session:
+            now = utcnow()
+            buurten = list((await session.scalars(
+                select(Area.code).where(Area.level == "buurt"))).all())
+            # Early in a month the current month's previous one is not final yet: then it
+            # has one side only, and the worker counts it in one query anyway.
+            for period in (current_period(now), current_period(now, "month")):
+                cutoffs = public_cutoffs(period, now)
+                if cutoffs == Cutoffs() and period.kind == "month":
+                    continue
+                assert cutoffs.current is None and cutoffs.previous is not None
+                some = rng.sample(buurten, 60)
+                public, raw = await repository.public_and_raw_counts(
+                    session, period, cutoffs, some)
+                assert public == await repository.signal_counts(session, period, cutoffs, some)
+                assert raw == await repository.signal_counts(session, period, areas=some)
+                assert any(raw[c].previous_households != public[c].previous_households
+                           for c in public), "no late fact: the test would prove nothing"
+    finally:
+        await engine.dispose()
 
 
 async def test_a_failed_write_keeps_what_the_worker_holds(indicators, auth, monkeypatch):
