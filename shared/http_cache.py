@@ -17,7 +17,10 @@ is given on it: a version does not tell the representations of one resource apar
 read with and without a purpose have the same version).
 
 Cheap where it matters: anything but a GET passes straight through; a GET's body is held
-until complete (up to MAX_HELD_BYTES, then it streams on without an ETag).
+until complete (up to MAX_HELD_BYTES, then it streams on without an ETag). A route that answers
+with bytes it keeps (a ranking of 14,000 buurten, 1.5 MB) hashes them once when it makes them
+and hands that hash over with `known_etag`: the body then streams on unheld and unhashed, and
+`If-None-Match` is answered as for any other read.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ PUBLIC_MAX_AGE_S = 300
 MAX_HELD_BYTES = 8 * 1024 * 1024
 #: The headers a 304 carries over from the 200 it stands for (RFC 9110 15.4.5).
 KEPT_ON_304 = {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"}
+#: How a route hands over the strong ETag of the exact body it answers with (see known_etag);
+#: the middleware takes it off before the answer leaves.
+KNOWN_ETAG = b"x-body-etag"
 
 
 def cacheable(response: Response, max_age_s: int = PUBLIC_MAX_AGE_S) -> None:
@@ -65,6 +71,12 @@ def strong_etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
 
 
+def known_etag(etag: bytes) -> dict[str, str]:
+    """The header for a route's answer whose body's `strong_etag` it already holds (only for
+    exactly that body: the middleware does not check it)."""
+    return {KNOWN_ETAG.decode(): etag.decode("latin-1")}
+
+
 def none_match(header: bytes, etag: bytes) -> bool:
     """Does `If-None-Match` name `etag`? Weak comparison (RFC 9110 13.1.2): W/ is ignored."""
     if header.strip() == b"*":
@@ -94,14 +106,26 @@ class HttpCacheMiddleware:
         held: list[Message] = []
         size = 0
         passing = False  # not ours to change: sent on as it comes
+        not_modified = False  # a 304 has been sent: the route's body is dropped
 
         async def send_cached(message: Message) -> None:
-            nonlocal size, passing
+            nonlocal size, passing, not_modified
+            if not_modified:
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
             if passing:
                 await send(message)
                 return
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
+                known = next((v for k, v in headers if k == KNOWN_ETAG), None)
+                if message["status"] == 200 and known is not None:
+                    passing = True
+                    headers = [h for h in headers if h[0] != KNOWN_ETAG]
+                    not_modified = await self._start(message, headers, known, if_none_match,
+                                                     authorised, send)
+                    return
                 if message["status"] != 200 or any(k == b"etag" for k, _ in headers):
                     passing = True
                     await send(message)
@@ -120,24 +144,27 @@ class HttpCacheMiddleware:
                         await send(m)
                     held.clear()
                 return
-            await self._answer(held, if_none_match, authorised, send)
+            start, chunks = held[0], held[1:]
+            body = b"".join(m.get("body", b"") for m in chunks)
+            if await self._start(start, list(start.get("headers", ())), strong_etag(body),
+                                 if_none_match, authorised, send):
+                body = b""
+            await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await self.app(scope, receive, send_cached)
 
     @staticmethod
-    async def _answer(held: list[Message], if_none_match: bytes | None, authorised: bool,
-                      send: Send) -> None:
-        start, chunks = held[0], held[1:]
-        body = b"".join(m.get("body", b"") for m in chunks)
-        etag = strong_etag(body)
-        headers = [*start.get("headers", ()), (b"etag", etag)]
+    async def _start(start: Message, headers: list[tuple[bytes, bytes]], etag: bytes,
+                     if_none_match: bytes | None, authorised: bool, send: Send) -> bool:
+        """Send the start of the answer with its ETag: a 304 (True: send no body) where
+        `If-None-Match` names it, else the 200's."""
+        headers = [*headers, (b"etag", etag)]
         public = any(k == b"cache-control" and b"public" in v.lower() for k, v in headers)
         if authorised and not public:
             headers = append_vary(headers, "Authorization")
         if if_none_match is not None and none_match(if_none_match, etag):
             await send({"type": "http.response.start", "status": 304,
                         "headers": [h for h in headers if h[0].lower() in KEPT_ON_304]})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
+            return True
         await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return False

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from fastapi import Response
 
-from shared.http_cache import append_vary, cacheable, none_match
+from shared.http_cache import append_vary, cacheable, known_etag, none_match, strong_etag
 from shared.tests import testapp
 from shared.tests.conftest import running
 from tests.apps import serve
@@ -98,6 +98,37 @@ async def test_a_route_chooses_public_caching_and_vary_is_appended_to(testsvc_se
 
         r = await client.get("/v1/versioned", headers={"If-None-Match": '"7"'})
         assert r.status_code == 200 and r.headers["ETag"] == '"7"'
+
+
+async def test_a_route_that_knows_its_bodys_etag_is_not_hashed_again(testsvc_settings, auth):
+    """Kept bytes (a national ranking) carry the ETag made with them: the middleware takes it
+    as the body's own (304 on it, Vary) without holding or hashing the body."""
+    app = testapp.build(testsvc_settings(relay_enabled=False, consumer_enabled=False))
+    body = b'{"items": [' + b",".join(b"%d" % i for i in range(100_000)) + b"]}"
+    handed = b'"handed-over"'  # not the body's hash: proves the middleware did not hash
+
+    async def kept() -> Response:
+        return Response(body, media_type="application/json", headers=known_etag(handed))
+
+    app.add_api_route("/v1/kept", kept, methods=["GET"])
+    async with serve(app) as client:
+        headers = auth("field-worker")
+        r = await client.get("/v1/kept", headers=headers)
+        assert r.status_code == 200 and r.content == body
+        assert r.headers["ETag"] == handed.decode() != strong_etag(body).decode()
+        assert "x-body-etag" not in r.headers
+        assert r.headers["Vary"].split(", ") == ["Authorization", "Accept-Language"]
+        assert r.headers["Content-Length"] == str(len(body))
+
+        r = await client.get("/v1/kept", headers={**headers,
+                                                  "If-None-Match": f"W/{handed.decode()}"})
+        assert r.status_code == 304 and r.content == b""
+        assert r.headers["ETag"] == handed.decode()
+        assert "content-length" not in r.headers or r.headers["content-length"] == "0"
+        assert r.headers["Cache-Control"] == "no-store"
+
+        r = await client.get("/v1/kept", headers={**headers, "If-None-Match": '"stale"'})
+        assert r.status_code == 200 and r.content == body
 
 
 def test_vary_is_added_to_never_replaced():

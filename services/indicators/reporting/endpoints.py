@@ -26,6 +26,7 @@ from services.indicators.reporting.schemas import (
 )
 from shared.areacodes import AreaLevel
 from shared.auth import Principal, Role
+from shared.http_cache import known_etag
 from shared.openapi import problem_responses
 from shared.problems import BadRequest, NotFound
 from shared.runtime import SessionDep
@@ -77,9 +78,10 @@ async def indicator_ranking(
     chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
     computation = await cache.get(session, chosen, raw)
-    body = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
-                                  indicator, raw)
-    return Response(body, media_type="application/json")
+    ranking = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
+                                     indicator, raw)
+    return Response(ranking.body, media_type="application/json",
+                    headers=known_etag(ranking.etag))
 
 
 @router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,

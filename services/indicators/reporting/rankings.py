@@ -5,6 +5,8 @@ more. Here it is made at most once per `min_age_s` for a period that keeps chang
 the previous bytes meanwhile, at most that much older than the store), in slices of
 `SLICE` areas with a turn of the loop between them; readers asking while it is being made
 wait for that one making. What it holds is public (or, for `raw`, an admin's raw) figures.
+The bytes are hashed for their ETag once, when made (shared.http_cache.known_etag): hashing
+1.5 MB per read cost more than the rest of the read.
 """
 
 from __future__ import annotations
@@ -23,17 +25,24 @@ from services.indicators.computation.engine import Cell, Computation
 from services.indicators.reporting.schemas import IndicatorRanking
 from services.indicators.reporting.service import cell_of
 from shared.areacodes import AreaLevel
+from shared.http_cache import strong_etag
 from shared.problems import BadRequest
 
 SLICE = 500
+
+
+@dataclass(frozen=True)
+class Ranking:
+    body: bytes
+    etag: bytes  # strong_etag(body)
 
 
 @dataclass
 class _Entry:
     version: Hashable
     made_at: float
-    body: bytes | None = None
-    making: asyncio.Task[bytes] | None = None
+    body: Ranking | None = None
+    making: asyncio.Task[Ranking] | None = None
 
 
 class RankingCache:
@@ -43,7 +52,7 @@ class RankingCache:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
 
     async def ranking(self, computation: Computation, version: Hashable, level: AreaLevel,
-                      indicator: str, raw: bool) -> bytes:
+                      indicator: str, raw: bool) -> Ranking:
         """The JSON of `IndicatorRanking` for the computation (as stored at `version`)."""
         definition = definitions.BY_ID.get(indicator)
         if definition is None:
@@ -79,7 +88,7 @@ class RankingCache:
 
 
 async def _make(computation: Computation, level: AreaLevel, indicator: str, raw: bool,
-                higher_is_worse: bool) -> bytes:
+                higher_is_worse: bool) -> Ranking:
     areas = list(computation.areas.values())
     cells: list[tuple[str, Cell]] = []
     for start in range(0, len(areas), SLICE):
@@ -105,4 +114,5 @@ async def _make(computation: Computation, level: AreaLevel, indicator: str, raw:
             for i, (code, c) in enumerate(ordered[start:start + SLICE])])[1:-1])
         await asyncio.sleep(0)
     head = orjson.dumps(envelope)[:-len(b"[]}")]
-    return head + b"[" + b",".join(p for p in parts if p) + b"]}"
+    body = head + b"[" + b",".join(p for p in parts if p) + b"]}"
+    return Ranking(body, strong_etag(body))

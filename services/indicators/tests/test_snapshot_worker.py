@@ -47,6 +47,7 @@ from services.indicators.tests.helpers import (
 )
 from shared.areacodes import AreaLevel
 from shared.db import create_engine, sessionmaker, utcnow
+from shared.http_cache import strong_etag
 from tests.helpers import eventually
 from tools.migrate import upgrade
 
@@ -195,6 +196,12 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
             assert r.json() == expected.model_dump(mode="json", by_alias=True)
             ranks = [i["rank"] for i in r.json()["items"] if i["rank"] is not None]
             assert ranks == list(range(1, len(ranks) + 1)) and ranks
+            # Its ETag, made with the kept bytes, is the hash of the bytes sent.
+            assert r.headers["ETag"] == strong_etag(r.content).decode()
+            again = await svc.client.get("/v1/indicators", headers={
+                **auth(who), "If-None-Match": r.headers["ETag"]}, params={
+                "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
+            assert again.status_code == 304 and again.content == b""
         r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
             "level": "buurt", "indicator": "nonsense"})
         assert r.status_code == 400
@@ -379,3 +386,4 @@ async def test_a_failed_write_keeps_what_the_worker_holds(indicators, auth, monk
             fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
             stored = await store.digests(session, str(period), fresh.codes())
         assert [c for c in fresh.codes() if stored.get(c) != fresh.row(c).digest] == []
+
