@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import inspect
 
+import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
@@ -86,3 +87,39 @@ def freeze_held_objects() -> None:
     """
     gc.collect(1)
     gc.freeze()
+
+
+def untracked_rows(text: str | bytes) -> tuple[tuple[object, ...], ...]:
+    """A JSON array of arrays of numbers, strings and nulls, as tuples of tuples.
+
+    Buys, on indicators-national (area reads under 200 signals/s), measured 2026-12-04 in
+    alternating runs: see docs/benchmarks.md ("Garbage collection at national scale").
+
+    An API reader keeps the parsed cells of every area read (24 pairs per area, 10,000
+    areas and more): as JSON's lists they were 250,000 containers that each full collection
+    walked with the event loop held (150-250 ms). Leans on: CPython no longer tracking a
+    tuple that holds only untracked objects (numbers, strings, None, such tuples), a level
+    per collection at worst; a test checks that they are let go of.
+    """
+    return tuple(map(tuple, orjson.loads(text)))
+
+
+#: The collector's thresholds in a process that holds a large heap. A full collection (which
+#: walks all that is not frozen) comes after 5 million allocations instead of 70,000; the
+#: young ones stay short (at most 10,000 and 50,000 objects, 5-25 ms).
+LARGE_HEAP_THRESHOLDS = (10_000, 5, 100)
+
+
+def collect_less_often() -> None:
+    """Fewer full collections in a process that holds a large heap and makes many objects:
+    the snapshot worker (a protection makes 150,000 cells) and the indicators API (its
+    readers' stored areas).
+
+    Buys, on indicators-national, measured 2026-12-04 in alternating runs: see
+    docs/benchmarks.md ("Garbage collection at national scale").
+
+    Leans on: CPython's generational collector, whose full collections follow from the
+    count of young ones (Python 3.14's incremental collector reads these thresholds
+    otherwise); a test checks that full collections become rarer.
+    """
+    gc.set_threshold(*LARGE_HEAP_THRESHOLDS)

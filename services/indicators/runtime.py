@@ -23,6 +23,7 @@ from services.indicators.stream.retention import RetentionClock
 from shared.consumer import EventConsumer
 from shared.contracts import areas, indicators, signals
 from shared.db import engine_for, sessionmaker
+from shared.fastpath import collect_less_often
 from shared.kafka import dlq_topic
 from shared.runtime import Runtime, runtime_of
 
@@ -60,6 +61,7 @@ class IndicatorsRuntime(Runtime):
         self.period_bounds = PeriodBoundsCache(grace_days=s.period_grace_days,
                                                bounds_ttl_s=s.period_bounds_cache_s)
         self.record_keys = record_keys(s.cell_key_secret, s.dev_keys_file)
+        collect_less_often()  # its readers hold every period's stored areas
         await super().start()
         self.configure_sessions()
         # Plain transactions on SQLite: the readers' and the worker's reads never wait for

@@ -7,9 +7,11 @@ import gc
 from shared.fastpath import (
     FLAT_COPIED,
     FLAT_SET_HERE,
+    LARGE_HEAP_THRESHOLDS,
     api_route_parameters,
     freeze_held_objects,
     freeze_startup_objects,
+    untracked_rows,
 )
 
 
@@ -36,3 +38,36 @@ def test_held_objects_are_frozen():
         assert gc.get_freeze_count() >= before + len(held)
     finally:
         gc.unfreeze()
+
+
+def test_rows_of_numbers_and_strings_are_let_go_of_by_the_collector():
+    rows = untracked_rows(b'[[1.5, null], [null, "small-count"], [3, "x"]]')
+    assert rows == ((1.5, None), (None, "small-count"), (3, "x"))
+    for _ in range(3):  # nested tuples are let go of a level per collection at worst
+        gc.collect()
+    assert not any(gc.is_tracked(r) for r in (rows, *rows))
+
+
+def test_a_growing_heap_is_collected_in_full_far_less_often():
+    def full_collections(thresholds: tuple[int, int, int]) -> int:
+        seen: list[int] = []
+
+        def count(phase: str, info: dict[str, int]) -> None:
+            if phase == "stop" and info["generation"] == 2:
+                seen.append(1)
+
+        kept = gc.get_threshold()
+        gc.collect()
+        gc.set_threshold(*thresholds)
+        gc.callbacks.append(count)
+        try:
+            held = [[i] for i in range(600_000)]  # containers the collector walks, kept
+            assert len(held) == 600_000
+        finally:
+            gc.callbacks.remove(count)
+            gc.set_threshold(*kept)
+        return len(seen)
+
+    assert full_collections((700, 10, 10)) >= 3  # CPython's defaults
+    assert full_collections(LARGE_HEAP_THRESHOLDS) == 0
+

@@ -18,6 +18,7 @@ from services.indicators.settings import Settings
 from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
 from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
+from shared.fastpath import collect_less_often
 from shared.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ async def main() -> None:
     # Rounds wait on the database often, and each time take the GIL back from a protection
     # running in a thread (`worker.Lane`): within 0.5 ms rather than Python's 5 ms.
     sys.setswitchinterval(0.0005)
+    collect_less_often()
     engine = engine_for(settings)
     reads = engine_for(settings, reads_only=True)
     worker = SnapshotWorker(sessionmaker(engine), sessionmaker(reads),

@@ -28,6 +28,7 @@ from services.indicators.computation.service import PeriodBoundsCache
 from services.indicators.models import IndicatorSnapshot
 from services.indicators.snapshots import store
 from shared.areacodes import AreaLevel
+from shared.fastpath import untracked_rows
 from shared.problems import ServiceUnavailable
 
 _INDEX = {d.id: i for i, d in enumerate(definitions.DEFINITIONS)}
@@ -40,9 +41,10 @@ class StoredArea:
 
     Its cells are read from the stored JSON when first asked for: under intake a reader
     loads hundreds of changed rows a second, most of which change again before anyone reads
-    them. `answers` holds the bytes readers were answered about it (made by reporting, keyed
-    by the kind of answer). They are as current as the area: a new row makes a new
-    StoredArea, and a new index entry (`composite`) drops them.
+    them. They are kept as tuples, which the garbage collector stops walking
+    (shared.fastpath.untracked_rows). `answers` holds the bytes readers were answered about
+    it (made by reporting, keyed by the kind of answer). They are as current as the area: a
+    new row makes a new StoredArea, and a new index entry (`composite`) drops them.
     """
 
     __slots__ = ("_cells", "_composite", "_stored", "answers", "code", "level")
@@ -50,7 +52,7 @@ class StoredArea:
     def __init__(self, code: str, level: str, public: str, raw: str) -> None:
         self.code, self.level = code, AreaLevel(level)
         self._stored = (public, raw)
-        self._cells: tuple[list[list[object]], list[object]] | None = None
+        self._cells: tuple[tuple[tuple[object, ...], ...], tuple[object, ...]] | None = None
         self._composite: AreaScore | None = None
         self.answers: dict[Hashable, bytes] | None = None
 
@@ -66,7 +68,7 @@ class StoredArea:
     def value(self, indicator: str) -> tuple[float | None, Cell]:
         if self._cells is None:
             public, raw_values = self._stored
-            self._cells = (orjson.loads(public), orjson.loads(raw_values))
+            self._cells = (untracked_rows(public), tuple(orjson.loads(raw_values)))
         i = _INDEX[indicator]
         value, reason = self._cells[0][i]
         raw = self._cells[1][i]
