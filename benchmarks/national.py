@@ -10,7 +10,8 @@ warm-up). Then, in turns, each under that intake:
 
 - the framework's ceiling: hello-world with the same 50 connections;
 - 50 analysts (closed loop) read areas' indicators (buurt, wijk, gemeente in turn);
-- 50 analysts read the buurt ranking of one indicator;
+- 50 analysts read the buurt ranking of one indicator (all 14,000 buurten, 1.5 MB);
+- 50 analysts read its first page (as the console shows it);
 - every 100 ms a probe signal to a buurt that gets no background load, and an admin's raw
   indicators of that buurt polled until its signal count has gone up by one (split at the
   moment its fact is in the indicators database: the consumer's part and the worker's).
@@ -64,6 +65,7 @@ N_BUURTEN = 14_000
 N_FACTS = 1_000_000
 RATE = 200.0  # signals/s of background intake
 READERS = 50
+RANKING_PAGE = 100  # areas per page, as the console reads a ranking
 PROBE_BUURTEN = 1_000  # kept out of the background load, so a probe is the only change
 CACHE = ROOT / "var" / "bench-cache"
 CONSUMER_JOIN_S = 8.0
@@ -341,9 +343,12 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
         return "GET", f"/v1/areas/{rng.choice(levels[i % 3])}/indicators", b""
 
     ranking = f"/v1/indicators?level=buurt&indicator={SIGNALLED_RATE}"
+    first_page = f"{ranking}&limit={RANKING_PAGE}"
     for name, make in (
             ("an area's indicators (buurt/wijk/gemeente in turn)", area_read),
-            ("the buurt ranking of " + SIGNALLED_RATE, lambda i: ("GET", ranking, b""))):
+            ("the buurt ranking of " + SIGNALLED_RATE, lambda i: ("GET", ranking, b"")),
+            (f"the first page ({RANKING_PAGE}) of that ranking",
+             lambda i: ("GET", first_page, b""))):
         settled = await _settle(admin)
         began = time.monotonic()
         r = await run_load("127.0.0.1", iport, make, headers=auth, connections=READERS,

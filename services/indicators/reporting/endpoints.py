@@ -16,6 +16,7 @@ from services.indicators.dependencies import (
     requested_period,
 )
 from services.indicators.reporting import audit, repository, service
+from services.indicators.reporting.rankings import page_offset
 from services.indicators.reporting.schemas import (
     AreaIndicatorsOut,
     AreaSignalCounts,
@@ -36,6 +37,8 @@ AREA_OR_PROGRAMME = (r"^(NL00|GM[0-9]{4}|WK[0-9]{4}[0-9A-Z]{2}|BU[0-9]{4}[0-9A-Z
                      r"|PA-[a-z0-9]+(-[a-z0-9]+)*)$")
 BUURT = r"^BU[0-9]{4}[0-9A-Z]{4}$"
 LEVEL = r"^(national|gemeente|wijk|buurt|programme-area)$"
+RANKING_PAGE = 100  # areas per page where a cursor is given without a limit
+RANKING_MAX_LIMIT = 1000
 
 
 def _raw(principal: Principal, endpoint: str, area: str | None = None,
@@ -73,15 +76,24 @@ async def indicator_ranking(
     level: Annotated[str, Query(pattern=LEVEL)],
     indicator: Annotated[str, Query(max_length=100)],
     principal: Reader, period: PeriodQuery = None,
+    limit: Annotated[int | None, Query(ge=1, le=RANKING_MAX_LIMIT, description=(
+        "Areas per page; without it (and without `cursor`) the whole ranking, 14,000 "
+        "buurten nationally"))] = None,
+    cursor: Annotated[str | None, Query(max_length=40, description=(
+        "The nextCursor of the previous page"))] = None,
 ) -> Response:
-    """Areas of one level ranked on one indicator for a period, worst first."""
+    """Areas of one level ranked on one indicator for a period, worst first: all of them, or
+    a page of at most `limit`."""
+    offset = page_offset(cursor)
     chosen = await requested_period(session, cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
     computation = await cache.get(session, chosen, raw)
     ranking = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
                                      indicator, raw)
-    return Response(ranking.body, media_type="application/json",
-                    headers=known_etag(ranking.etag))
+    if limit is None and cursor is None:
+        return Response(ranking.body, media_type="application/json",
+                        headers=known_etag(ranking.etag))
+    return Response(ranking.page(offset, limit or RANKING_PAGE), media_type="application/json")
 
 
 @router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,

@@ -6,7 +6,8 @@ the previous bytes meanwhile, at most that much older than the store), in slices
 `SLICE` areas with a turn of the loop between them; readers asking while it is being made
 wait for that one making. What it holds is public (or, for `raw`, an admin's raw) figures.
 The bytes are hashed for their ETag once, when made (shared.http_cache.known_etag): hashing
-1.5 MB per read cost more than the rest of the read.
+1.5 MB per read cost more than the rest of the read. Each item's bytes are kept too, so that a
+page (`limit`, `cursor`) is a join of the items it holds, not a ranking made again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from services.indicators.reporting.schemas import IndicatorRanking
 from services.indicators.reporting.service import cell_of
 from shared.areacodes import AreaLevel
 from shared.http_cache import strong_etag
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest
 
 SLICE = 500
@@ -33,8 +35,31 @@ SLICE = 500
 
 @dataclass(frozen=True)
 class Ranking:
-    body: bytes
+    head: bytes  # the envelope up to its items: `{"indicatorId":...` without the closing }
+    items: tuple[bytes, ...]  # each item's JSON, in ranked order
+    body: bytes  # the whole ranking
     etag: bytes  # strong_etag(body)
+
+    def page(self, offset: int, limit: int) -> bytes:
+        """The items from `offset` on, at most `limit`, with the cursor of the next page."""
+        after = offset + limit
+        return _answer(self.head, self.items[offset:after],
+                       encode_cursor(after) if after < len(self.items) else None)
+
+
+def page_offset(cursor: str | None) -> int:
+    """Where the page a cursor names starts (a cursor this API did not give out is a 400)."""
+    if cursor is None:
+        return 0
+    offset = decode_cursor(cursor, 1)[0]
+    if type(offset) is not int or offset < 0:
+        raise invalid_cursor()
+    return offset
+
+
+def _answer(head: bytes, items: tuple[bytes, ...], next_cursor: str | None) -> bytes:
+    return (head + b',"items":[' + b",".join(items) + b'],"nextCursor":'
+            + orjson.dumps(next_cursor) + b"}")
 
 
 @dataclass
@@ -104,15 +129,16 @@ async def _make(computation: Computation, level: AreaLevel, indicator: str, raw:
         method_version=computation.method_version, raw=raw,
         data_until=None if raw else computation.data_until, items=[],
     ).model_dump(mode="json", by_alias=True)
+    del envelope["items"], envelope["nextCursor"]
     ordered = [*known, *withheld]
-    parts: list[bytes] = []
+    items: list[bytes] = []
     for start in range(0, len(ordered), SLICE):
-        parts.append(orjson.dumps([
+        items += [orjson.dumps(
             {"indicatorId": indicator, "value": c.value, "suppressed": c.reason is not None,
              "reason": c.reason, "areaCode": code,
-             "rank": start + i + 1 if c.value is not None else None}
-            for i, (code, c) in enumerate(ordered[start:start + SLICE])])[1:-1])
+             "rank": start + i + 1 if c.value is not None else None})
+            for i, (code, c) in enumerate(ordered[start:start + SLICE])]
         await asyncio.sleep(0)
-    head = orjson.dumps(envelope)[:-len(b"[]}")]
-    body = head + b"[" + b",".join(p for p in parts if p) + b"]}"
-    return Ranking(body, strong_etag(body))
+    head = orjson.dumps(envelope)[:-1]
+    body = _answer(head, tuple(items), None)
+    return Ranking(head, tuple(items), body, strong_etag(body))

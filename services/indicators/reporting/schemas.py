@@ -67,7 +67,10 @@ class RankedValue(IndicatorValueOut):
 
 
 class IndicatorRanking(Schema):
-    """Areas of one level ranked on one indicator, worst first; withheld values last."""
+    """Areas of one level ranked on one indicator, worst first; withheld values last: the
+    whole ranking, or with `limit` a page of it (pass `nextCursor` as `cursor` with the same
+    parameters for the next page; a ranking that changes between pages can repeat or skip
+    an area)."""
 
     indicator_id: str
     level: str
@@ -78,6 +81,9 @@ class IndicatorRanking(Schema):
         default=None, description="As in an area's indicators: signals recorded before this "
         "moment only; null: every signal so far")
     items: list[RankedValue]
+    next_cursor: str | None = Field(default=None, description=(
+        "With `limit`: pass as `cursor` for the next page; null on the last page and for "
+        "the whole ranking"))
 
 
 class SeriesPoint(Schema):

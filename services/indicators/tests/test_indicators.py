@@ -134,6 +134,43 @@ async def test_ranking_and_vulnerability_index(indicators, auth):
         assert all(d["direction"] in ("higher-is-worse", "lower-is-worse") for d in definitions)
 
 
+async def test_a_ranking_is_read_in_pages_that_make_up_the_whole(indicators, auth):
+    """A national buurt ranking is 14,000 areas (1.5 MB): a console or dashboard reads it a
+    page at a time. The pages, followed by their cursors, are the whole ranking."""
+    partner = auth("partner", "demo-partner")
+    async with indicators() as svc:
+        await _seed(svc, auth("admin"))
+        params = {"level": "buurt", "indicator": RATE, **PERIOD}
+        whole = await svc.client.get("/v1/indicators", headers=partner, params=params)
+        assert whole.status_code == 200 and whole.json()["nextCursor"] is None
+        items, cursor, pages = [], None, 0
+        while True:
+            r = await svc.client.get("/v1/indicators", headers=partner, params={
+                **params, "limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            page = r.json()
+            assert len(page["items"]) <= 2 and r.headers["ETag"]
+            assert {k: v for k, v in page.items() if k not in ("items", "nextCursor")} == {
+                k: v for k, v in whole.json().items() if k not in ("items", "nextCursor")}
+            items += page["items"]
+            pages += 1
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+        assert items == whole.json()["items"] and pages == -(-len(items) // 2) > 1
+
+        for limit in (0, 1001):
+            r = await svc.client.get("/v1/indicators", headers=partner, params={
+                **params, "limit": limit})
+            assert r.status_code == 400
+            assert [p["name"] for p in r.json()["invalidParams"]] == ["query.limit"]
+        for forged in ("bm9uc2Vuc2U", "WyJ4Il0", "Wy0xXQ"):  # not JSON, ["x"], [-1]
+            r = await svc.client.get("/v1/indicators", headers=partner, params={
+                **params, "cursor": forged})
+            assert r.status_code == 400, forged
+            assert [p["name"] for p in r.json()["invalidParams"]] == ["query.cursor"]
+
+
 def test_the_contract_names_exactly_the_indicators_where_lower_is_worse():
     """Funding turns indicators into need by this list; it must follow our definitions."""
     from services.indicators.composite import Direction
