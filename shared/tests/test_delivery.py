@@ -1,12 +1,14 @@
 """Delivery over the real broker: outbox under outage, inbox deduplication, dead letters."""
 
 import asyncio
+import itertools
 import uuid
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shared.consumer import APPLY_SLICE, EventConsumer
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics
 from shared.tests import testapp
@@ -62,6 +64,51 @@ async def test_a_redelivered_event_is_applied_once(testsvc_settings, broker, aut
             assert await applied(client, auth) == 2
         finally:
             await producer.stop()
+
+
+async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
+        testsvc_settings, broker, auth, monkeypatch):
+    """A fetch of hundreds of events (a consumer catching up) is applied in transactions of at
+    most APPLY_SLICE events, the event loop free between them: on SQLite a transaction never
+    gives the loop a turn, and one of 500 events held every request for over 100 ms."""
+    settings = testsvc_settings()
+    events = [CloudEvent.new("urn:test", note_type(settings.topic).type, NoteRecorded(
+        note_id=uuid.uuid4(), area="BU03630001", count=1)) for _ in range(3 * APPLY_SLICE)]
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, linger_ms=50)
+    await ensure_topics(settings, [settings.topic])
+    await producer.start()
+    try:
+        for event in events:  # one partition (one key), ahead of the consumer
+            await producer.send(settings.topic, event.value(), key=b"BU03630001",
+                                headers=event.headers())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    sizes: list[int] = []
+    turns, seen = 0, []  # the loop's turns so far, as each transaction starts
+    apply = EventConsumer.apply_together
+
+    async def counted(self, messages):
+        sizes.append(len(messages))
+        seen.append(turns)
+        return await apply(self, messages)
+
+    async def ticker():
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(EventConsumer, "apply_together", counted)
+    async with running(settings) as client:
+        task = asyncio.create_task(ticker())
+        try:
+            await eventually(lambda: at_least(client, auth, len(events)), timeout_s=30)
+        finally:
+            task.cancel()
+        assert await applied(client, auth) == len(events)
+    assert sum(sizes) == len(events) and max(sizes) <= APPLY_SLICE < len(events)
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
 
 async def _backlog_is(client, n):
