@@ -36,10 +36,13 @@ from shared.tracing import consumer_span
 
 log = logging.getLogger(__name__)
 
-#: Events applied in one transaction, with a turn of the event loop between transactions. On
-#: SQLite a transaction takes no turn of the loop (shared.sqlite_inline): a fetch of 500 in one
-#: held it for over 100 ms at national intake, and every request waited.
+#: Events applied in one transaction, and how many between two turns of the event loop. On
+#: SQLite statements take no turn of the loop (shared.sqlite_inline), and an event costs 1-3 ms
+#: there at national intake: a fetch of 500 applied in one go held every request for over
+#: 100 ms. A transaction per 10 events fell behind 200 signals/s (each waits for the write
+#: lock the snapshot worker takes in turn), so a transaction holds 50 with turns between.
 APPLY_SLICE = 50
+TURN_EVERY = 10
 
 EVENTS_PROCESSED = Counter(
     "events_processed_total", "Consumed events by outcome",
@@ -155,7 +158,7 @@ class EventConsumer(PeriodicTask):
                     for message in part:
                         await self.handle(message)
                 self._processed[tp] = self._positions[tp] = part[-1].offset + 1
-                await asyncio.sleep(0)  # see APPLY_SLICE
+                await asyncio.sleep(0)  # see TURN_EVERY
         await self.commit_processed()
         self._report_lag(consumer)
         return 0.0  # getmany is the wait
@@ -249,7 +252,9 @@ class EventConsumer(PeriodicTask):
         outcomes: list[tuple[str, str]] = []
         try:
             async with self._sessions() as session, session.begin():
-                for event, route, data in work:
+                for i, (event, route, data) in enumerate(work):
+                    if i and not i % TURN_EVERY:
+                        await asyncio.sleep(0)  # see TURN_EVERY
                     with self._span(route, event):
                         if await self._claim(session, event):
                             await route.handler(session, event, data)

@@ -8,10 +8,12 @@ without it a request cost 20 % more server CPU relative to hello-world; with it 
 aiosqlite runs every statement on a worker thread and resumes the coroutine through the
 event loop: with one write connection, a request then holds that connection across many
 loop turns, and concurrent requests queue behind each other. SQLite statements take
-microseconds, and a WAL commit with synchronous=FULL well under a millisecond, so this
-adapter runs them inline on the loop instead: a transaction never yields mid-way once it
-holds its lock, the single connection is never contended, and nothing changes for the code
-above SQLAlchemy.
+microseconds, so this adapter runs them inline on the loop instead: a transaction never
+yields mid-way once it holds its lock, the single connection is never contended, and nothing
+changes for the code above SQLAlchemy. The commit is the exception: it waits for the disk
+(synchronous=FULL), which took over 100 ms on a busy machine (the national bench), so it
+runs on a thread while the loop goes on. That thread costs the single POST 9 % of server
+CPU (docs/benchmarks.md, "The consumer's transactions"), half of what this adapter buys.
 
 Waiting for a lock that another process holds (the snapshot worker's write, a CLI command)
 is the one exception. SQLite's own busy handler would sleep inside the statement, and so
@@ -157,7 +159,19 @@ class InlineConnection:
         return await cursor.execute(sql, parameters)
 
     async def commit(self) -> None:
-        await patiently(self._budget_s, self._conn.commit)
+        # Off the loop: with synchronous=FULL a commit waits for the disk (fsync), over 100 ms
+        # on a busy machine, and the loop stood still with it. The connection stays this
+        # transaction's until its commit is over, also when the waiting task is cancelled.
+        done = asyncio.get_running_loop().run_in_executor(None, self._conn.commit)
+        try:
+            await asyncio.shield(done)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            await patiently(self._budget_s, self._conn.commit)  # a lock: as any statement
+        except asyncio.CancelledError:
+            await asyncio.wait([done])
+            raise
 
     async def rollback(self) -> None:
         self._conn.rollback()

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.consumer import APPLY_SLICE, EventConsumer
+from shared.consumer import APPLY_SLICE, TURN_EVERY, EventConsumer
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics
 from shared.tests import testapp
@@ -69,8 +69,9 @@ async def test_a_redelivered_event_is_applied_once(testsvc_settings, broker, aut
 async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
         testsvc_settings, broker, auth, monkeypatch):
     """A fetch of hundreds of events (a consumer catching up) is applied in transactions of at
-    most APPLY_SLICE events, the event loop free between them: on SQLite a transaction never
-    gives the loop a turn, and one of 500 events held every request for over 100 ms."""
+    most APPLY_SLICE events, with a turn of the event loop every TURN_EVERY events: on SQLite
+    statements never give the loop a turn, and 500 events in one go held every request for
+    over 100 ms."""
     settings = testsvc_settings()
     events = [CloudEvent.new("urn:test", note_type(settings.topic).type, NoteRecorded(
         note_id=uuid.uuid4(), area="BU03630001", count=1)) for _ in range(3 * APPLY_SLICE)]
@@ -85,13 +86,17 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
     finally:
         await producer.stop()
     sizes: list[int] = []
-    turns, seen = 0, []  # the loop's turns so far, as each transaction starts
-    apply = EventConsumer.apply_together
+    turns, seen, claimed = 0, [], []  # the loop's turns so far, as each transaction starts
+    apply, claim = EventConsumer.apply_together, EventConsumer._claim
 
     async def counted(self, messages):
         sizes.append(len(messages))
         seen.append(turns)
         return await apply(self, messages)
+
+    async def claim_counted(self, session, event):
+        claimed.append(turns)
+        return await claim(self, session, event)
 
     async def ticker():
         nonlocal turns
@@ -100,6 +105,7 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
             await asyncio.sleep(0)
 
     monkeypatch.setattr(EventConsumer, "apply_together", counted)
+    monkeypatch.setattr(EventConsumer, "_claim", claim_counted)
     async with running(settings) as client:
         task = asyncio.create_task(ticker())
         try:
@@ -109,6 +115,8 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
         assert await applied(client, auth) == len(events)
     assert sum(sizes) == len(events) and max(sizes) <= APPLY_SLICE < len(events)
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
+    # Within a transaction too, a turn every TURN_EVERY events.
+    assert len(set(claimed)) >= len(events) // TURN_EVERY
 
 
 async def _backlog_is(client, n):
