@@ -16,7 +16,7 @@ runs on a thread while the loop goes on. That thread costs the single POST 9 % o
 CPU (docs/benchmarks.md, "The consumer's transactions"), half of what this adapter buys.
 
 Waiting for a lock that another process holds (the snapshot worker's write, a CLI command)
-is the one exception. SQLite's own busy handler would sleep inside the statement, and so
+is the other exception. SQLite's own busy handler would sleep inside the statement, and so
 hold the whole event loop (a national bench saw /livez answer after 5 s). Here SQLite's
 busy timeout is 0, and a statement refused with SQLITE_BUSY is tried again after an
 asynchronous sleep, up to the same budget: what the busy handler does, without the loop
