@@ -6,14 +6,15 @@ the previous bytes meanwhile, at most that much older than the store), in slices
 `SLICE` areas with a turn of the loop between them; readers asking while it is being made
 wait for that one making. What it holds is public (or, for `raw`, an admin's raw) figures.
 The bytes are hashed for their ETag once, when made (shared.http_cache.known_etag): hashing
-1.5 MB per read cost more than the rest of the read. Each item's bytes are kept too, so that a
-page (`limit`, `cursor`) is a join of the items it holds, not a ranking made again.
+1.5 MB per read cost more than the rest of the read. Where each item starts is kept too, so
+that a page (`limit`, `cursor`) is a slice of the kept bytes, not a ranking made again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -36,15 +37,18 @@ SLICE = 500
 @dataclass(frozen=True)
 class Ranking:
     head: bytes  # the envelope up to its items: `{"indicatorId":...` without the closing }
-    items: tuple[bytes, ...]  # each item's JSON, in ranked order
     body: bytes  # the whole ranking
+    starts: array[int]  # where each item starts in `body`, then one past the last item's end
     etag: bytes  # strong_etag(body)
 
     def page(self, offset: int, limit: int) -> bytes:
         """The items from `offset` on, at most `limit`, with the cursor of the next page."""
-        after = offset + limit
-        return _answer(self.head, self.items[offset:after],
-                       encode_cursor(after) if after < len(self.items) else None)
+        count = len(self.starts) - 1
+        offset = min(offset, count)
+        after = min(offset + limit, count)
+        items = self.body[self.starts[offset]:self.starts[after] - 1] if after > offset else b""
+        return (self.head + b',"items":[' + items + b'],"nextCursor":'
+                + orjson.dumps(encode_cursor(after) if after < count else None) + b"}")
 
 
 def page_offset(cursor: str | None) -> int:
@@ -57,16 +61,11 @@ def page_offset(cursor: str | None) -> int:
     return offset
 
 
-def _answer(head: bytes, items: tuple[bytes, ...], next_cursor: str | None) -> bytes:
-    return (head + b',"items":[' + b",".join(items) + b'],"nextCursor":'
-            + orjson.dumps(next_cursor) + b"}")
-
-
 @dataclass
 class _Entry:
     version: Hashable
     made_at: float
-    body: Ranking | None = None
+    ranking: Ranking | None = None
     making: asyncio.Task[Ranking] | None = None
 
 
@@ -85,11 +84,11 @@ class RankingCache:
         key = (str(computation.period), level, indicator, raw)
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry is not None and entry.body is not None and (
+        if entry is not None and entry.ranking is not None and (
                 entry.version == version or entry.making is not None
                 or now - entry.made_at < self.min_age_s):
             self._entries.move_to_end(key)
-            return entry.body
+            return entry.ranking
         if entry is None or entry.making is None:
             entry = entry or _Entry(version, now)
             self._entries[key] = entry
@@ -100,16 +99,16 @@ class RankingCache:
                 _make(computation, level, indicator, raw, higher_is_worse))
             entry.version, entry.made_at = version, now
         making = entry.making
-        if entry.body is not None:
-            return entry.body  # the previous one while the new one is made
+        if entry.ranking is not None:
+            return entry.ranking  # the previous one while the new one is made
         try:
-            body = await asyncio.shield(making)
+            ranking = await asyncio.shield(making)
         finally:
             if making.done() and entry.making is making:
                 entry.making = None
                 if not making.cancelled() and making.exception() is None:
-                    entry.body = making.result()
-        return body
+                    entry.ranking = making.result()
+        return ranking
 
 
 async def _make(computation: Computation, level: AreaLevel, indicator: str, raw: bool,
@@ -140,5 +139,11 @@ async def _make(computation: Computation, level: AreaLevel, indicator: str, raw:
             for i, (code, c) in enumerate(ordered[start:start + SLICE])]
         await asyncio.sleep(0)
     head = orjson.dumps(envelope)[:-1]
-    body = _answer(head, tuple(items), None)
-    return Ranking(head, tuple(items), body, strong_etag(body))
+    opening = head + b',"items":['
+    starts, at = array("q"), len(opening)
+    for item in items:
+        starts.append(at)
+        at += len(item) + 1  # and its comma
+    starts.append(at)
+    body = opening + b",".join(items) + b'],"nextCursor":null}'
+    return Ranking(head, body, starts, strong_etag(body))
