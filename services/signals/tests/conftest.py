@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,14 @@ TEST_KEYS = {
 POSTCODE = "3011 AB"
 NOTE = "Buurman hoort geschreeuw, zorgen om de kinderen"
 AMOUNT = 123_456
+
+#: The test postcode as a postcode, not as four digits that a random id or a timestamp's
+#: microseconds may hold by chance (a bare "3011" check failed CI once on such an id).
+_POSTCODE_IN_TEXT = re.compile(r"(?<![0-9a-f])3011 ?ab(?![0-9a-f])", re.IGNORECASE)
+
+
+def names_the_postcode(text: str) -> bool:
+    return _POSTCODE_IN_TEXT.search(text) is not None
 
 
 def recent(minutes: int = 60) -> str:
