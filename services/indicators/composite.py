@@ -274,14 +274,19 @@ def _z_scores(w_x: Matrix, pop: Vector) -> tuple[Matrix, list[tuple[float | None
             moments.append((None, None))
             continue
         v, w = w_x[known, j], pop[known]
-        mean = float(np.dot(w, v) / w.sum())
-        std = float(np.sqrt(np.dot(w, (v - mean) ** 2) / w.sum()))
+        # In units of the column's largest magnitude: squares of values near 1e-160 (or
+        # 1e160) would leave the range of doubles and lose the spread, which a scaled
+        # indicator must not change.
+        scale = float(np.max(np.abs(v))) or 1.0
+        u = v / scale
+        mean = float(np.dot(w, u) / w.sum())
+        std = float(np.sqrt(np.dot(w, (u - mean) ** 2) / w.sum()))
         # Constant, or all population on one value: no spread to standardise by (the
         # tolerance absorbs rounding in the mean of zero-weight outliers).
-        spread = float(np.ptp(v))
+        spread = float(np.ptp(u))
         degenerate = spread == 0 or std <= 1e-12 * spread
-        z[known, j] = 0.0 if degenerate else (v - mean) / std
-        moments.append((mean, std))
+        z[known, j] = 0.0 if degenerate else (u - mean) / std
+        moments.append((mean * scale, std * scale))
     return z, moments
 
 

@@ -373,6 +373,15 @@ def test_scaling_an_indicator_by_a_positive_constant_changes_nothing(inputs, fac
             assert after[higher.code].rank < after[lower.code].rank
 
 
+@pytest.mark.parametrize("magnitude", [1.6727170038180046e-158, 1.0, 1e160])
+def test_standardising_keeps_the_spread_of_very_small_and_very_large_values(magnitude):
+    # Found by the scaling property: squares of values near 1e-158 fall below the normal
+    # doubles, and the z-scores of 0 and 1.67e-158 came out as -1.00000001 and 0.99999998.
+    result = compute_vulnerability_index(
+        ["AA", "AB", "AC"], [1, 0, 1], [[0.0], [None], [magnitude]], [spec("i0")])
+    assert [a.score for a in result.areas] == [-1.0, None, 1.0]
+
+
 @settings(max_examples=150, deadline=None)
 @given(index_inputs())
 def test_scores_are_finite_ranks_complete_and_only_empty_areas_unscored(inputs):
