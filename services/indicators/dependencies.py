@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.computation.periods import (
     Period,
@@ -42,24 +41,23 @@ def _bad_period(name: str, code: str, reason: str) -> BadRequest:
                       [InvalidParam(name=f"query.{name}", code=code, reason=reason)])
 
 
-async def bounded_period(session: AsyncSession, cache: SnapshotReader, text: str | None,
-                         name: str = "period") -> Period:
+async def bounded_period(cache: SnapshotReader, text: str | None, name: str = "period"
+                         ) -> Period:
     """`period_of`, and a period named in the query must lie within the period bounds (the
     first month with data up to the current month); anything else is a 400 naming it."""
     period = period_of(text, name)
     if text is not None:
-        reason = (await cache.bounds_for(session, period)).why_not(period)
+        reason = (await cache.bounds_for(period)).why_not(period)
         if reason is not None:
             raise _bad_period(name, "out_of_range", reason)
     return period
 
 
-async def requested_period(session: AsyncSession, cache: SnapshotReader,
-                           principal: Principal, text: str | None, name: str = "period"
-                           ) -> Period:
+async def requested_period(cache: SnapshotReader, principal: Principal, text: str | None,
+                           name: str = "period") -> Period:
     """The bounded period a reader asks for, as `readable_period` allows it."""
     if text is not None:
-        await bounded_period(session, cache, text, name)
+        await bounded_period(cache, text, name)
     return readable_period(text, principal, cache.grace_days, name)
 
 

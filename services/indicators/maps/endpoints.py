@@ -59,6 +59,6 @@ async def area_geometries(
     if period is not None and indicator is None:
         raise BadRequest("period is for the values of an indicator: give indicator too")
     values = None if indicator is None else await service.published_values(
-        session, cache, principal, chosen, indicator, period)
+        cache, principal, chosen, indicator, period)
     body = await service.feature_collection(session, chosen, parent_code, values)
     return Response(body, media_type=GEOJSON)

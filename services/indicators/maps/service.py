@@ -93,13 +93,12 @@ class PublishedValues:
     cells: dict[str, tuple[float | None, str | None]]  # code -> (value, reason withheld)
 
 
-async def published_values(session: AsyncSession, cache: SnapshotReader, principal: Principal,
-                           level: AreaLevel, indicator: str, period: str | None
-                           ) -> PublishedValues:
+async def published_values(cache: SnapshotReader, principal: Principal, level: AreaLevel,
+                           indicator: str, period: str | None) -> PublishedValues:
     """The values everyone may see (disclosure-controlled, admins included), read the way the
     /indicators ranking reads them. The one place maps depend on how indicators are read."""
-    chosen = await requested_period(session, cache, principal, period)
-    ranking = reporting.ranking(await cache.get(session, chosen), level, indicator, raw=False)
+    chosen = await requested_period(cache, principal, period)
+    ranking = reporting.ranking(await cache.get(chosen), level, indicator, raw=False)
     return PublishedValues(
         indicator_id=ranking.indicator_id, period=ranking.period,
         method_version=ranking.method_version,

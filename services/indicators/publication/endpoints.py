@@ -25,8 +25,8 @@ async def publish_snapshot(
     cache: CacheDep, principal: Admin, period: PeriodQuery = None,
 ) -> SnapshotAccepted:
     """Publish every area's disclosure-controlled indicators as a snapshot in parts."""
-    chosen = await bounded_period(session, cache, period)
-    computation = await cache.get(session, chosen)
+    chosen = await bounded_period(cache, period)
+    computation = await cache.get(chosen)
     snapshot_id, parts, areas = service.publish_snapshot(session, computation, source,
                                                          areas_per_part)
     return SnapshotAccepted(snapshot_id=snapshot_id, period=str(chosen), parts=parts,

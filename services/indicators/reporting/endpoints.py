@@ -59,20 +59,20 @@ async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
 @router.get("/areas/{code}/indicators", response_model=AreaIndicatorsOut,
             responses=problem_responses(404))
 async def area_indicators(
-    code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)], session: SessionDep,
-    cache: CacheDep, principal: Reader, period: PeriodQuery = None,
+    code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)], cache: CacheDep,
+    principal: Reader, period: PeriodQuery = None,
 ) -> Response:
     """An area's indicators and vulnerability index for a period (raw for admins)."""
-    chosen = await requested_period(session, cache, principal, period)
+    chosen = await requested_period(cache, principal, period)
     raw = _raw(principal, "area-indicators", code, str(chosen))
-    computation = await cache.get(session, chosen, raw)
+    computation = await cache.get(chosen)
     return Response(service.area_indicators_body(computation, code, raw),
                     media_type="application/json")
 
 
 @router.get("/indicators", response_model=IndicatorRanking)
 async def indicator_ranking(
-    session: SessionDep, cache: CacheDep, rankings: RankingsDep,
+    cache: CacheDep, rankings: RankingsDep,
     level: Annotated[str, Query(pattern=LEVEL)],
     indicator: Annotated[str, Query(max_length=100)],
     principal: Reader, period: PeriodQuery = None,
@@ -85,9 +85,9 @@ async def indicator_ranking(
     """Areas of one level ranked on one indicator for a period, worst first: all of them, or
     a page of at most `limit`."""
     offset = page_offset(cursor)
-    chosen = await requested_period(session, cache, principal, period)
+    chosen = await requested_period(cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
-    computation = await cache.get(session, chosen, raw)
+    computation = await cache.get(chosen)
     ranking = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
                                      indicator, raw)
     if limit is None and cursor is None:
@@ -101,7 +101,7 @@ async def indicator_ranking(
 async def indicator_series(
     code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)],
     indicator_id: Annotated[str, Path(alias="indicatorId", max_length=100)],
-    session: SessionDep, cache: CacheDep, principal: Reader,
+    cache: CacheDep, principal: Reader,
     until: PeriodQuery = None,
     count: Annotated[int, Query(ge=1, le=service.SERIES_MAX_COUNT, description=(
         "How many periods the whole series has (periods before the first month with data "
@@ -113,29 +113,28 @@ async def indicator_series(
 ) -> IndicatorSeries:
     """One indicator of an area over `count` consecutive periods ending with `until`, a page
     of at most `limit` periods at a time."""
-    last = await requested_period(session, cache, principal, until, "until")
+    last = await requested_period(cache, principal, until, "until")
     if indicator_id not in definitions.BY_ID:
         raise BadRequest(f"unknown indicator {indicator_id!r}; see /indicator-definitions")
     raw = _raw(principal, "indicator-series", code, str(last))
-    bounds = await cache.bounds_for(session, last)
+    bounds = await cache.bounds_for(last)
     periods = service.series_periods(last, count, bounds.first_month)
     page, next_cursor = service.series_page(periods, cursor, limit)
-    computations = await cache.get_many(session, page, raw)
+    computations = await cache.get_many(page)
     if all(code not in c.areas for c in computations) and code not in (
-            await cache.get(session, last, raw)).areas:
+            await cache.get(last)).areas:
         raise NotFound(f"area {code} is not registered and has no signals")
     return service.series(code, indicator_id, raw, computations, next_cursor)
 
 
 @router.get("/vulnerability-index", response_model=VulnerabilityIndexList)
 async def vulnerability_index(
-    session: SessionDep, cache: CacheDep, principal: Reader,
+    cache: CacheDep, principal: Reader,
     level: Annotated[str, Query(pattern=r"^buurt$")] = "buurt",
     period: PeriodQuery = None,
 ) -> VulnerabilityIndexList:
     """The composite vulnerability index of every buurt, most vulnerable first."""
-    computation = await cache.get(session, await requested_period(session, cache, principal,
-                                                                  period))
+    computation = await cache.get(await requested_period(cache, principal, period))
     return service.vulnerability_index(computation)
 
 

@@ -30,6 +30,7 @@ from services.indicators.snapshots import store
 from shared.areacodes import AreaLevel
 from shared.fastpath import untracked_rows
 from shared.problems import ServiceUnavailable
+from shared.runtime import unavailable_as_503
 
 _INDEX = {d.id: i for i, d in enumerate(definitions.DEFINITIONS)}
 # Rows (and index entries) taken in per turn of the event loop: about 10 ms of it.
@@ -111,11 +112,11 @@ class SnapshotReader:
         self.refresh_s, self.wait_s, self.held = refresh_s, wait_s, held
         self._periods: OrderedDict[str, StoredPeriod] = OrderedDict()
 
-    async def bounds_for(self, session: AsyncSession, period: Period) -> PeriodBounds:
-        """The bounds of period parameters, read through this reader's own sessions (see
-        `_refresh`); `session` is the request's, left unused."""
-        async with self._sessions() as own:
-            return await self._bounds.bounds_for(own, period)
+    async def bounds_for(self, period: Period) -> PeriodBounds:
+        """The bounds of period parameters, read through this reader's own sessions."""
+        with unavailable_as_503():
+            async with self._sessions() as own:
+                return await self._bounds.bounds_for(own, period)
 
     def clear(self) -> None:
         """After a write to the register: bounds again, and the heads checked at once."""
@@ -128,20 +129,23 @@ class SnapshotReader:
         stored = self._periods.get(str(period))
         return (-1, -1) if stored is None else (stored.generation, stored.seq)
 
-    async def get_many(self, session: AsyncSession, periods: list[Period], raw: bool = False
-                       ) -> list[Computation]:
+    async def get_many(self, periods: list[Period]) -> list[Computation]:
         """Several periods (a series' page): those not stored yet are asked for together."""
-        missing = [str(p) for p in periods
-                   if str(p) not in self._periods and await self._head(str(p)) is None]
-        if missing:
-            async with self._writes() as own, own.begin():
-                for key in missing:
-                    await store.request(own, key)
-        return [await self.get(session, p, raw) for p in periods]
+        with unavailable_as_503():
+            missing = [str(p) for p in periods
+                       if str(p) not in self._periods and await self._head(str(p)) is None]
+            if missing:
+                async with self._writes() as own, own.begin():
+                    for key in missing:
+                        await store.request(own, key)
+        return [await self.get(p) for p in periods]
 
-    async def get(self, session: AsyncSession, period: Period, raw: bool = False
-                  ) -> Computation:
-        """The stored indicators of `period` (raw values and public cells in each area)."""
+    async def get(self, period: Period) -> Computation:
+        """The stored indicators of `period` (raw values and public cells in each area).
+
+        Readers need no session of the request: this reader reads through its own, and a
+        read endpoint that opened one would pay for a transaction it never uses (a tenth of
+        an area read's CPU at national scale)."""
         key = str(period)
         stored = self._periods.get(key)
         if stored is None:
@@ -154,7 +158,8 @@ class SnapshotReader:
                 return stored.computation()  # another reader is refreshing it
             async with stored.lock:
                 if time.monotonic() - stored.checked >= self.refresh_s:
-                    await self._refresh(stored)
+                    with unavailable_as_503():
+                        await self._refresh(stored)
         return stored.computation()
 
     async def _refresh(self, stored: StoredPeriod) -> None:

@@ -195,7 +195,7 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
                 "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
             assert r.status_code == 200, r.text
             computation = await svc.runtime.reader.get(
-                None, parse_period("rolling-12m:2026-10"), who == "admin")
+                parse_period("rolling-12m:2026-10"))
             expected = ranking(computation, AreaLevel.BUURT, "signals", who == "admin")
             assert r.json() == expected.model_dump(mode="json", by_alias=True)
             ranks = [i["rank"] for i in r.json()["items"] if i["rank"] is not None]
@@ -223,7 +223,7 @@ async def test_an_area_answer_is_the_stored_area_and_follows_its_index(indicator
         for code in codes:
             for raw, who in ((False, analyst), (True, admin)):
                 body = await _indicators(svc.client, code, who)
-                computation = await svc.runtime.reader.get(None, period, raw)
+                computation = await svc.runtime.reader.get(period)
                 made = area_indicators(computation, code, raw)
                 assert body == made.model_dump(mode="json", by_alias=True), (code, raw)
                 seen[code, raw] = body
@@ -407,3 +407,25 @@ def test_a_read_areas_cells_are_not_walked_by_the_garbage_collector():
     for _ in range(3):  # nested tuples are let go of a level per collection at worst
         gc.collect()
     assert not any(gc.is_tracked(c) for c in (area._cells, *area._cells, *area._cells[0]))
+
+
+async def test_a_locked_database_is_a_503_for_a_period_not_stored_yet(indicators, auth):
+    """Readers read through the reader's own sessions, not a transaction of the request: a
+    database that cannot take the request for a new period is still a 503 problem to retry
+    (not a 500), and the same read answers once the lock is gone."""
+    async with indicators(sqlite_busy_timeout_ms=200) as svc:
+        await small_register(svc.client, auth("admin"))
+        path = svc.runtime.settings.sqlalchemy_url().split("///", 1)[1]
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            r = await svc.client.get("/v1/areas/BU03440101/indicators",
+                                     params={"period": "month:2026-10"}, headers=auth("analyst"))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        r = await svc.client.get("/v1/areas/BU03440101/indicators",
+                                 params={"period": "month:2026-10"}, headers=auth("analyst"))
+        assert r.status_code == 200, r.text
