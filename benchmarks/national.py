@@ -71,6 +71,7 @@ CACHE = ROOT / "var" / "bench-cache"
 CONSUMER_JOIN_S = 8.0
 WARM_UP_S = 120.0  # until the first read succeeds
 SETTLE_S = 90.0  # between phases, until /livez answers quickly again
+SETTLED_LAG = int(RATE / 2)  # messages: the consumer within half a second of intake
 CATCH_UP_S = 300.0  # after warm-up, until a signal is visible within CAUGHT_UP_S
 CAUGHT_UP_S = 2.0
 READ_TIMEOUT_S = 120.0
@@ -214,20 +215,34 @@ BLOCK_TARGET = f"/livez < {TARGET_BLOCK_S * 1000:.0f} ms"
 
 
 async def _settle(client: httpx.AsyncClient) -> str:
-    """Wait (at most SETTLE_S) until /livez answers within 100 ms again.
+    """Wait (at most SETTLE_S) until /livez answers within 100 ms again and the consumer is
+    at most SETTLED_LAG messages behind.
 
-    A request the client gave up on is still worked off by the service; without this a slow
-    phase's backlog would be measured in the next one.
+    A request the client gave up on is still worked off by the service, and signals that
+    came in while readers held the loop are applied after them; without this a phase's
+    backlog would be measured in the next one.
     """
     started = time.perf_counter()
+    behind: int | None = None
     while (left := SETTLE_S - (time.perf_counter() - started)) > 0:
         asked = time.perf_counter()
         with contextlib.suppress(httpx.HTTPError):
             await client.get("/livez", timeout=left)
-        if time.perf_counter() - asked < 0.1:
-            return f"settled {time.perf_counter() - started:.0f} s before"
+            if time.perf_counter() - asked < 0.1:
+                behind = await consumer_lag(client)
+                if behind is not None and behind <= SETTLED_LAG:
+                    return f"settled {time.perf_counter() - started:.0f} s before"
         await asyncio.sleep(0.1)
-    return f"not settled after {SETTLE_S:.0f} s"
+    return f"not settled after {SETTLE_S:.0f} s (consumer {behind} behind)"
+
+
+async def consumer_lag(client: httpx.AsyncClient) -> int | None:
+    """How many messages the service's consumers are behind (the `consumer_lag` gauge, as
+    of their last fetch), or None before they reported."""
+    text = (await client.get("/metrics")).text
+    lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("consumer_lag{")]
+    return int(sum(lags)) if lags else None
 
 
 def _read_row(name: str, r: LoadResult, ceiling: LoadResult) -> Row:
@@ -355,7 +370,8 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
                            seconds=phase_s, response_s=READ_TIMEOUT_S)
         rows.append(_read_row(f"indicators national: {READERS} analysts read {name}", r,
                               ceiling))
-        rows[-1].note += f"; {settled}"
+        rows[-1].note += (f"; consumer {await consumer_lag(admin)} messages behind at the "
+                          f"end; {settled}")
         windows.append((began, time.monotonic()))
 
     settled = await _settle(admin)
