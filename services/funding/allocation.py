@@ -40,7 +40,7 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import compress, repeat
 from math import lcm
 from operator import attrgetter, gt, is_not, mul, sub, truediv
@@ -79,6 +79,9 @@ __all__ = [
 
 # Reported (explanatory) Decimals; never used to decide a cent.
 REPORT = Context(prec=34, rounding=ROUND_HALF_EVEN)
+# Exact amounts are reported rounded down: 24.99...97 (35 nines) shown as 25 next to 25 cents
+# and a remainder cent would not add up; rounded down, cents == floor(exact) + remainder.
+EXACT_AMOUNT = Context(prec=34, rounding=ROUND_FLOOR)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _Vectors = Vectors  # the int64 fast path, by the name the golden test switches it off with
@@ -116,7 +119,7 @@ class AllocationLine(NamedTuple):
     base: Decimal
     need_effective: Decimal
     factor: Decimal  # lambda, the same on every line
-    exact_cents: Decimal  # before rounding to whole cents
+    exact_cents: Decimal  # before rounding to whole cents (34 digits, rounded down)
     cents: int
     binding: Binding
     remainder_cent: bool  # got one of the cents left after rounding down
@@ -259,9 +262,11 @@ def split_over_themes(
             factor = year.factor * values[t]
             units = share_units[t]
             theme_exact = [units * exact for exact in year.exact]
+            with localcontext(EXACT_AMOUNT):
+                exact_amounts = [Decimal(exact) / big_denominator for exact in theme_exact]
             lines = []
-            for line, exact, row, row_bumped, inhabitants in zip(
-                year.lines, theme_exact, cents, bumped, year.inhabitants, strict=True
+            for line, exact_amount, row, row_bumped, inhabitants in zip(
+                year.lines, exact_amounts, cents, bumped, year.inhabitants, strict=True
             ):
                 amount = Decimal(row[t])
                 lines.append(
@@ -272,7 +277,7 @@ def split_over_themes(
                             line.base,
                             line.need_effective,
                             factor,
-                            Decimal(exact) / big_denominator,
+                            exact_amount,
                             row[t],
                             line.binding,
                             row_bumped[t],
@@ -342,14 +347,17 @@ def _explain(
         denominator = Decimal(solution.denominator)
         fractional = solution.fractional
         if fractional is None:
-            exact_cents = list(map(truediv, map(Decimal, solution.exact), repeat(denominator)))
+            with localcontext(EXACT_AMOUNT):
+                exact_cents = list(map(truediv, map(Decimal, solution.exact),
+                                       repeat(denominator)))
         else:
             # A whole exact amount k * d / d divides to Decimal(k) itself (k < 2**62 has
             # fewer than 34 digits): the rounded amount. Only the rest needs a division.
             exact_cents = rounded.copy()
             exact = solution.exact
-            quotients = map(truediv, map(Decimal, [exact[i] for i in fractional]), repeat(
-                denominator))
+            with localcontext(EXACT_AMOUNT):
+                quotients = list(map(truediv, map(Decimal, [exact[i] for i in fractional]),
+                                     repeat(denominator)))
             for index, quotient in zip(fractional, quotients, strict=True):
                 exact_cents[index] = quotient
         shares = (

@@ -23,7 +23,9 @@ class AllocationLine(Camel):
     need_effective: str = Field(description="max(0, need - threshold) ** exponent; for an "
                                 "indicator where lower is worse, max(0, threshold - need)")
     lambda_: str = Field(alias="lambda", description="The factor spending the pool exactly")
-    unrounded_cents: str
+    unrounded_cents: str = Field(description=(
+        "The exact amount before rounding to whole cents, to 34 digits rounded down: cents = "
+        "floor(unroundedCents) + remainderCent"))
     cents: int
     euros: str
     binding_constraint: str = Field(description="floor | cap | none")
