@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 
 from shared.settings import ServiceSettings
@@ -23,6 +24,13 @@ from tools import registry
 from tools.broker import EmbeddedBroker, embedded_broker
 from tools.devtoken import ensure_key_pair, mint
 from tools.migrate import upgrade
+
+# Property tests explore at random where people run them: that is how they found the
+# composite's lost spread and the funding report's rounding. CI (`.ci/run`) runs them
+# derandomized, so that its verdict on a clean clone depends on the code alone.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("DDK_HYPOTHESIS_PROFILE"):
+    hypothesis.settings.load_profile(os.environ["DDK_HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(scope="session")
