@@ -25,7 +25,7 @@ from sqlalchemy import String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UTCDateTime, upsert_into, utcnow
+from shared.db import UTCDateTime, upsert_statement, utcnow
 from shared.events import CloudEvent, EnvelopeError, EventData, EventType, decode
 from shared.events import describe_validation_error as describe
 from shared.kafka import Producer, dlq_topic, new_consumer
@@ -329,9 +329,9 @@ class EventConsumer(PeriodicTask):
 
     async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
         table = self._inbox.__table__  # type: ignore[attr-defined]
-        # Values as parameters: the statement is the same for every event (compiled once).
+        # Values as parameters: the statement is the same for every event (built once).
         result = await session.execute(
-            upsert_into(session, table).on_conflict_do_nothing(),
+            upsert_statement(session, table),
             {"consumer": self.name, "source": event.source, "event_id": event.id,
              "processed_at": utcnow()})
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 import uuid
 from datetime import UTC, datetime
@@ -168,3 +169,24 @@ def upsert_into(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
     (the same on both backends)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return insert(table)
+
+
+def upsert_statement(session: AsyncSession, table: Any, *, on: tuple[str, ...] = (),
+                     update: tuple[str, ...] = ()) -> PgInsert | SqliteInsert:
+    """INSERT ... ON CONFLICT DO NOTHING or, with `update`, DO UPDATE SET those columns from
+    the new row where the columns `on` conflict; values are given as parameters.
+
+    Built once per dialect and table: a consumer runs such statements for every event, and
+    building one (its `excluded` alias above all) cost as much CPU as executing it.
+    SQLAlchemy statements are immutable, so one object serves every session."""
+    return _upsert_statement(session.get_bind().dialect.name, table, on, update)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Any, on: tuple[str, ...], update: tuple[str, ...]
+                      ) -> PgInsert | SqliteInsert:
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    if not update:
+        return insert.on_conflict_do_nothing()
+    return insert.on_conflict_do_update(
+        index_elements=list(on), set_={column: insert.excluded[column] for column in update})

@@ -16,7 +16,7 @@ from services.indicators.models import (
     SnapshotMark,
     SnapshotRequest,
 )
-from shared.db import upsert_into, utcnow
+from shared.db import upsert_into, upsert_statement, utcnow
 
 if TYPE_CHECKING:
     from services.indicators.snapshots.state import AreaRow
@@ -26,9 +26,8 @@ ALL = "*"  # the code and month of a mark for a change of the register
 
 async def mark(session: AsyncSession, code: str, month: str) -> None:
     """A buurt's facts of `month` changed (or, with `ALL`, the register did)."""
-    statement = upsert_into(session, SnapshotMark)  # values as parameters: see stream.service
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["code", "month"], set_={"marked_at": statement.excluded.marked_at}),
+    await session.execute(
+        upsert_statement(session, SnapshotMark, on=("code", "month"), update=("marked_at",)),
         {"code": code, "month": month, "marked_at": utcnow()})
 
 

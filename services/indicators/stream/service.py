@@ -23,7 +23,7 @@ from shared.contracts.signals import (
     SignalEscalated,
     SignalRecorded,
 )
-from shared.db import UUIDString, upsert_into, utcnow
+from shared.db import UUIDString, upsert_statement, utcnow
 
 ACUTE = "acute"
 
@@ -92,7 +92,5 @@ async def _erased(session: AsyncSession, signal_id: uuid.UUID) -> bool:
 
 async def _insert_ignore(session: AsyncSession, model: type[object], **values: str | datetime
                          ) -> None:
-    table = model.__table__  # type: ignore[attr-defined]
-    # Values as parameters, not `.values()`: the statement's shape is then the same every
-    # time (compiled once) and building it is cheap.
-    await session.execute(upsert_into(session, table).on_conflict_do_nothing(), values)
+    # Values as parameters, not `.values()`: one statement, built and compiled once.
+    await session.execute(upsert_statement(session, model.__table__), values)  # type: ignore[attr-defined]
