@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from shared import sqlite_inline
@@ -171,7 +172,7 @@ def upsert_into(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
     return insert(table)
 
 
-def upsert_statement(session: AsyncSession, table: Any, *, on: tuple[str, ...] = (),
+def upsert_statement(session: AsyncSession | Session, table: Any, *, on: tuple[str, ...] = (),
                      update: tuple[str, ...] = ()) -> PgInsert | SqliteInsert:
     """INSERT ... ON CONFLICT DO NOTHING or, with `update`, DO UPDATE SET those columns from
     the new row where the columns `on` conflict; values are given as parameters.

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Row, Table, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.indicators.models import (
     IndicatorSnapshot,
@@ -26,9 +27,18 @@ ALL = "*"  # the code and month of a mark for a change of the register
 
 async def mark(session: AsyncSession, code: str, month: str) -> None:
     """A buurt's facts of `month` changed (or, with `ALL`, the register did)."""
-    await session.execute(
-        upsert_statement(session, SnapshotMark, on=("code", "month"), update=("marked_at",)),
-        {"code": code, "month": month, "marked_at": utcnow()})
+    await session.execute(_marking(session), {"code": code, "month": month,
+                                              "marked_at": utcnow()})
+
+
+def mark_many(session: Session, marks: Sequence[tuple[str, str]], at: datetime) -> None:
+    """`mark` for many (buurt, month) at once, from a synchronous session (a commit's hook)."""
+    session.execute(_marking(session), [{"code": code, "month": month, "marked_at": at}
+                                        for code, month in marks])
+
+
+def _marking(session: AsyncSession | Session) -> Any:
+    return upsert_statement(session, SnapshotMark, on=("code", "month"), update=("marked_at",))
 
 
 async def marks(session: AsyncSession) -> list[tuple[str, str, datetime]]:

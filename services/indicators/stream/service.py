@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy import bindparam, delete, event, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.indicators.cellkey import RecordKeys
 from services.indicators.models import AcuteEscalation, DirtyArea, SignalFact, SignalTombstone
@@ -26,6 +27,7 @@ from shared.contracts.signals import (
 from shared.db import UUIDString, upsert_statement, utcnow
 
 ACUTE = "acute"
+_MARKS = "indicators.marks"  # session.info: (buurt, month) marked in its transaction
 
 _SIGNAL = bindparam("signal_id", type_=UUIDString())
 # What the consumer must know of a signal before it records one, in a statement built once:
@@ -81,9 +83,28 @@ async def erase_signal(session: AsyncSession, erasure: SignalErased | SignalEras
 
 
 async def mark_dirty(session: AsyncSession, area_code: str, month: str) -> None:
-    """For the publisher's events and the stored snapshots of every period `month` counts in."""
-    await _insert_ignore(session, DirtyArea, code=area_code, marked_at=utcnow())
-    await snapshot_store.mark(session, area_code, month)
+    """For the publisher's events and the stored snapshots of every period `month` counts in.
+
+    Written when the transaction commits (`_write_marks`), all of its marks in one statement
+    per table: the consumer applies fifty events in a transaction, and two statements each
+    were half of what an event cost it."""
+    session.info.setdefault(_MARKS, set()).add((area_code, month))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_marks(session: Session) -> None:
+    marks = session.info.pop(_MARKS, None)
+    if not marks:
+        return
+    now = utcnow()
+    session.execute(upsert_statement(session, DirtyArea.__table__),
+                    [{"code": code, "marked_at": now} for code in sorted({c for c, _ in marks})])
+    snapshot_store.mark_many(session, sorted(marks), now)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_marks(session: Session) -> None:
+    session.info.pop(_MARKS, None)  # their changes were rolled back with them
 
 
 async def _erased(session: AsyncSession, signal_id: uuid.UUID) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
 
+from services.indicators.models import DirtyArea, SnapshotMark
+from services.indicators.stream.service import mark_dirty
 from services.indicators.tests.helpers import recorded, value
 from shared.contracts.signals import (
     SIGNAL_ERASED,
@@ -98,3 +102,28 @@ async def test_the_consumer_counts_each_signal_once_in_its_month_and_replays_ide
             return got == expected
 
         await eventually(same)
+
+
+async def test_a_transactions_marks_are_written_once_at_its_commit(indicators):
+    """Marks wait for the commit and go in together (one statement per table); a rolled
+    back transaction leaves none, and none are left over for the session's next one."""
+    async with indicators() as svc:
+        sessions = svc.runtime.sessions
+        async with sessions() as session:
+            async with session.begin():
+                for code, month in [("BU1", "2026-10"), ("BU1", "2026-11"), ("BU2", "2026-10"),
+                                    ("BU1", "2026-10")]:
+                    await mark_dirty(session, code, month)
+                assert await session.scalar(select(SnapshotMark.code)) is None  # not yet
+            with contextlib.suppress(RuntimeError):
+                async with session.begin():
+                    await mark_dirty(session, "BU3", "2026-12")
+                    raise RuntimeError("rolled back")
+            async with session.begin():
+                pass  # a later transaction of the same session writes no stale mark
+        async with sessions() as session:
+            dirty = sorted(await session.scalars(select(DirtyArea.code)))
+            marks = sorted((await session.execute(
+                select(SnapshotMark.code, SnapshotMark.month))).all())
+        assert dirty == ["BU1", "BU2"]
+        assert marks == [("BU1", "2026-10"), ("BU1", "2026-11"), ("BU2", "2026-10")]
