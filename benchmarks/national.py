@@ -18,7 +18,7 @@ warm-up). Then, in turns, each under that intake:
 
 A separate process asks the indicators service's /livez every 10 ms throughout: its slowest
 answer is how long a request or tick held the event loop (target: never over 50 ms). Before
-each phase the service gets up to 90 s to work off what the previous one left (`_settle`).
+each phase the service gets up to 90 s to work off what the previous one left (`watch.settle`).
 Timeouts are generous (first read 120 s, a read 120 s, a probe 60 s) so that a slow service
 shows slow figures rather than a failed row.
 """
@@ -28,18 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import http.client
-import multiprocessing
 import random
 import shutil
 import sqlite3
 import time
 from collections.abc import Iterable
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +54,7 @@ from benchmarks.scenarios import (
     steady_load,
     token,
 )
+from benchmarks.watch import LivezWatch, consumer_lag, settle
 from services.indicators.computation.definitions import SIGNALLED_RATE, SIGNALS
 
 N_BUURTEN = 14_000
@@ -70,13 +66,11 @@ PROBE_BUURTEN = 1_000  # kept out of the background load, so a probe is the only
 CACHE = ROOT / "var" / "bench-cache"
 CONSUMER_JOIN_S = 8.0
 WARM_UP_S = 120.0  # until the first read succeeds
-SETTLE_S = 90.0  # between phases, until /livez answers quickly again
 SETTLED_LAG = int(RATE / 2)  # messages: the consumer within half a second of intake
 CATCH_UP_S = 300.0  # after warm-up, until a signal is visible within CAUGHT_UP_S
 CAUGHT_UP_S = 2.0
 READ_TIMEOUT_S = 120.0
 PROBE_TIMEOUT_S = 60.0
-LIVEZ_EVERY_S = 0.010
 TARGET_READ_P99_S = 0.050
 TARGET_VISIBLE_P99_S = 0.250
 TARGET_BLOCK_S = 0.050
@@ -127,63 +121,6 @@ def register_codes(db: Path) -> dict[str, list[str]]:
         conn.close()
 
 
-def _watch_livez(port: int, every_s: float, stop: Event, out: Connection) -> None:
-    """Child process: GET /livez every `every_s` until `stop` is set; sends (at, seconds)."""
-    samples: list[tuple[float, float]] = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    while not stop.is_set():
-        started = time.monotonic()
-        try:
-            conn.request("GET", "/livez")
-            conn.getresponse().read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        samples.append((started, time.monotonic() - started))
-        time.sleep(max(0.0, started + every_s - time.monotonic()))
-    out.send(samples)
-    out.close()
-
-
-@dataclass
-class LivezWatch:
-    """The /livez poller in its own process, so the load client's work does not count."""
-
-    port: int
-    samples: list[tuple[float, float]] = field(default_factory=list)
-
-    def __enter__(self) -> LivezWatch:
-        ctx = multiprocessing.get_context("spawn")
-        self._stop = ctx.Event()
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_watch_livez,
-                                 args=(self.port, LIVEZ_EVERY_S, self._stop, send), daemon=True)
-        self._proc.start()
-        send.close()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        with contextlib.suppress(EOFError, OSError):  # a dead watcher leaves no samples
-            if self._recv.poll(90):
-                self.samples = self._recv.recv()
-        self._proc.join(10)
-        if self._proc.is_alive():
-            self._proc.kill()
-
-    def between(self, start: float, end: float) -> str:
-        """The note on /livez in a phase (times from time.monotonic)."""
-        during = sorted(s for at, s in self.samples if start <= at <= end)
-        if not during:
-            return "/livez: no samples"
-        p99 = percentile(during, 99)
-        return (f"/livez every {LIVEZ_EVERY_S * 1000:.0f} ms: longest {during[-1] * 1000:.0f} "
-                f"ms, p99 {p99 * 1000:.0f} ms ({len(during)} asked)")
-
-    def longest(self, start: float, end: float) -> float:
-        return max((s for at, s in self.samples if start <= at <= end), default=float("nan"))
-
-
 def current_month() -> str:
     return f"{datetime.now(UTC):%Y-%m}"
 
@@ -212,37 +149,6 @@ async def _warm_up(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response
 
 
 BLOCK_TARGET = f"/livez < {TARGET_BLOCK_S * 1000:.0f} ms"
-
-
-async def _settle(client: httpx.AsyncClient) -> str:
-    """Wait (at most SETTLE_S) until /livez answers within 100 ms again and the consumer is
-    at most SETTLED_LAG messages behind.
-
-    A request the client gave up on is still worked off by the service, and signals that
-    came in while readers held the loop are applied after them; without this a phase's
-    backlog would be measured in the next one.
-    """
-    started = time.perf_counter()
-    behind: int | None = None
-    while (left := SETTLE_S - (time.perf_counter() - started)) > 0:
-        asked = time.perf_counter()
-        with contextlib.suppress(httpx.HTTPError):
-            await client.get("/livez", timeout=left)
-            if time.perf_counter() - asked < 0.1:
-                behind = await consumer_lag(client)
-                if behind is not None and behind <= SETTLED_LAG:
-                    return f"settled {time.perf_counter() - started:.0f} s before"
-        await asyncio.sleep(0.1)
-    return f"not settled after {SETTLE_S:.0f} s (consumer {behind} behind)"
-
-
-async def consumer_lag(client: httpx.AsyncClient) -> int | None:
-    """How many messages the service's consumers are behind (the `consumer_lag` gauge, as
-    of their last fetch), or None before they reported."""
-    text = (await client.get("/metrics")).text
-    lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line.startswith("consumer_lag{")]
-    return int(sum(lags)) if lags else None
 
 
 def _read_row(name: str, r: LoadResult, ceiling: LoadResult) -> Row:
@@ -340,7 +246,7 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
 
     phase_s = max(seconds, 10.0)
     hello_body = orjson.dumps({"name": "x" * 40})
-    settled = await _settle(admin)
+    settled = await settle(admin, SETTLED_LAG)
     began = time.monotonic()
     ceiling = await run_load("127.0.0.1", hport, lambda i: ("POST", "/hello", hello_body),
                              headers={}, connections=READERS, seconds=max(5.0, phase_s / 2))
@@ -364,7 +270,7 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
             ("the buurt ranking of " + SIGNALLED_RATE, lambda i: ("GET", ranking, b"")),
             (f"the first page ({RANKING_PAGE}) of that ranking",
              lambda i: ("GET", first_page, b""))):
-        settled = await _settle(admin)
+        settled = await settle(admin, SETTLED_LAG)
         began = time.monotonic()
         r = await run_load("127.0.0.1", iport, make, headers=auth, connections=READERS,
                            seconds=phase_s, response_s=READ_TIMEOUT_S)
@@ -374,7 +280,7 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
                           f"end; {settled}")
         windows.append((began, time.monotonic()))
 
-    settled = await _settle(admin)
+    settled = await settle(admin, SETTLED_LAG)
     began = time.monotonic()
     rows.append(await _visible(max(seconds, 20.0), signals, admin, probes, baseline, tally,
                                db))
