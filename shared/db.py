@@ -165,13 +165,6 @@ async def try_exclusive(session: AsyncSession, name: str) -> bool:
     return bool(got)
 
 
-def upsert_into(session: AsyncSession, table: Any) -> PgInsert | SqliteInsert:
-    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` / `_do_update`
-    (the same on both backends)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(table)
-
-
 def upsert_statement(session: AsyncSession | Session, table: Any, *, on: tuple[str, ...] = (),
                      update: tuple[str, ...] = ()) -> PgInsert | SqliteInsert:
     """INSERT ... ON CONFLICT DO NOTHING or, with `update`, DO UPDATE SET those columns from

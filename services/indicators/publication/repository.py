@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.indicators.models import DirtyArea, PublishedIndicators
-from shared.db import upsert_into
+from shared.db import upsert_statement
 
 
 async def dirty_marks(session: AsyncSession) -> list[tuple[str, datetime]]:
@@ -37,12 +37,9 @@ async def last_digests(session: AsyncSession, codes: Sequence[str]) -> dict[str,
 async def record_published(session: AsyncSession, published: Sequence[tuple[str, str, str]],
                            at: datetime) -> None:
     """(code, period, digest) of each area just published, in one statement."""
-    table = cast(Table, PublishedIndicators.__table__)
-    statement = upsert_into(session, table)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["code"],
-        set_={name: getattr(statement.excluded, name)
-              for name in ("period", "digest", "published_at")}),
+    await session.execute(
+        upsert_statement(session, PublishedIndicators, on=("code",),
+                         update=("period", "digest", "published_at")),
         [{"code": code, "period": period, "digest": digest, "published_at": at}
          for code, period, digest in published])
 

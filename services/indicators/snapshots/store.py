@@ -17,7 +17,7 @@ from services.indicators.models import (
     SnapshotMark,
     SnapshotRequest,
 )
-from shared.db import upsert_into, upsert_statement, utcnow
+from shared.db import upsert_statement, utcnow
 
 if TYPE_CHECKING:
     from services.indicators.snapshots.state import AreaRow
@@ -62,8 +62,8 @@ async def clear_marks(session: AsyncSession, done: Sequence[tuple[str, str, date
 
 
 async def request(session: AsyncSession, period: str) -> None:
-    statement = upsert_into(session, SnapshotRequest).values(period=period, requested_at=utcnow())
-    await session.execute(statement.on_conflict_do_nothing())
+    await session.execute(upsert_statement(session, SnapshotRequest),
+                          {"period": period, "requested_at": utcnow()})
 
 
 async def requests(session: AsyncSession) -> list[str]:
@@ -112,13 +112,10 @@ async def write(session: AsyncSession, period: str, rows: Sequence[AreaRow], *,
     values = [{"period": period, "code": r.code, "level": r.level, "seq": seq,
                "public": r.public.decode(), "raw": r.raw.decode(), "digest": r.digest}
               for r in rows]
+    statement = upsert_statement(session, SnapshotArea, on=("period", "code"),
+                                 update=("level", "seq", "public", "raw", "digest"))
     for start in range(0, len(values), 2000):
-        chunk = values[start:start + 2000]
-        statement = upsert_into(session, SnapshotArea)
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=["period", "code"],
-            set_={name: getattr(statement.excluded, name)
-                  for name in ("level", "seq", "public", "raw", "digest")}), chunk)
+        await session.execute(statement, values[start:start + 2000])
     return seq
 
 
