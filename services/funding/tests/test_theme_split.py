@@ -59,7 +59,7 @@ from services.funding.allocation import (  # noqa: E402
     split_over_themes,
 )
 from services.funding.apportionment import round_rows, split_by_theme_and_year  # noqa: E402
-from services.funding.tests.test_allocation import room  # noqa: E402
+from services.funding.tests.allocation_reference import room  # noqa: E402
 
 D = Decimal
 
