@@ -71,6 +71,9 @@ E = TypeVar("E", bound=EventData)
 
 #: Applies one event of type E in the consumer's transaction (the session is inside it).
 Handler = Callable[[AsyncSession, CloudEvent, E], Awaitable[None]]
+#: Reads, in one statement, what the handler would look up for each of a batch's events of
+#: type E (into the session's `info`), before any of them is applied.
+Prepare = Callable[[AsyncSession, list[E]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -80,20 +83,22 @@ class Route(Generic[E]):
 
     event_type: EventType[E]
     handler: Handler[E]
+    prepare: Prepare[E] | None = None
 
 
 #: A consumer's table of routes, one event type each.
 Routes = list[Route[Any]]
 
 
-def handles(event_type: EventType[E], handler: Handler[E]) -> Route[Any]:
+def handles(event_type: EventType[E], handler: Handler[E], prepare: Prepare[E] | None = None
+            ) -> Route[Any]:
     """A route of a table: `handles(SIGNAL_RECORDED, on_signal_recorded)`.
 
     The type checker matches the handler's data type with the event type's here, where both
     are known; a `Route(...)` written straight into a `Routes` list takes its type from the
     list (`Any`) and would not be checked.
     """
-    return Route(event_type, handler)
+    return Route(event_type, handler, prepare)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -234,6 +239,10 @@ class EventConsumer(PeriodicTask):
         retries and dead letters. The inbox keeps that safe. So no message needs a savepoint
         of its own, which would cost two statements and a flush per event: about what the
         effect itself costs.
+
+        For the same reason the batch is claimed in the inbox in one statement, and each
+        route's `prepare` looks up what its events need in one: a statement per event for
+        each was two thirds of what an event cost the indicators' consumer.
         """
         if len(messages) < 2:
             return False
@@ -252,15 +261,20 @@ class EventConsumer(PeriodicTask):
         outcomes: list[tuple[str, str]] = []
         try:
             async with self._sessions() as session, session.begin():
-                for i, (event, route, data) in enumerate(work):
+                claimed = await self._claim_all(session, [event for event, _, _ in work])
+                fresh = []
+                for item, new in zip(work, claimed, strict=True):
+                    if new:
+                        fresh.append(item)
+                    else:
+                        outcomes.append((item[0].type, "duplicate"))
+                await self._prepare(session, fresh)
+                for i, (event, route, data) in enumerate(fresh):
                     if i and not i % TURN_EVERY:
                         await asyncio.sleep(0)  # see TURN_EVERY
                     with self._span(route, event):
-                        if await self._claim(session, event):
-                            await route.handler(session, event, data)
-                            outcomes.append((event.type, "applied"))
-                        else:
-                            outcomes.append((event.type, "duplicate"))
+                        await route.handler(session, event, data)
+                    outcomes.append((event.type, "applied"))
         except Exception:
             log.info("batch apply failed; applying one by one", extra={"consumer": self.name})
             return False
@@ -326,6 +340,34 @@ class EventConsumer(PeriodicTask):
         return consumer_span(
             self.tracer, topic=route.event_type.topic, group=self.name, event_id=event.id,
             event_type=event.type, traceparent=event.extensions.get("traceparent"))
+
+    async def _claim_all(self, session: AsyncSession, events: list[CloudEvent]) -> list[bool]:
+        """`_claim` for a batch in one statement: whether each event is new, the first of
+        two with one id (a redelivery within the batch) counting as the new one."""
+        if not events:
+            return []
+        now = utcnow()
+        keys = [(event.source, event.id) for event in events]
+        result = await session.execute(
+            upsert_statement(session, self._inbox.__table__,  # type: ignore[attr-defined]
+                             returning=("source", "event_id")),
+            [{"consumer": self.name, "source": source, "event_id": event_id,
+              "processed_at": now} for source, event_id in dict.fromkeys(keys)])
+        new = {(source, event_id) for source, event_id in result}
+        claimed = []
+        for key in keys:
+            claimed.append(key in new)
+            new.discard(key)
+        return claimed
+
+    async def _prepare(self, session: AsyncSession,
+                       work: list[tuple[CloudEvent, Route[Any], EventData]]) -> None:
+        by_route: dict[str, tuple[Route[Any], list[EventData]]] = {}
+        for event, route, data in work:
+            if route.prepare is not None:
+                by_route.setdefault(event.type, (route, []))[1].append(data)
+        for route, datas in by_route.values():
+            await route.prepare(session, datas)  # type: ignore[misc]
 
     async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
         table = self._inbox.__table__  # type: ignore[attr-defined]

@@ -30,9 +30,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared import sqlite_inline
 from shared.settings import ServiceSettings
+
+#: What `upsert_statement` builds: a dialect's INSERT ... ON CONFLICT, with RETURNING or not.
+Upsert = PgInsert | SqliteInsert | ReturningInsert[Any]
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -166,21 +170,23 @@ async def try_exclusive(session: AsyncSession, name: str) -> bool:
 
 
 def upsert_statement(session: AsyncSession | Session, table: Any, *, on: tuple[str, ...] = (),
-                     update: tuple[str, ...] = ()) -> PgInsert | SqliteInsert:
+                     update: tuple[str, ...] = (), returning: tuple[str, ...] = ()
+                     ) -> Upsert:
     """INSERT ... ON CONFLICT DO NOTHING or, with `update`, DO UPDATE SET those columns from
-    the new row where the columns `on` conflict; values are given as parameters.
+    the new row where the columns `on` conflict; values are given as parameters. With
+    `returning`, those columns of each row it inserted or updated.
 
     Built once per dialect and table: a consumer runs such statements for every event, and
     building one (its `excluded` alias above all) cost as much CPU as executing it.
     SQLAlchemy statements are immutable, so one object serves every session."""
-    return _upsert_statement(session.get_bind().dialect.name, table, on, update)
+    return _upsert_statement(session.get_bind().dialect.name, table, on, update, returning)
 
 
 @functools.cache
-def _upsert_statement(dialect: str, table: Any, on: tuple[str, ...], update: tuple[str, ...]
-                      ) -> PgInsert | SqliteInsert:
+def _upsert_statement(dialect: str, table: Any, on: tuple[str, ...], update: tuple[str, ...],
+                      returning: tuple[str, ...]) -> Upsert:
     insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    if not update:
-        return insert.on_conflict_do_nothing()
-    return insert.on_conflict_do_update(
-        index_elements=list(on), set_={column: insert.excluded[column] for column in update})
+    upsert = insert.on_conflict_do_update(
+        index_elements=list(on), set_={column: insert.excluded[column] for column in update},
+    ) if update else insert.on_conflict_do_nothing()
+    return upsert.returning(*(table.c[column] for column in returning)) if returning else upsert

@@ -86,17 +86,17 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
     finally:
         await producer.stop()
     sizes: list[int] = []
-    turns, seen, claimed = 0, [], []  # the loop's turns so far, as each transaction starts
-    apply, claim = EventConsumer.apply_together, EventConsumer._claim
+    turns, seen, effects = 0, [], []  # the loop's turns so far, as each transaction starts
+    apply, effect = EventConsumer.apply_together, testapp.apply_note
 
     async def counted(self, messages):
         sizes.append(len(messages))
         seen.append(turns)
         return await apply(self, messages)
 
-    async def claim_counted(self, session, event):
-        claimed.append(turns)
-        return await claim(self, session, event)
+    async def effect_counted(session, event, data):
+        effects.append(turns)
+        return await effect(session, event, data)
 
     async def ticker():
         nonlocal turns
@@ -105,7 +105,7 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
             await asyncio.sleep(0)
 
     monkeypatch.setattr(EventConsumer, "apply_together", counted)
-    monkeypatch.setattr(EventConsumer, "_claim", claim_counted)
+    monkeypatch.setattr(testapp, "apply_note", effect_counted)
     async with running(settings) as client:
         task = asyncio.create_task(ticker())
         try:
@@ -116,7 +116,7 @@ async def test_a_large_fetch_is_applied_in_slices_with_turns_between(
     assert sum(sizes) == len(events) and max(sizes) <= APPLY_SLICE < len(events)
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
     # Within a transaction too, a turn every TURN_EVERY events.
-    assert len(set(claimed)) >= len(events) // TURN_EVERY
+    assert len(effects) == len(events) and len(set(effects)) >= len(events) // TURN_EVERY
 
 
 async def _backlog_is(client, n):

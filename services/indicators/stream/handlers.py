@@ -35,7 +35,7 @@ async def on_signal_erased(session: AsyncSession, event: CloudEvent,
 
 
 ROUTES: Routes = [
-    handles(SIGNAL_RECORDED, on_signal_recorded),
+    handles(SIGNAL_RECORDED, on_signal_recorded, prepare=service.look_up_signals),
     handles(SIGNAL_ESCALATED, on_signal_escalated),
     handles(SIGNAL_ERASED, on_signal_erased),
     handles(SIGNAL_ERASED_V1, on_signal_erased),  # v1 events are still on the topic

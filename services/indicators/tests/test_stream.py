@@ -8,11 +8,14 @@ import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import event, select
 
-from services.indicators.models import DirtyArea, SnapshotMark
+from services.indicators.models import DirtyArea, Inbox, SignalFact, SnapshotMark
+from services.indicators.stream.handlers import ROUTES
 from services.indicators.stream.service import mark_dirty
 from services.indicators.tests.helpers import recorded, value
+from shared.consumer import EventConsumer
 from shared.contracts.signals import (
     SIGNAL_ERASED,
     SIGNAL_ERASED_V1,
@@ -127,3 +130,54 @@ async def test_a_transactions_marks_are_written_once_at_its_commit(indicators):
                 select(SnapshotMark.code, SnapshotMark.month))).all())
         assert dirty == ["BU1", "BU2"]
         assert marks == [("BU1", "2026-10"), ("BU1", "2026-11"), ("BU2", "2026-10")]
+
+
+async def test_a_batch_looks_its_signals_up_together_and_heeds_what_it_changes(indicators):
+    """The consumer's batch looks up all its signals in one statement before applying them.
+    What an event of the same batch changes is not taken from that look-up: a signal erased
+    or escalated earlier in the batch, or recorded twice in it, counts as it would one by
+    one."""
+    area = "BU03440101"
+    plain = [recorded(area, f"hh-{i}") for i in range(30)]
+    erased, escalated, twice, gone = (uuid.uuid4() for _ in range(4))
+    mixed = [
+        _event(SIGNAL_RECORDED, recorded(area, "hh-a", signal_id=twice)),
+        _event(SIGNAL_ERASED, SignalErased(signal_id=erased, area_code=area, erased_at=NOW)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-b", signal_id=erased)),
+        _event(SIGNAL_ESCALATED, SignalEscalated(signal_id=escalated, area_code=area,
+                                                 category="unsafe-situation",
+                                                 severity="acute", escalated_at=NOW)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-c", signal_id=escalated)),
+        _event(SIGNAL_RECORDED, recorded(area, "hh-a", signal_id=twice)),  # another event id
+        _event(SIGNAL_RECORDED, recorded(area, "hh-d", signal_id=gone)),
+    ]
+    async with indicators() as svc:
+        rt = svc.runtime
+        consumer = EventConsumer("batch", ["signals.v1"], ROUTES, rt.settings, rt.sessions,
+                                 Inbox, rt.producer)
+        look_ups: list[str] = []
+
+        @event.listens_for(rt.engine.sync_engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT") and "signal_tombstones" in statement:
+                look_ups.append(statement)
+
+        records = [_record(_event(SIGNAL_RECORDED, s), i) for i, s in enumerate(plain)]
+        assert await consumer.apply_together(records)
+        assert len(look_ups) == 1, "one look-up for the batch"
+        # `gone` was erased in an earlier batch: the look-up finds its tombstone.
+        assert await consumer.apply_together([_record(_event(SIGNAL_ERASED, SignalErased(
+            signal_id=gone, area_code=area, erased_at=NOW)), 90), _record(_event(
+                SIGNAL_RECORDED, recorded(area, "hh-x")), 91)])
+        assert await consumer.apply_together([_record(e, 100 + i) for i, e in enumerate(mixed)])
+        async with rt.sessions() as session:
+            facts = {f.signal_id: f for f in await session.scalars(
+                select(SignalFact).where(SignalFact.signal_id.in_([erased, escalated, twice,
+                                                                     gone])))}
+        assert set(facts) == {escalated, twice}
+        assert facts[escalated].acute
+
+
+def _record(e: CloudEvent, offset: int) -> ConsumerRecord:
+    return ConsumerRecord("signals.v1", 0, offset, 0, 0, b"k", e.value(), None, 0, 0,
+                          e.headers())
