@@ -41,7 +41,9 @@ def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'testsvc.db'}",
             "kafka_bootstrap_servers": broker.bootstrap_servers,
-            "kafka_session_timeout_ms": 6000, "kafka_heartbeat_interval_ms": 500,
+            # As the services' tests (root conftest): the broker answers a first JoinGroup
+            # after half the session timeout.
+            "kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 400,
             "auth_public_key_file": str(key_dir / "issuer-public.pem"),
             "relay_poll_interval_s": 0.05, "log_json": False, "log_level": "WARNING",
             "rate_limit_per_second": 0,
@@ -67,10 +69,9 @@ async def running(settings: testapp.NoteServiceSettings) -> AsyncIterator[httpx.
 async def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 20.0
                      ) -> list[Any]:
     """Messages of a topic from the beginning, once `expected` have arrived (or time is up)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                group_id=f"reader-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                session_timeout_ms=6000, heartbeat_interval_ms=500)
+    # No consumer group: a reader commits nothing, and joining one costs seconds.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     messages: list[Any] = []
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -28,9 +27,8 @@ FORBIDDEN = [re.compile(p) for p in (
 
 async def _consume_until(broker, done, timeout_s: float = 30.0):
     consumer = AIOKafkaConsumer(
-        TOPIC, bootstrap_servers=broker.bootstrap_servers, group_id=f"test-{uuid.uuid4()}",
-        auto_offset_reset="earliest", enable_auto_commit=False, session_timeout_ms=6000,
-        heartbeat_interval_ms=500)
+        TOPIC, bootstrap_servers=broker.bootstrap_servers, group_id=None,  # no join: seconds
+        auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     messages = []
     try:
