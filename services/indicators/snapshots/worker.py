@@ -202,11 +202,8 @@ class SnapshotWorker:
                     lane.state.unstored |= codes  # until the round's write commits
                     if period == first and lane.marks:
                         self._publishing = lane
-            for held in self._states.values():
-                if held.unstored:
-                    writes.append(await self._rows(session, held, set(held.unstored),
-                                                   whole=False))
-            if not (whole or changed or marks or asked or dirty or writes
+            unstored = [held for held in self._states.values() if held.unstored]
+            if not (whole or changed or marks or asked or dirty or unstored
                     or self._publishing or self._lanes_due(loop.time())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await asyncio.wait([lane.task for lane in self._lanes.values()
@@ -220,6 +217,12 @@ class SnapshotWorker:
                 writes.append(await self._update(session, parse_period(period), now, buurten))
                 if period == first:  # what readers wait for: visible before the others
                     await self._store(writes, now)
+            # The public cells a finished protection changed: thousands of rows nationally,
+            # after the marks' new counts (which readers wait for), not before them.
+            for held in unstored:
+                if self._states.get(str(held.period)) is held:  # not built anew meanwhile
+                    writes.append(await self._rows(session, held, set(held.unstored),
+                                                   whole=False))
         state = self._states.get(first)
         if (dirty and state is not None and self._publishing is None
                 and self._lane_may_start(first, loop.time())):
