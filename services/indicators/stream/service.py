@@ -60,15 +60,14 @@ async def record_signal(session: AsyncSession, signal: SignalRecorded) -> None:
     if flags is None:
         with session.no_autoflush:
             # Facts added for earlier events of a consumer's batch are flushed together at
-            # its commit, not one by one before each look-up here. A second fact for one
-            # signal in the same batch then fails on its key, and the consumer applies the
-            # batch again one event at a time, where this look-up finds the first.
+            # its commit, not one by one before each look-up here: what the batch recorded
+            # itself is in `remembered`, set below.
             flags = tuple((await session.execute(
                 _LOOK_UP, {"signal_id": signal.signal_id})).one())
     erased, known, escalated = flags
     if erased or known:
         return  # known: the same signal under another event id, counted once
-    remembered[signal.signal_id] = (False, True, escalated)
+    remembered[signal.signal_id] = (False, True, escalated)  # a second event of it: known
     keys: RecordKeys = session.info["record_keys"]
     session.add(SignalFact(
         signal_id=signal.signal_id, area_code=signal.area_code, category=signal.category,
