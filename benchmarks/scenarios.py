@@ -193,6 +193,9 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
          "< 50 ms for ~14,000 buurten", 0.05),
         ("recompute-national", "services.indicators.bench_recompute",
          "< 10 s for 14,000 buurten, 1M signals", 10.0),
+        # The loop's budget at national intake: 200 signals/s at 1 ms each is a fifth of it.
+        ("consumer-indicators", "services.indicators.bench_consumer",
+         "< 50 ms of CPU per transaction of 50 signals", 0.05),
     ]:
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
