@@ -261,7 +261,7 @@ class EventConsumer(PeriodicTask):
         outcomes: list[tuple[str, str]] = []
         try:
             async with self._sessions() as session, session.begin():
-                claimed = await self._claim_all(session, [event for event, _, _ in work])
+                claimed = await self._claim(session, [event for event, _, _ in work])
                 fresh = []
                 for item, new in zip(work, claimed, strict=True):
                     if new:
@@ -327,7 +327,7 @@ class EventConsumer(PeriodicTask):
         """Inbox row + effect in one transaction. False when the event was seen before."""
         with self._span(route, event):
             async with self._sessions() as session, session.begin():
-                if not await self._claim(session, event):
+                if not (await self._claim(session, [event]))[0]:
                     return False
                 await route.handler(session, event, data)
         if self._after_commit and wrote_outbox(session):
@@ -341,9 +341,9 @@ class EventConsumer(PeriodicTask):
             self.tracer, topic=route.event_type.topic, group=self.name, event_id=event.id,
             event_type=event.type, traceparent=event.extensions.get("traceparent"))
 
-    async def _claim_all(self, session: AsyncSession, events: list[CloudEvent]) -> list[bool]:
-        """`_claim` for a batch in one statement: whether each event is new, the first of
-        two with one id (a redelivery within the batch) counting as the new one."""
+    async def _claim(self, session: AsyncSession, events: list[CloudEvent]) -> list[bool]:
+        """Inbox rows for `events`, in one statement built once: whether each event is new,
+        the first of two with one id (a redelivery within a batch) counting as the new one."""
         if not events:
             return []
         now = utcnow()
@@ -368,15 +368,6 @@ class EventConsumer(PeriodicTask):
                 by_route.setdefault(event.type, (route, []))[1].append(data)
         for route, datas in by_route.values():
             await route.prepare(session, datas)  # type: ignore[misc]
-
-    async def _claim(self, session: AsyncSession, event: CloudEvent) -> bool:
-        table = self._inbox.__table__  # type: ignore[attr-defined]
-        # Values as parameters: the statement is the same for every event (built once).
-        result = await session.execute(
-            upsert_statement(session, table),
-            {"consumer": self.name, "source": event.source, "event_id": event.id,
-             "processed_at": utcnow()})
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def dead_letter(self, message: ConsumerRecord[bytes, bytes], exc: BaseException) -> None:
         """Park the message on `<topic>.dlq` with its key and headers and why it failed.
