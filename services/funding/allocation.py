@@ -28,10 +28,11 @@ order so the input order never matters. Edge cases, decided:
   cell is feasible whenever its year is (see there).
 
 Speed: the exact core (factor, clamped amounts, whole cents) is `clamping.solve`, on numpy
-int64 arrays when every value provably fits; this module converts the areas and explains
-the result column by column (`map` over Decimal operations, no Python loop per area), and
-falls back to an area-by-area check only for input that might be invalid. The lines are
-those of the original pure-Python engine (`tests/test_allocation_golden.py`).
+int64 arrays when every value provably fits; `allocation_input` checks the areas and turns
+them into columns (area by area only for input that might be invalid), and this module
+explains the result column by column (`map` over Decimal operations, no Python loop per
+area). The lines are those of the original pure-Python engine
+(`tests/test_allocation_golden.py`).
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
-from itertools import compress, repeat
+from itertools import repeat
 from math import lcm
-from operator import attrgetter, gt, is_not, mul, sub, truediv
-from typing import NamedTuple, cast
+from operator import attrgetter, mul, truediv
+from typing import NamedTuple
 
+from services.funding.allocation_input import ZERO, AreaInput, Columns, NeedRule, validate
 from services.funding.apportionment import (
     EXACT,
     InvalidAllocationInput,
@@ -82,30 +84,7 @@ REPORT = Context(prec=34, rounding=ROUND_HALF_EVEN)
 # Exact amounts are reported rounded down: 24.99...97 (35 nines) shown as 25 next to 25 cents
 # and a remainder cent would not add up; rounded down, cents == floor(exact) + remainder.
 EXACT_AMOUNT = Context(prec=34, rounding=ROUND_FLOOR)
-ZERO = Decimal(0)
-ONE = Decimal(1)
 _Vectors = Vectors  # the int64 fast path, by the name the golden test switches it off with
-
-
-@dataclass(frozen=True, slots=True)
-class NeedRule:
-    """need_eff = max(0, need - threshold) ** exponent."""
-
-    threshold: Decimal = ZERO
-    exponent: Decimal = ONE
-
-
-@dataclass(frozen=True, slots=True)
-class AreaInput:
-    """One area: its base (inhabitants, households or corporation dwellings), need and bounds."""
-
-    code: str
-    base: Decimal | int
-    need: Decimal | int
-    inhabitants: int | None = None
-    fixed_cents: int = 0
-    floor_cents: int = 0
-    cap_cents: int | None = None
 
 
 class AllocationLine(NamedTuple):
@@ -154,8 +133,8 @@ def allocate(
 
 def _allocate(pool_cents: int, areas: Sequence[AreaInput], rule: NeedRule) -> Allocation:
     ordered = sorted(areas, key=_BY_CODE)
-    columns = _Columns.of(ordered)
-    bases, needs = _validate(pool_cents, ordered, rule, columns)
+    columns = Columns.of(ordered)
+    bases, needs = validate(pool_cents, ordered, rule, columns)
     weights, unit = _weights(needs, bases)
     solution = solve(
         pool_cents, columns.fixed, columns.floors, columns.caps, weights, columns.codes
@@ -191,32 +170,6 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-class _Columns(NamedTuple):
-    """The areas' fields as columns in code order: one pass over 14,000 areas, after which
-    every step works on a column with `map`, without a Python-level loop per area."""
-
-    codes: list[str]
-    bases: list[Decimal | int]
-    needs: list[Decimal | int]
-    inhabitants: list[int | None]
-    fixed: list[int]
-    floors: list[int]
-    caps: list[int | None]
-
-    @classmethod
-    def of(cls, ordered: list[AreaInput]) -> _Columns:
-        # Seven list comprehensions beat one transposing zip over attrgetter tuples.
-        return cls(
-            [area.code for area in ordered],
-            [area.base for area in ordered],
-            [area.need for area in ordered],
-            [area.inhabitants for area in ordered],
-            [area.fixed_cents for area in ordered],
-            [area.floor_cents for area in ordered],
-            [area.cap_cents for area in ordered],
-        )
 
 
 def split_over_themes(
@@ -309,7 +262,7 @@ def _weights(needs: list[Decimal], bases: list[Decimal]) -> tuple[list[int], int
     ratio = _INTEGER_RATIO
     with localcontext(EXACT):
         for need, base in zip(needs, bases, strict=True):
-            if need is ZERO:  # `_validate` gives ZERO itself at or below the threshold
+            if need is ZERO:  # `validate` gives ZERO itself at or below the threshold
                 numerator(0)
                 denominator(1)
             else:
@@ -329,7 +282,7 @@ _INTEGER_RATIO = Decimal.as_integer_ratio
 
 def _explain(
     pool_cents: int,
-    columns: _Columns,
+    columns: Columns,
     bases: list[Decimal],
     needs: list[Decimal],
     factor: Decimal,
@@ -389,123 +342,3 @@ def _explain(
     )
     # tuple.__new__: an AllocationLine without its Python-level __new__, 14,000 times.
     return tuple(map(tuple.__new__, repeat(AllocationLine), lines))
-
-
-def _validate(
-    pool_cents: int, areas: list[AreaInput], rule: NeedRule, columns: _Columns
-) -> tuple[list[Decimal], list[Decimal]]:
-    """Check the input; return each area's base and effective need as exact Decimals.
-
-    Usual input (see `_usual`) is converted column by column; anything else goes area by
-    area through `_validate_each`, which names the first area at fault.
-    """
-    if pool_cents < 0:
-        raise InvalidAllocationInput(f"the pool must not be negative, got {pool_cents}")
-    threshold = as_decimal(rule.threshold, "need threshold")
-    exponent = as_decimal(rule.exponent, "need exponent")
-    if exponent <= 0:
-        raise InvalidAllocationInput(f"the need exponent must be positive, got {exponent}")
-    if not _usual(columns):
-        return _validate_each(areas, threshold, exponent)
-    bases = list(map(Decimal, columns.bases))  # exact in any context; a Decimal is copied
-    with localcontext(EXACT):  # need - threshold exactly, whatever the caller's context
-        # An int need minus a Decimal threshold is exact too: Decimal converts it exactly.
-        above = list(map(sub, columns.needs, repeat(threshold)))
-    if exponent == 1:
-        return bases, [need if need > ZERO else ZERO for need in above]
-    power = REPORT.power
-    return bases, [power(need, exponent) if need > ZERO else ZERO for need in above]
-
-
-def _usual(columns: _Columns) -> bool:
-    """True when no area can fail `_validate_each`: unique codes, int or finite Decimal
-    bases and needs, no negative base, amount or inhabitants, and no floor above its cap."""
-    codes, bases, needs, inhabitants, fixed, floors, caps = columns
-    if not (_numbers(bases) and _numbers(needs)):
-        return False
-    # map and compress rather than comprehensions: no Python-level step per area.
-    has_cap = list(map(is_not, caps, repeat(None)))
-    capped = cast(list[int], list(compress(caps, has_cap)))
-    counted = cast(list[int], list(compress(inhabitants, map(is_not, inhabitants, repeat(None)))))
-    try:
-        return (
-            len(set(codes)) == len(codes)
-            and min(
-                min(bases, default=0),
-                min(fixed, default=0),
-                min(floors, default=0),
-                min(capped, default=0),
-                min(counted, default=0),
-            ) >= 0
-            and not any(map(gt, compress(floors, has_cap), capped))
-        )
-    except TypeError:  # a code or amount of the wrong type: for `_validate_each` to meet
-        return False
-
-
-def _numbers(values: list[Decimal | int]) -> bool:
-    """Whether every value is an int (not a bool) or a finite Decimal."""
-    kinds = set(map(type, values))
-    if kinds <= {int}:
-        return True
-    if kinds == {Decimal}:
-        return all(map(Decimal.is_finite, cast(list[Decimal], values)))
-    return kinds <= {int, Decimal} and all(
-        value.is_finite() for value in values if type(value) is Decimal
-    )
-
-
-def _validate_each(
-    areas: list[AreaInput], threshold: Decimal, exponent: Decimal
-) -> tuple[list[Decimal], list[Decimal]]:
-    """`_validate` area by area: raises for the first area (in code order) at fault."""
-    bases: list[Decimal] = []
-    needs: list[Decimal] = []
-    previous_code: str | None = None
-    decimal, integer = Decimal, int
-    with localcontext(EXACT):  # need - threshold exactly, whatever the caller's context
-        for area in areas:
-            code = area.code
-            if code == previous_code:
-                raise InvalidAllocationInput(f"area {code!r} appears more than once")
-            previous_code = code
-            # as_decimal inlined for its common cases: 14,000 calls less.
-            raw = area.base
-            if type(raw) is integer:
-                negative = raw < 0
-                base = decimal(raw)
-            else:
-                base = raw if type(raw) is decimal and raw.is_finite() else as_decimal(
-                    raw, "base", code)
-                negative = base < ZERO
-            cap, inhabitants = area.cap_cents, area.inhabitants
-            if (
-                negative
-                or area.fixed_cents < 0
-                or area.floor_cents < 0
-                or (cap is not None and cap < 0)
-                or (inhabitants is not None and inhabitants < 0)
-            ):
-                raise InvalidAllocationInput(
-                    f"base, fixed amount, floor, cap and inhabitants of {code!r}"
-                    " must not be negative"
-                )
-            if cap is not None and area.floor_cents > cap:
-                raise InvalidAllocationInput(
-                    f"floor of {code!r} ({area.floor_cents}) is above its cap ({cap})"
-                )
-            need = area.need
-            if type(need) is integer:
-                need = decimal(need)
-            elif type(need) is not decimal or not need.is_finite():
-                need = as_decimal(need, "need", code)
-            above = need - threshold
-            if above <= ZERO:
-                need = ZERO
-            elif exponent == 1:
-                need = above
-            else:
-                need = REPORT.power(above, exponent)
-            bases.append(base)
-            needs.append(need)
-    return bases, needs

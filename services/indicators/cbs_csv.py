@@ -48,103 +48,29 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import Enum, StrEnum
-from typing import Final, TypeAlias
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
 
+from services.indicators.cbs_cells import (
+    CBS_COLUMNS,
+    KWB_COLUMNS,
+    NUMBER_SHAPE,
+    AreaStats,
+    CbsColumn,
+    CbsUnit,
+    StatName,
+    empty_stats,
+    looks_like_thousands,
+    parse_cbs_number,
+)
 from shared.areacodes import AreaCode, AreaLevel, InvalidAreaCode, parse_area_code
 
 MAX_KERNCIJFERS_BYTES: Final = 50 * 1024 * 1024
 FIRST_KERNCIJFERS_YEAR: Final = 1995  # the first StatLine edition of the Kerncijfers
 LAST_PLAUSIBLE_YEAR: Final = 2100
 
-CBS_SPECIAL_VALUES: Final[dict[Decimal, str]] = {
-    Decimal(-99997): "secret",
-    Decimal(-99995): "not yet available",
-    Decimal(-99991): "discontinued",
-}
-_UNKNOWN_SYMBOLS: Final = frozenset({"", ".", "x"})
 _DELIMITERS: Final = (";", ",", "\t")
 _KEY_SUFFIX = re.compile(r"_[0-9]+$")
-
-
-class StatName(StrEnum):
-    """The statistics we keep per area and year, by their camelCase domain names."""
-
-    INHABITANTS = "inhabitants"
-    HOUSEHOLDS = "households"
-    DWELLINGS = "dwellings"
-    CORPORATION_DWELLINGS = "corporationDwellings"
-    CORPORATION_DWELLINGS_PCT = "corporationDwellingsPct"
-    MEAN_WOZ_VALUE = "meanWozValue"
-    LOW_INCOME_HOUSEHOLDS_PCT = "lowIncomeHouseholdsPct"
-    BIJSTAND_RECIPIENTS = "bijstandRecipients"
-    WW_RECIPIENTS = "wwRecipients"
-    AO_RECIPIENTS = "aoRecipients"
-    LABOUR_PARTICIPATION_PCT = "labourParticipationPct"
-    YOUTH_CARE_PCT = "youthCarePct"
-
-
-StatValue: TypeAlias = int | float
-AreaStats: TypeAlias = dict[StatName, StatValue | None]
-
-
-def empty_stats() -> AreaStats:
-    """Every statistic present and unknown."""
-    return dict.fromkeys(StatName)
-
-
-class CbsUnit(Enum):
-    COUNT = "count"
-    PERCENT = "percent"
-    THOUSANDS_OF_EUROS = "thousands of euros"
-
-
-@dataclass(frozen=True, slots=True)
-class CbsColumn:
-    """Where a statistic comes from: the CBS key without its `_<n>` suffix, and its unit."""
-
-    stat: StatName
-    key: str
-    unit: CbsUnit
-
-
-CBS_COLUMNS: Final[tuple[CbsColumn, ...]] = (
-    CbsColumn(StatName.INHABITANTS, "AantalInwoners", CbsUnit.COUNT),
-    CbsColumn(StatName.HOUSEHOLDS, "HuishoudensTotaal", CbsUnit.COUNT),
-    CbsColumn(StatName.DWELLINGS, "Woningvoorraad", CbsUnit.COUNT),
-    CbsColumn(StatName.CORPORATION_DWELLINGS_PCT, "InBezitWoningcorporatie", CbsUnit.PERCENT),
-    CbsColumn(
-        StatName.MEAN_WOZ_VALUE, "GemiddeldeWOZWaardeVanWoningen", CbsUnit.THOUSANDS_OF_EUROS
-    ),
-    CbsColumn(
-        StatName.LOW_INCOME_HOUSEHOLDS_PCT, "HuishoudensMetEenLaagInkomen", CbsUnit.PERCENT
-    ),
-    CbsColumn(StatName.BIJSTAND_RECIPIENTS, "PersonenPerSoortUitkeringBijstand", CbsUnit.COUNT),
-    CbsColumn(StatName.WW_RECIPIENTS, "PersonenPerSoortUitkeringWW", CbsUnit.COUNT),
-    CbsColumn(StatName.AO_RECIPIENTS, "PersonenPerSoortUitkeringAO", CbsUnit.COUNT),
-    CbsColumn(StatName.LABOUR_PARTICIPATION_PCT, "Nettoarbeidsparticipatie", CbsUnit.PERCENT),
-    # The rate, not the count `JongerenMetJeugdzorgInNatura`: comparable across buurten.
-    CbsColumn(StatName.YOUTH_CARE_PCT, "PercentageJongerenMetJeugdzorg", CbsUnit.PERCENT),
-)
-
-# The short column codes of cbs.nl's kwb-YYYY.csv; the WOZ column was renamed `g_wozbag`
-# (valued from the BAG) in later editions.
-KWB_COLUMNS: Final[tuple[CbsColumn, ...]] = (
-    CbsColumn(StatName.INHABITANTS, "a_inw", CbsUnit.COUNT),
-    CbsColumn(StatName.HOUSEHOLDS, "a_hh", CbsUnit.COUNT),
-    CbsColumn(StatName.DWELLINGS, "a_woning", CbsUnit.COUNT),
-    CbsColumn(StatName.CORPORATION_DWELLINGS_PCT, "p_wcorpw", CbsUnit.PERCENT),
-    CbsColumn(StatName.MEAN_WOZ_VALUE, "g_woz", CbsUnit.THOUSANDS_OF_EUROS),
-    CbsColumn(StatName.MEAN_WOZ_VALUE, "g_wozbag", CbsUnit.THOUSANDS_OF_EUROS),
-    CbsColumn(StatName.LOW_INCOME_HOUSEHOLDS_PCT, "p_hh_li", CbsUnit.PERCENT),
-    CbsColumn(StatName.BIJSTAND_RECIPIENTS, "a_soz_wb", CbsUnit.COUNT),
-    CbsColumn(StatName.WW_RECIPIENTS, "a_soz_ww", CbsUnit.COUNT),
-    CbsColumn(StatName.AO_RECIPIENTS, "a_soz_ao", CbsUnit.COUNT),
-    CbsColumn(StatName.LABOUR_PARTICIPATION_PCT, "p_arb_pp", CbsUnit.PERCENT),
-    CbsColumn(StatName.YOUTH_CARE_PCT, "p_jz_tn", CbsUnit.PERCENT),
-)
-
 _CODE_KEYS: Final = ("codering", "wijkenenbuurten", "regios")
 _KWB_CODE_KEYS: Final = ("gwb_code_10", "gwb_code")
 _REGION_TYPES: Final[dict[str, AreaLevel]] = {
@@ -265,70 +191,6 @@ def parse_kerncijfers(text: str, year: int) -> ParseResult:
     return result
 
 
-_NUMBER_SHAPE = re.compile(r"-?[0-9][0-9.,]*")
-
-
-def parse_cbs_number(raw: str, decimal_mark: str | None = None) -> Decimal | None:
-    """One CBS cell as a number; None when unknown; raises ValueError when not a number.
-
-    `decimal_mark` is the file's (`,` or `.`), the other mark then separates thousands in
-    groups of three. Without it, a lone mark followed by exactly three digits (`1.000`) could
-    be either, and is refused as ambiguous.
-    """
-    value = raw.strip()
-    if value in _UNKNOWN_SYMBOLS:
-        return None
-    shown = value
-    if _NUMBER_SHAPE.fullmatch(value) and ("," in value or "." in value):
-        value = _plain_decimal(value, decimal_mark)
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{shown!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{shown!r} is not a number")
-    if number in CBS_SPECIAL_VALUES:
-        return None
-    return number
-
-
-def _plain_decimal(value: str, decimal_mark: str | None) -> str:
-    """`1.234,5` -> `1234.5`; raises ValueError where the marks are misplaced or ambiguous."""
-    sign, digits = ("-", value[1:]) if value.startswith("-") else ("", value)
-    if decimal_mark is None:
-        if "," in digits and "." in digits:
-            decimal_mark = "," if digits.rfind(",") > digits.rfind(".") else "."
-        else:
-            mark = "," if "," in digits else "."
-            if digits.count(mark) > 1:
-                decimal_mark = "." if mark == "," else ","
-            elif len(digits) - digits.index(mark) - 1 == 3:
-                raise ValueError(f"{value!r} is ambiguous: the file shows no decimal mark, so "
-                                 f"'{mark}' may separate thousands or decimals")
-            else:
-                decimal_mark = mark
-    group = "." if decimal_mark == "," else ","
-    whole, _, fraction = digits.partition(decimal_mark)
-    if decimal_mark in fraction or group in fraction:
-        raise ValueError(f"{value!r} has a misplaced separator")
-    if group in whole:
-        parts = whole.split(group)
-        if not (1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])):
-            raise ValueError(f"{value!r}: '{group}' separates thousands here, but not in "
-                             "groups of three")
-        whole = "".join(parts)
-    if not whole or (decimal_mark in digits and not fraction):
-        raise ValueError(f"{value!r} is not a number")
-    return f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}"
-
-
-def _looks_like_thousands(raw: str, decimal_mark: str | None) -> bool:
-    """A whole figure (a count, thousands of euros) written as `1.000` with the decimal mark:
-    three decimals on a whole figure are far likelier a thousands separator."""
-    value = raw.strip().removeprefix("-")
-    if decimal_mark is None or decimal_mark not in value or not _NUMBER_SHAPE.fullmatch(value):
-        return False
-    return len(value.partition(decimal_mark)[2]) == 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +323,7 @@ def _decimal_mark(records: list[tuple[int, list[str]]], layout: _Layout) -> str 
             if i >= len(values):
                 continue
             value = values[i].strip().removeprefix("-")
-            if not _NUMBER_SHAPE.fullmatch(value):
+            if not NUMBER_SHAPE.fullmatch(value):
                 continue
             if "," in value and "." in value:
                 seen.add("," if value.rfind(",") > value.rfind(".") else ".")
@@ -545,7 +407,7 @@ def _read_stats(layout: _Layout, values: list[str], reasons: list[str],
     for stat, (index, unit) in layout.stat_indexes.items():
         header = layout.source_headers[stat]
         raw = values[index]
-        if unit is not CbsUnit.PERCENT and _looks_like_thousands(raw, decimal_mark):
+        if unit is not CbsUnit.PERCENT and looks_like_thousands(raw, decimal_mark):
             reasons.append(f"{header}: {raw.strip()!r} is ambiguous: three decimals on a whole "
                            f"figure look like a thousands separator")
             continue

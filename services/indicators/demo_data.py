@@ -31,7 +31,7 @@ import shapely
 from shapely.geometry import MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from services.indicators.cbs_csv import AreaStats, StatName
+from services.indicators.cbs_cells import AreaStats, StatName
 from services.indicators.maps.geometries import AreaOutline, display_outline, wgs84_to_rd
 from shared.areacodes import NATIONAL_CODE, AreaLevel, programme_area_id
 

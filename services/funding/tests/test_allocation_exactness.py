@@ -18,8 +18,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from services.funding import allocation as engine
-from services.funding import clamping
+from services.funding import allocation_input, clamping
 from services.funding.allocation import (
     AreaInput,
     InfeasibleAllocation,
@@ -109,7 +108,7 @@ def test_the_column_checks_name_the_area_the_area_by_area_check_names(
     """`_validate_each` is the previous engine's loop: it decides which area is at fault
     first; the column-wise checks must only ever hand it the input, never judge it."""
     fast = [validation_outcome(*programme) for programme in flawed_programmes()]
-    monkeypatch.setattr(engine, "_usual", lambda columns: False)
+    monkeypatch.setattr(allocation_input, "_usual", lambda columns: False)
     slow = [validation_outcome(*programme) for programme in flawed_programmes()]
     assert fast == slow
 

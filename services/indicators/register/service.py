@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.indicators.cbs_cells import StatName
 from services.indicators.cbs_csv import (
     FileTooLarge,
     MalformedFile,
     ParseResult,
-    StatName,
     decode_kerncijfers,
     parse_kerncijfers,
 )

@@ -19,15 +19,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.indicators.cbs_cells import StatName, empty_stats, parse_cbs_number
 from services.indicators.cbs_csv import (
     MAX_KERNCIJFERS_BYTES,
     FileTooLarge,
     KerncijfersImportError,
     MalformedFile,
-    StatName,
     decode_kerncijfers,
-    empty_stats,
-    parse_cbs_number,
     parse_kerncijfers,
 )
 from shared.areacodes import AreaLevel

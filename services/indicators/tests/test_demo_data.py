@@ -2,7 +2,7 @@ from statistics import mean
 
 import pytest
 
-from services.indicators.cbs_csv import StatName
+from services.indicators.cbs_cells import StatName
 from services.indicators.demo_data import (
     DEFAULT_YEARS,
     NPLV_FOCUS_AREAS,
