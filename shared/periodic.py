@@ -90,6 +90,10 @@ class PeriodicTask(ABC):
         while True:
             if pause:
                 await self._wait(pause)
+            else:
+                # More at once, but after one turn of the loop: a tick that awaits nothing
+                # that suspends (SQLite runs inline) would otherwise hold it round after round.
+                await asyncio.sleep(0)
             try:
                 asked = await self.run_tick()
             except asyncio.CancelledError:

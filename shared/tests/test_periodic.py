@@ -34,6 +34,22 @@ async def test_ticks_at_the_interval_and_at_once_when_asked() -> None:
     assert not task.running
 
 
+async def test_ticks_that_ask_for_more_at_once_still_let_the_loop_turn() -> None:
+    """A tick that finds work but awaits nothing that suspends (SQLite runs inline) and asks
+    to run again at once must not hold the event loop: what it waits for runs meanwhile."""
+    other_ran_at: list[int] = []
+    task = Recorder([0.0] * 1000, interval_s=30.0)
+
+    async def other() -> None:
+        other_ran_at.append(len(task.ticks))
+
+    task.start()
+    asyncio.get_running_loop().create_task(other())
+    await asyncio.sleep(0.2)
+    await task.stop()
+    assert len(task.ticks) == 1001 and other_ran_at and other_ran_at[0] <= 2, other_ran_at
+
+
 async def test_notify_wakes_before_the_interval() -> None:
     task = Recorder([], interval_s=30.0)
     task.start()
