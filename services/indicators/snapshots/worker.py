@@ -188,9 +188,12 @@ class SnapshotWorker:
             # Events at most once per debounce interval: a burst becomes one per area.
             # The dirty marks are read here, with the facts the round counts: a mark made
             # after this read waits for a later round (else its area would be published
-            # without its new facts, and its mark cleared).
+            # without its new facts, and its mark cleared). Only when their lane can start:
+            # read while it cannot, they made every round one with work to do, and the
+            # rounds ran on without a turn of the event loop for the lane to go on.
             dirty = (await publication_repository.dirty_marks(session)
                      if self._publish and self._publishing is None
+                     and self._lane_may_start(first, loop.time())
                      and loop.time() - self._published_at >= self._debounce_s else [])
             writes: list[Write] = []
             for period, lane in [(p, lane) for p, lane in self._lanes.items()

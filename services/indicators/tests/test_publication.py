@@ -12,8 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from services.indicators.cellkey import perturb
-from services.indicators.computation import definitions
-from services.indicators.models import DirtyArea, Outbox, SignalFact, SnapshotArea
+from services.indicators.models import DirtyArea, Outbox, SignalFact
 from services.indicators.publication.service import publish_dirty
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
@@ -191,82 +190,6 @@ async def test_a_publisher_round_is_a_trace_and_its_events_carry_it(indicators, 
             assert rounds[span_id].trace_id == trace_id
     finally:
         collector.close()
-
-
-async def test_a_protections_rows_are_stored_over_rounds_and_then_its_events(
-        indicators, auth, monkeypatch):
-    """At national intake a protection changes the public cells of thousands of areas; built
-    and stored at once, they held the next round (and a new signal's figures) back by a
-    second and more. A round stores a part of them. An event never says more than readers
-    can read: the events come after the last part."""
-    monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 2)
-    stored_parts: list[int] = []  # rows of the current period per write, in order
-    published: list[tuple[int, list[str]]] = []  # (parts before it, areas that differed)
-    write, write_events = snapshot_worker.store.write, snapshot_worker.write_events
-
-    async def counted(session, period, rows, **kwargs):
-        if period.startswith("rolling-12m:"):
-            stored_parts.append(len(rows))
-        return await write(session, period, rows, **kwargs)
-
-    async def checked(session, period, part, now):
-        stored = dict((await session.execute(
-            select(SnapshotArea.code, SnapshotArea.public).where(
-                SnapshotArea.period == period,
-                SnapshotArea.code.in_([e.code for e in part])))).all())
-        differ = []
-        for event in part:
-            data = AreaIndicatorsUpdated.model_validate(orjson.loads(event.row["data"]))
-            cells = dict(zip((d.id for d in definitions.DEFINITIONS),
-                             orjson.loads(stored[event.code]), strict=True))
-            if any(cells[v.indicator_id][0] != v.value for v in data.values):
-                differ.append(event.code)
-        published.append((len(stored_parts), differ))
-        return await write_events(session, period, part, now)
-
-    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
-                          snapshot_worker="off") as svc:
-        await small_register(svc.client, auth("admin"))
-        await settle(svc.runtime.snapshots)  # what the register itself changed
-        monkeypatch.setattr(snapshot_worker.store, "write", counted)
-        monkeypatch.setattr(snapshot_worker, "write_events", checked)
-        await record_each(svc.runtime, [*households("BU03440101", 12, observed="2026-11-02"),
-                                        *households("BU03440201", 14, observed="2026-11-02")])
-        await settle(svc.runtime.snapshots)
-    assert published and all(not differ for _, differ in published), published
-    # The marks' own rows at once; the protection's after, two at a time, over rounds.
-    first_event = published[0][0]
-    protected = stored_parts[1:first_event]
-    assert len(protected) >= 3 and all(0 < n <= 2 for n in protected), stored_parts
-
-
-async def test_events_waiting_for_their_rows_are_written_when_the_period_is_built_anew(
-        indicators, auth, monkeypatch):
-    """A register change builds the period whole while a protection's rows are still being
-    stored: the new build stores every row, and the waiting events go out after it."""
-    monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 1)
-    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
-                          snapshot_worker="off") as svc:
-        await small_register(svc.client, auth("admin"))
-        worker = svc.runtime.snapshots
-        await settle(worker)
-        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
-        await record_each(svc.runtime, households("BU03440101", 12, observed="2026-11-02"))
-        for _ in range(50):  # until a protection's rows are half stored, its events waiting
-            await worker.round()
-            waiting = worker._publishing  # noqa: SLF001 (the moment this test is about)
-            if waiting is not None and waiting.state.unstored:
-                break
-        else:
-            raise AssertionError("no protection's rows were stored over rounds")
-        r = await svc.client.put("/v1/areas/BU03440103", headers=auth("admin"), json={
-            "name": "BU03440103 (nieuw)", "statistics": []})
-        assert r.status_code == 200, r.text
-        await settle(worker)
-        keys = {key for key, _ in (await _events(svc, AREA_INDICATORS_UPDATED))[before:]}
-        async with svc.runtime.sessions() as session:
-            left = await session.scalar(select(func.count()).select_from(DirtyArea))
-    assert {"BU03440101", "WK034401", "GM0344", "NL00", "PA-test"} <= keys and left == 0
 
 
 async def test_a_large_publication_is_written_over_rounds_each_area_once(
