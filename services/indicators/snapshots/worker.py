@@ -3,7 +3,10 @@
 One round (`SnapshotWorker.round`): take the marks (buurt and month of every changed fact, or a
 change of the register) and the periods readers asked for; count what they touch again, a
 changed buurt only where the period is held in memory (`state.py`), whole otherwise; store the
-rows that changed (`store.py`), with their raw values at once. Protecting the public side again
+rows that changed (`store.py`), with their raw values at once. The current rolling period (what
+most readers read) counts its new marks at every round and stores them first; the other
+periods count the marks, and the marks are cleared, once every `OTHERS_INTERVAL_S` or as soon
+as the rolling period has nothing new. Protecting the public side again
 (seconds of CPU nationally) runs meanwhile in a thread (`Lane`); the round that takes a finished
 lane in stores the public cells it changed and, for the current rolling period, writes the
 `area-indicators-updated` events of the marks it covered (the publisher's digests keep
@@ -59,6 +62,9 @@ EVENTS_PER_ROUND = 1000
 # Rows of a protection's changed public cells built and stored per round (about 0.1 s of
 # work nationally): each round comes back soon to the new marks.
 ROWS_PER_ROUND = 500
+# How often the other periods count the marks (and a protection's rows are stored) while
+# the current rolling period has new marks to count at every round.
+OTHERS_INTERVAL_S = 0.5
 
 Mark = tuple[str, str, datetime]
 
@@ -143,6 +149,11 @@ class SnapshotWorker:
         # One protection at a time: they are CPU work, and the rounds need the other core.
         self._protecting = ThreadPoolExecutor(1, thread_name_prefix="snapshot-protection")
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
+        # The marks the first period has counted, not cleared yet (the others count them
+        # later), and for which first period.
+        self._counted: dict[tuple[str, str], datetime] = {}
+        self._counted_for = ""
+        self._others_at = -OTHERS_INTERVAL_S
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
@@ -160,6 +171,7 @@ class SnapshotWorker:
                 # What is held may be half updated (counts without their protection): the
                 # next round builds from the facts again; the marks are still there.
                 self._states.clear()
+                self._counted.clear()
                 self._drop_lanes(list(self._lanes))
                 raise
 
@@ -168,6 +180,8 @@ class SnapshotWorker:
         current = current_period(now)
         first = str(current)  # what most readers read: stored first, on its own
         loop = asyncio.get_running_loop()
+        if self._counted_for != first:
+            self._counted, self._counted_for = {}, first
         async with self._reads() as session:
             marks = await store.marks(session)
             asked = await store.requests(session)
@@ -177,14 +191,25 @@ class SnapshotWorker:
             whole.update(p for p in asked if p not in stored)
             if any(store.ALL in (code, month) for code, month, _ in marks):
                 self._states.clear()
+                self._counted.clear()
                 self._drop_lanes(list(self._lanes))
                 whole.update(stored)
+            # The first period counts the marks it has not counted yet, at every round. The
+            # others (and a protection's rows) count every mark, once every
+            # OTHERS_INTERVAL_S or when the first has nothing new: done at every round, their
+            # work made a new signal wait twice as long for the next round.
+            fresh = [m for m in marks if self._counted.get((m[0], m[1])) != m[2]]
+            others = (bool(whole) or not fresh
+                      or loop.time() - self._others_at >= OTHERS_INTERVAL_S)
             changed: dict[str, set[str]] = defaultdict(set)  # period -> buurten
-            for code, month, _ in marks:
-                if store.ALL not in (code, month):
-                    for period in stored - whole:
-                        if touches(parse_period(period), month):
-                            changed[period].add(code)
+            for code, month, at in marks:
+                if store.ALL in (code, month):
+                    continue
+                new = self._counted.get((code, month)) != at
+                for period in stored - whole:
+                    if (new if period == first else others) and touches(
+                            parse_period(period), month):
+                        changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
             # The dirty marks are read here, with the facts the round counts: a mark made
             # after this read waits for a later round (else its area would be published
@@ -223,11 +248,12 @@ class SnapshotWorker:
                 writes.append(await self._update(session, parse_period(period), now, buurten))
                 if period == first:  # what readers wait for: visible before the others
                     await self._store(writes, now)
+            self._counted.update({(code, month): at for code, month, at in fresh})
             # The public cells a finished protection changed: thousands of rows nationally,
             # after the marks' new counts (which readers wait for), not before them.
-            # A part of them per round (thousands at once held the next round back by a
+            # A part of them at a time (thousands at once held the next round back by a
             # second and more); the rest waits in `unstored` for the next rounds.
-            for held in unstored:
+            for held in unstored if others else ():
                 if self._states.get(str(held.period)) is held:  # not built anew meanwhile
                     part = set(sorted(held.unstored)[:ROWS_PER_ROUND])
                     writes.append(await self._rows(session, held, part, whole=False))
@@ -241,17 +267,9 @@ class SnapshotWorker:
         for period, held in self._states.items():
             if self._lane_due(period, held, loop.time()):
                 self._start_lane(period, held, loop.time(), [], now)
-        # Rows and the marks they cover in one short transaction: a round that fails
-        # before its end leaves the marks for the next one, which counts again.
-        last = list(writes)
-        async with self._sessions() as session, session.begin():
-            if not await try_exclusive(session, "indicators.snapshots"):
-                return False
-            await self._write(session, writes, now)
-            for period in asked:
-                await store.clear_request(session, period)
-            await store.clear_marks(session, marks)
-        self._committed(last)
+        if others:
+            await self._write_last(writes, asked, marks, now)
+            self._others_at = loop.time()
         publishing = self._publishing
         # Only after every row it changed (an event never says more than readers read), or
         # once its state is replaced by one built and stored whole.
@@ -259,6 +277,23 @@ class SnapshotWorker:
                                        or self._states.get(first) is not publishing.state):
             await self._publish_some(first, publishing, now)
         return True
+
+    async def _write_last(self, writes: list[Write], asked: list[str], marks: list[Mark],
+                          now: datetime) -> None:
+        """Rows and the marks they cover in one short transaction: a round that fails
+        before its end leaves the marks for the next one, which counts again."""
+        last = list(writes)
+        async with self._sessions() as session, session.begin():
+            if not await try_exclusive(session, "indicators.snapshots"):
+                raise TakenElsewhere
+            await self._write(session, writes, now)
+            for period in asked:
+                await store.clear_request(session, period)
+            await store.clear_marks(session, marks)
+        self._committed(last)
+        for code, month, at in marks:  # cleared: a mark made again is new
+            if self._counted.get((code, month)) == at:
+                del self._counted[(code, month)]
 
     async def _publish_some(self, period: str, lane: Lane, now: datetime) -> None:
         """Up to `EVENTS_PER_ROUND` of a done lane's events, after the rows they describe;

@@ -1,7 +1,9 @@
 """The snapshot worker's rounds: what a new signal waits for, and what waits for what.
 
-A protection's changed rows are stored a part at a time after the marks' own; its events go
-out after its last row.
+A round counts the current rolling period's new marks first and stores them at once; the
+other periods count the marks (and a protection's changed rows are stored, a part at a time)
+at most every `OTHERS_INTERVAL_S` while new marks keep coming; a protection's events go out
+after its last row.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from sqlalchemy import func, select
 
 from services.indicators.computation import definitions
 from services.indicators.models import DirtyArea, Outbox, SnapshotArea
+from services.indicators.snapshots import store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
 from services.indicators.tests.helpers import (
     households,
     record_each,
+    recorded,
     small_register,
+    value,
 )
 from shared.contracts.indicators import AREA_INDICATORS_UPDATED, AreaIndicatorsUpdated
+from shared.db import utcnow
+from tests.helpers import eventually
 
 
 async def _event_keys(svc) -> list[str]:
@@ -26,6 +33,51 @@ async def _event_keys(svc) -> list[str]:
         return list((await session.scalars(
             select(Outbox.key).where(Outbox.type == AREA_INDICATORS_UPDATED.type)
             .order_by(Outbox.id))).all())
+
+
+async def test_the_rolling_period_counts_new_marks_at_once_the_others_after(
+        indicators, auth, monkeypatch):
+    """What readers read most (the current rolling period) counts a new mark in the next
+    round; the current month counts it once the rolling period has nothing new to count
+    (or `OTHERS_INTERVAL_S` after it last did, under constant intake), and only then are
+    the marks cleared."""
+    monkeypatch.setattr(snapshot_worker, "OTHERS_INTERVAL_S", 3600)
+    admin = auth("admin")
+    today = utcnow()
+    month, observed = f"month:{today:%Y-%m}", f"{today:%Y-%m}-01"
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, admin)
+        worker = svc.runtime.snapshots
+        await settle(worker)
+
+        async def signals(period: str | None = None) -> float:
+            r = await svc.client.get("/v1/areas/BU03440101/indicators", headers=admin,
+                                     params={"period": period} if period else None)
+            assert r.status_code == 200, r.text
+            return value(r.json(), "signals")["value"]
+
+        async def signals_are(expected: float, period: str | None = None) -> None:
+            async def seen() -> bool:
+                return await signals(period) == expected
+
+            await eventually(seen)
+
+        async def marks() -> int:
+            async with svc.runtime.sessions() as session:
+                return len(await store.marks(session))
+
+        await record_each(svc.runtime, households("BU03440101", 3, observed=observed))
+        await worker.round()
+        await signals_are(3.0)
+        assert await signals(month) == 0 and await marks() == 1
+        # The same buurt and month marked again: new to the rolling period, counted again.
+        await record_each(svc.runtime, [recorded("BU03440101", "hh-later", observed=observed)])
+        await worker.round()
+        await signals_are(4.0)
+        assert await signals(month) == 0 and await marks() == 1
+        await worker.round()  # nothing new: the other periods count every mark
+        await signals_are(4.0, month)
+        assert await marks() == 0
 
 
 async def test_a_protections_rows_are_stored_over_rounds_and_then_its_events(
