@@ -12,13 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.indicators.demo_data import (
-    SYNTHETIC_MAP_SOURCE,
-    DemoArea,
-    DemoDataset,
-    generate_demo,
-    synthetic_outlines,
-)
+from services.indicators.demo_data import DemoArea, DemoDataset, generate_demo
+from services.indicators.demo_maps import SYNTHETIC_MAP_SOURCE, synthetic_outlines
 from services.indicators.maps.service import store_outlines
 from services.indicators.models import Area
 from services.indicators.register import repository as repo

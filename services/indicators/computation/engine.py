@@ -36,10 +36,10 @@ from services.indicators.computation.periods import Period
 from services.indicators.disclosure import (
     DisclosedValue,
     disclose_difference,
-    disclose_groups,
     disclose_rate_of,
     disclose_share,
 )
+from services.indicators.suppression import disclose_groups
 from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level
 
 COUNT_IDS = (d.SIGNALS, d.SIGNALLED_HOUSEHOLDS, d.ACUTE_ESCALATIONS)

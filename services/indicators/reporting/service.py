@@ -8,7 +8,6 @@ from services.indicators.composite import METHOD_VERSION, Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Cell, Computation
 from services.indicators.computation.periods import Period
-from services.indicators.disclosure import disclose_hierarchy
 from services.indicators.reporting.schemas import (
     AreaIndicatorsOut,
     AreaSignalCounts,
@@ -24,6 +23,7 @@ from services.indicators.reporting.schemas import (
     VulnerabilityIndexOut,
 )
 from services.indicators.snapshots.reader import StoredArea
+from services.indicators.suppression import disclose_hierarchy
 from shared.areacodes import AreaLevel
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest, NotFound

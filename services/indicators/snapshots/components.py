@@ -28,7 +28,8 @@ from services.indicators.computation.engine import (
     count_cells,
     disclose_counts,
 )
-from services.indicators.disclosure import DisclosedValue, disclose_groups, is_small_count
+from services.indicators.disclosure import DisclosedValue, is_small_count
+from services.indicators.suppression import disclose_groups
 from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level
 
 PublicCounts = dict[str, dict[str, DisclosedValue]]

@@ -17,11 +17,11 @@ from services.indicators.disclosure import (
     SuppressionReason,
     disclose_count,
     disclose_difference,
-    disclose_groups,
     disclose_rate_of,
     disclose_share,
 )
-from services.indicators.disclosure import disclose_hierarchy as _disclose_hierarchy
+from services.indicators.suppression import disclose_groups
+from services.indicators.suppression import disclose_hierarchy as _disclose_hierarchy
 
 SMALL = SuppressionReason.SMALL_COUNT
 SECONDARY = SuppressionReason.SECONDARY

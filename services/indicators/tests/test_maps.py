@@ -16,7 +16,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from services.indicators.demo_data import generate_demo, synthetic_outlines
+from services.indicators.demo_data import generate_demo
+from services.indicators.demo_maps import synthetic_outlines
 from services.indicators.maps.geometries import (
     MAX_GEOMETRY_BYTES,
     BadFeatures,
