@@ -1,6 +1,6 @@
 """Consent per purpose, its withdrawal and objections, recorded with time and actor.
 
-A withdrawal also withdraws the referrals made for that purpose (referrals/service.py): each
+A withdrawal also withdraws the referrals made for that purpose (referrals/steps.py): each
 gets `withdrawnAt` (its partner's access ends at once), a history entry and a
 `referral-withdrawn` event, and a signal left `referred` without another open referral goes
 back to `triaged`.
@@ -29,7 +29,7 @@ from services.signals.covenants.need_to_know import objectable
 from services.signals.covenants.registry import LegalBasis, Purpose, load_covenants
 from services.signals.crypto.fields import FieldCipher
 from services.signals.models import ConsentRecord, Signal
-from services.signals.referrals import service as referrals
+from services.signals.referrals import steps as referrals
 from services.signals.referrals.lifecycle import ResidentWithdrawalReason
 from shared.auth import Forbidden, Principal, Role
 from shared.db import utcnow
@@ -111,7 +111,7 @@ async def _withdraw_referrals(
     session: AsyncSession, signal: Signal, principal: Principal, purpose: str, now: datetime,
     source: str, cipher: FieldCipher, *, reason: ResidentWithdrawalReason,
 ) -> list[uuid.UUID]:
-    """Withdraw the signal's referrals for `purpose` (referrals/service.py: each a history
+    """Withdraw the signal's referrals for `purpose` (referrals/steps.py: each a history
     entry and a `referral-withdrawn` event; a referred signal left without an open referral
     goes back to triaged)."""
     return await referrals.withdraw_for_resident(

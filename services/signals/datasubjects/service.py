@@ -20,7 +20,7 @@ from services.signals.datasubjects.schemas import (
 )
 from services.signals.models import Outbox
 from services.signals.referrals import repository as referrals
-from services.signals.referrals.service import NOTE_FIELD, open_note
+from services.signals.referrals.steps import NOTE_FIELD, open_note
 from services.signals.retention.purge import forget, strip_personal_data
 from services.signals.webhooks import events as webhook_events
 from shared.auth import Principal, Role

@@ -24,7 +24,7 @@ from services.signals.dependencies import (
     SettingsDep,
     SignalId,
 )
-from services.signals.referrals import repository, service, views
+from services.signals.referrals import repository, service, steps, views
 from services.signals.referrals.schemas import (
     HandBackCreate,
     OutcomeCreate,
@@ -111,8 +111,8 @@ async def get_referral(
     return await service.partner_view(session, *found, principal, crypto, _grace(settings))
 
 
-def _actor(principal: Principal, settings: Settings, crypto: Crypto) -> service.Actor:
-    return service.Actor(principal, settings.cloudevents_source(), crypto.cipher)
+def _actor(principal: Principal, settings: Settings, crypto: Crypto) -> steps.Actor:
+    return steps.Actor(principal, settings.cloudevents_source(), crypto.cipher)
 
 
 @router.post("/referrals/{referralId}/acceptance", response_model=PartnerReferral,
@@ -124,7 +124,7 @@ async def accept_referral(
     """Take the referral on (status `accepted`, in behandeling); again is a replay, after it
     ended a 409 naming its status."""
     referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
-    await service.accept(session, referral, signal, _actor(principal, settings, crypto))
+    await steps.accept(session, referral, signal, _actor(principal, settings, crypto))
     return await service.partner_view(session, referral, signal, principal, None,
                                       _grace(settings))
 
@@ -139,7 +139,7 @@ async def record_outcome(
     """Report how the referral ended (a fixed code, optionally a short note for the reporter
     and a follow-up date; the same again is a replay)."""
     referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
-    await service.record_outcome(session, referral, signal, body,
+    await steps.record_outcome(session, referral, signal, body,
                                  _actor(principal, settings, crypto))
     seen = await service.partner_view(session, referral, signal, principal, None,
                                       _grace(settings))
@@ -157,7 +157,7 @@ async def hand_back_referral(
     """Give the referral back to the reporting corporation with a reason (your access to its
     personal data ends at once)."""
     referral, signal = await service.for_partner_team(session, referral_id, principal, crypto)
-    await service.hand_back(session, referral, signal, body, _actor(principal, settings, crypto))
+    await steps.hand_back(session, referral, signal, body, _actor(principal, settings, crypto))
     return await service.partner_view(session, referral, signal, principal, None,
                                       _grace(settings))
 
@@ -186,5 +186,5 @@ async def withdraw_referral(
     """Take a referral back from the partner with a reason (its access ends at once)."""
     signal = await own_signal(session, signal_id, principal.organisation)
     referral = await service.for_coordinator(session, signal, referral_id)
-    await service.withdraw(session, referral, signal, body, _actor(principal, settings, crypto))
+    await steps.withdraw(session, referral, signal, body, _actor(principal, settings, crypto))
     return views.referral(referral)
