@@ -49,6 +49,12 @@ class Period:
     def shifted(self, months: int) -> Period:
         return Period(self.kind, month_label(month_index(self.last_month) + months))
 
+    def counts(self, month: str) -> bool:
+        """Whether facts of `month` count in the period: in it, in its previous period (the
+        trend) or in the 12 months of its stacking window."""
+        stack = Period("rolling-12m", self.last_month)
+        return min(self.previous().first_month, stack.first_month) <= month <= self.last_month
+
     def final_at(self, grace_days: int) -> datetime:
         """When the period becomes final: `grace_days` after its last month ended. From then
         on its public figures count only the facts recorded before this instant."""

@@ -4,6 +4,7 @@ sequence numbers and generations)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
     from services.indicators.snapshots.state import AreaRow
 
 ALL = "*"  # the code and month of a mark for a change of the register
+
+
+@dataclass
+class Write:
+    """A period's rows to store (with `whole`, all of them) and its index when it changed."""
+
+    period: str
+    rows: list[AreaRow]
+    whole: bool
+    index_json: bytes | None
+    data_until: datetime | None
+    codes: set[str] = field(default_factory=set)  # whose rows these are, changed or not
 
 
 async def mark(session: AsyncSession, code: str, month: str) -> None:

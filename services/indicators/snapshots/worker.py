@@ -1,17 +1,15 @@
 """The snapshot worker: keeps every stored period's indicators up to date from the marks.
 
-One round (`SnapshotWorker.round`): take the marks (buurt and month of every changed fact, or a
-change of the register) and the periods readers asked for; count what they touch again, a
-changed buurt only where the period is held in memory (`state.py`), whole otherwise; store the
-rows that changed (`store.py`), with their raw values at once. The current rolling period (what
-most readers read) counts its new marks at every round and stores them first; the other
-periods count the marks, and the marks are cleared, once every `OTHERS_INTERVAL_S` or as soon
-as the rolling period has nothing new. Protecting the public side again
-(seconds of CPU nationally) runs meanwhile in a thread (`Lane`); the round that takes a finished
-lane in stores the public cells it changed and, for the current rolling period, writes the
-`area-indicators-updated` events of the marks it covered (the publisher's digests keep
-unchanged areas quiet). A round's last rows, events and the marks they cover are written in
-one transaction.
+A round (`SnapshotWorker.round`) takes the marks (buurt and month of every changed fact, or a
+change of the register) and the periods readers asked for, counts what they touch again (only
+the changed buurten where the period is held in memory, `state.py`; else the whole period) and
+stores the rows that changed (`store.py`), raw values at once. The current rolling period,
+which most readers read, counts its new marks at every round and stores them first; the other
+periods count every mark, and the marks are cleared, once every `OTHERS_INTERVAL_S` or when
+the rolling period has nothing new. Protecting the public side again (seconds of CPU
+nationally) runs meanwhile in a thread (`Lane`); the rows whose public cells it changed are
+stored a part per round, then the `area-indicators-updated` events of the marks it covered
+(the publisher's digests keep unchanged areas quiet).
 
 Stored are always the current rolling period and the current month, so every month is stored
 from the time it is current on; other periods (months before the first start, other rolling
@@ -50,7 +48,8 @@ from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
 from services.indicators.publication.service import AreaEvent, prepare_events, write_events
 from services.indicators.snapshots import store
-from services.indicators.snapshots.state import AreaRow, PeriodState
+from services.indicators.snapshots.state import PeriodState
+from services.indicators.snapshots.store import Write
 from shared.db import try_exclusive, utcnow
 from shared.fastpath import freeze_held_objects
 from shared.periodic import PeriodicTask
@@ -69,28 +68,8 @@ OTHERS_INTERVAL_S = 0.5
 Mark = tuple[str, str, datetime]
 
 
-def touches(period: Period, month: str) -> bool:
-    """Whether facts of `month` count in `period`: in it, in its previous period (the trend)
-    or in the 12 months of its stacking window."""
-    stack = Period("rolling-12m", period.last_month)
-    first = min(period.previous().first_month, stack.first_month)
-    return first <= month <= period.last_month
-
-
 class TakenElsewhere(Exception):
     """Another worker holds the write lock (PostgreSQL's advisory lock)."""
-
-
-@dataclass
-class Write:
-    """A period's rows to store (with `whole`, all of them) and its index when it changed."""
-
-    period: str
-    rows: list[AreaRow]
-    whole: bool
-    index_json: bytes | None
-    data_until: datetime | None
-    codes: set[str] = field(default_factory=set)  # whose rows these are, changed or not
 
 
 @dataclass
@@ -109,14 +88,11 @@ class Lane:
 class SnapshotWorker:
     """Rounds of snapshot updates; holds up to `held` periods in memory.
 
-    Two speeds. A round counts the marked buurten and stores their raw values at once (reads
-    on SQLite in plain transactions, which neither wait for nor block the service's writers;
-    writes in short transactions). Protecting the public side again (`components.py`, up to
-    seconds nationally) runs meanwhile in a thread of its own (`Lane`), on the counts as they
-    were when it started; the round after it is done stores the public cells it changed, and
-    that round and the next ones write the events of the marks it covered, a part each.
-    Until then an area keeps the public cells of its last protection: every published cell
-    is always one protection's outcome.
+    Two speeds: raw values at every round (reads on SQLite in plain transactions, which
+    neither wait for nor block the service's writers; writes in short ones), public cells
+    when a protection (`components.py`) done in a thread on the counts of its start is taken
+    in. Until then an area keeps the cells of its last protection: every published cell is
+    always one protection's outcome.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
@@ -207,8 +183,8 @@ class SnapshotWorker:
                     continue
                 new = self._counted.get((code, month)) != at
                 for period in stored - whole:
-                    if (new if period == first else others) and touches(
-                            parse_period(period), month):
+                    if (new if period == first else others) and parse_period(
+                            period).counts(month):
                         changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
             # The dirty marks are read here, with the facts the round counts: a mark made
