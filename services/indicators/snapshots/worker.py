@@ -174,6 +174,9 @@ class SnapshotWorker:
             # others (and a protection's rows) count every mark, once every
             # OTHERS_INTERVAL_S or when the first has nothing new: done at every round, their
             # work made a new signal wait twice as long for the next round.
+            # (What another worker cleared is forgotten here too.)
+            self._counted = {(c, m): at for c, m, at in marks
+                             if self._counted.get((c, m)) == at}
             fresh = [m for m in marks if self._counted.get((m[0], m[1])) != m[2]]
             others = (bool(whole) or not fresh
                       or loop.time() - self._others_at >= OTHERS_INTERVAL_S)
@@ -267,9 +270,6 @@ class SnapshotWorker:
                 await store.clear_request(session, period)
             await store.clear_marks(session, marks)
         self._committed(last)
-        for code, month, at in marks:  # cleared: a mark made again is new
-            if self._counted.get((code, month)) == at:
-                del self._counted[(code, month)]
 
     async def _publish_some(self, period: str, lane: Lane, now: datetime) -> None:
         """Up to `EVENTS_PER_ROUND` of a done lane's events, after the rows they describe;
