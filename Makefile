@@ -74,4 +74,4 @@ replay-dlq: $(STAMP)  ## make replay-dlq TOPIC=signals.v1: put dead letters back
 	$(PY) -m tools.replay "$(TOPIC)"
 
 validate-deploy: $(STAMP)  ## Kubernetes and compose files against their schemas
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_deploy.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_deploy.py tests/test_deploy_secrets.py
