@@ -21,13 +21,13 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
 from services.indicators.cellkey import perturb
-from services.indicators.computation.engine import (
-    SignalCounts,
+from services.indicators.computation.cells import (
     cell_groups,
     changed_cells,
     count_cells,
     disclose_counts,
 )
+from services.indicators.computation.engine import SignalCounts
 from services.indicators.disclosure import DisclosedValue, is_small_count
 from services.indicators.suppression import disclose_groups
 from shared.areacodes import NATIONAL_CODE, AreaLevel, area_level

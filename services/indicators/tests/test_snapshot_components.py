@@ -6,11 +6,8 @@ import random
 
 import pytest
 
-from services.indicators.computation.engine import (
-    SignalCounts,
-    disclose_counts,
-    roll_up,
-)
+from services.indicators.computation.cells import disclose_counts
+from services.indicators.computation.engine import SignalCounts, roll_up
 from services.indicators.disclosure import DisclosedValue
 from services.indicators.snapshots.components import Components, Protection, changed_cells
 
