@@ -4,9 +4,10 @@ A full build loads every buurt's counts with the GROUP BY queries of a computati
 (`update`) loads the changed buurten's counts only, moves every total holding them by the
 difference and derives their raw values; the public side's changes wait in `pending` until a
 protection (`protect_pending`, off the event loop) has protected their components again
-(`components.py`) and `protected` takes its outcome in. The buurten's vulnerability index is
-derived now and then from every buurt's published values (`reindex`). What came out is held
-as the rows the store keeps (`row`): readers read those, never this.
+(`components.py`) and `protected` / `take_protected` take its outcome in (a part at a
+time). The buurten's vulnerability index is derived now and then from every buurt's published
+values (`reindex`). What came out is held as the rows the store keeps (`row`): readers read
+those, never this.
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ class PeriodState:
 
     def protect_pending(self) -> Callable[[], None] | None:
         """The protection of the public side's pending changes, to run off the event loop
-        (None: nothing pending); `protected` takes its outcome in afterwards.
+        (None: nothing pending); `protected` and `take_protected` take its outcome in
+        afterwards.
 
         It protects the counts as they are now: a shallow copy, since an update replaces
         the counts it changes, never changes them in place.
@@ -209,20 +211,22 @@ class PeriodState:
         assert protection is not None
         return lambda: protection.update(counts, changes)
 
-    def protected(self) -> set[str]:
-        """Take in what `protect_pending` protected; returns the codes of the areas whose
-        public cells changed (the national relation may change areas far from the
-        changes)."""
+    def protected(self) -> list[str]:
+        """The codes of the areas whose public cells what `protect_pending` protected
+        changed (the national relation may change areas far from the changes);
+        `take_protected` takes them in."""
         assert self.public.protection is not None
-        cells = self.public.protection.cells
         results = self.public.results
-        codes = [code for code, now in cells.items()
-                 if code not in results or (now is not (old := results[code].public_counts)
-                                            and now != old)]
-        self._derive(self.public, codes, cells)
+        return [code for code, now in self.public.protection.cells.items()
+                if code not in results or (now is not (old := results[code].public_counts)
+                                           and now != old)]
+
+    def take_protected(self, codes: Collection[str]) -> None:
+        """The results of `codes` (some of `protected`'s) with their new public cells."""
+        assert self.public.protection is not None
+        self._derive(self.public, codes, self.public.protection.cells)
         if codes:
             self.index_stale = True
-        return set(codes)
 
     def _derive(self, side: Side, codes: Collection[str],
                 cells: Mapping[str, Mapping[str, DisclosedValue]] | None) -> None:

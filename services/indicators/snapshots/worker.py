@@ -336,6 +336,11 @@ class SnapshotWorker:
             with worker_span(self.tracer, "protect indicators"):
                 await loop.run_in_executor(self._protecting, job)
         codes = state.protected()
+        # A part at a time, with a turn of the loop between: thousands of areas at once
+        # held the rounds (and a new signal's count) back by up to 0.2 s.
+        for start in range(0, len(codes), ROWS_PER_ROUND):
+            state.take_protected(codes[start:start + ROWS_PER_ROUND])
+            await asyncio.sleep(0)
         self._freeze()
         if reindex:
             # Derived from the results as they are now (a copy: rounds go on meanwhile).
@@ -347,7 +352,7 @@ class SnapshotWorker:
             lane.events = await loop.run_in_executor(
                 self._protecting, prepare_events, state.computation(),
                 [code for code, _ in lane.marks], state.register.members, now, self._source)
-        return codes
+        return set(codes)
 
     async def _store(self, writes: list[Write], now: datetime) -> None:
         """Store what `writes` holds, in a short transaction of its own, and empty it."""
