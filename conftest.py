@@ -21,7 +21,7 @@ from shared.settings import ServiceSettings
 from tests.apps import serve
 from tests.pgserver import DEFAULT_ADMIN_DSN
 from tools import registry
-from tools.broker import EmbeddedBroker, embedded_broker
+from tools.broker import QUICK_GROUPS, EmbeddedBroker, embedded_broker
 from tools.devtoken import ensure_key_pair, mint
 from tools.migrate import upgrade
 
@@ -175,11 +175,7 @@ def service_settings(
         values: dict[str, Any] = {
             "database_url": url,
             "kafka_bootstrap_servers": broker.bootstrap_servers,
-            # The embedded broker answers a consumer's first JoinGroup after half the session
-            # timeout: 1 s a consumer start instead of 3. Heartbeats every 400 ms still give
-            # a busy test five chances before the member is dropped.
-            "kafka_session_timeout_ms": 2000,
-            "kafka_heartbeat_interval_ms": 400,
+            **QUICK_GROUPS,
             "auth_public_key_file": str(key_dir / "issuer-public.pem"),
             "relay_poll_interval_s": 0.05,
             "rate_limit_per_second": 0,

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from shared.db import create_engine
 from shared.tests import testapp
 from tests.apps import serve
-from tools.broker import EmbeddedBroker
+from tools.broker import QUICK_GROUPS, EmbeddedBroker
 
 
 def note(area: str = "BU03630001", count: int = 1) -> dict[str, Any]:
@@ -41,9 +41,7 @@ def testsvc_settings(tmp_path: Path, broker: EmbeddedBroker, key_dir: Path
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'testsvc.db'}",
             "kafka_bootstrap_servers": broker.bootstrap_servers,
-            # As the services' tests (root conftest): the broker answers a first JoinGroup
-            # after half the session timeout.
-            "kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 400,
+            **QUICK_GROUPS,
             "auth_public_key_file": str(key_dir / "issuer-public.pem"),
             "relay_poll_interval_s": 0.05, "log_json": False, "log_level": "WARNING",
             "rate_limit_per_second": 0,
