@@ -185,7 +185,6 @@ class EventConsumer(PeriodicTask):
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_records=500,
-            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
             # Notice re-created topics soon (a broker that lost its data, a new cluster).
             metadata_max_age_ms=5000,
         )

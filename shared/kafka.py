@@ -74,7 +74,9 @@ def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 def new_consumer(settings: ServiceSettings, *topics: str, **options: Any) -> AIOKafkaConsumer:
-    """A consumer of `topics` with the caller's `options` (not started)."""
+    """A consumer of `topics` with the caller's `options` (not started); the broker holds
+    its empty fetches for `kafka_fetch_max_wait_ms`."""
+    options.setdefault("fetch_max_wait_ms", settings.kafka_fetch_max_wait_ms)
     return AIOKafkaConsumer(*topics, **client_options(settings), **options)
 
 
