@@ -181,13 +181,13 @@ class SnapshotWorker:
             others = (bool(whole) or not fresh
                       or loop.time() - self._others_at >= OTHERS_INTERVAL_S)
             changed: dict[str, set[str]] = defaultdict(set)  # period -> buurten
+            updated = {period: parse_period(period) for period in stored - whole}
             for code, month, at in marks:
                 if store.ALL in (code, month):
                     continue
                 new = self._counted.get((code, month)) != at
-                for period in stored - whole:
-                    if (new if period == first else others) and parse_period(
-                            period).counts(month):
+                for period, parsed in updated.items():
+                    if (new if period == first else others) and parsed.counts(month):
                         changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
             # The dirty marks are read here, with the facts the round counts: a mark made
