@@ -7,11 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from services.indicators.models import Outbox
 from services.indicators.snapshots.worker import SnapshotWorker, settle
 from services.indicators.stream import service as stream
 from shared.contracts.signals import SignalRecorded
+from shared.events import EventType
 
 
 def recorded(area: str, household: str, category: str = "rent-arrears",
@@ -71,3 +75,11 @@ def households(area: str, n: int, **kw: Any) -> list[SignalRecorded]:
 
 def value(body: dict[str, Any], indicator: str) -> dict[str, Any]:
     return next(v for v in body["values"] if v["indicatorId"] == indicator)
+
+
+async def outbox_events(svc: Any, event_type: EventType[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key, data) of every event of a type in the service's outbox, in the order written."""
+    async with svc.runtime.sessions() as session:
+        rows = (await session.scalars(
+            select(Outbox).where(Outbox.type == event_type.type).order_by(Outbox.id))).all()
+    return [(row.key, orjson.loads(row.data)) for row in rows]

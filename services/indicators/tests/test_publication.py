@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
-from typing import Any
 
 import orjson
 from sqlalchemy import func, select, text
@@ -19,6 +18,7 @@ from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
+    outbox_events,
     record_all,
     record_each,
     settle_through_refusals,
@@ -36,13 +36,6 @@ from tests.helpers import eventually
 INTERNAL = 1  # OTLP SpanKind
 
 
-async def _events(svc, event_type) -> list[tuple[str, dict[str, Any]]]:
-    async with svc.runtime.sessions() as session:
-        rows = (await session.scalars(
-            select(Outbox).where(Outbox.type == event_type.type).order_by(Outbox.id))).all()
-    return [(row.key, orjson.loads(row.data)) for row in rows]
-
-
 async def _tick(svc) -> int:
     async with svc.runtime.sessions() as session, session.begin():
         return await publish_dirty(session, "urn:test")
@@ -52,11 +45,11 @@ async def test_one_event_per_changed_area_with_public_values_only(indicators, au
     async with indicators() as svc:
         await small_register(svc.client, auth("admin"))
         await _tick(svc)  # what the register itself changed
-        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        before = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
         await record_all(svc.runtime, households("BU03440101", 12, observed="2026-11-02")
                          + households("BU03440102", 3, observed="2026-11-02"))
         assert await _tick(svc) > 0
-        events = (await _events(svc, AREA_INDICATORS_UPDATED))[before:]
+        events = (await outbox_events(svc, AREA_INDICATORS_UPDATED))[before:]
         keys = [key for key, _ in events]
         assert len(keys) == len(set(keys))  # 15 signals, one event per area
         assert {"BU03440101", "BU03440102", "WK034401", "GM0344", "NL00", "PA-test"} <= set(keys)
@@ -82,7 +75,7 @@ async def test_the_background_publisher_debounces_per_area(indicators, auth):
     async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0.3) as svc:
         await small_register(svc.client, auth("admin"))
         await asyncio.sleep(0.5)
-        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        before = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
         started = asyncio.get_running_loop().time()
         for signal in households("BU03440201", 10, observed="2026-11-02"):
             await record_all(svc.runtime, [signal])  # one transaction each, 30 ms apart
@@ -93,7 +86,7 @@ async def test_the_background_publisher_debounces_per_area(indicators, auth):
         expected = perturb(10, key)
 
         async def published():
-            events = (await _events(svc, AREA_INDICATORS_UPDATED))[before:]
+            events = (await outbox_events(svc, AREA_INDICATORS_UPDATED))[before:]
             mine = [AreaIndicatorsUpdated.model_validate(d) for k, d in events
                     if k == "BU03440201"]
             last = mine[-1] if mine else None
@@ -119,7 +112,7 @@ async def test_a_snapshot_is_published_in_parts_under_a_mebibyte(indicators, aut
         assert r.status_code == 202, r.text
         accepted = r.json()
         assert accepted["parts"] == math.ceil(accepted["areas"] / 3)
-        parts = await _events(svc, INDICATOR_SNAPSHOT_PUBLISHED)
+        parts = await outbox_events(svc, INDICATOR_SNAPSHOT_PUBLISHED)
         assert len(parts) == accepted["parts"]
         assert {d["part"] for _, d in parts} == set(range(1, accepted["parts"] + 1))
         assert all(len(orjson.dumps(d)) < 1_048_576 for _, d in parts)
@@ -139,7 +132,7 @@ async def test_erasing_the_last_signal_of_a_buurt_publishes_zeros(indicators):
                 erased_at=signal.recorded_at))
         await _tick(svc)
         mine = [AreaIndicatorsUpdated.model_validate(d)
-                for k, d in await _events(svc, AREA_INDICATORS_UPDATED) if k == "BU05990101"]
+                for k, d in await outbox_events(svc, AREA_INDICATORS_UPDATED) if k == "BU05990101"]
         assert len(mine) == 2
         first, last = ({v.indicator_id: v for v in m.values} for m in mine)
         assert first["signals"].reason == "small-count"
@@ -161,7 +154,7 @@ async def test_two_replicas_ticking_at_once_publish_each_change_once(indicators,
                     await second.execute(text("SET LOCAL lock_timeout = '2s'"))
                     assert await publish_dirty(second, "urn:test") == 0  # taken: skipped
         assert await _tick(svc) == 0  # and afterwards nothing is left to publish twice
-        keys = [key for key, _ in await _events(svc, AREA_INDICATORS_UPDATED)]
+        keys = [key for key, _ in await outbox_events(svc, AREA_INDICATORS_UPDATED)]
         assert len(keys) == len(set(keys))
 
 
@@ -213,12 +206,12 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
                           snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
         await settle(svc.runtime.snapshots)  # what the register itself changed
-        before = len(await _events(svc, AREA_INDICATORS_UPDATED))
+        before = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
         monkeypatch.setattr(snapshot_worker, "write_events", flaky)
         await record_each(svc.runtime, [*households("BU03440101", 12, observed="2026-11-02"),
                                         *households("BU03440201", 14, observed="2026-11-02")])
         await settle_through_refusals(svc.runtime.snapshots)
-        keys = [key for key, _ in (await _events(svc, AREA_INDICATORS_UPDATED))[before:]]
+        keys = [key for key, _ in (await outbox_events(svc, AREA_INDICATORS_UPDATED))[before:]]
         async with svc.runtime.sessions() as session:
             left = await session.scalar(select(func.count()).select_from(DirtyArea))
     assert {"BU03440101", "BU03440102", "BU03440201", "WK034401", "WK034402", "GM0344",

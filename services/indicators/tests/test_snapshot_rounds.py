@@ -12,12 +12,13 @@ import orjson
 from sqlalchemy import func, select
 
 from services.indicators.computation import definitions
-from services.indicators.models import DirtyArea, Outbox, SnapshotArea
+from services.indicators.models import DirtyArea, SnapshotArea
 from services.indicators.snapshots import store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
 from services.indicators.tests.helpers import (
     households,
+    outbox_events,
     record_each,
     recorded,
     small_register,
@@ -26,13 +27,6 @@ from services.indicators.tests.helpers import (
 from shared.contracts.indicators import AREA_INDICATORS_UPDATED, AreaIndicatorsUpdated
 from shared.db import utcnow
 from tests.helpers import eventually
-
-
-async def _event_keys(svc) -> list[str]:
-    async with svc.runtime.sessions() as session:
-        return list((await session.scalars(
-            select(Outbox.key).where(Outbox.type == AREA_INDICATORS_UPDATED.type)
-            .order_by(Outbox.id))).all())
 
 
 async def test_the_rolling_period_counts_new_marks_at_once_the_others_after(
@@ -137,7 +131,7 @@ async def test_events_waiting_for_their_rows_are_written_when_the_period_is_buil
         await small_register(svc.client, auth("admin"))
         worker = svc.runtime.snapshots
         await settle(worker)
-        before = len(await _event_keys(svc))
+        before = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
         await record_each(svc.runtime, households("BU03440101", 12, observed="2026-11-02"))
         for _ in range(50):  # until a protection's rows are half stored, its events waiting
             await worker.round()
@@ -150,7 +144,7 @@ async def test_events_waiting_for_their_rows_are_written_when_the_period_is_buil
             "name": "BU03440103 (nieuw)", "statistics": []})
         assert r.status_code == 200, r.text
         await settle(worker)
-        keys = set((await _event_keys(svc))[before:])
+        keys = {key for key, _ in (await outbox_events(svc, AREA_INDICATORS_UPDATED))[before:]}
         async with svc.runtime.sessions() as session:
             left = await session.scalar(select(func.count()).select_from(DirtyArea))
     assert {"BU03440101", "WK034401", "GM0344", "NL00", "PA-test"} <= keys and left == 0
