@@ -66,12 +66,15 @@ def dev_stack_environment(tmp_path: Path, kafka_port: int) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize(("first", "second", "to_group"), [
-    (signal.SIGINT, signal.SIGINT, False),  # Ctrl-C, and Ctrl-C again while it stops
-    (signal.SIGINT, signal.SIGTERM, True),  # Ctrl-C, then a SIGTERM to the process group
-], ids=["ctrl-c-twice", "sigterm-to-group-while-stopping"])
+@pytest.mark.parametrize(("first", "second", "to_group", "at_once"), [
+    (signal.SIGINT, signal.SIGINT, False, False),  # Ctrl-C, and Ctrl-C again while it stops
+    (signal.SIGINT, signal.SIGTERM, True, False),  # Ctrl-C, then a SIGTERM to the group
+    # Two stop signals at once (make passes a SIGTERM to its group on to its child; a
+    # terminal closing): the second came before the stop was under way and cut it short.
+    (signal.SIGTERM, signal.SIGHUP, False, True),
+], ids=["ctrl-c-twice", "sigterm-to-group-while-stopping", "sigterm-twice-at-once"])
 def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
-        tmp_path, first, second, to_group):
+        tmp_path, first, second, to_group, at_once):
     kafka_port = free_port()
     stack = subprocess.Popen(
         [sys.executable, "-m", "tools.devstack"], cwd=ROOT, text=True,
@@ -87,7 +90,8 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
         assert len(brokers) == 1 and len(services) == 4, started  # three APIs, the console
 
         os.kill(stack.pid, first)
-        read_until(stack, "stopping the services", timeout_s=10)
+        if not at_once:
+            read_until(stack, "stopping the services", timeout_s=10)
         if to_group:
             os.killpg(stack.pid, second)
         else:

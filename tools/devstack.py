@@ -64,14 +64,8 @@ DEV_CONFIGURATION = {"DDK_SIGNALS_WEBHOOK_ALLOW_LOOPBACK": "true"}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
     VAR.mkdir(exist_ok=True)
     ensure_key_pair()
     platform = ServiceSettings()
@@ -87,15 +81,24 @@ def main() -> int:
     os.environ.setdefault("DDK_CONSOLE_DEV_SIGNIN_KEY_FILE",
                           str(VAR / "keys" / "issuer-private.pem"))
 
-    def stop() -> None:
-        def hurry(_signum: int, _frame: FrameType | None) -> None:
-            say("stopping harder: killing the services")
-            for p in processes:
-                if p.poll() is None:
-                    p.kill()
+    def hurry(_signum: int, _frame: FrameType | None) -> None:
+        say("stopping harder: killing the services")
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
 
-        # Another Ctrl-C or a SIGTERM while stopping hurries the stop instead of cutting it
-        # short: whatever happens, the broker is stopped last.
+    def interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
+        # From the first stop signal on, another one hurries the stop instead of cutting it
+        # short (whatever happens, the broker is stopped last). Set here, not when the stop
+        # begins: a second signal can come before that (make passes its group's on).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, hurry)
+        raise KeyboardInterrupt
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, interrupt)
+
+    def stop() -> None:
         for signum in STOP_SIGNALS:
             signal.signal(signum, hurry)
         say("stopping the services, then the broker")
