@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +18,7 @@ from services.indicators.snapshots.reader import SnapshotReader
 from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
 from services.indicators.stream.handlers import ROUTES
 from services.indicators.stream.record_keys import fill_record_keys
-from services.indicators.stream.retention import RetentionClock
+from services.indicators.stream.retention import RetentionClock, retention_clock
 from shared.consumer import EventConsumer
 from shared.contracts import areas, indicators, signals
 from shared.db import engine_for, sessionmaker
@@ -36,8 +35,9 @@ TOPICS = [areas.TOPIC, indicators.TOPIC, signals.TOPIC]
 @dataclass
 class IndicatorsRuntime(Runtime):
     """The shared runtime plus the cache that API readers share, the debounced publisher of
-    indicator events, the pseudonym retention clock, and the record keys of the cell-key
-    method in every session's `info` (the consumer stores them with each fact)."""
+    indicator events, the pseudonym retention clock (with an inline worker only), and the
+    record keys of the cell-key method in every session's `info` (the consumer stores them
+    with each fact)."""
 
     settings: Settings
     period_bounds: PeriodBoundsCache = field(init=False)
@@ -87,11 +87,11 @@ class IndicatorsRuntime(Runtime):
         elif s.snapshot_worker == "inline":
             self.inline_worker = InlineWorker(self.snapshots, s.snapshot_poll_s)
             self.inline_worker.start()
-        if s.pseudonym_retention_interval_s > 0:
-            self.retention = RetentionClock(
-                self.sessions, timedelta(days=s.late_signal_grace_days),
-                s.pseudonym_retention_interval_s, tracer=self.tracer)
-            self.retention.start()
+        # The retention clock runs beside the snapshot worker: settling a month updates a
+        # year of facts (seconds of SQLite work nationally), which must not hold the API's
+        # event loop. Inline (tiny set-ups) it runs here.
+        if s.snapshot_worker == "inline":
+            self.retention = retention_clock(s, self.sessions, self.tracer)
 
     def configure_sessions(self) -> None:
         self.sessions.configure(info={"event_source": self.settings.cloudevents_source(),

@@ -1,4 +1,5 @@
-"""The snapshot worker's own process: `python -m services.indicators.snapshots.process`.
+"""The snapshot worker's own process: `python -m services.indicators.snapshots.process`, with
+the pseudonym retention clock (`stream/retention.py`).
 
 The service starts it (`WorkerProcess`, with `snapshot_worker = "process"`) with its settings
 in the environment, restarts it when it dies, and stops it with SIGTERM. A deployment that runs
@@ -16,6 +17,7 @@ import sys
 
 from services.indicators.settings import Settings
 from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
+from services.indicators.stream.retention import retention_clock
 from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
 from shared.fastpath import collect_less_often
@@ -49,6 +51,9 @@ async def main() -> None:
                             protect_interval_s=settings.snapshot_protect_interval_s,
                             grace_days=settings.period_grace_days, freeze_held=True)
     rounds = InlineWorker(worker, settings.snapshot_poll_s)  # the same loop as `inline`
+    # The retention clock runs here too: settling a month is seconds of database work
+    # nationally, which the API's loop must not wait for.
+    clock = retention_clock(settings, sessionmaker(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +62,8 @@ async def main() -> None:
     try:
         await stop.wait()
     finally:
+        if clock is not None:
+            await clock.stop()
         await rounds.stop()
         await reads.dispose()
         await engine.dispose()

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.indicators.cellkey import KEY_SPACE
 from services.indicators.computation.periods import month_index, month_label
 from services.indicators.models import SettledPeriod, SignalFact
+from services.indicators.settings import Settings
 from services.indicators.snapshots import store as snapshot_store
 from shared.db import try_exclusive, utcnow
 from shared.periodic import PeriodicTask
@@ -211,3 +212,14 @@ class RetentionClock(PeriodicTask):
         if isinstance(exc, IntegrityError):
             return  # another replica settled the month first
         log.warning("settling periods failed", extra={"error": repr(exc)})
+
+
+def retention_clock(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                    tracer: Tracer | None = None) -> RetentionClock | None:
+    """The clock of `settings`, started (None: switched off)."""
+    if settings.pseudonym_retention_interval_s <= 0:
+        return None
+    clock = RetentionClock(sessions, timedelta(days=settings.late_signal_grace_days),
+                           settings.pseudonym_retention_interval_s, tracer=tracer)
+    clock.start()
+    return clock

@@ -150,9 +150,21 @@ async def test_a_signal_arriving_after_its_periods_settled_counts_as_a_signal_on
         assert set((await _pseudonyms_by_month(svc.runtime)).values()) == {0}
 
 
-async def test_the_app_forgets_pseudonyms_no_open_period_needs(indicators, auth, database_url):
+@pytest.mark.parametrize("worker", ["inline", "process"])
+async def test_the_app_forgets_pseudonyms_no_open_period_needs(indicators, auth, database_url,
+                                                               monkeypatch, worker):
     """The running service's clock: with the default grace, a fact of three years ago keeps
-    no pseudonym, one of last year does; its indicators read the same."""
+    no pseudonym, one of last year does; its indicators read the same. The clock runs where
+    the snapshot worker runs: with a worker process, never on the API's event loop (settling
+    a month updates a year of facts, seconds of work nationally)."""
+    on_the_api_loop: list[str] = []
+    settle_due = retention.settle_due
+
+    async def settling_here(*args, **kwargs):
+        on_the_api_loop.append("settle_due")
+        return await settle_due(*args, **kwargs)
+
+    monkeypatch.setattr(retention, "settle_due", settling_here)
     now = datetime.now(UTC)
     old = (now - timedelta(days=3 * 365 + 60)).strftime("%Y-%m-%d")
     recent = (now - timedelta(days=300)).strftime("%Y-%m-%d")
@@ -169,15 +181,18 @@ async def test_the_app_forgets_pseudonyms_no_open_period_needs(indicators, auth,
     async with indicators(database_url=url, pseudonym_retention_interval_s=0) as svc:
         await record_all(svc.runtime, signals)
         assert await read(svc) == 4
-    async with indicators(database_url=url, pseudonym_retention_interval_s=0.05) as svc:
+    async with indicators(database_url=url, pseudonym_retention_interval_s=0.05,
+                          snapshot_worker=worker) as svc:
 
         async def forgotten():
             kept = await _pseudonyms_by_month(svc.runtime)
             return kept if kept[old[:7]] == 0 else None
 
-        kept = await eventually(forgotten)
+        kept = await eventually(forgotten, timeout_s=60)
         assert kept[recent[:7]] == 4
         assert await read(svc) == 4
+    # Settled meanwhile by this process's loop (inline) or by the worker's process only.
+    assert bool(on_the_api_loop) == (worker == "inline"), on_the_api_loop
 
 
 # Two engines on one SQLite file in one process deadlock on its inline connection; SQLite
