@@ -105,6 +105,7 @@ class IndicatorsRuntime(Runtime):
         if self.worker_process is not None:
             await self.worker_process.stop()
         await super().stop()
+        await self.reader.close()
         await self.read_engine.dispose()
 
 

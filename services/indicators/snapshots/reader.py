@@ -2,14 +2,20 @@
 rows written since (`store.rows_since`), never computed here.
 
 A period is checked against its stored head at most every `refresh_s`, by one reader at a
-time; the others read what is held meanwhile. A period never stored is asked of the worker
-(`store.request`) and waited for up to `wait_s`, then a 503 problem with `Retry-After`.
-Rows are loaded in pages of `PAGE`, so no load holds the event loop for long.
+time; the others read what is held meanwhile. The reader that checks waits for one page of
+what changed at most: a refresh of more (thousands of rows after a protection, the index of
+every buurt) goes on in the background, and it answers from what is held. (Waited for whole,
+those refreshes were the slowest one in a hundred reads nationally.) A period never stored
+is asked of the worker (`store.request`) and waited for up to `wait_s`, then a 503 problem
+with `Retry-After`. Rows are loaded in pages of `PAGE`, so no load holds the event loop for
+long, and taken in at once at the end: no reader sees half a refresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -31,6 +37,8 @@ from shared.areacodes import AreaLevel
 from shared.fastpath import untracked_rows
 from shared.problems import ServiceUnavailable
 from shared.runtime import unavailable_as_503
+
+log = logging.getLogger(__name__)
 
 _INDEX = {d.id: i for i, d in enumerate(definitions.DEFINITIONS)}
 # Rows (and index entries) taken in per turn of the event loop: about 10 ms of it.
@@ -81,6 +89,12 @@ class StoredArea:
         return self.value(indicator)[1]
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A refresh no reader waits for any more: the next reader tries again."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("snapshot refresh failed", extra={"error": repr(exc)})
+
+
 @dataclass
 class StoredPeriod:
     period: Period
@@ -92,7 +106,7 @@ class StoredPeriod:
     areas: dict[str, StoredArea] = field(default_factory=dict)
     stability: tuple[RankStability, ...] = ()
     checked: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refreshing: asyncio.Task[None] | None = None  # the one refresh under way
 
     def computation(self) -> Computation:
         return Computation(self.period, self.method_version, self.areas,  # type: ignore[arg-type]
@@ -111,6 +125,7 @@ class SnapshotReader:
         self.grace_days = bounds.grace_days
         self.refresh_s, self.wait_s, self.held = refresh_s, wait_s, held
         self._periods: OrderedDict[str, StoredPeriod] = OrderedDict()
+        self._refreshing: set[asyncio.Task[None]] = set()  # stopped by `close`
 
     async def bounds_for(self, period: Period) -> PeriodBounds:
         """The bounds of period parameters, read through this reader's own sessions."""
@@ -154,15 +169,53 @@ class SnapshotReader:
                 self._periods.popitem(last=False)
         self._periods.move_to_end(key)
         if time.monotonic() - stored.checked >= self.refresh_s:
-            if stored.lock.locked() and stored.generation >= 0:
-                return stored.computation()  # another reader is refreshing it
-            async with stored.lock:
-                if time.monotonic() - stored.checked >= self.refresh_s:
-                    with unavailable_as_503():
-                        await self._refresh(stored)
+            await self._refresh_soon(stored)
         return stored.computation()
 
-    async def _refresh(self, stored: StoredPeriod) -> None:
+    async def _refresh_soon(self, stored: StoredPeriod) -> None:
+        """Refresh `stored`, one refresh at a time. With nothing held yet, every reader waits
+        for it. Else the reader that starts it waits until it is done or about to load a
+        second page (it goes on in the background), and the others read what is held. A
+        refresh that fails while waited for fails the read (a 503 when the database is
+        locked)."""
+        task = stored.refreshing
+        if task is not None and not task.done():
+            if stored.generation >= 0:
+                return  # another reader is refreshing it
+            await asyncio.shield(task)  # one reader leaving does not stop the others' load
+            return
+        paged = asyncio.Event()
+        task = stored.refreshing = asyncio.create_task(self._refresh(stored, paged),
+                                                       name=f"refresh {stored.period}")
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+        if stored.generation < 0:
+            await asyncio.shield(task)
+            return
+        paging = asyncio.create_task(paged.wait())
+        try:
+            await asyncio.wait({task, paging}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            paging.cancel()
+            if not task.done():
+                task.add_done_callback(_report_failure)
+        if task.done():
+            task.result()
+
+    async def close(self) -> None:
+        """Stop the refreshes going on in the background."""
+        for task in list(self._refreshing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _refresh(self, stored: StoredPeriod, paged: asyncio.Event) -> None:
+        """Load what changed since `stored` was loaded; `paged` is set before a second page
+        (of rows or of the index)."""
+        with unavailable_as_503():
+            await self._load(stored, paged)
+
+    async def _load(self, stored: StoredPeriod, paged: asyncio.Event) -> None:
         key = str(stored.period)
         head = await self._head(key)
         if head is None:
@@ -181,14 +234,17 @@ class SnapshotReader:
                 problem.headers["Retry-After"] = "10"
                 raise problem
         seq, generation, index_seq, method_version, data_until = head
-        since = stored.seq
-        if generation != stored.generation:
-            stored.areas, since = {}, 0
-            stored.index_seq = -1
-        if seq > since or generation != stored.generation:
-            await self._load_rows(stored, key, since)
-        if index_seq != stored.index_seq:
-            await self._load_index(stored, key)
+        anew = generation != stored.generation  # stored whole again: every row is new
+        areas = (await self._load_rows(stored, key, 0 if anew else stored.seq, anew, paged)
+                 if seq > stored.seq or anew else stored.areas)
+        index = (await self._load_index(key, paged)
+                 if index_seq != stored.index_seq or anew else None)
+        # Taken in all in one turn of the loop: no reader sees half of it.
+        stored.areas = areas
+        if index is not None:
+            scores, stored.stability = index
+            for code, each in areas.items():
+                each.composite = scores.get(code)
         stored.seq, stored.generation, stored.index_seq = seq, generation, index_seq
         stored.method_version, stored.data_until = method_version, data_until
         stored.checked = time.monotonic()
@@ -201,9 +257,11 @@ class SnapshotReader:
                 .where(s.period == key))).first()
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
-    async def _load_rows(self, stored: StoredPeriod, key: str, since: int) -> None:
+    async def _load_rows(self, stored: StoredPeriod, key: str, since: int, anew: bool,
+                         paged: asyncio.Event) -> dict[str, StoredArea]:
+        """The held areas with the rows written after `since` (`anew`: only those)."""
         after = ""
-        areas = dict(stored.areas)
+        areas = {} if anew else dict(stored.areas)
         while True:
             async with self._sessions() as session:
                 page = await store.rows_since(session, key, since, after, limit=PAGE)
@@ -215,10 +273,13 @@ class SnapshotReader:
             if len(page) < PAGE:
                 break
             after = page[-1][0]
+            paged.set()
             await asyncio.sleep(0)  # let other requests in between pages
-        stored.areas = areas
+        return areas
 
-    async def _load_index(self, stored: StoredPeriod, key: str) -> None:
+    async def _load_index(self, key: str, paged: asyncio.Event
+                          ) -> tuple[dict[str, AreaScore], tuple[RankStability, ...]]:
+        """The stored vulnerability index: each buurt's score, and the rank stability."""
         async with self._sessions() as session:
             text = await session.scalar(select(IndicatorSnapshot.vulnerability_index)
                                         .where(IndicatorSnapshot.period == key))
@@ -230,9 +291,8 @@ class SnapshotReader:
                                      {Normalisation(m): r for m, r in alternatives.items()},
                                      None)
             if i % PAGE == PAGE - 1:
+                paged.set()
                 await asyncio.sleep(0)  # 14,000 buurten: let requests in between
-        for code, each in stored.areas.items():  # all in one turn: no reader sees half
-            each.composite = scores.get(code)
-        stored.stability = tuple(
+        return scores, tuple(
             RankStability(Normalisation(m), spearman, max_shift, median_shift, share)
             for m, spearman, max_shift, median_shift, share in index.get("stability", []))
