@@ -62,6 +62,9 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> bool:
 DEV_CONFIGURATION = {"DDK_SIGNALS_WEBHOOK_ALLOW_LOOPBACK": "true"}
 #: Signals that stop `make run` (the terminal's Ctrl-C is SIGINT, raised as KeyboardInterrupt).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: A stop signal this soon after the first is the same stop (make passes the signal its group
+#: got on to its child, which got it too), not a second request to hurry.
+SAME_STOP_S = 0.5
 
 
 def main() -> int:
@@ -81,7 +84,11 @@ def main() -> int:
     os.environ.setdefault("DDK_CONSOLE_DEV_SIGNIN_KEY_FILE",
                           str(VAR / "keys" / "issuer-private.pem"))
 
+    first_stop_at = [0.0]
+
     def hurry(_signum: int, _frame: FrameType | None) -> None:
+        if time.monotonic() - first_stop_at[0] < SAME_STOP_S:
+            return
         say("stopping harder: killing the services")
         for p in processes:
             if p.poll() is None:
@@ -91,6 +98,7 @@ def main() -> int:
         # From the first stop signal on, another one hurries the stop instead of cutting it
         # short (whatever happens, the broker is stopped last). Set here, not when the stop
         # begins: a second signal can come before that (make passes its group's on).
+        first_stop_at[0] = time.monotonic()
         for signum in STOP_SIGNALS:
             signal.signal(signum, hurry)
         raise KeyboardInterrupt
