@@ -90,7 +90,8 @@ class StoredArea:
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:
-    """A refresh no reader waits for any more: the next reader tries again."""
+    """A failed refresh (the reader that waited for it, if any, answered a 503): the next
+    reader tries again."""
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.warning("snapshot refresh failed", extra={"error": repr(exc)})
 
@@ -189,6 +190,7 @@ class SnapshotReader:
                                                        name=f"refresh {stored.period}")
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
+        task.add_done_callback(_report_failure)
         if stored.generation < 0:
             await asyncio.shield(task)
             return
@@ -197,8 +199,6 @@ class SnapshotReader:
             await asyncio.wait({task, paging}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             paging.cancel()
-            if not task.done():
-                task.add_done_callback(_report_failure)
         if task.done():
             task.result()
 
