@@ -60,6 +60,10 @@ class Unauthorized(ProblemError):
     status = 401
     title = "Authentication required"
 
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail, **extra)
+        self.headers["WWW-Authenticate"] = "Bearer"  # RFC 9110 11.6.1: how to authenticate
+
 
 class Forbidden(ProblemError):
     status = 403

@@ -12,7 +12,6 @@ from services.indicators.computation.periods import (
     latest_final_period,
     parse_period,
 )
-from services.indicators.reporting.rankings import RankingCache
 from services.indicators.runtime import indicators_runtime
 from services.indicators.snapshots.reader import SnapshotReader
 from shared.auth import Forbidden, Principal, Role, require_roles
@@ -90,10 +89,6 @@ async def snapshot_reader(request: Request) -> SnapshotReader:
     return indicators_runtime(request).reader
 
 
-async def ranking_cache(request: Request) -> RankingCache:
-    return indicators_runtime(request).rankings
-
-
 async def snapshot_areas_per_part(request: Request) -> int:
     return indicators_runtime(request).settings.snapshot_areas_per_part
 
@@ -103,7 +98,6 @@ async def event_source(request: Request) -> str:
 
 
 CacheDep = Annotated[SnapshotReader, Depends(snapshot_reader)]
-RankingsDep = Annotated[RankingCache, Depends(ranking_cache)]
 EventSourceDep = Annotated[str, Depends(event_source)]
 AreasPerPartDep = Annotated[int, Depends(snapshot_areas_per_part)]
 

@@ -72,6 +72,8 @@ async def test_bad_tokens_get_401(client, key_dir, make_token):
     assert r.status_code == 401, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["status"] == 401
+    # RFC 9110 11.6.1: a 401 says how to authenticate, on reads as on writes.
+    assert r.headers["www-authenticate"] == "Bearer"
 
 
 async def test_the_expiry_horizon_is_a_setting(testsvc_settings, key_dir):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
+
 from services.indicators.composite import METHOD_VERSION, Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Cell, Computation
@@ -78,20 +80,41 @@ def area_indicators_body(computation: Computation, code: str, raw: bool) -> byte
     """The JSON of `area_indicators`, made once per stored state of the area: analysts and
     dashboards read the same areas again and again, and making it is most of a read."""
     result = computation.areas.get(code)
+    if result is None:
+        raise NotFound(f"area {code} is not registered and has no signals")
     if not isinstance(result, StoredArea):
-        return _json(area_indicators(computation, code, raw))
+        return _area_json(computation, code, result, raw)
     key = (raw, computation.method_version, computation.data_until)
     answers = result.answers if result.answers is not None else {}
     body = answers.get(key)
     if body is None:
-        body = answers[key] = _json(area_indicators(computation, code, raw))
+        body = answers[key] = _area_json(computation, code, result, raw)
         result.answers = answers
     return body
 
 
-def _json(answer: AreaIndicatorsOut) -> bytes:
-    """As FastAPI writes a response model: by alias, in JSON mode."""
-    return AreaIndicatorsOut.__pydantic_serializer__.to_json(answer, by_alias=True)
+def _area_json(computation: Computation, code: str, result: AreaResult, raw: bool) -> bytes:
+    """`area_indicators` as FastAPI writes it (by alias, in JSON mode), made from plain
+    dictionaries: under intake the worker's changes make readers build hundreds of these
+    a second, and building and checking the models took 170 instead of 67 us each (a test
+    holds the two to the same JSON)."""
+    method_version = computation.method_version
+    values = []
+    for d in definitions.DEFINITIONS:
+        cell = cell_of(result, d.id, raw)
+        values.append({"indicatorId": d.id, "value": cell.value,
+                       "suppressed": cell.reason is not None, "reason": cell.reason})
+    score = result.composite
+    index = None if score is None else {
+        "areaCode": result.code, "score": None if score.score is None else round(score.score, 4),
+        "rank": score.rank, "decile": score.decile,
+        "alternativeRanks": {m.value: r for m, r in score.alternative_ranks.items()},
+        "methodVersion": method_version}
+    return orjson.dumps({
+        "areaCode": code, "level": result.level.value, "period": str(computation.period),
+        "methodVersion": method_version, "raw": raw,
+        "dataUntil": None if raw else computation.data_until, "values": values,
+        "vulnerabilityIndex": index}, option=orjson.OPT_UTC_Z)
 
 
 def ranking(computation: Computation, level: AreaLevel, indicator: str, raw: bool

@@ -10,6 +10,7 @@ from services.indicators.tests.helpers import (
     small_register,
     value,
 )
+from shared.db import utcnow
 
 RATE = "signalled-households-per-100-corporation-dwellings"
 PERIOD = {"period": "rolling-12m:2026-11"}
@@ -178,3 +179,32 @@ def test_the_contract_names_exactly_the_indicators_where_lower_is_worse():
     from shared.contracts.indicators import LOWER_IS_WORSE
 
     assert {d.id for d in DEFINITIONS if d.direction is Direction.LOWER_IS_WORSE} == LOWER_IS_WORSE
+
+
+async def test_the_busiest_reads_check_the_token_themselves(indicators, auth):
+    """An area's indicators and a ranking check the token in the endpoint, not as FastAPI
+    dependencies: the same refusals, and the same security in the OpenAPI document."""
+    reads = [("/v1/areas/BU03440101/indicators", {}),
+             ("/v1/indicators", {"level": "buurt", "indicator": RATE, "limit": 5})]
+    current = {"period": f"rolling-12m:{utcnow():%Y-%m}"}
+    async with indicators() as svc:
+        await _seed(svc, auth("admin"))
+        for path, params in reads:
+            anonymous = await svc.client.get(path, params=params)
+            assert anonymous.status_code == 401, path
+            assert anonymous.headers["www-authenticate"] == "Bearer"
+            assert anonymous.headers["content-type"] == "application/problem+json"
+            for bad in ("Bearer x.y.z", "Basic eDp5"):
+                refused = await svc.client.get(path, params=params,
+                                               headers={"Authorization": bad})
+                assert refused.status_code == 401, (path, bad)
+            # Those who record signals read every organisation's figures of final periods
+            # only: the open current period stays refused.
+            worker = await svc.client.get(path, params={**params, **current},
+                                          headers=auth("field-worker"))
+            assert worker.status_code == 403, (path, worker.text)
+            analyst = await svc.client.get(path, params=params, headers=auth("analyst"))
+            assert analyst.status_code == 200, path
+        document = (await svc.client.get("/v1/openapi.json")).json()
+        for path in ("/areas/{code}/indicators", "/indicators"):
+            assert document["paths"][path]["get"]["security"] == [{"HTTPBearer": []}], path
