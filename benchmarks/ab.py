@@ -23,7 +23,7 @@ from pathlib import Path
 
 CHILD = """
 import asyncio, contextlib, dataclasses, json, os, sys
-from benchmarks import scenarios
+from benchmarks import load as load_module, procs, scenarios
 name, seconds = sys.argv[1], float(sys.argv[2])
 tick = os.sysconf("SC_CLK_TCK")
 cpu, requests = {}, {}
@@ -49,7 +49,10 @@ async def counted_load(host, port, *args, **kwargs):
     requests[port] = requests.get(port, 0) + result.requests
     return result
 
-scenarios.uvicorn, scenarios.run_load = counted_serve, counted_load
+# Where the scenarios take them from: the scenarios module, and (for those imported later,
+# such as benchmarks.reads and benchmarks.national) the modules that define them.
+scenarios.uvicorn = procs.uvicorn = counted_serve
+scenarios.run_load = load_module.run_load = counted_load
 rows = asyncio.run(scenarios.run_all(seconds, [name], 0))
 per_request = {app: used / requests[port] * 1e6 for port, (app, used) in cpu.items()
                if requests.get(port)}

@@ -134,7 +134,7 @@ def _raw_signals(body: dict[str, Any]) -> float:
     return 0.0
 
 
-async def _warm_up(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
+async def first_read(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, float]:
     """The first successful read of `path` and how long the wait for it took."""
     started = time.perf_counter()
     last = "no answer"
@@ -236,8 +236,8 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
     """The measured phases, in turn: their rows, and when each ran (time.monotonic)."""
     gemeente = codes["gemeente"][0]
     began = time.monotonic()
-    _, waited = await _warm_up(analyst, f"/v1/areas/{gemeente}/indicators")
-    first, _ = await _warm_up(
+    _, waited = await first_read(analyst, f"/v1/areas/{gemeente}/indicators")
+    first, _ = await first_read(
         admin, f"/v1/indicators?level=buurt&indicator={SIGNALS}")
     baseline = {i["areaCode"]: float(i["value"] or 0) for i in first.json()["items"]}
     caught_up = await _catch_up(signals, admin, probes[0], baseline)

@@ -199,6 +199,13 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
     ]:
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
+    if want("indicators-reads"):
+        from benchmarks.reads import indicators_reads  # it builds on this module
+        try:
+            rows += await indicators_reads(seconds)
+        except Exception as exc:  # as above: reported, not fatal
+            rows.append(Row("indicators-reads", "failed", None, None, None, None, "", False,
+                            repr(exc)))
     if want("indicators-national"):
         from benchmarks.national import indicators_national  # it builds on this module
         try:
