@@ -199,20 +199,17 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
     ]:
         if want(name):
             rows.append(await asyncio.to_thread(module_bench(name, module, target, limit)))
-    if want("indicators-reads"):
-        from benchmarks.reads import indicators_reads  # it builds on this module
-        try:
-            rows += await indicators_reads(seconds)
-        except Exception as exc:  # as above: reported, not fatal
-            rows.append(Row("indicators-reads", "failed", None, None, None, None, "", False,
-                            repr(exc)))
-    if want("indicators-national"):
-        from benchmarks.national import indicators_national  # it builds on this module
-        try:
-            rows += await indicators_national(seconds)
-        except Exception as exc:  # as above: reported, not fatal
-            rows.append(Row("indicators-national", "failed", None, None, None, None, "", False,
-                            repr(exc)))
+    # Imported here: they build on this module.
+    from benchmarks.national import indicators_national
+    from benchmarks.reads import indicators_reads
+    scales: list[tuple[str, Callable[[float], Awaitable[list[Row]]]]] = [
+        ("indicators-reads", indicators_reads), ("indicators-national", indicators_national)]
+    for name, scenario in scales:
+        if want(name):
+            try:
+                rows += await scenario(seconds)
+            except Exception as exc:  # as above: reported, not fatal
+                rows.append(Row(name, "failed", None, None, None, None, "", False, repr(exc)))
     if soak_seconds and want("soak"):
         from benchmarks.soak import soak  # it builds on this module's load helpers
         rows.append(await soak(soak_seconds))

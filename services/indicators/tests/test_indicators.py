@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from services.indicators.cellkey import MAX_NOISE
+from services.indicators.computation.periods import GRACE_DAYS, latest_final_period
+from services.indicators.reporting.service import area_indicators
 from services.indicators.tests.helpers import (
     households,
     record_all,
@@ -208,3 +210,23 @@ async def test_the_busiest_reads_check_the_token_themselves(indicators, auth):
         document = (await svc.client.get("/v1/openapi.json")).json()
         for path in ("/areas/{code}/indicators", "/indicators"):
             assert document["paths"][path]["get"]["security"] == [{"HTTPBearer": []}], path
+
+
+async def test_an_answer_of_a_final_period_is_the_models_json(indicators, auth):
+    """An area's answer is made from plain dictionaries: it is the JSON of its model, the
+    moment a final period's public figures count until (`dataUntil`) included."""
+    analyst, admin = auth("analyst"), auth("admin")
+    final = latest_final_period(utcnow(), GRACE_DAYS)
+    async with indicators() as svc:
+        await small_register(svc.client, admin)
+        await record_all(svc.runtime, households("BU03440101", 12,
+                                                 observed=f"{final.last_month}-02"))
+        computation = await svc.runtime.reader.get(final)
+        for code in ("BU03440101", "BU03440201", "WK034401", "GM0344", "NL00", "PA-test"):
+            for raw, who in ((False, analyst), (True, admin)):
+                r = await svc.client.get(f"/v1/areas/{code}/indicators", headers=who,
+                                         params={"period": str(final)})
+                assert r.status_code == 200, r.text
+                made = area_indicators(computation, code, raw)
+                assert r.json() == made.model_dump(mode="json", by_alias=True), (code, raw)
+                assert (r.json()["dataUntil"] is None) is raw

@@ -29,12 +29,7 @@ from sqlalchemy.exc import OperationalError
 from services.indicators.bench_recompute import fill
 from services.indicators.computation import definitions, repository
 from services.indicators.computation.engine import Cell
-from services.indicators.computation.periods import (
-    GRACE_DAYS,
-    current_period,
-    latest_final_period,
-    parse_period,
-)
+from services.indicators.computation.periods import current_period, parse_period
 from services.indicators.computation.repository import Cutoffs
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import Area
@@ -285,26 +280,6 @@ async def test_raw_values_are_stored_while_the_public_side_is_protected(
             return now["value"] is not None and now["value"] >= 18  # 20, perturbed by <= 2
 
         await eventually(protected, timeout_s=20)
-
-
-async def test_an_answer_of_a_final_period_is_the_models_json(indicators, auth):
-    """An area's answer is made from plain dictionaries: it is the JSON of its model, the
-    moment a final period's public figures count until (`dataUntil`) included."""
-    analyst, admin = auth("analyst"), auth("admin")
-    final = latest_final_period(utcnow(), GRACE_DAYS)
-    async with indicators() as svc:
-        await small_register(svc.client, admin)
-        await record_all(svc.runtime, households("BU03440101", 12,
-                                                 observed=f"{final.last_month}-02"))
-        computation = await svc.runtime.reader.get(final)
-        for code in ("BU03440101", "BU03440201", "WK034401", "GM0344", "NL00", "PA-test"):
-            for raw, who in ((False, analyst), (True, admin)):
-                r = await svc.client.get(f"/v1/areas/{code}/indicators", headers=who,
-                                         params={"period": str(final)})
-                assert r.status_code == 200, r.text
-                made = area_indicators(computation, code, raw)
-                assert r.json() == made.model_dump(mode="json", by_alias=True), (code, raw)
-                assert (r.json()["dataUntil"] is None) is raw
 
 
 async def _indicators(client, code: str, headers: dict[str, str]) -> dict[str, Any]:
