@@ -72,9 +72,8 @@ async def area_indicators(
     cache = indicators_runtime(request).reader
     chosen = await requested_period(cache, principal, period)
     raw = _raw(principal, "area-indicators", code, str(chosen))
-    computation = await cache.get(chosen)
-    return Response(service.area_indicators_body(computation, code, raw),
-                    media_type="application/json")
+    body, etag = service.area_indicators_body(await cache.get(chosen), code, raw)
+    return Response(body, media_type="application/json", headers=known_etag(etag))
 
 
 @router.get("/indicators", response_model=IndicatorRanking,
@@ -104,7 +103,8 @@ async def indicator_ranking(
     if limit is None and cursor is None:
         return Response(ranking.body, media_type="application/json",
                         headers=known_etag(ranking.etag))
-    return Response(ranking.page(offset, limit or RANKING_PAGE), media_type="application/json")
+    body, etag = ranking.page(offset, limit or RANKING_PAGE)
+    return Response(body, media_type="application/json", headers=known_etag(etag))
 
 
 @router.get("/areas/{code}/indicators/{indicatorId}/series", response_model=IndicatorSeries,

@@ -7,7 +7,9 @@ the previous bytes meanwhile, at most that much older than the store), in slices
 wait for that one making. What it holds is public (or, for `raw`, an admin's raw) figures.
 The bytes are hashed for their ETag once, when made (shared.http_cache.known_etag): hashing
 1.5 MB per read cost more than the rest of the read. Where each item starts is kept too, so
-that a page (`limit`, `cursor`) is a slice of the kept bytes, not a ranking made again.
+that a page (`limit`, `cursor`) is a slice of the kept bytes, not a ranking made again; the
+pages readers ask for are kept with their ETag as well (the console and dashboards ask for
+the first pages again and again).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -32,6 +34,7 @@ from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest
 
 SLICE = 500
+PAGES_KEPT = 64  # per ranking: the first pages of the usual sizes, and some further on
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,25 @@ class Ranking:
     body: bytes  # the whole ranking
     starts: array[int]  # where each item starts in `body`, then one past the last item's end
     etag: bytes  # strong_etag(body)
+    pages: dict[tuple[int, int], tuple[bytes, bytes]] = field(default_factory=dict,
+                                                              compare=False)
 
-    def page(self, offset: int, limit: int) -> bytes:
-        """The items from `offset` on, at most `limit`, with the cursor of the next page."""
+    def page(self, offset: int, limit: int) -> tuple[bytes, bytes]:
+        """The items from `offset` on, at most `limit`, with the cursor of the next page;
+        and the page's strong ETag."""
         count = len(self.starts) - 1
         offset = min(offset, count)
         after = min(offset + limit, count)
+        kept = self.pages.get((offset, after))
+        if kept is not None:
+            return kept
         items = self.body[self.starts[offset]:self.starts[after] - 1] if after > offset else b""
-        return (self.head + b',"items":[' + items + b'],"nextCursor":'
+        body = (self.head + b',"items":[' + items + b'],"nextCursor":'
                 + orjson.dumps(encode_cursor(after) if after < count else None) + b"}")
+        page = body, strong_etag(body)
+        if len(self.pages) < PAGES_KEPT:
+            self.pages[offset, after] = page
+        return page
 
 
 def page_offset(cursor: str | None) -> int:

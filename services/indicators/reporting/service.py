@@ -27,6 +27,7 @@ from services.indicators.reporting.schemas import (
 from services.indicators.snapshots.reader import StoredArea
 from services.indicators.suppression import disclose_hierarchy
 from shared.areacodes import AreaLevel
+from shared.http_cache import strong_etag
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest, NotFound
 
@@ -76,21 +77,25 @@ def area_indicators(computation: Computation, code: str, raw: bool) -> AreaIndic
         vulnerability_index=index_out(result, computation.method_version))
 
 
-def area_indicators_body(computation: Computation, code: str, raw: bool) -> bytes:
-    """The JSON of `area_indicators`, made once per stored state of the area: analysts and
-    dashboards read the same areas again and again, and making it is most of a read."""
+def area_indicators_body(computation: Computation, code: str, raw: bool
+                         ) -> tuple[bytes, bytes]:
+    """The JSON of `area_indicators` and its strong ETag, made once per stored state of the
+    area: analysts and dashboards read the same areas again and again, and making the answer
+    (and hashing it for its ETag, shared.http_cache.known_etag) is most of a read."""
     result = computation.areas.get(code)
     if result is None:
         raise NotFound(f"area {code} is not registered and has no signals")
     if not isinstance(result, StoredArea):
-        return _area_json(computation, code, result, raw)
+        body = _area_json(computation, code, result, raw)
+        return body, strong_etag(body)
     key = (raw, computation.method_version, computation.data_until)
     answers = result.answers if result.answers is not None else {}
-    body = answers.get(key)
-    if body is None:
-        body = answers[key] = _area_json(computation, code, result, raw)
+    answer = answers.get(key)
+    if answer is None:
+        body = _area_json(computation, code, result, raw)
+        answer = answers[key] = (body, strong_etag(body))
         result.answers = answers
-    return body
+    return answer
 
 
 def _area_json(computation: Computation, code: str, result: AreaResult, raw: bool) -> bytes:

@@ -52,8 +52,9 @@ class StoredArea:
     loads hundreds of changed rows a second, most of which change again before anyone reads
     them. They are kept as tuples, which the garbage collector stops walking
     (shared.fastpath.untracked_rows). `answers` holds the bytes readers were answered about
-    it (made by reporting, keyed by the kind of answer). They are as current as the area: a
-    new row makes a new StoredArea, and a new index entry (`composite`) drops them.
+    it, with their ETag (made by reporting, keyed by the kind of answer). They are as
+    current as the area: a new row makes a new StoredArea, and a new index entry
+    (`composite`) drops them.
     """
 
     __slots__ = ("_cells", "_composite", "_stored", "answers", "code", "level")
@@ -63,7 +64,7 @@ class StoredArea:
         self._stored = (public, raw)
         self._cells: tuple[tuple[tuple[object, ...], ...], tuple[object, ...]] | None = None
         self._composite: AreaScore | None = None
-        self.answers: dict[Hashable, bytes] | None = None
+        self.answers: dict[Hashable, tuple[bytes, bytes]] | None = None
 
     @property
     def composite(self) -> AreaScore | None:

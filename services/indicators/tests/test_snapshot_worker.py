@@ -206,6 +206,20 @@ async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators,
                 **auth(who), "If-None-Match": r.headers["ETag"]}, params={
                 "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
             assert again.status_code == 304 and again.content == b""
+            # So are its pages' (kept too), each of its own page.
+            tags = set()
+            for _ in range(2):
+                cursor: dict[str, str] = {}
+                while True:
+                    page = await svc.client.get("/v1/indicators", headers=auth(who), params={
+                        "level": "buurt", "indicator": "signals", "limit": 2, **cursor,
+                        "period": "rolling-12m:2026-10"})
+                    assert page.headers["ETag"] == strong_etag(page.content).decode()
+                    tags.add(page.headers["ETag"])
+                    if page.json()["nextCursor"] is None:
+                        break
+                    cursor = {"cursor": page.json()["nextCursor"]}
+            assert len(tags) == (len(r.json()["items"]) + 1) // 2
         r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
             "level": "buurt", "indicator": "nonsense"})
         assert r.status_code == 400
@@ -234,10 +248,19 @@ async def test_an_area_answer_is_the_stored_area_and_follows_its_index(indicator
         await record_all(svc.runtime, [*households("BU03440101", 12),
                                        *households("BU03440102", 20)])
         before = await answers()
+        path = "/v1/areas/BU03440102/indicators"
+        old_tag = (await svc.client.get(path, headers=analyst)).headers["ETag"]
         # Another buurt's signals: BU03440102's own row stays, its place in the index moves.
         await record_all(svc.runtime, households("BU03440103", 40))
         await asyncio.sleep(svc.runtime.reader.refresh_s)
         after = await answers()
+        # The answer's kept ETag moved with it: the old one gets the new answer, the new
+        # one a 304.
+        r = await svc.client.get(path, headers={**analyst, "If-None-Match": old_tag})
+        assert r.status_code == 200 and r.headers["ETag"] != old_tag
+        again = await svc.client.get(path, headers={**analyst,
+                                                    "If-None-Match": r.headers["ETag"]})
+        assert again.status_code == 304 and again.content == b""
     index = "vulnerabilityIndex"
     assert after["BU03440102", False][index] != before["BU03440102", False][index]
     assert after["BU03440102", False]["values"] == before["BU03440102", False]["values"]
@@ -285,6 +308,8 @@ async def test_raw_values_are_stored_while_the_public_side_is_protected(
 async def _indicators(client, code: str, headers: dict[str, str]) -> dict[str, Any]:
     r = await client.get(f"/v1/areas/{code}/indicators", headers=headers)
     assert r.status_code == 200, r.text
+    # Its ETag, kept with the answer's bytes, is the hash of the bytes sent.
+    assert r.headers["ETag"] == strong_etag(r.content).decode(), code
     return r.json()
 
 
