@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import gc
 import inspect
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.routing import request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # The parameters of APIRoute.__init__ that include_flat passes on from a route, by name, and
 # those it sets itself or that an APIRoute does not keep.
@@ -46,6 +53,10 @@ def include_flat(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
         copied = {name: getattr(route, name) for name in FLAT_COPIED}
         app.router.add_api_route(prefix + route.path, route.endpoint,
                                  route_class_override=type(route), **copied)
+        added = app.router.routes[-1]
+        parse = getattr(route.endpoint, FAST_PARAMS, None)
+        if parse is not None and isinstance(added, APIRoute):
+            _serve_plain_requests(added, parse)
 
 
 def api_route_parameters() -> set[str]:
@@ -123,3 +134,92 @@ def collect_less_often() -> None:
     otherwise); a test checks that full collections become rarer.
     """
     gc.set_threshold(*LARGE_HEAP_THRESHOLDS)
+
+
+#: Reads the parameters of a request that are plainly valid, or None (see `fast_params`).
+ParamsReader = Callable[[Scope], dict[str, Any] | None]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+FAST_PARAMS = "fast_params"  # the attribute `fast_params` sets on an endpoint
+_READ = "fastpath.params"  # where a read request's parameters wait for the endpoint
+
+
+def fast_params(read: ParamsReader) -> Callable[[Endpoint], Endpoint]:
+    """Serve a busy read's plainly valid requests without FastAPI's request handler.
+
+    Buys, on indicators-reads (an area's indicators, a ranking's first page), measured
+    2026-12-05 in alternating rounds: see docs/benchmarks.md ("Reads without FastAPI's
+    request handler").
+
+    For an endpoint declared as usual (its parameters and their limits, which the OpenAPI
+    document, the query guard and the 400 problems come from) that returns a Response
+    itself and has no dependencies: `read` takes the request's scope and gives the
+    endpoint's keyword arguments (all but `request`) when every parameter is plainly
+    valid, checked at least as strictly as the declaration; include_flat then calls the
+    endpoint with them directly. Anything `read` does not accept (None) goes to FastAPI's
+    handler as declared, so a bad request gets the same 400 problem as ever. FastAPI's
+    handler (its parameter solving, the exit stacks of dependencies with yield) cost an
+    area read a fifth of its server CPU.
+
+    Leans on: Starlette calling a route's `app` to handle it (QueryGuard wraps it there
+    too); a test fails when a valid request reaches FastAPI's handler, and another that
+    the two ways answer alike.
+    """
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, FAST_PARAMS, read)
+        return endpoint
+    return mark
+
+
+def plain_query(scope: Scope, names: Collection[str]) -> dict[str, str] | None:
+    """The query as one value per name, when it names only `names`, each at most once
+    (else None: FastAPI's handler decides what repeated or unknown names mean)."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return {}
+    query: dict[str, str] = {}
+    for name, value in QueryParams(raw).multi_items():
+        if name not in names or name in query:
+            return None
+        query[name] = value
+    return query
+
+
+def _serve_plain_requests(route: APIRoute, read: ParamsReader) -> None:
+    declared = route.app
+    endpoint = route.endpoint
+
+    async def call(request: Request) -> Any:
+        return await endpoint(request, **request.scope.pop(_READ))
+
+    plain = request_response(call)  # the app's exception handlers answer its problems
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        params = read(scope)
+        if params is None:
+            await declared(scope, receive, send)
+            return
+        scope[_READ] = params
+        await plain(scope, receive, send)
+
+    app.declared = declared  # type: ignore[attr-defined]  # tests compare the two
+    route.app = app
+
+
+@contextmanager
+def declared_handlers(app: FastAPI) -> Iterator[int]:
+    """(For tests) Every route of `fast_params` served by FastAPI's handler alone, as
+    declared, while inside; gives how many such routes there are."""
+    swapped: list[tuple[Any, ASGIApp]] = []
+    for route in app.router.routes:
+        holder: Any = route
+        inner = getattr(route, "app", None)
+        while inner is not None and not hasattr(inner, "declared"):
+            holder, inner = inner, getattr(inner, "app", None)  # through the QueryGuard
+        if inner is not None:
+            swapped.append((holder, inner))
+            holder.app = inner.declared
+    try:
+        yield len(swapped)
+    finally:
+        for holder, fast in swapped:
+            holder.app = fast

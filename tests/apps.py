@@ -2,8 +2,8 @@
 
 `serve(app)` yields the client; `runtime_of(client)` is the running app's runtime (its
 sessions, relay, consumers), for a test that looks into the database the way an operator
-would or stops a consumer the way a crash does. The root conftest's `start_service` is
-`serve` on a service from the registry.
+would or stops a consumer the way a crash does; `app_of(client)` is the app itself. The
+root conftest's `start_service` is `serve` on a service from the registry.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shared.runtime import Runtime
 R = TypeVar("R", bound=Runtime)
 
 _RUNTIMES: weakref.WeakKeyDictionary[httpx.AsyncClient, Runtime] = weakref.WeakKeyDictionary()
+_APPS: weakref.WeakKeyDictionary[httpx.AsyncClient, FastAPI] = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager
@@ -30,10 +31,12 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             _RUNTIMES[client] = app.state.runtime
+            _APPS[client] = app
             try:
                 yield client
             finally:
                 _RUNTIMES.pop(client, None)
+                _APPS.pop(client, None)
 
 
 @overload
@@ -49,3 +52,8 @@ def runtime_of(client: httpx.AsyncClient, kind: type[Runtime] = Runtime) -> Runt
                           "has stopped") from None
     assert isinstance(rt, kind), f"{type(rt).__name__} is no {kind.__name__}"
     return rt
+
+
+def app_of(client: httpx.AsyncClient) -> FastAPI:
+    """The app `client` talks to (while `serve` runs it)."""
+    return _APPS[client]

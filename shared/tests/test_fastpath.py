@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import gc
+from typing import Annotated, Any
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from starlette.types import Scope
 
 from shared.fastpath import (
     FLAT_COPIED,
     FLAT_SET_HERE,
     LARGE_HEAP_THRESHOLDS,
     api_route_parameters,
+    declared_handlers,
+    fast_params,
     freeze_held_objects,
     freeze_startup_objects,
+    include_flat,
+    plain_query,
     untracked_rows,
 )
 
@@ -71,3 +82,47 @@ def test_a_growing_heap_is_collected_in_full_far_less_often():
     assert full_collections((700, 10, 10)) >= 3  # CPython's defaults
     assert full_collections(LARGE_HEAP_THRESHOLDS) == 0
 
+
+
+async def test_plainly_valid_reads_skip_fastapis_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fast_params leans on Starlette calling a route's `app`: a plainly valid request never
+    reaches FastAPI's request handler (its parameter solving), and anything else does, and
+    is answered as declared."""
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append("solved")
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+
+    def read(scope: Scope) -> dict[str, Any] | None:
+        query = plain_query(scope, ("n",))
+        n = None if query is None else query.get("n", "1")
+        return {"n": int(n)} if n is not None and n.isascii() and n.isdigit() else None
+
+    router = APIRouter()
+
+    @router.get("/twice")
+    @fast_params(read)
+    async def twice(request: Request, n: Annotated[int, Query(ge=0)] = 1) -> Response:
+        return Response(str(2 * n).encode())
+
+    app = FastAPI()
+    include_flat(app, router, prefix="/v1")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        for query, status, body in (("", 200, b"2"), ("?n=21", 200, b"42")):
+            r = await client.get("/v1/twice" + query)
+            assert (r.status_code, r.content) == (status, body), query
+        assert solved == []
+        r = await client.get("/v1/twice?n=-1")  # not plain: FastAPI checks it, as declared
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "n"]
+        r = await client.get("/v1/twice?n=2&n=3")  # a repeated name: FastAPI takes the last
+        assert r.content == b"6"
+        assert solved == ["solved", "solved"]
+        with declared_handlers(app) as served:
+            assert served == 1
+            assert (await client.get("/v1/twice?n=4")).content == b"8"
+            assert len(solved) == 3

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.types import Scope
 
 from services.indicators.computation import definitions
 from services.indicators.dependencies import (
+    PERIOD,
     READERS,
     CacheDep,
     PeriodQuery,
@@ -28,6 +31,7 @@ from services.indicators.reporting.schemas import (
 from services.indicators.runtime import indicators_runtime
 from shared.areacodes import AreaLevel
 from shared.auth import BEARER_SECURITY, Principal, Role, authorise
+from shared.fastpath import fast_params, plain_query
 from shared.http_cache import known_etag
 from shared.openapi import problem_responses
 from shared.problems import BadRequest, NotFound
@@ -40,6 +44,8 @@ BUURT = r"^BU[0-9]{4}[0-9A-Z]{4}$"
 LEVEL = r"^(national|gemeente|wijk|buurt|programme-area)$"
 RANKING_PAGE = 100  # areas per page where a cursor is given without a limit
 RANKING_MAX_LIMIT = 1000
+INDICATOR_MAX_LENGTH = 100
+CURSOR_MAX_LENGTH = 40
 
 
 def _raw(principal: Principal, endpoint: str, area: str | None = None,
@@ -58,11 +64,46 @@ async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
 
 
 # The two reads that dashboards and the console make most (an area, a ranking page) check
-# the token themselves and find the reader on the runtime: as FastAPI dependencies these
-# cost a read a fifth of its server CPU (docs/benchmarks.md). Their routes state the token
-# in their OpenAPI (BEARER_SECURITY); the query is still FastAPI's to check.
+# the token themselves and find the reader on the runtime, and their plainly valid requests
+# skip FastAPI's request handler (shared.fastpath.fast_params): as FastAPI dependencies and
+# parameters these cost a read a third of its server CPU (docs/benchmarks.md). Their routes
+# state the token in their OpenAPI (BEARER_SECURITY); what is not plainly valid goes to
+# FastAPI's handler, which answers it as declared.
+_AREA_OR_PROGRAMME, _LEVEL, _PERIOD = map(re.compile, (AREA_OR_PROGRAMME, LEVEL, PERIOD))
+
+
+def _plain_period(query: dict[str, str]) -> bool:
+    period = query.get("period")
+    return period is None or _PERIOD.fullmatch(period) is not None
+
+
+def _area_params(scope: Scope) -> dict[str, Any] | None:
+    query = plain_query(scope, ("period",))
+    code = scope["path_params"].get("code", "")
+    if query is None or not _AREA_OR_PROGRAMME.fullmatch(code) or not _plain_period(query):
+        return None
+    return {"code": code, "period": query.get("period")}
+
+
+def _ranking_params(scope: Scope) -> dict[str, Any] | None:
+    query = plain_query(scope, ("level", "indicator", "period", "limit", "cursor"))
+    if query is None or not _plain_period(query):
+        return None
+    level, indicator = query.get("level", ""), query.get("indicator")
+    limit, cursor = query.get("limit"), query.get("cursor")
+    if (not _LEVEL.fullmatch(level) or indicator is None
+            or len(indicator) > INDICATOR_MAX_LENGTH
+            or (cursor is not None and len(cursor) > CURSOR_MAX_LENGTH)
+            or (limit is not None and not (limit.isascii() and limit.isdigit()
+                                           and 1 <= int(limit) <= RANKING_MAX_LIMIT))):
+        return None
+    return {"level": level, "indicator": indicator, "period": query.get("period"),
+            "limit": None if limit is None else int(limit), "cursor": cursor}
+
+
 @router.get("/areas/{code}/indicators", response_model=AreaIndicatorsOut,
             responses=problem_responses(404), openapi_extra={"security": BEARER_SECURITY})
+@fast_params(_area_params)
 async def area_indicators(
     request: Request, code: Annotated[str, Path(pattern=AREA_OR_PROGRAMME)],
     period: PeriodQuery = None,
@@ -78,15 +119,16 @@ async def area_indicators(
 
 @router.get("/indicators", response_model=IndicatorRanking,
             openapi_extra={"security": BEARER_SECURITY})
+@fast_params(_ranking_params)
 async def indicator_ranking(
     request: Request,
     level: Annotated[str, Query(pattern=LEVEL)],
-    indicator: Annotated[str, Query(max_length=100)],
+    indicator: Annotated[str, Query(max_length=INDICATOR_MAX_LENGTH)],
     period: PeriodQuery = None,
     limit: Annotated[int | None, Query(ge=1, le=RANKING_MAX_LIMIT, description=(
         "Areas per page; without it (and without `cursor`) the whole ranking, 14,000 "
         "buurten nationally"))] = None,
-    cursor: Annotated[str | None, Query(max_length=40, description=(
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH, description=(
         "The nextCursor of the previous page"))] = None,
 ) -> Response:
     """Areas of one level ranked on one indicator for a period, worst first: all of them, or

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import fastapi.routing
+
 from services.indicators.cellkey import MAX_NOISE
 from services.indicators.computation.periods import GRACE_DAYS, latest_final_period
 from services.indicators.reporting.service import area_indicators
@@ -13,6 +17,8 @@ from services.indicators.tests.helpers import (
     value,
 )
 from shared.db import utcnow
+from shared.fastpath import declared_handlers
+from tests.apps import app_of
 
 RATE = "signalled-households-per-100-corporation-dwellings"
 PERIOD = {"period": "rolling-12m:2026-11"}
@@ -210,6 +216,85 @@ async def test_the_busiest_reads_check_the_token_themselves(indicators, auth):
         document = (await svc.client.get("/v1/openapi.json")).json()
         for path in ("/areas/{code}/indicators", "/indicators"):
             assert document["paths"][path]["get"]["security"] == [{"HTTPBearer": []}], path
+
+
+async def test_the_busiest_reads_answer_as_declared(indicators, auth, monkeypatch):
+    """An area's indicators and a ranking serve their plainly valid requests without
+    FastAPI's request handler (shared.fastpath.fast_params): every request, valid or not,
+    gets the answer the declared route gives (status, body, ETag), and the valid ones
+    never reach FastAPI's parameter solving."""
+    current = f"rolling-12m:{utcnow():%Y-%m}"
+    area, ranking = "/v1/areas/{}/indicators", "/v1/indicators"
+    plain = {"level": "buurt", "indicator": RATE}
+    requests: list[tuple[str, Any, bool]] = [  # path, query, skips FastAPI's handler
+        (area.format("BU03440101"), {}, True),
+        (area.format("GM0344"), {"period": current}, True),
+        (area.format("PA-test"), {"period": "month:2026-01"}, True),
+        (area.format("BU99999999"), {}, True),  # not registered: a 404
+        (area.format("NL00"), {"period": "rolling-12m:1999-01"}, True),  # before the data
+        (area.format("bu03440101"), {}, False),
+        (area.format("BU03440101%0A"), {}, False),
+        (area.format("BU0344010"), {}, False),
+        (area.format("BU03440101"), {"period": ""}, False),
+        (area.format("BU03440101"), {"period": "month:2026-13"}, False),
+        (area.format("BU03440101"), {"period": "month:2026-1\n"}, False),
+        (area.format("BU03440101"), [("period", current), ("period", current)], False),
+        (area.format("BU03440101"), {"other": "1"}, True),  # the query guard's 400
+        (ranking, plain, True),
+        (ranking, {**plain, "limit": "5"}, True),
+        (ranking, {**plain, "limit": "0005"}, True),
+        (ranking, {**plain, "limit": "1000", "period": current}, True),
+        (ranking, {**plain, "indicator": "unknown"}, True),  # a 400 of the endpoint's
+        (ranking, {**plain, "indicator": "x" * 100}, True),
+        (ranking, {**plain, "cursor": "garbage"}, True),
+        (ranking, {**plain, "limit": "2", "cursor": "x" * 40}, True),
+        (ranking, {"level": "wijk", "indicator": "signals", "limit": "1"}, True),
+        (ranking, {**plain, "indicator": "x" * 101}, False),
+        (ranking, {**plain, "cursor": "x" * 41}, False),
+        (ranking, {**plain, "level": "country"}, False),
+        (ranking, {**plain, "level": "buurt\n"}, False),
+        (ranking, {"indicator": RATE}, False),
+        (ranking, {"level": "buurt"}, False),
+        *((ranking, {**plain, "limit": limit}, False)
+          for limit in ("0", "1001", "-1", "+5", " 5", "5.0", "1_0", "\u0665", "", "x")),
+        (ranking, [*plain.items(), ("limit", "1"), ("limit", "2")], False),
+    ]
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append("solved")
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    async with indicators() as svc:
+        await _seed(svc, auth("admin"))
+        nxt = (await svc.client.get(ranking, params={**plain, "limit": 1},
+                                    headers=auth("analyst"))).json()["nextCursor"]
+        requests.append((ranking, {**plain, "limit": "1", "cursor": nxt}, True))
+
+        async def answers() -> list[tuple[int, bytes, str | None]]:
+            seen = []
+            for path, query, skips in requests:
+                for who in ("analyst", "admin"):
+                    solved.clear()
+                    r = await svc.client.get(path, params=query, headers=auth(who))
+                    seen.append((r.status_code, r.content, r.headers.get("etag")))
+                    assert (solved == []) is skips, (path, query, r.status_code)
+            return seen
+
+        fast = await answers()
+        with declared_handlers(app_of(svc.client)) as served:
+            assert served == 2
+            monkeypatch.setattr(fastapi.routing, "solve_dependencies", solve)
+            declared = [(r.status_code, r.content, r.headers.get("etag"))
+                        for path, query, _ in requests for who in ("analyst", "admin")
+                        for r in [await svc.client.get(path, params=query,
+                                                       headers=auth(who))]]
+    for (path, query, _), pair in zip([r for r in requests for _ in (0, 1)],
+                                      zip(fast, declared, strict=True), strict=True):
+        assert pair[0] == pair[1], (path, query)
+    assert {status for status, _, _ in fast} == {200, 400, 404}
 
 
 async def test_an_answer_of_a_final_period_is_the_models_json(indicators, auth):
