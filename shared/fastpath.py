@@ -152,10 +152,11 @@ def fast_params(read: ParamsReader) -> Callable[[Endpoint], Endpoint]:
 
     For an endpoint declared as usual (its parameters and their limits, which the OpenAPI
     document, the query guard and the 400 problems come from) that returns a Response
-    itself and has no dependencies: `read` takes the request's scope and gives the
-    endpoint's keyword arguments (all but `request`) when every parameter is plainly
-    valid, checked at least as strictly as the declaration; include_flat then calls the
-    endpoint with them directly. Anything `read` does not accept (None) goes to FastAPI's
+    itself and has query and path parameters only, no dependencies (include_flat refuses
+    a route with any): `read` takes the request's scope and gives the endpoint's keyword
+    arguments (all but `request`) when every parameter is plainly valid, checked at least
+    as strictly as the declaration; include_flat then calls the endpoint with them
+    directly. Anything `read` does not accept (None, or an exception) goes to FastAPI's
     handler as declared, so a bad request gets the same 400 problem as ever. FastAPI's
     handler (its parameter solving, the exit stacks of dependencies with yield) cost an
     area read a fifth of its server CPU.
@@ -185,6 +186,13 @@ def plain_query(scope: Scope, names: Collection[str]) -> dict[str, str] | None:
 
 
 def _serve_plain_requests(route: APIRoute, read: ParamsReader) -> None:
+    dependant = route.dependant
+    if dependant.dependencies or dependant.header_params or dependant.cookie_params \
+            or dependant.body_params:
+        # Skipped on the plain way: a dependency there (a check of the caller, say)
+        # would be bypassed for every plainly valid request.
+        raise TypeError(f"{route.path}: fast_params serves routes of query and path "
+                        "parameters only, without dependencies")
     declared = route.app
     endpoint = route.endpoint
 
@@ -194,7 +202,10 @@ def _serve_plain_requests(route: APIRoute, read: ParamsReader) -> None:
     plain = request_response(call)  # the app's exception handlers answer its problems
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        params = read(scope)
+        try:
+            params = read(scope)
+        except Exception:  # noqa: BLE001 (what the reader cannot read, the declaration judges)
+            params = None
         if params is None:
             await declared(scope, receive, send)
             return

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from starlette.types import Scope
 
 from shared.fastpath import (
@@ -126,3 +126,32 @@ async def test_plainly_valid_reads_skip_fastapis_handler(monkeypatch: pytest.Mon
             assert served == 1
             assert (await client.get("/v1/twice?n=4")).content == b"8"
             assert len(solved) == 3
+
+
+def test_a_route_with_a_dependency_is_not_served_plainly() -> None:
+    """A dependency (a check of the caller, say) would be skipped for every plainly valid
+    request: include_flat refuses such a route, and one with a header parameter."""
+
+    def deny() -> None:
+        raise AssertionError("never reached")
+
+    def read(scope: Scope) -> dict[str, Any] | None:
+        return {}
+
+    guarded = APIRouter(dependencies=[Depends(deny)])
+
+    @guarded.get("/secret")
+    @fast_params(read)
+    async def secret(request: Request) -> Response:
+        return Response(b"secret")
+
+    headed = APIRouter()
+
+    @headed.get("/kind")
+    @fast_params(read)
+    async def kind(request: Request, x_kind: Annotated[str, Header()] = "") -> Response:
+        return Response(x_kind.encode())
+
+    for router in (guarded, headed):
+        with pytest.raises(TypeError, match="without dependencies"):
+            include_flat(FastAPI(), router, prefix="/v1")

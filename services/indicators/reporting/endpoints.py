@@ -70,6 +70,9 @@ async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
 # state the token in their OpenAPI (BEARER_SECURITY); what is not plainly valid goes to
 # FastAPI's handler, which answers it as declared.
 _AREA_OR_PROGRAMME, _LEVEL, _PERIOD = map(re.compile, (AREA_OR_PROGRAMME, LEVEL, PERIOD))
+# A longer limit (leading zeros, or thousands of digits, which int() refuses) is the
+# declaration's to judge.
+_LIMIT_DIGITS = len(str(RANKING_MAX_LIMIT))
 
 
 def _plain_period(query: dict[str, str]) -> bool:
@@ -95,6 +98,7 @@ def _ranking_params(scope: Scope) -> dict[str, Any] | None:
             or len(indicator) > INDICATOR_MAX_LENGTH
             or (cursor is not None and len(cursor) > CURSOR_MAX_LENGTH)
             or (limit is not None and not (limit.isascii() and limit.isdigit()
+                                           and len(limit) <= _LIMIT_DIGITS
                                            and 1 <= int(limit) <= RANKING_MAX_LIMIT))):
         return None
     return {"level": level, "indicator": indicator, "period": query.get("period"),

@@ -8,8 +8,8 @@ wait for that one making. What it holds is public (or, for `raw`, an admin's raw
 The bytes are hashed for their ETag once, when made (shared.http_cache.known_etag): hashing
 1.5 MB per read cost more than the rest of the read. Where each item starts is kept too, so
 that a page (`limit`, `cursor`) is a slice of the kept bytes, not a ranking made again; the
-pages readers ask for are kept with their ETag as well (the console and dashboards ask for
-the first pages again and again).
+pages readers ask for are kept with their ETag as well, up to half the ranking's size (the
+console and dashboards ask for the first pages again and again).
 """
 
 from __future__ import annotations
@@ -34,7 +34,31 @@ from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest
 
 SLICE = 500
-PAGES_KEPT = 64  # per ranking: the first pages of the usual sizes, and some further on
+
+
+class _Pages:
+    """The pages of one ranking that readers asked for, with their ETag, the least recently
+    read dropped first: at most half the ranking's bytes in all (any reader may ask for
+    any slice, with a cursor of its own making)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.used = budget, 0
+        self.kept: OrderedDict[tuple[int, int], tuple[bytes, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> tuple[bytes, bytes] | None:
+        page = self.kept.get(key)
+        if page is not None:
+            self.kept.move_to_end(key)
+        return page
+
+    def put(self, key: tuple[int, int], page: tuple[bytes, bytes]) -> None:
+        if len(page[0]) > self.budget:
+            return
+        self.kept[key] = page
+        self.used += len(page[0])
+        while self.used > self.budget:
+            _, (body, _) = self.kept.popitem(last=False)
+            self.used -= len(body)
 
 
 @dataclass(frozen=True)
@@ -43,8 +67,10 @@ class Ranking:
     body: bytes  # the whole ranking
     starts: array[int]  # where each item starts in `body`, then one past the last item's end
     etag: bytes  # strong_etag(body)
-    pages: dict[tuple[int, int], tuple[bytes, bytes]] = field(default_factory=dict,
-                                                              compare=False)
+    pages: _Pages = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pages", _Pages(len(self.body) // 2))
 
     def page(self, offset: int, limit: int) -> tuple[bytes, bytes]:
         """The items from `offset` on, at most `limit`, with the cursor of the next page;
@@ -59,8 +85,7 @@ class Ranking:
         body = (self.head + b',"items":[' + items + b'],"nextCursor":'
                 + orjson.dumps(encode_cursor(after) if after < count else None) + b"}")
         page = body, strong_etag(body)
-        if len(self.pages) < PAGES_KEPT:
-            self.pages[offset, after] = page
+        self.pages.put((offset, after), page)
         return page
 
 
