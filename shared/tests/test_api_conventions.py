@@ -1,5 +1,6 @@
 """API conventions: problem+json for bad input naming every field, headers, health, OpenAPI."""
 
+import re
 import uuid
 
 import pytest
@@ -169,6 +170,34 @@ def test_routes_added_flat_build_the_app_that_include_router_builds(service, mon
     assert not included(flat) and len(included(nested)) >= 3
     assert len([r for r in flat.routes if isinstance(r, APIRoute)]) > 5
     assert flat.openapi() == nested.openapi()
+
+
+@pytest.mark.parametrize("service", ["signals", "indicators", "funding", "console"])
+def test_a_route_served_plainly_comes_first_and_no_other_takes_its_paths(service):
+    """Routes of `fast_params` are tried first (shared.fastpath): that changes nothing only
+    where no other route matches their paths. A path made from each such route's template
+    is matched in full by that route alone."""
+    import importlib
+
+    from starlette.routing import Match
+
+    from shared.fastpath import declared_handlers
+
+    app = importlib.import_module(f"services.{service}.app").build()
+    with declared_handlers(app) as served:
+        pass
+    plain = app.router.routes[:served]
+    assert all(hasattr(getattr(r.app, "app", r.app), "declared") for r in plain)
+    for route in plain:
+        path = re.sub(r"{[^}]+}", "BU03440101", route.path)
+        for method in route.methods:
+            scope = {"type": "http", "method": method, "path": path, "root_path": "",
+                     "headers": [], "query_string": b""}
+            full = [other for other in app.router.routes
+                    if other.matches(scope)[0] is Match.FULL]
+            assert full == [route], (path, method, full)
+    assert service != "indicators" or {r.path for r in plain} == {
+        "/v1/areas/{code}/indicators", "/v1/indicators"}
 
 
 @pytest.mark.parametrize(("path", "allow"), [
