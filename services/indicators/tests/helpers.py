@@ -16,6 +16,7 @@ from services.indicators.snapshots.worker import SnapshotWorker, settle
 from services.indicators.stream import service as stream
 from shared.contracts.signals import SignalRecorded
 from shared.events import EventType
+from shared.http_cache import strong_etag
 
 
 def recorded(area: str, household: str, category: str = "rent-arrears",
@@ -83,3 +84,14 @@ async def outbox_events(svc: Any, event_type: EventType[Any]) -> list[tuple[str,
         rows = (await session.scalars(
             select(Outbox).where(Outbox.type == event_type.type).order_by(Outbox.id))).all()
     return [(row.key, orjson.loads(row.data)) for row in rows]
+
+
+async def area_answer(client: httpx.AsyncClient, code: str, headers: dict[str, str]
+                      ) -> dict[str, Any]:
+    """An area's indicators as `headers`' caller reads them; their ETag, kept with the
+    answer's bytes, is checked to be the hash of the bytes sent."""
+    r = await client.get(f"/v1/areas/{code}/indicators", headers=headers)
+    assert r.status_code == 200, r.text
+    # Its ETag, kept with the answer's bytes, is the hash of the bytes sent.
+    assert r.headers["ETag"] == strong_etag(r.content).decode(), code
+    return r.json()

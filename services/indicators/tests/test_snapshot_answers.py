@@ -1,0 +1,101 @@
+"""Answers of the stored snapshots: the bytes readers are answered with, kept per stored
+state with their ETag, are the answers made from the figures held."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.indicators.computation.periods import current_period, parse_period
+from services.indicators.reporting.service import area_indicators, ranking
+from services.indicators.tests.helpers import (
+    area_answer,
+    households,
+    record_all,
+    small_register,
+)
+from shared.areacodes import AreaLevel
+from shared.db import utcnow
+from shared.http_cache import strong_etag
+
+
+async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators, auth):
+    async with indicators() as svc:
+        await small_register(svc.client, auth("admin"))
+        signals = [*households("BU03440101", 12), *households("BU03440102", 3),
+                   *households("BU03440201", 30)]
+        await record_all(svc.runtime, signals)
+        for who in ("analyst", "admin"):
+            r = await svc.client.get("/v1/indicators", headers=auth(who), params={
+                "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
+            assert r.status_code == 200, r.text
+            computation = await svc.runtime.reader.get(
+                parse_period("rolling-12m:2026-10"))
+            expected = ranking(computation, AreaLevel.BUURT, "signals", who == "admin")
+            assert r.json() == expected.model_dump(mode="json", by_alias=True)
+            ranks = [i["rank"] for i in r.json()["items"] if i["rank"] is not None]
+            assert ranks == list(range(1, len(ranks) + 1)) and ranks
+            # Its ETag, made with the kept bytes, is the hash of the bytes sent.
+            assert r.headers["ETag"] == strong_etag(r.content).decode()
+            again = await svc.client.get("/v1/indicators", headers={
+                **auth(who), "If-None-Match": r.headers["ETag"]}, params={
+                "level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"})
+            assert again.status_code == 304 and again.content == b""
+            # So are its pages' (kept too), each of its own page.
+            tags = set()
+            for _ in range(2):
+                cursor: dict[str, str] = {}
+                while True:
+                    page = await svc.client.get("/v1/indicators", headers=auth(who), params={
+                        "level": "buurt", "indicator": "signals", "limit": 2, **cursor,
+                        "period": "rolling-12m:2026-10"})
+                    assert page.headers["ETag"] == strong_etag(page.content).decode()
+                    tags.add(page.headers["ETag"])
+                    if page.json()["nextCursor"] is None:
+                        break
+                    cursor = {"cursor": page.json()["nextCursor"]}
+            assert len(tags) == (len(r.json()["items"]) + 1) // 2
+        r = await svc.client.get("/v1/indicators", headers=auth("analyst"), params={
+            "level": "buurt", "indicator": "nonsense"})
+        assert r.status_code == 400
+
+
+async def test_an_area_answer_is_the_stored_area_and_follows_its_index(indicators, auth):
+    """Answers are kept as bytes per stored area: each is the answer made from the figures
+    held, after a change to the area's own row and after one that moves only its index."""
+    analyst, admin = auth("analyst"), auth("admin")
+    codes = ["BU03440101", "BU03440102", "BU03440103", "WK034401", "GM0344", "PA-test"]
+    period = current_period(utcnow())
+
+    async def answers() -> dict[tuple[str, bool], dict[str, Any]]:
+        seen = {}
+        for code in codes:
+            for raw, who in ((False, analyst), (True, admin)):
+                body = await area_answer(svc.client, code, who)
+                computation = await svc.runtime.reader.get(period)
+                made = area_indicators(computation, code, raw)
+                assert body == made.model_dump(mode="json", by_alias=True), (code, raw)
+                seen[code, raw] = body
+        return seen
+
+    async with indicators() as svc:
+        await small_register(svc.client, admin)
+        await record_all(svc.runtime, [*households("BU03440101", 12),
+                                       *households("BU03440102", 20)])
+        before = await answers()
+        path = "/v1/areas/BU03440102/indicators"
+        old_tag = (await svc.client.get(path, headers=analyst)).headers["ETag"]
+        # Another buurt's signals: BU03440102's own row stays, its place in the index moves.
+        await record_all(svc.runtime, households("BU03440103", 40))
+        await asyncio.sleep(svc.runtime.reader.refresh_s)
+        after = await answers()
+        # The answer's kept ETag moved with it: the old one gets the new answer, the new
+        # one a 304.
+        r = await svc.client.get(path, headers={**analyst, "If-None-Match": old_tag})
+        assert r.status_code == 200 and r.headers["ETag"] != old_tag
+        again = await svc.client.get(path, headers={**analyst,
+                                                    "If-None-Match": r.headers["ETag"]})
+        assert again.status_code == 304 and again.content == b""
+    index = "vulnerabilityIndex"
+    assert after["BU03440102", False][index] != before["BU03440102", False][index]
+    assert after["BU03440102", False]["values"] == before["BU03440102", False]["values"]
