@@ -65,8 +65,8 @@ async def indicator_definitions(principal: Reader) -> IndicatorDefinitionList:
 
 # The two reads that dashboards and the console make most (an area, a ranking page) check
 # the token themselves and find the reader on the runtime, and their plainly valid requests
-# skip FastAPI's request handler (shared.fastpath.fast_params): as FastAPI dependencies and
-# parameters these cost a read a third of its server CPU (docs/benchmarks.md). Their routes
+# skip FastAPI's request handler (shared.fastpath.fast_params): FastAPI's dependencies, then
+# its handler, cost a read a fifth, then 29 %, of its server CPU (docs/benchmarks.md). Their routes
 # state the token in their OpenAPI (BEARER_SECURITY); what is not plainly valid goes to
 # FastAPI's handler, which answers it as declared.
 _AREA_OR_PROGRAMME, _LEVEL, _PERIOD = map(re.compile, (AREA_OR_PROGRAMME, LEVEL, PERIOD))
