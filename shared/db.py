@@ -144,10 +144,21 @@ def connect_args(settings: ServiceSettings) -> dict[str, Any]:
 def engine_for(settings: ServiceSettings, url: str | None = None, *, reads_only: bool = False
                ) -> AsyncEngine:
     """A service's engine: its database (or `url`), over TLS as its settings say.
-    `reads_only`: see `create_engine`'s `immediate`."""
+
+    `reads_only`: an engine whose transactions only read, each from one snapshot of the
+    database. SQLite's deferred BEGIN in WAL mode gives that (see `create_engine`'s
+    `immediate`); PostgreSQL's default, READ COMMITTED, gives each statement a snapshot of
+    its own, so a round of the snapshot worker could read a buurt's dirty mark without the
+    facts it counted. REPEATABLE READ, read-only: a transaction that only reads never fails
+    to serialise there, and one that writes by mistake fails at once.
+    """
     url = url or settings.sqlalchemy_url()
     if is_sqlite(url):
         return create_engine(url, settings.sqlite_busy_timeout_ms, immediate=not reads_only)
+    if reads_only:
+        return create_engine(url, connect_args=connect_args(settings),
+                             isolation_level="REPEATABLE READ",
+                             execution_options={"postgresql_readonly": True})
     return create_engine(url, connect_args=connect_args(settings))
 
 

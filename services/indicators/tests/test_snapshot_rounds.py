@@ -9,10 +9,12 @@ after its last row.
 from __future__ import annotations
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from services.indicators.computation import definitions
 from services.indicators.models import DirtyArea, SnapshotArea
+from services.indicators.publication import repository as publication_repository
 from services.indicators.snapshots import store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
@@ -148,3 +150,37 @@ async def test_events_waiting_for_their_rows_are_written_when_the_period_is_buil
         async with svc.runtime.sessions() as session:
             left = await session.scalar(select(func.count()).select_from(DirtyArea))
     assert {"BU03440101", "WK034401", "GM0344", "NL00", "PA-test"} <= keys and left == 0
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgresql"], indirect=True)
+async def test_a_signal_committed_during_a_rounds_reads_is_published_with_its_count(
+        indicators, auth, monkeypatch):
+    """A round reads the marks it counts, then the dirty marks it publishes: one snapshot of
+    the database. A signal committed between the two reads (PostgreSQL's READ COMMITTED
+    gave each statement its own snapshot) had its area published without it, its dirty mark
+    cleared, and no later event: funding never got the buurt (CI, end-to-end test)."""
+    read_dirty = publication_repository.dirty_marks
+    committed: list[str] = []
+
+    async def dirty_after_a_commit(session):
+        if not committed:  # the consumer commits while the round reads
+            committed.append("BU03440102")
+            await record_each(svc.runtime, households("BU03440102", 12, observed="2026-11-02"))
+        return await read_dirty(session)
+
+    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
+                          snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await settle(svc.runtime.snapshots)  # what the register itself changed
+        monkeypatch.setattr(publication_repository, "dirty_marks", dirty_after_a_commit)
+        # Twice: a round whose snapshot holds none of the signal has nothing to do.
+        await settle(svc.runtime.snapshots)
+        await settle(svc.runtime.snapshots)
+        events = [AreaIndicatorsUpdated.model_validate(data) for key, data
+                  in await outbox_events(svc, AREA_INDICATORS_UPDATED) if key == "BU03440102"]
+        async with svc.runtime.sessions() as session:
+            left = await session.scalar(select(func.count()).select_from(DirtyArea))
+    assert committed and events, "the buurt was never published"
+    signals = next(v for v in events[-1].values if v.indicator_id == "signals")
+    assert signals.value is not None and signals.value > 0, events[-1]
+    assert left == 0
