@@ -20,7 +20,8 @@ Cheap where it matters: anything but a GET passes straight through; a GET's body
 until complete (up to MAX_HELD_BYTES, then it streams on without an ETag). A route that answers
 with bytes it keeps (a ranking of 14,000 buurten, 1.5 MB) hashes them once when it makes them
 and hands that hash over with `known_etag`: the body then streams on unheld and unhashed, and
-`If-None-Match` is answered as for any other read.
+`If-None-Match` is answered as for any other read. Such an answer goes gzipped to a client
+that accepts it, compressed once per kept answer (`shared.compression`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import hashlib
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.compression import MIN_BYTES, GzipKept, accepts_gzip, weak
 
 PUBLIC_MAX_AGE_S = 300
 MAX_HELD_BYTES = 8 * 1024 * 1024
@@ -85,31 +88,55 @@ def none_match(header: bytes, etag: bytes) -> bool:
     return any(tag.strip().removeprefix(b"W/") == bare for tag in header.split(b","))
 
 
+def _gzippable(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A JSON answer of a known length, worth compressing, not encoded yet."""
+    length = 0
+    for key, value in headers:
+        key = key.lower()
+        if key == b"content-length":
+            length = int(value)
+        elif (key == b"content-type" and b"json" not in value) or key == b"content-encoding":
+            return False
+    return length >= MIN_BYTES
+
+
+def _gzipped_headers(headers: list[tuple[bytes, bytes]], length: int
+                     ) -> list[tuple[bytes, bytes]]:
+    return [*(h for h in headers if h[0].lower() != b"content-length"),
+            (b"content-encoding", b"gzip"), (b"content-length", str(length).encode())]
+
+
 class HttpCacheMiddleware:
     """Adds a strong ETag to each complete 200 answer to a GET, answers `If-None-Match`
-    with 304 and says `Vary: Authorization` where the answer depends on the caller."""
+    with 304 and says `Vary: Authorization` where the answer depends on the caller; a kept
+    answer goes gzipped where the client accepts it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.gzipped = GzipKept()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
         if_none_match: bytes | None = None
+        accept_encoding: bytes | None = None
         authorised = False
         for key, value in scope["headers"]:
             if key == b"if-none-match":
                 if_none_match = value
             elif key == b"authorization":
                 authorised = True
+            elif key == b"accept-encoding":
+                accept_encoding = value
         held: list[Message] = []
         size = 0
         passing = False  # not ours to change: sent on as it comes
         not_modified = False  # a 304 has been sent: the route's body is dropped
+        packing: bytes | None = None  # a kept answer's ETag: its body goes gzipped
 
         async def send_cached(message: Message) -> None:
-            nonlocal size, passing, not_modified
+            nonlocal size, passing, not_modified, packing
             if not_modified:
                 if message["type"] == "http.response.body" and not message.get("more_body"):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -121,8 +148,19 @@ class HttpCacheMiddleware:
                 headers = list(message.get("headers", ()))
                 known = next((v for k, v in headers if k == KNOWN_ETAG), None)
                 if message["status"] == 200 and known is not None:
-                    passing = True
                     headers = [h for h in headers if h[0] != KNOWN_ETAG]
+                    if _gzippable(headers):
+                        headers = append_vary(headers, "Accept-Encoding")
+                        if accepts_gzip(accept_encoding):
+                            if if_none_match is not None and none_match(if_none_match, known):
+                                not_modified = await self._start(
+                                    message, headers, weak(known), if_none_match, authorised,
+                                    send)
+                                return
+                            packing = known
+                            held.append({**message, "headers": headers})
+                            return
+                    passing = True
                     not_modified = await self._start(message, headers, known, if_none_match,
                                                      authorised, send)
                     return
@@ -138,7 +176,8 @@ class HttpCacheMiddleware:
             held.append(message)
             size += len(message.get("body", b""))
             if message.get("more_body", False):
-                if size > MAX_HELD_BYTES:  # too big to hold: on without a validator
+                # Too big to hold: on without a validator (a kept answer is held anyway).
+                if packing is None and size > MAX_HELD_BYTES:
                     passing = True
                     for m in held:
                         await send(m)
@@ -146,8 +185,13 @@ class HttpCacheMiddleware:
                 return
             start, chunks = held[0], held[1:]
             body = b"".join(m.get("body", b"") for m in chunks)
-            if await self._start(start, list(start.get("headers", ())), strong_etag(body),
-                                 if_none_match, authorised, send):
+            headers = list(start.get("headers", ()))
+            if packing is not None:  # checked against If-None-Match at its start
+                body = await self.gzipped.packed(packing, body)
+                await self._start(start, _gzipped_headers(headers, len(body)), weak(packing),
+                                  None, authorised, send)
+            elif await self._start(start, headers, strong_etag(body), if_none_match,
+                                   authorised, send):
                 body = b""
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
