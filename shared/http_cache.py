@@ -76,7 +76,7 @@ def strong_etag(body: bytes) -> bytes:
 
 def known_etag(etag: bytes) -> dict[str, str]:
     """The header for a route's answer whose body's `strong_etag` it already holds (only for
-    exactly that body: the middleware does not check it)."""
+    exactly that body: the middleware does not check it, and keeps the body gzipped by it)."""
     return {KNOWN_ETAG.decode(): etag.decode("latin-1")}
 
 
@@ -90,14 +90,16 @@ def none_match(header: bytes, etag: bytes) -> bool:
 
 def _gzippable(headers: list[tuple[bytes, bytes]]) -> bool:
     """A JSON answer of a known length, worth compressing, not encoded yet."""
-    length = 0
+    length, json = 0, False
     for key, value in headers:
         key = key.lower()
         if key == b"content-length":
             length = int(value)
-        elif (key == b"content-type" and b"json" not in value) or key == b"content-encoding":
+        elif key == b"content-type":
+            json = b"json" in value.lower()
+        elif key == b"content-encoding":
             return False
-    return length >= MIN_BYTES
+    return json and length >= MIN_BYTES
 
 
 def _gzipped_headers(headers: list[tuple[bytes, bytes]], length: int
@@ -119,16 +121,18 @@ class HttpCacheMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        # A header sent on several lines is one list (RFC 9110 5.3).
         if_none_match: bytes | None = None
         accept_encoding: bytes | None = None
         authorised = False
         for key, value in scope["headers"]:
             if key == b"if-none-match":
-                if_none_match = value
+                if_none_match = value if if_none_match is None else if_none_match + b"," + value
             elif key == b"authorization":
                 authorised = True
             elif key == b"accept-encoding":
-                accept_encoding = value
+                accept_encoding = (value if accept_encoding is None
+                                   else accept_encoding + b"," + value)
         held: list[Message] = []
         size = 0
         passing = False  # not ours to change: sent on as it comes

@@ -50,8 +50,21 @@ async def kept(testsvc_settings):
         body, etag = answers["small"]
         return Response(body, media_type="application/json", headers=known_etag(etag))
 
+    async def twin() -> Response:  # a route that hands over another answer's ETag
+        return Response(BODY + b" ", media_type="application/json",
+                        headers=known_etag(answers["large"][1]))
+
+    async def shouting() -> Response:
+        return Response(BODY, media_type="application/JSON", headers=known_etag(b'"loud"'))
+
+    async def untyped() -> Response:
+        return Response(BODY, headers=known_etag(b'"untyped"'))
+
     app.add_api_route("/v1/kept", large, methods=["GET"])
     app.add_api_route("/v1/small", small, methods=["GET"])
+    app.add_api_route("/v1/twin", twin, methods=["GET"])
+    app.add_api_route("/v1/shouting", shouting, methods=["GET"])
+    app.add_api_route("/v1/untyped", untyped, methods=["GET"])
     async with serve(app) as client:
         yield client, answers
 
@@ -104,6 +117,37 @@ async def test_gzip_only_where_accepted_and_worth_it(kept, auth, compressions):
     assert r.content == SMALL and "Content-Encoding" not in r.headers
     assert r.headers["ETag"] == '"small-1"' and "Accept-Encoding" not in r.headers["Vary"]
     assert compressions == [len(BODY)]
+
+
+async def test_headers_on_several_lines_are_one_list(kept, auth):
+    client, _ = kept
+    token = auth("field-worker")["Authorization"]
+    r = await client.get("/v1/kept", headers=[("Authorization", token),
+                                              ("Accept-Encoding", "gzip;q=0"),
+                                              ("Accept-Encoding", "*")])
+    assert "Content-Encoding" not in r.headers and r.content == BODY
+    r = await client.get("/v1/kept", headers=[("Authorization", token),
+                                              ("Accept-Encoding", "identity"),
+                                              ("Accept-Encoding", "gzip")])
+    assert r.headers["Content-Encoding"] == "gzip"
+    r = await client.get("/v1/kept", headers=[("Authorization", token),
+                                              ("If-None-Match", '"other"'),
+                                              ("If-None-Match", 'W/"large-1"')])
+    assert r.status_code == 304
+
+
+async def test_what_is_gzipped_is_the_routes_own_json(kept, auth):
+    """A route that hands over another answer's ETag still gets its own bytes; JSON in any
+    case is JSON; an answer without a type is not taken for JSON."""
+    client, _ = kept
+    headers = {**auth("field-worker"), "Accept-Encoding": "gzip"}
+    assert (await client.get("/v1/kept", headers=headers)).content == BODY
+    r = await client.get("/v1/twin", headers=headers)
+    assert r.content == BODY + b" " and r.headers["Content-Encoding"] == "gzip"
+    r = await client.get("/v1/shouting", headers=headers)
+    assert r.content == BODY and r.headers["Content-Encoding"] == "gzip"
+    r = await client.get("/v1/untyped", headers=headers)
+    assert r.content == BODY and "Content-Encoding" not in r.headers
 
 
 async def test_over_real_http_the_gzipped_bytes_are_the_answer(kept, auth):
