@@ -29,13 +29,16 @@ async def registered_codes(session: AsyncSession, codes: Sequence[str]) -> set[s
     return found
 
 
-async def geometries_of(session: AsyncSession, *, level: str, parent_code: str | None
+async def geometries_of(session: AsyncSession, *, level: str, parent_code: str | None,
+                        after: str = "", limit: int | None = None
                         ) -> Sequence[tuple[str, str | None, str | None, str, bool]]:
     """(code, parent code, name, GeoJSON geometry, synthetic) of one level in code order,
-    within a parent: a gemeente (every wijk or buurt in it) or a wijk."""
+    within a parent: a gemeente (every wijk or buurt in it) or a wijk; from the code after
+    `after` on, at most `limit`."""
     query = (select(AreaGeometry.code, AreaGeometry.parent_code,
                     AreaGeometry.name, AreaGeometry.geometry, AreaGeometry.synthetic)
-             .where(AreaGeometry.level == level).order_by(AreaGeometry.code))
+             .where(AreaGeometry.level == level, AreaGeometry.code > after)
+             .order_by(AreaGeometry.code).limit(limit))
     if parent_code is not None and parent_code.startswith("GM"):
         query = query.where(AreaGeometry.gemeente_code == parent_code)
     elif parent_code is not None and parent_code.startswith("WK"):
