@@ -186,13 +186,15 @@ async def indicator_series(
 
 @router.get("/vulnerability-index", response_model=VulnerabilityIndexList)
 async def vulnerability_index(
-    cache: CacheDep, principal: Reader,
+    request: Request, cache: CacheDep, principal: Reader,
     level: Annotated[str, Query(pattern=r"^buurt$")] = "buurt",
     period: PeriodQuery = None,
-) -> VulnerabilityIndexList:
+) -> Response:
     """The composite vulnerability index of every buurt, most vulnerable first."""
-    computation = await cache.get(await requested_period(cache, principal, period))
-    return service.vulnerability_index(computation)
+    chosen = await requested_period(cache, principal, period)
+    index = await indicators_runtime(request).rankings.vulnerability_index(
+        await cache.get(chosen), cache.version(chosen))
+    return Response(index.body, media_type="application/json", headers=known_etag(index.etag))
 
 
 @router.get("/areas/{code}/signal-counts", response_model=AreaSignalCounts)

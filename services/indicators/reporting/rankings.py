@@ -9,7 +9,8 @@ The bytes are hashed for their ETag once, when made (shared.http_cache.known_eta
 1.5 MB per read cost more than the rest of the read. Where each item starts is kept too, so
 that a page (`limit`, `cursor`) is a slice of the kept bytes, not a ranking made again; the
 pages readers ask for are kept with their ETag as well, up to half the ranking's size (the
-console and dashboards ask for the first pages again and again).
+console and dashboards ask for the first pages again and again). The vulnerability index,
+a ranking of buurten on the composite, is kept the same way.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ import asyncio
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from services.indicators.composite import Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import Cell, Computation
-from services.indicators.reporting.schemas import IndicatorRanking
-from services.indicators.reporting.service import cell_of
+from services.indicators.reporting.schemas import IndicatorRanking, VulnerabilityIndexOut
+from services.indicators.reporting.service import cell_of, index_out, vulnerability_index
 from shared.areacodes import AreaLevel
 from shared.http_cache import strong_etag
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
@@ -99,15 +101,26 @@ def page_offset(cursor: str | None) -> int:
     return offset
 
 
+@dataclass(frozen=True)
+class KeptBody:
+    """An answer made once per stored version, as readers get it, with its strong ETag."""
+
+    body: bytes
+    etag: bytes
+
+
 @dataclass
 class _Entry:
     version: Hashable
     made_at: float
-    ranking: Ranking | None = None
-    making: asyncio.Task[Ranking] | None = None
+    made: Any = None
+    making: asyncio.Task[Any] | None = None
 
 
 class RankingCache:
+    """The rankings (and the vulnerability index, a ranking of buurten on the composite)
+    as readers get them, per period and kind."""
+
     def __init__(self, min_age_s: float = 0.5, held: int = 64) -> None:
         self.min_age_s = min_age_s
         self.held = held
@@ -119,34 +132,50 @@ class RankingCache:
         definition = definitions.BY_ID.get(indicator)
         if definition is None:
             raise BadRequest(f"unknown indicator {indicator!r}; see /indicator-definitions")
-        key = (str(computation.period), level, indicator, raw)
+        higher_is_worse = definition.direction is Direction.HIGHER_IS_WORSE
+        ranking: Ranking = await self._kept(
+            (str(computation.period), level, indicator, raw), version,
+            lambda: _make(computation, level, indicator, raw, higher_is_worse))
+        return ranking
+
+    async def vulnerability_index(self, computation: Computation, version: Hashable
+                                  ) -> KeptBody:
+        """The JSON of `VulnerabilityIndexList` for the computation (stored at `version`):
+        14,000 buurten, made per request it held the event loop for 88 ms."""
+        index: KeptBody = await self._kept((str(computation.period), "vulnerability-index"),
+                                           version, lambda: _make_index(computation))
+        return index
+
+    async def _kept(self, key: Hashable, version: Hashable,
+                    make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        """What `make` makes for `key`, made at most once per `min_age_s` for a period that
+        keeps changing (the previous one meanwhile); readers asking while it is made wait
+        for that one making."""
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry is not None and entry.ranking is not None and (
+        if entry is not None and entry.made is not None and (
                 entry.version == version or entry.making is not None
                 or now - entry.made_at < self.min_age_s):
             self._entries.move_to_end(key)
-            return entry.ranking
+            return entry.made
         if entry is None or entry.making is None:
             entry = entry or _Entry(version, now)
             self._entries[key] = entry
             while len(self._entries) > self.held:
                 self._entries.popitem(last=False)
-            higher_is_worse = definition.direction is Direction.HIGHER_IS_WORSE
-            entry.making = asyncio.create_task(
-                _make(computation, level, indicator, raw, higher_is_worse))
+            entry.making = asyncio.create_task(make())
             entry.version, entry.made_at = version, now
         making = entry.making
-        if entry.ranking is not None:
-            return entry.ranking  # the previous one while the new one is made
+        if entry.made is not None:
+            return entry.made  # the previous one while the new one is made
         try:
-            ranking = await asyncio.shield(making)
+            made = await asyncio.shield(making)
         finally:
             if making.done() and entry.making is making:
                 entry.making = None
                 if not making.cancelled() and making.exception() is None:
-                    entry.ranking = making.result()
-        return ranking
+                    entry.made = making.result()
+        return made
 
 
 async def _make(computation: Computation, level: AreaLevel, indicator: str, raw: bool,
@@ -185,3 +214,25 @@ async def _make(computation: Computation, level: AreaLevel, indicator: str, raw:
     starts.append(at)
     body = opening + b",".join(items) + b'],"nextCursor":null}'
     return Ranking(head, body, starts, strong_etag(body))
+
+
+async def _make_index(computation: Computation) -> KeptBody:
+    """`reporting.service.vulnerability_index` as bytes, `SLICE` buurten at a time."""
+    areas = list(computation.areas.values())
+    items: list[VulnerabilityIndexOut] = []
+    for start in range(0, len(areas), SLICE):
+        items += [out for r in areas[start:start + SLICE]
+                  if r.level is AreaLevel.BUURT
+                  and (out := index_out(r, computation.method_version)) is not None]
+        await asyncio.sleep(0)
+    items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
+    encoded: list[bytes] = []
+    for start in range(0, len(items), SLICE):
+        encoded += [orjson.dumps(i.model_dump(mode="json", by_alias=True))
+                    for i in items[start:start + SLICE]]
+        await asyncio.sleep(0)
+    envelope = vulnerability_index(computation, items=[]).model_dump(mode="json",
+                                                                     by_alias=True)
+    del envelope["items"]
+    body = orjson.dumps(envelope)[:-1] + b',"items":[' + b",".join(encoded) + b"]}"
+    return KeptBody(body, strong_etag(body))

@@ -145,11 +145,16 @@ def ranking(computation: Computation, level: AreaLevel, indicator: str, raw: boo
                             data_until=None if raw else computation.data_until, items=items)
 
 
-def vulnerability_index(computation: Computation) -> VulnerabilityIndexList:
-    items = [out for r in computation.areas.values()
-             if r.level is AreaLevel.BUURT
-             and (out := index_out(r, computation.method_version)) is not None]
-    items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
+def vulnerability_index(computation: Computation,
+                        items: list[VulnerabilityIndexOut] | None = None
+                        ) -> VulnerabilityIndexList:
+    """Every buurt's index, most vulnerable first; with `items`, those instead (the kept
+    answer, `rankings._make_index`, makes them a part at a time)."""
+    if items is None:
+        items = [out for r in computation.areas.values()
+                 if r.level is AreaLevel.BUURT
+                 and (out := index_out(r, computation.method_version)) is not None]
+        items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
     stability = [RankStabilityOut(
         method=s.method.value, spearman=None if s.spearman is None else round(s.spearman, 4),
         max_abs_rank_shift=s.max_abs_rank_shift,
