@@ -177,9 +177,9 @@ async def indicator_series(
     bounds = await cache.bounds_for(last)
     periods = service.series_periods(last, count, bounds.first_month)
     page, next_cursor = service.series_page(periods, cursor, limit)
-    computations = await cache.get_many(page)
+    computations = await cache.area_series(code, page)
     if all(code not in c.areas for c in computations) and code not in (
-            await cache.get(last)).areas:
+            await cache.area_series(code, [last]))[0].areas:
         raise NotFound(f"area {code} is not registered and has no signals")
     return service.series(code, indicator_id, raw, computations, next_cursor)
 

@@ -97,6 +97,13 @@ def _report_failure(task: asyncio.Task[None]) -> None:
         log.warning("snapshot refresh failed", extra={"error": repr(exc)})
 
 
+def _being_computed(periods: str) -> ServiceUnavailable:
+    problem = ServiceUnavailable(
+        f"the indicators of {periods} are being computed; try again shortly")
+    problem.headers["Retry-After"] = "10"
+    return problem
+
+
 @dataclass
 class StoredPeriod:
     period: Period
@@ -146,16 +153,43 @@ class SnapshotReader:
         stored = self._periods.get(str(period))
         return (-1, -1) if stored is None else (stored.generation, stored.seq)
 
-    async def get_many(self, periods: list[Period]) -> list[Computation]:
-        """Several periods (a series' page): those not stored yet are asked for together."""
+    async def area_series(self, code: str, periods: list[Period]) -> list[Computation]:
+        """`code`'s figures in each of `periods` (a series' page), without loading whole
+        periods: a held period is read as held, of the others only the area's row. (Loaded
+        whole, a series of 12 months loaded more periods of 14,000 areas than are held, at
+        every read: 1.7 s each nationally.) Periods never stored are asked of the worker
+        together and waited for up to `wait_s` in all, then a 503 problem."""
+        keys = [str(p) for p in periods]
+        held = {k for k in keys if k in self._periods and self._periods[k].generation >= 0}
         with unavailable_as_503():
-            missing = [str(p) for p in periods
-                       if str(p) not in self._periods and await self._head(str(p)) is None]
+            async with self._sessions() as session:
+                stored = await store.stored_versions(session, [k for k in keys if k not in held])
+            missing = [k for k in keys if k not in held and k not in stored]
             if missing:
                 async with self._writes() as own, own.begin():
                     for key in missing:
                         await store.request(own, key)
-        return [await self.get(p) for p in periods]
+                deadline = time.monotonic() + self.wait_s
+                while missing and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                    async with self._sessions() as session:
+                        stored.update(await store.stored_versions(session, missing))
+                    missing = [k for k in missing if k not in stored]
+                if missing:
+                    raise _being_computed(", ".join(missing))
+            async with self._sessions() as session:
+                rows = await store.area_rows(session, code, list(stored))
+        out: list[Computation] = []
+        for period, key in zip(periods, keys, strict=True):
+            if key not in stored:
+                out.append(await self.get(period))
+                continue
+            method_version, data_until = stored[key]
+            row = rows.get(key)
+            areas = {} if row is None else {code: StoredArea(code, *row)}
+            out.append(Computation(period, method_version, areas,  # type: ignore[arg-type]
+                                   data_until=data_until))
+        return out
 
     async def get(self, period: Period) -> Computation:
         """The stored indicators of `period` (raw values and public cells in each area).
@@ -230,10 +264,7 @@ class SnapshotReader:
                 await asyncio.sleep(0.1)
                 head = await self._head(key)
             if head is None:
-                problem = ServiceUnavailable(
-                    f"the indicators of {key} are being computed; try again shortly")
-                problem.headers["Retry-After"] = "10"
-                raise problem
+                raise _being_computed(key)
         seq, generation, index_seq, method_version, data_until = head
         anew = generation != stored.generation  # stored whole again: every row is new
         areas = (await self._load_rows(stored, key, 0 if anew else stored.seq, anew, paged)

@@ -152,3 +152,21 @@ async def rows_since(session: AsyncSession, period: str, seq: int, after: str = 
 async def newest_seq(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.coalesce(func.max(IndicatorSnapshot.seq), 0)))
                or 0)
+
+
+async def stored_versions(session: AsyncSession, periods: Sequence[str]
+                          ) -> dict[str, tuple[str, datetime | None]]:
+    """(method version, data until) of those of `periods` that are stored."""
+    rows = await session.execute(
+        select(IndicatorSnapshot.period, IndicatorSnapshot.method_version,
+               IndicatorSnapshot.data_until).where(IndicatorSnapshot.period.in_(periods)))
+    return {period: (method_version, data_until) for period, method_version, data_until in rows}
+
+
+async def area_rows(session: AsyncSession, code: str, periods: Sequence[str]
+                    ) -> dict[str, tuple[str, str, str]]:
+    """(level, public, raw) of one area in each of `periods` that holds it."""
+    rows = await session.execute(
+        select(SnapshotArea.period, SnapshotArea.level, SnapshotArea.public, SnapshotArea.raw)
+        .where(SnapshotArea.code == code, SnapshotArea.period.in_(periods)))
+    return {period: (level, public, raw) for period, level, public, raw in rows}
