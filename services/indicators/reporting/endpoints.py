@@ -164,7 +164,7 @@ async def indicator_series(
         "How many periods the whole series has (periods before the first month with data "
         "are left out)"))] = 12,
     limit: Annotated[int, Query(ge=1, le=service.SERIES_MAX_LIMIT, description=(
-        "Periods per page: one request computes at most this many periods"))] = 12,
+        "Periods per page"))] = 12,
     cursor: Annotated[str | None, Query(max_length=40, description=(
         "The nextCursor of the previous page"))] = None,
 ) -> IndicatorSeries:

@@ -1,5 +1,6 @@
-"""Series are paginated: `limit` periods a page (1-24), `nextCursor` for the next, and one
-request computes at most `limit` periods (and one more only to tell an unknown area)."""
+"""Series are paginated: `limit` periods a page (1-24), `nextCursor` for the next; a request
+computes at most `limit` periods (and one more only to tell an unknown area), and reads
+only the area's stored rows of periods the reader does not hold."""
 
 from __future__ import annotations
 
