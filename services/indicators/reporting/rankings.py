@@ -16,6 +16,7 @@ a ranking of buurten on the composite, is kept the same way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from array import array
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from services.indicators.composite import Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import Cell, Computation
 from services.indicators.reporting.schemas import IndicatorRanking, VulnerabilityIndexOut
-from services.indicators.reporting.service import cell_of, index_out, vulnerability_index
+from services.indicators.reporting.service import cell_of, index_item, vulnerability_index
 from shared.areacodes import AreaLevel
 from shared.http_cache import strong_etag
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
@@ -111,10 +112,18 @@ class KeptBody:
 
 @dataclass
 class _Entry:
-    version: Hashable
     made_at: float
+    version: Hashable = None  # of `made`
     made: Any = None
     making: asyncio.Task[Any] | None = None
+
+    def take(self, version: Hashable, making: asyncio.Task[Any]) -> None:
+        """What `making` made, for `version`, once done, whether or not a reader waits for
+        it (the one that started it may have been answered with the previous one)."""
+        if self.making is making:
+            self.making = None
+        if not making.cancelled() and making.exception() is None:
+            self.made, self.version = making.result(), version
 
 
 class RankingCache:
@@ -159,23 +168,17 @@ class RankingCache:
             self._entries.move_to_end(key)
             return entry.made
         if entry is None or entry.making is None:
-            entry = entry or _Entry(version, now)
+            entry = entry or _Entry(now)
             self._entries[key] = entry
             while len(self._entries) > self.held:
                 self._entries.popitem(last=False)
-            entry.making = asyncio.create_task(make())
-            entry.version, entry.made_at = version, now
-        making = entry.making
+            making = entry.making = asyncio.create_task(make())
+            making.add_done_callback(functools.partial(entry.take, version))
+            entry.made_at = now
         if entry.made is not None:
             return entry.made  # the previous one while the new one is made
-        try:
-            made = await asyncio.shield(making)
-        finally:
-            if making.done() and entry.making is making:
-                entry.making = None
-                if not making.cancelled() and making.exception() is None:
-                    entry.made = making.result()
-        return made
+        assert entry.making is not None
+        return await asyncio.shield(entry.making)
 
 
 async def _make(computation: Computation, level: AreaLevel, indicator: str, raw: bool,
@@ -218,12 +221,14 @@ async def _make(computation: Computation, level: AreaLevel, indicator: str, raw:
 
 async def _make_index(computation: Computation) -> KeptBody:
     """`reporting.service.vulnerability_index` as bytes, `SLICE` buurten at a time."""
-    areas = list(computation.areas.values())
+    # Every buurt's score taken at once: a reader's refresh sets the scores of the areas it
+    # holds in place, and must not give a part of the index the old ones, a part the new.
+    scores = [(r.code, r.composite) for r in computation.areas.values()
+              if r.level is AreaLevel.BUURT and r.composite is not None]
     items: list[VulnerabilityIndexOut] = []
-    for start in range(0, len(areas), SLICE):
-        items += [out for r in areas[start:start + SLICE]
-                  if r.level is AreaLevel.BUURT
-                  and (out := index_out(r, computation.method_version)) is not None]
+    for start in range(0, len(scores), SLICE):
+        items += [index_item(code, score, computation.method_version)
+                  for code, score in scores[start:start + SLICE]]
         await asyncio.sleep(0)
     items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.area_code))
     encoded: list[bytes] = []
@@ -231,8 +236,8 @@ async def _make_index(computation: Computation) -> KeptBody:
         encoded += [orjson.dumps(i.model_dump(mode="json", by_alias=True))
                     for i in items[start:start + SLICE]]
         await asyncio.sleep(0)
-    envelope = vulnerability_index(computation, items=[]).model_dump(mode="json",
-                                                                     by_alias=True)
-    del envelope["items"]
-    body = orjson.dumps(envelope)[:-1] + b',"items":[' + b",".join(encoded) + b"]}"
+    envelope = orjson.dumps(vulnerability_index(computation, items=[]).model_dump(
+        mode="json", by_alias=True))
+    before, after = envelope.split(b'"items":[]', 1)  # the keys in the schema's order
+    body = before + b'"items":[' + b",".join(encoded) + b"]" + after
     return KeptBody(body, strong_etag(body))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from services.indicators.composite import METHOD_VERSION, Direction
+from services.indicators.composite import METHOD_VERSION, AreaScore, Direction
 from services.indicators.computation import definitions
 from services.indicators.computation.engine import AreaResult, Cell, Computation
 from services.indicators.computation.periods import Period
@@ -31,8 +31,8 @@ from shared.http_cache import strong_etag
 from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.problems import BadRequest, NotFound
 
-# A series page computes at most this many periods (one full computation each, shared with
-# other readers through the computation cache), and one more to tell an unknown area (404).
+# A series page reads at most this many periods (the area's stored row of each), and one
+# more to tell an unknown area (404).
 SERIES_MAX_LIMIT = 24
 SERIES_MAX_COUNT = 36
 
@@ -56,10 +56,12 @@ def value_out(indicator: str, cell: Cell) -> IndicatorValueOut:
 
 def index_out(result: AreaResult, method_version: str) -> VulnerabilityIndexOut | None:
     score = result.composite
-    if score is None:
-        return None
+    return None if score is None else index_item(result.code, score, method_version)
+
+
+def index_item(code: str, score: AreaScore, method_version: str) -> VulnerabilityIndexOut:
     return VulnerabilityIndexOut(
-        area_code=result.code, score=None if score.score is None else round(score.score, 4),
+        area_code=code, score=None if score.score is None else round(score.score, 4),
         rank=score.rank, decile=score.decile,
         alternative_ranks={m.value: r for m, r in score.alternative_ranks.items()},
         method_version=method_version)

@@ -161,24 +161,28 @@ class SnapshotReader:
         together and waited for up to `wait_s` in all, then a 503 problem."""
         keys = [str(p) for p in periods]
         held = {k for k in keys if k in self._periods and self._periods[k].generation >= 0}
+        unheld = [k for k in keys if k not in held]
+        stored: dict[str, tuple[str, datetime | None]] = {}
+        rows: dict[str, tuple[str, str, str]] = {}
         with unavailable_as_503():
-            async with self._sessions() as session:
-                stored = await store.stored_versions(session, [k for k in keys if k not in held])
-            missing = [k for k in keys if k not in held and k not in stored]
+            if unheld:
+                stored, rows = await self._area_rows(code, unheld)
+            missing = [k for k in unheld if k not in stored]
             if missing:
                 async with self._writes() as own, own.begin():
                     for key in missing:
                         await store.request(own, key)
                 deadline = time.monotonic() + self.wait_s
-                while missing and time.monotonic() < deadline:
+                found: dict[str, tuple[str, datetime | None]] = {}
+                while len(found) < len(missing) and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
                     async with self._sessions() as session:
-                        stored.update(await store.stored_versions(session, missing))
-                    missing = [k for k in missing if k not in stored]
-                if missing:
-                    raise _being_computed(", ".join(missing))
-            async with self._sessions() as session:
-                rows = await store.area_rows(session, code, list(stored))
+                        found = await store.stored_versions(session, missing)
+                if len(found) < len(missing):
+                    raise _being_computed(", ".join(k for k in missing if k not in found))
+                more, more_rows = await self._area_rows(code, missing)
+                stored.update(more)
+                rows.update(more_rows)
         out: list[Computation] = []
         for period, key in zip(periods, keys, strict=True):
             if key not in stored:
@@ -190,6 +194,15 @@ class SnapshotReader:
             out.append(Computation(period, method_version, areas,  # type: ignore[arg-type]
                                    data_until=data_until))
         return out
+
+    async def _area_rows(self, code: str, keys: list[str]
+                         ) -> tuple[dict[str, tuple[str, datetime | None]],
+                                    dict[str, tuple[str, str, str]]]:
+        """Which of `keys` are stored (method version, data until) and `code`'s row in each,
+        from one snapshot of the database."""
+        async with self._sessions() as session:
+            stored = await store.stored_versions(session, keys)
+            return stored, await store.area_rows(session, code, list(stored))
 
     async def get(self, period: Period) -> Computation:
         """The stored indicators of `period` (raw values and public cells in each area).

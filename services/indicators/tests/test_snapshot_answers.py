@@ -19,6 +19,7 @@ from services.indicators.tests.helpers import (
 from shared import http_cache
 from shared.areacodes import AreaLevel
 from shared.db import utcnow
+from tests.helpers import eventually
 
 
 async def test_a_ranking_answer_is_the_ranking_of_the_stored_figures(indicators, auth):
@@ -151,6 +152,38 @@ async def test_the_vulnerability_index_is_kept_once_per_stored_version(
                                      headers=auth(who, "demo-partner" if who == "partner"
                                                   else "demo-corp-a"))
             assert r.status_code == 200, r.text
-            assert r.json() == expected
+            assert r.json() == expected and list(r.json()) == list(expected)  # key order
             assert r.headers["ETag"] == kept_etag(r)
     assert made == [period]  # every caller, one stored version: made once
+
+
+async def test_a_kept_ranking_and_index_follow_their_period(indicators, auth):
+    """A kept answer is made again when its period changed. (The reader that started the
+    making got the previous answer back and nobody took the new one in: the first ranking
+    and index were answered until they dropped out of the cache.)"""
+    async with indicators() as svc:
+        svc.runtime.rankings.min_age_s = 0.0
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12))
+        params = {"level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"}
+
+        async def read() -> tuple[dict[str, Any], dict[str, Any]]:
+            ranking = await svc.client.get("/v1/indicators", headers=auth("analyst"),
+                                           params=params)
+            index = await svc.client.get("/v1/vulnerability-index", headers=auth("analyst"),
+                                         params={"period": params["period"]})
+            return ranking.json(), index.json()
+
+        before = await read()
+        await record_all(svc.runtime, households("BU03440201", 30))
+        computation = await svc.runtime.reader.get(parse_period(params["period"]))
+        expected = (ranking(computation, AreaLevel.BUURT, "signals", False)
+                    .model_dump(mode="json", by_alias=True),
+                    service.vulnerability_index(computation).model_dump(mode="json",
+                                                                       by_alias=True))
+        assert expected != before
+
+        async def current() -> bool:
+            return await read() == expected
+
+        assert await eventually(current, timeout_s=5)
