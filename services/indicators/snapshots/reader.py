@@ -169,17 +169,7 @@ class SnapshotReader:
                 stored, rows = await self._area_rows(code, unheld)
             missing = [k for k in unheld if k not in stored]
             if missing:
-                async with self._writes() as own, own.begin():
-                    for key in missing:
-                        await store.request(own, key)
-                deadline = time.monotonic() + self.wait_s
-                found: dict[str, tuple[str, datetime | None]] = {}
-                while len(found) < len(missing) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.1)
-                    async with self._sessions() as session:
-                        found = await store.stored_versions(session, missing)
-                if len(found) < len(missing):
-                    raise _being_computed(", ".join(k for k in missing if k not in found))
+                await self._ask_and_wait(missing)
                 more, more_rows = await self._area_rows(code, missing)
                 stored.update(more)
                 rows.update(more_rows)
@@ -194,6 +184,24 @@ class SnapshotReader:
             out.append(Computation(period, method_version, areas,  # type: ignore[arg-type]
                                    data_until=data_until))
         return out
+
+    async def _ask_and_wait(self, keys: list[str]) -> None:
+        """Ask the worker for the periods `keys` (never stored) and wait until all are
+        stored, up to `wait_s`; else a 503 problem."""
+        # In a transaction of its own, committed at once, so the worker sees it while this
+        # reader waits. (A read endpoint leaves the request's session unused: on SQLite that
+        # would hold this process's one writing connection meanwhile.)
+        async with self._writes() as own, own.begin():
+            for key in keys:
+                await store.request(own, key)
+        deadline = time.monotonic() + self.wait_s
+        found: dict[str, tuple[str, datetime | None]] = {}
+        while len(found) < len(keys) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            async with self._sessions() as session:
+                found = await store.stored_versions(session, keys)
+        if len(found) < len(keys):
+            raise _being_computed(", ".join(k for k in keys if k not in found))
 
     async def _area_rows(self, code: str, keys: list[str]
                          ) -> tuple[dict[str, tuple[str, datetime | None]],
@@ -267,15 +275,8 @@ class SnapshotReader:
         key = str(stored.period)
         head = await self._head(key)
         if head is None:
-            # In a transaction of its own, committed at once, so the worker sees it while
-            # this reader waits. (A read endpoint leaves the request's session unused: on
-            # SQLite that would hold this process's one writing connection meanwhile.)
-            async with self._writes() as own, own.begin():
-                await store.request(own, key)
-            deadline = time.monotonic() + self.wait_s
-            while head is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-                head = await self._head(key)
+            await self._ask_and_wait([key])
+            head = await self._head(key)
             if head is None:
                 raise _being_computed(key)
         seq, generation, index_seq, method_version, data_until = head
