@@ -6,9 +6,10 @@ so the gzipped bytes are kept beside the answer's strong ETag (the hash of the e
 route vouches for): one compression per kept answer, in a thread when it is large (zlib lets
 go of the GIL meanwhile), however many readers ask at once.
 
-Only kept answers: those are the large, hot, public-or-aggregate ones. An answer made per
-request (a signal, a referral: personal data) is not kept here, so nothing of it stays in
-memory after its request.
+Only answers a route vouches for with their ETag: kept answers, the large, hot,
+public-or-aggregate ones, and maps (outlines and published values). An answer with
+personal data (a signal, a referral) is not kept here, so nothing of it stays in memory
+after its request.
 
 The gzipped representation has the weak ETag `W/<strong ETag>`: it carries the same content,
 and `If-None-Match` compares weakly, so a client's copy validates whichever way it was sent.

@@ -8,6 +8,7 @@ whose edges carry sub-metre jitter every 50 m: simplification for display remove
 from __future__ import annotations
 
 import copy
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from services.indicators.reporting import service as reporting_service
 from services.indicators.tests.helpers import households, record_all, small_register
 from services.indicators.tests.test_kerncijfers_upload import multipart
 from shared.areacodes import AreaLevel
+from shared.http_cache import strong_etag
 
 DATA = Path(__file__).parent / "data"
 MAP = DATA / "wijkenbuurten-2023-utrecht.geojson"
@@ -278,3 +280,46 @@ async def test_a_large_map_goes_as_a_multipart_upload(indicators, auth):
                                   headers={**admin, "Content-Type": content_type})
         assert r.status_code == 200, r.text
         assert r.json()["stored"] == 7
+
+
+async def test_a_map_goes_gzipped_compressed_once_and_validates(indicators, auth,
+                                                                 monkeypatch):
+    """A map of every buurt is 10 MB nationally: it goes gzipped to who accepts it (browsers,
+    the console's httpx), compressed once while it stays the same; its ETag is the hash of
+    the map, weak when gzipped, and `If-None-Match` gives a 304 either way."""
+    compressed: list[int] = []
+    compress = zlib.compress
+
+    def counted(data: bytes, level: int, wbits: int) -> bytes:
+        compressed.append(len(data))
+        return compress(data, level, wbits)
+
+    monkeypatch.setattr(zlib, "compress", counted)  # as shared.compression calls it
+    reader = auth("analyst")
+    async with indicators() as svc:
+        async with svc.runtime.sessions() as session, session.begin():
+            await maps_service.store_outlines(session, synthetic_outlines(generate_demo()),
+                                              "synthetic", synthetic=True)
+        params = {"level": "buurt", "parentCode": "GM0599"}
+        plain = await svc.client.get("/v1/area-geometries", params=params,
+                                     headers={**reader, "Accept-Encoding": "identity"})
+        assert plain.status_code == 200, plain.text
+        assert len(plain.content) > 8 * 1024 and "Content-Encoding" not in plain.headers
+        assert plain.headers["ETag"] == strong_etag(plain.content).decode()
+        packed = []
+        for _ in range(3):
+            r = await svc.client.get("/v1/area-geometries", params=params,
+                                     headers={**reader, "Accept-Encoding": "gzip"})
+            assert r.status_code == 200, r.text
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert r.headers["Content-Type"] == "application/geo+json"
+            assert "Accept-Encoding" in r.headers["Vary"]
+            assert r.content == plain.content  # httpx took the gzip off
+            assert int(r.headers["Content-Length"]) < len(plain.content) / 2
+            assert r.headers["ETag"] == "W/" + plain.headers["ETag"]
+            packed.append(r.headers["ETag"])
+        for etag, encoding in ((plain.headers["ETag"], "gzip"), (packed[0], "identity")):
+            again = await svc.client.get("/v1/area-geometries", params=params, headers={
+                **reader, "Accept-Encoding": encoding, "If-None-Match": etag})
+            assert again.status_code == 304 and again.content == b""
+    assert compressed == [len(plain.content)]

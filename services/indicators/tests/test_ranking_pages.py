@@ -1,12 +1,21 @@
-"""A ranking's pages: slices of its kept bytes, kept with their ETag within a bound."""
+"""A ranking's pages: slices of its kept bytes, kept with their ETag within a bound; kept
+rankings in the order of the rankings made at once."""
 
 from __future__ import annotations
 
+import random
 from array import array
+from typing import Any
 
 import orjson
 
+from services.indicators.composite import METHOD_VERSION, AreaScore, Direction
+from services.indicators.computation import definitions
+from services.indicators.computation.engine import Cell, Computation
+from services.indicators.computation.periods import parse_period
+from services.indicators.reporting import rankings, service
 from services.indicators.reporting.rankings import Ranking
+from shared.areacodes import AreaLevel
 from shared.http_cache import strong_etag
 from shared.pagination import decode_cursor
 
@@ -54,3 +63,44 @@ def test_pages_kept_stay_within_half_the_ranking_and_the_first_stays_kept():
     whole = ranking.page(0, 2000)  # more than the budget: made, not kept
     assert orjson.loads(whole[0])["items"] == orjson.loads(ranking.body)["items"]
     assert (0, 2000) not in ranking.pages.kept
+
+
+class _Area:
+    """What a ranking reads of an area: its code, level, cells and composite score."""
+
+    def __init__(self, code: str, cells: dict[str, Cell], composite: AreaScore | None) -> None:
+        self.code, self.level, self.cells, self.composite = code, AreaLevel.BUURT, cells, composite
+
+
+def _country(n: int, seed: int) -> Computation:
+    """`n` buurten in no order of code, with many equal values, withheld cells and
+    unranked scores: what the kept answers' sorts must order as the answers made at once."""
+    rng = random.Random(seed)
+    codes = [f"BU{rng.randrange(10**8):08d}" for _ in range(n)]
+    areas: dict[str, Any] = {}
+    for code in codes:
+        cells = {d: Cell(None, "small-count") if rng.random() < 0.2
+                 else Cell(float(rng.randrange(6))) for d in ("signals", "mean-woz-value")}
+        rank = None if rng.random() < 0.1 else rng.randrange(1, n // 3)
+        areas[code] = _Area(code, cells, AreaScore(code, None if rank is None else 0.5, rank,
+                                                   None, {}, {}, None))
+    return Computation(parse_period("rolling-12m:2026-10"), METHOD_VERSION, areas)
+
+
+async def test_kept_answers_order_areas_as_the_answers_made_at_once(monkeypatch):
+    def cell(result: _Area, indicator: str, raw: bool) -> Cell:
+        return result.cells[indicator]
+
+    monkeypatch.setattr(rankings, "cell_of", cell)
+    monkeypatch.setattr(service, "cell_of", cell)
+    for seed in range(3):
+        country = _country(1_500, seed)
+        for indicator in ("signals", "mean-woz-value"):  # higher and lower is worse
+            worse = definitions.BY_ID[indicator].direction is Direction.HIGHER_IS_WORSE
+            kept = await rankings._make(country, AreaLevel.BUURT, indicator, False, worse)
+            made = service.ranking(country, AreaLevel.BUURT, indicator, False)
+            assert orjson.loads(kept.body) == made.model_dump(mode="json", by_alias=True)
+            assert kept.etag == strong_etag(kept.body)
+        index = await rankings._make_index(country)
+        assert orjson.loads(index.body) == service.vulnerability_index(country).model_dump(
+            mode="json", by_alias=True)
