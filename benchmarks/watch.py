@@ -74,9 +74,6 @@ class LivezWatch:
         return (f"/livez every {LIVEZ_EVERY_S * 1000:.0f} ms: longest {during[-1] * 1000:.0f} "
                 f"ms, p99 {p99 * 1000:.0f} ms ({len(during)} asked)")
 
-    def longest(self, start: float, end: float) -> float:
-        return max((s for at, s in self.samples if start <= at <= end), default=float("nan"))
-
 
 async def settle(client: httpx.AsyncClient, lag: int) -> str:
     """Wait (at most SETTLE_S) until /livez answers within 100 ms again and the consumer is
@@ -107,3 +104,28 @@ async def consumer_lag(client: httpx.AsyncClient) -> int | None:
     lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line.startswith("consumer_lag{")]
     return int(sum(lags)) if lags else None
+
+
+async def loop_lag(client: httpx.AsyncClient) -> dict[float, float]:
+    """The service's `event_loop_lag_seconds` histogram (shared.looplag): the count of lags
+    up to each bucket's bound; empty where the service does not report it."""
+    text = (await client.get("/metrics")).text
+    return {float(line.split('le="', 1)[1].split('"', 1)[0]): float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith("event_loop_lag_seconds_bucket{")}
+
+
+def lag_between(before: dict[float, float], after: dict[float, float], limit_s: float
+                ) -> tuple[str, int | None]:
+    """The note on the loop's lag between two readings, and how often it was over
+    `limit_s` (None: not reported)."""
+    if not after:
+        return "the loop's lag: not reported", None
+    counts = {le: n - before.get(le, 0.0) for le, n in after.items()}
+    bounds = sorted(counts)
+    total = counts[bounds[-1]]
+    over = int(total - max((n for le, n in counts.items() if le <= limit_s), default=0.0))
+    # The longest lag lies in the first bucket that holds every check.
+    longest = next(le for le in bounds if counts[le] >= total)
+    below = max((le for le in bounds if le < longest), default=0.0)
+    return (f"the loop's lag over {limit_s * 1000:.0f} ms {over} times in {total:.0f} checks, "
+            f"the longest {below * 1000:.0f}-{longest * 1000:.0f} ms"), over

@@ -20,6 +20,7 @@ from shared.auth import TokenVerifier
 from shared.consumer import EventConsumer
 from shared.db import engine_for, sessionmaker
 from shared.kafka import Producer, ensure_topics
+from shared.looplag import LoopLag
 from shared.outbox import OutboxMixin, OutboxRelay, wrote_outbox
 from shared.problems import ServiceUnavailable
 from shared.settings import ServiceSettings
@@ -46,9 +47,12 @@ class Runtime:
     tracer_provider: TracerProvider | None = field(init=False, default=None)
     tracer: Tracer | None = field(init=False, default=None)  # None: tracing is off
     _topic_task: asyncio.Task[None] | None = field(init=False, default=None)
+    loop_lag: LoopLag | None = field(init=False, default=None)
 
     async def start(self) -> None:
         s = self.settings
+        self.loop_lag = LoopLag(s.service_name)
+        self.loop_lag.start()
         self.tracer_provider = configure_tracing(s)
         self.tracer = tracer_of(self.tracer_provider)
         self.engine = engine_for(s)
@@ -88,6 +92,8 @@ class Runtime:
             await asyncio.wait_for(ensure_topics(self.settings, self.topics), 10)
 
     async def stop(self) -> None:
+        if self.loop_lag is not None:
+            self.loop_lag.stop()
         if self._topic_task:
             self._topic_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
