@@ -58,7 +58,14 @@ from benchmarks.scenarios import (
     steady_load,
     token,
 )
-from benchmarks.watch import LivezWatch, consumer_lag, lag_between, loop_lag, settle
+from benchmarks.watch import (
+    LivezWatch,
+    LoopReading,
+    consumer_lag,
+    loop_between,
+    loop_reading,
+    settle,
+)
 from services.indicators.computation.definitions import SIGNALLED_RATE, SIGNALS
 
 N_BUURTEN = 14_000
@@ -207,7 +214,7 @@ async def indicators_national(seconds: float, n_buurten: int = N_BUURTEN,
             began = time.monotonic()
             try:
                 await _phases(seconds, analyst, admin, signals, analyst_token, codes, probes,
-                              hport, iport, tally, scale, rows, windows, db)
+                              hport, iport, iproc.pid, tally, scale, rows, windows, db)
             except Exception as exc:  # the phases measured so far still count
                 rows.append(Row("indicators-national", "failed", None, None, None, None, "",
                                 False, f"after {len(rows)} phases: {exc!r}"))
@@ -231,8 +238,9 @@ async def indicators_national(seconds: float, n_buurten: int = N_BUURTEN,
 
 async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.AsyncClient,
                   signals: httpx.AsyncClient, analyst_token: str, codes: dict[str, list[str]],
-                  probes: list[str], hport: int, iport: int, tally: Tally, scale: str,
-                  rows: list[Row], windows: list[tuple[float, float]], db: Path) -> None:
+                  probes: list[str], hport: int, iport: int, ipid: int, tally: Tally,
+                  scale: str, rows: list[Row], windows: list[tuple[float, float]], db: Path
+                  ) -> None:
     """The measured phases, in turn: their rows, and when each ran (time.monotonic)."""
     gemeente = codes["gemeente"][0]
     began = time.monotonic()
@@ -277,30 +285,31 @@ async def _phases(seconds: float, analyst: httpx.AsyncClient, admin: httpx.Async
             (f"the first page ({RANKING_PAGE}) of that ranking",
              lambda i: ("GET", first_page, b""), gzip)):
         settled = await settle(admin, SETTLED_LAG)
-        began, lagged = time.monotonic(), await loop_lag(admin)
+        began, loop = time.monotonic(), await loop_reading(admin, ipid)
         r = await run_load("127.0.0.1", iport, make, headers=headers, connections=READERS,
                            seconds=phase_s, response_s=READ_TIMEOUT_S)
         rows.append(_read_row(f"indicators national: {READERS} analysts read {name}", r,
                               ceiling))
         windows.append((began, time.monotonic()))
-        await _judge_lag(admin, rows[-1], lagged)
+        await _judge_loop(admin, ipid, rows[-1], loop)
         rows[-1].note += (f"; consumer {await consumer_lag(admin)} messages behind at the "
                           f"end; {settled}")
 
     settled = await settle(admin, SETTLED_LAG)
     # The read phases held both cores: the worker's backlog of them is not the steady state.
     caught_up = await _catch_up(signals, admin, probes[0], baseline, "the read phases'")
-    began, lagged = time.monotonic(), await loop_lag(admin)
+    began, loop = time.monotonic(), await loop_reading(admin, ipid)
     rows.append(await _visible(max(seconds, 20.0), signals, admin, probes, baseline, tally,
                                db))
     windows.append((began, time.monotonic()))
-    await _judge_lag(admin, rows[-1], lagged)
+    await _judge_loop(admin, ipid, rows[-1], loop)
     rows[-1].note += f"; {settled}; {caught_up}"
 
 
-async def _judge_lag(admin: httpx.AsyncClient, row: Row, before: dict[float, float]) -> None:
-    """The loop's lag in the phase since `before`: noted, and judged where it is a target."""
-    note, over = lag_between(before, await loop_lag(admin), TARGET_BLOCK_S)
+async def _judge_loop(admin: httpx.AsyncClient, pid: int, row: Row, before: LoopReading
+                      ) -> None:
+    """The loop in the phase since `before`: noted, and its lag judged where a target."""
+    note, over = loop_between(before, await loop_reading(admin, pid), TARGET_BLOCK_S)
     row.note += f"; {note}"
     if BLOCK_TARGET in row.target and over != 0:
         row.ok = False

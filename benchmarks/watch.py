@@ -106,21 +106,45 @@ async def consumer_lag(client: httpx.AsyncClient) -> int | None:
     return int(sum(lags)) if lags else None
 
 
-async def loop_lag(client: httpx.AsyncClient) -> dict[float, float]:
-    """The service's `event_loop_lag_seconds` histogram (shared.looplag): the count of lags
-    up to each bucket's bound; empty where the service does not report it."""
+@dataclass(frozen=True)
+class LoopReading:
+    """The service's `event_loop_lag_seconds` histogram (shared.looplag: the count of lags up
+    to each bucket's bound; empty where the service does not report it) and its loop
+    thread's CPU time and time waiting for a CPU (/proc/<pid>/schedstat, seconds), at
+    `at` (time.monotonic)."""
+
+    at: float
+    lags: dict[float, float]
+    ran_s: float
+    waited_s: float
+
+
+async def loop_reading(client: httpx.AsyncClient, pid: int) -> LoopReading:
     text = (await client.get("/metrics")).text
-    return {float(line.split('le="', 1)[1].split('"', 1)[0]): float(line.rsplit(" ", 1)[1])
+    lags = {float(line.split('le="', 1)[1].split('"', 1)[0]): float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line.startswith("event_loop_lag_seconds_bucket{")}
+    return LoopReading(time.monotonic(), lags, *_scheduled(pid))
 
 
-def lag_between(before: dict[float, float], after: dict[float, float], limit_s: float
-                ) -> tuple[str, int | None]:
-    """The note on the loop's lag between two readings, and how often it was over
+def _scheduled(pid: int) -> tuple[float, float]:
+    """Seconds a process's main thread (the event loop's) ran, and waited for a CPU."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            ran, waited = f.read().split()[:2]
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def loop_between(before: LoopReading, after: LoopReading, limit_s: float
+                 ) -> tuple[str, int | None]:
+    """The note on the loop between two readings, and how often it lagged more than
     `limit_s` (None: not reported)."""
-    if not after:
-        return "the loop's lag: not reported", None
-    counts = {le: n - before.get(le, 0.0) for le, n in after.items()}
+    cpu = (f"its thread ran {after.ran_s - before.ran_s:.1f} s and waited "
+           f"{after.waited_s - before.waited_s:.1f} s for a CPU in {after.at - before.at:.0f} s")
+    if not after.lags:
+        return f"the loop's lag: not reported; {cpu}", None
+    counts = {le: n - before.lags.get(le, 0.0) for le, n in after.lags.items()}
     bounds = sorted(counts)
     total = counts[bounds[-1]]
     over = int(total - max((n for le, n in counts.items() if le <= limit_s), default=0.0))
@@ -128,4 +152,4 @@ def lag_between(before: dict[float, float], after: dict[float, float], limit_s: 
     longest = next(le for le in bounds if counts[le] >= total)
     below = max((le for le in bounds if le < longest), default=0.0)
     return (f"the loop's lag over {limit_s * 1000:.0f} ms {over} times in {total:.0f} checks, "
-            f"the longest {below * 1000:.0f}-{longest * 1000:.0f} ms"), over
+            f"the longest {below * 1000:.0f}-{longest * 1000:.0f} ms; {cpu}"), over
