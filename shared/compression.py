@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 #: Below this an answer goes as it is: compressing it costs more than sending what it saves.
 #: An area's indicators (2.7 KB) are mostly read once between two changes of the area: gzipped
@@ -78,6 +79,10 @@ class GzipKept:
         self._kept: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
         self._making: dict[tuple[bytes, int], asyncio.Future[bytes]] = {}
         self.compressions = 0  # how many times it compressed (tests: once per answer)
+        # One compression at a time, on a thread of its own: any reader can ask for many
+        # maps (10 MB each nationally), and in the default pool they would hold up what
+        # else runs there (SQLite's commits among it).
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="gzip")
 
     async def packed(self, etag: bytes, body: bytes) -> bytes:
         """`body` gzipped, `etag` being its strong ETag."""
@@ -96,7 +101,8 @@ class GzipKept:
     async def _compress(self, key: tuple[bytes, int], body: bytes) -> bytes:
         self.compressions += 1
         if len(body) >= THREAD_BYTES:
-            packed = await asyncio.to_thread(zlib.compress, body, LEVEL, GZIP)
+            packed = await asyncio.get_running_loop().run_in_executor(
+                self._thread, zlib.compress, body, LEVEL, GZIP)
         else:
             packed = zlib.compress(body, LEVEL, GZIP)
         if len(packed) <= self.budget and key not in self._kept:

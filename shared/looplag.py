@@ -32,16 +32,18 @@ class LoopLag:
         self._due = 0.0
 
     def start(self) -> None:
+        self.stop()
         loop = asyncio.get_running_loop()
         self._due = loop.time() + self.every_s
         self._handle = loop.call_at(self._due, self._tick, loop)
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
-        # A timer may run up to the clock's resolution early.
-        self._lag.observe(max(0.0, now - self._due))
-        self._due = now + self.every_s
+        due, self._due = self._due, now + self.every_s
+        # The next one first: whatever happens below, the measure goes on.
         self._handle = loop.call_at(self._due, self._tick, loop)
+        # A timer may run up to the clock's resolution early.
+        self._lag.observe(max(0.0, now - due))
 
     def stop(self) -> None:
         if self._handle is not None:

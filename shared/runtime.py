@@ -51,8 +51,6 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
-        self.loop_lag = LoopLag(s.service_name)
-        self.loop_lag.start()
         self.tracer_provider = configure_tracing(s)
         self.tracer = tracer_of(self.tracer_provider)
         self.engine = engine_for(s)
@@ -75,6 +73,9 @@ class Runtime:
             for consumer in self.consumers:
                 consumer.tracer = self.tracer
                 consumer.start()
+        # Last: a start that fails before it leaves no timer behind.
+        self.loop_lag = LoopLag(s.service_name)
+        self.loop_lag.start()
 
     async def _ensure_topics(self) -> None:
         delay = 0.5

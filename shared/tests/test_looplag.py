@@ -47,3 +47,7 @@ async def test_every_service_reports_its_loop_lag_on_metrics(testsvc_settings):
                 if x.startswith("event_loop_lag_seconds_count")
                 and f'service="{settings.service_name}"' in x)
     assert float(line.rsplit(" ", 1)[1]) >= 1
+    # Stopped with the service.
+    stopped = _sample("event_loop_lag_seconds_count", settings.service_name)
+    await asyncio.sleep(0.05)
+    assert _sample("event_loop_lag_seconds_count", settings.service_name) == stopped

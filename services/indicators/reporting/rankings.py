@@ -234,8 +234,10 @@ async def _make_index(computation: Computation) -> KeptBody:
     scores = [(r.code, r.composite) for r in computation.areas.values()
               if r.level is AreaLevel.BUURT and r.composite is not None]
     # By rank, the unranked last, ties by code: a stable sort on plain ints (see `_make`).
+    # (Ranks come from the stored index, which may rank more buurten than are held.)
     scores.sort(key=itemgetter(0))
-    unranked = len(scores) + 1
+    unranked = max((score.rank for _, score in scores if score.rank is not None),
+                   default=0) + 1
     ranks = [unranked if score.rank is None else score.rank for _, score in scores]
     scores = [scores[i] for i in sorted(range(len(scores)), key=ranks.__getitem__)]
     encoded: list[bytes] = []
