@@ -144,8 +144,8 @@ async def indicator_ranking(
     chosen = await requested_period(cache, principal, period)
     raw = _raw(principal, "indicator-ranking", None, str(chosen))
     computation = await cache.get(chosen)
-    ranking = await rankings.ranking(computation, cache.version(chosen), AreaLevel(level),
-                                     indicator, raw)
+    version = cache.version(chosen, "raw" if raw else "public")
+    ranking = await rankings.ranking(computation, version, AreaLevel(level), indicator, raw)
     if limit is None and cursor is None:
         return Response(ranking.body, media_type="application/json",
                         headers=known_etag(ranking.etag))
@@ -193,7 +193,7 @@ async def vulnerability_index(
     """The composite vulnerability index of every buurt, most vulnerable first."""
     chosen = await requested_period(cache, principal, period)
     index = await indicators_runtime(request).rankings.vulnerability_index(
-        await cache.get(chosen), cache.version(chosen))
+        await cache.get(chosen), cache.version(chosen, "index"))
     return Response(index.body, media_type="application/json", headers=known_etag(index.etag))
 
 

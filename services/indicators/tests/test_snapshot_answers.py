@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+
 from services.indicators.computation.periods import current_period, parse_period
 from services.indicators.reporting import rankings, service
 from services.indicators.reporting.service import area_indicators, ranking
@@ -187,3 +189,65 @@ async def test_a_kept_ranking_and_index_follow_their_period(indicators, auth):
             return await read() == expected
 
         assert await eventually(current, timeout_s=5)
+
+
+async def test_public_answers_are_not_made_again_when_only_raw_values_moved(
+        indicators, auth, monkeypatch):
+    """Under intake the worker stores raw values several times a second, public cells only
+    when a protection changed them. An analyst's ranking (14,000 buurten) and areas' public
+    answers were made again at every stored row, as the same bytes: they are now kept until
+    a public cell changes. A late signal in a final period moves raw values only."""
+    made: list[bool] = []
+    make = rankings._make
+
+    async def counted(computation, level, indicator, raw, higher_is_worse):
+        made.append(raw)
+        return await make(computation, level, indicator, raw, higher_is_worse)
+
+    monkeypatch.setattr(rankings, "_make", counted)
+    areas_made: list[tuple[str, bool]] = []
+    area_json = service._area_json
+
+    def counted_area(computation, code, result, raw):
+        areas_made.append((code, raw))
+        return area_json(computation, code, result, raw)
+
+    monkeypatch.setattr(service, "_area_json", counted_area)
+    params = {"level": "buurt", "indicator": "signals", "period": "rolling-12m:2026-10"}
+    area = "/v1/areas/BU03440101/indicators"
+    async with indicators() as svc:
+        svc.runtime.rankings.min_age_s = 0.0
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12))
+
+        async def read(who: str) -> tuple[httpx.Response, httpx.Response]:
+            return (await svc.client.get("/v1/indicators", headers=auth(who), params=params),
+                    await svc.client.get(area, headers=auth(who),
+                                         params={"period": params["period"]}))
+
+        public, raw = await read("analyst"), await read("admin")
+        assert made == [False, True] and areas_made == [("BU03440101", False),
+                                                        ("BU03440101", True)]
+        late = [s.model_copy(update={"recorded_at": utcnow()})
+                for s in households("BU03440101", 5, observed="2026-10-20")]
+        await record_all(svc.runtime, late)
+        await asyncio.sleep(svc.runtime.reader.refresh_s)
+
+        async def raw_moved() -> bool:  # the reader that asks first gets the previous one
+            return all(a.json() != b.json() for a, b in zip(await read("admin"), raw,
+                                                            strict=True))
+
+        assert await eventually(raw_moved, timeout_s=5)  # the late signals count raw
+        public_after = await read("analyst")
+        assert [r.content for r in public_after] == [r.content for r in public]
+        assert made.count(False) == 1 and made.count(True) >= 2
+        assert ("BU03440101", False) not in areas_made[2:]
+        # A change to public cells makes them again.
+        await record_all(svc.runtime, households("BU03440102", 20))
+        await asyncio.sleep(svc.runtime.reader.refresh_s)
+
+        async def public_moved() -> bool:
+            return (await read("analyst"))[0].json() != public[0].json()
+
+        assert await eventually(public_moved, timeout_s=5)
+        assert made.count(False) == 2
