@@ -90,13 +90,12 @@ def area_indicators_body(computation: Computation, code: str, raw: bool
     if not isinstance(result, StoredArea):
         body = _area_json(computation, code, result, raw)
         return body, strong_etag(body)
-    key = (raw, computation.method_version, computation.data_until)
-    answers = result.answers if result.answers is not None else {}
+    key = (computation.method_version, computation.data_until)
+    answers = result.answers(raw)
     answer = answers.get(key)
     if answer is None:
         body = _area_json(computation, code, result, raw)
         answer = answers[key] = (body, strong_etag(body))
-        result.answers = answers
     return answer
 
 

@@ -52,21 +52,23 @@ class StoredArea:
     Its cells are read from the stored JSON when first asked for: under intake a reader
     loads hundreds of changed rows a second, most of which change again before anyone reads
     them. They are kept as tuples, which the garbage collector stops walking
-    (shared.fastpath.untracked_rows). `answers` holds the bytes readers were answered about
-    it, with their ETag (made by reporting, keyed by the kind of answer: `(raw, ...)`).
-    They are as current as the area: a new row makes a new StoredArea, which keeps the
-    public answers only when its public cells are the same, and a new index entry
-    (`composite`) drops them.
+    (shared.fastpath.untracked_rows). `answers(raw)` holds the bytes readers were answered
+    about it, with their ETag (made by reporting, keyed by the kind of answer), apart for
+    public cells and for raw values. They are as current as the area: a new row makes a
+    new StoredArea, which keeps the public answers when its public cells are the same (its
+    raw values moved), and a new index entry (`composite`) drops them.
     """
 
-    __slots__ = ("_cells", "_composite", "_stored", "answers", "code", "level")
+    __slots__ = ("_answers", "_cells", "_composite", "_stored", "code", "level")
 
     def __init__(self, code: str, level: str, public: str, raw: str) -> None:
         self.code, self.level = code, AreaLevel(level)
         self._stored = (public, raw)
         self._cells: tuple[tuple[tuple[object, ...], ...], tuple[object, ...]] | None = None
         self._composite: AreaScore | None = None
-        self.answers: dict[Hashable, tuple[bytes, bytes]] | None = None
+        # Public answers, raw answers.
+        self._answers: tuple[dict[Hashable, tuple[bytes, bytes]],
+                             dict[Hashable, tuple[bytes, bytes]]] | None = None
 
     @property
     def composite(self) -> AreaScore | None:
@@ -75,7 +77,19 @@ class StoredArea:
     @composite.setter
     def composite(self, score: AreaScore | None) -> None:
         self._composite = score
-        self.answers = None
+        self._answers = None
+
+    def answers(self, raw: bool) -> dict[Hashable, tuple[bytes, bytes]]:
+        """The answers kept of the area's raw values (`raw`) or of its public cells."""
+        if self._answers is None:
+            self._answers = ({}, {})
+        return self._answers[1 if raw else 0]
+
+    def keep_public_answers(self, old: StoredArea) -> None:
+        """Take over `old`'s public answers: its row before this one, with the same public
+        cells and index entry."""
+        self._composite = old.composite
+        self._answers = None if old._answers is None else (old._answers[0], {})
 
     def value(self, indicator: str) -> tuple[float | None, Cell]:
         if self._cells is None:
@@ -94,16 +108,6 @@ class StoredArea:
     @property
     def public_json(self) -> str:
         return self._stored[0]
-
-    def public_answers(self) -> dict[Hashable, tuple[bytes, bytes]] | None:
-        """The answers of `answers` made of public cells only (reporting keys them with
-        `raw` first)."""
-        if not self.answers:
-            return None
-        kept: dict[Hashable, tuple[bytes, bytes]] = {
-            key: answer for key, answer in self.answers.items()
-            if isinstance(key, tuple) and key[0] is False}
-        return kept or None
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:
@@ -346,10 +350,9 @@ class SnapshotReader:
                 old = areas.get(code)
                 if old is None or old.public_json != public:
                     public_changed = True
-                if old is not None:
-                    area.composite = old.composite
-                    if old.public_json == public:  # only its raw values moved
-                        area.answers = old.public_answers()
+                    area.composite = None if old is None else old.composite
+                else:  # only its raw values moved
+                    area.keep_public_answers(old)
                 areas[code] = area
             if len(page) < PAGE:
                 break

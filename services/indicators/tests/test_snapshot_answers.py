@@ -7,10 +7,15 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
+from sqlalchemy import select
 
 from services.indicators.computation.periods import current_period, parse_period
+from services.indicators.models import IndicatorSnapshot
 from services.indicators.reporting import rankings, service
 from services.indicators.reporting.service import area_indicators, ranking
+from services.indicators.snapshots import store
+from services.indicators.snapshots.state import AreaRow
 from services.indicators.tests.helpers import (
     area_answer,
     households,
@@ -251,3 +256,76 @@ async def test_public_answers_are_not_made_again_when_only_raw_values_moved(
 
         assert await eventually(public_moved, timeout_s=5)
         assert made.count(False) == 2
+
+
+async def test_kept_public_answers_follow_a_change_of_public_cells_alone(indicators, auth):
+    """A row whose public cells changed, stored without a new index (so nothing else drops
+    the area's kept answers), makes its public area answer and ranking again."""
+    period = "rolling-12m:2026-10"
+    area = "/v1/areas/BU03440102/indicators"
+    params = {"level": "buurt", "indicator": "signals", "period": period}
+    async with indicators() as svc:
+        svc.runtime.rankings.min_age_s = 0.0
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12))
+
+        async def read() -> tuple[dict[str, Any], dict[str, Any]]:
+            one = await svc.client.get(area, headers=auth("analyst"), params={"period": period})
+            ranking = await svc.client.get("/v1/indicators", headers=auth("analyst"),
+                                           params=params)
+            return one.json(), ranking.json()
+
+        before = await read()
+        held = await svc.runtime.reader.get(parse_period(period))
+        async with svc.runtime.sessions() as session:
+            rows = await store.area_rows(session, "BU03440101", [period])
+            own = await store.area_rows(session, "BU03440102", [period])
+        # BU03440102 gets BU03440101's public cells, its own raw values, and no new index.
+        level, public, _ = rows[period]
+        async with svc.runtime.sessions() as session, session.begin():
+            await store.write(session, period, [AreaRow(
+                "BU03440102", level, public.encode(), own[period][2].encode(), "changed")],
+                whole=False, index_json=None, computed_at=utcnow(),
+                data_until=held.data_until, method_version=held.method_version)
+
+        async def moved() -> bool:
+            after = await read()
+            return (after[0]["values"] != before[0]["values"]
+                    and after[1]["items"] != before[1]["items"])
+
+        assert await eventually(moved, timeout_s=5)
+
+
+async def test_the_kept_index_follows_an_index_stored_alone(indicators, auth):
+    """An index stored without any row makes the kept vulnerability index again."""
+    period = "rolling-12m:2026-10"
+    async with indicators() as svc:
+        svc.runtime.rankings.min_age_s = 0.0
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, [*households("BU03440101", 12),
+                                       *households("BU03440201", 30)])
+
+        async def read() -> dict[str, Any]:
+            r = await svc.client.get("/v1/vulnerability-index", headers=auth("analyst"),
+                                     params={"period": period})
+            return dict(r.json())
+
+        before = await read()
+        held = await svc.runtime.reader.get(parse_period(period))
+        async with svc.runtime.sessions() as session:
+            index = orjson.loads(await session.scalar(
+                select(IndicatorSnapshot.vulnerability_index)
+                .where(IndicatorSnapshot.period == period)) or "{}")
+        for entry in index["areas"].values():
+            entry[1] = 99  # every rank
+        async with svc.runtime.sessions() as session, session.begin():
+            await store.write(session, period, [], whole=False, index_json=orjson.dumps(index),
+                              computed_at=utcnow(), data_until=held.data_until,
+                              method_version=held.method_version)
+
+        async def moved() -> bool:
+            after = await read()
+            return bool(after["items"]) and all(i["rank"] == 99 for i in after["items"]) \
+                and after != before
+
+        assert await eventually(moved, timeout_s=5)
