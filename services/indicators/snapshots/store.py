@@ -127,15 +127,16 @@ async def write(session: AsyncSession, period: str, rows: Sequence[AreaRow], *,
     if session.get_bind().dialect.name == "sqlite":
         await _upsert_in_one_statement(session, values)
         return seq
-    statement = upsert_statement(session, SnapshotArea, on=("period", "code"),
-                                 update=_AREA_COLUMNS[2:])
+    statement = upsert_statement(session, SnapshotArea, on=_AREA_KEY,
+                                 update=_AREA_COLUMNS[len(_AREA_KEY):])
     for start in range(0, len(values), 2000):
         await session.execute(statement, [dict(zip(_AREA_COLUMNS, v, strict=True))
                                           for v in values[start:start + 2000]])
     return seq
 
 
-_AREA_COLUMNS = ("period", "code", "level", "seq", "public", "raw", "digest")
+_AREA_KEY = ("period", "code")
+_AREA_COLUMNS = (*_AREA_KEY, "level", "seq", "public", "raw", "digest")
 # Rows per statement: 7,000 parameters, well within SQLite's 32,766.
 _ROWS_PER_STATEMENT = 1000
 
@@ -154,13 +155,13 @@ async def _upsert_in_one_statement(session: AsyncSession, values: list[tuple[Any
         return
     connection = await session.connection()
     row = "(" + ",".join("?" * len(_AREA_COLUMNS)) + ")"
-    update = ", ".join(f"{c} = excluded.{c}" for c in _AREA_COLUMNS[2:])
+    update = ", ".join(f"{c} = excluded.{c}" for c in _AREA_COLUMNS[len(_AREA_KEY):])
     for start in range(0, len(values), _ROWS_PER_STATEMENT):
         part = values[start:start + _ROWS_PER_STATEMENT]
         await connection.exec_driver_sql(
             f"INSERT INTO {SnapshotArea.__tablename__} ({', '.join(_AREA_COLUMNS)}) "  # noqa: S608
             f"VALUES {','.join([row] * len(part))} "
-            f"ON CONFLICT (period, code) DO UPDATE SET {update}",
+            f"ON CONFLICT ({', '.join(_AREA_KEY)}) DO UPDATE SET {update}",
             tuple(v for r in part for v in r))
 
 
