@@ -19,12 +19,19 @@ def dies_with_parent(signum: int) -> Callable[[], None] | None:
     """
     if sys.platform != "linux":
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
     parent = os.getpid()
+    return lambda: die_with(parent, signum)
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the line above took effect
-            os.kill(os.getpid(), signum)
 
-    return preexec
+def die_with(parent: int, signum: int) -> None:
+    """In a child (a process pool's, say): be sent `signum` when `parent` dies, as
+    `dies_with_parent` arranges."""
+    if _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os.kill(os.getpid(), signum)
+
+
+# Looked up once, before any fork, not in the child.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None

@@ -77,7 +77,8 @@ class IndicatorsRuntime(Runtime):
             publish_events=s.indicator_publisher_enabled, debounce_s=s.indicator_debounce_s,
             index_interval_s=s.snapshot_index_interval_s,
             protect_interval_s=s.snapshot_protect_interval_s,
-            grace_days=s.period_grace_days, after_commit=self.notify_relay, tracer=self.tracer)
+            grace_days=s.period_grace_days, after_commit=self.notify_relay, tracer=self.tracer,
+            protect_in_process=s.snapshot_protection == "process")
         filled = await fill_record_keys(self.sessions, self.record_keys)
         if filled:
             log.info("record keys filled in", extra={"facts": filled})
@@ -104,6 +105,7 @@ class IndicatorsRuntime(Runtime):
             await self.inline_worker.stop()
         if self.worker_process is not None:
             await self.worker_process.stop()
+        self.snapshots.close()
         await super().stop()
         await self.reader.close()
         await self.read_engine.dispose()

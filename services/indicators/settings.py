@@ -37,6 +37,10 @@ class Settings(ServiceSettings):
     # round): at national intake each protection is up to seconds of CPU, and batching more
     # changes into one costs little more than one.
     snapshot_protect_interval_s: float = 5.0
+    # Where protections and the index run (snapshots/protector.py): `process`, a child of
+    # the worker's at a lower priority; `thread`, a thread beside the rounds; `auto`, a child
+    # where the worker has a process of its own, a thread inline.
+    snapshot_protection: Literal["auto", "process", "thread"] = "auto"
     # How long a read of a period not stored yet waits for the worker before a 503.
     snapshot_wait_s: float = 30.0
     # How long the first month with data (the lower bound of period parameters) is reused.

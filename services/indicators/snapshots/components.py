@@ -48,6 +48,7 @@ class Components:
 
     def __init__(self, codes: Iterable[str], programme_areas: Mapping[str, Iterable[str]]
                  ) -> None:
+        self.codes = list(codes)  # what it was made of (to make it again elsewhere)
         parent: dict[str, str] = {}
 
         def find(x: str) -> str:
@@ -56,7 +57,7 @@ class Components:
                 x = parent[x]
             return x
 
-        for code in codes:
+        for code in self.codes:
             if (gemeente := gemeente_of(code)) is not None:
                 find(gemeente)
         for programme_id, buurten in programme_areas.items():

@@ -37,8 +37,9 @@ async def main() -> None:
     settings = Settings.model_validate_json(text) if text else Settings()
     configure_logging(settings.service_name + "-snapshots", settings.log_level,
                       settings.log_json)
-    # Rounds wait on the database often, and each time take the GIL back from a protection
-    # running in a thread (`worker.Lane`): within 0.5 ms rather than Python's 5 ms.
+    # Rounds wait on the database often, and each time take the GIL back from the thread
+    # that makes a lane's events (or protects, `snapshot_protection = "thread"`): within
+    # 0.5 ms rather than Python's 5 ms.
     sys.setswitchinterval(0.0005)
     collect_less_often()
     engine = engine_for(settings)
@@ -49,7 +50,8 @@ async def main() -> None:
                             debounce_s=settings.indicator_debounce_s,
                             index_interval_s=settings.snapshot_index_interval_s,
                             protect_interval_s=settings.snapshot_protect_interval_s,
-                            grace_days=settings.period_grace_days, freeze_held=True)
+                            grace_days=settings.period_grace_days, freeze_held=True,
+                            protect_in_process=settings.snapshot_protection != "thread")
     rounds = InlineWorker(worker, settings.snapshot_poll_s)  # the same loop as `inline`
     # The retention clock runs here too: settling a month is seconds of database work
     # nationally, which the API's loop must not wait for.
@@ -65,6 +67,7 @@ async def main() -> None:
         if clock is not None:
             await clock.stop()
         await rounds.stop()
+        worker.close()
         await reads.dispose()
         await engine.dispose()
 

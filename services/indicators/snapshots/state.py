@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.indicators.composite import METHOD_VERSION, RankStability
+from services.indicators.composite import METHOD_VERSION, AreaScore, RankStability
 from services.indicators.computation import definitions, repository
 from services.indicators.computation.engine import (
     AreaResult,
@@ -117,6 +117,31 @@ class Side:
     results: dict[str, AreaResult] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A protection to run: `changes` (buurt -> names of the cells it changed), every
+    area's public counts as they are now, and those of them that `moved` since the last."""
+
+    changes: dict[str, set[str]]
+    counts: dict[str, SignalCounts]
+    moved: dict[str, SignalCounts]
+
+
+def derive_index(results: dict[str, AreaResult], statistics: Mapping[str, OpenStatistics]
+                 ) -> tuple[tuple[RankStability, ...], bytes]:
+    """The buurten's vulnerability index of `results` (their `composite` set) and its rank
+    stability, with the index as the store keeps it."""
+    stability = composite_index(results, statistics)
+    areas = {code: [None if s.score is None else round(s.score, 4), s.rank, s.decile,
+                    {m.value: r for m, r in s.alternative_ranks.items()}]
+             for code, r in results.items()
+             if (s := r.composite) is not None}
+    table = [[s.method.value, s.spearman, s.max_abs_rank_shift, s.median_abs_rank_shift,
+              s.share_same_decile] for s in stability]
+    return stability, orjson.dumps({"areas": areas, "stability": table},
+                                   option=orjson.OPT_SORT_KEYS)
+
+
 @dataclass
 class PeriodState:
     period: Period
@@ -133,6 +158,9 @@ class PeriodState:
     pending: dict[str, set[str]] = field(default_factory=dict)
     # Areas whose public cells a protection changed and whose rows are not stored yet.
     unstored: set[str] = field(default_factory=set)
+    # Public side: areas whose counts moved since `protect_pending` last gave them out (a
+    # protection in a process of its own keeps a copy of the counts, `protector.py`).
+    moved: set[str] = field(default_factory=set)
     _public_json: dict[str, tuple[Mapping[str, DisclosedValue], bytes]] = field(
         default_factory=dict)
 
@@ -178,6 +206,7 @@ class PeriodState:
                     names = changed_cells(old, new)
                     if names or any(code not in side.results for code in totals):
                         self.pending[b] = self.pending.get(b, set()) | names
+                    self.moved.update(totals)
                 side.buurten[b] = new  # zeros stay published
                 # Every total holding the buurt, by its difference (a copy: a protection
                 # running on the counts as they were, and the old results, keep the old one).
@@ -195,10 +224,9 @@ class PeriodState:
             self._derive(self.raw, redone, None)
         return {c for c in redone if c in public}
 
-    def protect_pending(self) -> Callable[[], None] | None:
-        """The protection of the public side's pending changes, to run off the event loop
-        (None: nothing pending); `protected` and `take_protected` take its outcome in
-        afterwards.
+    def protect_pending(self) -> Pending | None:
+        """The public side's pending changes, to protect off the event loop (None: nothing
+        pending); `protected` and `take_protected` take the outcome in afterwards.
 
         It protects the counts as they are now: a shallow copy, since an update replaces
         the counts it changes, never changes them in place.
@@ -206,10 +234,9 @@ class PeriodState:
         if not self.pending:
             return None
         changes, self.pending = self.pending, {}
-        counts = dict(self.public.rolled)
-        protection = self.public.protection
-        assert protection is not None
-        return lambda: protection.update(counts, changes)
+        rolled = self.public.rolled
+        moved, self.moved = {code: rolled[code] for code in self.moved}, set()
+        return Pending(changes, dict(rolled), moved)
 
     def protected(self) -> list[str]:
         """The codes of the areas whose public cells what `protect_pending` protected
@@ -245,15 +272,16 @@ class PeriodState:
         to derive it from (a copy, when an update may replace some meanwhile)."""
         self.index_stale = False
         results = self.public.results if results is None else results
-        self.stability = composite_index(results, self.register.statistics)
-        areas = {code: [None if s.score is None else round(s.score, 4), s.rank, s.decile,
-                        {m.value: r for m, r in s.alternative_ranks.items()}]
-                 for code, r in results.items()
-                 if (s := r.composite) is not None}
-        stability = [[s.method.value, s.spearman, s.max_abs_rank_shift,
-                      s.median_abs_rank_shift, s.share_same_decile] for s in self.stability]
-        self.index_json = orjson.dumps({"areas": areas, "stability": stability},
-                                       option=orjson.OPT_SORT_KEYS)
+        self.stability, self.index_json = derive_index(results, self.register.statistics)
+
+    def take_index(self, stability: tuple[RankStability, ...], index_json: bytes,
+                   scores: Mapping[str, AreaScore]) -> None:
+        """An index derived elsewhere from the public side as it is now (`protector.py`)."""
+        self.index_stale = False
+        self.stability, self.index_json = stability, index_json
+        for code, score in scores.items():
+            if (result := self.public.results.get(code)) is not None:
+                result.composite = score
 
     def computation(self) -> Computation:
         """The public side as a computation (the events carry it)."""

@@ -29,7 +29,6 @@ import asyncio
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,7 +47,8 @@ from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
 from services.indicators.publication.service import AreaEvent, prepare_events, write_events
 from services.indicators.snapshots import store
-from services.indicators.snapshots.state import PeriodState
+from services.indicators.snapshots.protector import protector
+from services.indicators.snapshots.state import Pending, PeriodState
 from services.indicators.snapshots.store import Write
 from shared.db import try_exclusive, utcnow
 from shared.fastpath import freeze_held_objects
@@ -101,7 +101,8 @@ class SnapshotWorker:
                  index_interval_s: float = 2.0, protect_interval_s: float = 0.0,
                  grace_days: int = GRACE_DAYS, held: int = 4,
                  after_commit: Callable[[], None] = lambda: None,
-                 tracer: Tracer | None = None, freeze_held: bool = False) -> None:
+                 tracer: Tracer | None = None, freeze_held: bool = False,
+                 protect_in_process: bool = False) -> None:
         self._sessions = sessions
         # In the worker's own process: what it holds is frozen for the garbage collector
         # (`shared.fastpath`). Not inline: the service's objects in flight would be too.
@@ -123,13 +124,16 @@ class SnapshotWorker:
         self._lanes: dict[str, Lane] = {}
         self._publishing: Lane | None = None  # a done lane whose events are being written
         # One protection at a time: they are CPU work, and the rounds need the other core.
-        self._protecting = ThreadPoolExecutor(1, thread_name_prefix="snapshot-protection")
+        self._protector = protector(protect_in_process)
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
         # The marks the first period has counted, not cleared yet (the others count them
         # later), and for which first period.
         self._counted: dict[tuple[str, str], datetime] = {}
         self._counted_for = ""
         self._others_at = -OTHERS_INTERVAL_S
+        # Periods to build whole at the next round: they were held when a round failed, and
+        # their public side may wait for a protection of counts whose marks are cleared.
+        self._rebuild: set[str] = set()
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
@@ -145,11 +149,17 @@ class SnapshotWorker:
                 raise
             except BaseException:
                 # What is held may be half updated (counts without their protection): the
-                # next round builds from the facts again; the marks are still there.
-                self._states.clear()
-                self._counted.clear()
+                # next round builds it from the facts again.
+                self._rebuild.update(self._states)
+                self._forget(list(self._states))
                 self._drop_lanes(list(self._lanes))
+                self._counted.clear()
                 raise
+
+    def close(self) -> None:
+        """Stop protecting (the child process, if any, ends)."""
+        self._forget(list(self._states))
+        self._protector.shutdown()
 
     async def _round(self) -> bool:
         now = utcnow()
@@ -165,10 +175,10 @@ class SnapshotWorker:
             whole: set[str] = {str(p) for p in (current, current_period(now, "month"))
                                if str(p) not in stored}
             whole.update(p for p in asked if p not in stored)
+            whole.update(self._rebuild)
             if any(store.ALL in (code, month) for code, month, _ in marks):
-                self._states.clear()
+                self._forget(list(self._states))
                 self._counted.clear()
-                self._drop_lanes(list(self._lanes))
                 whole.update(stored)
             # The first period counts the marks it has not counted yet, at every round. The
             # others (and a protection's rows) count every mark, once every
@@ -223,6 +233,7 @@ class SnapshotWorker:
             for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._build(session, parse_period(period), now))
                 await self._store(writes, now)
+                self._rebuild.discard(period)
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._update(session, parse_period(period), now, buurten))
                 if period == first:  # what readers wait for: visible before the others
@@ -295,6 +306,13 @@ class SnapshotWorker:
         if written:
             self._after_commit()
 
+    def _forget(self, periods: list[str]) -> None:
+        """No longer hold `periods` (their lanes dropped, their protection closed)."""
+        self._drop_lanes(periods)
+        for period in periods:
+            if (state := self._states.pop(period, None)) is not None:
+                self._protector.close(state)
+
     def _drop_lanes(self, periods: list[str]) -> None:
         """Forget the lanes of `periods` (what they protect is dropped or built anew); a
         failure of theirs is taken, not reported again as never retrieved."""
@@ -328,13 +346,12 @@ class SnapshotWorker:
         lane.task = asyncio.ensure_future(
             self._protect(lane, state.protect_pending(), reindex, now))
 
-    async def _protect(self, lane: Lane, job: Callable[[], None] | None, reindex: bool,
+    async def _protect(self, lane: Lane, pending: Pending | None, reindex: bool,
                        now: datetime) -> set[str]:
-        loop = asyncio.get_running_loop()
         state = lane.state
-        if job is not None:
+        if pending is not None:
             with worker_span(self.tracer, "protect indicators"):
-                await loop.run_in_executor(self._protecting, job)
+                await self._protector.protect(state, pending)
         codes = state.protected()
         # A part at a time, with a turn of the loop between: thousands of areas at once
         # held the rounds (and a new signal's count) back by up to 0.2 s.
@@ -343,15 +360,14 @@ class SnapshotWorker:
             await asyncio.sleep(0)
         self._freeze()
         if reindex:
-            # Derived from the results as they are now (a copy: rounds go on meanwhile).
-            await loop.run_in_executor(self._protecting, state.reindex,
-                                       dict(state.public.results))
+            # Derived from the results as they are now (rounds go on meanwhile).
+            await self._protector.reindex(state)
         if lane.marks:
             # Events carry the index as readers have it (derived at most
             # `index_interval_s` ago).
-            lane.events = await loop.run_in_executor(
-                self._protecting, prepare_events, state.computation(),
-                [code for code, _ in lane.marks], state.register.members, now, self._source)
+            lane.events = await self._protector.run(
+                prepare_events, state.computation(), [code for code, _ in lane.marks],
+                state.register.members, now, self._source)
         return set(codes)
 
     async def _store(self, writes: list[Write], now: datetime) -> None:
@@ -394,14 +410,13 @@ class SnapshotWorker:
 
     async def _build(self, session: AsyncSession, period: Period, now: datetime) -> Write:
         cutoffs = public_cutoffs(period, now, self._grace_days)
-        self._drop_lanes([str(period)])  # a protection of what is replaced now
+        self._forget([str(period)])  # and a protection of what is replaced now
         state = await PeriodState.build(session, period, cutoffs)
         self._freeze()
         self._states[str(period)] = state
-        self._states.move_to_end(str(period))
+        self._protector.open(state)
         while len(self._states) > self._held:
-            self._drop_lanes([next(iter(self._states))])
-            self._states.popitem(last=False)
+            self._forget([next(iter(self._states))])
         return await self._rows(session, state, set(state.codes()), whole=True)
 
     async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,

@@ -11,12 +11,15 @@ message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import multiprocessing
 import os
 import random
 import sqlite3
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +34,7 @@ from services.indicators.computation.engine import Cell
 from services.indicators.computation.periods import current_period
 from services.indicators.computation.repository import Cutoffs
 from services.indicators.computation.service import public_cutoffs
-from services.indicators.models import Area
+from services.indicators.models import Area, IndicatorSnapshot
 from services.indicators.snapshots import store
 from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.reader import StoredArea
@@ -220,16 +223,19 @@ async def test_raw_values_are_stored_while_the_public_side_is_protected(
         await eventually(protected, timeout_s=20)
 
 
-async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, auth):
+@pytest.mark.parametrize("protection", ["thread", "process"])
+async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, auth,
+                                                                  protection):
     """Counts kept by their differences, cells protected in lanes and public JSON kept per
-    protection: after rounds of changes, every stored row of both current periods is the row
-    a build from the facts makes (a buurt outside the register, households coming back in
-    other categories, acute signals, this month, earlier this year and last year)."""
+    protection: after rounds of changes, every stored row and index of both current periods
+    is what a build from the facts makes (a buurt outside the register, households coming
+    back in other categories, acute signals, this month, earlier this year and last year).
+    Protected in a thread, or in a child process that keeps its own copy of the counts."""
     rng = random.Random(4)
     buurten = ["BU03440101", "BU03440102", "BU03440103", "BU03440201", "BU03449901"]
     today = datetime.now(UTC)
     days = [2, 35, 200, 400]
-    async with indicators() as svc:
+    async with indicators(snapshot_protection=protection) as svc:
         await small_register(svc.client, auth("admin"))
         for _ in range(6):
             for _ in range(rng.randint(1, 12)):
@@ -245,9 +251,13 @@ async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, au
             async with svc.runtime.sessions() as session:
                 fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
                 stored = await store.digests(session, str(period), fresh.codes())
+                snapshot = await session.get(IndicatorSnapshot, str(period))
             differing = [code for code in fresh.codes()
                          if stored.get(code) != fresh.row(code).digest]
             assert not differing, (str(period), differing)
+            assert snapshot is not None
+            assert orjson.loads(snapshot.vulnerability_index) == orjson.loads(
+                fresh.index_json), str(period)
 
 
 async def test_public_and_raw_counts_in_one_pass_are_those_of_two(tmp_path):
@@ -364,3 +374,30 @@ async def test_a_locked_database_is_a_503_for_a_period_not_stored_yet(indicators
         r = await svc.client.get("/v1/areas/BU03440101/indicators",
                                  params={"period": "month:2026-10"}, headers=auth("analyst"))
         assert r.status_code == 200, r.text
+
+
+async def test_a_protection_child_that_dies_is_started_again(indicators, auth):
+    """The child process that protects (`snapshot_protection = "process"`) is killed: the
+    round that finds out fails, the next ones build the periods again in a new child, and
+    what is stored is what a build from the facts makes. Closing the worker ends the child."""
+    async with indicators(snapshot_protection="process") as svc:
+        await small_register(svc.client, auth("admin"))
+        await record_all(svc.runtime, households("BU03440101", 12))
+        await settle(svc.runtime.snapshots)
+        children = multiprocessing.active_children()
+        assert len(children) == 1, children
+        children[0].kill()
+        children[0].join(10)
+        await record_all(svc.runtime, households("BU03440102", 9))
+        with contextlib.suppress(BrokenProcessPool):
+            await settle(svc.runtime.snapshots)
+        await settle(svc.runtime.snapshots)
+        now = utcnow()
+        period = current_period(now)
+        async with svc.runtime.sessions() as session:
+            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+            stored = await store.digests(session, str(period), fresh.codes())
+        assert stored == {code: fresh.row(code).digest for code in fresh.codes()}
+        again = multiprocessing.active_children()
+        assert len(again) == 1 and again[0].pid != children[0].pid, again
+    assert not multiprocessing.active_children()

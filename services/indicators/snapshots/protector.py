@@ -1,0 +1,192 @@
+"""Where a held period's public side is protected again and its index derived: seconds of CPU
+nationally, off the event loop whose rounds count new marks meanwhile.
+
+`InThread` runs them in a thread of the worker's process (inline, tests). `InProcess` runs them
+in a child process of their own at a lower priority (the worker's process): in a thread they
+shared the interpreter with the rounds, and each time a round waited on the database it waited
+again for the thread to hand the GIL back (rounds took 130-410 ms instead of 11-60 ms while a
+protection ran). The child keeps its own copy of each held period's public counts, opened
+with the counts of its build and moved on by the counts that changed since (`Pending.moved`);
+it sends back only the areas whose cells changed, and the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from services.indicators.composite import AreaScore, RankStability
+from services.indicators.computation.engine import OpenStatistics, SignalCounts
+from services.indicators.snapshots.components import Components, Protection, PublicCounts
+from services.indicators.snapshots.state import Pending, PeriodState, Register, derive_index
+from shared.areacodes import AreaLevel, area_level
+from shared.childprocess import die_with
+
+T = TypeVar("T")
+# The child's priority below the rounds, the API and the consumer: on a busy machine it
+# takes the CPU they leave, and only the public cells' freshness waits for it.
+NICENESS = 10
+
+Index = tuple[tuple[RankStability, ...], bytes, dict[str, AreaScore]]
+
+
+class InThread:
+    """One protection or index at a time, in a thread of this process."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="snapshot-protection")
+
+    def open(self, state: PeriodState) -> None:
+        """`state` was built: the counts and cells of its build are where protections start."""
+
+    def close(self, state: PeriodState) -> None:
+        """`state` is no longer held."""
+
+    async def protect(self, state: PeriodState, pending: Pending) -> None:
+        """Protect `pending`: `state`'s protection holds the new cells afterwards."""
+        assert state.public.protection is not None
+        await self.run(state.public.protection.update, pending.counts, pending.changes)
+
+    async def reindex(self, state: PeriodState) -> None:
+        """Derive `state`'s index from its public side as it is now."""
+        await self.run(state.reindex, dict(state.public.results))
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Other work of the worker's to keep off the event loop (events to make)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class InProcess(InThread):
+    """Protections and indexes in a child process of their own (started when first needed,
+    again after it died), one at a time and in the order asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._child: ProcessPoolExecutor | None = None
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._keys: dict[int, int] = {}  # id(state) -> the child's key of it
+        self._next = itertools.count(1)
+
+    def open(self, state: PeriodState) -> None:
+        key = self._keys[id(state)] = next(self._next)
+        register = state.register
+        self._submit(_open, key, dict(state.public.rolled), register.statistics,
+                     register.members, register.registered, state.components.codes)
+
+    def close(self, state: PeriodState) -> None:
+        if (key := self._keys.pop(id(state), None)) is not None:  # else the child died
+            self._submit(_close, key)
+
+    async def protect(self, state: PeriodState, pending: Pending) -> None:
+        assert state.public.protection is not None
+        cells = await self._call(_protect, self._key(state), pending.moved, pending.changes)
+        state.public.protection.cells.update(cells)
+
+    async def reindex(self, state: PeriodState) -> None:
+        state.take_index(*await self._call(_reindex, self._key(state)))
+
+    def _key(self, state: PeriodState) -> int:
+        if id(state) not in self._keys:  # held since before the child died: opened again
+            self.open(state)
+        return self._keys[id(state)]
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.wrap_future(self._submit(fn, *args))
+        except BrokenProcessPool:
+            # The child died: the round that takes this in fails and builds every period
+            # again, opened in a new child.
+            self._stop_child()
+            raise
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._child is not None:
+            try:
+                return self._child.submit(fn, *args)
+            except BrokenProcessPool:
+                self._stop_child()  # what it held is asked of a new one, which fails
+        self._child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_start, initargs=(os.getpid(),))
+        before = set(multiprocessing.active_children())
+        future = self._child.submit(fn, *args)  # the child starts here
+        self._processes = [p for p in multiprocessing.active_children() if p not in before]
+        return future
+
+    def _stop_child(self) -> None:
+        """End the child at once (a protection may have seconds to go) and forget what it
+        held."""
+        child, self._child = self._child, None
+        self._keys.clear()
+        if child is not None:
+            child.shutdown(wait=False, cancel_futures=True)
+            for process in self._processes:
+                process.kill()
+            self._processes = []
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._stop_child()
+
+
+def protector(in_process: bool) -> InThread:
+    return InProcess() if in_process else InThread()
+
+
+# The child's side: each held period's public counts and protection, by key.
+
+@dataclass
+class _Held:
+    counts: dict[str, SignalCounts]
+    protection: Protection
+    register: Register
+
+
+_HELD: dict[int, _Held] = {}
+
+
+def _start(parent: int) -> None:
+    die_with(parent, signal.SIGKILL)
+    os.nice(NICENESS)
+
+
+def _open(key: int, counts: dict[str, SignalCounts], statistics: Mapping[str, OpenStatistics],
+          members: Mapping[str, list[str]], registered: list[str], codes: list[str]) -> None:
+    _HELD[key] = _Held(counts, Protection(counts, Components(codes, members)),
+                       Register(statistics, members, registered))
+
+
+def _close(key: int) -> None:
+    _HELD.pop(key, None)
+
+
+def _protect(key: int, moved: dict[str, SignalCounts], changes: dict[str, set[str]]
+             ) -> PublicCounts:
+    """The cells of the areas whose cells changed (the national relation may change areas
+    far from the changes)."""
+    held = _HELD[key]
+    held.counts.update(moved)
+    before = dict(held.protection.cells)
+    held.protection.update(held.counts, changes)
+    return {code: cells for code, cells in held.protection.cells.items()
+            if before.get(code) is not cells}
+
+
+def _reindex(key: int) -> Index:
+    held = _HELD[key]
+    buurten = {code: counts for code, counts in held.counts.items()
+               if area_level(code) is AreaLevel.BUURT}
+    results = held.register.results(buurten, held.protection.cells)
+    stability, index_json = derive_index(results, held.register.statistics)
+    return stability, index_json, {code: r.composite for code, r in results.items()
+                                   if r.composite is not None}
