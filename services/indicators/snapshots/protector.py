@@ -6,8 +6,9 @@ in a child process of their own at a lower priority (the worker's process): in a
 shared the interpreter with the rounds, and each time a round waited on the database it waited
 again for the thread to hand the GIL back (rounds took 130-410 ms instead of 11-60 ms while a
 protection ran). The child keeps its own copy of each held period's public counts, opened
-with the counts of its build and moved on by the counts that changed since (`Pending.moved`);
-it sends back only the areas whose cells changed, and the index.
+with the counts of its build and moved on by the counts that changed since (`Pending.moved`),
+and the last index; it sends back only the areas whose cells changed, the index, and the
+events a lane publishes (made from the same cells and index as the worker's).
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ import itertools
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
-from services.indicators.composite import AreaScore, RankStability
-from services.indicators.computation.engine import OpenStatistics, SignalCounts
+from services.indicators.composite import METHOD_VERSION, AreaScore, RankStability
+from services.indicators.computation.engine import (
+    AreaResult,
+    Computation,
+    OpenStatistics,
+    SignalCounts,
+)
+from services.indicators.computation.periods import Period
+from services.indicators.publication.service import AreaEvent, prepare_events
 from services.indicators.snapshots.components import Components, Protection, PublicCounts
 from services.indicators.snapshots.state import Pending, PeriodState, Register, derive_index
 from shared.areacodes import AreaLevel, area_level
@@ -53,14 +62,20 @@ class InThread:
     async def protect(self, state: PeriodState, pending: Pending) -> None:
         """Protect `pending`: `state`'s protection holds the new cells afterwards."""
         assert state.public.protection is not None
-        await self.run(state.public.protection.update, pending.counts, pending.changes)
+        await self._run(state.public.protection.update, pending.counts, pending.changes)
 
     async def reindex(self, state: PeriodState) -> None:
         """Derive `state`'s index from its public side as it is now."""
-        await self.run(state.reindex, dict(state.public.results))
+        await self._run(state.reindex, dict(state.public.results))
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Other work of the worker's to keep off the event loop (events to make)."""
+    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str
+                     ) -> list[AreaEvent]:
+        """The events of the areas `dirty` buurten affect, from `state`'s public side and
+        index as they are now."""
+        return await self._run(prepare_events, state.computation(), dirty,
+                               state.register.members, now, source)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def shutdown(self) -> None:
@@ -82,7 +97,8 @@ class InProcess(InThread):
         key = self._keys[id(state)] = next(self._next)
         register = state.register
         self._submit(_open, key, dict(state.public.rolled), register.statistics,
-                     register.members, register.registered, state.components.codes)
+                     register.members, register.registered, state.components.codes,
+                     state.cutoffs.current)
 
     def close(self, state: PeriodState) -> None:
         if (key := self._keys.pop(id(state), None)) is not None:  # else the child died
@@ -95,6 +111,10 @@ class InProcess(InThread):
 
     async def reindex(self, state: PeriodState) -> None:
         state.take_index(*await self._call(_reindex, self._key(state)))
+
+    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str
+                     ) -> list[AreaEvent]:
+        return await self._call(_events, self._key(state), state.period, dirty, now, source)
 
     def _key(self, state: PeriodState) -> int:
         if id(state) not in self._keys:  # held since before the child died: opened again
@@ -150,6 +170,18 @@ class _Held:
     counts: dict[str, SignalCounts]
     protection: Protection
     register: Register
+    data_until: datetime | None
+    # The last index: what readers read, and what events carry.
+    stability: tuple[RankStability, ...] = ()
+    scores: dict[str, AreaScore] = field(default_factory=dict)
+
+    def results(self, codes: Iterable[str]) -> dict[str, AreaResult]:
+        """The public results of `codes`, with their last index scores."""
+        results = self.register.results({c: self.counts[c] for c in codes},
+                                        self.protection.cells)
+        for code, result in results.items():
+            result.composite = self.scores.get(code)
+        return results
 
 
 _HELD: dict[int, _Held] = {}
@@ -161,9 +193,11 @@ def _start(parent: int) -> None:
 
 
 def _open(key: int, counts: dict[str, SignalCounts], statistics: Mapping[str, OpenStatistics],
-          members: Mapping[str, list[str]], registered: list[str], codes: list[str]) -> None:
+          members: Mapping[str, list[str]], registered: list[str], codes: list[str],
+          data_until: datetime | None) -> None:
     _HELD[key] = _Held(counts, Protection(counts, Components(codes, members)),
-                       Register(statistics, members, registered))
+                       Register(statistics, members, registered), data_until)
+    _reindex(key)  # the index of the build, as the worker holds it
 
 
 def _close(key: int) -> None:
@@ -184,9 +218,17 @@ def _protect(key: int, moved: dict[str, SignalCounts], changes: dict[str, set[st
 
 def _reindex(key: int) -> Index:
     held = _HELD[key]
-    buurten = {code: counts for code, counts in held.counts.items()
-               if area_level(code) is AreaLevel.BUURT}
-    results = held.register.results(buurten, held.protection.cells)
+    results = held.results(c for c in held.counts if area_level(c) is AreaLevel.BUURT)
     stability, index_json = derive_index(results, held.register.statistics)
-    return stability, index_json, {code: r.composite for code, r in results.items()
-                                   if r.composite is not None}
+    held.stability = stability
+    held.scores = {code: r.composite for code, r in results.items()
+                   if r.composite is not None}
+    return stability, index_json, held.scores
+
+
+def _events(key: int, period: Period, dirty: list[str], now: datetime, source: str
+            ) -> list[AreaEvent]:
+    held = _HELD[key]
+    computation = Computation(period, METHOD_VERSION, held.results(held.counts),
+                              data_until=held.data_until, rank_stability=held.stability)
+    return prepare_events(computation, dirty, held.register.members, now, source)

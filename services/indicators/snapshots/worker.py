@@ -45,7 +45,7 @@ from services.indicators.computation.periods import (
 )
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
-from services.indicators.publication.service import AreaEvent, prepare_events, write_events
+from services.indicators.publication.service import AreaEvent, write_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.protector import protector
 from services.indicators.snapshots.state import Pending, PeriodState
@@ -365,9 +365,8 @@ class SnapshotWorker:
         if lane.marks:
             # Events carry the index as readers have it (derived at most
             # `index_interval_s` ago).
-            lane.events = await self._protector.run(
-                prepare_events, state.computation(), [code for code, _ in lane.marks],
-                state.register.members, now, self._source)
+            lane.events = await self._protector.events(
+                state, [code for code, _ in lane.marks], now, self._source)
         return set(codes)
 
     async def _store(self, writes: list[Write], now: datetime) -> None:

@@ -35,6 +35,8 @@ from services.indicators.computation.periods import current_period
 from services.indicators.computation.repository import Cutoffs
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import Area, IndicatorSnapshot
+from services.indicators.publication import repository as publication_repository
+from services.indicators.publication.service import prepare_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.reader import StoredArea
@@ -227,15 +229,17 @@ async def test_raw_values_are_stored_while_the_public_side_is_protected(
 async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, auth,
                                                                   protection):
     """Counts kept by their differences, cells protected in lanes and public JSON kept per
-    protection: after rounds of changes, every stored row and index of both current periods
-    is what a build from the facts makes (a buurt outside the register, households coming
-    back in other categories, acute signals, this month, earlier this year and last year).
-    Protected in a thread, or in a child process that keeps its own copy of the counts."""
+    protection: after rounds of changes, every stored row and index of both current periods,
+    and the last event of every area, is what a build from the facts makes (a buurt outside
+    the register, households coming back in other categories, acute signals, this month,
+    earlier this year and last year). Protected in a thread, or in a child process that
+    keeps its own copy of the counts."""
     rng = random.Random(4)
     buurten = ["BU03440101", "BU03440102", "BU03440103", "BU03440201", "BU03449901"]
     today = datetime.now(UTC)
     days = [2, 35, 200, 400]
-    async with indicators(snapshot_protection=protection) as svc:
+    async with indicators(snapshot_protection=protection, indicator_publisher_enabled=True,
+                          indicator_debounce_s=0.0) as svc:
         await small_register(svc.client, auth("admin"))
         for _ in range(6):
             for _ in range(rng.randint(1, 12)):
@@ -258,6 +262,15 @@ async def test_what_the_worker_stores_is_what_a_fresh_build_gives(indicators, au
             assert snapshot is not None
             assert orjson.loads(snapshot.vulnerability_index) == orjson.loads(
                 fresh.index_json), str(period)
+        # Events are published of the current rolling period.
+        period = current_period(now)
+        async with svc.runtime.sessions() as session:
+            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+            published = await publication_repository.last_digests(session, fresh.codes())
+        made = {e.code: e.digest for e in prepare_events(
+            fresh.computation(), buurten, fresh.register.members, now, "test")}
+        assert published and set(published) <= set(made)
+        assert {code: made[code] for code in published} == published
 
 
 async def test_public_and_raw_counts_in_one_pass_are_those_of_two(tmp_path):
