@@ -14,6 +14,7 @@ events a lane publishes (made from the same cells and index as the worker's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -102,7 +103,8 @@ class InProcess(InThread):
 
     def close(self, state: PeriodState) -> None:
         if (key := self._keys.pop(id(state), None)) is not None:  # else the child died
-            self._submit(_close, key)
+            with contextlib.suppress(BrokenProcessPool):  # it died: nothing to close
+                self._submit(_close, key)
 
     async def protect(self, state: PeriodState, pending: Pending) -> None:
         assert state.public.protection is not None
@@ -122,12 +124,15 @@ class InProcess(InThread):
         return self._keys[id(state)]
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        future = self._submit(fn, *args)
+        child = self._child
         try:
-            return await asyncio.wrap_future(self._submit(fn, *args))
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             # The child died: the round that takes this in fails and builds every period
-            # again, opened in a new child.
-            self._stop_child()
+            # again, opened in a new child (which a late failure of the old one leaves be).
+            if self._child is child:
+                self._stop_child()
             raise
 
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -135,7 +140,8 @@ class InProcess(InThread):
             try:
                 return self._child.submit(fn, *args)
             except BrokenProcessPool:
-                self._stop_child()  # what it held is asked of a new one, which fails
+                self._stop_child()  # the next call starts a new one
+                raise
         self._child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_start, initargs=(os.getpid(),))
         before = set(multiprocessing.active_children())
@@ -152,6 +158,7 @@ class InProcess(InThread):
             child.shutdown(wait=False, cancel_futures=True)
             for process in self._processes:
                 process.kill()
+                process.join(5)  # dead within milliseconds
             self._processes = []
 
     def shutdown(self) -> None:

@@ -401,10 +401,13 @@ async def test_a_protection_child_that_dies_is_started_again(indicators, auth):
         assert len(children) == 1, children
         children[0].kill()
         children[0].join(10)
-        await record_all(svc.runtime, households("BU03440102", 9))
-        with contextlib.suppress(BrokenProcessPool):
-            await settle(svc.runtime.snapshots)
-        await settle(svc.runtime.snapshots)
+        await record_each(svc.runtime, households("BU03440102", 9))
+        for _ in range(3):  # a round or two fail on the dead child (the worker's loop too)
+            with contextlib.suppress(BrokenProcessPool):
+                await settle(svc.runtime.snapshots)
+                break
+        else:
+            raise AssertionError("the rounds still fail")
         now = utcnow()
         period = current_period(now)
         async with svc.runtime.sessions() as session:
