@@ -119,9 +119,10 @@ class InProcess(InThread):
         return await self._call(_events, self._key(state), state.period, dirty, now, source)
 
     def _key(self, state: PeriodState) -> int:
-        if id(state) not in self._keys:  # held since before the child died: opened again
-            self.open(state)
-        return self._keys[id(state)]
+        key = self._keys.get(id(state))
+        if key is None:  # opened in a child that died since: its round builds it again
+            raise BrokenProcessPool("the protection child died since the period was opened")
+        return key
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         future = self._submit(fn, *args)
