@@ -33,7 +33,9 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 
 async def main() -> None:
-    text = os.environ.get(SETTINGS_ENV)
+    # Taken out of the environment: the protection child (`protector.py`), which inherits
+    # it, needs neither the database's address nor the cell-key secret.
+    text = os.environ.pop(SETTINGS_ENV, None)
     settings = Settings.model_validate_json(text) if text else Settings()
     configure_logging(settings.service_name + "-snapshots", settings.log_level,
                       settings.log_json)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import os
 import signal
@@ -40,6 +41,7 @@ from services.indicators.snapshots.state import Pending, PeriodState, Register, 
 from shared.areacodes import AreaLevel, area_level
 from shared.childprocess import die_with
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # The child's priority below the rounds, the API and the consumer: on a busy machine it
 # takes the CPU they leave, and only the public cells' freshness waits for it.
@@ -85,7 +87,15 @@ class InThread:
 
 class InProcess(InThread):
     """Protections and indexes in a child process of their own (started when first needed,
-    again after it died), one at a time and in the order asked."""
+    again after it died), one at a time and in the order asked.
+
+    A child that cannot be started, or that died `LIVES` times, leaves the work to a thread
+    for good (logged): the rounds must go on. Periods built from then on are protected in
+    the thread; those opened in a child fail their next call (their protection's own state
+    stayed in the child), and their round builds them again.
+    """
+
+    LIVES = 3
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,29 +103,50 @@ class InProcess(InThread):
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._keys: dict[int, int] = {}  # id(state) -> the child's key of it
         self._next = itertools.count(1)
+        self._deaths = 0
+        self.in_thread = False
+        self._threaded: set[int] = set()  # id(state) of periods built since: in the thread
 
     def open(self, state: PeriodState) -> None:
-        key = self._keys[id(state)] = next(self._next)
-        register = state.register
-        self._submit(_open, key, dict(state.public.rolled), register.statistics,
-                     register.members, register.registered, state.components.codes,
-                     state.cutoffs.current)
+        if not self.in_thread:
+            key = next(self._next)
+            register = state.register
+            try:
+                opened = self._submit(_open, key, dict(state.public.rolled),
+                                      register.statistics, register.members,
+                                      register.registered, state.components.codes,
+                                      state.cutoffs.current)
+            except BrokenProcessPool:
+                pass  # no key: its next call fails, and its round builds it again
+            else:
+                opened.add_done_callback(_report_failure)
+                self._keys[id(state)] = key
+                return
+        if self.in_thread:
+            self._threaded.add(id(state))
 
     def close(self, state: PeriodState) -> None:
+        self._threaded.discard(id(state))
         if (key := self._keys.pop(id(state), None)) is not None:  # else the child died
             with contextlib.suppress(BrokenProcessPool):  # it died: nothing to close
                 self._submit(_close, key)
 
     async def protect(self, state: PeriodState, pending: Pending) -> None:
+        if id(state) in self._threaded:
+            return await super().protect(state, pending)
         assert state.public.protection is not None
         cells = await self._call(_protect, self._key(state), pending.moved, pending.changes)
         state.public.protection.cells.update(cells)
 
     async def reindex(self, state: PeriodState) -> None:
+        if id(state) in self._threaded:
+            return await super().reindex(state)
         state.take_index(*await self._call(_reindex, self._key(state)))
 
     async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str
                      ) -> list[AreaEvent]:
+        if id(state) in self._threaded:
+            return await super().events(state, dirty, now, source)
         return await self._call(_events, self._key(state), state.period, dirty, now, source)
 
     def _key(self, state: PeriodState) -> int:
@@ -132,8 +163,8 @@ class InProcess(InThread):
         except BrokenProcessPool:
             # The child died: the round that takes this in fails and builds every period
             # again, opened in a new child (which a late failure of the old one leaves be).
-            if self._child is child:
-                self._stop_child()
+            if self._child is child and child is not None:
+                self._died()
             raise
 
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -141,12 +172,22 @@ class InProcess(InThread):
             try:
                 return self._child.submit(fn, *args)
             except BrokenProcessPool:
-                self._stop_child()  # the next call starts a new one
+                self._died()  # the next call starts a new one
                 raise
-        self._child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_start, initargs=(os.getpid(),))
+        if self.in_thread:
+            raise BrokenProcessPool("protections run in a thread now")
         before = set(multiprocessing.active_children())
-        future = self._child.submit(fn, *args)  # the child starts here
+        try:
+            self._child = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                initargs=(os.getpid(),))
+            future = self._child.submit(fn, *args)  # the child starts here
+        except Exception as exc:  # e.g. no semaphores or processes to be had here
+            log.warning("the protection child cannot start; protecting in a thread",
+                        extra={"error": repr(exc)})
+            self.in_thread = True
+            self._stop_child()
+            raise BrokenProcessPool("the protection child cannot start") from exc
         self._processes = [p for p in multiprocessing.active_children() if p not in before]
         return future
 
@@ -162,6 +203,14 @@ class InProcess(InThread):
                 process.join(5)  # dead within milliseconds
             self._processes = []
 
+    def _died(self) -> None:
+        self._deaths += 1
+        if self._deaths >= self.LIVES and not self.in_thread:
+            log.warning("the protection child died %d times; protecting in a thread",
+                        self._deaths)
+            self.in_thread = True
+        self._stop_child()
+
     def shutdown(self) -> None:
         super().shutdown()
         self._stop_child()
@@ -169,6 +218,14 @@ class InProcess(InThread):
 
 def protector(in_process: bool) -> InThread:
     return InProcess() if in_process else InThread()
+
+
+def _report_failure(future: Future[Any]) -> None:
+    """A call whose outcome nobody waits for (opening a period) failed: said here, since
+    what the period's next call gets then (an unknown key) does not say why."""
+    if not future.cancelled() and (exc := future.exception()) is not None \
+            and not isinstance(exc, BrokenProcessPool):
+        log.error("the protection child could not open a period", extra={"error": repr(exc)})
 
 
 # The child's side: each held period's public counts and protection, by key.
