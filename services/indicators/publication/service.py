@@ -99,7 +99,7 @@ def prepare_events(computation: Computation, dirty: Iterable[str],
                    programme_areas: Mapping[str, Iterable[str]], computed_at: datetime,
                    source: str) -> list[AreaEvent]:
     """The event of every area the dirty buurten affect (CPU only: the snapshot worker makes
-    them in a thread of its own, `write_events` stores them)."""
+    them off its rounds, `snapshots/protector.py`; `write_events` stores them)."""
     return [AreaEvent(code, _digest(message),
                       outbox_row_with_nulls(AREA_INDICATORS_UPDATED, message, key=code,
                                             source=source))

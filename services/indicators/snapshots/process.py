@@ -39,9 +39,9 @@ async def main() -> None:
     settings = Settings.model_validate_json(text) if text else Settings()
     configure_logging(settings.service_name + "-snapshots", settings.log_level,
                       settings.log_json)
-    # Rounds wait on the database often, and each time take the GIL back from the thread
-    # that makes a lane's events (or protects, `snapshot_protection = "thread"`): within
-    # 0.5 ms rather than Python's 5 ms.
+    # Rounds wait on the database often, and each time take the GIL back from another
+    # thread (the protection child's pickling, or a protection itself with
+    # `snapshot_protection = "thread"`): within 0.5 ms rather than Python's 5 ms.
     sys.setswitchinterval(0.0005)
     collect_less_often()
     engine = engine_for(settings)

@@ -145,11 +145,12 @@ async def _upsert_in_one_statement(session: AsyncSession, values: list[tuple[Any
                                    ) -> None:
     """The rows as one multi-row INSERT per `_ROWS_PER_STATEMENT`, on SQLite.
 
-    An executemany steps SQLite once per row, and each step lets go of the GIL. In the
-    worker's process a protection computes in another thread meanwhile, and each time the
-    round's thread waits for it to hand the GIL back: 500 rows took 67-69 ms (3.5 ms alone),
-    all of it holding SQLite's one write lock, which the service's consumer waits for. One
-    statement is one step: 2.4 ms beside the computing thread (docs/benchmarks.md).
+    An executemany steps SQLite once per row, and each step lets go of the GIL. Where a
+    thread computes in the worker's process meanwhile (a protection inline, pickling for
+    the protection child), the round's thread waits each time for it to hand the GIL back:
+    500 rows took 67-69 ms beside a computing thread (3.5 ms alone), all of it holding
+    SQLite's one write lock, which the service's consumer waits for. One statement is one
+    step: 2.4 ms beside the computing thread (docs/benchmarks.md).
     """
     if not values:
         return

@@ -7,9 +7,10 @@ stores the rows that changed (`store.py`), raw values at once. The current rolli
 which most readers read, counts its new marks at every round and stores them first; the other
 periods count every mark, and the marks are cleared, once every `OTHERS_INTERVAL_S` or when
 the rolling period has nothing new. Protecting the public side again (seconds of CPU
-nationally) runs meanwhile in a thread (`Lane`); the rows whose public cells it changed are
-stored a part per round, then the `area-indicators-updated` events of the marks it covered
-(the publisher's digests keep unchanged areas quiet).
+nationally) runs meanwhile in a child process (`Lane`, `protector.py`; a thread inline); the
+rows whose public cells it changed are stored a part per round, then the
+`area-indicators-updated` events of the marks it covered (the publisher's digests keep
+unchanged areas quiet).
 
 Stored are always the current rolling period and the current month, so every month is stored
 from the time it is current on; other periods (months before the first start, other rolling
@@ -90,8 +91,8 @@ class SnapshotWorker:
 
     Two speeds: raw values at every round (reads on SQLite in plain transactions, which
     neither wait for nor block the service's writers; writes in short ones), public cells
-    when a protection (`components.py`) done in a thread on the counts of its start is taken
-    in. Until then an area keeps the cells of its last protection: every published cell is
+    when a protection (`components.py`) done off the rounds on the counts of its start is
+    taken in. Until then an area keeps the cells of its last protection: every published cell is
     always one protection's outcome.
     """
 
