@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import InboxMixin
@@ -229,6 +229,10 @@ class IndicatorSnapshot(Base):
     # The buurten's vulnerability index and its rank stability (JSON), rewritten whole.
     vulnerability_index: Mapped[str] = mapped_column(Text)
     index_seq: Mapped[int] = mapped_column(BigInteger)
+    # Raw counts stored (and their marks cleared) whose public cells or index are not: the
+    # worker builds the period again if it no longer holds it (let go, or stopped).
+    public_behind: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                server_default=false())
 
 
 class SnapshotArea(Base):

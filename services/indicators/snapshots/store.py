@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, select
+from sqlalchemy import Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -88,8 +88,18 @@ async def clear_request(session: AsyncSession, period: str) -> None:
     await session.execute(delete(SnapshotRequest).where(SnapshotRequest.period == period))
 
 
-async def stored_periods(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(IndicatorSnapshot.period))).all())
+async def stored_periods(session: AsyncSession) -> dict[str, bool]:
+    """Every stored period, and whether its public side waits for a protection."""
+    rows = await session.execute(select(IndicatorSnapshot.period,
+                                        IndicatorSnapshot.public_behind))
+    return {period: behind for period, behind in rows}
+
+
+async def set_public_behind(session: AsyncSession, period: str, behind: bool) -> None:
+    """Record whether `period`'s stored public side waits for a protection of its stored
+    raw counts (readers do not look at it: no new sequence number)."""
+    await session.execute(update(IndicatorSnapshot).where(IndicatorSnapshot.period == period)
+                          .values(public_behind=behind))
 
 
 async def head(session: AsyncSession, period: str) -> IndicatorSnapshot | None:

@@ -15,8 +15,10 @@ unchanged areas quiet).
 Stored are always the current rolling period and the current month, so every month is stored
 from the time it is current on; other periods (months before the first start, other rolling
 periods) when first asked for. Stored periods stay stored; a late signal corrects them like any
-other mark. (Filling in every earlier month when idle was tried: at national scale a round
-then holds new marks back for a whole computation, 6-8 s, at every start.)
+other mark. A period let go (or held by a worker that stopped) before its public side caught
+up with its raw counts is built again (`catch_up.py`). (Filling in every earlier month when
+idle was tried: at national scale a round then holds new marks back for a whole
+computation, 6-8 s, at every start.)
 
 It runs in a process of its own (`python -m services.indicators.snapshots.process`, started and
 watched by the service, see `process.py`): a national computation takes seconds of CPU, which
@@ -48,6 +50,7 @@ from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
 from services.indicators.publication.service import AreaEvent, write_events
 from services.indicators.snapshots import store
+from services.indicators.snapshots.catch_up import CatchUp
 from services.indicators.snapshots.protector import protector
 from services.indicators.snapshots.state import Pending, PeriodState
 from services.indicators.snapshots.store import Write
@@ -132,9 +135,7 @@ class SnapshotWorker:
         self._counted: dict[tuple[str, str], datetime] = {}
         self._counted_for = ""
         self._others_at = -OTHERS_INTERVAL_S
-        # Periods to build whole at the next round: they were held when a round failed, and
-        # their public side may wait for a protection of counts whose marks are cleared.
-        self._rebuild: set[str] = set()
+        self._catch_up = CatchUp()  # periods whose public side waits, to build again
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
@@ -149,9 +150,8 @@ class SnapshotWorker:
                 # and from `unstored`. Building every period again would only add to the load.
                 raise
             except BaseException:
-                # What is held may be half updated (counts without their protection): the
-                # next round builds it from the facts again.
-                self._rebuild.update(self._states)
+                # What is held may be half updated (counts without their protection): let
+                # go, and built from the facts again where its public side was behind.
                 self._forget(list(self._states))
                 self._drop_lanes(list(self._lanes))
                 self._counted.clear()
@@ -172,15 +172,16 @@ class SnapshotWorker:
         async with self._reads() as session:
             marks = await store.marks(session)
             asked = await store.requests(session)
-            stored = set(await store.stored_periods(session))
+            stored = await store.stored_periods(session)
+            self._catch_up.read(stored)
             whole: set[str] = {str(p) for p in (current, current_period(now, "month"))
                                if str(p) not in stored}
             whole.update(p for p in asked if p not in stored)
-            whole.update(self._rebuild)
             if any(store.ALL in (code, month) for code, month, _ in marks):
                 self._forget(list(self._states))
                 self._counted.clear()
                 whole.update(stored)
+            whole.update(self._catch_up.waiting(first, self._held_behind(), whole, self._held))
             # The first period counts the marks it has not counted yet, at every round. The
             # others (and a protection's rows) count every mark, once every
             # OTHERS_INTERVAL_S or when the first has nothing new: done at every round, their
@@ -192,7 +193,7 @@ class SnapshotWorker:
             others = (bool(whole) or not fresh
                       or loop.time() - self._others_at >= OTHERS_INTERVAL_S)
             changed: dict[str, set[str]] = defaultdict(set)  # period -> buurten
-            updated = {period: parse_period(period) for period in stored - whole}
+            updated = {period: parse_period(period) for period in stored if period not in whole}
             for code, month, at in marks:
                 if store.ALL in (code, month):
                     continue
@@ -210,6 +211,10 @@ class SnapshotWorker:
                      if self._publish and self._publishing is None
                      and self._lane_may_start(first, loop.time())
                      and loop.time() - self._published_at >= self._debounce_s else [])
+            if dirty and first not in self._states:
+                # Left by a worker that stopped: published by a lane of the period held again.
+                whole.add(first)
+                changed.pop(first, None)
             writes: list[Write] = []
             for period, lane in [(p, lane) for p, lane in self._lanes.items()
                                  if lane.task is not None and lane.task.done()]:
@@ -225,7 +230,8 @@ class SnapshotWorker:
                         self._publishing = lane
             unstored = [held for held in self._states.values() if held.unstored]
             if not (whole or changed or marks or asked or dirty or unstored
-                    or self._publishing or self._lanes_due(loop.time())):
+                    or self._publishing or self._lanes_due(loop.time())
+                    or self._catch_up.changes(self._held_behind())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await asyncio.wait([lane.task for lane in self._lanes.values()
                                         if lane.task is not None], timeout=0.05)
@@ -234,7 +240,6 @@ class SnapshotWorker:
             for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._build(session, parse_period(period), now))
                 await self._store(writes, now)
-                self._rebuild.discard(period)
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._update(session, parse_period(period), now, buurten))
                 if period == first:  # what readers wait for: visible before the others
@@ -308,11 +313,24 @@ class SnapshotWorker:
             self._after_commit()
 
     def _forget(self, periods: list[str]) -> None:
-        """No longer hold `periods` (their lanes dropped, their protection closed)."""
+        """No longer hold `periods` (their lanes dropped, their protection closed); those
+        whose public side was behind are stored so at the next write."""
+        for period in periods:
+            if (state := self._states.get(period)) is not None:
+                self._catch_up.let_go(period, self._behind(period, state))
         self._drop_lanes(periods)
         for period in periods:
             if (state := self._states.pop(period, None)) is not None:
                 self._protector.close(state)
+
+    def _behind(self, period: str, state: PeriodState) -> bool:
+        """Whether `state` has counts whose public cells or index are not stored yet."""
+        lane = self._lanes.get(period)
+        return bool(state.pending or state.unstored or state.index_stale
+                    or (lane is not None and lane.state is state))
+
+    def _held_behind(self) -> dict[str, bool]:
+        return {p: self._behind(p, state) for p, state in self._states.items()}
 
     def _drop_lanes(self, periods: list[str]) -> None:
         """Forget the lanes of `periods` (what they protect is dropped or built anew); a
@@ -387,14 +405,16 @@ class SnapshotWorker:
             if (state := self._states.get(w.period)) is not None:
                 state.unstored -= w.codes
 
-    @staticmethod
-    async def _write(session: AsyncSession, writes: list[Write], now: datetime) -> None:
+    async def _write(self, session: AsyncSession, writes: list[Write], now: datetime) -> None:
+        """Store `writes` and, after them, which periods' public side is behind: in the
+        transaction that clears the marks of raw counts it has not protected yet."""
         for w in writes:
             if w.rows or w.whole or w.index_json is not None:
                 await store.write(session, w.period, w.rows, whole=w.whole,
                                   index_json=w.index_json, computed_at=now,
                                   data_until=w.data_until, method_version=METHOD_VERSION)
         writes.clear()
+        await self._catch_up.write(session, self._held_behind())
 
     async def _update(self, session: AsyncSession, period: Period, now: datetime,
                       buurten: set[str]) -> Write:
@@ -415,8 +435,9 @@ class SnapshotWorker:
         self._freeze()
         self._states[str(period)] = state
         self._protector.open(state)
-        while len(self._states) > self._held:
-            self._forget([next(iter(self._states))])
+        while len(self._states) > self._held:  # the least recently used, one not behind first
+            self._forget([next((p for p, held in self._states.items() if p != str(period)
+                                and not self._behind(p, held)), next(iter(self._states)))])
         return await self._rows(session, state, set(state.codes()), whole=True)
 
     async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,

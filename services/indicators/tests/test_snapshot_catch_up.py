@@ -1,0 +1,154 @@
+"""A stored period's public side always catches up with its raw counts.
+
+A round stores a period's new raw counts and clears their marks; the public cells and the
+index follow when a protection of the period held in memory is done (`snapshots/worker.py`).
+The worker holds a few periods only, and may stop at any time: a period let go, or a worker
+stopped, before that protection was stored must not keep the cells of the protection before
+(no new signal may ever come to correct them: a closed month, a quiet night).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+
+from services.indicators.computation.periods import Period, current_period
+from services.indicators.computation.service import public_cutoffs
+from services.indicators.models import IndicatorSnapshot
+from services.indicators.publication import repository as publication_repository
+from services.indicators.snapshots import store
+from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots.state import PeriodState
+from services.indicators.snapshots.worker import SnapshotWorker, settle
+from services.indicators.tests.helpers import (
+    households,
+    outbox_events,
+    record_each,
+    small_register,
+)
+from shared.contracts.indicators import AREA_INDICATORS_UPDATED
+from shared.db import sessionmaker, utcnow
+
+
+def _months_before(now: datetime, n: int) -> list[str]:
+    year, month = now.year, now.month
+    months = []
+    for _ in range(n):
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        months.append(f"month:{year:04d}-{month:02d}")
+    return months
+
+
+async def _differing(svc, period: Period) -> list[str]:
+    """The areas whose stored row, or the index, is not what a build from the facts makes."""
+    now = utcnow()
+    async with svc.runtime.sessions() as session:
+        fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+        stored = await store.digests(session, str(period), fresh.codes())
+        snapshot = await session.get(IndicatorSnapshot, str(period))
+    assert snapshot is not None
+    differing = [code for code in fresh.codes() if stored.get(code) != fresh.row(code).digest]
+    if orjson.loads(snapshot.vulnerability_index) != orjson.loads(fresh.index_json):
+        differing.append("index")
+    return differing
+
+
+async def test_a_period_let_go_before_its_protection_is_built_again(indicators, auth):
+    """A worker that holds two periods, both waiting for their next protection (5 s apart
+    nationally; here an hour), is asked for a third: the one least recently used is let go,
+    and then built again whole, so its public cells are those of its facts."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = _worker(svc, held=2)
+        try:
+            await settle(worker)
+            for n, buurt in ((12, "BU03440101"), (9, "BU03440102"), (11, "BU03440103")):
+                await record_each(svc.runtime, households(buurt, n))
+                await settle(worker)  # the 9 are protected, the 11 wait an hour
+            current = current_period(utcnow())
+            assert await _differing(svc, current)  # raw counts stored, public cells not yet
+            async with svc.runtime.sessions() as session, session.begin():
+                await store.request(session, _months_before(utcnow(), 1)[0])
+            await settle(worker)
+        finally:
+            worker.close()
+        assert await _differing(svc, current) == []
+
+
+async def test_a_worker_stopped_before_a_protection_leaves_it_to_the_next(indicators, auth):
+    """The worker stops (a deployment, a crash) after storing new raw counts and before their
+    protection: the worker that comes next builds the period again."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        before = _worker(svc, publish_events=False)
+        try:
+            await settle(before)  # built whole
+            for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
+                await record_each(svc.runtime, households(buurt, n))
+                await settle(before)  # the 9 wait an hour for their protection
+        finally:
+            before.close()
+        current = current_period(utcnow())
+        assert await _differing(svc, current)
+        after = _worker(svc, publish_events=False)
+        try:
+            await settle(after)
+        finally:
+            after.close()
+        assert await _differing(svc, current) == []
+
+
+async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, auth,
+                                                                   monkeypatch):
+    """The worker stops while it writes a protection's events (a part per round): the next
+    one protects the period again and writes the events still due (before, it went round
+    and round without end, for their period was not held)."""
+    monkeypatch.setattr(snapshot_worker, "EVENTS_PER_ROUND", 1)
+    async with indicators(snapshot_worker="off", indicator_publisher_enabled=True) as svc:
+        await small_register(svc.client, auth("admin"))
+        before = _worker(svc, debounce_s=0.0, protect_interval_s=0.0)
+        try:
+            await settle(before)
+            published = await _events_of(svc, "WK034401")
+            events = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
+            await record_each(svc.runtime, households("BU03440101", 12))
+            for _ in range(100):  # until its public side is stored, and some of its events
+                await before.round()
+                if (len(await outbox_events(svc, AREA_INDICATORS_UPDATED)) > events
+                        and not any((await _stored(svc)).values())):
+                    break
+        finally:
+            before.close()
+        assert await _dirty(svc)
+        assert await _stored(svc) == dict.fromkeys(
+            (str(current_period(utcnow())), f"month:{utcnow():%Y-%m}"), False)
+        after = _worker(svc, debounce_s=0.0)
+        try:
+            await settle(after)
+        finally:
+            after.close()
+        assert await _dirty(svc) == 0
+        assert await _events_of(svc, "WK034401") == published + 1
+
+
+async def _stored(svc) -> dict[str, bool]:
+    async with svc.runtime.sessions() as session:
+        return await store.stored_periods(session)
+
+
+async def _dirty(svc) -> int:
+    async with svc.runtime.sessions() as session:
+        return len(await publication_repository.dirty_marks(session))
+
+
+def _worker(svc, **kwargs) -> SnapshotWorker:
+    """A worker of the test's own on the service's database (its protections an hour
+    apart), as the worker's process makes one."""
+    kwargs.setdefault("protect_interval_s", 3600.0)
+    return SnapshotWorker(svc.runtime.sessions, sessionmaker(svc.runtime.read_engine),
+                          source="test", index_interval_s=0.0, **kwargs)
+
+
+async def _events_of(svc, code: str) -> int:
+    return sum(key == code for key, _ in await outbox_events(svc, AREA_INDICATORS_UPDATED))
