@@ -21,7 +21,7 @@ class CatchUp:
     """`public_behind` as stored, as it is to be, and the periods to build again."""
 
     def __init__(self) -> None:
-        self._stored: dict[str, bool] = {}  # as read at the round's start
+        self._stored: dict[str, bool] = {}  # as read at the round's start, and written since
         self._let_go: set[str] = set()  # let go while behind, not stored so yet
 
     def read(self, stored: dict[str, bool]) -> None:
@@ -40,16 +40,17 @@ class CatchUp:
         behind = dict.fromkeys(self._let_go, True) | dict(held)
         return {p: b for p, b in behind.items() if self._stored.get(p, b) != b}
 
-    def waiting(self, first: str, held: Mapping[str, bool], whole: Collection[str],
-                size: int) -> list[str]:
-        """Periods behind that no state held makes up for, to build whole this round: as
-        many as fit in `size` held periods beside `whole` and the held ones that are behind
-        themselves (so periods take turns, and none is built again and again)."""
-        room = size - len(whole) - sum(b for p, b in held.items() if p not in whole)
+    def waiting(self, first: str, held: Mapping[str, bool], built: Collection[str],
+                capacity: int) -> list[str]:
+        """A period behind that no state held makes up for, to build whole this round (one
+        a round: a national build holds new marks back for seconds), if it fits in the
+        `capacity` of held periods beside those `built` this round anyway and the held ones
+        that are behind themselves (so periods take turns, none built again and again)."""
+        room = capacity - len(built) - sum(b for p, b in held.items() if p not in built)
         waiting = sorted((p for p, behind in self._stored.items()
-                          if behind and p not in held and p not in whole),
+                          if behind and p not in held and p not in built),
                          key=lambda p: (p != first, p))
-        return waiting[:max(room, 0)]
+        return waiting[:1] if room > 0 else []
 
     async def write(self, session: AsyncSession, held: Mapping[str, bool]) -> None:
         for period, behind in self.changes(held).items():

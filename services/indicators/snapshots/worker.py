@@ -7,7 +7,7 @@ stores the rows that changed (`store.py`), raw values at once. The current rolli
 which most readers read, counts its new marks at every round and stores them first; the other
 periods count every mark, and the marks are cleared, once every `OTHERS_INTERVAL_S` or when
 the rolling period has nothing new. Protecting the public side again (seconds of CPU
-nationally) runs meanwhile in a child process (`Lane`, `protector.py`; a thread inline); the
+nationally) runs meanwhile in a child process (`lanes.py`, `protector.py`; a thread inline); the
 rows whose public cells it changed are stored a part per round, then the
 `area-indicators-updated` events of the marks it covered (the publisher's digests keep
 unchanged areas quiet).
@@ -31,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from opentelemetry.trace import Tracer
@@ -48,11 +47,12 @@ from services.indicators.computation.periods import (
 )
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
-from services.indicators.publication.service import AreaEvent, write_events
+from services.indicators.publication.service import write_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.catch_up import CatchUp
+from services.indicators.snapshots.lanes import Lane, Lanes
 from services.indicators.snapshots.protector import protector
-from services.indicators.snapshots.state import Pending, PeriodState
+from services.indicators.snapshots.state import PeriodState
 from services.indicators.snapshots.store import Write
 from shared.db import try_exclusive, utcnow
 from shared.fastpath import freeze_held_objects
@@ -74,19 +74,6 @@ Mark = tuple[str, str, datetime]
 
 class TakenElsewhere(Exception):
     """Another worker holds the write lock (PostgreSQL's advisory lock)."""
-
-
-@dataclass
-class Lane:
-    """The public side of one held period being protected (and its index derived) off the
-    event loop, while rounds go on counting: `task` gives the codes whose public cells
-    changed. `marks`: the dirty marks whose facts it protects; their events are made with
-    it (`events`) and written by the round that takes it in."""
-
-    state: PeriodState
-    marks: list[tuple[str, datetime]]
-    task: asyncio.Future[set[str]] | None = None
-    events: list[AreaEvent] = field(default_factory=list)
 
 
 class SnapshotWorker:
@@ -118,17 +105,16 @@ class SnapshotWorker:
         self._held = held
         self._after_commit = after_commit
         self._debounce_s = debounce_s
-        self._index_interval_s = index_interval_s
-        self._indexed_at: dict[str, float] = {}
-        self._protect_interval_s = protect_interval_s
-        self._protected_at: dict[str, float] = {}
         self._published_at = -debounce_s
         self.tracer = tracer
         self._states: OrderedDict[str, PeriodState] = OrderedDict()
-        self._lanes: dict[str, Lane] = {}
-        self._publishing: Lane | None = None  # a done lane whose events are being written
         # One protection at a time: they are CPU work, and the rounds need the other core.
         self._protector = protector(protect_in_process)
+        self._lanes = Lanes(self._protector, source=source,
+                            protect_interval_s=protect_interval_s,
+                            index_interval_s=index_interval_s, freeze=self._freeze,
+                            tracer=tracer)
+        self._publishing: Lane | None = None  # a done lane whose events are being written
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
         # The marks the first period has counted, not cleared yet (the others count them
         # later), and for which first period.
@@ -143,8 +129,10 @@ class SnapshotWorker:
             try:
                 return await self._round()
             except TakenElsewhere:
+                self._unwritten()
                 return False
             except DBAPIError:
+                self._unwritten()
                 # A read or a write failed (e.g. a lock waited for too long): what is held
                 # changes only after its reads and is stored again from the marks, which stay,
                 # and from `unstored`. Building every period again would only add to the load.
@@ -153,9 +141,15 @@ class SnapshotWorker:
                 # What is held may be half updated (counts without their protection): let
                 # go, and built from the facts again where its public side was behind.
                 self._forget(list(self._states))
-                self._drop_lanes(list(self._lanes))
+                self._lanes.drop_all()
                 self._counted.clear()
                 raise
+
+    def _unwritten(self) -> None:
+        """A round's writes did not commit: the indices it wrote are written again (rows
+        wait in `unstored`, or are compared with the stored ones)."""
+        for state in self._states.values():
+            state.stored_index = b""
 
     def close(self) -> None:
         """Stop protecting (the child process, if any, ends)."""
@@ -181,7 +175,6 @@ class SnapshotWorker:
                 self._forget(list(self._states))
                 self._counted.clear()
                 whole.update(stored)
-            whole.update(self._catch_up.waiting(first, self._held_behind(), whole, self._held))
             # The first period counts the marks it has not counted yet, at every round. The
             # others (and a protection's rows) count every mark, once every
             # OTHERS_INTERVAL_S or when the first has nothing new: done at every round, their
@@ -209,32 +202,32 @@ class SnapshotWorker:
             # rounds ran on without a turn of the event loop for the lane to go on.
             dirty = (await publication_repository.dirty_marks(session)
                      if self._publish and self._publishing is None
-                     and self._lane_may_start(first, loop.time())
+                     and self._lanes.may_start(first, loop.time())
                      and loop.time() - self._published_at >= self._debounce_s else [])
             if dirty and first not in self._states:
                 # Left by a worker that stopped: published by a lane of the period held again.
                 whole.add(first)
                 changed.pop(first, None)
+            built = {*whole, *(p for p in changed if p not in self._states)}
+            whole.update(self._catch_up.waiting(first, self._held_behind(), built, self._held))
+            others = others or bool(whole)
             writes: list[Write] = []
-            for period, lane in [(p, lane) for p, lane in self._lanes.items()
-                                 if lane.task is not None and lane.task.done()]:
-                del self._lanes[period]
+            for period, lane in self._lanes.done():
                 assert lane.task is not None
-                codes = lane.task.result()  # a failed protection fails the round
-                # The next one starts `protect_interval_s` after this one ended: the CPU
-                # protections take stays bounded when each takes seconds.
-                self._protected_at[period] = loop.time()
+                codes = lane.task.result()  # a failed protection fails the round (and
+                self._lanes.take(period, loop.time())  # its period, behind, is built again)
                 if self._states.get(period) is lane.state:
                     lane.state.unstored |= codes  # until the round's write commits
                     if period == first and lane.marks:
                         self._publishing = lane
-            unstored = [held for held in self._states.values() if held.unstored]
+            # (An index a lane derived, once the lane is taken in: one that changed no cell.)
+            unstored = [held for period, held in self._states.items()
+                        if held.unstored or (held.index_json != held.stored_index
+                                             and not self._lanes.protecting(period, held))]
             if not (whole or changed or marks or asked or dirty or unstored
-                    or self._publishing or self._lanes_due(loop.time())
-                    or self._catch_up.changes(self._held_behind())):
+                    or self._publishing or self._lanes_due(loop.time())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
-                    await asyncio.wait([lane.task for lane in self._lanes.values()
-                                        if lane.task is not None], timeout=0.05)
+                    await self._lanes.wait(0.05)
                     return True
                 return False
             for period in sorted(whole, key=lambda p: (p != first, p)):
@@ -255,14 +248,14 @@ class SnapshotWorker:
                     writes.append(await self._rows(session, held, part, whole=False))
         state = self._states.get(first)
         if (dirty and state is not None and self._publishing is None
-                and self._lane_may_start(first, loop.time())):
+                and self._lanes.may_start(first, loop.time())):
             # Published when the lane that protects their facts is done (with a lane running
             # already, they wait: it protects older counts; so they do while the events of
             # a lane are still being written).
-            self._start_lane(first, state, loop.time(), dirty, now)
+            self._lanes.start(first, state, loop.time(), dirty, now)
         for period, held in self._states.items():
-            if self._lane_due(period, held, loop.time()):
-                self._start_lane(period, held, loop.time(), [], now)
+            if self._lanes.due(period, held, loop.time()):
+                self._lanes.start(period, held, loop.time(), [], now)
         if others:
             await self._write_last(writes, asked, marks, now)
             self._others_at = loop.time()
@@ -314,79 +307,28 @@ class SnapshotWorker:
 
     def _forget(self, periods: list[str]) -> None:
         """No longer hold `periods` (their lanes dropped, their protection closed); those
-        whose public side was behind are stored so at the next write."""
+        whose public side was behind are recorded so with the round's writes."""
         for period in periods:
             if (state := self._states.get(period)) is not None:
                 self._catch_up.let_go(period, self._behind(period, state))
-        self._drop_lanes(periods)
+        self._lanes.drop(periods)
         for period in periods:
             if (state := self._states.pop(period, None)) is not None:
                 self._protector.close(state)
 
-    def _behind(self, period: str, state: PeriodState) -> bool:
-        """Whether `state` has counts whose public cells or index are not stored yet."""
-        lane = self._lanes.get(period)
-        return bool(state.pending or state.unstored or state.index_stale
-                    or (lane is not None and lane.state is state))
+    def _behind(self, period: str, state: PeriodState, writing: Collection[str] = ()) -> bool:
+        """Whether `state` has counts whose public cells or index are not stored yet
+        (`writing`: the codes whose rows are being stored with it)."""
+        return bool(state.pending or state.unstored.difference(writing) or state.index_stale
+                    or state.index_json != state.stored_index
+                    or self._lanes.protecting(period, state))
 
-    def _held_behind(self) -> dict[str, bool]:
-        return {p: self._behind(p, state) for p, state in self._states.items()}
-
-    def _drop_lanes(self, periods: list[str]) -> None:
-        """Forget the lanes of `periods` (what they protect is dropped or built anew); a
-        failure of theirs is taken, not reported again as never retrieved."""
-        for period in periods:
-            lane = self._lanes.pop(period, None)
-            if lane is not None and lane.task is not None:
-                lane.task.add_done_callback(
-                    lambda task: task.cancelled() or task.exception())
+    def _held_behind(self, writing: Mapping[str, set[str]] | None = None) -> dict[str, bool]:
+        return {p: self._behind(p, state, (writing or {}).get(p, ()))
+                for p, state in self._states.items()}
 
     def _lanes_due(self, at: float) -> bool:
-        return any(self._lane_due(period, held, at) for period, held in self._states.items())
-
-    def _lane_due(self, period: str, held: PeriodState, at: float) -> bool:
-        """Whether a held period has a protection or an index to start now."""
-        return self._lane_may_start(period, at) and (
-            bool(held.pending) or (held.index_stale and self._index_due(period, at)))
-
-    def _lane_may_start(self, period: str, at: float) -> bool:
-        return period not in self._lanes and (
-            at - self._protected_at.get(period, -self._protect_interval_s)
-            >= self._protect_interval_s)
-
-    def _start_lane(self, period: str, state: PeriodState, at: float,
-                    marks: list[tuple[str, datetime]], now: datetime) -> None:
-        """Protect `state`'s pending changes off the loop, derive the index when it is due,
-        and make the events of `marks`."""
-        reindex = self._index_due(period, at)
-        if reindex:
-            self._indexed_at[period] = at
-        lane = self._lanes[period] = Lane(state, marks)
-        lane.task = asyncio.ensure_future(
-            self._protect(lane, state.protect_pending(), reindex, now))
-
-    async def _protect(self, lane: Lane, pending: Pending | None, reindex: bool,
-                       now: datetime) -> set[str]:
-        state = lane.state
-        if pending is not None:
-            with worker_span(self.tracer, "protect indicators"):
-                await self._protector.protect(state, pending)
-        codes = state.protected()
-        # A part at a time, with a turn of the loop between: thousands of areas at once
-        # held the rounds (and a new signal's count) back by up to 0.2 s.
-        for start in range(0, len(codes), ROWS_PER_ROUND):
-            state.take_protected(codes[start:start + ROWS_PER_ROUND])
-            await asyncio.sleep(0)
-        self._freeze()
-        if reindex:
-            # Derived from the results as they are now (rounds go on meanwhile).
-            await self._protector.reindex(state)
-        if lane.marks:
-            # Events carry the index as readers have it (derived at most
-            # `index_interval_s` ago).
-            lane.events = await self._protector.events(
-                state, [code for code, _ in lane.marks], now, self._source)
-        return set(codes)
+        return any(self._lanes.due(period, held, at) for period, held in self._states.items())
 
     async def _store(self, writes: list[Write], now: datetime) -> None:
         """Store what `writes` holds, in a short transaction of its own, and empty it."""
@@ -408,13 +350,15 @@ class SnapshotWorker:
     async def _write(self, session: AsyncSession, writes: list[Write], now: datetime) -> None:
         """Store `writes` and, after them, which periods' public side is behind: in the
         transaction that clears the marks of raw counts it has not protected yet."""
+        writing: dict[str, set[str]] = defaultdict(set)
         for w in writes:
+            writing[w.period] |= w.codes
             if w.rows or w.whole or w.index_json is not None:
                 await store.write(session, w.period, w.rows, whole=w.whole,
                                   index_json=w.index_json, computed_at=now,
                                   data_until=w.data_until, method_version=METHOD_VERSION)
         writes.clear()
-        await self._catch_up.write(session, self._held_behind())
+        await self._catch_up.write(session, self._held_behind(writing))
 
     async def _update(self, session: AsyncSession, period: Period, now: datetime,
                       buurten: set[str]) -> Write:
@@ -435,26 +379,31 @@ class SnapshotWorker:
         self._freeze()
         self._states[str(period)] = state
         self._protector.open(state)
-        while len(self._states) > self._held:  # the least recently used, one not behind first
-            self._forget([next((p for p, held in self._states.items() if p != str(period)
-                                and not self._behind(p, held)), next(iter(self._states)))])
+        while len(self._states) > self._held:
+            self._let_go_of_one(str(period), now)
+        # Behind until its rows are stored: a write that fails leaves them to the next rounds.
+        state.unstored = set(state.codes())
         return await self._rows(session, state, set(state.codes()), whole=True)
+
+    def _let_go_of_one(self, built: str, now: datetime) -> None:
+        """Let go of the least recently used period, first of those that are not behind (one
+        that is must be built again) and not current (what readers read most)."""
+        current = {str(current_period(now)), str(current_period(now, "month"))}
+        order = [p for p in self._states if p != built]
+        self._forget([min(order, key=lambda p: (self._behind(p, self._states[p]),
+                                                p in current, order.index(p)))])
 
     async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,
                     whole: bool) -> Write:
         """The rows of `codes` that differ from the stored ones, and the index if it did."""
         rows = [state.row(code) for code in sorted(codes) if code in state.public.results]
-        if not whole:
+        if not whole and rows:
             known = await store.digests(session, str(state.period), [r.code for r in rows])
             rows = [r for r in rows if known.get(r.code) != r.digest]
         index = None if state.index_json == state.stored_index else state.index_json
         state.stored_index = state.index_json
         return Write(str(state.period), rows, whole, index if not whole else state.index_json,
                      state.cutoffs.current, codes)
-
-    def _index_due(self, period: str, at: float) -> bool:
-        return at - self._indexed_at.get(period, -self._index_interval_s) \
-            >= self._index_interval_s
 
 
 class InlineWorker(PeriodicTask):

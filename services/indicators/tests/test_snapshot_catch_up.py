@@ -9,9 +9,13 @@ stopped, before that protection was stored must not keep the cells of the protec
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from datetime import datetime
 
 import orjson
+from sqlalchemy.exc import OperationalError
 
 from services.indicators.computation.periods import Period, current_period
 from services.indicators.computation.service import public_cutoffs
@@ -19,12 +23,14 @@ from services.indicators.models import IndicatorSnapshot
 from services.indicators.publication import repository as publication_repository
 from services.indicators.snapshots import store
 from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.state import PeriodState
 from services.indicators.snapshots.worker import SnapshotWorker, settle
 from services.indicators.tests.helpers import (
     households,
     outbox_events,
     record_each,
+    settle_through_refusals,
     small_register,
 )
 from shared.contracts.indicators import AREA_INDICATORS_UPDATED
@@ -65,7 +71,7 @@ async def test_a_period_let_go_before_its_protection_is_built_again(indicators, 
             await settle(worker)
             for n, buurt in ((12, "BU03440101"), (9, "BU03440102"), (11, "BU03440103")):
                 await record_each(svc.runtime, households(buurt, n))
-                await settle(worker)  # the 9 are protected, the 11 wait an hour
+                await settle(worker)  # the 12 are protected, the 9 and 11 wait an hour
             current = current_period(utcnow())
             assert await _differing(svc, current)  # raw counts stored, public cells not yet
             async with svc.runtime.sessions() as session, session.begin():
@@ -97,6 +103,183 @@ async def test_a_worker_stopped_before_a_protection_leaves_it_to_the_next(indica
         finally:
             after.close()
         assert await _differing(svc, current) == []
+
+
+async def test_a_worker_stopped_during_a_protection_leaves_it_to_the_next(
+        indicators, auth, monkeypatch):
+    """The worker stops while a protection of new counts runs (seconds nationally: the
+    likeliest moment): the worker that comes next builds the period again."""
+    release = threading.Event()
+    update = Protection.update
+
+    def held_back(self: Protection, *args: object) -> None:
+        assert release.wait(60), "the protection was never released"
+        update(self, *args)
+
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        before = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        try:
+            await settle(before)
+            monkeypatch.setattr(Protection, "update", held_back)
+            await record_each(svc.runtime, households("BU03440101", 12))
+            for _ in range(3):  # the marks counted and cleared, the protection under way
+                await before.round()
+        finally:
+            release.set()
+            before.close()
+        monkeypatch.setattr(Protection, "update", update)
+        current = current_period(utcnow())
+        assert await _differing(svc, current)
+        await _settle_a_new_worker(svc)
+        assert await _differing(svc, current) == []
+
+
+async def test_a_worker_stopped_while_storing_a_protection_leaves_it_to_the_next(
+        indicators, auth, monkeypatch):
+    """The worker stops while it stores the rows a protection changed (a part per round):
+    the worker that comes next builds the period again."""
+    monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 1)
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        before = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        try:
+            await settle(before)
+            await record_each(svc.runtime, households("BU03440101", 12))
+            for _ in range(100):  # until a part of the protection's rows is stored
+                await before.round()
+                if any(state.unstored for state in before._states.values()):
+                    break
+        finally:
+            before.close()
+        current = current_period(utcnow())
+        assert await _differing(svc, current)
+        await _settle_a_new_worker(svc)
+        assert await _differing(svc, current) == []
+
+
+async def test_a_failed_write_of_a_period_built_again_is_done_again(
+        indicators, auth, monkeypatch):
+    """The database refuses the write of a period built again because it was behind (a lock
+    waited for too long): the next rounds store its rows all the same."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        before = _worker(svc, publish_events=False)
+        try:
+            await settle(before)
+            for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
+                await record_each(svc.runtime, households(buurt, n))
+                await settle(before)  # the 9 wait an hour for their protection
+        finally:
+            before.close()
+        write, refused = store.write, []
+
+        async def locked(session, period, rows, **kwargs):
+            if kwargs["whole"] and not refused:
+                refused.append(period)
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError("locked"))
+            return await write(session, period, rows, **kwargs)
+
+        monkeypatch.setattr(store, "write", locked)
+        after = _worker(svc, publish_events=False)
+        try:
+            await settle_through_refusals(after)
+        finally:
+            after.close()
+        current = current_period(utcnow())
+        assert refused == [str(current)]
+        assert await _differing(svc, current) == []
+
+
+async def test_an_index_derived_on_its_own_is_stored(indicators, auth):
+    """A lane that only derives the index (the cells were protected by one before it, while
+    the index was not due) stores the index it derived."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = _worker(svc, publish_events=False, protect_interval_s=0.0,
+                         index_interval_s=1.0)
+        try:
+            await settle(worker)
+            await asyncio.sleep(1.0)
+            await record_each(svc.runtime, households("BU03440101", 12))
+            await settle(worker)  # cells protected, the index derived
+            await record_each(svc.runtime, households("BU03440102", 12))
+            await settle(worker)  # cells protected, the index not due yet
+            current = current_period(utcnow())
+            assert await _differing(svc, current) == ["index"]
+            await asyncio.sleep(1.0)
+            await settle(worker)
+            assert await _differing(svc, current) == []
+        finally:
+            worker.close()
+
+
+async def test_the_period_let_go_is_one_not_behind(indicators, auth, monkeypatch):
+    """Of the periods held, the one let go for another is the least recently used of those
+    whose public side is up to date: one that is behind would be built again."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = _worker(svc, held=3, publish_events=False)
+        try:
+            # The current periods wait an hour for the 9's protection; the earlier month is
+            # built with them.
+            builds = await _let_go_for_another(svc, worker, monkeypatch)
+            assert builds == [_months_before(utcnow(), 2)[1]]  # none let go to build again
+        finally:
+            worker.close()
+
+
+async def test_the_period_let_go_is_one_readers_read_least(indicators, auth, monkeypatch):
+    """Of the periods held and up to date, the one let go for another is the least
+    recently used that is not current: a current one would be built again at the next
+    signal."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = _worker(svc, held=3, publish_events=False, protect_interval_s=0.0)
+        try:
+            await _let_go_for_another(svc, worker, monkeypatch)
+        finally:
+            worker.close()
+
+
+async def _let_go_for_another(svc, worker: SnapshotWorker, monkeypatch) -> list[str]:
+    """Signals, then two earlier months asked for, with three periods held: the earlier
+    of the two is let go; returns the periods built for the second."""
+    now = utcnow()
+    current, month = str(current_period(now)), f"month:{now:%Y-%m}"
+    earlier, earliest = _months_before(now, 2)
+    await settle(worker)
+    for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
+        await record_each(svc.runtime, households(buurt, n))
+        await settle(worker)
+    await _ask(svc, earlier)
+    await settle(worker)
+    builds: list[str] = []
+    build = PeriodState.build
+
+    async def counted(cls, session, period, cutoffs):
+        builds.append(str(period))
+        return await build(session, period, cutoffs)
+
+    monkeypatch.setattr(PeriodState, "build", classmethod(counted))
+    await _ask(svc, earliest)
+    await settle(worker)
+    # Held now (the worker's own bookkeeping, which no reader sees):
+    assert set(worker._states) == {current, month, earliest}
+    return builds
+
+
+async def _ask(svc, period: str) -> None:
+    async with svc.runtime.sessions() as session, session.begin():
+        await store.request(session, period)
+
+
+async def _settle_a_new_worker(svc) -> None:
+    after = _worker(svc, publish_events=False)
+    try:
+        await settle(after)
+    finally:
+        after.close()
 
 
 async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, auth,
@@ -146,8 +329,9 @@ def _worker(svc, **kwargs) -> SnapshotWorker:
     """A worker of the test's own on the service's database (its protections an hour
     apart), as the worker's process makes one."""
     kwargs.setdefault("protect_interval_s", 3600.0)
+    kwargs.setdefault("index_interval_s", 0.0)
     return SnapshotWorker(svc.runtime.sessions, sessionmaker(svc.runtime.read_engine),
-                          source="test", index_interval_s=0.0, **kwargs)
+                          source="test", **kwargs)
 
 
 async def _events_of(svc, code: str) -> int:
