@@ -34,7 +34,7 @@ class CatchUp:
         else:
             self._let_go.discard(period)
 
-    def changes(self, held: Mapping[str, bool]) -> dict[str, bool]:
+    def _changes(self, held: Mapping[str, bool]) -> dict[str, bool]:
         """What differs from what is stored: let go while behind, or as the held state is
         (`held`: period -> behind). Periods stored since the round's start are not behind."""
         behind = dict.fromkeys(self._let_go, True) | dict(held)
@@ -53,7 +53,7 @@ class CatchUp:
         return waiting[:1] if room > 0 else []
 
     async def write(self, session: AsyncSession, held: Mapping[str, bool]) -> None:
-        for period, behind in self.changes(held).items():
+        for period, behind in self._changes(held).items():
             await store.set_public_behind(session, period, behind)
             # As if committed: a round that fails reads them again at the next one's start.
             self._stored[period] = behind

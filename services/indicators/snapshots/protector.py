@@ -162,7 +162,7 @@ class InProcess(InThread):
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             # The child died: the round that takes this in fails, and the periods it held
-            # are built again (those behind at once, the others at their next mark), opened
+            # are built again (those behind one a round, the others at their next mark), opened
             # in a new child (which a late failure of the old one leaves be).
             if self._child is child and child is not None:
                 self._died()

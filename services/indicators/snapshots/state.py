@@ -153,6 +153,7 @@ class PeriodState:
     stability: tuple[RankStability, ...] = ()
     index_json: bytes = b""
     stored_index: bytes = b""  # the index as last written to the store
+    committed_index: bytes = b""  # ... by a write that committed
     index_stale: bool = False  # published values changed since `reindex`
     # Public side: buurt -> names of the cells changed since they were last protected.
     pending: dict[str, set[str]] = field(default_factory=dict)

@@ -122,6 +122,8 @@ class SnapshotWorker:
         self._counted_for = ""
         self._others_at = -OTHERS_INTERVAL_S
         self._catch_up = CatchUp()  # periods whose public side waits, to build again
+        self._unbuilt: set[str] = set()  # built, their whole write not committed yet
+        self._updating: set[str] = set()  # periods the round counts marks in
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
@@ -146,10 +148,11 @@ class SnapshotWorker:
                 raise
 
     def _unwritten(self) -> None:
-        """A round's writes did not commit: the indices it wrote are written again (rows
-        wait in `unstored`, or are compared with the stored ones)."""
+        """A round's writes did not commit: the indices it wrote are written again, and the
+        periods it built whole (other rows wait in `unstored`, or are compared with the
+        stored ones when counted again)."""
         for state in self._states.values():
-            state.stored_index = b""
+            state.stored_index = state.committed_index
 
     def close(self) -> None:
         """Stop protecting (the child process, if any, ends)."""
@@ -208,9 +211,11 @@ class SnapshotWorker:
                 # Left by a worker that stopped: published by a lane of the period held again.
                 whole.add(first)
                 changed.pop(first, None)
+            # Room for one: held periods the round updates are taken, as are those behind.
+            self._updating = set(changed)
             built = {*whole, *(p for p in changed if p not in self._states)}
-            whole.update(self._catch_up.waiting(first, self._held_behind(), built, self._held))
-            others = others or bool(whole)
+            taken = {p: behind or p in changed for p, behind in self._held_behind().items()}
+            whole.update(self._catch_up.waiting(first, taken, built, self._held))
             writes: list[Write] = []
             for period, lane in self._lanes.done():
                 assert lane.task is not None
@@ -224,7 +229,7 @@ class SnapshotWorker:
             unstored = [held for period, held in self._states.items()
                         if held.unstored or (held.index_json != held.stored_index
                                              and not self._lanes.protecting(period, held))]
-            if not (whole or changed or marks or asked or dirty or unstored
+            if not (whole or changed or marks or asked or dirty or unstored or self._unbuilt
                     or self._publishing or self._lanes_due(loop.time())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await self._lanes.wait(0.05)
@@ -232,6 +237,10 @@ class SnapshotWorker:
                 return False
             for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._build(session, parse_period(period), now))
+                await self._store(writes, now)
+            for period in sorted(self._unbuilt - whole):  # a whole write that failed
+                held = self._states[period]
+                writes.append(await self._rows(session, held, set(held.codes()), whole=True))
                 await self._store(writes, now)
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._update(session, parse_period(period), now, buurten))
@@ -306,11 +315,13 @@ class SnapshotWorker:
             self._after_commit()
 
     def _forget(self, periods: list[str]) -> None:
-        """No longer hold `periods` (their lanes dropped, their protection closed); those
-        whose public side was behind are recorded so with the round's writes."""
+        """No longer hold `periods` (their lanes dropped, their protection closed). Those
+        whose public side was behind are stored so with the next write, in the transaction
+        that clears the marks of the counts they had not protected."""
         for period in periods:
             if (state := self._states.get(period)) is not None:
                 self._catch_up.let_go(period, self._behind(period, state))
+            self._unbuilt.discard(period)
         self._lanes.drop(periods)
         for period in periods:
             if (state := self._states.pop(period, None)) is not None:
@@ -320,10 +331,11 @@ class SnapshotWorker:
         """Whether `state` has counts whose public cells or index are not stored yet
         (`writing`: the codes whose rows are being stored with it)."""
         return bool(state.pending or state.unstored.difference(writing) or state.index_stale
-                    or state.index_json != state.stored_index
+                    or state.index_json != state.stored_index or period in self._unbuilt
                     or self._lanes.protecting(period, state))
 
     def _held_behind(self, writing: Mapping[str, set[str]] | None = None) -> dict[str, bool]:
+        """`_behind` of every held period."""
         return {p: self._behind(p, state, (writing or {}).get(p, ()))
                 for p, state in self._states.items()}
 
@@ -346,6 +358,10 @@ class SnapshotWorker:
         for w in writes:
             if (state := self._states.get(w.period)) is not None:
                 state.unstored -= w.codes
+                if w.index_json is not None:
+                    state.committed_index = w.index_json
+            if w.whole:
+                self._unbuilt.discard(w.period)
 
     async def _write(self, session: AsyncSession, writes: list[Write], now: datetime) -> None:
         """Store `writes` and, after them, which periods' public side is behind: in the
@@ -381,17 +397,19 @@ class SnapshotWorker:
         self._protector.open(state)
         while len(self._states) > self._held:
             self._let_go_of_one(str(period), now)
-        # Behind until its rows are stored: a write that fails leaves them to the next rounds.
-        state.unstored = set(state.codes())
+        # Behind until its rows are stored: a write that fails is done again, whole.
+        self._unbuilt.add(str(period))
         return await self._rows(session, state, set(state.codes()), whole=True)
 
     def _let_go_of_one(self, built: str, now: datetime) -> None:
         """Let go of the least recently used period, first of those that are not behind (one
-        that is must be built again) and not current (what readers read most)."""
+        that is must be built again), not updated this round (it would be built whole at
+        once) and not current (what readers read most)."""
         current = {str(current_period(now)), str(current_period(now, "month"))}
         order = [p for p in self._states if p != built]
         self._forget([min(order, key=lambda p: (self._behind(p, self._states[p]),
-                                                p in current, order.index(p)))])
+                                                p in self._updating, p in current,
+                                                order.index(p)))])
 
     async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,
                     whole: bool) -> Write:

@@ -17,7 +17,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy.exc import OperationalError
 
-from services.indicators.computation.periods import Period, current_period
+from services.indicators.computation.periods import Period, current_period, parse_period
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import IndicatorSnapshot
 from services.indicators.publication import repository as publication_repository
@@ -189,6 +189,33 @@ async def test_a_failed_write_of_a_period_built_again_is_done_again(
         current = current_period(utcnow())
         assert refused == [str(current)]
         assert await _differing(svc, current) == []
+
+
+async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, auth,
+                                                                  monkeypatch):
+    """A period is built again for being behind in a round in which only the current
+    rolling period counts the new marks (the others count them every `OTHERS_INTERVAL_S`,
+    here an hour, or when nothing new comes): the marks are not cleared before the current
+    month has counted them too."""
+    monkeypatch.setattr(snapshot_worker, "OTHERS_INTERVAL_S", 3600)
+    now = utcnow()
+    this_month, last_month = f"{now:%Y-%m}-01", _months_before(now, 1)[0]
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await _ask(svc, last_month)
+        await _settle_a_new_worker(svc)  # stored, and not held by the worker below
+        worker = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        try:
+            await record_each(svc.runtime, households("BU03440101", 12, observed=this_month))
+            await settle(worker)
+            # Last month, as a worker that stopped with it behind leaves it.
+            async with svc.runtime.sessions() as session, session.begin():
+                await store.set_public_behind(session, last_month, True)
+            await record_each(svc.runtime, households("BU03440102", 9, observed=this_month))
+            await settle(worker)
+        finally:
+            worker.close()
+        assert await _differing(svc, parse_period(f"month:{now:%Y-%m}")) == []
 
 
 async def test_an_index_derived_on_its_own_is_stored(indicators, auth):

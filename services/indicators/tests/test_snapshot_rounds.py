@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from services.indicators.computation import definitions
 from services.indicators.models import DirtyArea, SnapshotArea
 from services.indicators.publication import repository as publication_repository
-from services.indicators.snapshots import store
+from services.indicators.snapshots import lanes, store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.worker import settle
 from services.indicators.tests.helpers import (
@@ -83,6 +83,7 @@ async def test_a_protections_rows_are_stored_over_rounds_and_then_its_events(
     second and more. A round stores a part of them. An event never says more than readers
     can read: the events come after the last part."""
     monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 2)
+    monkeypatch.setattr(lanes, "TAKEN_PER_TURN", 2)  # rounds between its parts too
     stored_parts: list[int] = []  # rows of the current period per write, in order
     published: list[tuple[int, list[str]]] = []  # (parts before it, areas that differed)
     write, write_events = snapshot_worker.store.write, snapshot_worker.write_events
@@ -128,6 +129,7 @@ async def test_events_waiting_for_their_rows_are_written_when_the_period_is_buil
     """A register change builds the period whole while a protection's rows are still being
     stored: the new build stores every row, and the waiting events go out after it."""
     monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 1)
+    monkeypatch.setattr(lanes, "TAKEN_PER_TURN", 1)
     async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
                           snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
