@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from opentelemetry.trace import Tracer
@@ -123,7 +123,7 @@ class SnapshotWorker:
         self._others_at = -OTHERS_INTERVAL_S
         self._catch_up = CatchUp()  # periods whose public side waits, to build again
         self._unbuilt: set[str] = set()  # built, their whole write not committed yet
-        self._updating: set[str] = set()  # periods the round counts marks in
+        self._updating: set[str] = set()  # periods with marks to count, as the round read
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done."""
@@ -189,14 +189,17 @@ class SnapshotWorker:
             others = (bool(whole) or not fresh
                       or loop.time() - self._others_at >= OTHERS_INTERVAL_S)
             changed: dict[str, set[str]] = defaultdict(set)  # period -> buurten
+            touched: set[str] = set()  # periods with marks to count, now or later
             updated = {period: parse_period(period) for period in stored if period not in whole}
             for code, month, at in marks:
                 if store.ALL in (code, month):
                     continue
                 new = self._counted.get((code, month)) != at
                 for period, parsed in updated.items():
-                    if (new if period == first else others) and parsed.counts(month):
-                        changed[period].add(code)
+                    if parsed.counts(month):
+                        touched.add(period)
+                        if new if period == first else others:
+                            changed[period].add(code)
             # Events at most once per debounce interval: a burst becomes one per area.
             # The dirty marks are read here, with the facts the round counts: a mark made
             # after this read waits for a later round (else its area would be published
@@ -211,11 +214,14 @@ class SnapshotWorker:
                 # Left by a worker that stopped: published by a lane of the period held again.
                 whole.add(first)
                 changed.pop(first, None)
-            # Room for one: held periods the round updates are taken, as are those behind.
-            self._updating = set(changed)
-            built = {*whole, *(p for p in changed if p not in self._states)}
-            taken = {p: behind or p in changed for p, behind in self._held_behind().items()}
-            whole.update(self._catch_up.waiting(first, taken, built, self._held))
+            # Room for one, after the current rolling period is held again: held periods
+            # with marks to count are taken, as are those behind.
+            self._updating = touched
+            built = {*whole, *(p for p in touched if p not in self._states)}
+            taken = {p: behind or p in touched for p, behind in self._held_behind().items()}
+            if first not in built:
+                whole.update(self._catch_up.waiting(first, taken, built, self._held))
+            redo = self._unbuilt - whole  # whole writes that failed: after the updates
             writes: list[Write] = []
             for period, lane in self._lanes.done():
                 assert lane.task is not None
@@ -238,14 +244,14 @@ class SnapshotWorker:
             for period in sorted(whole, key=lambda p: (p != first, p)):
                 writes.append(await self._build(session, parse_period(period), now))
                 await self._store(writes, now)
-            for period in sorted(self._unbuilt - whole):  # a whole write that failed
-                held = self._states[period]
-                writes.append(await self._rows(session, held, set(held.codes()), whole=True))
-                await self._store(writes, now)
             for period, buurten in sorted(changed.items(), key=lambda i: (i[0] != first, i)):
                 writes.append(await self._update(session, parse_period(period), now, buurten))
                 if period == first:  # what readers wait for: visible before the others
                     await self._store(writes, now)
+            for period in sorted(redo & self._unbuilt):  # (rows compared with the stored
+                held = self._states[period]  # ones would be with what the redo replaces)
+                writes.append(await self._rows(session, held, set(held.codes()), whole=True))
+                await self._store(writes, now)
             self._counted.update({(code, month): at for code, month, at in fresh})
             # The public cells a finished protection changed: thousands of rows nationally,
             # after the marks' new counts (which readers wait for), not before them.
@@ -316,8 +322,9 @@ class SnapshotWorker:
 
     def _forget(self, periods: list[str]) -> None:
         """No longer hold `periods` (their lanes dropped, their protection closed). Those
-        whose public side was behind are stored so with the next write, in the transaction
-        that clears the marks of the counts they had not protected."""
+        whose public side was behind are stored so with the round's next write, at the
+        latest in the transaction that clears the marks of the counts they had not
+        protected."""
         for period in periods:
             if (state := self._states.get(period)) is not None:
                 self._catch_up.let_go(period, self._behind(period, state))
@@ -327,16 +334,22 @@ class SnapshotWorker:
             if (state := self._states.pop(period, None)) is not None:
                 self._protector.close(state)
 
-    def _behind(self, period: str, state: PeriodState, writing: Collection[str] = ()) -> bool:
+    def _behind(self, period: str, state: PeriodState, writing: Collection[str] = (),
+                whole: bool = False) -> bool:
         """Whether `state` has counts whose public cells or index are not stored yet
-        (`writing`: the codes whose rows are being stored with it)."""
+        (`writing`: the codes whose rows are being stored with it; `whole`: all of them)."""
         return bool(state.pending or state.unstored.difference(writing) or state.index_stale
-                    or state.index_json != state.stored_index or period in self._unbuilt
+                    or state.index_json != state.stored_index
+                    or (period in self._unbuilt and not whole)
                     or self._lanes.protecting(period, state))
 
-    def _held_behind(self, writing: Mapping[str, set[str]] | None = None) -> dict[str, bool]:
-        """`_behind` of every held period."""
-        return {p: self._behind(p, state, (writing or {}).get(p, ()))
+    def _held_behind(self, writes: Collection[Write] = ()) -> dict[str, bool]:
+        """`_behind` of every held period, as it is once `writes` are stored."""
+        writing: dict[str, set[str]] = defaultdict(set)
+        for w in writes:
+            writing[w.period] |= w.codes
+        whole = {w.period for w in writes if w.whole}
+        return {p: self._behind(p, state, writing.get(p, ()), p in whole)
                 for p, state in self._states.items()}
 
     def _lanes_due(self, at: float) -> bool:
@@ -366,15 +379,13 @@ class SnapshotWorker:
     async def _write(self, session: AsyncSession, writes: list[Write], now: datetime) -> None:
         """Store `writes` and, after them, which periods' public side is behind: in the
         transaction that clears the marks of raw counts it has not protected yet."""
-        writing: dict[str, set[str]] = defaultdict(set)
         for w in writes:
-            writing[w.period] |= w.codes
             if w.rows or w.whole or w.index_json is not None:
                 await store.write(session, w.period, w.rows, whole=w.whole,
                                   index_json=w.index_json, computed_at=now,
                                   data_until=w.data_until, method_version=METHOD_VERSION)
+        await self._catch_up.write(session, self._held_behind(writes))
         writes.clear()
-        await self._catch_up.write(session, self._held_behind(writing))
 
     async def _update(self, session: AsyncSession, period: Period, now: datetime,
                       buurten: set[str]) -> Write:
@@ -403,8 +414,8 @@ class SnapshotWorker:
 
     def _let_go_of_one(self, built: str, now: datetime) -> None:
         """Let go of the least recently used period, first of those that are not behind (one
-        that is must be built again), not updated this round (it would be built whole at
-        once) and not current (what readers read most)."""
+        that is must be built again), have no marks to count (they would build it whole)
+        and are not current (what readers read most)."""
         current = {str(current_period(now)), str(current_period(now, "month"))}
         order = [p for p in self._states if p != built]
         self._forget([min(order, key=lambda p: (self._behind(p, self._states[p]),

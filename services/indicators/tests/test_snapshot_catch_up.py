@@ -97,12 +97,14 @@ async def test_a_worker_stopped_before_a_protection_leaves_it_to_the_next(indica
             before.close()
         current = current_period(utcnow())
         assert await _differing(svc, current)
+        assert (await _stored(svc))[str(current)] is True
         after = _worker(svc, publish_events=False)
         try:
             await settle(after)
         finally:
             after.close()
         assert await _differing(svc, current) == []
+        assert not any((await _stored(svc)).values())  # and it is stored so
 
 
 async def test_a_worker_stopped_during_a_protection_leaves_it_to_the_next(
@@ -216,6 +218,21 @@ async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, au
         finally:
             worker.close()
         assert await _differing(svc, parse_period(f"month:{now:%Y-%m}")) == []
+
+
+async def test_a_period_built_for_a_late_signal_is_stored_as_caught_up(indicators, auth):
+    """A late signal for a month that no worker holds builds it whole, with its
+    protection: it is stored as caught up, not to be built again after a restart."""
+    last_month = _months_before(utcnow(), 1)[0]
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await _ask(svc, last_month)
+        await _settle_a_new_worker(svc)
+        observed = f"{last_month[len('month:'):]}-20"
+        await record_each(svc.runtime, households("BU03440101", 12, observed=observed))
+        await _settle_a_new_worker(svc)
+        stored = await _stored(svc)
+        assert last_month in stored and not any(stored.values()), stored
 
 
 async def test_an_index_derived_on_its_own_is_stored(indicators, auth):
