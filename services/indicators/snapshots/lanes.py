@@ -10,7 +10,7 @@ index derived with it at most every `index_interval_s`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -81,6 +81,9 @@ class Lanes:
         """Whether a held period has a protection or an index to start now."""
         return self.may_start(period, at) and (
             bool(held.pending) or (held.index_stale and self._index_due(period, at)))
+
+    def any_due(self, held: Mapping[str, PeriodState], at: float) -> bool:
+        return any(self.due(period, state, at) for period, state in held.items())
 
     def start(self, period: str, state: PeriodState, at: float,
               marks: list[tuple[str, datetime]], now: datetime) -> None:

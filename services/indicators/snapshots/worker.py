@@ -232,11 +232,11 @@ class SnapshotWorker:
                     if period == first and lane.marks:
                         self._publishing = lane
             # (An index a lane derived, once the lane is taken in: one that changed no cell.)
-            unstored = [held for period, held in self._states.items()
+            to_store = [held for period, held in self._states.items()
                         if held.unstored or (held.index_json != held.stored_index
                                              and not self._lanes.protecting(period, held))]
-            if not (whole or changed or marks or asked or dirty or unstored or self._unbuilt
-                    or self._publishing or self._lanes_due(loop.time())):
+            if not (whole or changed or marks or asked or dirty or to_store or self._unbuilt
+                    or self._publishing or self._lanes.any_due(self._states, loop.time())):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await self._lanes.wait(0.05)
                     return True
@@ -257,7 +257,7 @@ class SnapshotWorker:
             # after the marks' new counts (which readers wait for), not before them.
             # A part of them at a time (thousands at once held the next round back by a
             # second and more); the rest waits in `unstored` for the next rounds.
-            for held in unstored if others else ():
+            for held in to_store if others else ():
                 if self._states.get(str(held.period)) is held:  # not built anew meanwhile
                     part = set(sorted(held.unstored)[:ROWS_PER_ROUND])
                     writes.append(await self._rows(session, held, part, whole=False))
@@ -351,9 +351,6 @@ class SnapshotWorker:
         whole = {w.period for w in writes if w.whole}
         return {p: self._behind(p, state, writing.get(p, ()), p in whole)
                 for p, state in self._states.items()}
-
-    def _lanes_due(self, at: float) -> bool:
-        return any(self._lanes.due(period, held, at) for period, held in self._states.items())
 
     async def _store(self, writes: list[Write], now: datetime) -> None:
         """Store what `writes` holds, in a short transaction of its own, and empty it."""
