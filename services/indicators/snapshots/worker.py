@@ -148,8 +148,8 @@ class SnapshotWorker:
                 raise
 
     def _unwritten(self) -> None:
-        """A round's writes did not commit: the indices it wrote are written again, and the
-        periods it built whole (other rows wait in `unstored`, or are compared with the
+        """A round's writes did not commit: the indices it wrote are written again (whole
+        builds wait in `_unbuilt`; other rows in `unstored`, or are compared with the
         stored ones when counted again)."""
         for state in self._states.values():
             state.stored_index = state.committed_index
