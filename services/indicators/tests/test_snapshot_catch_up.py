@@ -235,6 +235,26 @@ async def test_a_period_built_for_a_late_signal_is_stored_as_caught_up(indicator
         assert last_month in stored and not any(stored.values()), stored
 
 
+async def test_after_a_restart_the_current_period_comes_before_one_caught_up(
+        indicators, auth, monkeypatch):
+    """A worker starts with new signals waiting and last month behind: the current rolling
+    period, which readers wait for, is built first; last month after it."""
+    now = utcnow()
+    last_month = _months_before(now, 1)[0]
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await _ask(svc, last_month)
+        await _settle_a_new_worker(svc)
+        # Last month, as a worker that stopped with it behind leaves it.
+        async with svc.runtime.sessions() as session, session.begin():
+            await store.set_public_behind(session, last_month, True)
+        await record_each(svc.runtime, households("BU03440101", 12,
+                                                  observed=f"{now:%Y-%m}-01"))
+        builds = _count_builds(monkeypatch)
+        await _settle_a_new_worker(svc)
+        assert builds.index(str(current_period(now))) < builds.index(last_month), builds
+
+
 async def test_an_index_derived_on_its_own_is_stored(indicators, auth):
     """A lane that only derives the index (the cells were protected by one before it, while
     the index was not due) stores the index it derived."""
@@ -298,6 +318,16 @@ async def _let_go_for_another(svc, worker: SnapshotWorker, monkeypatch) -> list[
         await settle(worker)
     await _ask(svc, earlier)
     await settle(worker)
+    builds = _count_builds(monkeypatch)
+    await _ask(svc, earliest)
+    await settle(worker)
+    # Held now (the worker's own bookkeeping, which no reader sees):
+    assert set(worker._states) == {current, month, earliest}
+    return builds
+
+
+def _count_builds(monkeypatch) -> list[str]:
+    """The periods built from now on, in order."""
     builds: list[str] = []
     build = PeriodState.build
 
@@ -306,10 +336,6 @@ async def _let_go_for_another(svc, worker: SnapshotWorker, monkeypatch) -> list[
         return await build(session, period, cutoffs)
 
     monkeypatch.setattr(PeriodState, "build", classmethod(counted))
-    await _ask(svc, earliest)
-    await settle(worker)
-    # Held now (the worker's own bookkeeping, which no reader sees):
-    assert set(worker._states) == {current, month, earliest}
     return builds
 
 
