@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -27,16 +26,15 @@ from sqlalchemy import (
     event,
     func,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session
 
 from shared.db import UTCDateTime, utcnow
 from shared.events import CloudEvent, EventData, EventType
 from shared.kafka import MessageTooLarge, Outgoing, Producer, new_consumer
+from shared.lease import Lease
 from shared.periodic import PeriodicTask
 from shared.tracing import current_traceparent
 
@@ -191,7 +189,7 @@ class OutboxRelay(PeriodicTask):
         self._batch_size = batch_size
         self._after_failure = after_failure
         self._high: dict[tuple[str, int], int] = {}
-        self._leader: AsyncConnection | None = None
+        self._lease = Lease(sessions.kw["bind"], f"outbox-relay:{service}")
         self._leading = False
         self._backing_off = False
         self._verify_every = verify_interval_s
@@ -213,7 +211,7 @@ class OutboxRelay(PeriodicTask):
 
     async def stop(self) -> None:
         await super().stop()
-        await self._resign()
+        await self._lease.release()
 
     async def tick(self) -> float | None:
         self._backing_off = False
@@ -237,41 +235,13 @@ class OutboxRelay(PeriodicTask):
             self._verified_at = None  # after an outage, check what the broker still has
 
     async def lead(self) -> bool:
-        """Only one relay per database publishes, so per-key order holds with N replicas.
-
-        On PostgreSQL a session advisory lock, held on a dedicated connection, elects the
-        leader; when its process dies the lock goes with the connection and a standby takes
-        over. SQLite has one writer process anyway.
-        """
-        engine: AsyncEngine = self._sessions.kw["bind"]
-        if engine.dialect.name != "postgresql":
-            return True
-        try:
-            if self._leader is not None:
-                await self._leader.execute(text("SELECT 1"))
-                return True
-            conn = await engine.connect()
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = await conn.scalar(text("SELECT pg_try_advisory_lock(hashtext(:name))"),
-                                    {"name": f"outbox-relay:{self.service}"})
-            if not got:
-                await conn.close()  # holds no lock: back to the pool
-                return False
-            self._leader = conn
+        """Only one relay per database publishes, so per-key order holds with N replicas
+        (`shared.lease`: a standby takes over when the leader's process dies)."""
+        was = self._lease.held
+        leading = await self._lease.hold()
+        if leading and not was:
             log.info("this relay leads the outbox", extra={"service": self.service})
-            return True
-        except (DBAPIError, OSError):
-            await self._resign()
-            return False
-
-    async def _resign(self) -> None:
-        if self._leader is not None:
-            # Invalidate, not close: a pooled connection would keep the session lock alive.
-            with contextlib.suppress(Exception):
-                await self._leader.invalidate()
-            with contextlib.suppress(Exception):
-                await self._leader.close()
-            self._leader = None
+        return leading
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were sent.

@@ -61,7 +61,7 @@ async def test_two_relays_publish_each_event_once_in_order(database_url, broker)
             return n == 0 or None
 
         await eventually(unsent)
-        leader = next(r for r in relays if r._leader is not None)  # noqa: SLF001
+        leader = next(r for r in relays if r._lease.held)  # noqa: SLF001
         await leader.stop()  # hand over: the standby takes the lock
         await write(300, 100)
         await eventually(unsent, timeout_s=30)

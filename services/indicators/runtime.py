@@ -13,9 +13,9 @@ from services.indicators.computation.service import PeriodBoundsCache
 from services.indicators.models import Inbox, Outbox
 from services.indicators.reporting.rankings import RankingCache
 from services.indicators.settings import Settings
-from services.indicators.snapshots.process import WorkerProcess
+from services.indicators.snapshots.process import InlineWorker, WorkerProcess
 from services.indicators.snapshots.reader import SnapshotReader
-from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
+from services.indicators.snapshots.worker import SnapshotWorker
 from services.indicators.stream.handlers import ROUTES
 from services.indicators.stream.record_keys import fill_record_keys
 from services.indicators.stream.retention import RetentionClock, retention_clock
@@ -105,7 +105,7 @@ class IndicatorsRuntime(Runtime):
             await self.inline_worker.stop()
         if self.worker_process is not None:
             await self.worker_process.stop()
-        self.snapshots.close()
+        await self.snapshots.close()
         await super().stop()
         await self.reader.close()
         await self.read_engine.dispose()

@@ -16,12 +16,13 @@ import signal
 import sys
 
 from services.indicators.settings import Settings
-from services.indicators.snapshots.worker import InlineWorker, SnapshotWorker
+from services.indicators.snapshots.worker import LEASE_CHECK_S, SnapshotWorker
 from services.indicators.stream.retention import retention_clock
 from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker
 from shared.fastpath import collect_less_often
 from shared.logs import configure_logging
+from shared.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,28 @@ async def main() -> None:
         if clock is not None:
             await clock.stop()
         await rounds.stop()
-        worker.close()
+        await worker.close()
         await reads.dispose()
         await engine.dispose()
+
+
+class InlineWorker(PeriodicTask):
+    """The worker's rounds, every `poll_s`, at once again while there is more to do; a failed
+    round backs off (its marks stay). In the worker's process, or inline in the service's."""
+
+    name = "snapshot-worker"
+
+    def __init__(self, worker: SnapshotWorker, poll_s: float) -> None:
+        super().__init__(interval_s=poll_s, max_backoff_s=5.0)
+        self.worker = worker
+
+    async def tick(self) -> float | None:
+        if await self.worker.round():
+            return 0.0
+        return None if self.worker.leading else LEASE_CHECK_S  # a standby
+
+    async def failed(self, exc: Exception) -> None:
+        log.warning("snapshot round failed; retrying", extra={"error": repr(exc)})
 
 
 class WorkerProcess:

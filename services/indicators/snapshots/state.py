@@ -37,11 +37,13 @@ from services.indicators.computation.engine import (
 from services.indicators.computation.periods import Period
 from services.indicators.computation.repository import Cutoffs
 from services.indicators.disclosure import DisclosedValue
+from services.indicators.snapshots import store
 from services.indicators.snapshots.components import (
     Components,
     Protection,
     changed_cells,
 )
+from services.indicators.snapshots.store import Write
 from shared.areacodes import area_level
 
 
@@ -309,3 +311,15 @@ class PeriodState:
 
     def codes(self) -> list[str]:
         return sorted(self.public.results)
+
+    async def write(self, session: AsyncSession, codes: set[str], *, whole: bool) -> Write:
+        """What stores `codes`: the rows that differ from the stored ones (with `whole`, all
+        of them), and the index if it did."""
+        rows = [self.row(code) for code in sorted(codes) if code in self.public.results]
+        if not whole and rows:
+            known = await store.digests(session, str(self.period), [r.code for r in rows])
+            rows = [r for r in rows if known.get(r.code) != r.digest]
+        index = None if self.index_json == self.stored_index else self.index_json
+        self.stored_index = self.index_json
+        return Write(str(self.period), rows, whole, index if not whole else self.index_json,
+                     self.cutoffs.current, codes)

@@ -20,10 +20,10 @@ up with its raw counts is built again (`catch_up.py`). (Filling in every earlier
 idle was tried: at national scale a round then holds new marks back for a whole
 computation, 6-8 s, at every start.)
 
-It runs in a process of its own (`python -m services.indicators.snapshots.process`, started and
-watched by the service, see `process.py`): a national computation takes seconds of CPU, which
-must not stall the API's event loop. `inline` runs the same rounds in the API's process (tests,
-tiny set-ups).
+It runs in a process of its own (`process.py`, started by the service): a national computation
+takes seconds of CPU, which must not stall the API's event loop; `inline` runs the same rounds
+in the API's process (tests, tiny set-ups). One worker per database works, the others (every
+API replica's, left at the default) stand by (`shared.lease`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from services.indicators.snapshots.state import PeriodState
 from services.indicators.snapshots.store import Write
 from shared.db import try_exclusive, utcnow
 from shared.fastpath import freeze_held_objects
-from shared.periodic import PeriodicTask
+from shared.lease import Lease
 from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,9 @@ ROWS_PER_ROUND = 500
 # How often the other periods count the marks (and a protection's rows are stored) while
 # the current rolling period has new marks to count at every round.
 OTHERS_INTERVAL_S = 0.5
+# How often a worker checks that it still holds the lease (its writes check the write lock
+# in every transaction anyway), and how often a standby tries to take it.
+LEASE_CHECK_S = 1.0
 
 Mark = tuple[str, str, datetime]
 
@@ -124,10 +127,21 @@ class SnapshotWorker:
         self._catch_up = CatchUp()  # periods whose public side waits, to build again
         self._unbuilt: set[str] = set()  # built, their whole write not committed yet
         self._updating: set[str] = set()  # periods with marks to count, as the round read
+        # One worker per database: two would each compute the whole country, and the
+        # builds and `public_behind` flags of one could undo the other's.
+        self._lease = Lease(sessions.kw["bind"], "indicators.snapshots.worker",
+                            check_s=LEASE_CHECK_S)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this worker held the lease at its last round (else it stands by)."""
+        return self._lease.held
 
     async def round(self) -> bool:
-        """One round; False when nothing was to be done."""
+        """One round; False when nothing was to be done, or another worker holds the lease."""
         async with self._lock:
+            if not await self._leads():
+                return False
             try:
                 return await self._round()
             except TakenElsewhere:
@@ -147,6 +161,30 @@ class SnapshotWorker:
                 self._counted.clear()
                 raise
 
+    async def _leads(self) -> bool:
+        """Whether this worker holds the lease (`shared.lease`). One that lost it stands by
+        with nothing in memory, as if it had stopped: another worker may change every
+        stored period meanwhile, and what it left behind is stored as such (`public_behind`,
+        with the marks)."""
+        was = self._lease.held
+        if await self._lease.hold():
+            if not was:
+                log.info("this snapshot worker keeps the snapshots")
+            return True
+        if was:
+            log.warning("the snapshot worker lost its lease; standing by")
+        self._start_anew()
+        return False
+
+    def _start_anew(self) -> None:
+        """Hold nothing, as a worker that has just started."""
+        self._forget(list(self._states))
+        self._lanes.drop_all()
+        self._publishing = None
+        self._counted, self._counted_for = {}, ""
+        self._catch_up = CatchUp()
+        self._unbuilt.clear()
+
     def _unwritten(self) -> None:
         """A round's writes did not commit: the indices it wrote are written again (whole
         builds wait in `_unbuilt`; other rows in `unstored`, or are compared with the
@@ -154,10 +192,12 @@ class SnapshotWorker:
         for state in self._states.values():
             state.stored_index = state.committed_index
 
-    def close(self) -> None:
-        """Stop protecting (the child process, if any, ends)."""
-        self._forget(list(self._states))
-        self._protector.shutdown()
+    async def close(self) -> None:
+        """Stop protecting (the child process, if any, ends) and hand the lease over."""
+        async with self._lock:  # after the round in hand
+            self._forget(list(self._states))
+            self._protector.shutdown()
+            await self._lease.release()
 
     async def _round(self) -> bool:
         now = utcnow()
@@ -250,7 +290,7 @@ class SnapshotWorker:
                     await self._store(writes, now)
             for period in sorted(redo & self._unbuilt):  # (rows compared with the stored
                 held = self._states[period]  # ones would be with what the redo replaces)
-                writes.append(await self._rows(session, held, set(held.codes()), whole=True))
+                writes.append(await held.write(session, set(held.codes()), whole=True))
                 await self._store(writes, now)
             self._counted.update({(code, month): at for code, month, at in fresh})
             # The public cells a finished protection changed: thousands of rows nationally,
@@ -260,7 +300,7 @@ class SnapshotWorker:
             for held in to_store if others else ():
                 if self._states.get(str(held.period)) is held:  # not built anew meanwhile
                     part = set(sorted(held.unstored)[:ROWS_PER_ROUND])
-                    writes.append(await self._rows(session, held, part, whole=False))
+                    writes.append(await held.write(session, part, whole=False))
         state = self._states.get(first)
         if (dirty and state is not None and self._publishing is None
                 and self._lanes.may_start(first, loop.time())):
@@ -393,8 +433,7 @@ class SnapshotWorker:
         if state is None or state.cutoffs != cutoffs:
             return await self._build(session, period, now)
         self._states.move_to_end(str(period))
-        return await self._rows(session, state, await state.update(session, buurten),
-                                whole=False)
+        return await state.write(session, await state.update(session, buurten), whole=False)
 
     async def _build(self, session: AsyncSession, period: Period, now: datetime) -> Write:
         cutoffs = public_cutoffs(period, now, self._grace_days)
@@ -407,7 +446,7 @@ class SnapshotWorker:
             self._let_go_of_one(str(period), now)
         # Behind until its rows are stored: a write that fails is done again, whole.
         self._unbuilt.add(str(period))
-        return await self._rows(session, state, set(state.codes()), whole=True)
+        return await state.write(session, set(state.codes()), whole=True)
 
     def _let_go_of_one(self, built: str, now: datetime) -> None:
         """Let go of the least recently used period, first of those that are not behind (one
@@ -418,40 +457,3 @@ class SnapshotWorker:
         self._forget([min(order, key=lambda p: (self._behind(p, self._states[p]),
                                                 p in self._updating, p in current,
                                                 order.index(p)))])
-
-    async def _rows(self, session: AsyncSession, state: PeriodState, codes: set[str], *,
-                    whole: bool) -> Write:
-        """The rows of `codes` that differ from the stored ones, and the index if it did."""
-        rows = [state.row(code) for code in sorted(codes) if code in state.public.results]
-        if not whole and rows:
-            known = await store.digests(session, str(state.period), [r.code for r in rows])
-            rows = [r for r in rows if known.get(r.code) != r.digest]
-        index = None if state.index_json == state.stored_index else state.index_json
-        state.stored_index = state.index_json
-        return Write(str(state.period), rows, whole, index if not whole else state.index_json,
-                     state.cutoffs.current, codes)
-
-
-class InlineWorker(PeriodicTask):
-    """The worker's rounds, every `poll_s`, at once again while there is more to do; a failed
-    round backs off (its marks stay). In the worker's process, or inline in the service's."""
-
-    name = "snapshot-worker"
-
-    def __init__(self, worker: SnapshotWorker, poll_s: float) -> None:
-        super().__init__(interval_s=poll_s, max_backoff_s=5.0)
-        self.worker = worker
-
-    async def tick(self) -> float | None:
-        return 0.0 if await self.worker.round() else None
-
-    async def failed(self, exc: Exception) -> None:
-        log.warning("snapshot round failed; retrying", extra={"error": repr(exc)})
-
-
-async def settle(worker: SnapshotWorker, rounds: int = 500) -> None:
-    """Run rounds until one finds nothing to do (what tests call before they read)."""
-    for _ in range(rounds):
-        if not await worker.round():
-            return
-    raise RuntimeError(f"snapshots still changing after {rounds} rounds")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.indicators.runtime import IndicatorsRuntime
-from services.indicators.snapshots.worker import settle
+from services.indicators.tests.helpers import settle
 from tests.apps import runtime_of
 
 # A fixed secret: the noise of every published count is the same on every run.

@@ -11,10 +11,15 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.indicators.models import Outbox
-from services.indicators.snapshots.worker import SnapshotWorker, settle
+from services.indicators.computation.periods import Period
+from services.indicators.computation.service import public_cutoffs
+from services.indicators.models import IndicatorSnapshot, Outbox
+from services.indicators.snapshots import store
+from services.indicators.snapshots.state import PeriodState
+from services.indicators.snapshots.worker import SnapshotWorker
 from services.indicators.stream import service as stream
 from shared.contracts.signals import SignalRecorded
+from shared.db import sessionmaker, utcnow
 from shared.events import EventType
 from shared.http_cache import strong_etag
 
@@ -41,6 +46,14 @@ async def record_all(runtime: Any, signals: list[SignalRecorded]) -> None:
     """`record_each`, then bring the stored snapshots up to date as the worker does."""
     await record_each(runtime, signals)
     await settle(runtime.snapshots)
+
+
+async def settle(worker: SnapshotWorker, rounds: int = 500) -> None:
+    """Run rounds until one finds nothing to do (what tests call before they read)."""
+    for _ in range(rounds):
+        if not await worker.round():
+            return
+    raise RuntimeError(f"snapshots still changing after {rounds} rounds")
 
 
 async def settle_through_refusals(worker: SnapshotWorker, tries: int = 10) -> None:
@@ -101,3 +114,26 @@ def kept_etag(r: httpx.Response) -> str:
     weak where they came gzipped (shared.compression)."""
     etag = strong_etag(r.content).decode()
     return "W/" + etag if r.headers.get("Content-Encoding") == "gzip" else etag
+
+
+async def differing_from_facts(svc: Any, period: Period) -> list[str]:
+    """The areas whose stored row, or the index, is not what a build from the facts makes."""
+    now = utcnow()
+    async with svc.runtime.sessions() as session:
+        fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+        stored = await store.digests(session, str(period), fresh.codes())
+        snapshot = await session.get(IndicatorSnapshot, str(period))
+    assert snapshot is not None
+    differing = [code for code in fresh.codes() if stored.get(code) != fresh.row(code).digest]
+    if orjson.loads(snapshot.vulnerability_index) != orjson.loads(fresh.index_json):
+        differing.append("index")
+    return differing
+
+
+def own_worker(svc: Any, **kwargs: Any) -> SnapshotWorker:
+    """A worker of the test's own on the service's database (its protections an hour
+    apart), as the worker's process makes one."""
+    kwargs.setdefault("protect_interval_s", 3600.0)
+    kwargs.setdefault("index_interval_s", 0.0)
+    return SnapshotWorker(svc.runtime.sessions, sessionmaker(svc.runtime.read_engine),
+                          source="test", **kwargs)

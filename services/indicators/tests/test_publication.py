@@ -14,13 +14,13 @@ from services.indicators.cellkey import perturb
 from services.indicators.models import DirtyArea, Outbox, SignalFact
 from services.indicators.publication.service import publish_dirty
 from services.indicators.snapshots import worker as snapshot_worker
-from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
     outbox_events,
     record_all,
     record_each,
+    settle,
     settle_through_refusals,
     small_register,
 )

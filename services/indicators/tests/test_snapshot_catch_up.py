@@ -14,27 +14,28 @@ import sqlite3
 import threading
 from datetime import datetime
 
-import orjson
 from sqlalchemy.exc import OperationalError
 
-from services.indicators.computation.periods import Period, current_period, parse_period
-from services.indicators.computation.service import public_cutoffs
-from services.indicators.models import IndicatorSnapshot
+from services.indicators.computation.periods import current_period, parse_period
 from services.indicators.publication import repository as publication_repository
 from services.indicators.snapshots import store
 from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots.catch_up import CatchUp
 from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.state import PeriodState
-from services.indicators.snapshots.worker import SnapshotWorker, settle
+from services.indicators.snapshots.worker import SnapshotWorker
 from services.indicators.tests.helpers import (
+    differing_from_facts,
     households,
     outbox_events,
+    own_worker,
     record_each,
+    settle,
     settle_through_refusals,
     small_register,
 )
 from shared.contracts.indicators import AREA_INDICATORS_UPDATED
-from shared.db import sessionmaker, utcnow
+from shared.db import utcnow
 
 
 def _months_before(now: datetime, n: int) -> list[str]:
@@ -46,40 +47,26 @@ def _months_before(now: datetime, n: int) -> list[str]:
     return months
 
 
-async def _differing(svc, period: Period) -> list[str]:
-    """The areas whose stored row, or the index, is not what a build from the facts makes."""
-    now = utcnow()
-    async with svc.runtime.sessions() as session:
-        fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
-        stored = await store.digests(session, str(period), fresh.codes())
-        snapshot = await session.get(IndicatorSnapshot, str(period))
-    assert snapshot is not None
-    differing = [code for code in fresh.codes() if stored.get(code) != fresh.row(code).digest]
-    if orjson.loads(snapshot.vulnerability_index) != orjson.loads(fresh.index_json):
-        differing.append("index")
-    return differing
-
-
 async def test_a_period_let_go_before_its_protection_is_built_again(indicators, auth):
     """A worker that holds two periods, both waiting for their next protection (5 s apart
     nationally; here an hour), is asked for a third: the one least recently used is let go,
     and then built again whole, so its public cells are those of its facts."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        worker = _worker(svc, held=2)
+        worker = own_worker(svc, held=2)
         try:
             await settle(worker)
             for n, buurt in ((12, "BU03440101"), (9, "BU03440102"), (11, "BU03440103")):
                 await record_each(svc.runtime, households(buurt, n))
                 await settle(worker)  # the 12 are protected, the 9 and 11 wait an hour
             current = current_period(utcnow())
-            assert await _differing(svc, current)  # raw counts stored, public cells not yet
+            assert await differing_from_facts(svc, current)  # raw counts stored, not public
             async with svc.runtime.sessions() as session, session.begin():
                 await store.request(session, _months_before(utcnow(), 1)[0])
             await settle(worker)
         finally:
-            worker.close()
-        assert await _differing(svc, current) == []
+            await worker.close()
+        assert await differing_from_facts(svc, current) == []
 
 
 async def test_a_worker_stopped_before_a_protection_leaves_it_to_the_next(indicators, auth):
@@ -87,23 +74,23 @@ async def test_a_worker_stopped_before_a_protection_leaves_it_to_the_next(indica
     protection: the worker that comes next builds the period again."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        before = _worker(svc, publish_events=False)
+        before = own_worker(svc, publish_events=False)
         try:
             await settle(before)  # built whole
             for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
                 await record_each(svc.runtime, households(buurt, n))
                 await settle(before)  # the 9 wait an hour for their protection
         finally:
-            before.close()
+            await before.close()
         current = current_period(utcnow())
-        assert await _differing(svc, current)
+        assert await differing_from_facts(svc, current)
         assert (await _stored(svc))[str(current)] is True
-        after = _worker(svc, publish_events=False)
+        after = own_worker(svc, publish_events=False)
         try:
             await settle(after)
         finally:
-            after.close()
-        assert await _differing(svc, current) == []
+            await after.close()
+        assert await differing_from_facts(svc, current) == []
         assert not any((await _stored(svc)).values())  # and it is stored so
 
 
@@ -120,7 +107,7 @@ async def test_a_worker_stopped_during_a_protection_leaves_it_to_the_next(
 
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        before = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        before = own_worker(svc, publish_events=False, protect_interval_s=0.0)
         try:
             await settle(before)
             monkeypatch.setattr(Protection, "update", held_back)
@@ -129,12 +116,12 @@ async def test_a_worker_stopped_during_a_protection_leaves_it_to_the_next(
                 await before.round()
         finally:
             release.set()
-            before.close()
+            await before.close()
         monkeypatch.setattr(Protection, "update", update)
         current = current_period(utcnow())
-        assert await _differing(svc, current)
+        assert await differing_from_facts(svc, current)
         await _settle_a_new_worker(svc)
-        assert await _differing(svc, current) == []
+        assert await differing_from_facts(svc, current) == []
 
 
 async def test_a_worker_stopped_while_storing_a_protection_leaves_it_to_the_next(
@@ -144,7 +131,7 @@ async def test_a_worker_stopped_while_storing_a_protection_leaves_it_to_the_next
     monkeypatch.setattr(snapshot_worker, "ROWS_PER_ROUND", 1)
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        before = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        before = own_worker(svc, publish_events=False, protect_interval_s=0.0)
         try:
             await settle(before)
             await record_each(svc.runtime, households("BU03440101", 12))
@@ -153,11 +140,11 @@ async def test_a_worker_stopped_while_storing_a_protection_leaves_it_to_the_next
                 if any(state.unstored for state in before._states.values()):
                     break
         finally:
-            before.close()
+            await before.close()
         current = current_period(utcnow())
-        assert await _differing(svc, current)
+        assert await differing_from_facts(svc, current)
         await _settle_a_new_worker(svc)
-        assert await _differing(svc, current) == []
+        assert await differing_from_facts(svc, current) == []
 
 
 async def test_a_failed_write_of_a_period_built_again_is_done_again(
@@ -166,14 +153,14 @@ async def test_a_failed_write_of_a_period_built_again_is_done_again(
     waited for too long): the next rounds store its rows all the same."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        before = _worker(svc, publish_events=False)
+        before = own_worker(svc, publish_events=False)
         try:
             await settle(before)
             for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
                 await record_each(svc.runtime, households(buurt, n))
                 await settle(before)  # the 9 wait an hour for their protection
         finally:
-            before.close()
+            await before.close()
         write, refused = store.write, []
 
         async def locked(session, period, rows, **kwargs):
@@ -183,14 +170,14 @@ async def test_a_failed_write_of_a_period_built_again_is_done_again(
             return await write(session, period, rows, **kwargs)
 
         monkeypatch.setattr(store, "write", locked)
-        after = _worker(svc, publish_events=False)
+        after = own_worker(svc, publish_events=False)
         try:
             await settle_through_refusals(after)
         finally:
-            after.close()
+            await after.close()
         current = current_period(utcnow())
         assert refused == [str(current)]
-        assert await _differing(svc, current) == []
+        assert await differing_from_facts(svc, current) == []
 
 
 async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, auth,
@@ -206,7 +193,7 @@ async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, au
         await small_register(svc.client, auth("admin"))
         await _ask(svc, last_month)
         await _settle_a_new_worker(svc)  # stored, and not held by the worker below
-        worker = _worker(svc, publish_events=False, protect_interval_s=0.0)
+        worker = own_worker(svc, publish_events=False, protect_interval_s=0.0)
         try:
             await record_each(svc.runtime, households("BU03440101", 12, observed=this_month))
             await settle(worker)
@@ -216,8 +203,59 @@ async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, au
             await record_each(svc.runtime, households("BU03440102", 9, observed=this_month))
             await settle(worker)
         finally:
-            worker.close()
-        assert await _differing(svc, parse_period(f"month:{now:%Y-%m}")) == []
+            await worker.close()
+        assert await differing_from_facts(svc, parse_period(f"month:{now:%Y-%m}")) == []
+
+
+async def test_a_period_updated_and_let_go_in_one_round_is_built_again(indicators, auth,
+                                                                      monkeypatch):
+    """Last month, held and caught up, counts a late signal in the round in which a signal
+    of this month builds the month (not held) whole. Every held period is behind then, and
+    last month, not current, is let go with its new raw counts unprotected: it is stored as
+    behind (nothing else says so when the round writes: it is no longer held) and built
+    again."""
+    monkeypatch.setattr(snapshot_worker, "OTHERS_INTERVAL_S", 0.0)  # one round for all
+    now = utcnow()
+    rolling, this_month = str(current_period(now)), f"month:{now:%Y-%m}"
+    last_month = _months_before(now, 1)[0]
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = own_worker(svc, held=2, publish_events=False)
+        try:
+            await settle(worker)
+            # 13 months ago: counted by the rolling period only (its previous period), which
+            # is then held more recently than this month (and protected: its first lane).
+            await record_each(svc.runtime, households(
+                "BU03440101", 12, observed=f"{_months_before(now, 13)[-1][6:]}-15"))
+            await settle(worker)
+            await _ask(svc, last_month)
+            await settle(worker)  # held with the rolling period; this month let go
+            assert await _stored(svc) == dict.fromkeys((rolling, this_month, last_month),
+                                                       False)
+            await record_each(svc.runtime, households(
+                "BU03440102", 9, observed=f"{last_month[6:]}-15"))
+            await record_each(svc.runtime, households(
+                "BU03440103", 11, observed=f"{now:%Y-%m}-01"))
+            await settle(worker)
+        finally:
+            await worker.close()
+        assert await differing_from_facts(svc, parse_period(last_month)) == []
+
+
+def test_a_period_behind_is_built_again_when_it_fits_beside_those_held():
+    """One a round, and only when the periods held that are behind themselves, and those
+    built this round anyway, leave room: else building it would let go of a period behind,
+    to be built again in its turn, and so on without end while their protections wait."""
+    rolling, month, behind = "rolling-12m:2026-12", "month:2026-12", "month:2026-10"
+    catch_up = CatchUp()
+    catch_up.read({rolling: False, month: False, behind: True, "month:2026-09": True})
+    assert catch_up.waiting(rolling, {rolling: True, month: True}, set(), 2) == []
+    assert catch_up.waiting(rolling, {rolling: True, month: False}, set(), 2) == ["month:2026-09"]
+    assert catch_up.waiting(rolling, {rolling: True, month: False}, {"month:2026-11"}, 2) == []
+    assert catch_up.waiting(rolling, {rolling: False, month: True}, {month}, 2) == [
+        "month:2026-09"]  # behind and built anyway: its room counts once
+    catch_up.read({rolling: True, month: False, behind: True})
+    assert catch_up.waiting(rolling, {month: False}, set(), 2) == [rolling]  # current first
 
 
 async def test_a_period_built_for_a_late_signal_is_stored_as_caught_up(indicators, auth):
@@ -260,7 +298,7 @@ async def test_an_index_derived_on_its_own_is_stored(indicators, auth):
     the index was not due) stores the index it derived."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        worker = _worker(svc, publish_events=False, protect_interval_s=0.0,
+        worker = own_worker(svc, publish_events=False, protect_interval_s=0.0,
                          index_interval_s=1.0)
         try:
             await settle(worker)
@@ -270,12 +308,12 @@ async def test_an_index_derived_on_its_own_is_stored(indicators, auth):
             await record_each(svc.runtime, households("BU03440102", 12))
             await settle(worker)  # cells protected, the index not due yet
             current = current_period(utcnow())
-            assert await _differing(svc, current) == ["index"]
+            assert await differing_from_facts(svc, current) == ["index"]
             await asyncio.sleep(1.0)
             await settle(worker)
-            assert await _differing(svc, current) == []
+            assert await differing_from_facts(svc, current) == []
         finally:
-            worker.close()
+            await worker.close()
 
 
 async def test_the_period_let_go_is_one_not_behind(indicators, auth, monkeypatch):
@@ -283,14 +321,14 @@ async def test_the_period_let_go_is_one_not_behind(indicators, auth, monkeypatch
     whose public side is up to date: one that is behind would be built again."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        worker = _worker(svc, held=3, publish_events=False)
+        worker = own_worker(svc, held=3, publish_events=False)
         try:
             # The current periods wait an hour for the 9's protection; the earlier month is
             # built with them.
             builds = await _let_go_for_another(svc, worker, monkeypatch)
             assert builds == [_months_before(utcnow(), 2)[1]]  # none let go to build again
         finally:
-            worker.close()
+            await worker.close()
 
 
 async def test_the_period_let_go_is_one_readers_read_least(indicators, auth, monkeypatch):
@@ -299,11 +337,11 @@ async def test_the_period_let_go_is_one_readers_read_least(indicators, auth, mon
     signal."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        worker = _worker(svc, held=3, publish_events=False, protect_interval_s=0.0)
+        worker = own_worker(svc, held=3, publish_events=False, protect_interval_s=0.0)
         try:
             await _let_go_for_another(svc, worker, monkeypatch)
         finally:
-            worker.close()
+            await worker.close()
 
 
 async def _let_go_for_another(svc, worker: SnapshotWorker, monkeypatch) -> list[str]:
@@ -345,11 +383,11 @@ async def _ask(svc, period: str) -> None:
 
 
 async def _settle_a_new_worker(svc) -> None:
-    after = _worker(svc, publish_events=False)
+    after = own_worker(svc, publish_events=False)
     try:
         await settle(after)
     finally:
-        after.close()
+        await after.close()
 
 
 async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, auth,
@@ -360,7 +398,7 @@ async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, 
     monkeypatch.setattr(snapshot_worker, "EVENTS_PER_ROUND", 1)
     async with indicators(snapshot_worker="off", indicator_publisher_enabled=True) as svc:
         await small_register(svc.client, auth("admin"))
-        before = _worker(svc, debounce_s=0.0, protect_interval_s=0.0)
+        before = own_worker(svc, debounce_s=0.0, protect_interval_s=0.0)
         try:
             await settle(before)
             published = await _events_of(svc, "WK034401")
@@ -372,15 +410,15 @@ async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, 
                         and not any((await _stored(svc)).values())):
                     break
         finally:
-            before.close()
+            await before.close()
         assert await _dirty(svc)
         assert await _stored(svc) == dict.fromkeys(
             (str(current_period(utcnow())), f"month:{utcnow():%Y-%m}"), False)
-        after = _worker(svc, debounce_s=0.0)
+        after = own_worker(svc, debounce_s=0.0)
         try:
             await settle(after)
         finally:
-            after.close()
+            await after.close()
         assert await _dirty(svc) == 0
         assert await _events_of(svc, "WK034401") == published + 1
 
@@ -393,15 +431,6 @@ async def _stored(svc) -> dict[str, bool]:
 async def _dirty(svc) -> int:
     async with svc.runtime.sessions() as session:
         return len(await publication_repository.dirty_marks(session))
-
-
-def _worker(svc, **kwargs) -> SnapshotWorker:
-    """A worker of the test's own on the service's database (its protections an hour
-    apart), as the worker's process makes one."""
-    kwargs.setdefault("protect_interval_s", 3600.0)
-    kwargs.setdefault("index_interval_s", 0.0)
-    return SnapshotWorker(svc.runtime.sessions, sessionmaker(svc.runtime.read_engine),
-                          source="test", **kwargs)
 
 
 async def _events_of(svc, code: str) -> int:

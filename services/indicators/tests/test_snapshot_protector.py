@@ -17,12 +17,12 @@ from services.indicators.models import IndicatorSnapshot
 from services.indicators.snapshots import protector as protector_module
 from services.indicators.snapshots import store
 from services.indicators.snapshots.state import PeriodState
-from services.indicators.snapshots.worker import settle
 from services.indicators.tests.helpers import (
     households,
     outbox_events,
     record_all,
     record_each,
+    settle,
     small_register,
 )
 from shared.contracts.indicators import AREA_INDICATORS_UPDATED

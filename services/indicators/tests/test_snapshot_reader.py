@@ -6,8 +6,7 @@ import asyncio
 
 from services.indicators.snapshots import reader as snapshot_reader
 from services.indicators.snapshots import store
-from services.indicators.snapshots.worker import settle
-from services.indicators.tests.helpers import households, record_each, small_register, value
+from services.indicators.tests.helpers import households, record_each, settle, small_register, value
 from tests.helpers import eventually
 
 BUURTEN = ["BU03440101", "BU03440102", "BU03440201"]

@@ -17,12 +17,12 @@ from services.indicators.models import DirtyArea, SnapshotArea
 from services.indicators.publication import repository as publication_repository
 from services.indicators.snapshots import lanes, store
 from services.indicators.snapshots import worker as snapshot_worker
-from services.indicators.snapshots.worker import settle
 from services.indicators.tests.helpers import (
     households,
     outbox_events,
     record_each,
     recorded,
+    settle,
     small_register,
     value,
 )

@@ -38,7 +38,6 @@ from services.indicators.snapshots import store
 from services.indicators.snapshots.components import Protection
 from services.indicators.snapshots.reader import StoredArea
 from services.indicators.snapshots.state import PeriodState
-from services.indicators.snapshots.worker import settle
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     area_answer,
@@ -46,6 +45,7 @@ from services.indicators.tests.helpers import (
     record_all,
     record_each,
     recorded,
+    settle,
     settle_through_refusals,
     small_register,
     value,
