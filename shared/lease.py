@@ -2,8 +2,10 @@
 worker), while the others stand by.
 
 On PostgreSQL a session advisory lock, held on a dedicated connection: when the holder's
-process dies, its connection and the lock go with it, and a standby takes over at its next
-try. SQLite is written by one process anyway: the lease is always held.
+process ends, its connection and the lock go with it, and a standby takes over at its next
+try. Where the holder's host dies or is cut off, the server finds its connection dead by
+TCP keepalives (set here to about 25 s, not the system's two hours). SQLite is written by
+one process anyway: the lease is always held.
 """
 
 from __future__ import annotations
@@ -12,8 +14,22 @@ import asyncio
 import contextlib
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+# How long a check of the lease may take before the holder counts it as lost.
+CHECK_TIMEOUT_S = 10.0
+# The server's side of the lease connection: keepalives after 10 s idle, every 5 s, three
+# missed (and unacknowledged data for 25 s) end it, and the lock with it.
+_KEEPALIVES = text(
+    "SELECT set_config('tcp_keepalives_idle', '10', false),"
+    " set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false),"
+    " set_config('tcp_user_timeout', '25000', false)")
+# Whether the lease connection's backend still holds the lock (low 32 bits of the key).
+_STILL_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = :pid AND objid::bigint = (hashtext(:name)::bigint & 4294967295))")
 
 
 class Lease:
@@ -22,6 +38,7 @@ class Lease:
         self._engine = engine
         self._check_s = check_s  # how long a check of the held lease holds good
         self._held: AsyncConnection | None = None
+        self.pid: int | None = None  # the holding connection's server process
         self._checked_at = 0.0
 
     @property
@@ -40,21 +57,43 @@ class Lease:
             return True
         self._checked_at = now
         try:
-            if self._held is not None:
-                await self._held.execute(text("SELECT 1"))
-                return True
-            # Held from here on, so that a failure below invalidates the connection.
-            self._held = await (await self._engine.connect()).execution_options(
-                isolation_level="AUTOCOMMIT")
-            if not await self._held.scalar(
-                    text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": self.name}):
-                conn, self._held = self._held, None
-                await conn.close()  # holds no lock: back to the pool
-                return False
-            return True
-        except (DBAPIError, OSError):
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                return await self._hold()
+        except (SQLAlchemyError, OSError):  # TimeoutError included
             await self.release()
             return False
+        except BaseException:  # cancelled half-way: nothing half held
+            await self.release()
+            raise
+
+    async def _hold(self) -> bool:
+        if self._held is not None:
+            await self._held.execute(text("SELECT 1"))
+            return True
+        # Held from here on, so that a failure below invalidates the connection.
+        self._held = await (await self._engine.connect()).execution_options(
+            isolation_level="AUTOCOMMIT")
+        got, pid = (await self._held.execute(
+            text("SELECT pg_try_advisory_lock(hashtext(:name)), pg_backend_pid()"),
+            {"name": self.name})).one()
+        if not got:
+            conn, self._held = self._held, None
+            await conn.close()  # holds no lock and set nothing: back to the pool
+            return False
+        await self._held.execute(_KEEPALIVES)
+        self.pid = pid
+        return True
+
+    async def confirm(self, session: AsyncSession) -> bool:
+        """Whether the lease is held still, as the database sees it now: in a transaction
+        that writes for the holder, after its write lock. A holder that lost the lease
+        since its last `hold()` (a connection cut during a long round) writes nothing
+        more, while the one that took it over may be writing already."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        if self.pid is None or self._held is None:
+            return False
+        return bool(await session.scalar(_STILL_HELD, {"pid": self.pid, "name": self.name}))
 
     async def release(self) -> None:
         if self._held is not None:
@@ -64,3 +103,4 @@ class Lease:
             with contextlib.suppress(Exception):
                 await self._held.close()
             self._held = None
+            self.pid = None

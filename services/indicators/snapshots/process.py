@@ -16,7 +16,8 @@ import signal
 import sys
 
 from services.indicators.settings import Settings
-from services.indicators.snapshots.worker import LEASE_CHECK_S, SnapshotWorker
+from services.indicators.snapshots.leadership import LEASE_CHECK_S
+from services.indicators.snapshots.worker import SnapshotWorker
 from services.indicators.stream.retention import retention_clock
 from shared.childprocess import dies_with_parent
 from shared.db import engine_for, sessionmaker

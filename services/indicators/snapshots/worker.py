@@ -51,12 +51,12 @@ from services.indicators.publication.service import write_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.catch_up import CatchUp
 from services.indicators.snapshots.lanes import Lane, Lanes
+from services.indicators.snapshots.leadership import Leadership, LeaseLost, TakenElsewhere
 from services.indicators.snapshots.protector import protector
 from services.indicators.snapshots.state import PeriodState
 from services.indicators.snapshots.store import Write
-from shared.db import try_exclusive, utcnow
+from shared.db import utcnow
 from shared.fastpath import freeze_held_objects
-from shared.lease import Lease
 from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,8 @@ ROWS_PER_ROUND = 500
 # How often the other periods count the marks (and a protection's rows are stored) while
 # the current rolling period has new marks to count at every round.
 OTHERS_INTERVAL_S = 0.5
-# How often a worker checks that it still holds the lease (its writes check the write lock
-# in every transaction anyway), and how often a standby tries to take it.
-LEASE_CHECK_S = 1.0
 
 Mark = tuple[str, str, datetime]
-
-
-class TakenElsewhere(Exception):
-    """Another worker holds the write lock (PostgreSQL's advisory lock)."""
 
 
 class SnapshotWorker:
@@ -127,25 +120,29 @@ class SnapshotWorker:
         self._catch_up = CatchUp()  # periods whose public side waits, to build again
         self._unbuilt: set[str] = set()  # built, their whole write not committed yet
         self._updating: set[str] = set()  # periods with marks to count, as the round read
-        # One worker per database: two would each compute the whole country, and the
-        # builds and `public_behind` flags of one could undo the other's.
-        self._lease = Lease(sessions.kw["bind"], "indicators.snapshots.worker",
-                            check_s=LEASE_CHECK_S)
+        self._leadership = Leadership(sessions.kw["bind"])  # one worker per database
+        self._closed = False
 
     @property
     def leading(self) -> bool:
         """Whether this worker held the lease at its last round (else it stands by)."""
-        return self._lease.held
+        return self._leadership.held
 
     async def round(self) -> bool:
         """One round; False when nothing was to be done, or another worker holds the lease."""
         async with self._lock:
-            if not await self._leads():
+            if self._closed:
+                return False
+            if not await self._leadership.hold():
+                self._start_anew()
                 return False
             try:
                 return await self._round()
             except TakenElsewhere:
                 self._unwritten()
+                return False
+            except LeaseLost:
+                self._start_anew()
                 return False
             except DBAPIError:
                 self._unwritten()
@@ -161,23 +158,10 @@ class SnapshotWorker:
                 self._counted.clear()
                 raise
 
-    async def _leads(self) -> bool:
-        """Whether this worker holds the lease (`shared.lease`). One that lost it stands by
-        with nothing in memory, as if it had stopped: another worker may change every
-        stored period meanwhile, and what it left behind is stored as such (`public_behind`,
-        with the marks)."""
-        was = self._lease.held
-        if await self._lease.hold():
-            if not was:
-                log.info("this snapshot worker keeps the snapshots")
-            return True
-        if was:
-            log.warning("the snapshot worker lost its lease; standing by")
-        self._start_anew()
-        return False
-
     def _start_anew(self) -> None:
-        """Hold nothing, as a worker that has just started."""
+        """Hold nothing, as a worker that has just started: one that lost the lease stands
+        by, and another may change every stored period meanwhile (what it left behind is
+        stored as such: `public_behind`, with the marks)."""
         self._forget(list(self._states))
         self._lanes.drop_all()
         self._publishing = None
@@ -195,9 +179,10 @@ class SnapshotWorker:
     async def close(self) -> None:
         """Stop protecting (the child process, if any, ends) and hand the lease over."""
         async with self._lock:  # after the round in hand
+            self._closed = True
             self._forget(list(self._states))
             self._protector.shutdown()
-            await self._lease.release()
+            await self._leadership.release()
 
     async def _round(self) -> bool:
         now = utcnow()
@@ -328,8 +313,7 @@ class SnapshotWorker:
         before its end leaves the marks for the next one, which counts again."""
         last = list(writes)
         async with self._sessions() as session, session.begin():
-            if not await try_exclusive(session, "indicators.snapshots"):
-                raise TakenElsewhere
+            await self._leadership.exclusive(session)
             await self._write(session, writes, now)
             for period in asked:
                 await store.clear_request(session, period)
@@ -347,8 +331,7 @@ class SnapshotWorker:
         """
         part, rest = lane.events[:EVENTS_PER_ROUND], lane.events[EVENTS_PER_ROUND:]
         async with self._sessions() as session, session.begin():
-            if not await try_exclusive(session, "indicators.snapshots"):
-                raise TakenElsewhere
+            await self._leadership.exclusive(session)
             with worker_span(self.tracer, "publish indicators"):
                 written = await write_events(session, period, part, now)
             if not rest:
@@ -398,9 +381,7 @@ class SnapshotWorker:
             return
         done = list(writes)
         async with self._sessions() as session, session.begin():
-            if not await try_exclusive(session, "indicators.snapshots"):
-                # Another worker is writing the same marks: this round ends, its marks stay.
-                raise TakenElsewhere
+            await self._leadership.exclusive(session)
             await self._write(session, writes, now)
         self._committed(done)
 
