@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,10 +27,21 @@ _KEEPALIVES = text(
     " set_config('tcp_keepalives_interval', '5', false),"
     " set_config('tcp_keepalives_count', '3', false),"
     " set_config('tcp_user_timeout', '25000', false)")
-# Whether the lease connection's backend still holds the lock (low 32 bits of the key).
-_STILL_HELD = text(
-    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-    " AND pid = :pid AND objid::bigint = (hashtext(:name)::bigint & 4294967295))")
+# The lease's backend: its pid and start (a pid alone can come again after a restart).
+_TAKE = text(
+    "SELECT pg_try_advisory_lock(hashtext(:name)), pid, backend_start FROM pg_stat_activity"
+    " WHERE pid = pg_backend_pid()")
+# In a transaction that writes for the holder: whether the lease's backend still holds the
+# lock (a bigint key: its low 32 bits in objid), and a bound on how long the transaction may
+# sit idle (a holder whose host dies mid-write lets go of its locks within 30 s, not when
+# the system's keepalives find it, hours later).
+_CONFIRM = text(
+    "SELECT set_config('idle_in_transaction_session_timeout', '30s', true), EXISTS ("
+    " SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND l.objid::bigint = (hashtext(:name)::bigint & 4294967295)"
+    " AND l.pid = :pid AND a.backend_start = :started)")
 
 
 class Lease:
@@ -38,7 +50,7 @@ class Lease:
         self._engine = engine
         self._check_s = check_s  # how long a check of the held lease holds good
         self._held: AsyncConnection | None = None
-        self.pid: int | None = None  # the holding connection's server process
+        self._backend: tuple[int, datetime] | None = None  # the holding connection's
         self._checked_at = 0.0
 
     @property
@@ -73,16 +85,19 @@ class Lease:
         # Held from here on, so that a failure below invalidates the connection.
         self._held = await (await self._engine.connect()).execution_options(
             isolation_level="AUTOCOMMIT")
-        got, pid = (await self._held.execute(
-            text("SELECT pg_try_advisory_lock(hashtext(:name)), pg_backend_pid()"),
-            {"name": self.name})).one()
+        got, pid, started = (await self._held.execute(_TAKE, {"name": self.name})).one()
         if not got:
             conn, self._held = self._held, None
             await conn.close()  # holds no lock and set nothing: back to the pool
             return False
         await self._held.execute(_KEEPALIVES)
-        self.pid = pid
+        self._backend = (pid, started)
         return True
+
+    @property
+    def pid(self) -> int | None:
+        """The server process that holds the lease for this one."""
+        return None if self._backend is None else self._backend[0]
 
     async def confirm(self, session: AsyncSession) -> bool:
         """Whether the lease is held still, as the database sees it now: in a transaction
@@ -91,16 +106,18 @@ class Lease:
         more, while the one that took it over may be writing already."""
         if self._engine.dialect.name != "postgresql":
             return True
-        if self.pid is None or self._held is None:
+        if self._backend is None or self._held is None:
             return False
-        return bool(await session.scalar(_STILL_HELD, {"pid": self.pid, "name": self.name}))
+        pid, started = self._backend
+        row = (await session.execute(
+            _CONFIRM, {"name": self.name, "pid": pid, "started": started})).one()
+        return bool(row[1])
 
     async def release(self) -> None:
-        if self._held is not None:
+        conn, self._held, self._backend = self._held, None, None  # first: if cancelled below
+        if conn is not None:
             # Invalidate, not close: a pooled connection would keep the session lock alive.
             with contextlib.suppress(Exception):
-                await self._held.invalidate()
+                await conn.invalidate()
             with contextlib.suppress(Exception):
-                await self._held.close()
-            self._held = None
-            self.pid = None
+                await conn.close()

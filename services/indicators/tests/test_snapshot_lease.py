@@ -54,6 +54,11 @@ async def test_a_second_worker_stands_by_until_the_first_ends(indicators, auth):
             if await held.scalar(text("SELECT inet_server_addr()")) is not None:  # TCP
                 assert await held.scalar(text("SHOW tcp_keepalives_idle")) == "10"
                 assert await held.scalar(text("SHOW tcp_user_timeout")) == "25000"
+            async with svc.runtime.sessions() as session, session.begin():
+                await first._leadership.exclusive(session)  # noqa: SLF001
+                # ... and one that dies writing lets go of its locks soon.
+                assert await session.scalar(
+                    text("SHOW idle_in_transaction_session_timeout")) == "30s"
             await record_each(svc.runtime, households("BU03440101", 12))
             assert await _marks(svc)
             assert await second.round() is False  # work to do, but not its own
