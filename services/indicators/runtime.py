@@ -76,6 +76,7 @@ class IndicatorsRuntime(Runtime):
             self.sessions, reads, source=s.cloudevents_source(),
             publish_events=s.indicator_publisher_enabled, debounce_s=s.indicator_debounce_s,
             index_interval_s=s.snapshot_index_interval_s,
+            republish_interval_s=s.indicator_republish_interval_s,
             protect_interval_s=s.snapshot_protect_interval_s,
             grace_days=s.period_grace_days, after_commit=self.notify_relay, tracer=self.tracer,
             protect_in_process=s.snapshot_protection == "process")

@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     # with a snapshot worker, that worker writes the events (at most once per round).
     indicator_debounce_s: float = 1.0
     indicator_publisher_enabled: bool = True
+    # Every area whose published values changed without a signal of its own (its composite
+    # rank shifts with every other buurt's score; a protection changes cells across its
+    # gemeente) gets an event at most this often: thousands nationally, where most change.
+    indicator_republish_interval_s: float = 600.0
     # Where the snapshot worker runs (services/indicators/snapshots): `process`, a process of
     # its own started and watched by the service (a national computation must not stall the
     # API); `inline`, in the service's event loop (tiny set-ups); `off`, elsewhere (another

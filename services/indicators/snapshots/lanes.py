@@ -5,6 +5,13 @@ protection child (`protector.py`) while rounds go on counting. One lane per peri
 time, each starting `protect_interval_s` after the period's last one ended (the CPU they
 take stays bounded, and batching more changes into one costs little more than one), the
 index derived with it at most every `index_interval_s`.
+
+The lanes of the period that publishes (the current rolling one) also make the events of
+its dirty marks, with the index derived again first: an event must not carry a composite
+score, rank and decile of older counts. A lane's new cells and index change areas no dirty
+mark affects, too (every composite rank moves with each buurt's score; a protection changes
+cells across a gemeente): every `republish_interval_s` a lane makes the events of every
+area, of which only those that changed since they were last published are written.
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ TAKEN_PER_TURN = 500
 class Lane:
     """The public side of one held period being protected (and its index derived) off the
     event loop, while rounds go on counting: `task` gives the codes whose public cells
-    changed. `marks`: the dirty marks whose facts it protects; their events are made with
-    it (`events`) and written by the round that takes it in."""
+    changed. `marks`: the dirty marks whose facts it protects; their events (of every
+    area, with `whole`) are made with it (`events`) and written by the round that takes it
+    in."""
 
     state: PeriodState
     marks: list[tuple[str, datetime]]
+    whole: bool = False
     task: asyncio.Future[set[str]] | None = None
     events: list[AreaEvent] = field(default_factory=list)
 
@@ -43,8 +52,8 @@ class Lanes:
     """The lanes running, and when each held period may start its next."""
 
     def __init__(self, protector: InThread, *, source: str, protect_interval_s: float,
-                 index_interval_s: float, freeze: Callable[[], None],
-                 tracer: Tracer | None) -> None:
+                 index_interval_s: float, republish_interval_s: float = 600.0,
+                 freeze: Callable[[], None], tracer: Tracer | None) -> None:
         self._protector = protector
         self._source = source
         self._protect_interval_s = protect_interval_s
@@ -54,6 +63,9 @@ class Lanes:
         self._running: dict[str, Lane] = {}
         self._protected_at: dict[str, float] = {}
         self._indexed_at: dict[str, float] = {}
+        self._republish_interval_s = republish_interval_s
+        self._republished_at: float | None = None  # at the first lane that publishes
+        self._owed = True  # areas may have changed since they were all published last
 
     def __bool__(self) -> bool:
         return bool(self._running)
@@ -77,22 +89,32 @@ class Lanes:
             at - self._protected_at.get(period, -self._protect_interval_s)
             >= self._protect_interval_s)
 
-    def due(self, period: str, held: PeriodState, at: float) -> bool:
-        """Whether a held period has a protection or an index to start now."""
+    def due(self, period: str, held: PeriodState, at: float, *, publishes: bool) -> bool:
+        """Whether a held period has a protection, an index or its every area's events
+        (`publishes`: it is the period that publishes) to start now."""
         return self.may_start(period, at) and (
-            bool(held.pending) or (held.index_stale and self._index_due(period, at)))
+            bool(held.pending) or (held.index_stale and self._index_due(period, at))
+            or (publishes and self._republishes(at)))
 
-    def any_due(self, held: Mapping[str, PeriodState], at: float) -> bool:
-        return any(self.due(period, state, at) for period, state in held.items())
+    def any_due(self, held: Mapping[str, PeriodState], at: float, publishing: str) -> bool:
+        return any(self.due(period, state, at, publishes=period == publishing)
+                   for period, state in held.items())
 
     def start(self, period: str, state: PeriodState, at: float,
-              marks: list[tuple[str, datetime]], now: datetime) -> None:
-        """Protect `state`'s pending changes off the loop, derive the index when it is due,
-        and make the events of `marks`."""
-        reindex = self._index_due(period, at)
+              marks: list[tuple[str, datetime]], now: datetime, *, publishes: bool) -> None:
+        """Protect `state`'s pending changes off the loop, derive the index when it is due
+        (or before events of newer counts), and make the events of `marks` (`publishes`:
+        of every area, when that is due)."""
+        whole = publishes and self._republishes(at)
+        reindex = self._index_due(period, at) or (
+            (whole or bool(marks)) and (bool(state.pending) or state.index_stale))
         if reindex:
             self._indexed_at[period] = at
-        lane = self._running[period] = Lane(state, marks)
+        if whole:
+            self._republished_at, self._owed = at, False
+        elif publishes:
+            self._owed = True
+        lane = self._running[period] = Lane(state, marks, whole)
         lane.task = asyncio.ensure_future(
             self._protect(lane, state.protect_pending(), reindex, now))
 
@@ -127,12 +149,14 @@ class Lanes:
         if reindex:
             # Derived from the results as they are now (rounds go on meanwhile).
             await self._protector.reindex(state)
-        if lane.marks:
-            # Events carry the index as readers have it (derived at most
-            # `index_interval_s` ago).
-            lane.events = await self._protector.events(
-                state, [code for code, _ in lane.marks], now, self._source)
+        if lane.marks or lane.whole:
+            dirty = (state.buurten() if lane.whole else [code for code, _ in lane.marks])
+            lane.events = await self._protector.events(state, dirty, now, self._source)
         return set(codes)
+
+    def _republishes(self, at: float) -> bool:
+        return self._owed and (self._republished_at is None or at - self._republished_at
+                               >= self._republish_interval_s)
 
     def _index_due(self, period: str, at: float) -> bool:
         return at - self._indexed_at.get(period, -self._index_interval_s) \

@@ -53,6 +53,7 @@ async def main() -> None:
                             publish_events=settings.indicator_publisher_enabled,
                             debounce_s=settings.indicator_debounce_s,
                             index_interval_s=settings.snapshot_index_interval_s,
+                            republish_interval_s=settings.indicator_republish_interval_s,
                             protect_interval_s=settings.snapshot_protect_interval_s,
                             grace_days=settings.period_grace_days, freeze_held=True,
                             protect_in_process=settings.snapshot_protection != "thread")

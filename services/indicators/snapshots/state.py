@@ -44,7 +44,7 @@ from services.indicators.snapshots.components import (
     changed_cells,
 )
 from services.indicators.snapshots.store import Write
-from shared.areacodes import area_level
+from shared.areacodes import AreaLevel, area_level
 
 
 class _Zeros(dict[str, DisclosedValue]):
@@ -311,6 +311,9 @@ class PeriodState:
 
     def codes(self) -> list[str]:
         return sorted(self.public.results)
+
+    def buurten(self) -> list[str]:
+        return [code for code, r in self.public.results.items() if r.level is AreaLevel.BUURT]
 
     async def write(self, session: AsyncSession, codes: set[str], *, whole: bool) -> Write:
         """What stores `codes`: the rows that differ from the stored ones (with `whole`, all

@@ -86,6 +86,7 @@ class SnapshotWorker:
                  reads: async_sessionmaker[AsyncSession] | None = None, *, source: str,
                  publish_events: bool = True, debounce_s: float = 1.0,
                  index_interval_s: float = 2.0, protect_interval_s: float = 0.0,
+                 republish_interval_s: float = 600.0,
                  grace_days: int = GRACE_DAYS, held: int = 4,
                  after_commit: Callable[[], None] = lambda: None,
                  tracer: Tracer | None = None, freeze_held: bool = False,
@@ -108,7 +109,8 @@ class SnapshotWorker:
         self._protector = protector(protect_in_process)
         self._lanes = Lanes(self._protector, source=source,
                             protect_interval_s=protect_interval_s,
-                            index_interval_s=index_interval_s, freeze=self._freeze,
+                            index_interval_s=index_interval_s,
+                            republish_interval_s=republish_interval_s, freeze=self._freeze,
                             tracer=tracer)
         self._publishing: Lane | None = None  # a done lane whose events are being written
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
@@ -254,14 +256,15 @@ class SnapshotWorker:
                 self._lanes.take(period, loop.time())  # its period, behind, is built again)
                 if self._states.get(period) is lane.state:
                     lane.state.unstored |= codes  # until the round's write commits
-                    if period == first and lane.marks:
+                    if period == first and lane.events:
                         self._publishing = lane
             # (An index a lane derived, once the lane is taken in: one that changed no cell.)
             to_store = [held for period, held in self._states.items()
                         if held.unstored or (held.index_json != held.stored_index
                                              and not self._lanes.protecting(period, held))]
             if not (whole or changed or marks or asked or dirty or to_store or self._unbuilt
-                    or self._publishing or self._lanes.any_due(self._states, loop.time())):
+                    or self._publishing
+                    or self._lanes.any_due(self._states, loop.time(), self._publishes(first))):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await self._lanes.wait(0.05)
                     return True
@@ -292,10 +295,11 @@ class SnapshotWorker:
             # Published when the lane that protects their facts is done (with a lane running
             # already, they wait: it protects older counts; so they do while the events of
             # a lane are still being written).
-            self._lanes.start(first, state, loop.time(), dirty, now)
+            self._lanes.start(first, state, loop.time(), dirty, now, publishes=True)
         for period, held in self._states.items():
-            if self._lanes.due(period, held, loop.time()):
-                self._lanes.start(period, held, loop.time(), [], now)
+            publishes = period == self._publishes(first)
+            if self._lanes.due(period, held, loop.time(), publishes=publishes):
+                self._lanes.start(period, held, loop.time(), [], now, publishes=publishes)
         if others:
             await self._write_last(writes, asked, marks, now)
             self._others_at = loop.time()
@@ -306,6 +310,11 @@ class SnapshotWorker:
                                        or self._states.get(first) is not publishing.state):
             await self._publish_some(first, publishing, now)
         return True
+
+    def _publishes(self, first: str) -> str:
+        """The period whose next lane may make events: the current rolling one, once the
+        events of the one before are written."""
+        return first if self._publish and self._publishing is None else ""
 
     async def _write_last(self, writes: list[Write], asked: list[str], marks: list[Mark],
                           now: datetime) -> None:

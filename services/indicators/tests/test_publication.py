@@ -11,13 +11,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from services.indicators.cellkey import perturb
+from services.indicators.computation.periods import current_period
+from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import DirtyArea, Outbox, SignalFact
-from services.indicators.publication.service import publish_dirty
+from services.indicators.publication.service import area_message, publish_dirty
 from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots.state import PeriodState
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
     households,
     outbox_events,
+    own_worker,
     record_all,
     record_each,
     settle,
@@ -30,6 +34,7 @@ from shared.contracts.indicators import (
     AreaIndicatorsUpdated,
 )
 from shared.contracts.signals import SignalErased
+from shared.db import utcnow
 from shared.tests.test_tracing import Collector
 from tests.helpers import eventually
 
@@ -220,3 +225,41 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
     assert all(len(codes) <= 2 for codes, _ in parts) and len(parts) >= 5
     assert parts[2][0] == parts[1][0]  # the failed part, tried again
     assert all(marks > 0 for _, marks in parts) and left == 0
+
+
+async def test_the_last_event_of_each_area_is_what_its_facts_publish(indicators, auth):
+    """Once the worker is idle, each area's last event carries what a computation from the
+    facts gives: its public values and its composite score, rank and decile. The index is
+    derived at most every `index_interval_s`, but a publication within that interval of
+    the one before must not go out with the index of older counts; and areas no signal
+    touched (their rank moves with the others' scores) follow within
+    `republish_interval_s`."""
+    async with indicators(indicator_publisher_enabled=True, indicator_debounce_s=0,
+                          snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        worker = own_worker(svc, protect_interval_s=0.0, index_interval_s=60.0,
+                            republish_interval_s=0.5, debounce_s=0.0)
+        try:
+            await settle(worker)
+            await record_each(svc.runtime, households("BU03440101", 12))
+            await settle(worker)  # published, the index not due
+            await record_each(svc.runtime, households("BU03440102", 15))
+            await settle(worker)
+            await asyncio.sleep(0.6)
+            await settle(worker)
+        finally:
+            await worker.close()
+        now = utcnow()
+        period = current_period(now)
+        async with svc.runtime.sessions() as session:
+            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
+        computation = fresh.computation()
+
+        def message(code: str) -> dict:
+            made = area_message(fresh.public.results[code], computation, now)
+            return {**made.model_dump(mode="json", by_alias=True), "computedAt": None}
+
+        last = dict(await outbox_events(svc, AREA_INDICATORS_UPDATED))
+        assert {"BU03440102", "BU03440201", "WK034402"} <= set(last)
+        assert [code for code, data in last.items()
+                if {**data, "computedAt": None} != message(code)] == []
