@@ -38,12 +38,13 @@ class Lane:
     """The public side of one held period being protected (and its index derived) off the
     event loop, while rounds go on counting: `task` gives the codes whose public cells
     changed. `marks`: the dirty marks whose facts it protects; their events (of every
-    area, with `whole`) are made with it (`events`) and written by the round that takes it
-    in."""
+    area, with `whole`: those that changed up to change `covers`) are made with it
+    (`events`) and written by the round that takes it in."""
 
     state: PeriodState
     marks: list[tuple[str, datetime]]
     whole: bool = False
+    covers: int = 0
     task: asyncio.Future[set[str]] | None = None
     events: list[AreaEvent] = field(default_factory=list)
 
@@ -64,8 +65,10 @@ class Lanes:
         self._protected_at: dict[str, float] = {}
         self._indexed_at: dict[str, float] = {}
         self._republish_interval_s = republish_interval_s
+        # Changes of the publishing period that may have moved areas no event covers (a
+        # count, a new build), and up to which change every area's events are written.
+        self._changes, self._covered = 1, 0
         self._republished_at: float | None = None  # at the first lane that publishes
-        self._owed = True  # areas may have changed since they were all published last
 
     def __bool__(self) -> bool:
         return bool(self._running)
@@ -111,10 +114,10 @@ class Lanes:
         if reindex:
             self._indexed_at[period] = at
         if whole:
-            self._republished_at, self._owed = at, False
+            self._republished_at = at
         elif publishes:
-            self._owed = True
-        lane = self._running[period] = Lane(state, marks, whole)
+            self._changes += 1
+        lane = self._running[period] = Lane(state, marks, whole, self._changes)
         lane.task = asyncio.ensure_future(
             self._protect(lane, state.protect_pending(), reindex, now))
 
@@ -154,9 +157,24 @@ class Lanes:
             lane.events = await self._protector.events(state, dirty, now, self._source)
         return set(codes)
 
+    def changed(self, *, anew: bool = False) -> None:
+        """The publishing period changed outside a lane (built whole; `anew`: held by a
+        worker that starts over, which publishes every area at its first lane)."""
+        self._changes += 1
+        if anew:
+            self._republished_at = None
+
+    def published(self, lane: Lane) -> None:
+        """Every event of `lane` is written."""
+        if lane.whole:
+            self._covered = max(self._covered, lane.covers)
+
     def _republishes(self, at: float) -> bool:
-        return self._owed and (self._republished_at is None or at - self._republished_at
-                               >= self._republish_interval_s)
+        """Whether every area's events are due: owed (a lane that made them and was lost
+        owes them still), and the interval since the last such lane has passed."""
+        return self._changes > self._covered and (
+            self._republished_at is None
+            or at - self._republished_at >= self._republish_interval_s)
 
     def _index_due(self, period: str, at: float) -> bool:
         return at - self._indexed_at.get(period, -self._index_interval_s) \

@@ -271,7 +271,8 @@ class PeriodState:
     def reindex(self, results: dict[str, AreaResult] | None = None) -> None:
         """The buurten's vulnerability index from every buurt's published values (a
         national computation: 0.7 s for 14,000 buurten, so the worker runs it off the event
-        loop, at most once per `snapshot_index_interval_s`). `results`: the public results
+        loop, at most once per `snapshot_index_interval_s`, and before events of newer
+        counts: `lanes.py`). `results`: the public results
         to derive it from (a copy, when an update may replace some meanwhile)."""
         self.index_stale = False
         results = self.public.results if results is None else results

@@ -169,6 +169,7 @@ class SnapshotWorker:
         self._publishing = None
         self._counted, self._counted_for = {}, ""
         self._catch_up = CatchUp()
+        self._lanes.changed(anew=True)
         self._unbuilt.clear()
 
     def _unwritten(self) -> None:
@@ -256,8 +257,10 @@ class SnapshotWorker:
                 self._lanes.take(period, loop.time())  # its period, behind, is built again)
                 if self._states.get(period) is lane.state:
                     lane.state.unstored |= codes  # until the round's write commits
-                    if period == first and lane.events:
+                    if period == first and (lane.events or lane.marks):
                         self._publishing = lane
+                    elif period == first:
+                        self._lanes.published(lane)  # nothing to write
             # (An index a lane derived, once the lane is taken in: one that changed no cell.)
             to_store = [held for period, held in self._states.items()
                         if held.unstored or (held.index_json != held.stored_index
@@ -349,6 +352,7 @@ class SnapshotWorker:
         if not rest:
             self._publishing = None
             self._published_at = asyncio.get_running_loop().time()
+            self._lanes.published(lane)
         if written:
             self._after_commit()
 
@@ -432,6 +436,8 @@ class SnapshotWorker:
         self._freeze()
         self._states[str(period)] = state
         self._protector.open(state)
+        if period == current_period(now):
+            self._lanes.changed()  # every area's values may differ from those published
         while len(self._states) > self._held:
             self._let_go_of_one(str(period), now)
         # Behind until its rows are stored: a write that fails is done again, whole.

@@ -53,7 +53,7 @@ async def test_a_period_let_go_before_its_protection_is_built_again(indicators, 
     and then built again whole, so its public cells are those of its facts."""
     async with indicators(snapshot_worker="off") as svc:
         await small_register(svc.client, auth("admin"))
-        worker = own_worker(svc, held=2)
+        worker = own_worker(svc, held=2, publish_events=False)
         try:
             await settle(worker)
             for n, buurt in ((12, "BU03440101"), (9, "BU03440102"), (11, "BU03440103")):
