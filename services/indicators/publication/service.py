@@ -97,14 +97,20 @@ class AreaEvent:
 
 def prepare_events(computation: Computation, dirty: Iterable[str],
                    programme_areas: Mapping[str, Iterable[str]], computed_at: datetime,
-                   source: str) -> list[AreaEvent]:
+                   source: str, published: Mapping[str, str] | None = None
+                   ) -> list[AreaEvent]:
     """The event of every area the dirty buurten affect (CPU only: the snapshot worker makes
-    them off its rounds, `snapshots/protector.py`; `write_events` stores them)."""
-    return [AreaEvent(code, _digest(message),
-                      outbox_row_with_nulls(AREA_INDICATORS_UPDATED, message, key=code,
-                                            source=source))
-            for code in affected_areas(dirty, computation, programme_areas)
-            for message in (area_message(computation.areas[code], computation, computed_at),)]
+    them off its rounds, `snapshots/protector.py`; `write_events` stores them), but those
+    whose digest is what `published` says was last published of them."""
+    published = published or {}
+    events = []
+    for code in affected_areas(dirty, computation, programme_areas):
+        message = area_message(computation.areas[code], computation, computed_at)
+        digest = _digest(message)
+        if published.get(code) != digest:
+            events.append(AreaEvent(code, digest, outbox_row_with_nulls(
+                AREA_INDICATORS_UPDATED, message, key=code, source=source)))
+    return events
 
 
 async def write_events(session: AsyncSession, period: str, events: Sequence[AreaEvent],

@@ -11,18 +11,23 @@ its dirty marks, with the index derived again first: an event must not carry a c
 score, rank and decile of older counts. A lane's new cells and index change areas no dirty
 mark affects, too (every composite rank moves with each buurt's score; a protection changes
 cells across a gemeente): every `republish_interval_s` a lane makes the events of every
-area, of which only those that changed since they were last published are written.
+area that changed since it was last published (nationally 17,543 events and 52 MB from the
+child when all did; after a start, few did).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from opentelemetry.trace import Tracer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.indicators.publication.repository import last_digests
 from services.indicators.publication.service import AreaEvent
 from services.indicators.snapshots.protector import InThread
 from services.indicators.snapshots.state import Pending, PeriodState
@@ -52,10 +57,12 @@ class Lane:
 class Lanes:
     """The lanes running, and when each held period may start its next."""
 
-    def __init__(self, protector: InThread, *, source: str, protect_interval_s: float,
-                 index_interval_s: float, republish_interval_s: float = 600.0,
-                 freeze: Callable[[], None], tracer: Tracer | None) -> None:
+    def __init__(self, protector: InThread, reads: async_sessionmaker[AsyncSession], *,
+                 source: str, protect_interval_s: float, index_interval_s: float,
+                 republish_interval_s: float = 600.0, freeze: Callable[[], None],
+                 tracer: Tracer | None) -> None:
         self._protector = protector
+        self._reads = reads
         self._source = source
         self._protect_interval_s = protect_interval_s
         self._index_interval_s = index_interval_s
@@ -152,9 +159,16 @@ class Lanes:
         if reindex:
             # Derived from the results as they are now (rounds go on meanwhile).
             await self._protector.reindex(state)
-        if lane.marks or lane.whole:
-            dirty = (state.buurten() if lane.whole else [code for code, _ in lane.marks])
-            lane.events = await self._protector.events(state, dirty, now, self._source)
+        if lane.whole:  # only the areas that changed come back
+            published: dict[str, str] | None = None
+            with contextlib.suppress(DBAPIError):  # then all: `write_events` filters them
+                async with self._reads() as session:
+                    published = await last_digests(session, state.codes())
+            lane.events = await self._protector.events(state, state.buurten(), now,
+                                                       self._source, published)
+        elif lane.marks:
+            lane.events = await self._protector.events(
+                state, [code for code, _ in lane.marks], now, self._source)
         return set(codes)
 
     def changed(self, *, anew: bool = False) -> None:

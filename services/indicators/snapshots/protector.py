@@ -71,12 +71,12 @@ class InThread:
         """Derive `state`'s index from its public side as it is now."""
         await self._run(state.reindex, dict(state.public.results))
 
-    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str
-                     ) -> list[AreaEvent]:
+    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str,
+                     published: Mapping[str, str] | None = None) -> list[AreaEvent]:
         """The events of the areas `dirty` buurten affect, from `state`'s public side and
-        index as they are now."""
+        index as they are now (but those `published` as they are)."""
         return await self._run(prepare_events, state.computation(), dirty,
-                               state.register.members, now, source)
+                               state.register.members, now, source, published)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -143,11 +143,12 @@ class InProcess(InThread):
             return await super().reindex(state)
         state.take_index(*await self._call(_reindex, self._key(state)))
 
-    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str
-                     ) -> list[AreaEvent]:
+    async def events(self, state: PeriodState, dirty: list[str], now: datetime, source: str,
+                     published: Mapping[str, str] | None = None) -> list[AreaEvent]:
         if id(state) in self._threaded:
-            return await super().events(state, dirty, now, source)
-        return await self._call(_events, self._key(state), state.period, dirty, now, source)
+            return await super().events(state, dirty, now, source, published)
+        return await self._call(_events, self._key(state), state.period, dirty, now, source,
+                                published)
 
     def _key(self, state: PeriodState) -> int:
         key = self._keys.get(id(state))
@@ -292,9 +293,9 @@ def _reindex(key: int) -> Index:
     return stability, index_json, held.scores
 
 
-def _events(key: int, period: Period, dirty: list[str], now: datetime, source: str
-            ) -> list[AreaEvent]:
+def _events(key: int, period: Period, dirty: list[str], now: datetime, source: str,
+            published: Mapping[str, str] | None) -> list[AreaEvent]:
     held = _HELD[key]
     computation = Computation(period, METHOD_VERSION, held.results(held.counts),
                               data_until=held.data_until, rank_stability=held.stability)
-    return prepare_events(computation, dirty, held.register.members, now, source)
+    return prepare_events(computation, dirty, held.register.members, now, source, published)

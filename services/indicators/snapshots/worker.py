@@ -107,7 +107,7 @@ class SnapshotWorker:
         self._states: OrderedDict[str, PeriodState] = OrderedDict()
         # One protection at a time: they are CPU work, and the rounds need the other core.
         self._protector = protector(protect_in_process)
-        self._lanes = Lanes(self._protector, source=source,
+        self._lanes = Lanes(self._protector, self._reads, source=source,
                             protect_interval_s=protect_interval_s,
                             index_interval_s=index_interval_s,
                             republish_interval_s=republish_interval_s, freeze=self._freeze,

@@ -14,7 +14,7 @@ from services.indicators.cellkey import perturb
 from services.indicators.computation.periods import current_period
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import DirtyArea, Outbox, SignalFact
-from services.indicators.publication.service import area_message, publish_dirty
+from services.indicators.publication.service import area_message, prepare_events, publish_dirty
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.state import PeriodState
 from services.indicators.stream import service as stream
@@ -266,3 +266,23 @@ async def test_the_last_event_of_each_area_is_what_its_facts_publish(indicators,
                 if {**data, "computedAt": None} != message(code)] == []
         # In another wijk: published at the start, and again when its composite moved.
         assert sum(code == "BU03440201" for code, _ in events) >= 2
+
+
+async def test_a_republish_makes_only_the_events_of_areas_that_changed(indicators, auth):
+    """The events of every area, made in the protection child and sent back to the worker,
+    are thousands nationally: those whose digest is what was last published of them are
+    not made at all (after a restart most are unchanged)."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        await record_each(svc.runtime, households("BU03440101", 12))
+        now = utcnow()
+        period = current_period(now)
+        async with svc.runtime.sessions() as session:
+            state = await PeriodState.build(session, period, public_cutoffs(period, now))
+        buurten, members = state.buurten(), state.register.members
+        every = prepare_events(state.computation(), buurten, members, now, "urn:test")
+        assert {e.code for e in every} == set(state.codes())
+        published = {e.code: e.digest for e in every} | {"BU03440101": "an older digest"}
+        again = prepare_events(state.computation(), buurten, members, now, "urn:test",
+                               published)
+        assert [e.code for e in again] == ["BU03440101"]
