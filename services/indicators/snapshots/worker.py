@@ -47,21 +47,18 @@ from services.indicators.computation.periods import (
 )
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.publication import repository as publication_repository
-from services.indicators.publication.service import write_events
 from services.indicators.snapshots import store
 from services.indicators.snapshots.catch_up import CatchUp
-from services.indicators.snapshots.lanes import Lane, Lanes
+from services.indicators.snapshots.lanes import Lanes
 from services.indicators.snapshots.leadership import Leadership, LeaseLost, TakenElsewhere
 from services.indicators.snapshots.protector import protector
+from services.indicators.snapshots.publishing import Publishing
 from services.indicators.snapshots.state import PeriodState
 from services.indicators.snapshots.store import Write
 from shared.db import utcnow
 from shared.fastpath import freeze_held_objects
-from shared.tracing import worker_span
 
 log = logging.getLogger(__name__)
-# Events written per round: each round holds SQLite's one write lock for a short time.
-EVENTS_PER_ROUND = 1000
 # Rows of a protection's changed public cells built and stored per round (about 0.1 s of
 # work nationally): each round comes back soon to the new marks.
 ROWS_PER_ROUND = 500
@@ -97,12 +94,8 @@ class SnapshotWorker:
         self._freeze = freeze_held_objects if freeze_held else lambda: None
         self._reads = reads or sessions
         self._source = source
-        self._publish = publish_events
         self._grace_days = grace_days
         self._held = held
-        self._after_commit = after_commit
-        self._debounce_s = debounce_s
-        self._published_at = -debounce_s
         self.tracer = tracer
         self._states: OrderedDict[str, PeriodState] = OrderedDict()
         # One protection at a time: they are CPU work, and the rounds need the other core.
@@ -112,7 +105,6 @@ class SnapshotWorker:
                             index_interval_s=index_interval_s,
                             republish_interval_s=republish_interval_s, freeze=self._freeze,
                             tracer=tracer)
-        self._publishing: Lane | None = None  # a done lane whose events are being written
         self._lock = asyncio.Lock()  # one round at a time (a test's `settle` and the loop)
         # The marks the first period has counted, not cleared yet (the others count them
         # later), and for which first period.
@@ -123,6 +115,9 @@ class SnapshotWorker:
         self._unbuilt: set[str] = set()  # built, their whole write not committed yet
         self._updating: set[str] = set()  # periods with marks to count, as the round read
         self._leadership = Leadership(sessions.kw["bind"])  # one worker per database
+        self._publishing = Publishing(sessions, self._leadership, self._lanes,
+                                      enabled=publish_events, debounce_s=debounce_s,
+                                      after_commit=after_commit, tracer=tracer)
         self._closed = False
 
     @property
@@ -166,7 +161,7 @@ class SnapshotWorker:
         stored as such: `public_behind`, with the marks)."""
         self._forget(list(self._states))
         self._lanes.drop_all()
-        self._publishing = None
+        self._publishing.lane = None
         self._counted, self._counted_for = {}, ""
         self._catch_up = CatchUp()
         self._lanes.changed(anew=True)
@@ -235,9 +230,8 @@ class SnapshotWorker:
             # read while it cannot, they made every round one with work to do, and the
             # rounds ran on without a turn of the event loop for the lane to go on.
             dirty = (await publication_repository.dirty_marks(session)
-                     if self._publish and self._publishing is None
-                     and self._lanes.may_start(first, loop.time())
-                     and loop.time() - self._published_at >= self._debounce_s else [])
+                     if self._publishing.may_read(loop.time())
+                     and self._lanes.may_start(first, loop.time()) else [])
             if dirty and first not in self._states:
                 # Left by a worker that stopped: published by a lane of the period held again.
                 whole.add(first)
@@ -258,7 +252,7 @@ class SnapshotWorker:
                 if self._states.get(period) is lane.state:
                     lane.state.unstored |= codes  # until the round's write commits
                     if period == first and (lane.events or lane.marks):
-                        self._publishing = lane
+                        self._publishing.lane = lane
                     elif period == first:
                         self._lanes.published(lane)  # nothing to write
             # (An index a lane derived, once the lane is taken in: one that changed no cell.)
@@ -266,8 +260,8 @@ class SnapshotWorker:
                         if held.unstored or (held.index_json != held.stored_index
                                              and not self._lanes.protecting(period, held))]
             if not (whole or changed or marks or asked or dirty or to_store or self._unbuilt
-                    or self._publishing
-                    or self._lanes.any_due(self._states, loop.time(), self._publishes(first))):
+                    or self._publishing.lane or self._lanes.any_due(
+                        self._states, loop.time(), self._publishing.period(first))):
                 if self._lanes:  # nothing but a protection running: wait a little for it
                     await self._lanes.wait(0.05)
                     return True
@@ -293,31 +287,26 @@ class SnapshotWorker:
                     part = set(sorted(held.unstored)[:ROWS_PER_ROUND])
                     writes.append(await held.write(session, part, whole=False))
         state = self._states.get(first)
-        if (dirty and state is not None and self._publishing is None
+        if (dirty and state is not None and self._publishing.lane is None
                 and self._lanes.may_start(first, loop.time())):
             # Published when the lane that protects their facts is done (with a lane running
             # already, they wait: it protects older counts; so they do while the events of
             # a lane are still being written).
             self._lanes.start(first, state, loop.time(), dirty, now, publishes=True)
         for period, held in self._states.items():
-            publishes = period == self._publishes(first)
+            publishes = period == self._publishing.period(first)
             if self._lanes.due(period, held, loop.time(), publishes=publishes):
                 self._lanes.start(period, held, loop.time(), [], now, publishes=publishes)
         if others:
             await self._write_last(writes, asked, marks, now)
             self._others_at = loop.time()
-        publishing = self._publishing
+        publishing = self._publishing.lane
         # Only after every row it changed (an event never says more than readers read), or
         # once its state is replaced by one built and stored whole.
         if publishing is not None and (not publishing.state.unstored
                                        or self._states.get(first) is not publishing.state):
-            await self._publish_some(first, publishing, now)
+            await self._publishing.write_some(first, now)
         return True
-
-    def _publishes(self, first: str) -> str:
-        """The period whose next lane may make events: the current rolling one, once the
-        events of the one before are written."""
-        return first if self._publish and self._publishing is None else ""
 
     async def _write_last(self, writes: list[Write], asked: list[str], marks: list[Mark],
                           now: datetime) -> None:
@@ -331,30 +320,6 @@ class SnapshotWorker:
                 await store.clear_request(session, period)
             await store.clear_marks(session, marks)
         self._committed(last)
-
-    async def _publish_some(self, period: str, lane: Lane, now: datetime) -> None:
-        """Up to `EVENTS_PER_ROUND` of a done lane's events, after the rows they describe;
-        the lane's dirty marks are cleared with its last events.
-
-        A publication at national intake is thousands of events: written at once, they
-        held SQLite's one write lock for seconds, and the service's consumer waited. A
-        round that fails half-way writes none twice: `write_events` skips an area whose
-        published values are what was last published of it.
-        """
-        part, rest = lane.events[:EVENTS_PER_ROUND], lane.events[EVENTS_PER_ROUND:]
-        async with self._sessions() as session, session.begin():
-            await self._leadership.exclusive(session)
-            with worker_span(self.tracer, "publish indicators"):
-                written = await write_events(session, period, part, now)
-            if not rest:
-                await publication_repository.clear_marks(session, lane.marks)
-        lane.events = rest  # only now: a part that failed is written by the next round
-        if not rest:
-            self._publishing = None
-            self._published_at = asyncio.get_running_loop().time()
-            self._lanes.published(lane)
-        if written:
-            self._after_commit()
 
     def _forget(self, periods: list[str]) -> None:
         """No longer hold `periods` (their lanes dropped, their protection closed). Those

@@ -15,7 +15,7 @@ from services.indicators.computation.periods import current_period
 from services.indicators.computation.service import public_cutoffs
 from services.indicators.models import DirtyArea, Outbox, SignalFact
 from services.indicators.publication.service import area_message, prepare_events, publish_dirty
-from services.indicators.snapshots import worker as snapshot_worker
+from services.indicators.snapshots import publishing
 from services.indicators.snapshots.state import PeriodState
 from services.indicators.stream import service as stream
 from services.indicators.tests.helpers import (
@@ -195,9 +195,9 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
     """At national intake one publication is thousands of events, and written at once they
     held SQLite's one write lock for seconds. A round writes a part of them; the dirty marks
     stay until the last part; a part that fails is written by a later round; no area twice."""
-    monkeypatch.setattr(snapshot_worker, "EVENTS_PER_ROUND", 2)
+    monkeypatch.setattr(publishing, "EVENTS_PER_ROUND", 2)
     parts: list[tuple[list[str], int]] = []  # the areas of each try, the marks meanwhile
-    write = snapshot_worker.write_events
+    write = publishing.write_events
 
     async def flaky(session, period, part, now):
         marks = await session.scalar(select(func.count()).select_from(DirtyArea))
@@ -212,7 +212,7 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
         await small_register(svc.client, auth("admin"))
         await settle(svc.runtime.snapshots)  # what the register itself changed
         before = len(await outbox_events(svc, AREA_INDICATORS_UPDATED))
-        monkeypatch.setattr(snapshot_worker, "write_events", flaky)
+        monkeypatch.setattr(publishing, "write_events", flaky)
         await record_each(svc.runtime, [*households("BU03440101", 12, observed="2026-11-02"),
                                         *households("BU03440201", 14, observed="2026-11-02")])
         await settle_through_refusals(svc.runtime.snapshots)

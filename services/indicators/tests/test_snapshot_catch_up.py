@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.indicators.computation.periods import current_period, parse_period
 from services.indicators.publication import repository as publication_repository
-from services.indicators.snapshots import store
+from services.indicators.snapshots import publishing, store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.snapshots.catch_up import CatchUp
 from services.indicators.snapshots.components import Protection
@@ -395,7 +395,7 @@ async def test_events_a_stopped_worker_left_are_written_by_the_next(indicators, 
     """The worker stops while it writes a protection's events (a part per round): the next
     one protects the period again and writes the events still due (before, it went round
     and round without end, for their period was not held)."""
-    monkeypatch.setattr(snapshot_worker, "EVENTS_PER_ROUND", 1)
+    monkeypatch.setattr(publishing, "EVENTS_PER_ROUND", 1)
     async with indicators(snapshot_worker="off", indicator_publisher_enabled=True) as svc:
         await small_register(svc.client, auth("admin"))
         before = own_worker(svc, debounce_s=0.0, protect_interval_s=0.0)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from services.indicators.computation import definitions
 from services.indicators.models import DirtyArea, SnapshotArea
 from services.indicators.publication import repository as publication_repository
-from services.indicators.snapshots import lanes, store
+from services.indicators.snapshots import lanes, publishing, store
 from services.indicators.snapshots import worker as snapshot_worker
 from services.indicators.tests.helpers import (
     households,
@@ -86,7 +86,7 @@ async def test_a_protections_rows_are_stored_over_rounds_and_then_its_events(
     monkeypatch.setattr(lanes, "TAKEN_PER_TURN", 2)  # rounds between its parts too
     stored_parts: list[int] = []  # rows of the current period per write, in order
     published: list[tuple[int, list[str]]] = []  # (parts before it, areas that differed)
-    write, write_events = snapshot_worker.store.write, snapshot_worker.write_events
+    write, write_events = snapshot_worker.store.write, publishing.write_events
 
     async def counted(session, period, rows, **kwargs):
         if period.startswith("rolling-12m:"):
@@ -113,7 +113,7 @@ async def test_a_protections_rows_are_stored_over_rounds_and_then_its_events(
         await small_register(svc.client, auth("admin"))
         await settle(svc.runtime.snapshots)  # what the register itself changed
         monkeypatch.setattr(snapshot_worker.store, "write", counted)
-        monkeypatch.setattr(snapshot_worker, "write_events", checked)
+        monkeypatch.setattr(publishing, "write_events", checked)
         await record_each(svc.runtime, [*households("BU03440101", 12, observed="2026-11-02"),
                                         *households("BU03440201", 14, observed="2026-11-02")])
         await settle(svc.runtime.snapshots)
@@ -139,7 +139,7 @@ async def test_events_waiting_for_their_rows_are_written_when_the_period_is_buil
         await record_each(svc.runtime, households("BU03440101", 12, observed="2026-11-02"))
         for _ in range(50):  # until a protection's rows are half stored, its events waiting
             await worker.round()
-            waiting = worker._publishing  # noqa: SLF001 (the moment this test is about)
+            waiting = worker._publishing.lane  # noqa: SLF001 (the moment this test is about)
             if waiting is not None and waiting.state.unstored:
                 break
         else:
