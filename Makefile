@@ -32,10 +32,14 @@ run: $(STAMP) $(CONSOLE_ASSETS)  ## broker, three services and the console (127.
 
 # The PostgreSQL pass uses the server at DDK_TEST_POSTGRES (default 127.0.0.1:5432) or, where
 # none answers, an embedded one that tests.pgserver starts for the pass and removes after it.
+# Two test files at a time (TEST_WORKERS): one alone waits on brokers, processes and browsers
+# and keeps two cores about half busy. A file's tests stay together, in their order.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 test: $(STAMP) $(CONSOLE_ASSETS)  ## the whole suite on SQLite, then every database test again on PostgreSQL
-	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -k "not postgresql"
+	$(PYTEST) --durations=10 -k "not postgresql"
 	DDK_TEST_DATABASE=postgresql $(PY) -m tests.pgserver -- \
-	  $(PY) -m pytest -q -p no:cacheprovider --durations=5 -k postgresql shared services tests
+	  $(PYTEST) --durations=5 -k postgresql shared services tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

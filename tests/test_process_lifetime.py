@@ -13,7 +13,7 @@ import pytest
 
 from shared.settings import ROOT
 from tests.processes import alive, children, gone_within, interruptible, kill_if_alive
-from tools.broker import free_port
+from tools.broker import PORTS_FROM, free_port
 from tools.devstack import SAME_STOP_S
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; PDEATHSIG")
@@ -85,11 +85,12 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
         preexec_fn=interruptible)
     started: dict[int, str] = {}
     try:
-        read_until(stack, "all started", timeout_s=180)
+        said = read_until(stack, "all started", timeout_s=180)
         started = children(stack.pid)
         brokers = [pid for pid, cmd in started.items() if f"127.0.0.1:{kafka_port}" in cmd]
         services = [pid for pid, cmd in started.items() if "uvicorn" in cmd]
-        assert len(brokers) == 1 and len(services) == 4, started  # three APIs, the console
+        assert len(brokers) == 1 and len(services) == 4, (  # three APIs, the console
+            started, "".join(said))
 
         os.kill(stack.pid, first)
         if not at_once:
@@ -112,3 +113,11 @@ def test_make_run_stops_the_broker_and_services_despite_a_second_signal(
             stack.wait()
         for pid in started:
             kill_if_alive(pid)
+
+
+def test_a_free_port_lies_below_the_range_connections_take_their_ports_from():
+    """Else a connection made between choosing a service's port and its listening there
+    may take it (the tests run two at a time, each making thousands)."""
+    below = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(20)]
+    assert all(PORTS_FROM <= port < below for port in ports), (below, ports)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tools.broker import free_port
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,13 +94,6 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     _record(entry)
     await asyncio.sleep(float(behaviour.get("delaySeconds", 0)))
     await _answer(send, status)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Receiver:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,8 +28,25 @@ from shared.childprocess import dies_with_parent
 QUICK_GROUPS = {"kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 400}
 
 
+#: Where `free_port` looks: from here up to the kernel's range for outgoing connections.
+PORTS_FROM = 20000
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now, for a process to listen on soon: below the kernel's range for the
+    local end of outgoing connections. One the kernel hands out (a bind to port 0) lies in
+    that range, and any connection made meanwhile may take it: the process meant for it then
+    fails to start (likelier with the tests running two at a time)."""
+    try:
+        below = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        below = PORTS_FROM
+    for _ in range(100 if below - PORTS_FROM >= 1000 else 0):
+        port = random.randrange(PORTS_FROM, below)  # noqa: S311 (a port, not a secret)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    with socket.socket() as s:  # no such range here: one the kernel hands out
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

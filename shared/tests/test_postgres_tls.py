@@ -28,6 +28,7 @@ from sqlalchemy import text
 from shared.db import engine_for
 from shared.settings import ServiceSettings
 from shared.tests.tls_material import Authority
+from tools.broker import free_port
 from tools.migrate import upgrade
 
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -58,13 +59,6 @@ class TLSServer:
         return f"postgresql+asyncpg://postgres@{host}:{self.port}/{database}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[TLSServer]:
     binaries = _postgres_bin()
@@ -90,7 +84,7 @@ def tls_server() -> Iterator[TLSServer]:
         subprocess.run([binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust",
                         "--no-locale", "-E", "UTF8", "--no-sync"],
                        check=True, capture_output=True, **run_as)
-        port = _free_port()
+        port = free_port()
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(
                 # 127.0.0.2 too: an address the certificate does not name
