@@ -32,12 +32,13 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from bisect import bisect_right
 from itertools import accumulate
 from pathlib import Path
 from typing import Final
+
+from shared.devfiles import made_once
 
 KEY_SPACE: Final = 2**32
 MAX_NOISE: Final = 4
@@ -100,15 +101,7 @@ def record_keys(secret: str, dev_keys_file: str) -> RecordKeys:
 
 
 def _dev_secret(path: Path) -> str:
-    if path.is_file():
-        value: str = json.loads(path.read_text())["cell_key_secret"]
-        return value
-    value = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return _dev_secret(path)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"cell_key_secret": value}, f)
+    made = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    value: str = json.loads(made_once(path, json.dumps({"cell_key_secret": made}).encode())
+                            )["cell_key_secret"]
     return value

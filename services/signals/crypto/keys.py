@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from services.signals.crypto.fields import FieldCipher
 from services.signals.crypto.material import generate_key, parse_key
 from services.signals.crypto.pseudonyms import Pseudonymiser
 from services.signals.settings import Settings
+from shared.devfiles import made_once, replaced
 
 
 @dataclass(frozen=True)
@@ -34,30 +34,16 @@ class Crypto:
 
 
 def _dev_keys(path: Path) -> dict[str, str]:
-    keys: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    if "access_log_key" in keys:
-        return keys
-    fresh = not keys
-    keys = keys or {
+    keys: dict[str, str] = json.loads(made_once(path, orjson.dumps({
         "operational_pseudonym_key": generate_key(),
         "statistics_pseudonym_key": generate_key(),
         "field_keyring": f"dev1:{generate_key()}",
         "field_active_key_id": "dev1",
-    }
-    keys["access_log_key"] = generate_key()  # a dev file without an access log key gains one
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(orjson.dumps(keys))
-    if fresh:
-        try:  # the first process to create the file wins; the others use its keys
-            os.link(temporary, path)
-        except FileExistsError:
-            keys = json.loads(path.read_text())
-        os.unlink(temporary)
-    else:
-        os.replace(temporary, path)
+        "access_log_key": generate_key(),
+    })))
+    if "access_log_key" not in keys:  # a dev file from before the access log gains one
+        keys["access_log_key"] = generate_key()
+        replaced(path, orjson.dumps(keys))
     return keys
 
 

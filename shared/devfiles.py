@@ -1,0 +1,46 @@
+"""Files of generated dev secrets (`var/keys`, never committed), made once by whichever
+process starts first: `make run` starts services side by side, and the tests start
+several stacks at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def made_once(path: Path, content: bytes) -> bytes:
+    """What `path` holds, made with `content` if it does not exist yet.
+
+    The file appears whole or not at all (written under a name of this process's own, then
+    linked), and of processes that make it at once the first wins: each gets what the file
+    holds. Readable by its owner only.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+        return content
+    finally:
+        os.unlink(temporary)
+
+
+def replaced(path: Path, content: bytes) -> None:
+    """Write `path` anew, whole or not at all (readers see the old file or the new one)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,55 @@
+"""Dev key files made by processes that start at once: one set of keys, never half a file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from shared.devfiles import made_once
+from shared.settings import ROOT
+
+PROCESSES = 8
+
+MAKE = {
+    "signals": (
+        "from services.signals.crypto.keys import _dev_keys\n"
+        "print(json.dumps(_dev_keys(path), sort_keys=True))"),
+    "indicators": (
+        "from services.indicators.cellkey import _dev_secret\n"
+        "print(json.dumps(_dev_secret(path)))"),
+}
+
+
+@pytest.mark.parametrize("service", sorted(MAKE))
+def test_services_starting_at_once_share_one_dev_key_file(tmp_path, service):
+    """`make run` starts the services side by side, and the tests several stacks at a time:
+    each process read the file as soon as it existed, and one found it still empty (or
+    linked a temporary file another was still writing)."""
+    path = tmp_path / "keys" / f"{service}-keys.json"
+    start_at = time.time() + 3.0  # after every process has imported what it needs
+    script = (f"import json, time\nfrom pathlib import Path\npath = Path({str(path)!r})\n"
+              f"{MAKE[service].splitlines()[0]}\n"
+              f"time.sleep(max(0.0, {start_at} - time.time()))\n"
+              f"{MAKE[service].splitlines()[1]}\n")
+    runs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(PROCESSES)]
+    said = [run.communicate(timeout=60) for run in runs]
+    assert [err for _, err in said if err] == []
+    assert len({out for out, _ in said}) == 1, said
+    on_file = json.loads(path.read_text())
+    assert json.loads(said[0][0]) == (on_file if service == "signals"
+                                      else on_file["cell_key_secret"])
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+def test_a_file_made_once_is_kept(tmp_path):
+    path = tmp_path / "a" / "secret.json"
+    assert made_once(path, b"first") == b"first"
+    assert made_once(path, b"second") == b"first"
+    assert path.read_bytes() == b"first"
