@@ -33,10 +33,11 @@ def made_once(path: Path, content: bytes) -> bytes:
         os.unlink(temporary)
 
 
-def replaced(path: Path, content: bytes) -> None:
+def replaced(path: Path, content: bytes, mode: int = 0o600) -> None:
     """Write `path` anew, whole or not at all (readers see the old file or the new one)."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(content)
         os.replace(temporary, path)

@@ -18,25 +18,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.auth import Role
+from shared.devfiles import made_once, replaced
 from shared.settings import VAR, ServiceSettings
 
 KEY_DIR = VAR / "keys"
 
 
 def ensure_key_pair(key_dir: Path = KEY_DIR) -> tuple[Path, Path]:
-    """Create an EC P-256 key pair once; returns (private, public) PEM paths."""
+    """Create an EC P-256 key pair once; returns (private, public) PEM paths. Of processes
+    that start at once (`make run`, `make token`) the first key made is everyone's."""
     private, public = key_dir / "issuer-private.pem", key_dir / "issuer-public.pem"
-    if not private.exists():
-        key_dir.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        tmp = private.with_suffix(".tmp")
-        tmp.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
-        tmp.chmod(0o600)
-        tmp.replace(private)
-        public.write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    key = serialization.load_pem_private_key(made_once(private, ec.generate_private_key(
+        ec.SECP256R1()).private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())), password=None)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    if not public.is_file() or public.read_bytes() != pem:
+        replaced(public, pem, mode=0o644)
     return private, public
 
 

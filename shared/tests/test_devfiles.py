@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from shared.devfiles import made_once
 from shared.settings import ROOT
@@ -21,6 +22,10 @@ MAKE = {
     "indicators": (
         "from services.indicators.cellkey import _dev_secret\n"
         "print(json.dumps(_dev_secret(path)))"),
+    # `make run` and `make token`: the token of one must verify with the key of the other.
+    "issuer": (
+        "from tools.devtoken import ensure_key_pair\n"
+        "print(json.dumps([p.read_text() for p in ensure_key_pair(path.parent)]))"),
 }
 
 
@@ -41,6 +46,16 @@ def test_services_starting_at_once_share_one_dev_key_file(tmp_path, service):
     said = [run.communicate(timeout=60) for run in runs]
     assert [err for _, err in said if err] == []
     assert len({out for out, _ in said}) == 1, said
+    if service == "issuer":
+        private, public = [path.parent / f"issuer-{k}.pem" for k in ("private", "public")]
+        assert json.loads(said[0][0]) == [private.read_text(), public.read_text()]
+        key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+        assert key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+        ) == public.read_bytes()
+        assert private.stat().st_mode & 0o777 == 0o600
+        assert sorted(p.name for p in path.parent.iterdir()) == [private.name, public.name]
+        return
     on_file = json.loads(path.read_text())
     assert json.loads(said[0][0]) == (on_file if service == "signals"
                                       else on_file["cell_key_secret"])
