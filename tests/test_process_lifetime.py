@@ -119,5 +119,20 @@ def test_a_free_port_lies_below_the_range_connections_take_their_ports_from():
     """Else a connection made between choosing a service's port and its listening there
     may take it (the tests run two at a time, each making thousands)."""
     below = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    if below - PORTS_FROM < 1000:
+        pytest.skip(f"the kernel's range starts at {below}: no room below it")
     ports = [free_port() for _ in range(20)]
     assert all(PORTS_FROM <= port < below for port in ports), (below, ports)
+
+
+def test_each_test_worker_draws_its_ports_from_a_share_of_its_own(monkeypatch):
+    below = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    if below - PORTS_FROM < 2000:
+        pytest.skip(f"the kernel's range starts at {below}: no room below it")
+    half = PORTS_FROM + (below - PORTS_FROM) // 2
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    for worker, inside in (("gw0", range(PORTS_FROM, half)), ("gw1", range(half, below))):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        ports = [free_port() for _ in range(20)]
+        assert all(port in inside for port in ports), (worker, ports)
+

@@ -36,13 +36,18 @@ def free_port() -> int:
     """A port free now, for a process to listen on soon: below the kernel's range for the
     local end of outgoing connections. One the kernel hands out (a bind to port 0) lies in
     that range, and any connection made meanwhile may take it: the process meant for it then
-    fails to start (likelier with the tests running two at a time)."""
+    fails to start (likelier with the tests running two at a time). Each test worker
+    (pytest-xdist) draws from a share of its own, so two never choose the same port."""
     try:
         below = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         below = PORTS_FROM
-    for _ in range(100 if below - PORTS_FROM >= 1000 else 0):
-        port = random.randrange(PORTS_FROM, below)  # noqa: S311 (a port, not a secret)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = (below - PORTS_FROM) // workers
+    low = PORTS_FROM + share * (worker % workers)
+    for _ in range(100 if share >= 1000 else 0):
+        port = random.randrange(low, low + share)  # noqa: S311 (a port, not a secret)
         with socket.socket() as s, contextlib.suppress(OSError):
             s.bind(("127.0.0.1", port))
             return port
@@ -51,11 +56,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
+def wait_for_port(host: str, port: int, timeout_s: float = 15.0,
+                  process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something listens on `port` (`process`, which must not have exited: then the
+    port was taken, and what listens there is another's)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process for {host}:{port} exited ({process.returncode})")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
+            if process is None or process.poll() is None:
+                return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
 
@@ -88,7 +99,7 @@ class EmbeddedBroker:
             start_new_session=True, preexec_fn=dies_with_parent(signal.SIGKILL),
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
         )
-        wait_for_port("127.0.0.1", self.port)
+        wait_for_port("127.0.0.1", self.port, process=self.process)
         return self
 
     def stop(self) -> None:

@@ -28,6 +28,8 @@ def ensure_key_pair(key_dir: Path = KEY_DIR) -> tuple[Path, Path]:
     """Create an EC P-256 key pair once; returns (private, public) PEM paths. Of processes
     that start at once (`make run`, `make token`) the first key made is everyone's."""
     private, public = key_dir / "issuer-private.pem", key_dir / "issuer-public.pem"
+    if private.is_file() and public.is_file():  # what every token minted asks
+        return private, public
     key = serialization.load_pem_private_key(made_once(private, ec.generate_private_key(
         ec.SECP256R1()).private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,

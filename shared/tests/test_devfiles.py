@@ -68,3 +68,11 @@ def test_a_file_made_once_is_kept(tmp_path):
     assert made_once(path, b"first") == b"first"
     assert made_once(path, b"second") == b"first"
     assert path.read_bytes() == b"first"
+
+
+def test_an_empty_key_file_is_named_not_misread(tmp_path):
+    """Left by a crash (or by the code before, which made the file and then wrote it)."""
+    path = tmp_path / "secret.json"
+    path.write_bytes(b"")
+    with pytest.raises(RuntimeError, match=r"secret\.json is empty"):
+        made_once(path, b"new")
