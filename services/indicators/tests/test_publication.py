@@ -6,6 +6,7 @@ import asyncio
 import math
 import sqlite3
 from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
 
 import orjson
 from sqlalchemy import func, select, text
@@ -228,6 +229,26 @@ async def test_a_large_publication_is_written_over_rounds_each_area_once(
     assert all(marks > 0 for _, marks in parts) and left == 0
 
 
+class _Messages:
+    """What an area's event says when computed from the facts now (`computedAt` left out)."""
+
+    def __init__(self, fresh: PeriodState, now: datetime) -> None:
+        self.codes = set(fresh.public.results)
+        self._fresh, self._computation, self._now = fresh, fresh.computation(), now
+
+    def __call__(self, code: str) -> dict[str, object]:
+        made = area_message(self._fresh.public.results[code], self._computation, self._now)
+        return {**made.model_dump(mode="json", by_alias=True), "computedAt": None}
+
+
+async def _messages_from_facts(svc) -> _Messages:
+    now = utcnow()
+    period = current_period(now)
+    async with svc.runtime.sessions() as session:
+        return _Messages(await PeriodState.build(session, period, public_cutoffs(period, now)),
+                         now)
+
+
 async def test_the_last_event_of_each_area_is_what_its_facts_publish(indicators, auth):
     """Once the worker is idle, each area's last event carries what a computation from the
     facts gives: its public values and its composite score, rank and decile. The index is
@@ -250,19 +271,10 @@ async def test_the_last_event_of_each_area_is_what_its_facts_publish(indicators,
             await settle(worker)
         finally:
             await worker.close()
-        now = utcnow()
-        period = current_period(now)
-        async with svc.runtime.sessions() as session:
-            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
-        computation = fresh.computation()
-
-        def message(code: str) -> dict:
-            made = area_message(fresh.public.results[code], computation, now)
-            return {**made.model_dump(mode="json", by_alias=True), "computedAt": None}
-
+        message = await _messages_from_facts(svc)
         events = await outbox_events(svc, AREA_INDICATORS_UPDATED)
         last = dict(events)
-        assert set(last) == set(fresh.public.results)
+        assert set(last) == set(message.codes)
         assert [code for code, data in last.items()
                 if {**data, "computedAt": None} != message(code)] == []
         # In another wijk: published at the start, and again when its composite moved.
@@ -334,16 +346,7 @@ async def test_a_republish_lost_with_its_child_is_made_again(indicators, auth):
             await settle(worker)
         finally:
             await worker.close()
-        now = utcnow()
-        period = current_period(now)
-        async with svc.runtime.sessions() as session:
-            fresh = await PeriodState.build(session, period, public_cutoffs(period, now))
-        computation = fresh.computation()
-
-        def message(code: str) -> dict:
-            made = area_message(fresh.public.results[code], computation, now)
-            return {**made.model_dump(mode="json", by_alias=True), "computedAt": None}
-
+        message = await _messages_from_facts(svc)
         moved = message("BU03440201")
         assert {**before["BU03440201"], "computedAt": None} != moved  # else this tests nothing
         last = dict(await outbox_events(svc, AREA_INDICATORS_UPDATED))
