@@ -20,21 +20,16 @@ def made_once(path: Path, content: bytes) -> bytes:
     with contextlib.suppress(FileNotFoundError):
         return _whole(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    temporary = _written_aside(path, content, 0o600)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return _whole(path)
-        except OSError:  # no hard links here (some shared folders): made in place instead
-            return _made_in_place(path, content)
-        return content
+        os.link(temporary, path)
+    except FileExistsError:
+        return _whole(path)
+    except OSError:  # no hard links here (some shared folders): made in place instead
+        return _made_in_place(path, content)
     finally:
         os.unlink(temporary)
+    return content
 
 
 def _made_in_place(path: Path, content: bytes) -> bytes:
@@ -56,13 +51,24 @@ def _whole(path: Path) -> bytes:
 
 def replaced(path: Path, content: bytes, mode: int = 0o600) -> None:
     """Write `path` anew, whole or not at all (readers see the old file or the new one)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = _written_aside(path, content, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        os.unlink(temporary)
         raise
+
+
+def _written_aside(path: Path, content: bytes, mode: int) -> str:
+    """A file beside `path` under a name of this process's own, holding `content` on disk."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary

@@ -59,7 +59,7 @@ class Lanes:
 
     def __init__(self, protector: InThread, reads: async_sessionmaker[AsyncSession], *,
                  source: str, protect_interval_s: float, index_interval_s: float,
-                 republish_interval_s: float = 600.0, freeze: Callable[[], None],
+                 republish_interval_s: float, freeze: Callable[[], None],
                  tracer: Tracer | None) -> None:
         self._protector = protector
         self._reads = reads
