@@ -5,8 +5,10 @@ several stacks at a time."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -47,6 +49,22 @@ def _whole(path: Path) -> bytes:
     if not content:  # left by a crash, or by a process still writing it in place
         raise RuntimeError(f"{path} is empty: remove it, and new dev keys are made")
     return content
+
+
+def amended(path: Path, amend: Callable[[bytes], bytes | None]) -> bytes:
+    """What `path` holds once `amend` (the new content, or None when there is nothing to
+    add) has been applied to it, by one process at a time: of processes that amend it at
+    once, the first writes, and the others find its amendment in place."""
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)  # released when closed, also by a crash
+        content = _whole(path)
+        if (new := amend(content)) is None:
+            return content
+        replaced(path, new)
+        return new
+    finally:
+        os.close(folder)
 
 
 def replaced(path: Path, content: bytes, mode: int = 0o600) -> None:

@@ -10,13 +10,21 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from services.signals.crypto.material import generate_key
 from shared.devfiles import made_once
 from shared.settings import ROOT
 
 PROCESSES = 8
+OLD_SIGNALS_FILE = json.dumps({
+    "operational_pseudonym_key": generate_key(), "statistics_pseudonym_key": generate_key(),
+    "field_keyring": f"dev1:{generate_key()}", "field_active_key_id": "dev1"}).encode()
 
 MAKE = {
     "signals": (
+        "from services.signals.crypto.keys import _dev_keys\n"
+        "print(json.dumps(_dev_keys(path), sort_keys=True))"),
+    # A dev file from before the access log: every process adds the key it lacks at once.
+    "signals-upgraded": (
         "from services.signals.crypto.keys import _dev_keys\n"
         "print(json.dumps(_dev_keys(path), sort_keys=True))"),
     "indicators": (
@@ -33,8 +41,13 @@ MAKE = {
 def test_services_starting_at_once_share_one_dev_key_file(tmp_path, service):
     """`make run` starts the services side by side, and the tests several stacks at a time:
     each process read the file as soon as it existed, and one found it still empty (or
-    linked a temporary file another was still writing)."""
+    linked a temporary file another was still writing). Processes that upgraded an old file
+    at once each added an access-log key of their own, and all but one used a key the file
+    did not hold."""
     path = tmp_path / "keys" / f"{service}-keys.json"
+    if service == "signals-upgraded":
+        path.parent.mkdir()
+        path.write_bytes(OLD_SIGNALS_FILE)
     start_at = time.time() + 3.0  # after every process has imported what it needs
     script = (f"import json, time\nfrom pathlib import Path\npath = Path({str(path)!r})\n"
               f"{MAKE[service].splitlines()[0]}\n"
@@ -57,7 +70,7 @@ def test_services_starting_at_once_share_one_dev_key_file(tmp_path, service):
         assert sorted(p.name for p in path.parent.iterdir()) == [private.name, public.name]
         return
     on_file = json.loads(path.read_text())
-    assert json.loads(said[0][0]) == (on_file if service == "signals"
+    assert json.loads(said[0][0]) == (on_file if service.startswith("signals")
                                       else on_file["cell_key_secret"])
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left

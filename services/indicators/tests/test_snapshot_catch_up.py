@@ -180,6 +180,51 @@ async def test_a_failed_write_of_a_period_built_again_is_done_again(
         assert await differing_from_facts(svc, current) == []
 
 
+async def test_signals_between_a_failed_whole_write_and_its_redo_are_counted(
+        indicators, auth, monkeypatch):
+    """A period built again whose whole write the database refused is written whole again by
+    a later round, after that round has counted the marks that came meanwhile: the redo
+    writes the rows as they are then, and the marks are cleared only with them."""
+    async with indicators(snapshot_worker="off") as svc:
+        await small_register(svc.client, auth("admin"))
+        before = own_worker(svc, publish_events=False)
+        try:
+            await settle(before)
+            for n, buurt in ((12, "BU03440101"), (9, "BU03440102")):
+                await record_each(svc.runtime, households(buurt, n))
+                await settle(before)  # the 9 wait an hour for their protection
+        finally:
+            await before.close()
+        write, refused = store.write, []
+
+        async def locked(session, period, rows, **kwargs):
+            if kwargs["whole"] and not refused:
+                refused.append(period)
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError("locked"))
+            return await write(session, period, rows, **kwargs)
+
+        monkeypatch.setattr(store, "write", locked)
+        after = own_worker(svc, publish_events=False)
+        try:
+            while not refused:
+                try:
+                    await after.round()
+                except OperationalError:
+                    break
+            # Between the refused write and the next round: a buurt without facts before,
+            # and one more household where the refused build counted twelve.
+            await record_each(svc.runtime, [*households("BU03440103", 6),
+                                            *households("BU03440101", 13)[12:]])
+            await settle_through_refusals(after)
+        finally:
+            await after.close()
+        current = current_period(utcnow())
+        assert refused == [str(current)]
+        assert await differing_from_facts(svc, current) == []
+        async with svc.runtime.sessions() as session:
+            assert await store.marks(session) == []
+
+
 async def test_marks_wait_for_every_period_while_one_is_caught_up(indicators, auth,
                                                                   monkeypatch):
     """A period is built again for being behind in a round in which only the current

@@ -13,7 +13,7 @@ from services.signals.crypto.fields import FieldCipher
 from services.signals.crypto.material import generate_key, parse_key
 from services.signals.crypto.pseudonyms import Pseudonymiser
 from services.signals.settings import Settings
-from shared.devfiles import made_once, replaced
+from shared.devfiles import amended, made_once
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,17 @@ def _dev_keys(path: Path) -> dict[str, str]:
         "field_active_key_id": "dev1",
         "access_log_key": generate_key(),
     })))
-    if "access_log_key" not in keys:  # a dev file from before the access log gains one
-        keys["access_log_key"] = generate_key()
-        replaced(path, orjson.dumps(keys))
+    if "access_log_key" not in keys:
+        keys = json.loads(amended(path, _with_access_log_key))
     return keys
+
+
+def _with_access_log_key(content: bytes) -> bytes | None:
+    """A dev file from before the access log gains its key (None: it has one already)."""
+    keys = json.loads(content)
+    if "access_log_key" in keys:
+        return None
+    return orjson.dumps({**keys, "access_log_key": generate_key()})
 
 
 def build_crypto(settings: Settings) -> Crypto:
