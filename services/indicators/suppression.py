@@ -42,6 +42,7 @@ cell is pinned.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -101,32 +102,29 @@ def disclose_groups(
         unallocated[parent] = counts[parent] - sum(counts.get(code, 0) for code in kids)
         if unallocated[parent] < 0:
             raise ValueError(f"the children of {parent} add up to more than it")
-    shared = _sharing_pairs(groups)
+    relations_of = _Relations(groups, _sharing_pairs(groups), unallocated)
     relabelled: set[K] = set()  # small counts published as `secondary` (see the module doc)
     while True:
         touched: set[K] | None = None  # None: check every relation
         while touched is None or touched:
             before = dict(hidden)
-            for cells, remainder, kids, totals in _relations(groups, shared, unallocated,
-                                                             hidden):
-                if touched is not None and not any(code in touched for code, _ in cells):
+            for cells, remainder, kids, totals in relations_of.of(hidden):
+                if touched is not None and touched.isdisjoint(map(_first, cells)):
                     continue  # unchanged since it was last checked
-                if not is_small_count(abs(remainder)) and not any(
-                        code in hidden for code, _ in cells):
+                if not is_small_count(abs(remainder)) and hidden.keys().isdisjoint(
+                        map(_first, cells)):
                     continue  # nothing hidden: nothing to protect
                 _protect(cells, remainder, kids, totals, counts, hidden, relabelled)
             touched = {code for code, reason in hidden.items() if before.get(code) != reason}
         # What the relations give together (e.g. a small gemeente whose wijken and buurten
         # are all small): publish the small counts they pin as `secondary`.
         # Intervals first; the trials of single values (costlier) once intervals pin nothing.
-        pinned = (set(_audit(groups, shared, unallocated, counts, hidden, relabelled))
-                  or set(_audit(groups, shared, unallocated, counts, hidden, relabelled,
-                                trials=True)))
+        pinned = set(_audit(relations_of, counts, hidden, relabelled))
         if not pinned:
             break
         # Relabel each pinned small count, or else the largest small count beside it.
         chosen = {code for code in pinned if hidden[code] is SuppressionReason.SMALL_COUNT}
-        relations = _relations(groups, shared, unallocated, hidden)
+        relations = relations_of.of(hidden)
         for cells, _, _, _ in relations:
             codes = [c for c, _ in cells]
             if any(c in pinned and c not in chosen for c in codes):
@@ -156,28 +154,41 @@ def disclose_groups(
 _Relation = tuple[list[tuple[K, int]], int, Sequence[K], Sequence[K]]
 
 
-def _relations(groups: Mapping[K, Sequence[K]],
-               shared: list[tuple[K, K, list[K], list[K]]], unallocated: Mapping[K, int],
-               hidden: Mapping[K, SuppressionReason]) -> list[_Relation[K]]:
-    """(cells with signs, known remainder, cells that may be withheld, totals to withhold
-    instead, by preference) of every relation an attacker can form (see the module doc)."""
-    out: list[_Relation[K]] = []
-    for parent in sorted(groups, key=str):
-        kids = groups[parent]
-        if parent in hidden:  # 2: the parent is rebuilt from its children
-            out.append(([(parent, 1), *((code, -1) for code in kids)], -unallocated[parent],
-                        kids, ()))
-        else:  # 1: the hidden children's total is the parent minus the published ones
-            out.append(([(code, 1) for code in kids], unallocated[parent], kids, (parent,)))
-    for first, second, only_first, only_second in shared:
-        if first in hidden or second in hidden:
-            continue  # no exact difference
-        outer, inner = sorted((first, second), key=lambda g: (len(groups[g]), str(g)),
-                              reverse=True)
-        out.append(([*((code, 1) for code in only_first), *((code, -1) for code in only_second)],
-                    unallocated[first] - unallocated[second], [*only_first, *only_second],
-                    (outer, inner)))
-    return out
+class _Relations(Generic[K]):
+    """Every relation an attacker can form (see the module doc): which ones depends on which
+    totals are withheld, their cells and remainders only on the groups, so those are made
+    once per `disclose_groups` (the relations are listed again at every check)."""
+
+    def __init__(self, groups: Mapping[K, Sequence[K]],
+                 shared: list[tuple[K, K, list[K], list[K]]],
+                 unallocated: Mapping[K, int]) -> None:
+        self._parents = [(parent, groups[parent],
+                          [(parent, 1), *((code, -1) for code in groups[parent])],
+                          [(code, 1) for code in groups[parent]], unallocated[parent])
+                         for parent in sorted(groups, key=str)]
+        self._shared = []
+        for first, second, only_first, only_second in shared:
+            outer, inner = sorted((first, second), key=lambda g: (len(groups[g]), str(g)),
+                                  reverse=True)
+            self._shared.append((first, second, [
+                *((code, 1) for code in only_first), *((code, -1) for code in only_second)],
+                unallocated[first] - unallocated[second], [*only_first, *only_second],
+                (outer, inner)))
+
+    def of(self, hidden: Mapping[K, SuppressionReason]) -> list[_Relation[K]]:
+        """(cells with signs, known remainder, cells that may be withheld, totals to withhold
+        instead, by preference) of every relation, with the totals in `hidden` withheld."""
+        out: list[_Relation[K]] = []
+        for parent, kids, rebuilt, children, rest in self._parents:
+            if parent in hidden:  # 2: the parent is rebuilt from its children
+                out.append((rebuilt, -rest, kids, ()))
+            else:  # 1: the hidden children's total is the parent minus the published ones
+                out.append((children, rest, kids, (parent,)))
+        for first, second, cells, remainder, candidates, totals in self._shared:
+            if first in hidden or second in hidden:
+                continue  # no exact difference
+            out.append((cells, remainder, candidates, totals))
+        return out
 
 
 def _widening(relations: Sequence[_Relation[K]], pinned: set[K], counts: Mapping[K, int],
@@ -188,7 +199,7 @@ def _widening(relations: Sequence[_Relation[K]], pinned: set[K], counts: Mapping
     extra: set[K] = set()
     for code in sorted(pinned, key=str):
         for cells, _, candidates, totals in relations:
-            if not any(c == code for c, _ in cells):
+            if code not in map(_first, cells):
                 continue
             options = sorted((counts.get(c, 0), str(c), c) for c in set(candidates)
                              if c not in hidden and c not in extra
@@ -201,33 +212,31 @@ def _widening(relations: Sequence[_Relation[K]], pinned: set[K], counts: Mapping
     return extra
 
 
-def _audit(groups: Mapping[K, Sequence[K]], shared: list[tuple[K, K, list[K], list[K]]],
-           unallocated: Mapping[K, int], counts: Mapping[K, int],
-           hidden: Mapping[K, SuppressionReason], relabelled: set[K], trials: bool = False
-           ) -> list[K]:
+def _audit(relations_of: _Relations[K], counts: Mapping[K, int],
+           hidden: Mapping[K, SuppressionReason], relabelled: set[K]) -> list[K]:
     """Small counts that all relations together pin: interval propagation to a fixpoint,
-    then (with `trials`) for each small count still open each other value it could take is
-    tried and propagated again within its neighbourhood (singleton consistency). Trials find
-    what only a combination of relations gives, e.g. a published programme area of small
-    buurten beside a small programme area and a small wijk (the sum of two relations bounds a
-    cell by a half), which intervals alone miss.
+    then, when that pins none, for each small count still open each other value it could
+    take is tried and propagated again within its neighbourhood (singleton consistency).
+    Trials find what only a combination of relations gives, e.g. a published programme area
+    of small buurten beside a small programme area and a small wijk (the sum of two relations
+    bounds a cell by a half), which intervals alone miss.
     """
+    hidden_codes = hidden.keys()
     relations = [[(code, sign) for code, sign in cells if code in hidden]
-                 for cells, _, _, _ in _relations(groups, shared, unallocated, hidden)]
-    relations = [r for r in relations if r]
-    bounds = {code: [c.lower, c.upper] for code, reason in hidden.items()
-              for c in (_hidden_cell(counts.get(code, 0), reason, 1, code in relabelled),)}
+                 for cells, _, _, _ in relations_of.of(hidden)
+                 if not hidden_codes.isdisjoint(map(_first, cells))]
+    bounds = {code: [*_BOUNDS[reason, code in relabelled]] for code, reason in hidden.items()}
     holding: dict[K, list[int]] = {}
     for i, cells in enumerate(relations):
         for code, _ in cells:
             holding.setdefault(code, []).append(i)
     propagation = _Propagation(relations, counts, bounds, holding)
-    initial = {code: tuple(b) for code, b in bounds.items()} if trials else {}
+    initial = {code: tuple(b) for code, b in bounds.items()}
     # Propagation converges long before the budget; it bounds the cost.
     propagation.run(list(range(len(relations))), 50 * len(relations))
     pinned = [code for code, (lo, hi) in bounds.items()
               if lo >= hi and is_small_count(counts.get(code, 0))]
-    for code in sorted(holding, key=str) if trials and not pinned else ():
+    for code in sorted(holding, key=str) if not pinned else ():
         n = counts.get(code, 0)
         lo, hi = bounds[code]
         if not is_small_count(n) or lo >= hi:
@@ -286,8 +295,9 @@ class _Propagation(Generic[K]):
             low_sum, low_inf = _finite_sum(lows)
             high_sum, high_inf = _finite_sum(highs)
             for (code, sign), lo, hi in zip(cells, lows, highs, strict=True):
-                others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
-                others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+                lo_inf, hi_inf = lo in _INFINITE, hi in _INFINITE
+                others_low = -math.inf if low_inf - lo_inf else low_sum - (0.0 if lo_inf else lo)
+                others_high = math.inf if high_inf - hi_inf else high_sum - (0.0 if hi_inf else hi)
                 low, high = total - others_high, total - others_low  # of sign * value
                 new = [low, high] if sign > 0 else [-high, -low]
                 old = bounds[code]
@@ -394,12 +404,17 @@ class _HiddenCell:
 
 def _hidden_cell(value: int, reason: SuppressionReason, sign: int,
                  relabelled: bool = False) -> _HiddenCell:
+    """A hidden cell with the bounds its reason reveals (`_bounds`)."""
+    return _HiddenCell(value, *_bounds(reason, relabelled), sign)
+
+
+def _bounds(reason: SuppressionReason, relabelled: bool) -> tuple[float, float]:
     """The bounds an attacker who knows how cells are chosen can give a hidden cell: a
     `secondary` cell chosen to protect others is publishable (5 or more) unless it is a
     relabelled small count."""
     if reason is SuppressionReason.SMALL_COUNT:
-        return _HiddenCell(value, 1, SMALL_COUNT_MAX, sign)
-    return _HiddenCell(value, 1 if relabelled else SMALL_COUNT_MAX + 1, math.inf, sign)
+        return 1, SMALL_COUNT_MAX
+    return 1 if relabelled else SMALL_COUNT_MAX + 1, math.inf
 
 
 def _is_protected(hidden: list[_HiddenCell]) -> bool:
@@ -418,18 +433,30 @@ def _is_protected(hidden: list[_HiddenCell]) -> bool:
     low_sum, low_inf = _finite_sum(lows)
     high_sum, high_inf = _finite_sum(highs)
     for lo, hi in zip(lows, highs, strict=True):
-        others_low = -math.inf if low_inf - math.isinf(lo) else low_sum - _finite(lo)
-        others_high = math.inf if high_inf - math.isinf(hi) else high_sum - _finite(hi)
+        others_low = -math.inf if low_inf - (lo in _INFINITE) else low_sum - _finite(lo)
+        others_high = math.inf if high_inf - (hi in _INFINITE) else high_sum - _finite(hi)
         if max(lo, total - others_high) >= min(hi, total - others_low):
             return False
     return True
 
 
 def _finite(value: float) -> float:
-    return 0.0 if math.isinf(value) else value
+    return 0.0 if value in _INFINITE else value
 
 
 def _finite_sum(values: list[float]) -> tuple[float, int]:
-    """(sum of the finite values, how many are infinite)."""
-    return (sum(v for v in values if not math.isinf(v)),
-            sum(1 for v in values if math.isinf(v)))
+    """(sum of the finite values, how many are infinite), added in order."""
+    total: float = 0
+    infinite = 0
+    for v in values:
+        if v in _INFINITE:
+            infinite += 1
+        else:
+            total += v
+    return total, infinite
+
+
+_INFINITE: Final = frozenset((math.inf, -math.inf))
+_BOUNDS: Final = {(reason, relabelled): _bounds(reason, relabelled)
+                  for reason in SuppressionReason for relabelled in (False, True)}
+_first = operator.itemgetter(0)
