@@ -191,6 +191,8 @@ async def run_all(seconds: float, only: list[str] | None, soak_seconds: float) -
     for name, module, target, limit in [
         ("allocation-national", "services.funding.bench_allocation",
          "< 50 ms for ~14,000 buurten", 0.05),
+        # The snapshot worker's whole build of a period (at start, a new month, a register
+        # change), its rows stored.
         ("recompute-national", "services.indicators.bench_recompute",
          "< 10 s for 14,000 buurten, 1M signals", 10.0),
         # The loop's budget at national intake: 200 signals/s at 1 ms each is a fifth of it.

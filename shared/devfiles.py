@@ -31,6 +31,7 @@ def made_once(path: Path, content: bytes) -> bytes:
         return _made_in_place(path, content)
     finally:
         os.unlink(temporary)
+    _synced_folder(path)
     return content
 
 
@@ -55,16 +56,33 @@ def amended(path: Path, amend: Callable[[bytes], bytes | None]) -> bytes:
     """What `path` holds once `amend` (the new content, or None when there is nothing to
     add) has been applied to it, by one process at a time: of processes that amend it at
     once, the first writes, and the others find its amendment in place."""
-    folder = os.open(path.parent, os.O_RDONLY)
+    lock = _locked(path)  # released when closed, also by a crash
     try:
-        fcntl.flock(folder, fcntl.LOCK_EX)  # released when closed, also by a crash
         content = _whole(path)
         if (new := amend(content)) is None:
             return content
         replaced(path, new)
         return new
     finally:
+        os.close(lock)
+
+
+def _locked(path: Path) -> int:
+    """An exclusive lock for amending `path`: its folder's, which leaves no file behind, or
+    where a folder cannot be locked (NFS, some shared folders) a lock file beside it."""
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        return folder
+    except OSError:
         os.close(folder)
+    lock = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(lock)
+        raise
+    return lock
 
 
 def replaced(path: Path, content: bytes, mode: int = 0o600) -> None:
@@ -75,6 +93,18 @@ def replaced(path: Path, content: bytes, mode: int = 0o600) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+    _synced_folder(path)
+
+
+def _synced_folder(path: Path) -> None:
+    """The folder's entry of `path` on disk: a key that a crash took back would be made anew,
+    and what was keyed with the lost one would no longer verify."""
+    with contextlib.suppress(OSError):  # some filesystems cannot sync a folder
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _written_aside(path: Path, content: bytes, mode: int) -> str:

@@ -5,10 +5,13 @@
 Builds a synthetic country (demo_data.generate_national) and random signal facts in a fresh
 SQLite file, then times what the snapshot worker does when it builds a period whole (at start,
 when a month begins, when the register changes): `PeriodState.build` of a rolling 12-month
-period, its counts (GROUP BY queries), roll-up, disclosure control per component (secondary
-suppression and its audit, cell keys) and the composite index. That is the figure printed
-last. Beside it, once, the reference engine (`compute_period`, the whole country in one
-protection), which tests check the worker against and no read or round calls.
+period still open (so, as for the current period, public and raw counts: two GROUP BY passes),
+its roll-up, disclosure control per component (secondary suppression and its audit, cell
+keys) and the composite index, then every area's row made and stored in one transaction.
+That is the figure printed last. (The worker's protection child builds its own copy of the
+public side meanwhile, on the other core: not timed.) After it, once, the reference engine
+(`compute_period`, the whole country in one protection), which tests check the worker
+against; no read or round calls it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from services.indicators.composite import METHOD_VERSION
 from services.indicators.computation.definitions import SIGNAL_CATEGORIES
 from services.indicators.computation.periods import parse_period
 from services.indicators.computation.service import compute_period, public_cutoffs
 from services.indicators.demo_data import generate_national
 from services.indicators.register.service import STAT_COLUMN
+from services.indicators.snapshots import store
 from services.indicators.snapshots.state import PeriodState
 from shared.areacodes import AreaLevel
-from shared.db import create_engine, sessionmaker, utcnow
+from shared.db import create_engine, sessionmaker
 from tools.migrate import upgrade
 
 SEVERITIES = ("low", "medium", "high", "acute")
@@ -88,6 +94,8 @@ def fill(path: Path, n_buurten: int, n_facts: int, until: str | None = None) -> 
 
 
 PERIOD = "rolling-12m:2026-11"
+# Within the period's grace days: still open, whatever the day the benchmark runs.
+NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
 
 
 async def measure(url: str, reference: bool = False) -> tuple[float, int]:
@@ -97,15 +105,18 @@ async def measure(url: str, reference: bool = False) -> tuple[float, int]:
     sessions = sessionmaker(engine)
     period = parse_period(PERIOD)
     try:
+        started = time.perf_counter()
         async with sessions() as session:
-            started = time.perf_counter()
             if reference:
                 areas = len((await compute_period(session, period)).areas)
-            else:
-                state = await PeriodState.build(session, period,
-                                                public_cutoffs(period, utcnow()))
-                areas = len(state.codes())
-            return time.perf_counter() - started, areas
+                return time.perf_counter() - started, areas
+            state = await PeriodState.build(session, period, public_cutoffs(period, NOW))
+            w = await state.write(session, set(state.codes()), whole=True)
+        async with sessions() as session, session.begin():
+            await store.write(session, w.period, w.rows, whole=True, index_json=w.index_json,
+                              computed_at=NOW, data_until=w.data_until,
+                              method_version=METHOD_VERSION)
+        return time.perf_counter() - started, len(w.rows)
     finally:
         await engine.dispose()
 
@@ -121,13 +132,14 @@ def main() -> None:
         fill(path, n_buurten, n_facts)
         print(f"setup: {n_buurten} buurten, {n_facts} facts in "
               f"{time.perf_counter() - started:.1f} s")
-        elapsed, areas = asyncio.run(measure(url, reference=True))
-        print(f"reference engine (compute_period): {elapsed:.2f} s for {areas} areas")
         best = float("inf")
         for attempt in (1, 2):
             elapsed, areas = asyncio.run(measure(url))
             best = min(best, elapsed)
-            print(f"the worker's whole build #{attempt}: {elapsed:.2f} s for {areas} areas")
+            print(f"the worker's whole build #{attempt}: {elapsed:.2f} s for {areas} areas, "
+                  "stored")
+        elapsed, areas = asyncio.run(measure(url, reference=True))
+        print(f"reference engine (compute_period): {elapsed:.2f} s for {areas} areas")
         print(f"seconds={best}")  # read by `make bench`
 
 

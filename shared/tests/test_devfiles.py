@@ -70,6 +70,10 @@ def test_services_starting_at_once_share_one_dev_key_file(tmp_path, service):
         assert sorted(p.name for p in path.parent.iterdir()) == [private.name, public.name]
         return
     on_file = json.loads(path.read_text())
+    if service == "signals-upgraded":  # the keys it had are kept: only one is added
+        old = json.loads(OLD_SIGNALS_FILE)
+        assert {k: on_file[k] for k in old} == old
+        assert sorted(on_file) == sorted([*old, "access_log_key"])
     assert json.loads(said[0][0]) == (on_file if service.startswith("signals")
                                       else on_file["cell_key_secret"])
     assert path.stat().st_mode & 0o777 == 0o600
